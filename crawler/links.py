@@ -1,0 +1,78 @@
+"""How a URL found on a listing page looks: an article, another listing page, or neither. Pure.
+
+News sites give their articles recognisable URLs (a date, a numeric id, a long slug, an
+``.html`` file); section, tag and pagination pages look different. These heuristics are
+general, not per site: a wrong guess costs one extra fetch, never a lost article, since
+every article candidate is checked by the extractor.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl, urlsplit
+
+_SKIP_EXTENSIONS = re.compile(
+    r"\.(?:jpe?g|png|gif|webp|svg|ico|bmp|tiff?|css|js|json|mp[34]|m4a|avi|mov|wmv|flv|webm|ogg|wav|"
+    r"zip|rar|7z|gz|tgz|bz2|exe|dmg|apk|pdf|docx?|xlsx?|pptx?|woff2?|ttf|eot)$",
+    re.IGNORECASE,
+)
+_DATE_IN_PATH = re.compile(
+    r"(?:^|/)(?:19|20)\d\d(?:[-/_]?)(?:0[1-9]|1[0-2])(?:[-/_]?)(?:0[1-9]|[12]\d|3[01])(?:/|[-_]|\.|$)"
+    r"|(?:^|/)(?:19|20)\d\d[-/](?:0[1-9]|1[0-2])/(?:0[1-9]|[12]\d|3[01])/"
+    r"|/(?:19|20)\d\d/(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])/"
+)
+_DOCUMENT = re.compile(r"\.(?:s?html?|php|aspx?|jsp|cms)$", re.IGNORECASE)
+_LONG_NUMBER = re.compile(r"\d{5,}")
+_LISTING_WORDS = re.compile(
+    r"^(?:index|default|list|lists|page|pages|tag|tags|topic|topics|category|categories|section|archive|"
+    r"archives|search|author|authors|about|contact|login|register|feed|rss|sitemap|calendar)(?:[_-]\d+)?$",
+    re.IGNORECASE,
+)
+_PAGE_PARAMETERS = frozenset({"page", "p", "pg", "pn", "pageno", "page_no", "pagenum", "paged", "start", "offset"})
+_PAGED_PATH = re.compile(r"(?:/page/\d+/?$|[_-]\d{1,3}\.s?html?$|/\d{1,3}/?$)", re.IGNORECASE)
+NEXT_LINK_TEXTS = frozenset({"next", "next page", "older", "older posts", "more", "›", "»", ">", ">>",
+                             "下一页", "下页", "下一頁", "下頁", "更多", "次へ", "다음"})
+
+
+def is_fetchable_link(url: str) -> bool:
+    """False for links to images, scripts, archives and office documents, which are never pages to crawl."""
+    return not _SKIP_EXTENSIONS.search(urlsplit(url).path)
+
+
+def looks_like_article(url: str) -> bool:
+    """True when ``url`` has the shape of a news article's URL (a date, an id, a long slug)."""
+    parts = urlsplit(url)
+    path = parts.path
+    segments = [s for s in path.split("/") if s]
+    if not segments:
+        return False
+    last = segments[-1]
+    stem = _DOCUMENT.sub("", last)
+    if _LISTING_WORDS.match(stem):
+        return False
+    if _DATE_IN_PATH.search(path):
+        return True
+    if _LONG_NUMBER.search(last) or (_DOCUMENT.search(last) and re.search(r"\d{3,}", last)):
+        return True
+    words = [w for w in re.split(r"[-_]", stem) if w]
+    if len(words) >= 4 and len(stem) >= 20:
+        return True
+    query = dict(parse_qsl(parts.query))
+    return any(key.lower() in {"id", "aid", "articleid", "article_id", "newsid", "docid", "story"} for key in query)
+
+
+def is_pagination(url: str, current_url: str, link_text: str = "", rel: str = "") -> bool:
+    """True when ``url`` is the next page of the listing at ``current_url`` (rel=next, a "next" label,
+    or the same path with another page number)."""
+    if "next" in rel.lower().split():
+        return True
+    if link_text.strip().lower() in NEXT_LINK_TEXTS:
+        return True
+    target, current = urlsplit(url), urlsplit(current_url)
+    if target.netloc != current.netloc:
+        return False
+    if target.path == current.path and target.query != current.query:
+        changed = {k for k, v in parse_qsl(target.query)} ^ {k for k, v in parse_qsl(current.query)}
+        differing = {k for k, v in set(parse_qsl(target.query)) ^ set(parse_qsl(current.query))}
+        return bool(differing) and differing <= _PAGE_PARAMETERS and not (changed - _PAGE_PARAMETERS)
+    return bool(_PAGED_PATH.search(target.path)) and target.path.rsplit("/", 2)[0] == current.path.rsplit("/", 2)[0]

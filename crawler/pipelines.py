@@ -1,0 +1,184 @@
+"""Item pipelines: extract (in a process pool, off the reactor thread) → store (one short
+transaction per page, in a dedicated database thread).
+
+The pipelines own the crawl-run row: created when the spider opens, closed with the
+per-source counts and a status when it closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import socket
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from scrapy import signals
+
+from crawler.extract import ExtractedArticle, NotAnArticle, extract_article
+from crawler.items import FetchFailure, PageItem
+from crawler.middlewares import stat_key
+from crawler.urls import canonical_url
+from storage import Database, NewArticle
+from storage.repository import (
+    RUN_COUNTERS,
+    finish_run,
+    record_fetch,
+    save_run_counts,
+    start_run,
+    store_article,
+)
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+logger = logging.getLogger(__name__)
+
+#: How a closing spider's reason maps to a crawl run's status.
+RUN_STATUS_BY_REASON = {"finished": "ok", "shutdown": "interrupted", "cancelled": "interrupted"}
+
+
+@dataclass
+class ExtractedPage:
+    """A fetched page with what extraction made of it."""
+
+    page: PageItem
+    result: ExtractedArticle | NotAnArticle
+
+
+def make_extraction_pool(workers: int = 0) -> Executor:
+    """A process pool for :func:`crawler.extract.extract_article` (``workers`` = 0: one per core).
+
+    Workers are forked from a fork server that has already imported the extractor, so they
+    start fast and share nothing with the reactor's threads.
+    """
+    workers = workers or os.cpu_count() or 1
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["crawler.extract"])
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context)
+
+
+class ExtractPipeline:
+    """Runs extraction for every :class:`PageItem` in a pool of processes, so it uses every core."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.workers = crawler.settings.getint("AI4S_EXTRACT_WORKERS", 0)
+        self.pool: Executor | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ExtractPipeline:
+        return cls(crawler)
+
+    def open_spider(self) -> None:
+        """Start the worker pool."""
+        self.pool = make_extraction_pool(self.workers)
+
+    def close_spider(self) -> None:
+        """Stop the worker pool."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    async def process_item(self, item: Any) -> Any:
+        """An :class:`ExtractedPage` for a :class:`PageItem`; anything else passes unchanged."""
+        if not isinstance(item, PageItem):
+            return item
+        assert self.pool is not None
+        future = self.pool.submit(extract_article, item.body, item.url, item.header_charset, item.content_type)
+        try:
+            result = await asyncio.wrap_future(future)
+        except Exception as exc:  # a crashed worker or a bug on one page must not stop the crawl
+            logger.error("Extraction of %s failed: %r", item.url, exc)
+            result = NotAnArticle("no_text", f"extraction failed: {exc!r}")
+        return ExtractedPage(item, result)
+
+
+class StorePipeline:
+    """Stores articles and fetch outcomes, one short transaction per page, and keeps the crawl-run row."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.db_url = crawler.settings.get("AI4S_DB")
+        self.database: Database | None = None
+        self.run_id: int | None = None
+        self.sources: list[str] = list(crawler.settings.getlist("AI4S_SOURCE_NAMES"))
+        # SQLAlchemy sessions are used from this one thread only: writes are serialised and
+        # the reactor never waits on the database.
+        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ai4s-db")
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> StorePipeline:
+        return cls(crawler)
+
+    def open_spider(self) -> None:
+        """Open the database (migrating it if needed) and create this crawl's run row."""
+        self.database = Database(self.db_url)
+        spider = self.crawler.spider
+        names = sorted(getattr(spider, "sources", {}) or self.sources)
+        with self.database.session() as session, session.begin():
+            self.run_id = start_run(session, names, pid=os.getpid(), host=socket.gethostname())
+        self.sources = names
+        self.stats.set_value("ai4s/run_id", self.run_id)
+        self.stats.set_value("ai4s/db_url", self.database.url)
+        logger.info("Crawl run %d started on %s", self.run_id, self.database.url)
+
+    async def process_item(self, item: Any) -> Any:
+        """Store ``item`` (an :class:`ExtractedPage` or a :class:`FetchFailure`) in the writer thread."""
+        await asyncio.wrap_future(self.writer.submit(self._store, item))
+        return item
+
+    def _store(self, item: Any) -> None:
+        assert self.database is not None
+        with self.database.session() as session, session.begin():
+            if isinstance(item, FetchFailure):
+                record_fetch(session, source=item.source, url=item.url, canonical_url=canonical_url(item.url),
+                             outcome=item.outcome, http_status=item.http_status, error=item.error)
+                return
+            if not isinstance(item, ExtractedPage):
+                return
+            page, result = item.page, item.result
+            final_canonical = canonical_url(page.url)
+            if isinstance(result, ExtractedArticle):
+                stored = store_article(
+                    session,
+                    NewArticle(
+                        source=page.source, url=page.url, canonical_url=final_canonical, title=result.title,
+                        text=result.text, author=result.author, site_name=result.site_name,
+                        published=result.published, language=result.language, encoding=result.encoding,
+                    ),
+                    run_id=self.run_id,
+                )
+                outcome, article_id, error = ("article" if stored.created else "duplicate"), stored.article_id, None
+                self.stats.inc_value(stat_key(page.source, "new_articles" if stored.created else "duplicates"))
+            else:
+                outcome, article_id, error = result.outcome, None, result.reason
+                self.stats.inc_value(stat_key(page.source, "not_articles"))
+                logger.info("Source %s: %s is not an article: %s", page.source, page.url, result.reason)
+            for url in dict.fromkeys((page.requested_url, page.url)):
+                record_fetch(session, source=page.source, url=url, canonical_url=canonical_url(url), outcome=outcome,
+                             http_status=page.status, error=error, article_id=article_id)
+
+    def close_spider(self) -> None:
+        """Nothing to do here: the run is closed on ``spider_closed``, when the reason is known."""
+
+    def spider_closed(self, spider: Any, reason: str) -> None:
+        """Save each source's counts, close the run row with a status, and log one line per source."""
+        self.writer.shutdown(wait=True)
+        if self.database is None or self.run_id is None:
+            return
+        status = RUN_STATUS_BY_REASON.get(reason, "ok" if reason.startswith("closespider") else "failed")
+        with self.database.session() as session, session.begin():
+            for source in self.sources:
+                counts = {name: self.stats.get_value(stat_key(source, name), 0) for name in RUN_COUNTERS}
+                save_run_counts(session, self.run_id, source, counts)
+                logger.info(
+                    "Source %s: %d pages fetched, %d new articles, %d duplicates, %d not articles, "
+                    "%d skipped as known, %d errors", source, *(counts[name] for name in RUN_COUNTERS),
+                )
+            finish_run(session, self.run_id, status, message=f"spider closed: {reason}")
+        self.stats.set_value("ai4s/run_status", status)
+        self.database.close()

@@ -1,0 +1,87 @@
+"""Terminal output of the CLI: the crawl progress display and the summary tables (rich)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from storage.repository import CorpusStats, SourceRunCounts
+
+SUMMARY_COLUMNS = (
+    ("pages_fetched", "fetched"),
+    ("new_articles", "new"),
+    ("duplicates", "dup"),
+    ("not_articles", "no article"),
+    ("skipped_known", "known"),
+    ("errors", "errors"),
+)
+SUMMARY_CAPTION = ("fetched: pages downloaded (feeds, sitemaps, listings, articles) · new: articles stored · "
+                   "dup: same text as a stored article · no article: pages without article text · "
+                   "known: article links skipped, already in the corpus · errors: failed fetches and unreadable feeds")
+
+
+def summary_table(counts: list[SourceRunCounts], title: str) -> Table:
+    """One row per source with the run's counters, and a total row."""
+    table = Table(title=title, title_justify="left", caption=SUMMARY_CAPTION, caption_justify="left")
+    table.add_column("source", style="bold", no_wrap=True)
+    for _, header in SUMMARY_COLUMNS:
+        table.add_column(header, justify="right")
+    for row in counts:
+        table.add_row(row.source, *(str(getattr(row, name)) for name, _ in SUMMARY_COLUMNS))
+    if len(counts) > 1:
+        totals = [str(sum(getattr(row, name) for row in counts)) for name, _ in SUMMARY_COLUMNS]
+        table.add_row("total", *totals, style="bold")
+    return table
+
+
+def stats_table(stats: CorpusStats) -> Table:
+    """The corpus counts of ``ai4s stats``."""
+    table = Table(title="corpus", title_justify="left", show_header=False)
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    table.add_row("articles", str(stats.articles), style="bold")
+    for name, count in sorted(stats.articles_by_source.items()):
+        table.add_row(f"  from {name}", str(count))
+    for language, count in sorted(stats.articles_by_language.items()):
+        table.add_row(f"  in {language}", str(count))
+    for outcome, count in sorted(stats.fetched_by_outcome.items()):
+        table.add_row(f"fetched URLs: {outcome}", str(count))
+    for status, count in sorted(stats.runs_by_status.items()):
+        table.add_row(f"crawl runs: {status}", str(count))
+    last = stats.last_run_finished.isoformat(timespec="seconds") if stats.last_run_finished else "never"
+    table.add_row("last crawl finished", last)
+    return table
+
+
+class CrawlProgress:
+    """A live display of a running crawl, one line per source, fed with stats snapshots."""
+
+    def __init__(self, console: Console, sources: list[str]) -> None:
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]{task.description:<20}"),
+            TextColumn("{task.fields[line]}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+            disable=not console.is_terminal,
+        )
+        self.tasks = {name: self.progress.add_task(name, total=None, line="waiting") for name in sources}
+
+    def __enter__(self) -> CrawlProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def update(self, stats: dict[str, Any]) -> None:
+        """Refresh every source's line from a stats snapshot."""
+        for name, task in self.tasks.items():
+            value = {key: stats.get(f"ai4s/{name}/{key}", 0) for key, _ in SUMMARY_COLUMNS}
+            line = (f"{value['pages_fetched']} fetched · {value['new_articles']} new · "
+                    f"{value['skipped_known']} known · {value['errors']} errors")
+            self.progress.update(task, line=line)

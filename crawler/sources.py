@@ -1,0 +1,153 @@
+"""The sources file: which outlets to crawl, through which feeds, sitemaps and listing pages.
+
+A source is data, not code: adding an outlet is an edit of ``seeds/sources.toml``. This
+module reads and validates that file; every mistake is reported as a
+:class:`SourcesError` naming the file, the source and the key.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from crawler.urls import url_host
+
+#: The sources file used when none is given.
+DEFAULT_SOURCES_FILE = Path(__file__).resolve().parents[1] / "seeds" / "sources.toml"
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
+_INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)\s*$")
+_CRON_FIELD = re.compile(r"^[0-9*/,\-A-Za-z?]+$")
+_LIST_KEYS = ("start_urls", "feeds", "sitemaps")
+_KNOWN_KEYS = frozenset({"name", "language", "every", "max_depth", "max_pages", *_LIST_KEYS})
+
+
+class SourcesError(ValueError):
+    """A sources file that cannot be used, with a message saying where and why."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """One outlet: where its new articles are announced, and how hard to crawl it."""
+
+    name: str
+    start_urls: tuple[str, ...] = ()
+    feeds: tuple[str, ...] = ()
+    sitemaps: tuple[str, ...] = ()
+    language: str | None = None
+    every: str = "6h"
+    max_depth: int = 2
+    max_pages: int = 500
+    hosts: frozenset[str] = field(default=frozenset(), compare=False)
+
+    @property
+    def entry_urls(self) -> tuple[str, ...]:
+        """Every URL configured for this source (listings, feeds, sitemaps)."""
+        return self.start_urls + self.feeds + self.sitemaps
+
+
+def parse_every(value: str) -> float | None:
+    """Seconds of an interval such as ``"90s"``, ``"30m"``, ``"6h"``, ``"1d"``; ``None`` for a cron expression.
+
+    Raises :class:`ValueError` for anything that is neither.
+    """
+    match = _INTERVAL.match(value)
+    if match:
+        number, unit = float(match.group(1)), match.group(2)[0]
+        seconds = number * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
+        if seconds <= 0:
+            raise ValueError("an interval must be longer than zero")
+        return seconds
+    fields = value.split()
+    if len(fields) == 5 and all(_CRON_FIELD.match(f) for f in fields):
+        return None
+    raise ValueError('expected an interval such as "90s", "30m", "6h", "1d" or a 5-field cron expression')
+
+
+def _where(path: Path | str, index: int, name: str | None) -> str:
+    return f"{path}: source #{index + 1}" + (f" ({name!r})" if name else "")
+
+
+def _source_from_table(table: dict, index: int, path: Path | str) -> Source:
+    name = table.get("name")
+    where = _where(path, index, name if isinstance(name, str) else None)
+    unknown = sorted(set(table) - _KNOWN_KEYS)
+    if unknown:
+        raise SourcesError(f"{where}: unknown key {unknown[0]!r} (known keys: {', '.join(sorted(_KNOWN_KEYS))})")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise SourcesError(f"{where}: key 'name' must be a lowercase name of letters, digits, '-' or '_'")
+    lists: dict[str, tuple[str, ...]] = {}
+    for key in _LIST_KEYS:
+        value = table.get(key, [])
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise SourcesError(f"{where}: key {key!r} must be a list of URLs")
+        for url in value:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise SourcesError(f"{where}: key {key!r}: {url!r} is not an http(s) URL")
+        lists[key] = tuple(value)
+    if not any(lists.values()):
+        raise SourcesError(f"{where}: needs at least one of 'feeds', 'sitemaps' or 'start_urls'")
+    language = table.get("language")
+    if language is not None and not isinstance(language, str):
+        raise SourcesError(f"{where}: key 'language' must be a string such as \"zh\" or \"en\"")
+    every = table.get("every", "6h")
+    try:
+        if not isinstance(every, str):
+            raise ValueError("must be a string")
+        parse_every(every)
+    except ValueError as exc:
+        raise SourcesError(f"{where}: key 'every' = {every!r}: {exc}") from None
+    limits = {}
+    for key, default, upper in (("max_depth", 2, 20), ("max_pages", 500, 1_000_000)):
+        value = table.get(key, default)
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= upper:
+            raise SourcesError(f"{where}: key {key!r} must be a whole number from 0 to {upper}")
+        limits[key] = value
+    hosts = frozenset(url_host(u) for urls in lists.values() for u in urls)
+    return Source(name=name, language=language, every=every, hosts=hosts, **lists, **limits)
+
+
+def parse_sources(text: str, path: Path | str = "<sources>") -> list[Source]:
+    """The sources defined in the TOML ``text``; raises :class:`SourcesError` on any mistake."""
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SourcesError(f"{path}: not valid TOML: {exc}") from None
+    unknown = sorted(set(document) - {"source"})
+    if unknown:
+        raise SourcesError(f"{path}: unknown top-level key {unknown[0]!r} (sources are [[source]] tables)")
+    tables = document.get("source")
+    if not isinstance(tables, list) or not tables or not all(isinstance(t, dict) for t in tables):
+        raise SourcesError(f"{path}: no [[source]] tables found")
+    sources = [_source_from_table(table, i, path) for i, table in enumerate(tables)]
+    seen: set[str] = set()
+    for index, source in enumerate(sources):
+        if source.name in seen:
+            raise SourcesError(f"{_where(path, index, source.name)}: key 'name': {source.name!r} is used twice")
+        seen.add(source.name)
+    return sources
+
+
+def load_sources(path: Path | str | None = None, names: list[str] | tuple[str, ...] = ()) -> list[Source]:
+    """The sources of the file at ``path`` (default ``seeds/sources.toml``), restricted to ``names`` if given."""
+    path = Path(path) if path else DEFAULT_SOURCES_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SourcesError(f"cannot read sources file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise SourcesError(f"{path}: not UTF-8 text") from None
+    sources = parse_sources(text, path)
+    if names:
+        by_name = {s.name: s for s in sources}
+        missing = [n for n in names if n not in by_name]
+        if missing:
+            raise SourcesError(f"{path}: no source named {missing[0]!r} (known: {', '.join(by_name)})")
+        sources = [by_name[n] for n in names]
+    return sources

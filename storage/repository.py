@@ -1,0 +1,252 @@
+"""Data functions over the corpus. Each takes a session; the caller owns the transaction.
+
+Writes are insert-or-ignore / upserts against the schema's unique constraints, so two
+processes storing the same article at once end with one row, never an error or a copy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from storage.hashing import content_hash, url_hash
+from storage.models import (
+    TERMINAL_OUTCOMES,
+    Article,
+    CrawlRun,
+    CrawlRunSource,
+    FetchedUrl,
+    Source,
+    utcnow,
+)
+
+
+def _insert(session: Session, model: type) -> Any:
+    """A dialect-specific INSERT for ``model`` that supports ON CONFLICT clauses."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        return sqlite.insert(model)
+    if dialect == "postgresql":
+        return postgresql.insert(model)
+    raise NotImplementedError(f"database dialect {dialect!r} is not supported (use SQLite or PostgreSQL)")
+
+
+# -- sources ---------------------------------------------------------------------
+def ensure_source(session: Session, name: str) -> int:
+    """The id of the source called ``name``, creating its row if needed."""
+    session.execute(_insert(session, Source).values(name=name, created_at=utcnow()).on_conflict_do_nothing())
+    return session.execute(select(Source.id).where(Source.name == name)).scalar_one()
+
+
+# -- articles and fetched URLs ------------------------------------------------------
+@dataclass(frozen=True)
+class NewArticle:
+    """An extracted article ready to store."""
+
+    source: str
+    url: str
+    canonical_url: str
+    title: str | None
+    text: str
+    author: str | None = None
+    site_name: str | None = None
+    published: datetime | None = None
+    language: str | None = None
+    encoding: str | None = None
+
+
+@dataclass(frozen=True)
+class StoreResult:
+    """What storing an article did: ``created`` a row, or found it a ``duplicate`` of ``article_id``."""
+
+    article_id: int
+    created: bool
+
+
+def store_article(session: Session, article: NewArticle, run_id: int | None = None) -> StoreResult:
+    """Insert ``article`` unless its canonical URL or its text is already stored.
+
+    Returns the new row's id, or the id of the stored article it duplicates (whose
+    ``last_seen`` is then refreshed).
+    """
+    source_id = ensure_source(session, article.source)
+    now = utcnow()
+    u_hash = url_hash(article.canonical_url)
+    c_hash = content_hash(article.text)
+    statement = (
+        _insert(session, Article)
+        .values(
+            source_id=source_id,
+            url=article.url,
+            canonical_url=article.canonical_url,
+            url_hash=u_hash,
+            title=article.title,
+            text=article.text,
+            author=article.author,
+            site_name=article.site_name,
+            published=article.published,
+            language=article.language,
+            encoding=article.encoding,
+            content_hash=c_hash,
+            first_seen=now,
+            last_seen=now,
+            run_id=run_id,
+        )
+        .on_conflict_do_nothing()
+        .returning(Article.id)
+    )
+    new_id = session.execute(statement).scalar()
+    if new_id is not None:
+        return StoreResult(new_id, True)
+    existing = session.execute(
+        select(Article.id).where((Article.content_hash == c_hash) | (Article.url_hash == u_hash)).limit(1)
+    ).scalar_one()
+    session.execute(update(Article).where(Article.id == existing).values(last_seen=now))
+    return StoreResult(existing, False)
+
+
+def record_fetch(
+    session: Session,
+    *,
+    source: str,
+    url: str,
+    canonical_url: str,
+    outcome: str,
+    http_status: int | None = None,
+    error: str | None = None,
+    article_id: int | None = None,
+) -> None:
+    """Remember that ``canonical_url`` was fetched and what came of it (an upsert by URL hash)."""
+    source_id = ensure_source(session, source)
+    now = utcnow()
+    statement = _insert(session, FetchedUrl).values(
+        url_hash=url_hash(canonical_url),
+        url=url,
+        canonical_url=canonical_url,
+        source_id=source_id,
+        outcome=outcome,
+        http_status=http_status,
+        error=error,
+        article_id=article_id,
+        attempts=1,
+        first_fetched=now,
+        last_fetched=now,
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=[FetchedUrl.url_hash],
+        set_={
+            "url": statement.excluded.url,
+            "outcome": statement.excluded.outcome,
+            "http_status": statement.excluded.http_status,
+            "error": statement.excluded.error,
+            "article_id": func.coalesce(statement.excluded.article_id, FetchedUrl.article_id),
+            "attempts": FetchedUrl.attempts + 1,
+            "last_fetched": statement.excluded.last_fetched,
+        },
+    )
+    session.execute(statement)
+
+
+def known_url_hashes(session: Session) -> set[str]:
+    """Hashes of every canonical URL that needs no fetching again (stored or found final)."""
+    rows = session.execute(select(FetchedUrl.url_hash).where(FetchedUrl.outcome.in_(TERMINAL_OUTCOMES)))
+    known = set(rows.scalars())
+    known.update(session.execute(select(Article.url_hash)).scalars())
+    return known
+
+
+# -- crawl runs -------------------------------------------------------------------------
+def start_run(session: Session, sources: list[str], pid: int | None = None, host: str | None = None) -> int:
+    """Create a ``running`` crawl-run row and return its id."""
+    run = CrawlRun(started_at=utcnow(), status="running", sources=",".join(sources), pid=pid, host=host)
+    session.add(run)
+    session.flush()
+    return run.id
+
+
+def finish_run(session: Session, run_id: int, status: str, message: str | None = None) -> None:
+    """Close crawl run ``run_id`` with ``status`` (ok / failed / aborted / interrupted)."""
+    session.execute(
+        update(CrawlRun).where(CrawlRun.id == run_id).values(status=status, finished_at=utcnow(), message=message)
+    )
+
+
+RUN_COUNTERS = ("pages_fetched", "new_articles", "duplicates", "not_articles", "skipped_known", "errors")
+
+
+def save_run_counts(session: Session, run_id: int, source: str, counts: dict[str, int]) -> None:
+    """Store (replace) the per-source counters of a crawl run."""
+    source_id = ensure_source(session, source)
+    values = {name: int(counts.get(name, 0)) for name in RUN_COUNTERS}
+    statement = _insert(session, CrawlRunSource).values(run_id=run_id, source_id=source_id, **values)
+    statement = statement.on_conflict_do_update(index_elements=["run_id", "source_id"], set_=values)
+    session.execute(statement)
+
+
+@dataclass(frozen=True)
+class SourceRunCounts:
+    """One row of a crawl's summary."""
+
+    source: str
+    pages_fetched: int
+    new_articles: int
+    duplicates: int
+    not_articles: int
+    skipped_known: int
+    errors: int
+
+
+def run_counts(session: Session, run_id: int) -> list[SourceRunCounts]:
+    """The per-source counters of crawl run ``run_id``, by source name."""
+    rows = session.execute(
+        select(Source.name, *(getattr(CrawlRunSource, c) for c in RUN_COUNTERS))
+        .join(Source, Source.id == CrawlRunSource.source_id)
+        .where(CrawlRunSource.run_id == run_id)
+        .order_by(Source.name)
+    )
+    return [SourceRunCounts(*row) for row in rows]
+
+
+# -- corpus views -------------------------------------------------------------------------
+def iter_articles(session: Session, batch: int = 500) -> Iterator[tuple[Article, str]]:
+    """Every stored article with its source name, oldest first, streamed in batches."""
+    statement = (
+        select(Article, Source.name).join(Source, Source.id == Article.source_id).order_by(Article.id)
+    ).execution_options(yield_per=batch)
+    for article, source_name in session.execute(statement):
+        yield article, source_name
+
+
+@dataclass(frozen=True)
+class CorpusStats:
+    """Counts over the corpus for ``ai4s stats``."""
+
+    articles: int
+    articles_by_source: dict[str, int]
+    articles_by_language: dict[str, int]
+    fetched_by_outcome: dict[str, int]
+    runs_by_status: dict[str, int]
+    last_run_finished: datetime | None
+
+
+def corpus_stats(session: Session) -> CorpusStats:
+    """Counts of articles (total, by source, by language), fetched URLs by outcome and runs by status."""
+    by_source = dict(
+        session.execute(
+            select(Source.name, func.count(Article.id)).join(Article, Article.source_id == Source.id).group_by(Source.name)
+        ).all()
+    )
+    by_language = {
+        (lang or "unknown"): n
+        for lang, n in session.execute(select(Article.language, func.count()).group_by(Article.language)).all()
+    }
+    by_outcome = dict(session.execute(select(FetchedUrl.outcome, func.count()).group_by(FetchedUrl.outcome)).all())
+    by_status = dict(session.execute(select(CrawlRun.status, func.count()).group_by(CrawlRun.status)).all())
+    last = session.execute(select(func.max(CrawlRun.finished_at))).scalar()
+    return CorpusStats(sum(by_source.values()), by_source, by_language, by_outcome, by_status, last)

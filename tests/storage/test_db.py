@@ -1,0 +1,53 @@
+"""Opening a corpus database: URL resolution, automatic migration, SQLite settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, text
+
+from storage import Database, resolve_db_url
+from storage.db import default_db_url
+
+
+def test_flag_overrides_environment_which_overrides_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AI4S_DB", "sqlite:////tmp/from-env.sqlite3")
+    assert resolve_db_url("sqlite:////tmp/from-flag.sqlite3") == "sqlite:////tmp/from-flag.sqlite3"
+    assert resolve_db_url(None) == "sqlite:////tmp/from-env.sqlite3"
+    monkeypatch.delenv("AI4S_DB")
+    assert resolve_db_url(None) == default_db_url()
+    assert default_db_url().startswith("sqlite:///") and default_db_url().endswith("corpus.sqlite3")
+
+
+def test_bare_path_is_a_sqlite_file(tmp_path: Path) -> None:
+    assert resolve_db_url(str(tmp_path / "x.db")) == f"sqlite:///{tmp_path / 'x.db'}"
+
+
+def test_first_use_creates_the_schema_at_the_latest_migration(database: Database) -> None:
+    tables = set(inspect(database.engine).get_table_names())
+    assert {"sources", "articles", "fetched_urls", "crawl_runs", "crawl_run_sources", "alembic_version"} <= tables
+    with database.engine.connect() as connection:
+        version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+    from alembic.script import ScriptDirectory
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(__import__("storage").__file__).parent / "migrations"))
+    assert version == ScriptDirectory.from_config(config).get_current_head()
+
+
+def test_reopening_a_migrated_database_keeps_its_rows(db_url_any: str) -> None:
+    from storage.repository import ensure_source
+
+    with Database(db_url_any) as first, first.session() as session, session.begin():
+        ensure_source(session, "kept")
+    with Database(db_url_any) as second, second.session() as session:
+        assert session.execute(text("SELECT name FROM sources")).scalars().all() == ["kept"]
+
+
+def test_sqlite_file_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
+    with Database(f"sqlite:///{tmp_path / 'sub' / 'c.sqlite3'}") as db, db.engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar_one() == "wal"
+        assert connection.execute(text("PRAGMA foreign_keys")).scalar_one() == 1
+    assert (tmp_path / "sub" / "c.sqlite3").is_file()
