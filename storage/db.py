@@ -59,10 +59,9 @@ def migrate(engine: Engine) -> None:
     """Bring the schema of ``engine``'s database up to the latest Alembic revision."""
     import logging
 
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per plugin otherwise, on every start
     from alembic import command
     from alembic.config import Config
-
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per plugin otherwise, on every start
 
     config = Config()
     config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))

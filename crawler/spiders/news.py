@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import scrapy
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
 from scrapy.spidermiddlewares.httperror import HttpError
@@ -213,6 +214,11 @@ class NewsSpider(scrapy.Spider):
         request = failure.request  # type: ignore[attr-defined]
         source = request.meta.get("ai4s_source", "?")
         kind = request.meta.get("ai4s_kind")
+        if failure.check(IgnoreRequest) and not failure.check(HttpError):
+            # robots.txt or the address policy said no: nothing was fetched
+            self.crawler.stats.inc_value(stat_key(source, "refused"))
+            self.logger.info("Source %s: %s %s not fetched: %s", source, kind, request.url, failure.getErrorMessage())
+            return
         status = None
         if failure.check(HttpError):
             status = failure.value.response.status

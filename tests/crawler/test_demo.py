@@ -25,7 +25,7 @@ import pytest
 
 from crawler.demo import DemoWeb
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SOURCES_FILE = ROOT / "seeds" / "sources.toml"
 SOURCE_KEYS = {"name", "language", "every", "feeds", "sitemaps", "start_urls", "max_depth", "max_pages"}
 DISCOVERY_KEYS = ("feeds", "sitemaps", "start_urls")
