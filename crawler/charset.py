@@ -71,8 +71,8 @@ def _nearly_clean(errors: int, non_ascii: int, size: int) -> bool:
 def decode_html(body: bytes, header_charset: str | None = None) -> DecodedPage:
     """Decode an HTML page's bytes; ``header_charset`` is the charset of the HTTP Content-Type, if any."""
     bom_encoding, bom = read_bom(body)
-    if bom_encoding:
-        return DecodedPage(body[len(bom):].decode(bom_encoding, errors="replace"), bom_encoding, "bom")
+    if bom_encoding and bom:
+        return DecodedPage(body[len(bom) :].decode(bom_encoding, errors="replace"), bom_encoding, "bom")
     try:
         text = body.decode("utf-8")
         return DecodedPage(text, "utf-8", "utf-8")

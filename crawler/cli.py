@@ -11,7 +11,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -29,12 +29,15 @@ console = Console()
 errors = Console(stderr=True)
 
 SourcesOption = Annotated[
-    Optional[Path], typer.Option("--sources", help=f"Sources file (TOML). Default: {DEFAULT_SOURCES_FILE.name} in seeds/.")
+    Path | None, typer.Option("--sources", help=f"Sources file (TOML). Default: {DEFAULT_SOURCES_FILE.name} in seeds/.")
 ]
 DbOption = Annotated[
-    Optional[str],
-    typer.Option("--db", help="Database URL (sqlite:///FILE or postgresql://...). Default: $AI4S_DB, else a SQLite "
-                              "file in the user's data directory."),
+    str | None,
+    typer.Option(
+        "--db",
+        help="Database URL (sqlite:///FILE or postgresql://...). Default: $AI4S_DB, else a SQLite "
+        "file in the user's data directory.",
+    ),
 ]
 
 
@@ -49,8 +52,10 @@ def crawl(
     source: Annotated[list[str], typer.Option("--source", help="Crawl only this source (repeatable).")] = [],  # noqa: B006
     db: DbOption = None,
     setting: Annotated[list[str], typer.Option("-s", "--set", help="Scrapy setting NAME=VALUE (repeatable).")] = [],  # noqa: B006
-    log_level: Annotated[str, typer.Option(help="Log level of the crawl log (DEBUG, INFO, WARNING, ERROR).")] = "WARNING",
-    log_file: Annotated[Optional[str], typer.Option(help="Write the crawl log to this file instead of stderr.")] = None,
+    log_level: Annotated[
+        str, typer.Option(help="Log level of the crawl log (DEBUG, INFO, WARNING, ERROR).")
+    ] = "WARNING",
+    log_file: Annotated[str | None, typer.Option(help="Write the crawl log to this file instead of stderr.")] = None,
 ) -> None:
     """Run one crawl of the configured sources and print a summary per source."""
     from crawler.report import CrawlProgress, summary_table
@@ -74,7 +79,7 @@ def crawl(
 def export(
     db: DbOption = None,
     format: Annotated[str, typer.Option("--format", help="Output format (jsonl).")] = "jsonl",  # noqa: A002
-    out: Annotated[Optional[Path], typer.Option("--out", help="Write to this file (default: standard output).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write to this file (default: standard output).")] = None,
 ) -> None:
     """Write every stored article as one JSON object per line."""
     from storage import Database
@@ -120,8 +125,15 @@ def list_sources(sources: SourcesOption = None) -> None:
     for column in ("name", "language", "every", "feeds", "sitemaps", "listing pages", "limits"):
         table.add_column(column)
     for s in configured:
-        table.add_row(s.name, s.language or "", s.every, "\n".join(s.feeds), "\n".join(s.sitemaps),
-                      "\n".join(s.start_urls), f"depth {s.max_depth}, {s.max_pages} pages")
+        table.add_row(
+            s.name,
+            s.language or "",
+            s.every,
+            "\n".join(s.feeds),
+            "\n".join(s.sitemaps),
+            "\n".join(s.start_urls),
+            f"depth {s.max_depth}, {s.max_pages} pages",
+        )
     console.print(table)
 
 
@@ -150,8 +162,10 @@ def demo(
     with DemoWeb() as web:
         sources_file = workdir / "sources.toml"
         sources_file.write_text(web.sources_toml(), encoding="utf-8")
-        console.print(f"Demo news web: {len(web.sites)} sites on loopback, "
-                      f"{web.expected_article_count()} article pages; sources in {sources_file}")
+        console.print(
+            f"Demo news web: {len(web.sites)} sites on loopback, "
+            f"{web.expected_article_count()} article pages; sources in {sources_file}"
+        )
         for round_number in range(1, rounds + 1):
             console.print(f"\n[bold]Crawl {round_number} of {rounds}[/]")
             # Each crawl in its own process: Scrapy's reactor runs once per process.

@@ -69,8 +69,7 @@ SITES: tuple[SiteTheme, ...] = (
         display_name="新华网（演示）",
         charset="utf-8",
         templates="xinhua",
-        nav=(("首页", "/"), ("科技", "/#tech"), ("城市", "/#city"), ("天气", "/#weather"),
-             ("RSS", "/rss/news.xml")),
+        nav=(("首页", "/"), ("科技", "/#tech"), ("城市", "/#city"), ("天气", "/#weather"), ("RSS", "/rss/news.xml")),
         footer="本站为 ai4s-monitor 离线演示站点：科技报道转自公开新闻，其余为演示用虚构新闻。",
         feed_path="/rss/news.xml",
     ),
@@ -80,8 +79,14 @@ SITES: tuple[SiteTheme, ...] = (
         display_name="门户新闻（演示）",
         charset="gbk",
         templates="portal",
-        nav=(("首页", "/"), ("新闻中心", "/news/"), ("科技", "/news/"), ("财经", "/news/"),
-             ("体育", "/news/"), ("关于我们", "/about/")),
+        nav=(
+            ("首页", "/"),
+            ("新闻中心", "/news/"),
+            ("科技", "/news/"),
+            ("财经", "/news/"),
+            ("体育", "/news/"),
+            ("关于我们", "/about/"),
+        ),
         footer="本站为 ai4s-monitor 离线演示站点，以 GBK 编码提供页面。",
     ),
     SiteTheme(
@@ -174,11 +179,19 @@ def load_seed_pages(seeds_dir: Path = SEEDS_DIR, content_dir: Path = CONTENT_DIR
             title = lines.pop(entry["title_line"])
         else:
             title = entry["title"]
-        pages.append(DemoArticle(
-            site=entry["site"], path=entry["path"], title=title, paragraphs=tuple(lines),
-            language=entry["language"], section=entry["section"], source=entry["source"],
-            published=entry.get("published"), origin=f"seeds/{entry['seed']}",
-        ))
+        pages.append(
+            DemoArticle(
+                site=entry["site"],
+                path=entry["path"],
+                title=title,
+                paragraphs=tuple(lines),
+                language=entry["language"],
+                section=entry["section"],
+                source=entry["source"],
+                published=entry.get("published"),
+                origin=f"seeds/{entry['seed']}",
+            )
+        )
     return pages
 
 
@@ -187,17 +200,26 @@ def load_demo_news(content_dir: Path = CONTENT_DIR) -> list[DemoArticle]:
     items = []
     for path in sorted(content_dir.glob("news_*.toml")):
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-        items.append(DemoArticle(
-            site=data["site"], path=data["path"], title=data["title"],
-            paragraphs=tuple(data["paragraphs"]), language=data["language"], section=data["section"],
-            source=data["source"], published=data.get("published"), author=data.get("author", ""),
-            origin=f"demo_content/{path.name}",
-        ))
+        items.append(
+            DemoArticle(
+                site=data["site"],
+                path=data["path"],
+                title=data["title"],
+                paragraphs=tuple(data["paragraphs"]),
+                language=data["language"],
+                section=data["section"],
+                source=data["source"],
+                published=data.get("published"),
+                author=data.get("author", ""),
+                origin=f"demo_content/{path.name}",
+            )
+        )
     return items
 
 
-def rss_feed(title: str, home: str, self_url: str, language: str, articles: Iterable[DemoArticle],
-             base_url: str) -> bytes:
+def rss_feed(
+    title: str, home: str, self_url: str, language: str, articles: Iterable[DemoArticle], base_url: str
+) -> bytes:
     """An RSS 2.0 document (UTF-8 bytes) listing ``articles``, dates in RFC 822."""
     ET.register_namespace("atom", ATOM_NS)
     rss = ET.Element("rss", {"version": "2.0"})
@@ -255,7 +277,9 @@ class DemoWeb:
         if unknown:
             raise ValueError(f"demo content names unknown sites: {sorted(unknown)}")
         self._env = Environment(
-            loader=FileSystemLoader(content_dir), autoescape=True, undefined=StrictUndefined,
+            loader=FileSystemLoader(content_dir),
+            autoescape=True,
+            undefined=StrictUndefined,
             keep_trailing_newline=True,
         )
         self.sites: dict[str, LocalSite] = {}
@@ -285,8 +309,9 @@ class DemoWeb:
         self.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         """Stop serving."""
         self.stop()
 
@@ -324,7 +349,7 @@ class DemoWeb:
         blocks = ["# Sources of the offline demo web (crawler/demo.py); ports change from run to run."]
         for name, language, discovery in entries:
             blocks.append(
-                f"[[source]]\nname = {_toml_str(name)}\nlanguage = {_toml_str(language)}\nevery = \"1h\"\n{discovery}"
+                f'[[source]]\nname = {_toml_str(name)}\nlanguage = {_toml_str(language)}\nevery = "1h"\n{discovery}'
             )
         return "\n\n".join(blocks) + "\n"
 
@@ -347,8 +372,10 @@ class DemoWeb:
         articles = self._on(theme.name)
         for article in articles:
             related = [_link(other) for other in articles if other.path != article.path][:5]
-            site.add(article.path, self._render(theme, "article", article=article, url=site.url(article.path),
-                                                related=related))
+            site.add(
+                article.path,
+                self._render(theme, "article", article=article, url=site.url(article.path), related=related),
+            )
 
     def _build_xinhua(self) -> None:
         """demo-xinhua: home page, RSS 2.0 feed, articles, robots.txt."""
@@ -357,10 +384,15 @@ class DemoWeb:
         articles = self._on(theme.name)
         site.add("/robots.txt", _text_reply("User-agent: *\nDisallow: /search/\n"))
         site.add("/", self._render(theme, "index", items=[_link(a) for a in articles]))
-        site.add(theme.feed_path, _xml_reply(
-            rss_feed(theme.display_name, site.url("/"), site.url(theme.feed_path), "zh-cn", articles, site.base_url),
-            "application/rss+xml",
-        ))
+        site.add(
+            theme.feed_path,
+            _xml_reply(
+                rss_feed(
+                    theme.display_name, site.url("/"), site.url(theme.feed_path), "zh-cn", articles, site.base_url
+                ),
+                "application/rss+xml",
+            ),
+        )
         self._add_articles(theme)
 
     def _build_portal(self) -> None:
@@ -369,27 +401,66 @@ class DemoWeb:
         site = self.sites[theme.name]
         articles = self._on(theme.name)
         site.add("/robots.txt", _text_reply("User-agent: *\nDisallow: /search/\n"))
-        chunks = [articles[i:i + LISTING_PAGE_SIZE] for i in range(0, len(articles), LISTING_PAGE_SIZE)]
+        chunks = [articles[i : i + LISTING_PAGE_SIZE] for i in range(0, len(articles), LISTING_PAGE_SIZE)]
         paths = ["/news/"] + [f"/news/index_{n}.html" for n in range(2, len(chunks) + 1)]
         pages = list(enumerate(paths, start=1))
-        for number, (path, chunk) in enumerate(zip(paths, chunks), start=1):
-            site.add(path, self._render(
-                theme, "list", items=[_link(a) for a in chunk], page=number, pages=pages,
-                prev_path=paths[number - 2] if number > 1 else "",
-                next_path=paths[number] if number < len(paths) else "",
-            ))
-        site.add("/", self._render(theme, "page", heading="今日要闻", paragraphs=[],
-                                   items=[_link(a) for a in articles[:LISTING_PAGE_SIZE]]))
-        site.add("/about/", self._render(theme, "page", heading="关于我们", items=[], paragraphs=[
-            "门户新闻（演示）是 ai4s-monitor 离线演示中的一个新闻门户，汇集科技、财经、体育等栏目的报道。",
-            "本站页面以 GBK 编码提供，用来演示爬虫对不同字符集的处理。",
-        ]))
-        site.add("/contact/", self._render(theme, "page", heading="联系我们", items=[], paragraphs=[
-            "新闻热线：000-00000000（演示）", "电子邮件：newsroom@portal.invalid",
-        ]))
-        site.add("/search/", self._render(theme, "page", heading="搜索", items=[], paragraphs=[
-            "请输入关键词。（本页被 robots.txt 禁止抓取。）",
-        ]))
+        for number, (path, chunk) in enumerate(zip(paths, chunks, strict=True), start=1):
+            site.add(
+                path,
+                self._render(
+                    theme,
+                    "list",
+                    items=[_link(a) for a in chunk],
+                    page=number,
+                    pages=pages,
+                    prev_path=paths[number - 2] if number > 1 else "",
+                    next_path=paths[number] if number < len(paths) else "",
+                ),
+            )
+        site.add(
+            "/",
+            self._render(
+                theme, "page", heading="今日要闻", paragraphs=[], items=[_link(a) for a in articles[:LISTING_PAGE_SIZE]]
+            ),
+        )
+        site.add(
+            "/about/",
+            self._render(
+                theme,
+                "page",
+                heading="关于我们",
+                items=[],
+                paragraphs=[
+                    "门户新闻（演示）是 ai4s-monitor 离线演示中的一个新闻门户，汇集科技、财经、体育等栏目的报道。",
+                    "本站页面以 GBK 编码提供，用来演示爬虫对不同字符集的处理。",
+                ],
+            ),
+        )
+        site.add(
+            "/contact/",
+            self._render(
+                theme,
+                "page",
+                heading="联系我们",
+                items=[],
+                paragraphs=[
+                    "新闻热线：000-00000000（演示）",
+                    "电子邮件：newsroom@portal.invalid",
+                ],
+            ),
+        )
+        site.add(
+            "/search/",
+            self._render(
+                theme,
+                "page",
+                heading="搜索",
+                items=[],
+                paragraphs=[
+                    "请输入关键词。（本页被 robots.txt 禁止抓取。）",
+                ],
+            ),
+        )
         self._add_articles(theme)
 
     def _build_sjtu(self) -> None:
@@ -397,16 +468,35 @@ class DemoWeb:
         theme = self.themes["demo-sjtu"]
         site = self.sites[theme.name]
         articles = self._on(theme.name)
-        site.add("/robots.txt", _text_reply(f"User-agent: *\nDisallow: /admin/\n\nSitemap: {site.url('/sitemap.xml')}\n"))
+        site.add(
+            "/robots.txt", _text_reply(f"User-agent: *\nDisallow: /admin/\n\nSitemap: {site.url('/sitemap.xml')}\n")
+        )
         site.add("/sitemap.xml", _xml_reply(sitemap(articles, site.base_url), "application/xml"))
         items = [_link(a) for a in articles]
-        site.add("/", self._render(theme, "index", heading="University News", paragraphs=[
-            "News and events from the university, in English."], items=items[:3]))
+        site.add(
+            "/",
+            self._render(
+                theme,
+                "index",
+                heading="University News",
+                paragraphs=["News and events from the university, in English."],
+                items=items[:3],
+            ),
+        )
         site.add("/news/", self._render(theme, "index", heading="Latest News", paragraphs=[], items=items))
-        site.add("/about/", self._render(theme, "index", heading="About", items=[], paragraphs=[
-            "This English-language university news site is part of the ai4s-monitor offline demo.",
-            "Its pages are listed in a sitemap that robots.txt declares.",
-        ]))
+        site.add(
+            "/about/",
+            self._render(
+                theme,
+                "index",
+                heading="About",
+                items=[],
+                paragraphs=[
+                    "This English-language university news site is part of the ai4s-monitor offline demo.",
+                    "Its pages are listed in a sitemap that robots.txt declares.",
+                ],
+            ),
+        )
         self._add_articles(theme)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import lxml.html
 from trafilatura import bare_extraction
@@ -67,7 +67,7 @@ def _parse_date(value: str | None) -> datetime | None:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _html_lang(tree: lxml.html.HtmlElement | None) -> str | None:
@@ -95,8 +95,9 @@ def detect_language(text: str, declared: str | None = None) -> str | None:
     return detected
 
 
-def extract_article(body: bytes, url: str, header_charset: str | None = None,
-                    content_type: str | None = None) -> ExtractedArticle | NotAnArticle:
+def extract_article(
+    body: bytes, url: str, header_charset: str | None = None, content_type: str | None = None
+) -> ExtractedArticle | NotAnArticle:
     """The article in a fetched page, or why there is none."""
     if not is_html(content_type, body):
         kind = (content_type or "unknown").split(";")[0].strip()
@@ -109,7 +110,9 @@ def extract_article(body: bytes, url: str, header_charset: str | None = None,
     document = bare_extraction(
         tree, url=url, with_metadata=True, include_comments=False, include_tables=True, favor_precision=False
     )
-    text = (document.text or "").strip() if document is not None else ""
+    if document is None or isinstance(document, dict):
+        return NotAnArticle("no_text", "no article text (nothing extracted)", decoded.encoding)
+    text = (document.text or "").strip()
     if weighted_length(text) < MIN_ARTICLE_CHARS:
         return NotAnArticle("no_text", f"no article text ({len(text)} characters extracted)", decoded.encoding)
     declared = _html_lang(tree)

@@ -9,7 +9,7 @@ sitemap at all raises :class:`FeedError`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from io import BytesIO
 from urllib.parse import urljoin
@@ -35,8 +35,14 @@ class Entry:
 
 def _parser() -> lxml.etree.XMLParser:
     return lxml.etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
-        recover=True, remove_comments=True, remove_pis=True, huge_tree=False,
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        recover=True,
+        remove_comments=True,
+        remove_pis=True,
+        huge_tree=False,
     )
 
 
@@ -69,7 +75,7 @@ def parse_date(value: str | None) -> datetime | None:
             parsed = parsedate_to_datetime(value)
         except (TypeError, ValueError, IndexError):
             return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _child_text(element: lxml.etree._Element, *names: str) -> str | None:
@@ -80,7 +86,7 @@ def _child_text(element: lxml.etree._Element, *names: str) -> str | None:
 
 
 def _newest_first(entries: list[Entry]) -> list[Entry]:
-    oldest = datetime.min.replace(tzinfo=timezone.utc)
+    oldest = datetime.min.replace(tzinfo=UTC)
     return sorted(entries, key=lambda e: e.published or oldest, reverse=True)
 
 

@@ -30,8 +30,26 @@ _LISTING_WORDS = re.compile(
 )
 _PAGE_PARAMETERS = frozenset({"page", "p", "pg", "pn", "pageno", "page_no", "pagenum", "paged", "start", "offset"})
 _PAGED_PATH = re.compile(r"(?:/page/\d+/?$|[_-]\d{1,3}\.s?html?$|/\d{1,3}/?$)", re.IGNORECASE)
-NEXT_LINK_TEXTS = frozenset({"next", "next page", "older", "older posts", "more", "›", "»", ">", ">>",
-                             "下一页", "下页", "下一頁", "下頁", "更多", "次へ", "다음"})
+NEXT_LINK_TEXTS = frozenset(
+    {
+        "next",
+        "next page",
+        "older",
+        "older posts",
+        "more",
+        "›",
+        "»",
+        ">",
+        ">>",
+        "下一页",
+        "下页",
+        "下一頁",
+        "下頁",
+        "更多",
+        "次へ",
+        "다음",
+    }
+)
 
 
 def is_fetchable_link(url: str) -> bool:

@@ -177,8 +177,9 @@ class SourceBudgetMiddleware(BaseSpiderMiddleware):
             self.crawler.stats.inc_value(stat_key(source, "over_budget"))
             if source not in self.warned:
                 self.warned.add(source)
-                logger.warning("Source %s reached its budget of %d pages; the rest waits for the next crawl",
-                               source, budget)
+                logger.warning(
+                    "Source %s reached its budget of %d pages; the rest waits for the next crawl", source, budget
+                )
             return None
         self.requested[source] += 1
         return request

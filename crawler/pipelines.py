@@ -135,8 +135,15 @@ class StorePipeline:
         assert self.database is not None
         with self.database.session() as session, session.begin():
             if isinstance(item, FetchFailure):
-                record_fetch(session, source=item.source, url=item.url, canonical_url=canonical_url(item.url),
-                             outcome=item.outcome, http_status=item.http_status, error=item.error)
+                record_fetch(
+                    session,
+                    source=item.source,
+                    url=item.url,
+                    canonical_url=canonical_url(item.url),
+                    outcome=item.outcome,
+                    http_status=item.http_status,
+                    error=item.error,
+                )
                 return
             if not isinstance(item, ExtractedPage):
                 return
@@ -146,9 +153,16 @@ class StorePipeline:
                 stored = store_article(
                     session,
                     NewArticle(
-                        source=page.source, url=page.url, canonical_url=final_canonical, title=result.title,
-                        text=result.text, author=result.author, site_name=result.site_name,
-                        published=result.published, language=result.language, encoding=result.encoding,
+                        source=page.source,
+                        url=page.url,
+                        canonical_url=final_canonical,
+                        title=result.title,
+                        text=result.text,
+                        author=result.author,
+                        site_name=result.site_name,
+                        published=result.published,
+                        language=result.language,
+                        encoding=result.encoding,
                     ),
                     run_id=self.run_id,
                 )
@@ -159,8 +173,16 @@ class StorePipeline:
                 self.stats.inc_value(stat_key(page.source, "not_articles"))
                 logger.info("Source %s: %s is not an article: %s", page.source, page.url, result.reason)
             for url in dict.fromkeys((page.requested_url, page.url)):
-                record_fetch(session, source=page.source, url=url, canonical_url=canonical_url(url), outcome=outcome,
-                             http_status=page.status, error=error, article_id=article_id)
+                record_fetch(
+                    session,
+                    source=page.source,
+                    url=url,
+                    canonical_url=canonical_url(url),
+                    outcome=outcome,
+                    http_status=page.status,
+                    error=error,
+                    article_id=article_id,
+                )
 
     def close_spider(self) -> None:
         """Nothing to do here: the run is closed on ``spider_closed``, when the reason is known."""
@@ -177,7 +199,9 @@ class StorePipeline:
                 save_run_counts(session, self.run_id, source, counts)
                 logger.info(
                     "Source %s: %d pages fetched, %d new articles, %d duplicates, %d not articles, "
-                    "%d skipped as known, %d errors", source, *(counts[name] for name in RUN_COUNTERS),
+                    "%d skipped as known, %d errors",
+                    source,
+                    *(counts[name] for name in RUN_COUNTERS),
                 )
             finish_run(session, self.run_id, status, message=f"spider closed: {reason}")
         self.stats.set_value("ai4s/run_status", status)

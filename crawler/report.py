@@ -18,9 +18,11 @@ SUMMARY_COLUMNS = (
     ("skipped_known", "known"),
     ("errors", "errors"),
 )
-SUMMARY_CAPTION = ("fetched: pages downloaded (feeds, sitemaps, listings, articles) · new: articles stored · "
-                   "dup: same text as a stored article · no article: pages without article text · "
-                   "known: article links skipped, already in the corpus · errors: failed fetches and unreadable feeds")
+SUMMARY_CAPTION = (
+    "fetched: pages downloaded (feeds, sitemaps, listings, articles) · new: articles stored · "
+    "dup: same text as a stored article · no article: pages without article text · "
+    "known: article links skipped, already in the corpus · errors: failed fetches and unreadable feeds"
+)
 
 
 def summary_table(counts: list[SourceRunCounts], title: str) -> Table:
@@ -82,6 +84,8 @@ class CrawlProgress:
         """Refresh every source's line from a stats snapshot."""
         for name, task in self.tasks.items():
             value = {key: stats.get(f"ai4s/{name}/{key}", 0) for key, _ in SUMMARY_COLUMNS}
-            line = (f"{value['pages_fetched']} fetched · {value['new_articles']} new · "
-                    f"{value['skipped_known']} known · {value['errors']} errors")
+            line = (
+                f"{value['pages_fetched']} fetched · {value['new_articles']} new · "
+                f"{value['skipped_known']} known · {value['errors']} errors"
+            )
             self.progress.update(task, line=line)

@@ -72,8 +72,9 @@ def build_settings(options: CrawlOptions) -> tuple[Settings, list[Source]]:
     return settings, sources
 
 
-def run_crawl(options: CrawlOptions, on_progress: ProgressCallback | None = None,
-              progress_interval: float = 0.5) -> CrawlReport:
+def run_crawl(
+    options: CrawlOptions, on_progress: ProgressCallback | None = None, progress_interval: float = 0.5
+) -> CrawlReport:
     """Run one crawl to its end in this process and report it.
 
     ``on_progress`` is called about every ``progress_interval`` seconds, from another

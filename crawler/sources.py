@@ -95,7 +95,7 @@ def _source_from_table(table: dict, index: int, path: Path | str) -> Source:
         raise SourcesError(f"{where}: needs at least one of 'feeds', 'sitemaps' or 'start_urls'")
     language = table.get("language")
     if language is not None and not isinstance(language, str):
-        raise SourcesError(f"{where}: key 'language' must be a string such as \"zh\" or \"en\"")
+        raise SourcesError(f'{where}: key \'language\' must be a string such as "zh" or "en"')
     every = table.get("every", "6h")
     try:
         if not isinstance(every, str):
@@ -109,8 +109,17 @@ def _source_from_table(table: dict, index: int, path: Path | str) -> Source:
         if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= upper:
             raise SourcesError(f"{where}: key {key!r} must be a whole number from 0 to {upper}")
         limits[key] = value
-    hosts = frozenset(url_host(u) for urls in lists.values() for u in urls)
-    return Source(name=name, language=language, every=every, hosts=hosts, **lists, **limits)
+    return Source(
+        name=name,
+        start_urls=lists["start_urls"],
+        feeds=lists["feeds"],
+        sitemaps=lists["sitemaps"],
+        language=language,
+        every=every,
+        max_depth=limits["max_depth"],
+        max_pages=limits["max_pages"],
+        hosts=frozenset(url_host(u) for urls in lists.values() for u in urls),
+    )
 
 
 def parse_sources(text: str, path: Path | str = "<sources>") -> list[Source]:

@@ -93,8 +93,9 @@ class LocalSite:
                     target = self.prefixes[prefix]
                     break
         if target is None:
-            return Reply(404, b"<html><body><h1>404 Not Found</h1></body></html>",
-                         {"Content-Type": "text/html; charset=utf-8"})
+            return Reply(
+                404, b"<html><body><h1>404 Not Found</h1></body></html>", {"Content-Type": "text/html; charset=utf-8"}
+            )
         return target(record) if callable(target) else target
 
     def requests_for(self, path: str) -> list[RequestRecord]:

@@ -219,7 +219,7 @@ def iter_articles(session: Session, batch: int = 500) -> Iterator[tuple[Article,
     statement = (
         select(Article, Source.name).join(Source, Source.id == Article.source_id).order_by(Article.id)
     ).execution_options(yield_per=batch)
-    for article, source_name in session.execute(statement):
+    for article, source_name in session.execute(statement):  # noqa: UP028 - rows unpacked to plain tuples
         yield article, source_name
 
 
@@ -239,7 +239,9 @@ def corpus_stats(session: Session) -> CorpusStats:
     """Counts of articles (total, by source, by language), fetched URLs by outcome and runs by status."""
     by_source = dict(
         session.execute(
-            select(Source.name, func.count(Article.id)).join(Article, Article.source_id == Source.id).group_by(Source.name)
+            select(Source.name, func.count(Article.id))
+            .join(Article, Article.source_id == Source.id)
+            .group_by(Source.name)
         ).all()
     )
     by_language = {

@@ -74,8 +74,10 @@ def corpus_dir() -> Path:
     path = find_corpus_dir()
     if path is None:
         where = os.environ.get("AI4S_TEST_CORPUS") or str(DEFAULT_CORPUS_DIR)
-        pytest.skip(f"test corpus ../shared/corpus not found: no index.jsonl in {where} "
-                    "(set AI4S_TEST_CORPUS to the corpus directory)")
+        pytest.skip(
+            f"test corpus ../shared/corpus not found: no index.jsonl in {where} "
+            "(set AI4S_TEST_CORPUS to the corpus directory)"
+        )
     return path
 
 

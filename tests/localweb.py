@@ -45,7 +45,7 @@ import threading
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from functools import lru_cache
 from pathlib import Path
@@ -79,8 +79,9 @@ NEWS_SITEMAP_SIZE = 4
 DATE_STEP = timedelta(hours=3)
 
 _GB_ENCODINGS = ("gb2312", "gbk", "gb18030")
-_NOT_FOUND = Reply(404, b"<html><body><h1>404 Not Found</h1></body></html>",
-                   {"Content-Type": "text/html; charset=utf-8"})
+_NOT_FOUND = Reply(
+    404, b"<html><body><h1>404 Not Found</h1></body></html>", {"Content-Type": "text/html; charset=utf-8"}
+)
 
 
 # -- what a correct crawl should find ----------------------------------------------------------
@@ -194,7 +195,8 @@ class CorpusPage:
 
 
 _ENGLISH_WORDS = frozenset(
-    "the of and to a in is that for it on was with as be by at are this from have has an not".split())
+    "the of and to a in is that for it on was with as be by at are this from have has an not".split()
+)
 
 
 def _english_ratio(text: str) -> float:
@@ -277,11 +279,11 @@ def _esc(text: str) -> str:
 
 
 def _iso(when: datetime) -> str:
-    return when.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return when.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _w3c(when: datetime) -> str:
-    return when.astimezone(timezone.utc).isoformat(timespec="seconds")
+    return when.astimezone(UTC).isoformat(timespec="seconds")
 
 
 def _page(title: str, body: str, lang: str = "en", head: str = "") -> Reply:
@@ -343,8 +345,9 @@ class _Picker:
 
 
 def _english(page: CorpusPage) -> bool:
-    return (page.source in ("zyte-aeb", "readability-js", "fundus") and page.language == "en"
-            and page.encoding == "utf-8")
+    return (
+        page.source in ("zyte-aeb", "readability-js", "fundus") and page.language == "en" and page.encoding == "utf-8"
+    )
 
 
 def _chinese(page: CorpusPage) -> bool:
@@ -395,16 +398,25 @@ class _Site:
             return self.web.now - DATE_STEP
         if new:
             newest = max(p.when for p in self.posts)
-            return max(newest + timedelta(minutes=1), datetime.now(timezone.utc).replace(microsecond=0))
+            return max(newest + timedelta(minutes=1), datetime.now(UTC).replace(microsecond=0))
         return min(p.when for p in self.posts) - DATE_STEP
 
-    def expected(self, page: CorpusPage, path: str, when: datetime, encoding: str | None = None,
-                 **extra: object) -> ExpectedArticle:
+    def expected(
+        self, page: CorpusPage, path: str, when: datetime, encoding: str | None = None, **extra: object
+    ) -> ExpectedArticle:
         """The :class:`ExpectedArticle` of ``page`` published at ``path``."""
         return ExpectedArticle(
-            site=self.name, url=self.url(path), corpus_source=page.source, corpus_id=page.id,
-            title=page.title, body=page.body, language=page.language, encoding=encoding or page.encoding,
-            published=_iso(when), original_url=page.original_url, **extra,  # type: ignore[arg-type]
+            site=self.name,
+            url=self.url(path),
+            corpus_source=page.source,
+            corpus_id=page.id,
+            title=page.title,
+            body=page.body,
+            language=page.language,
+            encoding=encoding or page.encoding,
+            published=_iso(when),
+            original_url=page.original_url,
+            **extra,  # type: ignore[arg-type]
         )
 
     def serve(self, path: str, reply: Reply | Callable[[RequestRecord], Reply]) -> None:
@@ -436,8 +448,9 @@ class _FeedSite(_Site):
             self.publish(page, new=False, fault=fault)
         when = self.posts[2].when
         pdf_path = f"/files/{when:%Y}/annual-report-{self.web.number()}.pdf"
-        self.site.add(pdf_path, Reply(200, tiny_pdf("Annual report: figures and tables"),
-                                      {"Content-Type": "application/pdf"}))
+        self.site.add(
+            pdf_path, Reply(200, tiny_pdf("Annual report: figures and tables"), {"Content-Type": "application/pdf"})
+        )
         gone = f"/articles/{when:%Y/%m/%d}/withdrawn-story-{self.web.number()}.html"  # never served: 404
         self.faulty_items = [(3, "Withdrawn story", gone), (7, "Annual report (PDF)", pdf_path)]
         self.site.add("/", self.home)
@@ -486,11 +499,16 @@ class _FeedSite(_Site):
             f"<description>{_esc(summary)}</description></item>\n"
             for title, path, when, summary in self._items()
         )
-        return Reply(200, (
-            '<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>\n'
-            f"<title>Feed Site News</title><link>{self.url('/')}</link>"
-            "<description>Latest stories</description><language>en</language>\n"
-            f"{entries}</channel></rss>\n").encode(), {"Content-Type": "application/rss+xml; charset=utf-8"})
+        return Reply(
+            200,
+            (
+                '<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>\n'
+                f"<title>Feed Site News</title><link>{self.url('/')}</link>"
+                "<description>Latest stories</description><language>en</language>\n"
+                f"{entries}</channel></rss>\n"
+            ).encode(),
+            {"Content-Type": "application/rss+xml; charset=utf-8"},
+        )
 
     def atom(self, _: RequestRecord) -> Reply:
         """The Atom feed (every article, by its canonical URL except the redirected one)."""
@@ -504,11 +522,15 @@ class _FeedSite(_Site):
             f"<updated>{_iso(p.when)}</updated><summary>{_esc(p.page.body[:200])}</summary></entry>\n"
             for p in posts
         )
-        return Reply(200, (
-            '<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">\n'
-            f"<title>Feed Site News</title><id>{self.url('/atom.xml')}</id><updated>{updated}</updated>"
-            f'<link rel="self" href="{self.url("/atom.xml")}"/>\n{entries}</feed>\n').encode(),
-            {"Content-Type": "application/atom+xml; charset=utf-8"})
+        return Reply(
+            200,
+            (
+                '<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">\n'
+                f"<title>Feed Site News</title><id>{self.url('/atom.xml')}</id><updated>{updated}</updated>"
+                f'<link rel="self" href="{self.url("/atom.xml")}"/>\n{entries}</feed>\n'
+            ).encode(),
+            {"Content-Type": "application/atom+xml; charset=utf-8"},
+        )
 
     @staticmethod
     def _atom_link(post: _Post) -> str:
@@ -520,8 +542,11 @@ class _FeedSite(_Site):
         with self.web.lock:
             posts = [p for p in self.posts if p.expected.fault != "redirect"]
         items = "".join(f'<li><a href="{p.path}">{_esc(p.page.display_title())}</a></li>\n' for p in posts)
-        return _page("Feed Site News", f'<h1>Feed Site News</h1>\n<p><a href="/rss.xml">RSS</a> '
-                     f'<a href="/atom.xml">Atom</a></p>\n<ul>\n{items}</ul>')
+        return _page(
+            "Feed Site News",
+            f'<h1>Feed Site News</h1>\n<p><a href="/rss.xml">RSS</a> '
+            f'<a href="/atom.xml">Atom</a></p>\n<ul>\n{items}</ul>',
+        )
 
 
 class _SitemapSite(_Site):
@@ -538,14 +563,19 @@ class _SitemapSite(_Site):
             return lambda p: _chinese(p) and p.encoding == encoding and p.declared_charset is not None
 
         declared = [picker.take(1, gb(enc), f"{enc} Chinese")[0] for enc in (*_GB_ENCODINGS, "gb2312")]
-        undeclared = picker.take(2, lambda p: _chinese(p) and p.encoding == "gbk" and p.declared_charset is None,
-                                 "GBK Chinese without charset declaration")
+        undeclared = picker.take(
+            2,
+            lambda p: _chinese(p) and p.encoding == "gbk" and p.declared_charset is None,
+            "GBK Chinese without charset declaration",
+        )
         utf8 = picker.take(2, lambda p: _chinese(p) and p.encoding == "utf-8", "UTF-8 Chinese")
         # Prefer the readability-js page (its text is all in Big5); the cwced zh-Hant page is the fallback.
-        hant = sorted((p for p in picker.pages if p.language == "zh-Hant"),
-                      key=lambda p: (p.source != "readability-js", p.id))
-        big5 = next((p for p in hant if (p.source, p.id) not in picker.used and p.problem(allow_base=True) is None),
-                    None)
+        hant = sorted(
+            (p for p in picker.pages if p.language == "zh-Hant"), key=lambda p: (p.source != "readability-js", p.id)
+        )
+        big5 = next(
+            (p for p in hant if (p.source, p.id) not in picker.used and p.problem(allow_base=True) is None), None
+        )
         if big5 is None:
             raise RuntimeError("the test corpus has no usable traditional-Chinese page to transcode to Big5")
         picker.used.add((big5.source, big5.id))
@@ -566,17 +596,23 @@ class _SitemapSite(_Site):
 
     def robots(self) -> str:
         """Disallows /private/ and names the sitemaps."""
-        return (f"User-agent: *\nDisallow: /private/\n\nSitemap: {self.url('/sitemap_index.xml')}\n"
-                f"Sitemap: {self.url('/sitemap-news.xml.gz')}\n")
+        return (
+            f"User-agent: *\nDisallow: /private/\n\nSitemap: {self.url('/sitemap_index.xml')}\n"
+            f"Sitemap: {self.url('/sitemap-news.xml.gz')}\n"
+        )
 
-    def publish(self, page: CorpusPage, new: bool, no_charset: bool = False,
-                synthetic_big5: bool = False) -> ExpectedArticle:
+    def publish(
+        self, page: CorpusPage, new: bool, no_charset: bool = False, synthetic_big5: bool = False
+    ) -> ExpectedArticle:
         """Serve ``page`` as a new article (without a charset header, or transcoded to Big5, if asked)."""
         when = self.next_date(new)
         path = f"/news/{when:%Y-%m-%d}/content_{self.web.number()}.htm"
         if synthetic_big5:
-            reply = _article_reply(transcode_to_big5(page.raw(), page.encoding), "big5",
-                                   **{"X-Synthetic": f"big5 transcoding of corpus page {page.source}/{page.id}"})
+            reply = _article_reply(
+                transcode_to_big5(page.raw(), page.encoding),
+                "big5",
+                **{"X-Synthetic": f"big5 transcoding of corpus page {page.source}/{page.id}"},
+            )
             expected = self.expected(page, path, when, encoding="big5", synthetic=True, fault="synthetic-big5")
         else:
             reply = _article_reply(page.raw(), None if no_charset else page.encoding)
@@ -600,15 +636,21 @@ class _SitemapSite(_Site):
             '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
             f"<sitemap><loc>{self.url('/sitemap.xml')}</loc><lastmod>{lastmod_plain}</lastmod></sitemap>\n"
             f"<sitemap><loc>{self.url('/sitemap-news.xml.gz')}</loc>"
-            f"<lastmod>{_w3c(max(p.when for p in news))}</lastmod></sitemap>\n</sitemapindex>\n")
+            f"<lastmod>{_w3c(max(p.when for p in news))}</lastmod></sitemap>\n</sitemapindex>\n"
+        )
 
     def sitemap(self, _: RequestRecord) -> Reply:
         """The plain sitemap: the older articles and the private ones."""
         _, plain = self._split()
-        urls = "".join(f"<url><loc>{_esc(self.url(p.path))}</loc><lastmod>{_w3c(p.when)}</lastmod>"
-                       "<changefreq>never</changefreq></url>\n" for p in plain + self.private)
-        return _xml_reply('<?xml version="1.0" encoding="UTF-8"?>\n'
-                          f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n{urls}</urlset>\n')
+        urls = "".join(
+            f"<url><loc>{_esc(self.url(p.path))}</loc><lastmod>{_w3c(p.when)}</lastmod>"
+            "<changefreq>never</changefreq></url>\n"
+            for p in plain + self.private
+        )
+        return _xml_reply(
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n{urls}</urlset>\n'
+        )
 
     def news_sitemap(self, _: RequestRecord) -> Reply:
         """The gzipped Google News sitemap of the newest articles."""
@@ -620,8 +662,11 @@ class _SitemapSite(_Site):
             f"<news:title>{_esc(p.page.display_title())}</news:title></news:news></url>\n"
             for p in news
         )
-        text = ('<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
-                ' xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">\n' f"{urls}</urlset>\n")
+        text = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
+            ' xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">\n'
+            f"{urls}</urlset>\n"
+        )
         return Reply(200, gzip.compress(text.encode("utf-8"), mtime=0), {"Content-Type": "application/x-gzip"})
 
     def home(self, _: RequestRecord) -> Reply:
@@ -657,10 +702,20 @@ class _ListingSite(_Site):
         ]
         self.site.add("/", self.home)
         self.site.add("/news/", self.listing)
-        self.site.add("/about/", _page("About us – Listing Site", self.nav() + "<h1>About us</h1><p>We are a small "
-                                       "newsroom covering science and technology.</p>"))
-        self.site.add("/contact/", _page("Contact – Listing Site", self.nav() + "<h1>Contact</h1><p>Write to "
-                                         "newsroom at listing site. We read every letter.</p>"))
+        self.site.add(
+            "/about/",
+            _page(
+                "About us – Listing Site",
+                self.nav() + "<h1>About us</h1><p>We are a small newsroom covering science and technology.</p>",
+            ),
+        )
+        self.site.add(
+            "/contact/",
+            _page(
+                "Contact – Listing Site",
+                self.nav() + "<h1>Contact</h1><p>Write to newsroom at listing site. We read every letter.</p>",
+            ),
+        )
         self.site.add_prefix(self.TRAP, self.calendar)
 
     def publish(self, page: CorpusPage, new: bool, fault: str | None = None) -> ExpectedArticle:
@@ -698,8 +753,11 @@ class _ListingSite(_Site):
                 calls[0] += 1
                 first = calls[0] == 1
             if first:
-                return Reply(500, b"<html><body><h1>500 Internal Server Error</h1></body></html>",
-                             {"Content-Type": "text/html; charset=utf-8"})
+                return Reply(
+                    500,
+                    b"<html><body><h1>500 Internal Server Error</h1></body></html>",
+                    {"Content-Type": "text/html; charset=utf-8"},
+                )
             return reply
 
         return handler
@@ -707,8 +765,10 @@ class _ListingSite(_Site):
     def nav(self) -> str:
         """The navigation bar of our own pages."""
         month = f"{self.web.now:%Y/%m}"
-        return (f'<nav><a href="/">Home</a> | <a href="/news/">News</a> | <a href="/about/">About us</a> | '
-                f'<a href="/contact/">Contact</a> | <a href="{self.TRAP}{month}/">Events calendar</a></nav>\n')
+        return (
+            f'<nav><a href="/">Home</a> | <a href="/news/">News</a> | <a href="/about/">About us</a> | '
+            f'<a href="/contact/">Contact</a> | <a href="{self.TRAP}{month}/">Events calendar</a></nav>\n'
+        )
 
     def home(self, _: RequestRecord) -> Reply:
         """The home page: navigation and the three newest headlines."""
@@ -737,11 +797,12 @@ class _ListingSite(_Site):
         if not 1 <= number <= total:
             return _NOT_FOUND
         with self.web.lock:
-            posts = self.posts[(number - 1) * PER_PAGE:number * PER_PAGE]
+            posts = self.posts[(number - 1) * PER_PAGE : number * PER_PAGE]
         items = "".join(
             f'<li><a href="{_esc(p.link if p.expected.fault == "utm-variant" else p.path)}">'
-            f'{_esc(p.page.display_title())}</a> '
-            f'<time datetime="{_iso(p.when)}">{p.when:%Y-%m-%d %H:%M}</time></li>\n' for p in posts
+            f"{_esc(p.page.display_title())}</a> "
+            f'<time datetime="{_iso(p.when)}">{p.when:%Y-%m-%d %H:%M}</time></li>\n'
+            for p in posts
         )
         head, pager = "", []
         if number > 1:
@@ -751,12 +812,17 @@ class _ListingSite(_Site):
         if number < total:
             head += f'<link rel="next" href="{_esc(self.page_path(number + 1))}">'
             pager.append(f'<a rel="next" href="{_esc(self.page_path(number + 1))}">Older »</a>')
-        sidebar = "".join(f'<li><a href="{_esc(link)}">{_esc(p.page.display_title())}</a></li>\n'
-                          for p, link in self.sidebar)
-        return _page(f"News – page {number} – Listing Site", self.nav()
-                     + f'<main><h1>Latest news</h1>\n<ul class="articles">\n{items}</ul>\n'
-                     + f'<div class="pagination">{" | ".join(pager)}</div></main>\n'
-                     + f"<aside><h2>Most read</h2>\n<ul>\n{sidebar}</ul></aside>", head=head)
+        sidebar = "".join(
+            f'<li><a href="{_esc(link)}">{_esc(p.page.display_title())}</a></li>\n' for p, link in self.sidebar
+        )
+        return _page(
+            f"News – page {number} – Listing Site",
+            self.nav()
+            + f'<main><h1>Latest news</h1>\n<ul class="articles">\n{items}</ul>\n'
+            + f'<div class="pagination">{" | ".join(pager)}</div></main>\n'
+            + f"<aside><h2>Most read</h2>\n<ul>\n{sidebar}</ul></aside>",
+            head=head,
+        )
 
     def calendar(self, record: RequestRecord) -> Reply:
         """The trap: a page for any month, linking the previous and the next month, forever."""
@@ -768,12 +834,17 @@ class _ListingSite(_Site):
         next_year, next_month = (year + 1, 1) if month == 12 else (year, month + 1)
         rng = random.Random(year * 100 + month)
         kinds = ["Book club", "Town hall", "Science café", "Open lab day", "Film night", "Coding dojo"]
-        events = "".join(f"<li>{month:02d}/{rng.randint(1, 28):02d}: {rng.choice(kinds)} #{rng.randint(100, 999)}</li>"
-                         for _ in range(4))
-        return _page(f"Events calendar {year}-{month:02d} – Listing Site", self.nav()
-                     + f"<h1>Events in {year}-{month:02d}</h1>\n<ul>{events}</ul>\n"
-                     + f'<p><a href="{self.TRAP}{prev_year:04d}/{prev_month:02d}/">« previous month</a> | '
-                     + f'<a href="{self.TRAP}{next_year:04d}/{next_month:02d}/">next month »</a></p>')
+        events = "".join(
+            f"<li>{month:02d}/{rng.randint(1, 28):02d}: {rng.choice(kinds)} #{rng.randint(100, 999)}</li>"
+            for _ in range(4)
+        )
+        return _page(
+            f"Events calendar {year}-{month:02d} – Listing Site",
+            self.nav()
+            + f"<h1>Events in {year}-{month:02d}</h1>\n<ul>{events}</ul>\n"
+            + f'<p><a href="{self.TRAP}{prev_year:04d}/{prev_month:02d}/">« previous month</a> | '
+            + f'<a href="{self.TRAP}{next_year:04d}/{next_month:02d}/">next month »</a></p>',
+        )
 
 
 class _RepostSite(_Site):
@@ -795,20 +866,44 @@ class _RepostSite(_Site):
             when = self.next_date(new=False)
             path = f"/story/{when:%Y%m%d}/{self.web.number()}.html"
             title = original.title or original.body.strip().splitlines()[0][:40]
-            paragraphs = "".join(f"<p>{_esc(line.strip())}</p>\n"
-                                 for line in original.body.splitlines() if line.strip())
+            paragraphs = "".join(
+                f"<p>{_esc(line.strip())}</p>\n" for line in original.body.splitlines() if line.strip()
+            )
             lang = "zh-CN" if original.language.startswith("zh") else original.language
-            self.serve(path, _page(f"{title} | The Daily Repost", (
-                '<header><a href="/">The Daily Repost</a> <nav><a href="/">Home</a> <a href="/feed.xml">RSS</a>'
-                f"</nav></header>\n<article><h1>{_esc(title)}</h1>\n"
-                f'<p class="byline">Republished from <a href="{_esc(original.url)}">{_esc(original.site)}</a></p>\n'
-                f"{paragraphs}</article>\n<footer>© The Daily Repost. Republished with permission.</footer>"),
-                lang=lang))
+            self.serve(
+                path,
+                _page(
+                    f"{title} | The Daily Repost",
+                    (
+                        '<header><a href="/">The Daily Repost</a> <nav><a href="/">Home</a> <a href="/feed.xml">RSS</a>'
+                        f"</nav></header>\n<article><h1>{_esc(title)}</h1>\n"
+                        f'<p class="byline">Republished from <a href="{_esc(original.url)}">{_esc(original.site)}</a></p>\n'
+                        f"{paragraphs}</article>\n<footer>© The Daily Repost. Republished with permission.</footer>"
+                    ),
+                    lang=lang,
+                ),
+            )
             self.reposts[self.url(path)] = original
-            self.repost_posts.append(_Post(original_page(web, original), path, when, ExpectedArticle(
-                site=self.name, url=self.url(path), corpus_source=original.corpus_source,
-                corpus_id=original.corpus_id, title=original.title, body=original.body, language=original.language,
-                encoding="utf-8", published=_iso(when), original_url=original.url, fault="repost")))
+            self.repost_posts.append(
+                _Post(
+                    original_page(web, original),
+                    path,
+                    when,
+                    ExpectedArticle(
+                        site=self.name,
+                        url=self.url(path),
+                        corpus_source=original.corpus_source,
+                        corpus_id=original.corpus_id,
+                        title=original.title,
+                        body=original.body,
+                        language=original.language,
+                        encoding="utf-8",
+                        published=_iso(when),
+                        original_url=original.url,
+                        fault="repost",
+                    ),
+                )
+            )
         self.site.add("/", self.home)
         self.site.add("/feed.xml", self.feed)
 
@@ -825,18 +920,25 @@ class _RepostSite(_Site):
         """An RSS feed of every story."""
         entries = "".join(
             f"<item><title>{_esc(p.page.display_title())}</title><link>{_esc(self.url(p.path))}</link>"
-            f"<pubDate>{format_datetime(p.when, usegmt=True)}</pubDate></item>\n" for p in self.all_posts()
+            f"<pubDate>{format_datetime(p.when, usegmt=True)}</pubDate></item>\n"
+            for p in self.all_posts()
         )
-        return Reply(200, ('<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>'
-                           f"<title>The Daily Repost</title><link>{self.url('/')}</link>"
-                           f"<description>Stories</description>\n{entries}</channel></rss>\n").encode(),
-                     {"Content-Type": "application/rss+xml; charset=utf-8"})
+        return Reply(
+            200,
+            (
+                '<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>'
+                f"<title>The Daily Repost</title><link>{self.url('/')}</link>"
+                f"<description>Stories</description>\n{entries}</channel></rss>\n"
+            ).encode(),
+            {"Content-Type": "application/rss+xml; charset=utf-8"},
+        )
 
 
 def original_page(web: NewsWeb, article: ExpectedArticle) -> CorpusPage:
     """The corpus page behind ``article``."""
-    return next(p for p in load_corpus(web.corpus_dir)
-                if p.source == article.corpus_source and p.id == article.corpus_id)
+    return next(
+        p for p in load_corpus(web.corpus_dir) if p.source == article.corpus_source and p.id == article.corpus_id
+    )
 
 
 # -- the web -----------------------------------------------------------------------------------
@@ -860,8 +962,10 @@ class NewsWeb:
             self.feed = _FeedSite(self, self._picker)
             self.sitemap = _SitemapSite(self, self._picker)
             self.listing = _ListingSite(self, self._picker)
-            originals = [next(p.expected for p in self.feed.posts if p.expected.fault is None),
-                         next(p.expected for p in self.sitemap.posts if p.expected.fault is None)]
+            originals = [
+                next(p.expected for p in self.feed.posts if p.expected.fault is None),
+                next(p.expected for p in self.sitemap.posts if p.expected.fault is None),
+            ]
             self.repost = _RepostSite(self, self._picker, originals)
         except BaseException:
             self.stop()
@@ -886,7 +990,7 @@ class NewsWeb:
         are bound (so every URL is known) but nothing is served until :meth:`start`.
         """
         if now is None:
-            now = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+            now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
         return cls(Path(corpus_dir).resolve(), seed, now)
 
     # -- what the tests check against ----------------------------------------------------------
@@ -903,12 +1007,20 @@ class NewsWeb:
             return "[" + ", ".join(json.dumps(u) for u in urls) + "]"
 
         entries = [
-            (self.feed, {"feeds": [self.feed.url("/rss.xml"), self.feed.url("/atom.xml")],
-                         "start_urls": [self.feed.url("/")], "max_depth": 1}),
+            (
+                self.feed,
+                {
+                    "feeds": [self.feed.url("/rss.xml"), self.feed.url("/atom.xml")],
+                    "start_urls": [self.feed.url("/")],
+                    "max_depth": 1,
+                },
+            ),
             (self.sitemap, {"sitemaps": [self.sitemap.url("/robots.txt")]}),
             (self.listing, {"start_urls": [self.listing.url("/news/")], "max_depth": 5}),
-            (self.repost, {"feeds": [self.repost.url("/feed.xml")], "start_urls": [self.repost.url("/")],
-                           "max_depth": 1}),
+            (
+                self.repost,
+                {"feeds": [self.repost.url("/feed.xml")], "start_urls": [self.repost.url("/")], "max_depth": 1},
+            ),
         ]
         blocks = []
         for site, keys in entries:
@@ -954,8 +1066,9 @@ class NewsWeb:
         first, failing request of the flaky article counts too. Redirect hops do not.
         """
         paths = {s.name: set(s.article_paths) for s in self._sites}
-        return [self.sites[name].url(record.path) for name, record in self.requests()
-                if _bare(record.path) in paths[name]]
+        return [
+            self.sites[name].url(record.path) for name, record in self.requests() if _bare(record.path) in paths[name]
+        ]
 
     # -- life cycle ----------------------------------------------------------------------------
     def start(self) -> NewsWeb:
@@ -975,6 +1088,7 @@ class NewsWeb:
     def __enter__(self) -> NewsWeb:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()

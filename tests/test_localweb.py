@@ -22,8 +22,10 @@ from crawler.sources import parse_sources
 from tests.conftest import find_corpus_dir
 from tests.localweb import PER_PAGE, SLOW_DELAY, ExpectedArticle, NewsWeb, load_corpus
 
-SITEMAP_NS = {"sm": "http://www.sitemaps.org/schemas/sitemap/0.9",
-              "news": "http://www.google.com/schemas/sitemap-news/0.9"}
+SITEMAP_NS = {
+    "sm": "http://www.sitemaps.org/schemas/sitemap/0.9",
+    "news": "http://www.google.com/schemas/sitemap-news/0.9",
+}
 ATOM_NS = {"a": "http://www.w3.org/2005/Atom"}
 
 # No proxies from the environment: the sites are on loopback and must be asked directly.
@@ -126,8 +128,9 @@ def test_redirect_chain_ends_on_the_article(news_web: NewsWeb) -> None:
     article = by_fault(news_web, "redirect")
     feed = news_web.sites["feedsite"]
     _, _, body, _ = fetch(feed.url("/rss.xml"))
-    start = next(link for link in (i.findtext("link") for i in ET.fromstring(body).iter("item"))
-                 if link and "/r/" in link)
+    start = next(
+        link for link in (i.findtext("link") for i in ET.fromstring(body).iter("item")) if link and "/r/" in link
+    )
     status, _, _, final = fetch(start)
     assert status == 200 and final == article.url
     hops = [r.status for r in feed.log if r.path.startswith(("/r/", "/go/"))]
@@ -161,8 +164,11 @@ def test_robots_and_sitemaps(news_web: NewsWeb) -> None:
             data = gzip.decompress(data)
             root = ET.fromstring(data)
             news = root.findall("sm:url/news:news", SITEMAP_NS)
-            assert news and all(n.findtext("news:publication_date", namespaces=SITEMAP_NS)
-                                and n.findtext("news:title", namespaces=SITEMAP_NS) for n in news)
+            assert news and all(
+                n.findtext("news:publication_date", namespaces=SITEMAP_NS)
+                and n.findtext("news:title", namespaces=SITEMAP_NS)
+                for n in news
+            )
         else:
             root = ET.fromstring(data)
         locs += [loc.text or "" for loc in root.findall("sm:url/sm:loc", SITEMAP_NS)]

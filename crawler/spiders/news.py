@@ -18,7 +18,8 @@ from scrapy.http import Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.gz import gunzip, gzip_magic_number
-from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutError as TwistedTimeoutError
+from twisted.internet.error import DNSLookupError, TCPTimedOutError
+from twisted.internet.error import TimeoutError as TwistedTimeoutError
 from twisted.python.failure import Failure
 
 from crawler.feeds import FeedError, parse_feed, parse_sitemap, sitemaps_in_robots
@@ -72,8 +73,13 @@ class NewsSpider(scrapy.Spider):
     async def start(self) -> AsyncIterator[scrapy.Request]:
         """The entry points of every source: feeds, sitemaps (or robots.txt naming them), listing pages."""
         for source in self.sources.values():
-            self.logger.info("Source %s: %d feeds, %d sitemaps, %d listing pages", source.name,
-                             len(source.feeds), len(source.sitemaps), len(source.start_urls))
+            self.logger.info(
+                "Source %s: %d feeds, %d sitemaps, %d listing pages",
+                source.name,
+                len(source.feeds),
+                len(source.sitemaps),
+                len(source.start_urls),
+            )
             for url in source.feeds:
                 yield self._request(url, source, "feed", self.parse_feed, priority=10)
             for url in source.sitemaps:
@@ -132,15 +138,21 @@ class NewsSpider(scrapy.Spider):
             self._count_error(source.name, "Source %s: sitemap %s unreadable: %s", source.name, response.url, exc)
             return
         depth = response.meta.get("ai4s_depth", 0)
-        self.logger.info("Source %s: sitemap %s lists %d %s", source.name, response.url, len(sitemap.children),
-                         "sitemaps" if sitemap.is_index else "pages")
+        self.logger.info(
+            "Source %s: sitemap %s lists %d %s",
+            source.name,
+            response.url,
+            len(sitemap.children),
+            "sitemaps" if sitemap.is_index else "pages",
+        )
         for entry in sitemap.children:
             if not self._allowed(entry.url, source):
                 continue
             if sitemap.is_index:
                 if depth < self.max_sitemap_depth:
-                    yield self._request(entry.url, source, "sitemap", self.parse_sitemap,
-                                        ai4s_depth=depth + 1, priority=10)
+                    yield self._request(
+                        entry.url, source, "sitemap", self.parse_sitemap, ai4s_depth=depth + 1, priority=10
+                    )
             else:
                 yield self.article_request(entry.url, source, "sitemap")
 
@@ -164,8 +176,9 @@ class NewsSpider(scrapy.Spider):
                 yield self.article_request(url, source, "listing")
             elif is_pagination(url, response.url, link.text or "", self._rel_of(response, link.url)):
                 if page < self.max_pagination:
-                    yield self._request(url, source, "listing", self.parse_listing,
-                                        ai4s_depth=depth, ai4s_page=page + 1)
+                    yield self._request(
+                        url, source, "listing", self.parse_listing, ai4s_depth=depth, ai4s_page=page + 1
+                    )
             elif depth < source.max_depth:
                 yield self._request(url, source, "listing", self.parse_listing, ai4s_depth=depth + 1, ai4s_page=1)
 
@@ -182,9 +195,7 @@ class NewsSpider(scrapy.Spider):
     def _declares_article(response: TextResponse) -> bool:
         """True when a page reached as a listing says it is an article (Open Graph or published time)."""
         og_type = response.css('meta[property="og:type"]::attr(content)').get("")
-        return og_type.strip().lower() == "article" or bool(
-            response.css('meta[property="article:published_time"]')
-        )
+        return og_type.strip().lower() == "article" or bool(response.css('meta[property="article:published_time"]'))
 
     # -- articles ------------------------------------------------------------------------------
     def _page_item(self, response: Response, source: Source, via: str) -> PageItem:

@@ -38,8 +38,14 @@ SHARE_OF_PAGES_ABOVE_FLOOR = 0.9
 
 def ai4s(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """Run the ``ai4s`` command line in a subprocess, as a user would."""
-    return subprocess.run([sys.executable, "-m", "crawler", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=PROJECT_ROOT, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "crawler", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=PROJECT_ROOT,
+        check=False,
+    )
 
 
 @dataclass
@@ -70,9 +76,18 @@ def crawls(corpus_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> TwoCra
         first_requests = web.requests()
         new = web.add_articles(2)
         second = ai4s(*common, "--log-file", str(tmp / "second.log"))
-        second_article_requests = web.article_requests()[len(first_article_requests):]
-        yield TwoCrawls(web, db_url, first, second, first_articles, new, first_article_requests,
-                        second_article_requests, first_requests)
+        second_article_requests = web.article_requests()[len(first_article_requests) :]
+        yield TwoCrawls(
+            web,
+            db_url,
+            first,
+            second,
+            first_articles,
+            new,
+            first_article_requests,
+            second_article_requests,
+            first_requests,
+        )
     finally:
         web.stop()
 
@@ -119,12 +134,16 @@ def _decoded_correctly(row_text: str, page: ExpectedArticle, corpus_dir: Path) -
 
 
 @pytest.mark.parametrize("fault", ["no-charset", "synthetic-big5", None])
-def test_chinese_pages_in_legacy_charsets_come_out_as_correct_text(crawls: TwoCrawls, corpus_dir: Path,
-                                                                    fault: str | None) -> None:
+def test_chinese_pages_in_legacy_charsets_come_out_as_correct_text(
+    crawls: TwoCrawls, corpus_dir: Path, fault: str | None
+) -> None:
     """GBK pages without any declaration, the (synthetic) Big5 page, and GB pages declaring their charset."""
     articles = stored(crawls.db_url)
-    pages = [a for a in crawls.first_articles if a.fault == fault and a.encoding not in ("utf-8",)
-             and a.language.startswith("zh")]
+    pages = [
+        a
+        for a in crawls.first_articles
+        if a.fault == fault and a.encoding not in ("utf-8",) and a.language.startswith("zh")
+    ]
     assert pages, f"the test web has no {fault} page"
     for page in pages:
         row = articles[canonical_url(page.url)]
@@ -194,8 +213,19 @@ def test_export_writes_one_object_per_article(crawls: TwoCrawls, tmp_path: Path)
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert len(rows) == len(stored(crawls.db_url))
-    assert set(rows[0]) == {"url", "canonical_url", "source", "title", "text", "published", "language",
-                            "relevance", "relevant", "story_id", "first_seen"}
+    assert set(rows[0]) == {
+        "url",
+        "canonical_url",
+        "source",
+        "title",
+        "text",
+        "published",
+        "language",
+        "relevance",
+        "relevant",
+        "story_id",
+        "first_seen",
+    }
     assert {r["source"] for r in rows} == set(crawls.web.sites)
     assert all(r["text"] and r["relevance"] is None and r["relevant"] is True for r in rows)
 

@@ -27,8 +27,11 @@ LAUGHS = b"""<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lo
 
 def test_rss_items_newest_first_and_absolute() -> None:
     urls = [e.url for e in parse_feed(RSS, "http://news.example/rss.xml")]
-    assert urls == ["http://news.example/2024/03/01/new.html", "http://news.example/2024/01/01/old.html",
-                    "http://news.example/2024/02/01/guid.html"]
+    assert urls == [
+        "http://news.example/2024/03/01/new.html",
+        "http://news.example/2024/01/01/old.html",
+        "http://news.example/2024/02/01/guid.html",
+    ]
 
 
 def test_atom_and_rdf() -> None:
@@ -56,11 +59,15 @@ def test_google_news_sitemap_and_index() -> None:
     assert not sitemap.is_index
     assert [e.url for e in sitemap.children] == ["http://news.example/b.html", "http://news.example/a.html"]
     assert sitemap.children[1].title == "A"
-    index = parse_sitemap(b"<sitemapindex><sitemap><loc>/s1.xml.gz</loc></sitemap></sitemapindex>", "http://news.example/")
+    index = parse_sitemap(
+        b"<sitemapindex><sitemap><loc>/s1.xml.gz</loc></sitemap></sitemapindex>", "http://news.example/"
+    )
     assert index.is_index and index.children[0].url == "http://news.example/s1.xml.gz"
 
 
 def test_sitemaps_named_in_robots() -> None:
     robots = "User-agent: *\nDisallow: /private/\nSitemap: http://news.example/sitemap_index.xml\nsitemap: /news.xml\n"
     assert sitemaps_in_robots(robots, "http://news.example/robots.txt") == [
-        "http://news.example/sitemap_index.xml", "http://news.example/news.xml"]
+        "http://news.example/sitemap_index.xml",
+        "http://news.example/news.xml",
+    ]

@@ -7,25 +7,36 @@ import pytest
 from crawler.links import is_fetchable_link, is_pagination, looks_like_article
 
 
-@pytest.mark.parametrize("url", [
-    "http://www.news.cn/tech/2023-08/11/c_1129800.htm",
-    "http://scitech.people.com.cn/n1/2023/0811/c1007-40054467.html",
-    "https://www.163.com/dy/article/I5DB7E63527FFA01E.html",
-    "https://www.gov.cn/xinwen/2023-03/27/content_5748495.htm",
-    "https://www.nytimes.com/2024/05/12/science/ai-protein-folding.html",
-    "https://www.theguardian.com/science/2024/may/12/ai-for-science-summit-opens-in-beijing",
-    "https://example.org/news/scientists-use-machine-learning-to-predict-materials",
-    "https://example.org/article.php?id=48213",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://www.news.cn/tech/2023-08/11/c_1129800.htm",
+        "http://scitech.people.com.cn/n1/2023/0811/c1007-40054467.html",
+        "https://www.163.com/dy/article/I5DB7E63527FFA01E.html",
+        "https://www.gov.cn/xinwen/2023-03/27/content_5748495.htm",
+        "https://www.nytimes.com/2024/05/12/science/ai-protein-folding.html",
+        "https://www.theguardian.com/science/2024/may/12/ai-for-science-summit-opens-in-beijing",
+        "https://example.org/news/scientists-use-machine-learning-to-predict-materials",
+        "https://example.org/article.php?id=48213",
+    ],
+)
 def test_article_urls(url: str) -> None:
     assert looks_like_article(url)
 
 
-@pytest.mark.parametrize("url", [
-    "http://www.news.cn/tech/", "http://www.news.cn/tech/index.htm", "http://x.example/news/?page=2",
-    "http://x.example/calendar/2024/01/", "http://x.example/tag/ai", "http://x.example/about/",
-    "http://x.example/", "http://x.example/list_3.html",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://www.news.cn/tech/",
+        "http://www.news.cn/tech/index.htm",
+        "http://x.example/news/?page=2",
+        "http://x.example/calendar/2024/01/",
+        "http://x.example/tag/ai",
+        "http://x.example/about/",
+        "http://x.example/",
+        "http://x.example/list_3.html",
+    ],
+)
 def test_listing_urls(url: str) -> None:
     assert not looks_like_article(url)
 

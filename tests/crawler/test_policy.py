@@ -18,14 +18,18 @@ from storage import Database
 from storage.models import Article
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-PARAGRAPH = ("Researchers at the institute used machine learning models to predict the structure of "
-             "new catalysts, cutting the time needed for laboratory screening from months to days. ")
+PARAGRAPH = (
+    "Researchers at the institute used machine learning models to predict the structure of "
+    "new catalysts, cutting the time needed for laboratory screening from months to days. "
+)
 
 
 def article_html(title: str) -> str:
     body = "".join(f"<p>{PARAGRAPH} Paragraph {i}.</p>" for i in range(8))
-    return (f"<!doctype html><html lang='en'><head><title>{title}</title></head><body>"
-            f"<nav><a href='/'>Home</a></nav><article><h1>{title}</h1>{body}</article></body></html>")
+    return (
+        f"<!doctype html><html lang='en'><head><title>{title}</title></head><body>"
+        f"<nav><a href='/'>Home</a></nav><article><h1>{title}</h1>{body}</article></body></html>"
+    )
 
 
 def test_internal_links_and_other_schemes_are_not_followed(tmp_path: Path) -> None:
@@ -34,11 +38,18 @@ def test_internal_links_and_other_schemes_are_not_followed(tmp_path: Path) -> No
     secret = elsewhere.add("/2024/01/02/internal-report.html", html_reply(article_html("Internal")))
     own = outlet.add("/2024/01/01/ai-for-science-forum.html", html_reply(article_html("AI for Science forum")))
     outlet.add("/2024/01/03/moved-story.html", Reply(302, b"", {"Location": secret}))
-    items = [own, secret, outlet.url("/2024/01/03/moved-story.html"), "ftp://127.0.0.20/2024/01/04/a.html",
-             "file:///etc/passwd", "gopher://127.0.0.20:70/1/"]
+    items = [
+        own,
+        secret,
+        outlet.url("/2024/01/03/moved-story.html"),
+        "ftp://127.0.0.20/2024/01/04/a.html",
+        "file:///etc/passwd",
+        "gopher://127.0.0.20:70/1/",
+    ]
     rss = "".join(f"<item><title>t</title><link>{u}</link></item>" for u in items)
-    outlet.add("/rss.xml", Reply(200, f"<rss><channel>{rss}</channel></rss>".encode(),
-                                 {"Content-Type": "application/rss+xml"}))
+    outlet.add(
+        "/rss.xml", Reply(200, f"<rss><channel>{rss}</channel></rss>".encode(), {"Content-Type": "application/rss+xml"})
+    )
     outlet.add("/robots.txt", Reply(200, b"User-agent: *\nAllow: /\n", {"Content-Type": "text/plain"}))
     sources = tmp_path / "sources.toml"
     sources.write_text(f'[[source]]\nname = "outlet"\nfeeds = ["{outlet.url("/rss.xml")}"]\n', encoding="utf-8")
@@ -46,9 +57,26 @@ def test_internal_links_and_other_schemes_are_not_followed(tmp_path: Path) -> No
     with outlet, elsewhere:
         # The Scrapy entry point, from the project root, as `scrapy crawl` users run it.
         result = subprocess.run(
-            [sys.executable, "-m", "scrapy", "crawl", "news", "-s", f"AI4S_SOURCES_FILE={sources}",
-             "-s", f"AI4S_DB={db_url}", "-s", "DOWNLOAD_DELAY=0", "-s", "LOG_LEVEL=INFO"],
-            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120, check=False,
+            [
+                sys.executable,
+                "-m",
+                "scrapy",
+                "crawl",
+                "news",
+                "-s",
+                f"AI4S_SOURCES_FILE={sources}",
+                "-s",
+                f"AI4S_DB={db_url}",
+                "-s",
+                "DOWNLOAD_DELAY=0",
+                "-s",
+                "LOG_LEVEL=INFO",
+            ],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
     assert result.returncode == 0, result.stderr[-3000:]
     assert elsewhere.log == []

@@ -37,13 +37,18 @@ def test_a_good_file_gives_its_sources() -> None:
     [
         ('[[source]]\nname = "a"\nfeedz = ["http://x/rss"]', "source #1 ('a'): unknown key 'feedz'"),
         ('[[source]]\nname = "a"', "source #1 ('a'): needs at least one of"),
-        ('[[source]]\nname = "a"\nfeeds = ["ftp://x/rss"]', "source #1 ('a'): key 'feeds': 'ftp://x/rss' is not an http(s) URL"),
+        (
+            '[[source]]\nname = "a"\nfeeds = ["ftp://x/rss"]',
+            "source #1 ('a'): key 'feeds': 'ftp://x/rss' is not an http(s) URL",
+        ),
         ('[[source]]\nname = "a"\nfeeds = "http://x/rss"\nevery = "often"', "source #1 ('a'): key 'every' = 'often'"),
         ('[[source]]\nname = "A b"\nfeeds = ["http://x/rss"]', "source #1 ('A b'): key 'name' must be"),
         ('[[source]]\nname = "a"\nfeeds = ["http://x/rss"]\nmax_pages = -1', "source #1 ('a'): key 'max_pages'"),
         ('[[source]]\nname = "a"\nfeeds = [1]', "source #1 ('a'): key 'feeds' must be a list of URLs"),
-        ('[[source]]\nname = "a"\nfeeds = ["http://x/r"]\n[[source]]\nname = "a"\nfeeds = ["http://y/r"]',
-         "source #2 ('a'): key 'name': 'a' is used twice"),
+        (
+            '[[source]]\nname = "a"\nfeeds = ["http://x/r"]\n[[source]]\nname = "a"\nfeeds = ["http://y/r"]',
+            "source #2 ('a'): key 'name': 'a' is used twice",
+        ),
         ("[[source]\nname=", "not valid TOML"),
         ('title = "x"', "unknown top-level key 'title'"),
     ],

@@ -10,7 +10,10 @@ from crawler.urls import canonical_url, clean_url, is_http_url, is_internal_host
 @pytest.mark.parametrize(
     ("variant", "expected"),
     [
-        ("http://news.example/a/2024/05/01/x.html?utm_source=rss&utm_medium=feed", "http://news.example/a/2024/05/01/x.html"),
+        (
+            "http://news.example/a/2024/05/01/x.html?utm_source=rss&utm_medium=feed",
+            "http://news.example/a/2024/05/01/x.html",
+        ),
         ("http://news.example/a/2024/05/01/x.html#comments", "http://news.example/a/2024/05/01/x.html"),
         ("HTTP://News.Example:80/a/2024/05/01/x.html", "http://news.example/a/2024/05/01/x.html"),
         ("https://news.example:443/section/", "https://news.example/section"),
@@ -34,8 +37,22 @@ def test_meaningful_parameters_are_kept() -> None:
     assert canonical_url("http://x.example/p?id=1") != canonical_url("http://x.example/p?id=2")
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1", "127.9.9.9", "localhost", "10.0.0.8", "192.168.1.1",
-                                  "172.16.5.4", "169.254.169.254", "::1", "fe80::1", "0.0.0.0", "::ffff:127.0.0.1"])
+@pytest.mark.parametrize(
+    "host",
+    [
+        "127.0.0.1",
+        "127.9.9.9",
+        "localhost",
+        "10.0.0.8",
+        "192.168.1.1",
+        "172.16.5.4",
+        "169.254.169.254",
+        "::1",
+        "fe80::1",
+        "0.0.0.0",
+        "::ffff:127.0.0.1",
+    ],
+)
 def test_internal_hosts(host: str) -> None:
     assert is_internal_host(host)
 
@@ -45,6 +62,8 @@ def test_public_hosts(host: str) -> None:
     assert not is_internal_host(host)
 
 
-@pytest.mark.parametrize("url", ["ftp://x.example/a", "file:///etc/passwd", "javascript:alert(1)", "mailto:a@b", "/relative"])
+@pytest.mark.parametrize(
+    "url", ["ftp://x.example/a", "file:///etc/passwd", "javascript:alert(1)", "mailto:a@b", "/relative"]
+)
 def test_only_absolute_http_urls_are_fetchable(url: str) -> None:
     assert not is_http_url(url)

@@ -29,8 +29,8 @@ def test_first_use_creates_the_schema_at_the_latest_migration(database: Database
     assert {"sources", "articles", "fetched_urls", "crawl_runs", "crawl_run_sources", "alembic_version"} <= tables
     with database.engine.connect() as connection:
         version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
-    from alembic.script import ScriptDirectory
     from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
     config = Config()
     config.set_main_option("script_location", str(Path(__import__("storage").__file__).parent / "migrations"))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
@@ -26,8 +26,15 @@ TEXT = "新华社北京电 科学智能（AI for Science）正在改变科研范
 
 
 def article(url: str = "http://news.example/2024/05/01/a.html", text: str = TEXT, source: str = "xinhua") -> NewArticle:
-    return NewArticle(source=source, url=url, canonical_url=url, title="标题", text=text,
-                      published=datetime(2024, 5, 1, tzinfo=timezone.utc), language="zh")
+    return NewArticle(
+        source=source,
+        url=url,
+        canonical_url=url,
+        title="标题",
+        text=text,
+        published=datetime(2024, 5, 1, tzinfo=UTC),
+        language="zh",
+    )
 
 
 def count_articles(db: Database) -> int:
@@ -46,7 +53,9 @@ def test_the_same_url_is_stored_once(database: Database) -> None:
 def test_the_same_text_under_another_url_is_a_duplicate(database: Database) -> None:
     with database.session() as session, session.begin():
         first = store_article(session, article())
-        copy = store_article(session, article(url="http://portal.example/news/123456.html", text="  " + TEXT.replace("。", "。\n")))
+        copy = store_article(
+            session, article(url="http://portal.example/news/123456.html", text="  " + TEXT.replace("。", "。\n"))
+        )
     assert copy == type(copy)(first.article_id, False)
     assert count_articles(database) == 1
 
@@ -61,7 +70,9 @@ def test_concurrent_writers_store_one_row(database: Database) -> None:
             barrier.wait()
             with database.session() as session, session.begin():
                 store_article(session, article())
-                record_fetch(session, source="xinhua", url=article().url, canonical_url=article().url, outcome="article")
+                record_fetch(
+                    session, source="xinhua", url=article().url, canonical_url=article().url, outcome="article"
+                )
         except BaseException as exc:  # noqa: BLE001 - collected and asserted below
             failures.append(exc)
 
@@ -79,8 +90,13 @@ def test_concurrent_writers_store_one_row(database: Database) -> None:
 
 def test_known_urls_are_the_final_outcomes_only(database: Database) -> None:
     with database.session() as session, session.begin():
-        for outcome, url in [("article", "http://a/1"), ("gone", "http://a/2"), ("not_html", "http://a/3"),
-                             ("http_error", "http://a/4"), ("network_error", "http://a/5")]:
+        for outcome, url in [
+            ("article", "http://a/1"),
+            ("gone", "http://a/2"),
+            ("not_html", "http://a/3"),
+            ("http_error", "http://a/4"),
+            ("network_error", "http://a/5"),
+        ]:
             record_fetch(session, source="s", url=url, canonical_url=url, outcome=outcome)
     with database.session() as session:
         known = known_url_hashes(session)
@@ -89,10 +105,14 @@ def test_known_urls_are_the_final_outcomes_only(database: Database) -> None:
 
 def test_a_retried_url_becomes_known_once_it_succeeds(database: Database) -> None:
     with database.session() as session, session.begin():
-        record_fetch(session, source="s", url="http://a/1", canonical_url="http://a/1", outcome="http_error", http_status=500)
+        record_fetch(
+            session, source="s", url="http://a/1", canonical_url="http://a/1", outcome="http_error", http_status=500
+        )
     with database.session() as session, session.begin():
         assert url_hash("http://a/1") not in known_url_hashes(session)
-        record_fetch(session, source="s", url="http://a/1", canonical_url="http://a/1", outcome="article", http_status=200)
+        record_fetch(
+            session, source="s", url="http://a/1", canonical_url="http://a/1", outcome="article", http_status=200
+        )
     with database.session() as session:
         row = session.execute(select(FetchedUrl)).scalar_one()
         assert (row.outcome, row.http_status, row.attempts) == ("article", 200, 2)
@@ -103,7 +123,9 @@ def test_run_counts_and_stats(database: Database) -> None:
     with database.session() as session, session.begin():
         run_id = start_run(session, ["xinhua", "sjtu"], pid=1, host="h")
         store_article(session, article())
-        store_article(session, article(url="http://sjtu.example/news/1.html", text="AI for Science forum " * 30, source="sjtu"))
+        store_article(
+            session, article(url="http://sjtu.example/news/1.html", text="AI for Science forum " * 30, source="sjtu")
+        )
         save_run_counts(session, run_id, "xinhua", {"pages_fetched": 3, "new_articles": 1})
         save_run_counts(session, run_id, "xinhua", {"pages_fetched": 4, "new_articles": 1, "errors": 2})
         save_run_counts(session, run_id, "sjtu", {"pages_fetched": 2, "new_articles": 1})
@@ -116,7 +138,10 @@ def test_run_counts_and_stats(database: Database) -> None:
     assert counts["sjtu"].new_articles == 1
     assert stats.articles == 2 and stats.articles_by_source == {"xinhua": 1, "sjtu": 1}
     assert stats.runs_by_status == {"ok": 1} and stats.last_run_finished is not None
-    assert exported == [("http://news.example/2024/05/01/a.html", "xinhua"), ("http://sjtu.example/news/1.html", "sjtu")]
+    assert exported == [
+        ("http://news.example/2024/05/01/a.html", "xinhua"),
+        ("http://sjtu.example/news/1.html", "sjtu"),
+    ]
 
 
 def test_content_hash_ignores_whitespace_and_width_but_not_words() -> None:
