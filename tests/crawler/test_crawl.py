@@ -12,7 +12,6 @@ import json
 import re
 import statistics
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -23,10 +22,10 @@ from sqlalchemy import select
 from crawler.urls import canonical_url
 from storage import Database
 from storage.models import Article, FetchedUrl
+from tests.crawler.support import ai4s
 from tests.localweb import ExpectedArticle, NewsWeb
 from tests.textmetrics import token_f1
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 #: Politeness kept on (robots.txt, AutoThrottle, per-site concurrency) but with short delays.
 FAST = ["-s", "DOWNLOAD_DELAY=0.05", "-s", "AUTOTHROTTLE_START_DELAY=0.05", "-s", "AI4S_RETRY_BACKOFF_BASE=0.2"]
 #: Measured on seed 0 (2026-11): mean token F1 0.95 over all articles, lowest page 0.11 (a page whose
@@ -34,18 +33,6 @@ FAST = ["-s", "DOWNLOAD_DELAY=0.05", "-s", "AUTOTHROTTLE_START_DELAY=0.05", "-s"
 MEAN_F1_FLOOR = 0.88
 PAGE_F1_FLOOR = 0.80
 SHARE_OF_PAGES_ABOVE_FLOOR = 0.9
-
-
-def ai4s(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """Run the ``ai4s`` command line in a subprocess, as a user would."""
-    return subprocess.run(
-        [sys.executable, "-m", "crawler", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=PROJECT_ROOT,
-        check=False,
-    )
 
 
 @dataclass

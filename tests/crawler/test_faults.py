@@ -3,8 +3,6 @@ server errors. Runs on the project's own small web (no corpus needed)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 from sqlalchemy import select
@@ -13,9 +11,7 @@ from crawler.urls import canonical_url
 from crawler.webserver import LocalSite, Reply, html_reply
 from storage import Database
 from storage.models import Article, CrawlRun, CrawlRunSource, FetchedUrl
-from tests.crawler.test_policy import article_html
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from tests.crawler.support import ai4s, article_html
 
 
 def rss(*links: str) -> Reply:
@@ -43,32 +39,23 @@ def test_broken_inputs_are_recorded_and_the_crawl_goes_on(tmp_path: Path) -> Non
     )
     db_url = f"sqlite:///{tmp_path / 'c.sqlite3'}"
     with site:
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "crawler",
-                "crawl",
-                "--sources",
-                str(sources),
-                "--db",
-                db_url,
-                "-s",
-                "DOWNLOAD_DELAY=0",
-                "-s",
-                "DOWNLOAD_MAXSIZE=100000",
-                "-s",
-                "DOWNLOAD_TIMEOUT=1",
-                "-s",
-                "RETRY_TIMES=1",
-                "-s",
-                "AI4S_RETRY_BACKOFF_BASE=0.1",
-            ],
-            cwd=PROJECT_ROOT,
-            capture_output=True,
-            text=True,
+        result = ai4s(
+            "crawl",
+            "--sources",
+            str(sources),
+            "--db",
+            db_url,
+            "-s",
+            "DOWNLOAD_DELAY=0",
+            "-s",
+            "DOWNLOAD_MAXSIZE=100000",
+            "-s",
+            "DOWNLOAD_TIMEOUT=1",
+            "-s",
+            "RETRY_TIMES=1",
+            "-s",
+            "AI4S_RETRY_BACKOFF_BASE=0.1",
             timeout=120,
-            check=False,
         )
     assert result.returncode == 0, result.stderr[-3000:]
     with Database(db_url) as database, database.session() as session:

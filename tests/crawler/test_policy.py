@@ -6,8 +6,6 @@ addresses, to non-http schemes, or redirects into them, are never followed.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 from sqlalchemy import select
@@ -16,20 +14,7 @@ from crawler.urls import canonical_url
 from crawler.webserver import LocalSite, Reply, html_reply
 from storage import Database
 from storage.models import Article
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-PARAGRAPH = (
-    "Researchers at the institute used machine learning models to predict the structure of "
-    "new catalysts, cutting the time needed for laboratory screening from months to days. "
-)
-
-
-def article_html(title: str) -> str:
-    body = "".join(f"<p>{PARAGRAPH} Paragraph {i}.</p>" for i in range(8))
-    return (
-        f"<!doctype html><html lang='en'><head><title>{title}</title></head><body>"
-        f"<nav><a href='/'>Home</a></nav><article><h1>{title}</h1>{body}</article></body></html>"
-    )
+from tests.crawler.support import article_html, run_python_module
 
 
 def test_internal_links_and_other_schemes_are_not_followed(tmp_path: Path) -> None:
@@ -56,27 +41,19 @@ def test_internal_links_and_other_schemes_are_not_followed(tmp_path: Path) -> No
     db_url = f"sqlite:///{tmp_path / 'c.sqlite3'}"
     with outlet, elsewhere:
         # The Scrapy entry point, from the project root, as `scrapy crawl` users run it.
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "scrapy",
-                "crawl",
-                "news",
-                "-s",
-                f"AI4S_SOURCES_FILE={sources}",
-                "-s",
-                f"AI4S_DB={db_url}",
-                "-s",
-                "DOWNLOAD_DELAY=0",
-                "-s",
-                "LOG_LEVEL=INFO",
-            ],
-            cwd=PROJECT_ROOT,
-            capture_output=True,
-            text=True,
+        result = run_python_module(
+            "scrapy",
+            "crawl",
+            "news",
+            "-s",
+            f"AI4S_SOURCES_FILE={sources}",
+            "-s",
+            f"AI4S_DB={db_url}",
+            "-s",
+            "DOWNLOAD_DELAY=0",
+            "-s",
+            "LOG_LEVEL=INFO",
             timeout=120,
-            check=False,
         )
     assert result.returncode == 0, result.stderr[-3000:]
     assert elsewhere.log == []
