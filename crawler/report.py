@@ -63,7 +63,7 @@ class CrawlProgress:
 
     def __init__(self, console: Console, sources: list[str]) -> None:
         self.progress = Progress(
-            SpinnerColumn(),
+            SpinnerColumn(finished_text="[green]✓[/]"),
             TextColumn("[bold]{task.description:<20}"),
             TextColumn("{task.fields[line]}"),
             TimeElapsedColumn(),
@@ -78,6 +78,8 @@ class CrawlProgress:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        for task in self.tasks.values():
+            self.progress.update(task, total=1, completed=1)
         self.progress.stop()
 
     def update(self, stats: dict[str, Any]) -> None:

@@ -8,7 +8,7 @@ BOT_NAME = "ai4s-monitor"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
 
-USER_AGENT = "ai4s-monitor/0.1 (news monitoring for AI for Science research; +https://github.com/ai4s-monitor)"
+USER_AGENT = "ai4s-monitor/0.1 (news monitoring of AI for Science coverage; Scrapy)"  # add your contact with -s USER_AGENT=...
 
 # -- politeness --------------------------------------------------------------------------
 ROBOTSTXT_OBEY = True

@@ -1,0 +1,55 @@
+"""The command line as a user meets it: clear errors, the sources listing, the demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.crawler.support import ai4s
+
+
+def test_a_bad_sources_file_is_rejected_clearly(tmp_path: Path) -> None:
+    bad = tmp_path / "sources.toml"
+    bad.write_text('[[source]]\nname = "xinhua"\nfeeds = ["http://www.news.cn/rss.xml"]\nevery = "sometimes"\n')
+    result = ai4s("crawl", "--sources", str(bad), "--db", f"sqlite:///{tmp_path / 'c.sqlite3'}")
+    assert result.returncode == 2
+    assert "source #1 ('xinhua'): key 'every' = 'sometimes'" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert not (tmp_path / "c.sqlite3").exists()  # nothing was started
+
+
+def test_an_unknown_source_name_is_rejected(tmp_path: Path) -> None:
+    result = ai4s("crawl", "--source", "no-such-outlet", "--db", f"sqlite:///{tmp_path / 'c.sqlite3'}")
+    assert result.returncode == 2 and "no source named 'no-such-outlet'" in result.stderr
+
+
+def test_a_bad_setting_override_is_rejected(tmp_path: Path) -> None:
+    result = ai4s("crawl", "-s", "DOWNLOAD_DELAY", "--db", f"sqlite:///{tmp_path / 'c.sqlite3'}")
+    assert result.returncode == 2 and "-s expects NAME=VALUE" in result.stderr
+
+
+def test_sources_lists_the_shipped_outlets() -> None:
+    result = ai4s("sources")
+    assert result.returncode == 0, result.stderr
+    for name in ("xinhua", "gov_cn", "stdaily"):
+        assert name in result.stdout
+
+
+def test_export_of_an_empty_corpus_is_empty(tmp_path: Path) -> None:
+    result = ai4s("export", "--db", f"sqlite:///{tmp_path / 'empty.sqlite3'}", "--format", "jsonl")
+    assert result.returncode == 0 and result.stdout == ""
+    unknown = ai4s("export", "--db", f"sqlite:///{tmp_path / 'empty.sqlite3'}", "--format", "xml")
+    assert unknown.returncode == 2 and "unknown format 'xml'" in unknown.stderr
+
+
+def test_the_demo_runs_offline_and_the_second_crawl_fetches_no_article_again(tmp_path: Path) -> None:
+    db_url = f"sqlite:///{tmp_path / 'demo.sqlite3'}"
+    result = ai4s("demo", "--db", db_url)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "crawl run 1: ok" in result.stdout and "crawl run 2: ok" in result.stdout
+    first, second = result.stdout.split("crawl run 2: ok")
+    total_first = next(line for line in first.splitlines() if "total" in line).split("│")[2:-1]
+    total_second = next(line for line in second.splitlines() if "total" in line).split("│")[2:-1]
+    fetched, new, dup, _, known, errors = (int(x) for x in total_first)
+    assert new == 11 and dup == 1 and errors == 0  # 12 article pages, one a repost of another
+    fetched2, new2, _, _, known2, errors2 = (int(x) for x in total_second)
+    assert new2 == 0 and known2 == 12 and errors2 == 0 and fetched2 < fetched
