@@ -8,7 +8,8 @@ BOT_NAME = "ai4s-monitor"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
 
-USER_AGENT = "ai4s-monitor/0.1 (news monitoring of AI for Science coverage; Scrapy)"  # add your contact with -s USER_AGENT=...
+# Operators should add a contact: -s USER_AGENT="ai4s-monitor/0.1 (+mailto:you@example.org)".
+USER_AGENT = "ai4s-monitor/0.1 (news monitoring of AI for Science coverage; Scrapy)"
 
 # -- politeness --------------------------------------------------------------------------
 ROBOTSTXT_OBEY = True
