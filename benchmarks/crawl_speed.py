@@ -1,26 +1,27 @@
 #!/usr/bin/env python3
 """Crawl-speed benchmark: a crawl of a local news web against trafilatura's extraction alone.
 
-Run from anywhere (``python3 benchmarks/crawl_speed.py [--pages N] [--corpus DIR]``). In one
-invocation it
+``python3 benchmarks/crawl_speed.py [--pages N] [--corpus DIR]`` does, in one invocation:
 
-1. picks ``N`` real pages of the test corpus (``../shared/corpus`` next to the project, or
-   ``$AI4S_TEST_CORPUS``, or ``--corpus``): pages with ``body_complete: true``, any language,
-   never ``relevance/``, in a seeded (deterministic) order;
-2. **A** - times :func:`crawler.extract.extract_article` on every page, serially, in this process;
+1. picks ``N`` (default 300) real pages of the test corpus (``--corpus``, else
+   ``$AI4S_TEST_CORPUS``, else ``../shared/corpus`` next to the project): pages with
+   ``body_complete: true``, any language, never ``relevance/``, in a seeded order;
+2. **A** - times :func:`crawler.extract.extract_article` on every page, one after the other,
+   in this process;
 3. **B** - times the same through :func:`crawler.pipelines.make_extraction_pool` (one process
-   per core), all pages submitted at once, pool start-up excluded by a warm-up;
-4. **crawl** - serves the same pages from 2-4 :class:`crawler.webserver.LocalSite` sites on
-   loopback addresses (news-like URLs, the corpus charset in ``Content-Type``, a sitemap and
-   a permissive robots.txt per site), runs ``python -m crawler crawl`` on them as a subprocess
-   into a fresh SQLite file, and times it end to end (wall clock of the subprocess) and in-run
-   (``crawl_runs.started_at`` -> ``finished_at``), while sampling the memory and CPU time of its
-   process tree (the crawl process, the fork server and the extraction workers) from ``/proc``;
+   per core), every page submitted at once; the pool is warmed first, so its start-up is not timed;
+4. **the crawl** - serves the same pages from 2-4 :class:`crawler.webserver.LocalSite` sites on
+   loopback addresses (news-like URLs, the corpus charset in ``Content-Type``, a sitemap and a
+   permissive robots.txt per site), runs ``python -m crawler crawl`` on them in a subprocess
+   into a fresh SQLite file and times it end to end (wall clock of the subprocess) and in run
+   (``crawl_runs.started_at`` to ``finished_at``), while sampling the memory and CPU time of its
+   process tree (crawl process, fork server, extraction workers) from ``/proc``;
 5. prints pages/s and articles/s of A, B and the crawl, the ratios crawl/B and crawl/A, the
-   crawl's peak memory and where the CPU time went; ``--json FILE`` writes the same figures.
+   crawl's peak memory, a timeline of the crawl and where its CPU time went (``--json FILE``
+   writes the same figures).
 
-Every figure comes from this run; nothing is hard-coded. The goal set in the issue is a crawl
-at 0.8 or more of B's pages/s.
+Every figure comes from this run and the ratios compare runs of this invocation; nothing is
+hard-coded. The issue's goal is a crawl at 0.8 of B's pages/s or more. Linux only (``/proc``).
 """
 
 from __future__ import annotations
@@ -32,9 +33,7 @@ import os
 import platform
 import random
 import re
-import resource
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -43,7 +42,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,18 +55,26 @@ if TYPE_CHECKING:
 
 #: Loopback addresses of the benchmark's sites (one site per address, up to four).
 SITE_HOSTS = ("127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5")
-#: The goal of the issue: the crawl at this share of B (extraction alone, in the pool) or more.
+#: The issue's goal: the crawl at this share of B (extraction alone, in the pool) or more.
 TARGET_RATIO = 0.8
-#: Scrapy settings of the benchmark crawl (politeness off: the sites are ours, on loopback).
+#: Scrapy settings of the benchmark crawl (no politeness delays: the sites are ours, on loopback).
 CRAWL_SETTINGS = (
     "DOWNLOAD_DELAY=0",
     "AUTOTHROTTLE_ENABLED=False",
     "CONCURRENT_REQUESTS_PER_DOMAIN=16",
     "CONCURRENT_REQUESTS=64",
 )
-#: Dates of the news-like URLs start here, one day per page of a site.
+#: Dates in the news-like URLs start here, one day per page of a site.
 FIRST_DATE = date(2024, 1, 1)
-MIB = 1024 * 1024
+#: Languages whose pages do not load py3langid (detected by script); warm-up pages avoid them.
+_SCRIPT_LANGUAGES = ("zh", "ja", "ko")
+#: Roles of the processes of the crawl's tree, and of this process's serving threads.
+CRAWL_PROCESS = "crawl process (reactor, DB writer)"
+WORKER = "extraction workers"
+FORK_SERVER = "fork server"
+TRACKER = "multiprocessing resource tracker"
+WEB_SERVER = "web server (threads of this process)"
+KIB_PER_MIB = 1024
 
 
 # -- the pages ---------------------------------------------------------------------------------
@@ -81,7 +88,7 @@ class BenchPage:
     language: str
     body: bytes = field(repr=False)
     url: str = ""
-    """Absolute URL on its benchmark site (set once the sites are bound)."""
+    """Absolute URL on its benchmark site (set by :func:`build_sites`)."""
 
 
 def resolve_corpus(option: str | None) -> Path:
@@ -91,10 +98,10 @@ def resolve_corpus(option: str | None) -> Path:
 
 
 def load_pages(corpus: Path, count: int, seed: int) -> list[BenchPage]:
-    """``count`` pages with a complete ground-truth body, from every source but ``relevance/``.
+    """``count`` pages with a complete ground-truth body, from every corpus source but ``relevance/``.
 
-    The candidates are sorted by (source, id) and shuffled with ``seed``, so the choice and the
-    order are the same on every run and mix the corpus sources.
+    Candidates are sorted by (source, id), then shuffled with ``seed``: the same pages in the
+    same order on every run, mixing the corpus sources.
     """
     candidates: list[tuple[str, str, dict[str, Any]]] = []
     for source_dir in sorted(p for p in corpus.iterdir() if p.is_dir() and p.name != "relevance"):
@@ -118,11 +125,11 @@ def _slug(text: str) -> str:
 
 
 def build_sites(pages: list[BenchPage], site_count: int) -> list[tuple[LocalSite, list[BenchPage]]]:
-    """Bind ``site_count`` sites (not serving yet) and give each a share of ``pages``, round robin.
+    """Bind ``site_count`` sites (not serving yet) and share ``pages`` among them, round robin.
 
-    Every page is served at ``/news/YYYY/MM/DD/<source>-<id>.html`` with ``Content-Type:
-    text/html; charset=<corpus encoding>``; each site has ``/sitemap.xml`` listing its pages and
-    a ``/robots.txt`` that allows everything and names the sitemap. Sets each page's ``url``.
+    Each page is served at ``/news/YYYY/MM/DD/<source>-<id>.html`` with ``Content-Type:
+    text/html; charset=<corpus encoding>``; each site has a ``/sitemap.xml`` listing its pages
+    and a ``/robots.txt`` that allows everything and names the sitemap. Sets every page's ``url``.
     """
     from crawler.webserver import LocalSite, Reply
 
@@ -139,7 +146,8 @@ def build_sites(pages: list[BenchPage], site_count: int) -> list[tuple[LocalSite
         sitemap = ('<?xml version="1.0" encoding="UTF-8"?>\n'
                    '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
                    + "\n".join(entries) + "\n</urlset>\n")
-        site.add("/sitemap.xml", Reply(200, sitemap.encode("utf-8"), {"Content-Type": "application/xml; charset=utf-8"}))
+        site.add("/sitemap.xml",
+                 Reply(200, sitemap.encode("utf-8"), {"Content-Type": "application/xml; charset=utf-8"}))
         robots = f"User-agent: *\nAllow: /\n\nSitemap: {site.url('/sitemap.xml')}\n"
         site.add("/robots.txt", Reply(200, robots.encode("ascii"), {"Content-Type": "text/plain; charset=utf-8"}))
         sites.append((site, share))
@@ -147,23 +155,25 @@ def build_sites(pages: list[BenchPage], site_count: int) -> list[tuple[LocalSite
 
 
 def sources_toml(sites: list[tuple[LocalSite, list[BenchPage]]]) -> str:
-    """A sources file with one source per site, reading the site's sitemap, budget above its size."""
-    blocks = []
-    for site, share in sites:
-        blocks.append(f'[[source]]\nname = "{site.name}"\nsitemaps = [{json.dumps(site.url("/sitemap.xml"))}]\n'
-                      f"max_pages = {len(share) + 50}\n")
-    return "\n".join(blocks)
+    """A sources file with one source per site reading its sitemap, with a budget above the site's size."""
+    return "\n".join(
+        f'[[source]]\nname = "{site.name}"\nsitemaps = [{json.dumps(site.url("/sitemap.xml"))}]\n'
+        f"max_pages = {len(share) + 50}\n"
+        for site, share in sites
+    )
 
 
 # -- measurements -------------------------------------------------------------------------------
 @dataclass
 class Measurement:
-    """Pages and articles done in so many seconds."""
+    """Pages and articles done in so many seconds, and the CPU time extraction took."""
 
     name: str
     pages: int
     articles: int
     seconds: float
+    extraction_cpu_seconds: float | None = None
+    """CPU time of extraction: this process for A, the pool's workers for B and the crawl."""
 
     @property
     def pages_per_s(self) -> float:
@@ -180,34 +190,35 @@ class Measurement:
         return {**asdict(self), "pages_per_s": self.pages_per_s, "articles_per_s": self.articles_per_s}
 
 
-def _warm_page(pages: list[BenchPage]) -> BenchPage:
-    """A page whose extraction loads everything lazily loaded (a non-CJK page loads py3langid)."""
-    return next((p for p in pages if not p.language.startswith(("zh", "ja", "ko"))), pages[0])
+def _warm_pages(pages: list[BenchPage], count: int) -> list[BenchPage]:
+    """``count`` pages whose extraction loads everything loaded lazily (py3langid's model: not CJK)."""
+    chosen = [p for p in pages if not p.language.startswith(_SCRIPT_LANGUAGES)][:count]
+    return chosen or pages[:count]
 
 
 def extraction_serial(pages: list[BenchPage]) -> Measurement:
     """Baseline A: ``extract_article`` on every page, one after the other, in this process.
 
-    One page is extracted first, untimed, so that lazy imports (py3langid's model) are not timed.
+    One page is extracted first, untimed, so that the lazy load of py3langid's model is not timed.
     """
     from crawler.extract import ExtractedArticle, extract_article
 
-    warm = _warm_page(pages)
-    extract_article(warm.body, warm.url, warm.encoding, "text/html")
+    for page in _warm_pages(pages, 1):
+        extract_article(page.body, page.url, page.encoding, "text/html")
     articles = 0
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     for page in pages:
         result = extract_article(page.body, page.url, page.encoding, "text/html")
         articles += isinstance(result, ExtractedArticle)
-    return Measurement("A  extraction only, serial", len(pages), articles, time.perf_counter() - start)
+    return Measurement("A  extraction only, serial", len(pages), articles, time.perf_counter() - start,
+                       time.process_time() - cpu_start)
 
 
-def extraction_pool(pages: list[BenchPage]) -> tuple[Measurement, int]:
-    """Baseline B: every page submitted at once to ``make_extraction_pool()``; timed until the last is done.
+def extraction_pool(pages: list[BenchPage]) -> Measurement:
+    """Baseline B: every page submitted at once to ``make_extraction_pool()``, timed until the last is done.
 
-    The pool is warmed first with two pages per worker, submitted together, so that starting
-    the fork server and the workers and loading py3langid in each are not timed. Returns the
-    measurement and the number of worker processes.
+    The pool is warmed first with two pages per worker, submitted together, so that the fork
+    server's and the workers' start and each worker's load of py3langid are not timed.
     """
     from concurrent.futures import wait
 
@@ -217,27 +228,38 @@ def extraction_pool(pages: list[BenchPage]) -> tuple[Measurement, int]:
     pool = make_extraction_pool()
     try:
         workers = getattr(pool, "_max_workers", os.cpu_count() or 1)
-        warm = [p for p in pages if not p.language.startswith(("zh", "ja", "ko"))][: 2 * workers] or pages[:1]
-        wait([pool.submit(extract_article, p.body, p.url, p.encoding, "text/html") for p in warm])
+        wait([pool.submit(extract_article, p.body, p.url, p.encoding, "text/html")
+              for p in _warm_pages(pages, 2 * workers)])
+        worker_pids = list(getattr(pool, "_processes", None) or {})
+        cpu_start = _cpu_seconds(worker_pids)
         start = time.perf_counter()
         futures = [pool.submit(extract_article, p.body, p.url, p.encoding, "text/html") for p in pages]
         wait(futures)
         seconds = time.perf_counter() - start
+        cpu = _cpu_seconds(worker_pids) - cpu_start if worker_pids else None
         articles = sum(isinstance(f.result(), ExtractedArticle) for f in futures)
     finally:
         pool.shutdown(wait=True)
-    return Measurement(f"B  extraction only, pool ({workers} proc)", len(pages), articles, seconds), workers
+    return Measurement(f"B  extraction only, pool ({workers} processes)", len(pages), articles, seconds, cpu)
 
 
-# -- the crawl's process tree -------------------------------------------------------------------
-def _proc_stat(pid: int) -> tuple[int, int] | None:
-    """``(ppid, utime + stime in clock ticks)`` of ``pid``, or ``None`` if it is gone."""
+# -- /proc ----------------------------------------------------------------------------------------
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_stat(pid: int) -> tuple[int, float] | None:
+    """``(ppid, utime + stime in seconds)`` of ``pid``, or ``None`` if it is gone."""
     try:
         text = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     fields = text[text.rfind(")") + 2:].split()
-    return int(fields[1]), int(fields[11]) + int(fields[12])
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """utime + stime of the processes ``pids`` (0 for those that are gone)."""
+    return sum(stat[1] for stat in map(_proc_stat, pids) if stat is not None)
 
 
 def _proc_kib(pid: int, name: str, keys: tuple[str, ...]) -> dict[str, int]:
@@ -255,7 +277,7 @@ def _proc_kib(pid: int, name: str, keys: tuple[str, ...]) -> dict[str, int]:
 
 
 def _descendants(root: int) -> list[int]:
-    """``root`` and every process descending from it, from a scan of ``/proc``."""
+    """``root`` and every process descending from it, from one scan of ``/proc``."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -277,17 +299,19 @@ class ProcessSeen:
     pid: int
     role: str
     cpu_seconds: float = 0.0
-    """utime + stime at the last sample (a process's final few ms after it may be missed)."""
+    """utime + stime at its last sample (the last fraction of a second of a process may be missed)."""
     peak_rss_kib: int = 0
-    """VmHWM: the kernel's own record of the process's peak resident set."""
+    """VmHWM: the kernel's record of the process's peak resident set."""
 
 
 class TreeSampler(threading.Thread):
-    """Samples a process tree's memory and CPU time from ``/proc`` every ``interval`` seconds.
+    """Samples the crawl's process tree from ``/proc`` every ``interval`` seconds.
 
-    At each sample it sums the tree's PSS (proportional set size: shared pages, as between
-    the fork server and its forked workers, counted once in total) and its RSS (shared pages
-    counted in every process), and keeps the peak of both sums.
+    Each sample sums the tree's PSS (proportional set size: a page shared by several processes,
+    as between the fork server and the workers it forked, is split among them, so the sum counts
+    it once) and its RSS (shared pages counted in every process), keeping the peak of both; it
+    also records the CPU seconds used so far by role, this process's serving threads included
+    (this process's CPU time less the sampler thread's own).
     """
 
     def __init__(self, root: int, interval: float) -> None:
@@ -296,25 +320,26 @@ class TreeSampler(threading.Thread):
         self.interval = interval
         self.stop_event = threading.Event()
         self.processes: dict[int, ProcessSeen] = {}
+        self.series: list[tuple[float, dict[str, float]]] = []
+        """(epoch seconds, CPU seconds by role so far) at every sample."""
         self.peak_pss_kib = 0
         self.peak_rss_sum_kib = 0
         self.peak_processes = 0
-        self.samples = 0
-        self.own_cpu_seconds = 0.0
-        self._ticks = os.sysconf("SC_CLK_TCK")
+        self._server_base = 0.0
 
     def _role(self, pid: int) -> str:
+        """What a process of the tree is, by its parent and command line."""
         if pid == self.root:
-            return "crawl process (reactor, DB writer)"
+            return CRAWL_PROCESS
         try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             return "other"
-        stat = _proc_stat(pid)
         if b"resource_tracker" in cmdline:
-            return "multiprocessing resource tracker"
-        if b"forkserver" in cmdline:
-            return "fork server" if stat is not None and stat[0] == self.root else "extraction worker"
+            return TRACKER
+        if b"forkserver" in cmdline:  # the workers are forked from the fork server: same command line
+            stat = _proc_stat(pid)
+            return FORK_SERVER if stat is not None and stat[0] == self.root else WORKER
         return "other"
 
     def sample(self) -> None:
@@ -328,38 +353,141 @@ class TreeSampler(threading.Thread):
             seen = self.processes.get(pid)
             if seen is None:
                 seen = self.processes[pid] = ProcessSeen(pid, self._role(pid))
-            seen.cpu_seconds = stat[1] / self._ticks
+            seen.cpu_seconds = stat[1]
             seen.peak_rss_kib = max(seen.peak_rss_kib, status.get("VmHWM", 0))
             rss += status.get("VmRSS", 0)
             pss += _proc_kib(pid, "smaps_rollup", ("Pss",)).get("Pss", status.get("VmRSS", 0))
             count += 1
-        self.samples += 1
         if pss > self.peak_pss_kib:
             self.peak_pss_kib, self.peak_processes = pss, count
         self.peak_rss_sum_kib = max(self.peak_rss_sum_kib, rss)
+        self.series.append((time.time(), self.cpu_by_role()))
+
+    def cpu_by_role(self) -> dict[str, float]:
+        """CPU seconds used so far, summed by role; called from the sampler thread only.
+
+        The web server's share is this process's CPU time since sampling began less the
+        sampler thread's own (the main thread only waits for the crawl meanwhile).
+        """
+        totals: dict[str, float] = {}
+        for seen in self.processes.values():
+            totals[seen.role] = totals.get(seen.role, 0.0) + seen.cpu_seconds
+        totals[WEB_SERVER] = max(0.0, time.process_time() - time.thread_time() - self._server_base)
+        return dict(totals)
 
     def run(self) -> None:
-        """Sample until :meth:`stop`."""
-        while True:
+        """Sample until :meth:`stop`, then once more."""
+        self._server_base = time.process_time() - time.thread_time()
+        while not self.stop_event.wait(0 if not self.series else self.interval):
             self.sample()
-            if self.stop_event.wait(self.interval):
-                break
-        self.own_cpu_seconds = time.thread_time()
+        self.sample()
 
     def stop(self) -> None:
-        """Stop sampling and wait for the thread."""
+        """Stop sampling, after a last sample (processes gone by then keep their last figures)."""
         self.stop_event.set()
         self.join()
 
-    def cpu_by_role(self) -> dict[str, float]:
-        """CPU seconds of the tree, summed by role."""
-        totals: Counter[str] = Counter()
-        for seen in self.processes.values():
-            totals[seen.role] += seen.cpu_seconds
-        return dict(totals)
+    def cpu_totals(self) -> dict[str, float]:
+        """CPU seconds by role at the last sample."""
+        return dict(self.series[-1][1]) if self.series else {}
 
 
 # -- the crawl ----------------------------------------------------------------------------------
+@dataclass
+class DatabaseFacts:
+    """What the crawl left in its database."""
+
+    articles: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    started: datetime | None = None
+    finished: datetime | None = None
+    status: str | None = None
+    stored_at: list[float] = field(default_factory=list)
+    """Epoch seconds at which each fetched URL was recorded (``fetched_urls.first_fetched``), sorted."""
+
+
+def _parse_db_time(value: Any) -> datetime | None:
+    """A timestamp as SQLite holds it (ISO text in UTC; SQLAlchemy drops the zone)."""
+    if value is None:
+        return None
+    parsed = datetime.fromisoformat(str(value))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _epoch(value: datetime | None) -> float:
+    """``value`` in epoch seconds (NaN for ``None``)."""
+    return value.timestamp() if value is not None else float("nan")
+
+
+def read_database(db_file: Path) -> DatabaseFacts:
+    """Articles stored, fetched URLs by outcome and time, and the last crawl run's times and status."""
+    connection = sqlite3.connect(f"file:{db_file}?mode=ro", uri=True)
+    try:
+        facts = DatabaseFacts(articles=connection.execute("SELECT count(*) FROM articles").fetchone()[0])
+        facts.outcomes = dict(connection.execute("SELECT outcome, count(*) FROM fetched_urls GROUP BY outcome"))
+        row = connection.execute("SELECT started_at, finished_at, status FROM crawl_runs ORDER BY id DESC LIMIT 1"
+                                 ).fetchone() or (None, None, None)
+        facts.started, facts.finished, facts.status = _parse_db_time(row[0]), _parse_db_time(row[1]), row[2]
+        facts.stored_at = sorted(_epoch(_parse_db_time(value))
+                                 for (value,) in connection.execute("SELECT first_fetched FROM fetched_urls"))
+    finally:
+        connection.close()
+    return facts
+
+
+@dataclass
+class SteadyState:
+    """The crawl between the 10th and the 90th percentile of its store times."""
+
+    pages_per_s: float
+    cpu_ms_per_page: dict[str, float]
+    """CPU milliseconds per stored page, by role, over the sampled window around those times."""
+    ceiling_pages_per_s: float
+    """usable cores / total CPU per page: the rate at which the cores would be saturated."""
+
+
+def steady_state(stored_at: list[float], series: list[tuple[float, dict[str, float]]],
+                 cores: int) -> SteadyState | None:
+    """Rate and CPU cost per page of the crawl's middle, away from its start-up and its end."""
+    if len(stored_at) < 50 or len(series) < 3:
+        return None
+    low, high = round(0.1 * (len(stored_at) - 1)), round(0.9 * (len(stored_at) - 1))
+    t_low, t_high = stored_at[low], stored_at[high]
+    if t_high <= t_low:
+        return None
+    first = max((s for s in series if s[0] <= t_low), key=lambda s: s[0], default=series[0])
+    last = min((s for s in series if s[0] >= t_high), key=lambda s: s[0], default=series[-1])
+    window = sum(first[0] < t <= last[0] for t in stored_at)
+    if window < 5:
+        return None
+    cpu = {role: 1000 * (last[1].get(role, 0.0) - first[1].get(role, 0.0)) / window for role in last[1]}
+    per_page = sum(cpu.values()) / 1000
+    return SteadyState((high - low) / (t_high - t_low), cpu, cores / per_page if per_page > 0 else float("nan"))
+
+
+def _quantile(values: list[float], share: float) -> float:
+    """The value at ``share`` (0 to 1) of the sorted ``values`` (NaN if empty)."""
+    if not values:
+        return float("nan")
+    return values[min(len(values) - 1, max(0, round(share * (len(values) - 1))))]
+
+
+def crawl_timeline(start: float, end: float, facts: DatabaseFacts, requested_at: list[float]) -> dict[str, float]:
+    """Moments of the crawl, in seconds from the subprocess's start (server log, database rows, clock)."""
+    moments = {
+        "crawl run row created (started_at)": _epoch(facts.started),
+        "first article page requested": _quantile(requested_at, 0),
+        "half of the article pages requested": _quantile(requested_at, 0.5),
+        "last article page requested": _quantile(requested_at, 1),
+        "first page stored": _quantile(facts.stored_at, 0),
+        "half of the pages stored": _quantile(facts.stored_at, 0.5),
+        "last page stored": _quantile(facts.stored_at, 1),
+        "crawl run closed (finished_at)": _epoch(facts.finished),
+        "crawl process exited": end,
+    }
+    return {name: moment - start for name, moment in moments.items()}
+
+
 @dataclass
 class CrawlResult:
     """Everything measured of the crawl subprocess."""
@@ -374,38 +502,20 @@ class CrawlResult:
     peak_pss_mib: float
     peak_rss_sum_mib: float
     peak_processes: int
-    largest_process_hwm_mib: float
-    wait4_maxrss_mib: float
+    largest_process_mib: float
     samples: int
     cpu_seconds: dict[str, float]
+    timeline: dict[str, float]
+    steady: SteadyState | None
     log_warnings: int
     log_tail: list[str]
     command: list[str]
 
 
-def _parse_db_time(value: Any) -> datetime | None:
-    """A ``crawl_runs`` timestamp as SQLite holds it (ISO text, timezone dropped by SQLAlchemy)."""
-    if value is None:
-        return None
-    return datetime.fromisoformat(str(value))
-
-
-def read_database(db_file: Path) -> tuple[int, dict[str, int], tuple[datetime | None, datetime | None, str | None]]:
-    """Articles stored, fetched URLs by outcome, and (started_at, finished_at, status) of the last run."""
-    connection = sqlite3.connect(f"file:{db_file}?mode=ro", uri=True)
-    try:
-        articles = connection.execute("SELECT count(*) FROM articles").fetchone()[0]
-        outcomes = dict(connection.execute("SELECT outcome, count(*) FROM fetched_urls GROUP BY outcome").fetchall())
-        row = connection.execute("SELECT started_at, finished_at, status FROM crawl_runs ORDER BY id DESC LIMIT 1"
-                                 ).fetchone() or (None, None, None)
-    finally:
-        connection.close()
-    return articles, outcomes, (_parse_db_time(row[0]), _parse_db_time(row[1]), row[2])
-
-
 def run_crawl(sites: list[tuple[LocalSite, list[BenchPage]]], workdir: Path, extra_settings: list[str],
-              interval: float, timeout: float) -> CrawlResult:
-    """Serve the sites, crawl them with ``python -m crawler crawl`` in a subprocess, and measure it."""
+              interval: float, timeout: float, cores: int) -> CrawlResult:
+    """Crawl the (serving) sites with ``python -m crawler crawl`` in a subprocess, into a new SQLite
+    file in ``workdir``, and measure it."""
     sources_file = workdir / "sources.toml"
     sources_file.write_text(sources_toml(sites), encoding="utf-8")
     db_file = workdir / "bench.sqlite3"
@@ -413,69 +523,62 @@ def run_crawl(sites: list[tuple[LocalSite, list[BenchPage]]], workdir: Path, ext
     for setting in (*CRAWL_SETTINGS, *extra_settings):
         command += ["-s", setting]
     command += ["--log-level", "WARNING"]
-    for site, _ in sites:
-        site.start()
-    try:
-        with open(workdir / "crawl.stdout", "wb") as out, open(workdir / "crawl.stderr", "wb") as err:
-            self_before = resource.getrusage(resource.RUSAGE_SELF)
-            start = time.perf_counter()
-            process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
-            sampler = TreeSampler(process.pid, interval)
-            sampler.start()
-            killer = threading.Timer(timeout, process.kill)
-            killer.start()
-            try:
-                _, wait_status, usage = os.wait4(process.pid, 0)
-            except BaseException:
-                process.kill()
-                process.wait()
-                raise
-            finally:
-                killer.cancel()
-            seconds = time.perf_counter() - start
-            process.returncode = os.waitstatus_to_exitcode(wait_status)
+    log_start = {site.name: len(site.log) for site, _ in sites}
+    with open(workdir / "crawl.stdout", "wb") as out, open(workdir / "crawl.stderr", "wb") as err:
+        start, start_epoch = time.perf_counter(), time.time()
+        process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        sampler = TreeSampler(process.pid, interval)
+        sampler.start()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            print(f"crawl_speed: the crawl took more than {timeout:g} s; killed", file=sys.stderr)
+            process.kill()
+            process.wait()
+        except BaseException:
+            process.kill()
+            process.wait()
+            raise
+        finally:
+            seconds, end_epoch = time.perf_counter() - start, time.time()
             sampler.stop()
-            self_after = resource.getrusage(resource.RUSAGE_SELF)
-    finally:
-        for site, _ in sites:
-            site.stop()
-    server_cpu = (self_after.ru_utime + self_after.ru_stime - self_before.ru_utime - self_before.ru_stime
-                  - sampler.own_cpu_seconds)
     article_paths = {site.name: {p.url[len(site.base_url):] for p in share} for site, share in sites}
-    article_requests = other_requests = 0
+    requested_at: list[float] = []
+    other_requests = 0
     for site, _ in sites:
-        for record in site.log:
+        for record in site.log[log_start[site.name]:]:
             if record.path in article_paths[site.name] and record.status == 200:
-                article_requests += 1
+                requested_at.append(record.time)
             else:
                 other_requests += 1
-    articles, outcomes, (started, finished, status) = (0, {}, (None, None, None))
-    if db_file.exists():
-        articles, outcomes, (started, finished, status) = read_database(db_file)
-    pages_done = sum(count for outcome, count in outcomes.items()
-                     if outcome in ("article", "duplicate", "no_text", "not_html")) or article_requests
+    requested_at.sort()
+    facts = read_database(db_file) if db_file.exists() else DatabaseFacts()
+    pages_done = sum(count for outcome, count in facts.outcomes.items()
+                     if outcome in ("article", "duplicate", "no_text", "not_html")) or len(requested_at)
+    cpu = sampler.cpu_totals()
+    end_to_end = Measurement("C  crawl, end to end (subprocess)", pages_done, facts.articles, seconds, cpu.get(WORKER))
     in_run = None
-    if started is not None and finished is not None:
-        in_run = Measurement("   crawl, in run (crawl_runs)", pages_done, articles, (finished - started).total_seconds())
+    if facts.started is not None and facts.finished is not None:
+        in_run = Measurement("C' crawl, in run (crawl_runs row)", pages_done, facts.articles,
+                             (facts.finished - facts.started).total_seconds(), cpu.get(WORKER))
     log_lines = (workdir / "crawl.stderr").read_text(encoding="utf-8", errors="replace").splitlines()
-    cpu = sampler.cpu_by_role()
-    cpu["web server (benchmark process threads)"] = max(0.0, server_cpu)
     return CrawlResult(
-        end_to_end=Measurement("C  crawl, end to end (subprocess)", pages_done, articles, seconds),
+        end_to_end=end_to_end,
         in_run=in_run,
         returncode=process.returncode,
-        status=status,
-        outcomes=outcomes,
-        article_requests=article_requests,
+        status=facts.status,
+        outcomes=facts.outcomes,
+        article_requests=len(requested_at),
         other_requests=other_requests,
-        peak_pss_mib=sampler.peak_pss_kib / 1024,
-        peak_rss_sum_mib=sampler.peak_rss_sum_kib / 1024,
+        peak_pss_mib=sampler.peak_pss_kib / KIB_PER_MIB,
+        peak_rss_sum_mib=sampler.peak_rss_sum_kib / KIB_PER_MIB,
         peak_processes=sampler.peak_processes,
-        largest_process_hwm_mib=max((p.peak_rss_kib for p in sampler.processes.values()), default=0) / 1024,
-        wait4_maxrss_mib=usage.ru_maxrss / 1024,
-        samples=sampler.samples,
+        largest_process_mib=max((p.peak_rss_kib for p in sampler.processes.values()), default=0) / KIB_PER_MIB,
+        samples=len(sampler.series),
         cpu_seconds=cpu,
-        log_warnings=sum(" WARNING: " in line or " ERROR: " in line for line in log_lines),
+        timeline=crawl_timeline(start_epoch, end_epoch, facts, requested_at),
+        steady=steady_state(facts.stored_at, sampler.series, cores),
+        log_warnings=sum(" WARNING: " in line or " ERROR: " in line or "Traceback" in line for line in log_lines),
         log_tail=log_lines[-15:],
         command=command,
     )
@@ -483,7 +586,7 @@ def run_crawl(sites: list[tuple[LocalSite, list[BenchPage]]], workdir: Path, ext
 
 # -- the report ---------------------------------------------------------------------------------
 def _versions() -> str:
-    """Python, Scrapy and trafilatura versions."""
+    """Python, Scrapy, trafilatura and lxml versions."""
     from importlib.metadata import PackageNotFoundError, version
 
     parts = [f"Python {platform.python_version()}"]
@@ -496,154 +599,236 @@ def _versions() -> str:
 
 
 def _ratio(numerator: Measurement | None, denominator: Measurement) -> float | None:
-    """pages/s of ``numerator`` over pages/s of ``denominator``."""
+    """pages/s of ``numerator`` over pages/s of ``denominator`` (``None`` if there is no numerator)."""
     if numerator is None or not denominator.pages_per_s:
         return None
     return numerator.pages_per_s / denominator.pages_per_s
 
 
+def usable_cores() -> int:
+    """The CPUs this process may run on (``os.cpu_count`` where affinity is unknown)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def report(pages: list[BenchPage], a: Measurement, b: Measurement, crawl: CrawlResult, sites: int,
            extra_settings: list[str], interval: float) -> tuple[str, dict[str, Any]]:
-    """The printed table and the figures for ``--json``."""
+    """The printed report and the figures for ``--json``."""
     mix = Counter(p.source for p in pages)
-    html_mib = sum(len(p.body) for p in pages) / MIB
-    cpus = os.cpu_count()
-    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cpus
+    html_mib = sum(len(p.body) for p in pages) / (1024 * 1024)
+    cores = usable_cores()
     lines = [
-        f"machine: {cpus} CPUs (os.cpu_count; {affinity} usable by this process), {platform.machine()}; {_versions()}",
+        f"machine: {os.cpu_count()} CPUs (os.cpu_count), {cores} usable by this process, {platform.machine()}; "
+        + _versions(),
         f"pages:   {len(pages)} corpus pages, {html_mib:.1f} MiB of HTML ("
         + ", ".join(f"{source} {count}" for source, count in sorted(mix.items())) + f"), served by {sites} sites",
-        f"crawl:   {' '.join(s for s in (*CRAWL_SETTINGS, *extra_settings))}",
+        f"crawl:   -s {' -s '.join((*CRAWL_SETTINGS, *extra_settings))}",
         "",
-        f"{'run':<40} {'pages':>6} {'articles':>8} {'seconds':>8} {'pages/s':>8} {'articles/s':>10}",
+        f"{'run':<42} {'pages':>5} {'articles':>8} {'seconds':>8} {'pages/s':>8} {'articles/s':>10} "
+        f"{'extraction CPU ms/page':>22}",
     ]
-    rows = [a, b, crawl.end_to_end] + ([crawl.in_run] if crawl.in_run else [])
-    for m in rows:
-        lines.append(f"{m.name:<40} {m.pages:>6} {m.articles:>8} {m.seconds:>8.2f} {m.pages_per_s:>8.1f} "
-                     f"{m.articles_per_s:>10.1f}")
+    for m in [a, b, crawl.end_to_end] + ([crawl.in_run] if crawl.in_run else []):
+        per_page = (f"{1000 * m.extraction_cpu_seconds / m.pages:22.1f}"
+                    if m.extraction_cpu_seconds is not None and m.pages else " " * 22)
+        lines.append(f"{m.name:<42} {m.pages:>5} {m.articles:>8} {m.seconds:>8.2f} {m.pages_per_s:>8.1f} "
+                     f"{m.articles_per_s:>10.1f} {per_page}")
     ratios = {
-        "crawl_end_to_end/B": _ratio(crawl.end_to_end, b),
-        "crawl_in_run/B": _ratio(crawl.in_run, b),
-        "crawl_end_to_end/A": _ratio(crawl.end_to_end, a),
-        "crawl_in_run/A": _ratio(crawl.in_run, a),
+        "crawl end-to-end/B": _ratio(crawl.end_to_end, b),
+        "crawl in-run/B": _ratio(crawl.in_run, b),
+        "crawl end-to-end/A": _ratio(crawl.end_to_end, a),
+        "crawl in-run/A": _ratio(crawl.in_run, a),
         "B/A": _ratio(b, a),
     }
-    lines.append("")
-    lines.append("ratios (pages/s): " + "   ".join(f"{k} {v:.2f}" for k, v in ratios.items() if v is not None))
-    best = ratios["crawl_in_run/B"] or ratios["crawl_end_to_end/B"]
-    if best is not None:
-        verdict = "met" if best >= TARGET_RATIO else "NOT met"
-        lines.append(f"goal: crawl >= {TARGET_RATIO} x B ({TARGET_RATIO * b.pages_per_s:.1f} pages/s): {verdict} "
-                     f"in run ({best:.2f}); end to end {ratios['crawl_end_to_end/B']:.2f}")
+    lines += ["", "ratios of pages/s: " + "   ".join(f"{k} {v:.2f}" for k, v in ratios.items() if v is not None)]
+    in_run_ratio = ratios["crawl in-run/B"]
+    if in_run_ratio is not None:
+        lines.append(f"goal, crawl >= {TARGET_RATIO} x B = {TARGET_RATIO * b.pages_per_s:.1f} pages/s: "
+                     f"{'met' if in_run_ratio >= TARGET_RATIO else 'NOT met'} in run ({in_run_ratio:.2f}), "
+                     f"{'met' if (ratios['crawl end-to-end/B'] or 0) >= TARGET_RATIO else 'not met'} "
+                     f"end to end ({ratios['crawl end-to-end/B']:.2f})")
     lines += [
         "",
-        f"peak memory of the crawl's process tree (crawl process + fork server + {b.name.split('(')[1].split()[0]} "
-        "extraction workers + resource tracker):",
-        f"  {crawl.peak_pss_mib:.0f} MiB PSS, summed over the tree, sampled from /proc every "
-        f"{interval:g} s ({crawl.samples} samples; peak with {crawl.peak_processes} processes)",
-        f"  {crawl.peak_rss_sum_mib:.0f} MiB RSS summed over the tree (pages shared by forked workers counted "
+        "peak memory of the crawl's process tree (crawl process, fork server, extraction workers, resource tracker),",
+        f"sampled from /proc every {interval:g} s ({crawl.samples} samples):",
+        f"  {crawl.peak_pss_mib:7.0f} MiB  PSS summed over the tree (shared pages counted once; "
+        f"{crawl.peak_processes} processes at the peak)",
+        f"  {crawl.peak_rss_sum_mib:7.0f} MiB  RSS summed over the tree (pages the forked workers share counted "
         "in each: an upper bound)",
-        f"  {crawl.largest_process_hwm_mib:.0f} MiB largest single process (VmHWM); "
-        f"{crawl.wait4_maxrss_mib:.0f} MiB wait4() ru_maxrss (largest of the crawl process and its reaped children)",
+        f"  {crawl.largest_process_mib:7.0f} MiB  largest single process (its VmHWM)",
         "",
-        "CPU seconds during the crawl (sampled /proc utime+stime; the web server from getrusage of this process):",
+        "timeline of the crawl, seconds from the subprocess's start (server log, database timestamps):",
+        *(f"  {name:<42} {moment:7.2f}" for name, moment in crawl.timeline.items()),
     ]
+    if crawl.steady is not None:
+        s = crawl.steady
+        lines += [
+            f"  steady state (10th to 90th percentile of store times): {s.pages_per_s:.1f} pages/s stored "
+            f"({s.pages_per_s / b.pages_per_s:.2f} x B)",
+            "    CPU ms per page there: " + ", ".join(f"{role} {ms:.1f}" for role, ms in
+                                                      sorted(s.cpu_ms_per_page.items(), key=lambda i: -i[1])
+                                                      if ms >= 0.05),
+            f"    -> all {cores} cores busy at {s.ceiling_pages_per_s:.1f} pages/s "
+            f"({s.ceiling_pages_per_s / b.pages_per_s:.2f} x B): the CPU-bound ceiling of this crawl",
+        ]
     total_cpu = sum(crawl.cpu_seconds.values())
-    capacity = crawl.end_to_end.seconds * (affinity or 1)
+    lines += ["", "CPU seconds during the crawl (utime + stime from /proc; the web server from this process's own):"]
     for role, seconds in sorted(crawl.cpu_seconds.items(), key=lambda item: -item[1]):
-        lines.append(f"  {role:<42} {seconds:7.2f} s")
-    lines.append(f"  {'total':<42} {total_cpu:7.2f} s of {capacity:.2f} s available "
-                 f"({affinity} cores x {crawl.end_to_end.seconds:.2f} s wall)")
+        lines.append(f"  {role:<42} {seconds:7.2f}")
     lines += [
+        f"  {'total':<42} {total_cpu:7.2f} of {crawl.end_to_end.seconds * cores:.2f} available "
+        f"({cores} cores x {crawl.end_to_end.seconds:.2f} s)",
         "",
-        f"crawl: exit {crawl.returncode}, run status {crawl.status}; fetched URLs by outcome "
-        + ", ".join(f"{k} {v}" for k, v in sorted(crawl.outcomes.items()))
-        + f"; {crawl.article_requests} article pages served, {crawl.other_requests} other requests "
-        f"(robots.txt, sitemaps); {crawl.log_warnings} warning/error lines in the crawl log",
+        f"crawl: exit {crawl.returncode}, run status {crawl.status}; fetched URLs by outcome: "
+        + (", ".join(f"{k} {v}" for k, v in sorted(crawl.outcomes.items())) or "none")
+        + f"; {crawl.article_requests} article pages served, {crawl.other_requests} other requests; "
+        f"{crawl.log_warnings} warning/error lines in the crawl log",
     ]
     figures = {
         "when": datetime.now().astimezone().isoformat(timespec="seconds"),
-        "machine": {"cpu_count": cpus, "usable_cpus": affinity, "arch": platform.machine(), "versions": _versions()},
+        "machine": {"cpu_count": os.cpu_count(), "usable_cores": cores, "arch": platform.machine(),
+                    "versions": _versions()},
         "pages": len(pages), "html_mib": html_mib, "page_sources": dict(mix), "sites": sites,
-        "crawl_settings": [*CRAWL_SETTINGS, *extra_settings], "crawl_command": crawl.command,
+        "crawl_command": crawl.command,
         "extraction_serial": a.as_dict(), "extraction_pool": b.as_dict(),
         "crawl_end_to_end": crawl.end_to_end.as_dict(),
         "crawl_in_run": crawl.in_run.as_dict() if crawl.in_run else None,
         "ratios": ratios, "target_ratio": TARGET_RATIO,
         "crawl_memory_mib": {"peak_pss_tree": crawl.peak_pss_mib, "peak_rss_sum_tree": crawl.peak_rss_sum_mib,
-                             "largest_process_vmhwm": crawl.largest_process_hwm_mib,
-                             "wait4_ru_maxrss": crawl.wait4_maxrss_mib, "samples": crawl.samples},
+                             "largest_process_vmhwm": crawl.largest_process_mib, "sample_interval_s": interval,
+                             "samples": crawl.samples},
         "crawl_cpu_seconds": crawl.cpu_seconds,
+        "crawl_timeline_s": crawl.timeline,
+        "crawl_steady_state": asdict(crawl.steady) if crawl.steady else None,
         "crawl_returncode": crawl.returncode, "crawl_status": crawl.status, "fetched_outcomes": crawl.outcomes,
         "article_requests": crawl.article_requests, "other_requests": crawl.other_requests,
+        "crawl_log_warnings": crawl.log_warnings,
     }
     return "\n".join(lines), figures
+
+
+@dataclass
+class Round:
+    """One round of the benchmark: A, B and the crawl, one after the other."""
+
+    a: Measurement
+    b: Measurement
+    crawl: CrawlResult
+
+    @property
+    def in_run_ratio(self) -> float:
+        """crawl in-run/B (end-to-end/B if the run row is missing), for choosing the median round."""
+        return _ratio(self.crawl.in_run, self.b) or _ratio(self.crawl.end_to_end, self.b) or 0.0
+
+
+def rounds_summary(rounds: list[Round], median: int) -> str:
+    """One line per round: pages/s of A, B and the crawl, and the ratios to B."""
+    lines = [f"{len(rounds)} rounds (pages/s; the report above is of the median round, marked *):",
+             f"  {'round':<7} {'A':>6} {'B':>6} {'C e2e':>6} {'C run':>6} {'e2e/B':>6} {'run/B':>6} {'steady/B':>8}"]
+    for number, r in enumerate(rounds):
+        run = r.crawl.in_run.pages_per_s if r.crawl.in_run else float("nan")
+        steady = r.crawl.steady.pages_per_s / r.b.pages_per_s if r.crawl.steady else float("nan")
+        lines.append(f"  {str(number + 1) + ('*' if number == median else ''):<7} {r.a.pages_per_s:6.1f} "
+                     f"{r.b.pages_per_s:6.1f} {r.crawl.end_to_end.pages_per_s:6.1f} {run:6.1f} "
+                     f"{_ratio(r.crawl.end_to_end, r.b) or float('nan'):6.2f} {r.in_run_ratio:6.2f} {steady:8.2f}")
+    return "\n".join(lines)
 
 
 # -- main ---------------------------------------------------------------------------------------
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command-line options."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--pages", type=int, default=300, help="corpus pages to use (default 300)")
-    parser.add_argument("--corpus", help="test corpus directory (default $AI4S_TEST_CORPUS, else ../shared/corpus "
-                                         "next to the project)")
+    parser.add_argument("--corpus", help="test corpus directory (default: $AI4S_TEST_CORPUS, else "
+                                         "../shared/corpus next to the project)")
     parser.add_argument("--sites", type=int, default=3, choices=(2, 3, 4), help="loopback sites serving the pages")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the page choice and order (default 0)")
+    parser.add_argument("--repeat", type=int, default=1, metavar="K",
+                        help="run A, B and the crawl K times in turn and report the median round (default 1)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the choice and order of the pages (default 0)")
     parser.add_argument("-s", "--set", dest="settings", action="append", default=[], metavar="NAME=VALUE",
-                        help="extra Scrapy setting for the crawl (repeatable; after the benchmark's own)")
+                        help="extra Scrapy setting for the crawl, after the benchmark's own (repeatable)")
     parser.add_argument("--sample-interval", type=float, default=0.1, help="seconds between /proc samples")
     parser.add_argument("--timeout", type=float, default=900, help="kill the crawl after this many seconds")
-    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
-    parser.add_argument("--keep", action="store_true", help="keep the work directory (database, logs, sources)")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="also write the figures to FILE")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory (database, crawl log, sources)")
     args = parser.parse_args(argv)
     if args.pages < 1:
         parser.error("--pages must be at least 1")
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark; 0 on success, 1 if the crawl failed, 2 if the corpus is missing."""
+    """Run the benchmark: 0 on success, 1 if the crawl failed, 2 without the test corpus."""
     args = parse_args(argv)
+    if not Path("/proc/self/stat").exists():
+        print("crawl_speed: this benchmark reads /proc (Linux only)", file=sys.stderr)
+        return 2
     corpus = resolve_corpus(args.corpus)
-    if not (corpus / "README.md").is_file() and not (corpus / "index.jsonl").is_file():
-        print(f"crawl_speed: this benchmark needs the test corpus (real news pages, <source>/<id>.html.gz + "
-              f"<id>.json), not found at {corpus}.\nPut it at ../shared/corpus next to the project, or pass "
-              "--corpus DIR or set AI4S_TEST_CORPUS.", file=sys.stderr)
+    if not (corpus / "index.jsonl").is_file():
+        print(f"crawl_speed: this benchmark needs the test corpus (real web pages as <source>/<id>.html.gz + "
+              f"<id>.json, with index.jsonl), and there is none at {corpus}.\n"
+              "Put it at ../shared/corpus next to the project, or pass --corpus DIR, or set AI4S_TEST_CORPUS.",
+              file=sys.stderr)
         return 2
     pages = load_pages(corpus, args.pages, args.seed)
     if not pages:
         print(f"crawl_speed: no page with body_complete: true in {corpus}", file=sys.stderr)
         return 2
     if len(pages) < args.pages:
-        print(f"crawl_speed: only {len(pages)} usable pages in the corpus (asked for {args.pages})", file=sys.stderr)
+        print(f"crawl_speed: only {len(pages)} usable pages in the corpus ({args.pages} asked for)", file=sys.stderr)
     sites = build_sites(pages, min(args.sites, len(pages)))
     workdir = Path(tempfile.mkdtemp(prefix="ai4s-bench-"))
+    rounds: list[Round] = []
     try:
-        print(f"{len(pages)} pages from {corpus}; A: extraction only, serial ...", file=sys.stderr, flush=True)
-        a = extraction_serial(pages)
-        print("B: extraction only, pool ...", file=sys.stderr, flush=True)
-        b, _ = extraction_pool(pages)
-        print(f"crawl of {len(sites)} loopback sites ...", file=sys.stderr, flush=True)
-        crawl = run_crawl(sites, workdir, args.settings, args.sample_interval, args.timeout)
-        text, figures = report(pages, a, b, crawl, len(sites), args.settings,
-                               args.sample_interval)
-        print(text)
-        if args.json:
-            args.json.parent.mkdir(parents=True, exist_ok=True)
-            args.json.write_text(json.dumps(figures, indent=2, default=str) + "\n", encoding="utf-8")
-        if crawl.returncode != 0 or crawl.log_warnings:
-            print("\ncrawl log (last lines):\n  " + "\n  ".join(crawl.log_tail), file=sys.stderr)
-        if args.keep:
-            print(f"\nwork directory kept: {workdir}", file=sys.stderr)
-        return 0 if crawl.returncode == 0 else 1
+        for site, _ in sites:
+            site.start()
+        print(f"{len(pages)} pages from {corpus}", file=sys.stderr, flush=True)
+        for number in range(1, args.repeat + 1):
+            label = f"round {number} of {args.repeat}: " if args.repeat > 1 else ""
+            print(f"{label}A: extraction only, serial ...", file=sys.stderr, flush=True)
+            a = extraction_serial(pages)
+            print(f"{label}B: extraction only, in the pool ...", file=sys.stderr, flush=True)
+            b = extraction_pool(pages)
+            print(f"{label}crawl of {len(sites)} loopback sites ...", file=sys.stderr, flush=True)
+            round_dir = workdir / f"round-{number}"
+            round_dir.mkdir()
+            crawl = run_crawl(sites, round_dir, args.settings, args.sample_interval, args.timeout, usable_cores())
+            rounds.append(Round(a, b, crawl))
+            if crawl.returncode != 0:
+                break
     finally:
         for site, _ in sites:
             site.stop()
+    try:
+        ranked = sorted(range(len(rounds)), key=lambda n: rounds[n].in_run_ratio)
+        median = ranked[(len(ranked) - 1) // 2]
+        chosen = rounds[median]
+        text, figures = report(pages, chosen.a, chosen.b, chosen.crawl, len(sites), args.settings,
+                               args.sample_interval)
+        print("\n" + text, flush=True)
+        if len(rounds) > 1:
+            print("\n" + rounds_summary(rounds, median), flush=True)
+        if args.json:
+            figures["rounds"] = [{"extraction_serial": r.a.as_dict(), "extraction_pool": r.b.as_dict(),
+                                  "crawl_end_to_end": r.crawl.end_to_end.as_dict(),
+                                  "crawl_in_run": r.crawl.in_run.as_dict() if r.crawl.in_run else None,
+                                  "crawl_steady_state": asdict(r.crawl.steady) if r.crawl.steady else None}
+                                 for r in rounds]
+            figures["median_round"] = median + 1
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(figures, indent=2, default=str) + "\n", encoding="utf-8")
+        failed = [r.crawl for r in rounds if r.crawl.returncode != 0 or r.crawl.log_warnings]
+        if failed:
+            print("\ncrawl log (last lines):\n  " + "\n  ".join(failed[0].log_tail), file=sys.stderr)
+        if args.keep:
+            print(f"\nwork directory kept: {workdir}", file=sys.stderr)
+        return 0 if all(r.crawl.returncode == 0 for r in rounds) else 1
+    finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     sys.exit(main())

@@ -89,10 +89,20 @@ def detect_language(text: str, declared: str | None = None) -> str | None:
         if re.search(r"[\uac00-\ud7af]", sample):
             return "ko"
         return "zh"
-    from py3langid import classify  # imported late: loading its model costs a few hundred ms
-
-    detected, _ = classify(sample)
+    detected, _ = _language_classifier()(sample)
     return detected
+
+
+def _language_classifier():  # type: ignore[no-untyped-def]
+    """py3langid's classifier, imported on first use: loading its model costs about half a second."""
+    from py3langid import classify
+
+    return classify
+
+
+def warm_up() -> None:
+    """Load everything extraction needs (the language model included), so the first page is not slow."""
+    detect_language("Warm-up text for the language model of the extraction workers.")
 
 
 def extract_article(

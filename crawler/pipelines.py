@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 
-from crawler.extract import ExtractedArticle, NotAnArticle, extract_article
+from crawler.extract import ExtractedArticle, NotAnArticle, extract_article, warm_up
 from crawler.items import FetchFailure, PageItem
 from crawler.middlewares import stat_key
 from crawler.urls import canonical_url
 from storage import Database, NewArticle
 from storage.repository import (
     RUN_COUNTERS,
+    ensure_source,
     finish_run,
     record_fetch,
     save_run_counts,
@@ -57,7 +58,7 @@ def make_extraction_pool(workers: int = 0) -> Executor:
     """
     workers = workers or os.cpu_count() or 1
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["crawler.extract"])
+    context.set_forkserver_preload(["crawler.extract_preload"])
     return ProcessPoolExecutor(max_workers=workers, mp_context=context)
 
 
@@ -73,8 +74,10 @@ class ExtractPipeline:
         return cls(crawler)
 
     def open_spider(self) -> None:
-        """Start the worker pool."""
+        """Start the worker pool; its workers start while the first feeds and sitemaps download."""
         self.pool = make_extraction_pool(self.workers)
+        for _ in range(self.workers or os.cpu_count() or 1):
+            self.pool.submit(warm_up)
 
     def close_spider(self) -> None:
         """Stop the worker pool."""
@@ -104,6 +107,7 @@ class StorePipeline:
         self.db_url = crawler.settings.get("AI4S_DB")
         self.database: Database | None = None
         self.run_id: int | None = None
+        self.source_ids: dict[str, int] = {}
         self.sources: list[str] = list(crawler.settings.getlist("AI4S_SOURCE_NAMES"))
         # SQLAlchemy sessions are used from this one thread only: writes are serialised and
         # the reactor never waits on the database.
@@ -121,6 +125,7 @@ class StorePipeline:
         names = sorted(getattr(spider, "sources", {}) or self.sources)
         with self.database.session() as session, session.begin():
             self.run_id = start_run(session, names, pid=os.getpid(), host=socket.gethostname())
+            self.source_ids = {name: ensure_source(session, name) for name in names}
         self.sources = names
         self.stats.set_value("ai4s/run_id", self.run_id)
         self.stats.set_value("ai4s/db_url", self.database.url)
@@ -143,6 +148,7 @@ class StorePipeline:
                     outcome=item.outcome,
                     http_status=item.http_status,
                     error=item.error,
+                    source_id=self.source_ids.get(item.source),
                 )
                 return
             if not isinstance(item, ExtractedPage):
@@ -165,6 +171,7 @@ class StorePipeline:
                         encoding=result.encoding,
                     ),
                     run_id=self.run_id,
+                    source_id=self.source_ids.get(page.source),
                 )
                 outcome, article_id, error = ("article" if stored.created else "duplicate"), stored.article_id, None
                 self.stats.inc_value(stat_key(page.source, "new_articles" if stored.created else "duplicates"))
@@ -182,6 +189,7 @@ class StorePipeline:
                     http_status=page.status,
                     error=error,
                     article_id=article_id,
+                    source_id=self.source_ids.get(page.source),
                 )
 
     def close_spider(self) -> None:

@@ -69,13 +69,15 @@ class StoreResult:
     created: bool
 
 
-def store_article(session: Session, article: NewArticle, run_id: int | None = None) -> StoreResult:
+def store_article(
+    session: Session, article: NewArticle, run_id: int | None = None, source_id: int | None = None
+) -> StoreResult:
     """Insert ``article`` unless its canonical URL or its text is already stored.
 
     Returns the new row's id, or the id of the stored article it duplicates (whose
-    ``last_seen`` is then refreshed).
+    ``last_seen`` is then refreshed). ``source_id``, when the caller knows it, saves a lookup.
     """
-    source_id = ensure_source(session, article.source)
+    source_id = source_id or ensure_source(session, article.source)
     now = utcnow()
     u_hash = url_hash(article.canonical_url)
     c_hash = content_hash(article.text)
@@ -121,9 +123,10 @@ def record_fetch(
     http_status: int | None = None,
     error: str | None = None,
     article_id: int | None = None,
+    source_id: int | None = None,
 ) -> None:
     """Remember that ``canonical_url`` was fetched and what came of it (an upsert by URL hash)."""
-    source_id = ensure_source(session, source)
+    source_id = source_id or ensure_source(session, source)
     now = utcnow()
     statement = _insert(session, FetchedUrl).values(
         url_hash=url_hash(canonical_url),
