@@ -168,13 +168,14 @@ class NewsSpider(scrapy.Spider):
         depth = response.meta.get("ai4s_depth", 0)
         page = response.meta.get("ai4s_page", 1)
         site = url_host(response.url)
+        rels = self._rels(response)
         for link in self.link_extractor.extract_links(response):
             url = link.url
             if url_host(url) != site or not self._allowed(url, source) or not is_fetchable_link(url):
                 continue
             if looks_like_article(url):
                 yield self.article_request(url, source, "listing")
-            elif is_pagination(url, response.url, link.text or "", self._rel_of(response, link.url)):
+            elif is_pagination(url, response.url, link.text or "", rels.get(link.url, "")):
                 if page < self.max_pagination:
                     yield self._request(
                         url, source, "listing", self.parse_listing, ai4s_depth=depth, ai4s_page=page + 1
@@ -183,13 +184,13 @@ class NewsSpider(scrapy.Spider):
                 yield self._request(url, source, "listing", self.parse_listing, ai4s_depth=depth + 1, ai4s_page=1)
 
     @staticmethod
-    def _rel_of(response: TextResponse, url: str) -> str:
-        rels = [
-            a.attrib.get("rel", "")
-            for a in response.css("a[rel], link[rel]")
-            if response.urljoin(a.attrib.get("href", "")) == url
-        ]
-        return " ".join(rels)
+    def _rels(response: TextResponse) -> dict[str, str]:
+        """The ``rel`` values of a page's links (``rel=next`` marks pagination), by absolute URL."""
+        rels: dict[str, str] = {}
+        for element in response.css("a[rel], link[rel]"):
+            url = response.urljoin(element.attrib.get("href", ""))
+            rels[url] = f"{rels.get(url, '')} {element.attrib.get('rel', '')}".strip()
+        return rels
 
     @staticmethod
     def _declares_article(response: TextResponse) -> bool:
