@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from crawler.sources import DEFAULT_SOURCES_FILE, SourcesError, load_sources
@@ -42,7 +43,7 @@ DbOption = Annotated[
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    errors.print(f"[bold red]error:[/] {message}", highlight=False)
+    errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -176,6 +177,178 @@ def demo(
             if result.returncode != 0:
                 raise _fail(f"crawl {round_number} failed (exit {result.returncode})", code=1)
     console.print(f"\nCorpus: {db_url}\nTry: ai4s stats --db {db_url}\n     ai4s export --db {db_url}", highlight=False)
+
+
+topics_app = typer.Typer(
+    help="The topic profile: build it from the seeds, evaluate it on labelled texts.", no_args_is_help=True
+)
+seeds_app = typer.Typer(help="The seed articles that define the topic.", no_args_is_help=True)
+app.add_typer(topics_app, name="topics")
+app.add_typer(seeds_app, name="seeds")
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SEEDS_DIR = PROJECT_ROOT / "seeds"
+DEFAULT_LABELLED = PROJECT_ROOT.parent / "shared" / "corpus" / "relevance"
+ProfileOption = Annotated[
+    Path | None, typer.Option("--profile", help="Topic profile (TOML). Default: seeds/topics.toml.")
+]
+
+
+@topics_app.command("build")
+def topics_build(
+    seeds: Annotated[Path, typer.Option(help="Folder of seed articles (*.txt).")] = SEEDS_DIR,
+    lexicon: Annotated[Path, typer.Option(help="Curated lexicon (TOML).")] = SEEDS_DIR / "lexicon.toml",
+    background: Annotated[
+        Path | None, typer.Option(help="Folder of ordinary news (*.txt, or *.json with a body) to contrast with.")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Where to write the profile.")] = SEEDS_DIR / "topics.toml",
+    top: Annotated[int, typer.Option(help="How many distinctive seed terms to keep.")] = 60,
+) -> None:
+    """Derive the topic profile from the seed articles and the curated lexicon."""
+    from crawler.topics import TopicsError, dump_profile, load_profile
+    from crawler.topics_build import background_texts, build_profile, seed_files
+
+    texts = list(background_texts(background)) if background else []
+    if not texts:
+        errors.print("warning: no background texts: seed terms are ranked by frequency alone (use --background)")
+    try:
+        scoring = load_profile(out).scoring if out.exists() else None
+        profile = build_profile(seeds, lexicon, texts, scoring=scoring, top=top)
+    except TopicsError as exc:
+        raise _fail(str(exc)) from None
+    names = ", ".join(p.name for p in seed_files(seeds))
+    header = (
+        "Topic profile of ai4s-monitor: what counts as coverage of AI for Science.\n"
+        "Built by `ai4s topics build` from the curated lexicon (seeds/lexicon.toml) and the terms that the\n"
+        f"seed articles use far more than ordinary news ({len(texts)} background texts): {names}.\n"
+        "Review changes in git; edit the lexicon or add seeds (`ai4s seeds add`) and rebuild. The [scoring]\n"
+        "table is kept across rebuilds; `ai4s topics eval --calibrate --write` sets the threshold.\n"
+        "Each [[term]]: text (normalised: simplified Chinese, lower case), facet, weight, origin."
+    )
+    out.write_text(dump_profile(profile, header), encoding="utf-8")
+    by_facet: dict[str, int] = {}
+    for term in profile.terms:
+        by_facet[term.facet] = by_facet.get(term.facet, 0) + 1
+    console.print(f"{out}: {len(profile.terms)} terms ({', '.join(f'{k} {v}' for k, v in by_facet.items())})")
+
+
+@topics_app.command("eval")
+def topics_eval(
+    profile: ProfileOption = None,
+    labelled: Annotated[Path, typer.Option(help="Folder of labelled texts (JSON).")] = DEFAULT_LABELLED,
+    calibrate: Annotated[bool, typer.Option(help="Choose the threshold on the tuning part.")] = False,
+    write: Annotated[bool, typer.Option(help="With --calibrate: save the threshold in the profile.")] = False,
+) -> None:
+    """Precision, recall and F1 per language, on the tuning part and on the held-out part."""
+    from dataclasses import replace
+
+    from crawler.topics import DEFAULT_PROFILE, RelevanceScorer, TopicProfile, TopicsError, load_profile
+    from crawler.topics_eval import calibrate_threshold, evaluate, is_held_out, load_labelled, score_all
+
+    path = profile or DEFAULT_PROFILE
+    try:
+        loaded = load_profile(path)
+    except TopicsError as exc:
+        raise _fail(str(exc)) from None
+    texts = load_labelled(labelled) if labelled.is_dir() else []
+    if not texts:
+        raise _fail(f"no labelled texts (*.json) in {labelled}")
+    scored = score_all(RelevanceScorer(loaded), texts)
+    tuning = [(t, s) for t, s in scored if not is_held_out(t.id)]
+    threshold = loaded.scoring.threshold
+    if calibrate:
+        threshold = calibrate_threshold(tuning)
+        console.print(f"threshold calibrated on the tuning part: {threshold} (was {loaded.scoring.threshold})")
+        if write:
+            # Saved as a shift of the bias, so that a score of 0.5 is the decision boundary.
+            import math
+
+            shift = math.log(threshold / (1 - threshold))
+            scoring = replace(loaded.scoring, bias=round(loaded.scoring.bias - shift, 3), threshold=0.5)
+            _rewrite_profile(path, TopicProfile(loaded.terms, scoring))
+            console.print(f"saved in {path}: bias {loaded.scoring.bias} -> {scoring.bias}, threshold 0.5")
+            loaded, threshold = load_profile(path), 0.5
+            scored = score_all(RelevanceScorer(loaded), texts)
+            tuning = [(t, s) for t, s in scored if not is_held_out(t.id)]
+    table = Table(title=f"relevance at threshold {threshold}", title_justify="left")
+    for column in ("part", "language", "texts", "precision", "recall", "F1", "false +", "false -"):
+        table.add_column(column, justify="right" if column not in ("part", "language") else "left")
+    parts = [("tuning", tuning), ("held out", [(t, s) for t, s in scored if is_held_out(t.id)]), ("all", scored)]
+    for part, items in parts:
+        for row in evaluate([(t, s >= threshold) for t, s in items]):
+            table.add_row(
+                part,
+                row.group,
+                str(row.n),
+                f"{row.precision:.2f}",
+                f"{row.recall:.2f}",
+                f"{row.f1:.2f}",
+                str(row.fp),
+                str(row.fn),
+            )
+    console.print(table)
+    wrong = [(t, s) for t, s in scored if (s >= threshold) != t.relevant]
+    for text, score in sorted(wrong, key=lambda item: item[0].id):
+        label = "relevant" if text.relevant else "negative"
+        console.print(
+            f"  wrong: {text.id} ({label}, {text.kind}) scored {score:.3f}: {text.title[:60]}", highlight=False
+        )
+
+
+def _rewrite_profile(path: Path, profile: object) -> None:
+    """Write ``profile`` back to ``path``, keeping the file's leading comment block."""
+    from crawler.topics import TopicProfile, dump_profile
+
+    assert isinstance(profile, TopicProfile)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    header = []
+    for line in lines:
+        if not line.startswith("#"):
+            break
+        header.append(line[1:].strip())
+    path.write_text(dump_profile(profile, "\n".join(header)), encoding="utf-8")
+
+
+@seeds_app.command("add")
+def seeds_add(
+    source: Annotated[str, typer.Argument(help="A text file, or an http(s) URL of an article page.")],
+    seeds: Annotated[Path, typer.Option(help="Folder of seed articles.")] = SEEDS_DIR,
+) -> None:
+    """Add a seed article (a text file, or the article text of a web page); then run `ai4s topics build`."""
+    import hashlib
+    import urllib.request
+
+    from crawler.extract import ExtractedArticle, extract_article
+    from crawler.topics_build import seed_files
+    from crawler.urls import is_http_url
+
+    if is_http_url(source):
+        request = urllib.request.Request(source, headers={"User-Agent": "ai4s-monitor/0.1 (seed fetch)"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - http(s) checked above
+                body, content_type = response.read(10 * 1024 * 1024), response.headers.get("Content-Type")
+                charset = response.headers.get_content_charset()
+        except OSError as exc:
+            raise _fail(f"cannot fetch {source}: {exc}") from None
+        result = extract_article(body, source, charset, content_type)
+        if not isinstance(result, ExtractedArticle):
+            raise _fail(f"{source}: {result.reason}")
+        text = f"{result.title or ''}\n\n{result.text}\n\nSource: {source}\n"
+    else:
+        path = Path(source)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise _fail(f"cannot read {path} as UTF-8 text: {exc}") from None
+    if len(text.strip()) < 200:
+        raise _fail("a seed article needs some text (200 characters at least)")
+    number = len(seed_files(seeds))
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    if any(p.name.endswith(f"_{digest}.txt") for p in seed_files(seeds)):
+        raise _fail("this seed is already there")
+    target = seeds / f"{number:03d}_{digest}.txt"
+    target.write_text(text, encoding="utf-8")
+    console.print(f"added {target}; now run: ai4s topics build --background DIR")
 
 
 def main() -> None:
