@@ -40,6 +40,9 @@ DbOption = Annotated[
         "file in the user's data directory.",
     ),
 ]
+ProfileOption = Annotated[
+    Path | None, typer.Option("--profile", help="Topic profile (TOML). Default: seeds/topics.toml.")
+]
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -57,17 +60,20 @@ def crawl(
         str, typer.Option(help="Log level of the crawl log (DEBUG, INFO, WARNING, ERROR).")
     ] = "WARNING",
     log_file: Annotated[str | None, typer.Option(help="Write the crawl log to this file instead of stderr.")] = None,
+    topics: Annotated[Path | None, typer.Option(help="Topic profile (TOML). Default: seeds/topics.toml.")] = None,
 ) -> None:
     """Run one crawl of the configured sources and print a summary per source."""
     from crawler.report import CrawlProgress, summary_table
     from crawler.runner import CrawlOptions, parse_setting_overrides, run_crawl
+    from crawler.topics import load_profile
 
     try:
         overrides = parse_setting_overrides(setting)
         chosen = load_sources(sources, source)
-    except (SourcesError, ValueError) as exc:
+        load_profile(topics)
+    except ValueError as exc:  # SourcesError and TopicsError are ValueErrors with a clear message
         raise _fail(str(exc)) from None
-    options = CrawlOptions(sources, [s.name for s in chosen], db, overrides, log_level.upper(), log_file)
+    options = CrawlOptions(sources, [s.name for s in chosen], db, overrides, log_level.upper(), log_file, topics)
     with CrawlProgress(errors, [s.name for s in chosen]) as progress:
         report = run_crawl(options, on_progress=progress.update)
     title = f"crawl run {report.run_id}: {report.status}"
@@ -81,8 +87,9 @@ def export(
     db: DbOption = None,
     format: Annotated[str, typer.Option("--format", help="Output format (jsonl).")] = "jsonl",  # noqa: A002
     out: Annotated[Path | None, typer.Option("--out", help="Write to this file (default: standard output).")] = None,
+    all_articles: Annotated[bool, typer.Option("--all", help="Include the articles scored off-topic.")] = False,
 ) -> None:
-    """Write every stored article as one JSON object per line."""
+    """Write every stored on-topic article (or all, with --all) as one JSON object per line."""
     from storage import Database
     from storage.repository import iter_articles
 
@@ -92,7 +99,7 @@ def export(
     count = 0
     try:
         with Database(db) as database, database.session() as session:
-            for article, source_name in iter_articles(session):
+            for article, source_name in iter_articles(session, include_off_topic=all_articles):
                 record = {
                     "url": article.url,
                     "canonical_url": article.canonical_url,
@@ -101,8 +108,8 @@ def export(
                     "text": article.text,
                     "published": article.published.date().isoformat() if article.published else None,
                     "language": article.language,
-                    "relevance": None,  # filled once relevance scoring lands (issue 3)
-                    "relevant": True,
+                    "relevance": article.relevance,
+                    "relevant": article.relevant,
                     "story_id": article.id,  # each article is its own story until near-duplicates land (issue 4)
                     "first_seen": article.first_seen.isoformat(),
                 }
@@ -113,6 +120,36 @@ def export(
             stream.close()
     if out:
         errors.print(f"{count} articles written to {out}")
+
+
+@app.command()
+def rescore(db: DbOption = None, profile: ProfileOption = None) -> None:
+    """Score every stored article again against the topic profile (after it changed)."""
+    from crawler.topics import RelevanceScorer, TopicsError, load_profile
+    from storage import Database
+    from storage.repository import articles_after, update_relevance
+
+    try:
+        scorer = RelevanceScorer(load_profile(profile))
+    except TopicsError as exc:
+        raise _fail(str(exc)) from None
+    counts = {"scored": 0, "now relevant": 0, "now off-topic": 0}
+    with Database(db) as database:
+        last_id = 0
+        while True:
+            with database.session() as session:
+                batch = articles_after(session, last_id)
+            if not batch:
+                break
+            with database.session() as session, session.begin():
+                for article_id, title, text in batch:
+                    result = scorer.score(title, text)
+                    evidence = json.dumps(result.evidence(), ensure_ascii=False)
+                    update_relevance(session, article_id, result.score, result.relevant, evidence)
+                    counts["scored"] += 1
+                    counts["now relevant" if result.relevant else "now off-topic"] += 1
+            last_id = batch[-1][0]
+    console.print(", ".join(f"{value} {name}" for name, value in counts.items()))
 
 
 @app.command("sources")
@@ -189,9 +226,6 @@ app.add_typer(seeds_app, name="seeds")
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SEEDS_DIR = PROJECT_ROOT / "seeds"
 DEFAULT_LABELLED = PROJECT_ROOT.parent / "shared" / "corpus" / "relevance"
-ProfileOption = Annotated[
-    Path | None, typer.Option("--profile", help="Topic profile (TOML). Default: seeds/topics.toml.")
-]
 
 
 @topics_app.command("build")

@@ -13,6 +13,7 @@ from storage.repository import CorpusStats, SourceRunCounts
 SUMMARY_COLUMNS = (
     ("pages_fetched", "fetched"),
     ("new_articles", "new"),
+    ("off_topic", "off-topic"),
     ("duplicates", "dup"),
     ("not_articles", "no article"),
     ("skipped_known", "known"),
@@ -20,6 +21,7 @@ SUMMARY_COLUMNS = (
 )
 SUMMARY_CAPTION = (
     "fetched: pages downloaded (feeds, sitemaps, listings, articles) · new: articles stored · "
+    "off-topic: of the new ones, those the topic profile finds off-topic (kept, not exported) · "
     "dup: same text as a stored article · no article: pages without article text · "
     "known: article links skipped, already in the corpus · errors: failed fetches and unreadable feeds"
 )
@@ -45,6 +47,7 @@ def stats_table(stats: CorpusStats) -> Table:
     table.add_column("what")
     table.add_column("count", justify="right")
     table.add_row("articles", str(stats.articles), style="bold")
+    table.add_row("  off-topic (not counted above)", str(stats.off_topic))
     for name, count in sorted(stats.articles_by_source.items()):
         table.add_row(f"  from {name}", str(count))
     for language, count in sorted(stats.articles_by_language.items()):

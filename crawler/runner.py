@@ -17,6 +17,7 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
 from crawler.sources import Source, load_sources
+from crawler.topics import load_profile
 from storage import Database, resolve_db_url
 from storage.repository import SourceRunCounts, run_counts
 
@@ -33,6 +34,7 @@ class CrawlOptions:
     settings: dict[str, str] = field(default_factory=dict)
     log_level: str = "INFO"
     log_file: str | None = None
+    topics_file: Path | None = None
 
 
 @dataclass
@@ -57,13 +59,16 @@ def parse_setting_overrides(pairs: list[str]) -> dict[str, str]:
 
 
 def build_settings(options: CrawlOptions) -> tuple[Settings, list[Source]]:
-    """The Scrapy settings of a crawl (validating the sources file first) and the sources it covers."""
+    """The Scrapy settings of a crawl (validating the sources file and the topic profile first)
+    and the sources it covers."""
     sources = load_sources(options.sources_file, options.source_names)
+    load_profile(options.topics_file)  # a broken profile is reported before anything starts
     settings = Settings()
     settings.setmodule("crawler.settings", priority="project")
     settings.set("AI4S_SOURCES_FILE", str(options.sources_file) if options.sources_file else None, priority="cmdline")
     settings.set("AI4S_SOURCE_NAMES", [s.name for s in sources], priority="cmdline")
     settings.set("AI4S_DB", resolve_db_url(options.db_url), priority="cmdline")
+    settings.set("AI4S_TOPICS_FILE", str(options.topics_file) if options.topics_file else None, priority="cmdline")
     settings.set("LOG_LEVEL", options.log_level, priority="cmdline")
     if options.log_file:
         settings.set("LOG_FILE", options.log_file, priority="cmdline")

@@ -53,6 +53,7 @@ SPIDER_MIDDLEWARES = {
 }
 ITEM_PIPELINES = {
     "crawler.pipelines.ExtractPipeline": 300,
+    "crawler.pipelines.ScorePipeline": 500,
     "crawler.pipelines.StorePipeline": 800,
 }
 # Requests that differ only in tracking parameters, fragments or host case are one request.
@@ -67,6 +68,7 @@ AI4S_MAX_SITEMAP_DEPTH = 3  # nesting of sitemap indexes
 AI4S_SOURCES_FILE = None  # default: seeds/sources.toml
 AI4S_SOURCE_NAMES = []  # default: every source in the file
 AI4S_DB = None  # default: $AI4S_DB, else a SQLite file in the user's data directory
+AI4S_TOPICS_FILE = None  # default: seeds/topics.toml
 AI4S_EXTRACT_WORKERS = 0  # extraction processes; 0 = one per CPU core
 
 LOG_LEVEL = "INFO"

@@ -9,7 +9,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -17,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -71,6 +74,13 @@ class Article(Base):
     first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id"))
+    # Relevance to the topic profile (0..1) and the verdict at its threshold; rows stored before
+    # scoring existed have no score and count as relevant until `ai4s rescore`.
+    relevance: Mapped[float | None] = mapped_column(Float)
+    relevant: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    evidence: Mapped[str | None] = mapped_column(Text)  # JSON: the matched terms, facets and places
+
+    __table_args__ = (Index("ix_articles_relevant_first_seen", "relevant", "first_seen"),)
 
 
 class FetchedUrl(Base):
@@ -122,6 +132,7 @@ class CrawlRunSource(Base):
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
     pages_fetched: Mapped[int] = mapped_column(Integer, default=0)
     new_articles: Mapped[int] = mapped_column(Integer, default=0)
+    off_topic: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     duplicates: Mapped[int] = mapped_column(Integer, default=0)
     not_articles: Mapped[int] = mapped_column(Integer, default=0)
     skipped_known: Mapped[int] = mapped_column(Integer, default=0)

@@ -59,6 +59,9 @@ class NewArticle:
     published: datetime | None = None
     language: str | None = None
     encoding: str | None = None
+    relevance: float | None = None
+    relevant: bool = True
+    evidence: str | None = None  # JSON
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,9 @@ def store_article(
             published=article.published,
             language=article.language,
             encoding=article.encoding,
+            relevance=article.relevance,
+            relevant=article.relevant,
+            evidence=article.evidence,
             content_hash=c_hash,
             first_seen=now,
             last_seen=now,
@@ -180,7 +186,7 @@ def finish_run(session: Session, run_id: int, status: str, message: str | None =
     )
 
 
-RUN_COUNTERS = ("pages_fetched", "new_articles", "duplicates", "not_articles", "skipped_known", "errors")
+RUN_COUNTERS = ("pages_fetched", "new_articles", "off_topic", "duplicates", "not_articles", "skipped_known", "errors")
 
 
 def save_run_counts(session: Session, run_id: int, source: str, counts: dict[str, int]) -> None:
@@ -199,6 +205,7 @@ class SourceRunCounts:
     source: str
     pages_fetched: int
     new_articles: int
+    off_topic: int
     duplicates: int
     not_articles: int
     skipped_known: int
@@ -217,11 +224,13 @@ def run_counts(session: Session, run_id: int) -> list[SourceRunCounts]:
 
 
 # -- corpus views -------------------------------------------------------------------------
-def iter_articles(session: Session, batch: int = 500) -> Iterator[tuple[Article, str]]:
-    """Every stored article with its source name, oldest first, streamed in batches."""
-    statement = (
-        select(Article, Source.name).join(Source, Source.id == Article.source_id).order_by(Article.id)
-    ).execution_options(yield_per=batch)
+def iter_articles(session: Session, batch: int = 500, include_off_topic: bool = False) -> Iterator[tuple[Article, str]]:
+    """The stored articles (on-topic ones unless ``include_off_topic``) with their source name,
+    oldest first, streamed in batches."""
+    statement = select(Article, Source.name).join(Source, Source.id == Article.source_id).order_by(Article.id)
+    if not include_off_topic:
+        statement = statement.where(Article.relevant.is_(True))
+    statement = statement.execution_options(yield_per=batch)
     for article, source_name in session.execute(statement):  # noqa: UP028 - rows unpacked to plain tuples
         yield article, source_name
 
@@ -231,6 +240,7 @@ class CorpusStats:
     """Counts over the corpus for ``ai4s stats``."""
 
     articles: int
+    off_topic: int
     articles_by_source: dict[str, int]
     articles_by_language: dict[str, int]
     fetched_by_outcome: dict[str, int]
@@ -240,18 +250,40 @@ class CorpusStats:
 
 def corpus_stats(session: Session) -> CorpusStats:
     """Counts of articles (total, by source, by language), fetched URLs by outcome and runs by status."""
+    on_topic = Article.relevant.is_(True)
     by_source = dict(
         session.execute(
             select(Source.name, func.count(Article.id))
             .join(Article, Article.source_id == Source.id)
+            .where(on_topic)
             .group_by(Source.name)
         ).all()
     )
     by_language = {
         (lang or "unknown"): n
-        for lang, n in session.execute(select(Article.language, func.count()).group_by(Article.language)).all()
+        for lang, n in session.execute(
+            select(Article.language, func.count()).where(on_topic).group_by(Article.language)
+        ).all()
     }
+    off_topic = session.execute(select(func.count()).select_from(Article).where(Article.relevant.is_(False))).scalar()
     by_outcome = dict(session.execute(select(FetchedUrl.outcome, func.count()).group_by(FetchedUrl.outcome)).all())
     by_status = dict(session.execute(select(CrawlRun.status, func.count()).group_by(CrawlRun.status)).all())
     last = session.execute(select(func.max(CrawlRun.finished_at))).scalar()
-    return CorpusStats(sum(by_source.values()), by_source, by_language, by_outcome, by_status, last)
+    return CorpusStats(sum(by_source.values()), off_topic or 0, by_source, by_language, by_outcome, by_status, last)
+
+
+def articles_after(session: Session, last_id: int, limit: int = 500) -> list[tuple[int, str | None, str]]:
+    """(id, title, text) of up to ``limit`` articles with an id above ``last_id``, by id (keyset paging)."""
+    rows = session.execute(
+        select(Article.id, Article.title, Article.text).where(Article.id > last_id).order_by(Article.id).limit(limit)
+    )
+    return [(row.id, row.title, row.text) for row in rows]
+
+
+def update_relevance(session: Session, article_id: int, relevance: float, relevant: bool, evidence: str) -> None:
+    """Replace the relevance score, verdict and evidence of one article."""
+    session.execute(
+        update(Article)
+        .where(Article.id == article_id)
+        .values(relevance=relevance, relevant=relevant, evidence=evidence)
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 from tests.crawler.support import ai4s
@@ -49,7 +51,26 @@ def test_the_demo_runs_offline_and_the_second_crawl_fetches_no_article_again(tmp
     first, second = result.stdout.split("crawl run 2: ok")
     total_first = next(line for line in first.splitlines() if "total" in line).split("│")[2:-1]
     total_second = next(line for line in second.splitlines() if "total" in line).split("│")[2:-1]
-    fetched, new, dup, _, known, errors = (int(x) for x in total_first)
-    assert new == 11 and dup == 1 and errors == 0  # 12 article pages, one a repost of another
-    fetched2, new2, _, _, known2, errors2 = (int(x) for x in total_second)
+    fetched, new, off_topic, dup, _, known, errors = (int(x) for x in total_first)
+    # 12 article pages: the 5 seed articles, a repost of one of them, and 6 ordinary news items
+    assert new == 11 and dup == 1 and off_topic == 6 and errors == 0
+    fetched2, new2, _, _, _, known2, errors2 = (int(x) for x in total_second)
     assert new2 == 0 and known2 == 12 and errors2 == 0 and fetched2 < fetched
+
+
+def test_the_demo_corpus_keeps_the_seed_stories_as_relevant_and_not_the_ordinary_news(tmp_path: Path) -> None:
+    db_url = f"sqlite:///{tmp_path / 'demo.sqlite3'}"
+    assert ai4s("demo", "--db", db_url, "--rounds", "1").returncode == 0
+    exported = [json.loads(line) for line in ai4s("export", "--db", db_url).stdout.splitlines()]
+    everything = [json.loads(line) for line in ai4s("export", "--db", db_url, "--all").stdout.splitlines()]
+    assert len(exported) == 5 and len(everything) == 11
+    assert all(row["relevant"] and row["relevance"] >= 0.5 for row in exported)
+    off_topic = [row for row in everything if not row["relevant"]]
+    assert len(off_topic) == 6 and all(row["relevance"] < 0.5 for row in off_topic)
+    # seed 000 (traditional script), 001, 002 (Chinese) and 004 (English) all come through
+    assert {row["language"] for row in exported} == {"zh", "en"}
+    stats = ai4s("stats", "--db", db_url).stdout
+    assert re.search(r"articles\W+5\b", stats) and re.search(r"off-topic[^\n]*\W6\b", stats)
+    # After a profile change, rescore applies it to the stored articles.
+    rescored = ai4s("rescore", "--db", db_url)
+    assert rescored.returncode == 0 and "11 scored, 5 now relevant, 6 now off-topic" in rescored.stdout

@@ -196,28 +196,24 @@ def test_second_crawl_requests_no_stored_article_and_finds_the_new_ones(crawls: 
 
 def test_export_writes_one_object_per_article(crawls: TwoCrawls, tmp_path: Path) -> None:
     out = tmp_path / "corpus.jsonl"
-    result = ai4s("export", "--db", crawls.db_url, "--format", "jsonl", "--out", str(out))
+    result = ai4s("export", "--db", crawls.db_url, "--format", "jsonl", "--all", "--out", str(out))
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert len(rows) == len(stored(crawls.db_url))
-    assert set(rows[0]) == {
-        "url",
-        "canonical_url",
-        "source",
-        "title",
-        "text",
-        "published",
-        "language",
-        "relevance",
-        "relevant",
-        "story_id",
-        "first_seen",
-    }
+    assert set(rows[0]) == {"url", "canonical_url", "source", "title", "text", "published", "language",
+                            "relevance", "relevant", "story_id", "first_seen"}
     assert {r["source"] for r in rows} == set(crawls.web.sites)
-    assert all(r["text"] and r["relevance"] is None and r["relevant"] is True for r in rows)
+    assert all(r["text"] and 0 <= r["relevance"] <= 1 for r in rows)
+    # The corpus pages are ordinary news: the default export (on-topic articles only) leaves them out.
+    on_topic = ai4s("export", "--db", crawls.db_url)
+    assert [json.loads(line)["relevant"] for line in on_topic.stdout.splitlines()] == [True] * len(
+        [r for r in rows if r["relevant"]]
+    )
+    assert sum(r["relevant"] for r in rows) <= len(rows) // 10
 
 
 def test_stats_counts_the_corpus(crawls: TwoCrawls) -> None:
     result = ai4s("stats", "--db", crawls.db_url)
     assert result.returncode == 0, result.stderr
-    assert re.search(rf"articles\W+{len(stored(crawls.db_url))}\b", result.stdout), result.stdout
+    on_topic = sum(1 for a in stored(crawls.db_url).values() if a.relevant)
+    assert re.search(rf"articles\W+{on_topic}\b", result.stdout), result.stdout

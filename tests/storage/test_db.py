@@ -51,3 +51,32 @@ def test_sqlite_file_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
         assert connection.execute(text("PRAGMA journal_mode")).scalar_one() == "wal"
         assert connection.execute(text("PRAGMA foreign_keys")).scalar_one() == 1
     assert (tmp_path / "sub" / "c.sqlite3").is_file()
+
+
+def test_a_database_made_by_an_older_release_is_upgraded_with_its_rows(db_url_any: str) -> None:
+    """A corpus at the first schema revision keeps its articles when a newer release opens it."""
+    from alembic import command
+    from alembic.config import Config
+
+    from storage.db import make_engine
+
+    engine = make_engine(db_url_any)
+    config = Config()
+    config.set_main_option("script_location", str(Path(__import__("storage").__file__).parent / "migrations"))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+        connection.execute(text("INSERT INTO sources (name, created_at) VALUES ('old', CURRENT_TIMESTAMP)"))
+        connection.execute(
+            text(
+                "INSERT INTO articles (source_id, url, canonical_url, url_hash, title, text, content_hash, "
+                "first_seen, last_seen) VALUES (1, 'http://a/1', 'http://a/1', 'h1', 't', 'body', 'c1', "
+                "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )
+    engine.dispose()
+    with Database(db_url_any) as upgraded, upgraded.engine.connect() as connection:
+        row = connection.execute(text("SELECT url, text, relevance, relevant FROM articles")).one()
+        version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+    assert (row.url, row.text, row.relevance, bool(row.relevant)) == ("http://a/1", "body", None, True)
+    assert version != "0001"
