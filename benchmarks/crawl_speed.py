@@ -113,8 +113,15 @@ def load_pages(corpus: Path, count: int, seed: int) -> list[BenchPage]:
     pages = []
     for source, page_id, meta in candidates[:count]:
         html_file = corpus / source / (meta.get("html_file") or f"{page_id}.html.gz")
-        pages.append(BenchPage(source, page_id, (meta.get("encoding") or "utf-8").lower(),
-                               meta.get("language") or "und", gzip.decompress(html_file.read_bytes())))
+        pages.append(
+            BenchPage(
+                source,
+                page_id,
+                (meta.get("encoding") or "utf-8").lower(),
+                meta.get("language") or "und",
+                gzip.decompress(html_file.read_bytes()),
+            )
+        )
     return pages
 
 
@@ -143,11 +150,13 @@ def build_sites(pages: list[BenchPage], site_count: int) -> list[tuple[LocalSite
             path = f"/news/{day:%Y/%m/%d}/{_slug(page.source)}-{_slug(page.id)}.html"
             page.url = site.add(path, Reply(200, page.body, {"Content-Type": f"text/html; charset={page.encoding}"}))
             entries.append(f"<url><loc>{page.url}</loc><lastmod>{day.isoformat()}</lastmod></url>")
-        sitemap = ('<?xml version="1.0" encoding="UTF-8"?>\n'
-                   '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
-                   + "\n".join(entries) + "\n</urlset>\n")
-        site.add("/sitemap.xml",
-                 Reply(200, sitemap.encode("utf-8"), {"Content-Type": "application/xml; charset=utf-8"}))
+        sitemap = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n' + "\n".join(entries) + "\n</urlset>\n"
+        )
+        site.add(
+            "/sitemap.xml", Reply(200, sitemap.encode("utf-8"), {"Content-Type": "application/xml; charset=utf-8"})
+        )
         robots = f"User-agent: *\nAllow: /\n\nSitemap: {site.url('/sitemap.xml')}\n"
         site.add("/robots.txt", Reply(200, robots.encode("ascii"), {"Content-Type": "text/plain; charset=utf-8"}))
         sites.append((site, share))
@@ -210,8 +219,9 @@ def extraction_serial(pages: list[BenchPage]) -> Measurement:
     for page in pages:
         result = extract_article(page.body, page.url, page.encoding, "text/html")
         articles += isinstance(result, ExtractedArticle)
-    return Measurement("A  extraction only, serial", len(pages), articles, time.perf_counter() - start,
-                       time.process_time() - cpu_start)
+    return Measurement(
+        "A  extraction only, serial", len(pages), articles, time.perf_counter() - start, time.process_time() - cpu_start
+    )
 
 
 def extraction_pool(pages: list[BenchPage]) -> Measurement:
@@ -228,8 +238,12 @@ def extraction_pool(pages: list[BenchPage]) -> Measurement:
     pool = make_extraction_pool()
     try:
         workers = getattr(pool, "_max_workers", os.cpu_count() or 1)
-        wait([pool.submit(extract_article, p.body, p.url, p.encoding, "text/html")
-              for p in _warm_pages(pages, 2 * workers)])
+        wait(
+            [
+                pool.submit(extract_article, p.body, p.url, p.encoding, "text/html")
+                for p in _warm_pages(pages, 2 * workers)
+            ]
+        )
         worker_pids = list(getattr(pool, "_processes", None) or {})
         cpu_start = _cpu_seconds(worker_pids)
         start = time.perf_counter()
@@ -253,7 +267,7 @@ def _proc_stat(pid: int) -> tuple[int, float] | None:
         text = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    fields = text[text.rfind(")") + 2:].split()
+    fields = text[text.rfind(")") + 2 :].split()
     return int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICKS
 
 
@@ -425,11 +439,13 @@ def read_database(db_file: Path) -> DatabaseFacts:
     try:
         facts = DatabaseFacts(articles=connection.execute("SELECT count(*) FROM articles").fetchone()[0])
         facts.outcomes = dict(connection.execute("SELECT outcome, count(*) FROM fetched_urls GROUP BY outcome"))
-        row = connection.execute("SELECT started_at, finished_at, status FROM crawl_runs ORDER BY id DESC LIMIT 1"
-                                 ).fetchone() or (None, None, None)
+        row = connection.execute(
+            "SELECT started_at, finished_at, status FROM crawl_runs ORDER BY id DESC LIMIT 1"
+        ).fetchone() or (None, None, None)
         facts.started, facts.finished, facts.status = _parse_db_time(row[0]), _parse_db_time(row[1]), row[2]
-        facts.stored_at = sorted(_epoch(_parse_db_time(value))
-                                 for (value,) in connection.execute("SELECT first_fetched FROM fetched_urls"))
+        facts.stored_at = sorted(
+            _epoch(_parse_db_time(value)) for (value,) in connection.execute("SELECT first_fetched FROM fetched_urls")
+        )
     finally:
         connection.close()
     return facts
@@ -446,8 +462,9 @@ class SteadyState:
     """usable cores / total CPU per page: the rate at which the cores would be saturated."""
 
 
-def steady_state(stored_at: list[float], series: list[tuple[float, dict[str, float]]],
-                 cores: int) -> SteadyState | None:
+def steady_state(
+    stored_at: list[float], series: list[tuple[float, dict[str, float]]], cores: int
+) -> SteadyState | None:
     """Rate and CPU cost per page of the crawl's middle, away from its start-up and its end."""
     if len(stored_at) < 50 or len(series) < 3:
         return None
@@ -512,8 +529,14 @@ class CrawlResult:
     command: list[str]
 
 
-def run_crawl(sites: list[tuple[LocalSite, list[BenchPage]]], workdir: Path, extra_settings: list[str],
-              interval: float, timeout: float, cores: int) -> CrawlResult:
+def run_crawl(
+    sites: list[tuple[LocalSite, list[BenchPage]]],
+    workdir: Path,
+    extra_settings: list[str],
+    interval: float,
+    timeout: float,
+    cores: int,
+) -> CrawlResult:
     """Crawl the (serving) sites with ``python -m crawler crawl`` in a subprocess, into a new SQLite
     file in ``workdir``, and measure it."""
     sources_file = workdir / "sources.toml"
@@ -542,25 +565,31 @@ def run_crawl(sites: list[tuple[LocalSite, list[BenchPage]]], workdir: Path, ext
         finally:
             seconds, end_epoch = time.perf_counter() - start, time.time()
             sampler.stop()
-    article_paths = {site.name: {p.url[len(site.base_url):] for p in share} for site, share in sites}
+    article_paths = {site.name: {p.url[len(site.base_url) :] for p in share} for site, share in sites}
     requested_at: list[float] = []
     other_requests = 0
     for site, _ in sites:
-        for record in site.log[log_start[site.name]:]:
+        for record in site.log[log_start[site.name] :]:
             if record.path in article_paths[site.name] and record.status == 200:
                 requested_at.append(record.time)
             else:
                 other_requests += 1
     requested_at.sort()
     facts = read_database(db_file) if db_file.exists() else DatabaseFacts()
-    pages_done = sum(count for outcome, count in facts.outcomes.items()
-                     if outcome in ("article", "duplicate", "no_text", "not_html")) or len(requested_at)
+    pages_done = sum(
+        count for outcome, count in facts.outcomes.items() if outcome in ("article", "duplicate", "no_text", "not_html")
+    ) or len(requested_at)
     cpu = sampler.cpu_totals()
     end_to_end = Measurement("C  crawl, end to end (subprocess)", pages_done, facts.articles, seconds, cpu.get(WORKER))
     in_run = None
     if facts.started is not None and facts.finished is not None:
-        in_run = Measurement("C' crawl, in run (crawl_runs row)", pages_done, facts.articles,
-                             (facts.finished - facts.started).total_seconds(), cpu.get(WORKER))
+        in_run = Measurement(
+            "C' crawl, in run (crawl_runs row)",
+            pages_done,
+            facts.articles,
+            (facts.finished - facts.started).total_seconds(),
+            cpu.get(WORKER),
+        )
     log_lines = (workdir / "crawl.stderr").read_text(encoding="utf-8", errors="replace").splitlines()
     return CrawlResult(
         end_to_end=end_to_end,
@@ -612,8 +641,15 @@ def usable_cores() -> int:
     return os.cpu_count() or 1
 
 
-def report(pages: list[BenchPage], a: Measurement, b: Measurement, crawl: CrawlResult, sites: int,
-           extra_settings: list[str], interval: float) -> tuple[str, dict[str, Any]]:
+def report(
+    pages: list[BenchPage],
+    a: Measurement,
+    b: Measurement,
+    crawl: CrawlResult,
+    sites: int,
+    extra_settings: list[str],
+    interval: float,
+) -> tuple[str, dict[str, Any]]:
     """The printed report and the figures for ``--json``."""
     mix = Counter(p.source for p in pages)
     html_mib = sum(len(p.body) for p in pages) / (1024 * 1024)
@@ -622,17 +658,23 @@ def report(pages: list[BenchPage], a: Measurement, b: Measurement, crawl: CrawlR
         f"machine: {os.cpu_count()} CPUs (os.cpu_count), {cores} usable by this process, {platform.machine()}; "
         + _versions(),
         f"pages:   {len(pages)} corpus pages, {html_mib:.1f} MiB of HTML ("
-        + ", ".join(f"{source} {count}" for source, count in sorted(mix.items())) + f"), served by {sites} sites",
+        + ", ".join(f"{source} {count}" for source, count in sorted(mix.items()))
+        + f"), served by {sites} sites",
         f"crawl:   -s {' -s '.join((*CRAWL_SETTINGS, *extra_settings))}",
         "",
         f"{'run':<42} {'pages':>5} {'articles':>8} {'seconds':>8} {'pages/s':>8} {'articles/s':>10} "
         f"{'extraction CPU ms/page':>22}",
     ]
     for m in [a, b, crawl.end_to_end] + ([crawl.in_run] if crawl.in_run else []):
-        per_page = (f"{1000 * m.extraction_cpu_seconds / m.pages:22.1f}"
-                    if m.extraction_cpu_seconds is not None and m.pages else " " * 22)
-        lines.append(f"{m.name:<42} {m.pages:>5} {m.articles:>8} {m.seconds:>8.2f} {m.pages_per_s:>8.1f} "
-                     f"{m.articles_per_s:>10.1f} {per_page}")
+        per_page = (
+            f"{1000 * m.extraction_cpu_seconds / m.pages:22.1f}"
+            if m.extraction_cpu_seconds is not None and m.pages
+            else " " * 22
+        )
+        lines.append(
+            f"{m.name:<42} {m.pages:>5} {m.articles:>8} {m.seconds:>8.2f} {m.pages_per_s:>8.1f} "
+            f"{m.articles_per_s:>10.1f} {per_page}"
+        )
     ratios = {
         "crawl end-to-end/B": _ratio(crawl.end_to_end, b),
         "crawl in-run/B": _ratio(crawl.in_run, b),
@@ -643,10 +685,12 @@ def report(pages: list[BenchPage], a: Measurement, b: Measurement, crawl: CrawlR
     lines += ["", "ratios of pages/s: " + "   ".join(f"{k} {v:.2f}" for k, v in ratios.items() if v is not None)]
     in_run_ratio = ratios["crawl in-run/B"]
     if in_run_ratio is not None:
-        lines.append(f"goal, crawl >= {TARGET_RATIO} x B = {TARGET_RATIO * b.pages_per_s:.1f} pages/s: "
-                     f"{'met' if in_run_ratio >= TARGET_RATIO else 'NOT met'} in run ({in_run_ratio:.2f}), "
-                     f"{'met' if (ratios['crawl end-to-end/B'] or 0) >= TARGET_RATIO else 'not met'} "
-                     f"end to end ({ratios['crawl end-to-end/B']:.2f})")
+        lines.append(
+            f"goal, crawl >= {TARGET_RATIO} x B = {TARGET_RATIO * b.pages_per_s:.1f} pages/s: "
+            f"{'met' if in_run_ratio >= TARGET_RATIO else 'NOT met'} in run ({in_run_ratio:.2f}), "
+            f"{'met' if (ratios['crawl end-to-end/B'] or 0) >= TARGET_RATIO else 'not met'} "
+            f"end to end ({ratios['crawl end-to-end/B']:.2f})"
+        )
     lines += [
         "",
         "peak memory of the crawl's process tree (crawl process, fork server, extraction workers, resource tracker),",
@@ -665,9 +709,10 @@ def report(pages: list[BenchPage], a: Measurement, b: Measurement, crawl: CrawlR
         lines += [
             f"  steady state (10th to 90th percentile of store times): {s.pages_per_s:.1f} pages/s stored "
             f"({s.pages_per_s / b.pages_per_s:.2f} x B)",
-            "    CPU ms per page there: " + ", ".join(f"{role} {ms:.1f}" for role, ms in
-                                                      sorted(s.cpu_ms_per_page.items(), key=lambda i: -i[1])
-                                                      if ms >= 0.05),
+            "    CPU ms per page there: "
+            + ", ".join(
+                f"{role} {ms:.1f}" for role, ms in sorted(s.cpu_ms_per_page.items(), key=lambda i: -i[1]) if ms >= 0.05
+            ),
             f"    -> all {cores} cores busy at {s.ceiling_pages_per_s:.1f} pages/s "
             f"({s.ceiling_pages_per_s / b.pages_per_s:.2f} x B): the CPU-bound ceiling of this crawl",
         ]
@@ -686,22 +731,38 @@ def report(pages: list[BenchPage], a: Measurement, b: Measurement, crawl: CrawlR
     ]
     figures = {
         "when": datetime.now().astimezone().isoformat(timespec="seconds"),
-        "machine": {"cpu_count": os.cpu_count(), "usable_cores": cores, "arch": platform.machine(),
-                    "versions": _versions()},
-        "pages": len(pages), "html_mib": html_mib, "page_sources": dict(mix), "sites": sites,
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "usable_cores": cores,
+            "arch": platform.machine(),
+            "versions": _versions(),
+        },
+        "pages": len(pages),
+        "html_mib": html_mib,
+        "page_sources": dict(mix),
+        "sites": sites,
         "crawl_command": crawl.command,
-        "extraction_serial": a.as_dict(), "extraction_pool": b.as_dict(),
+        "extraction_serial": a.as_dict(),
+        "extraction_pool": b.as_dict(),
         "crawl_end_to_end": crawl.end_to_end.as_dict(),
         "crawl_in_run": crawl.in_run.as_dict() if crawl.in_run else None,
-        "ratios": ratios, "target_ratio": TARGET_RATIO,
-        "crawl_memory_mib": {"peak_pss_tree": crawl.peak_pss_mib, "peak_rss_sum_tree": crawl.peak_rss_sum_mib,
-                             "largest_process_vmhwm": crawl.largest_process_mib, "sample_interval_s": interval,
-                             "samples": crawl.samples},
+        "ratios": ratios,
+        "target_ratio": TARGET_RATIO,
+        "crawl_memory_mib": {
+            "peak_pss_tree": crawl.peak_pss_mib,
+            "peak_rss_sum_tree": crawl.peak_rss_sum_mib,
+            "largest_process_vmhwm": crawl.largest_process_mib,
+            "sample_interval_s": interval,
+            "samples": crawl.samples,
+        },
         "crawl_cpu_seconds": crawl.cpu_seconds,
         "crawl_timeline_s": crawl.timeline,
         "crawl_steady_state": asdict(crawl.steady) if crawl.steady else None,
-        "crawl_returncode": crawl.returncode, "crawl_status": crawl.status, "fetched_outcomes": crawl.outcomes,
-        "article_requests": crawl.article_requests, "other_requests": crawl.other_requests,
+        "crawl_returncode": crawl.returncode,
+        "crawl_status": crawl.status,
+        "fetched_outcomes": crawl.outcomes,
+        "article_requests": crawl.article_requests,
+        "other_requests": crawl.other_requests,
         "crawl_log_warnings": crawl.log_warnings,
     }
     return "\n".join(lines), figures
@@ -723,14 +784,18 @@ class Round:
 
 def rounds_summary(rounds: list[Round], median: int) -> str:
     """One line per round: pages/s of A, B and the crawl, and the ratios to B."""
-    lines = [f"{len(rounds)} rounds (pages/s; the report above is of the median round, marked *):",
-             f"  {'round':<7} {'A':>6} {'B':>6} {'C e2e':>6} {'C run':>6} {'e2e/B':>6} {'run/B':>6} {'steady/B':>8}"]
+    lines = [
+        f"{len(rounds)} rounds (pages/s; the report above is of the median round, marked *):",
+        f"  {'round':<7} {'A':>6} {'B':>6} {'C e2e':>6} {'C run':>6} {'e2e/B':>6} {'run/B':>6} {'steady/B':>8}",
+    ]
     for number, r in enumerate(rounds):
         run = r.crawl.in_run.pages_per_s if r.crawl.in_run else float("nan")
         steady = r.crawl.steady.pages_per_s / r.b.pages_per_s if r.crawl.steady else float("nan")
-        lines.append(f"  {str(number + 1) + ('*' if number == median else ''):<7} {r.a.pages_per_s:6.1f} "
-                     f"{r.b.pages_per_s:6.1f} {r.crawl.end_to_end.pages_per_s:6.1f} {run:6.1f} "
-                     f"{_ratio(r.crawl.end_to_end, r.b) or float('nan'):6.2f} {r.in_run_ratio:6.2f} {steady:8.2f}")
+        lines.append(
+            f"  {str(number + 1) + ('*' if number == median else ''):<7} {r.a.pages_per_s:6.1f} "
+            f"{r.b.pages_per_s:6.1f} {r.crawl.end_to_end.pages_per_s:6.1f} {run:6.1f} "
+            f"{_ratio(r.crawl.end_to_end, r.b) or float('nan'):6.2f} {r.in_run_ratio:6.2f} {steady:8.2f}"
+        )
     return "\n".join(lines)
 
 
@@ -739,14 +804,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command-line options."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--pages", type=int, default=300, help="corpus pages to use (default 300)")
-    parser.add_argument("--corpus", help="test corpus directory (default: $AI4S_TEST_CORPUS, else "
-                                         "../shared/corpus next to the project)")
+    parser.add_argument(
+        "--corpus", help="test corpus directory (default: $AI4S_TEST_CORPUS, else ../shared/corpus next to the project)"
+    )
     parser.add_argument("--sites", type=int, default=3, choices=(2, 3, 4), help="loopback sites serving the pages")
-    parser.add_argument("--repeat", type=int, default=1, metavar="K",
-                        help="run A, B and the crawl K times in turn and report the median round (default 1)")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        metavar="K",
+        help="run A, B and the crawl K times in turn and report the median round (default 1)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the choice and order of the pages (default 0)")
-    parser.add_argument("-s", "--set", dest="settings", action="append", default=[], metavar="NAME=VALUE",
-                        help="extra Scrapy setting for the crawl, after the benchmark's own (repeatable)")
+    parser.add_argument(
+        "-s",
+        "--set",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra Scrapy setting for the crawl, after the benchmark's own (repeatable)",
+    )
     parser.add_argument("--sample-interval", type=float, default=0.1, help="seconds between /proc samples")
     parser.add_argument("--timeout", type=float, default=900, help="kill the crawl after this many seconds")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the figures to FILE")
@@ -767,10 +845,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     corpus = resolve_corpus(args.corpus)
     if not (corpus / "index.jsonl").is_file():
-        print(f"crawl_speed: this benchmark needs the test corpus (real web pages as <source>/<id>.html.gz + "
-              f"<id>.json, with index.jsonl), and there is none at {corpus}.\n"
-              "Put it at ../shared/corpus next to the project, or pass --corpus DIR, or set AI4S_TEST_CORPUS.",
-              file=sys.stderr)
+        print(
+            f"crawl_speed: this benchmark needs the test corpus (real web pages as <source>/<id>.html.gz + "
+            f"<id>.json, with index.jsonl), and there is none at {corpus}.\n"
+            "Put it at ../shared/corpus next to the project, or pass --corpus DIR, or set AI4S_TEST_CORPUS.",
+            file=sys.stderr,
+        )
         return 2
     pages = load_pages(corpus, args.pages, args.seed)
     if not pages:
@@ -805,17 +885,21 @@ def main(argv: list[str] | None = None) -> int:
         ranked = sorted(range(len(rounds)), key=lambda n: rounds[n].in_run_ratio)
         median = ranked[(len(ranked) - 1) // 2]
         chosen = rounds[median]
-        text, figures = report(pages, chosen.a, chosen.b, chosen.crawl, len(sites), args.settings,
-                               args.sample_interval)
+        text, figures = report(pages, chosen.a, chosen.b, chosen.crawl, len(sites), args.settings, args.sample_interval)
         print("\n" + text, flush=True)
         if len(rounds) > 1:
             print("\n" + rounds_summary(rounds, median), flush=True)
         if args.json:
-            figures["rounds"] = [{"extraction_serial": r.a.as_dict(), "extraction_pool": r.b.as_dict(),
-                                  "crawl_end_to_end": r.crawl.end_to_end.as_dict(),
-                                  "crawl_in_run": r.crawl.in_run.as_dict() if r.crawl.in_run else None,
-                                  "crawl_steady_state": asdict(r.crawl.steady) if r.crawl.steady else None}
-                                 for r in rounds]
+            figures["rounds"] = [
+                {
+                    "extraction_serial": r.a.as_dict(),
+                    "extraction_pool": r.b.as_dict(),
+                    "crawl_end_to_end": r.crawl.end_to_end.as_dict(),
+                    "crawl_in_run": r.crawl.in_run.as_dict() if r.crawl.in_run else None,
+                    "crawl_steady_state": asdict(r.crawl.steady) if r.crawl.steady else None,
+                }
+                for r in rounds
+            ]
             figures["median_round"] = median + 1
             args.json.parent.mkdir(parents=True, exist_ok=True)
             args.json.write_text(json.dumps(figures, indent=2, default=str) + "\n", encoding="utf-8")

@@ -110,7 +110,7 @@ def export(
                     "language": article.language,
                     "relevance": article.relevance,
                     "relevant": article.relevant,
-                    "story_id": article.id,  # each article is its own story until near-duplicates land (issue 4)
+                    "story_id": article.story_id,
                     "first_seen": article.first_seen.isoformat(),
                 }
                 stream.write(json.dumps(record, ensure_ascii=False) + "\n")
@@ -150,6 +150,34 @@ def rescore(db: DbOption = None, profile: ProfileOption = None) -> None:
                     counts["now relevant" if result.relevant else "now off-topic"] += 1
             last_id = batch[-1][0]
     console.print(", ".join(f"{value} {name}" for name, value in counts.items()))
+
+
+@app.command()
+def stories(
+    db: DbOption = None,
+    limit: Annotated[int, typer.Option(help="How many stories.")] = 20,
+    all_articles: Annotated[bool, typer.Option("--all", help="Include off-topic stories.")] = False,
+) -> None:
+    """List the most recent stories with their number of copies and outlets."""
+    from storage import Database
+    from storage.stories import recent_stories
+
+    with Database(db) as database, database.session() as session:
+        found = recent_stories(session, limit=limit, include_off_topic=all_articles)
+    table = Table(title=f"{len(found)} most recent stories", title_justify="left")
+    for column in ("story", "headline (representative copy)", "copies", "outlets", "first seen", "last seen"):
+        table.add_column(column, justify="right" if column in ("story", "copies") else "left")
+    for story in found:
+        head = story.representative
+        table.add_row(
+            str(story.id),
+            f"{head.title or head.url}\n{head.url}",
+            str(len(story.copies)),
+            ", ".join(story.outlets),
+            story.first_seen.strftime("%Y-%m-%d %H:%M"),
+            story.last_seen.strftime("%Y-%m-%d %H:%M"),
+        )
+    console.print(table)
 
 
 @app.command("sources")

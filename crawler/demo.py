@@ -179,6 +179,11 @@ def load_seed_pages(seeds_dir: Path = SEEDS_DIR, content_dir: Path = CONTENT_DIR
             title = lines.pop(entry["title_line"])
         else:
             title = entry["title"]
+        if entry.get("script") == "traditional":  # a repost in traditional script, as HK/TW portals carry them
+            from crawler.normalize import to_traditional
+
+            title, lines = to_traditional(title), [to_traditional(line) for line in lines]
+        lines += entry.get("extra_lines", [])
         pages.append(
             DemoArticle(
                 site=entry["site"],

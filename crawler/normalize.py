@@ -168,6 +168,16 @@ def to_simplified(text: str) -> str:
     return _t2s().convert(text) if text else text
 
 
+@lru_cache(maxsize=1)
+def _s2t() -> opencc.OpenCC:
+    return opencc.OpenCC("s2t")
+
+
+def to_traditional(text: str) -> str:
+    """Simplified → traditional Chinese (OpenCC), for making test and demo copies of stories."""
+    return _s2t().convert(text)
+
+
 def fold_width(text: str) -> str:
     """Fold full-width letters, digits and punctuation (and other compatibility forms) with NFKC."""
     return unicodedata.normalize("NFKC", text)

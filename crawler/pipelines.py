@@ -19,11 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 
-from crawler.extract import ExtractedArticle, NotAnArticle, extract_article, warm_up
+from crawler.dedup import assign_story
+from crawler.extract import ExtractedArticle, NotAnArticle, warm_up
 from crawler.items import FetchFailure, PageItem
 from crawler.middlewares import stat_key
+from crawler.neardup import Fingerprint
 from crawler.topics import Relevance, RelevanceScorer, load_profile
 from crawler.urls import canonical_url
+from crawler.worker import ProcessedPage, process_page
 from storage import Database, NewArticle
 from storage.repository import (
     RUN_COUNTERS,
@@ -46,10 +49,12 @@ RUN_STATUS_BY_REASON = {"finished": "ok", "shutdown": "interrupted", "cancelled"
 
 @dataclass
 class ExtractedPage:
-    """A fetched page with what extraction made of it, and its relevance once scored."""
+    """A fetched page with what extraction made of it, its fingerprint, and its relevance once scored."""
 
     page: PageItem
     result: ExtractedArticle | NotAnArticle
+    fingerprint: Fingerprint | None = None
+    credited_source: str | None = None
     relevance: Relevance | None = None
 
 
@@ -92,13 +97,13 @@ class ExtractPipeline:
         if not isinstance(item, PageItem):
             return item
         assert self.pool is not None
-        future = self.pool.submit(extract_article, item.body, item.url, item.header_charset, item.content_type)
+        future = self.pool.submit(process_page, item.body, item.url, item.header_charset, item.content_type)
         try:
-            result = await asyncio.wrap_future(future)
+            processed = await asyncio.wrap_future(future)
         except Exception as exc:  # a crashed worker or a bug on one page must not stop the crawl
             logger.error("Extraction of %s failed: %r", item.url, exc)
-            result = NotAnArticle("no_text", f"extraction failed: {exc!r}")
-        return ExtractedPage(item, result)
+            processed = ProcessedPage(NotAnArticle("no_text", f"extraction failed: {exc!r}"))
+        return ExtractedPage(item, processed.result, processed.fingerprint, processed.credited_source)
 
 
 class ScorePipeline:
@@ -198,11 +203,14 @@ class StorePipeline:
                         relevance=relevance.score if relevance else None,
                         relevant=relevance.relevant if relevance else True,
                         evidence=json.dumps(relevance.evidence(), ensure_ascii=False) if relevance else None,
+                        credited_source=item.credited_source,
                     ),
                     run_id=self.run_id,
                     source_id=self.source_ids.get(page.source),
                 )
                 outcome, article_id, error = ("article" if stored.created else "duplicate"), stored.article_id, None
+                if stored.created:
+                    self._assign_story(session, stored.article_id, item.fingerprint, page.source)
                 self.stats.inc_value(stat_key(page.source, "new_articles" if stored.created else "duplicates"))
                 if stored.created and relevance is not None and not relevance.relevant:
                     self.stats.inc_value(stat_key(page.source, "off_topic"))
@@ -222,6 +230,19 @@ class StorePipeline:
                     article_id=article_id,
                     source_id=self.source_ids.get(page.source),
                 )
+
+    def _assign_story(self, session: Any, article_id: int, fp: Fingerprint | None, source: str) -> None:
+        """Put a new article into its story; count and log it when it is a copy of an earlier one."""
+        assignment = assign_story(session, article_id, fp)
+        if assignment.joined:
+            self.stats.inc_value(stat_key(source, "copies"))
+            logger.info(
+                "Source %s: article %d is a copy in story %d (similarity %.2f)",
+                source,
+                article_id,
+                assignment.story_id,
+                assignment.similarity,
+            )
 
     def close_spider(self) -> None:
         """Nothing to do here: the run is closed on ``spider_closed``, when the reason is known."""

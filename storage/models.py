@@ -9,13 +9,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
@@ -79,8 +82,36 @@ class Article(Base):
     relevance: Mapped[float | None] = mapped_column(Float)
     relevant: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     evidence: Mapped[str | None] = mapped_column(Text)  # JSON: the matched terms, facets and places
+    # Near-duplicate detection: the story this article is a copy of, and its MinHash fingerprint.
+    story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id"), index=True)
+    minhash: Mapped[bytes | None] = mapped_column(LargeBinary)
+    shingles: Mapped[int | None] = mapped_column(Integer)
+    credited_source: Mapped[str | None] = mapped_column(Text)  # the outlet a copy credits ("来源：新华网")
 
     __table_args__ = (Index("ix_articles_relevant_first_seen", "relevant", "first_seen"),)
+
+
+class Story(Base):
+    """One story and all its copies (articles with this ``story_id``)."""
+
+    __tablename__ = "stories"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    copies: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class StoryBand(Base):
+    """The LSH index of near-duplicate detection, kept in the database: one row per band key of an
+    article's signature. Articles sharing a key are candidate copies."""
+
+    __tablename__ = "story_bands"
+
+    band_key: Mapped[int] = mapped_column(BigInteger)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"))
+
+    __table_args__ = (PrimaryKeyConstraint("band_key", "article_id", name="pk_story_bands"),)
 
 
 class FetchedUrl(Base):

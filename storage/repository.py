@@ -62,6 +62,7 @@ class NewArticle:
     relevance: float | None = None
     relevant: bool = True
     evidence: str | None = None  # JSON
+    credited_source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,7 @@ def store_article(
             relevance=article.relevance,
             relevant=article.relevant,
             evidence=article.evidence,
+            credited_source=article.credited_source,
             content_hash=c_hash,
             first_seen=now,
             last_seen=now,

@@ -194,14 +194,36 @@ def test_second_crawl_requests_no_stored_article_and_finds_the_new_ones(crawls: 
     assert {canonical_url(u) for u in crawls.second_article_requests} >= new
 
 
+def test_reposts_share_the_story_of_their_original(crawls: TwoCrawls) -> None:
+    """The repost site carries copies of a feed-site and a sitemap-site article in its own template."""
+    articles = stored(crawls.db_url)
+    assert crawls.web.reposts
+    for repost_url, original in crawls.web.reposts.items():
+        copy, source = articles[canonical_url(repost_url)], articles[canonical_url(original.url)]
+        assert copy.story_id == source.story_id, repost_url
+    others = [a for url, a in articles.items() if url not in {canonical_url(u) for u in crawls.web.reposts}]
+    assert len({a.story_id for a in others}) == len(others)  # no other article is anyone's copy
+
+
 def test_export_writes_one_object_per_article(crawls: TwoCrawls, tmp_path: Path) -> None:
     out = tmp_path / "corpus.jsonl"
     result = ai4s("export", "--db", crawls.db_url, "--format", "jsonl", "--all", "--out", str(out))
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert len(rows) == len(stored(crawls.db_url))
-    assert set(rows[0]) == {"url", "canonical_url", "source", "title", "text", "published", "language",
-                            "relevance", "relevant", "story_id", "first_seen"}
+    assert set(rows[0]) == {
+        "url",
+        "canonical_url",
+        "source",
+        "title",
+        "text",
+        "published",
+        "language",
+        "relevance",
+        "relevant",
+        "story_id",
+        "first_seen",
+    }
     assert {r["source"] for r in rows} == set(crawls.web.sites)
     assert all(r["text"] and 0 <= r["relevance"] <= 1 for r in rows)
     # The corpus pages are ordinary news: the default export (on-topic articles only) leaves them out.

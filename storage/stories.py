@@ -1,0 +1,140 @@
+"""Stories: groups of articles that are copies of one another, and the LSH band index that finds
+candidate copies, kept in the database (so a restart forgets nothing and the index never has to
+fit in memory). The caller decides what is a copy; these functions store and answer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from storage.models import Article, Source, Story, StoryBand, utcnow
+from storage.repository import _insert
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A stored article that shares at least one band key with a new one."""
+
+    article_id: int
+    story_id: int | None
+    minhash: bytes
+    shingles: int
+
+
+def candidates(session: Session, band_keys: Iterable[int], exclude: int | None = None) -> list[Candidate]:
+    """The stored articles sharing a band key with ``band_keys`` (``exclude``: an article id to skip)."""
+    keys = list(band_keys)
+    if not keys:
+        return []
+    ids = select(StoryBand.article_id).where(StoryBand.band_key.in_(keys)).distinct()
+    statement = select(Article.id, Article.story_id, Article.minhash, Article.shingles).where(
+        Article.id.in_(ids), Article.minhash.is_not(None)
+    )
+    if exclude is not None:
+        statement = statement.where(Article.id != exclude)
+    return [Candidate(r.id, r.story_id, r.minhash, r.shingles or 0) for r in session.execute(statement)]
+
+
+def save_fingerprint(
+    session: Session, article_id: int, minhash: bytes, shingles: int, band_keys: Iterable[int]
+) -> None:
+    """Store an article's signature and its band keys in the index."""
+    session.execute(update(Article).where(Article.id == article_id).values(minhash=minhash, shingles=shingles))
+    rows = [{"band_key": key, "article_id": article_id} for key in dict.fromkeys(band_keys)]
+    if rows:
+        session.execute(_insert(session, StoryBand).values(rows).on_conflict_do_nothing())
+
+
+def start_story(session: Session, article_id: int, seen: datetime | None = None) -> int:
+    """A new story with ``article_id`` as its only copy; returns the story id."""
+    seen = seen or utcnow()
+    story = Story(first_seen=seen, last_seen=seen, copies=1)
+    session.add(story)
+    session.flush()
+    session.execute(update(Article).where(Article.id == article_id).values(story_id=story.id))
+    return story.id
+
+
+def join_story(session: Session, article_id: int, story_id: int, seen: datetime | None = None) -> None:
+    """Make ``article_id`` a copy of story ``story_id``."""
+    seen = seen or utcnow()
+    session.execute(update(Article).where(Article.id == article_id).values(story_id=story_id))
+    session.execute(update(Story).where(Story.id == story_id).values(copies=Story.copies + 1, last_seen=seen))
+
+
+@dataclass(frozen=True)
+class Copy:
+    """One copy of a story: the article, its outlet and when it was first seen."""
+
+    article_id: int
+    source: str
+    url: str
+    title: str | None
+    site_name: str | None
+    credited_source: str | None
+    first_seen: datetime
+
+
+@dataclass(frozen=True)
+class StorySummary:
+    """A story with its representative copy first, then the other copies by first sight."""
+
+    id: int
+    first_seen: datetime
+    last_seen: datetime
+    copies: list[Copy]
+
+    @property
+    def representative(self) -> Copy:
+        return self.copies[0]
+
+    @property
+    def outlets(self) -> list[str]:
+        return list(dict.fromkeys(c.source for c in self.copies))
+
+
+def representative_first(copies: list[Copy]) -> list[Copy]:
+    """The copies ordered with the representative first: the original where a copy credits an
+    outlet that another copy is from (by its site name or source name), else the earliest."""
+    ordered = sorted(copies, key=lambda c: (c.first_seen, c.article_id))
+    credited = {c.credited_source for c in ordered if c.credited_source}
+    for copy in ordered:
+        names = {n for n in (copy.site_name, copy.source) if n}
+        if any(cred in name or name in cred for cred in credited for name in names):
+            return [copy, *[c for c in ordered if c is not copy]]
+    return ordered
+
+
+def recent_stories(session: Session, limit: int = 20, include_off_topic: bool = False) -> list[StorySummary]:
+    """The ``limit`` stories seen most recently, with all their copies."""
+    statement = select(Story).order_by(Story.last_seen.desc(), Story.id.desc()).limit(limit)
+    if not include_off_topic:
+        on_topic = select(Article.story_id).where(Article.relevant.is_(True))
+        statement = statement.where(Story.id.in_(on_topic))
+    stories = list(session.execute(statement).scalars())
+    if not stories:
+        return []
+    rows = session.execute(
+        select(
+            Article.id,
+            Article.story_id,
+            Source.name,
+            Article.url,
+            Article.title,
+            Article.site_name,
+            Article.credited_source,
+            Article.first_seen,
+        )
+        .join(Source, Source.id == Article.source_id)
+        .where(Article.story_id.in_([s.id for s in stories]))
+    )
+    copies: dict[int, list[Copy]] = {}
+    for row in rows:
+        copies.setdefault(row.story_id, []).append(
+            Copy(row.id, row.name, row.url, row.title, row.site_name, row.credited_source, row.first_seen)
+        )
+    return [StorySummary(s.id, s.first_seen, s.last_seen, representative_first(copies.get(s.id, []))) for s in stories]
