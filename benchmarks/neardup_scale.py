@@ -91,7 +91,7 @@ _CDF /= _CDF[-1]
 def plan_corpus(size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(group, variant) of each of ``size`` documents in stream order; variant 0 is the original."""
     rng = np.random.default_rng([seed, size])
-    originals = int(size / (1 + COPY_SHARE * 2)) + 16
+    originals = int(size * 0.95) + 16  # about 1.05 x size documents, cut to size after shuffling
     copies = np.where(rng.random(originals) < COPY_SHARE, rng.integers(1, 4, originals), 0)
     groups = np.repeat(np.arange(originals, dtype=np.int64), copies + 1)
     starts = np.repeat(np.cumsum(copies + 1) - (copies + 1), copies + 1)
@@ -173,7 +173,9 @@ def verify_fast_path(seed: int, groups: np.ndarray, variants: np.ndarray, sample
     return same, len(idx)
 
 
-def compute_fingerprints(seed: int, groups: np.ndarray, variants: np.ndarray, work: Path, workers: int) -> dict[str, Any]:
+def compute_fingerprints(
+    seed: int, groups: np.ndarray, variants: np.ndarray, work: Path, workers: int
+) -> dict[str, Any]:
     """Fingerprint every document with a process pool into ``work``/{sigs,shingles,keys}.bin."""
     chunks = [(seed, groups[i : i + FP_CHUNK], variants[i : i + FP_CHUNK]) for i in range(0, len(groups), FP_CHUNK)]
     t0 = time.perf_counter()
@@ -234,7 +236,11 @@ def detect(
     started = time.perf_counter()
     next_report = max(1, n // 10)
     for c0 in range(0, n, chunk):
-        sigs, shingles, keys, = read_rows(work, c0, min(chunk, n - c0))
+        (
+            sigs,
+            shingles,
+            keys,
+        ) = read_rows(work, c0, min(chunk, n - c0))
         docs = []
         for j in range(len(shingles)):
             i = c0 + j
@@ -416,7 +422,8 @@ def run_size(size: int, args: argparse.Namespace, base: Path) -> list[Row]:
     print(
         f"  detection: {done:,} docs in {result['detect_s']:.1f} s; ms/article first 10% "
         f"{result['ms_per_article_first10']:.3f}, last 10% {result['ms_per_article_last10']:.3f}; "
-        f"RSS at start {result['rss_start_mb']:.0f} MB, end {result['rss_end_mb']:.0f} MB, peak {result['peak_rss_mb']:.0f} MB; "
+        f"RSS at start {result['rss_start_mb']:.0f} MB, end {result['rss_end_mb']:.0f} MB, "
+        f"peak {result['peak_rss_mb']:.0f} MB; "
         f"{result['exact_duplicates']} exact duplicates; pairs true {quality['true_pairs']:,}, "
         f"predicted {quality['predicted_pairs']:,}, both {quality['true_positive_pairs']:,}"
         + ("  (PARTIAL: time limit)" if result["partial"] else ""),
@@ -424,16 +431,41 @@ def run_size(size: int, args: argparse.Namespace, base: Path) -> list[Row]:
     )
     extra = {k: v for k, v in result.items() if k != "stories"} | quality | fp | {"planted_copies": planted}
     rows = [
-        Row(size, "LSH in DB", done, result["ms_per_article"], result["ms_per_article_last10"], result["peak_rss_mb"],
-            db_mb, quality["precision"], quality["recall"], result["partial"], extra)
+        Row(
+            size,
+            "LSH in DB",
+            done,
+            result["ms_per_article"],
+            result["ms_per_article_last10"],
+            result["peak_rss_mb"],
+            db_mb,
+            quality["precision"],
+            quality["recall"],
+            result["partial"],
+            extra,
+        )
     ]
     if size <= args.brute_max:
         brute = brute_force(work, size)
         bq = pairwise_quality(brute["stories"], groups)
-        print(f"  brute force: {brute['ms_per_article']:.3f} ms/article, last 10% {brute['ms_per_article_last10']:.3f}", flush=True)
+        print(
+            f"  brute force: {brute['ms_per_article']:.3f} ms/article, last 10% {brute['ms_per_article_last10']:.3f}",
+            flush=True,
+        )
         rows.append(
-            Row(size, "brute force", size, brute["ms_per_article"], brute["ms_per_article_last10"], None, None,
-                bq["precision"], bq["recall"], False, bq)
+            Row(
+                size,
+                "brute force",
+                size,
+                brute["ms_per_article"],
+                brute["ms_per_article_last10"],
+                None,
+                None,
+                bq["precision"],
+                bq["recall"],
+                False,
+                bq,
+            )
         )
     if not args.keep:
         shutil.rmtree(work)
@@ -441,7 +473,10 @@ def run_size(size: int, args: argparse.Namespace, base: Path) -> list[Row]:
 
 
 def print_table(rows: list[Row]) -> None:
-    print("\n| size | method | docs | ms/article (all) | ms/article (last 10%) | peak RSS MB | DB MB | pair precision | pair recall |")
+    print(
+        "\n| size | method | docs | ms/article (all) | ms/article (last 10%) | peak RSS MB | DB MB "
+        "| pair precision | pair recall |"
+    )
     print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
         rss = f"{r.peak_rss_mb:.0f}" if r.peak_rss_mb is not None else "-"
@@ -469,14 +504,26 @@ def print_table(rows: list[Row]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", default="10000,100000,1000000", help="corpus sizes, comma-separated")
-    parser.add_argument("--db-dir", type=Path, help="where the SQLite files go (kept); default a temporary directory (removed)")
-    parser.add_argument("--per-txn", "-t", type=int, default=1, help="documents per transaction (default 1, as the crawl does)")
-    parser.add_argument("--max-minutes", type=float, help="stop the detection at each size after this long; report what finished")
-    parser.add_argument("--brute-max", type=int, default=10_000, help="run the brute-force baseline at sizes up to this")
+    parser.add_argument(
+        "--db-dir", type=Path, help="where the SQLite files go (kept); default a temporary directory (removed)"
+    )
+    parser.add_argument(
+        "--per-txn", "-t", type=int, default=1, help="documents per transaction (default 1, as the crawl does)"
+    )
+    parser.add_argument(
+        "--max-minutes", type=float, help="stop the detection at each size after this long; report what finished"
+    )
+    parser.add_argument(
+        "--brute-max", type=int, default=10_000, help="run the brute-force baseline at sizes up to this"
+    )
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="fingerprinting processes")
-    parser.add_argument("--verify", type=int, default=300, help="sample docs checked against crawler.neardup.fingerprint")
+    parser.add_argument(
+        "--verify", type=int, default=300, help="sample docs checked against crawler.neardup.fingerprint"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep", action="store_true", help="keep the SQLite files and fingerprint files")
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
@@ -496,8 +543,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     rows: list[Row] = []
     try:
-        for size in sizes:
+        for i, size in enumerate(sizes):
             rows.extend(run_size(size, args, base))
+            if i < len(sizes) - 1:
+                print_table(rows)  # the table so far, should a later size be cut short
     finally:
         if rows:
             print_table(rows)

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import Article, Source, Story, StoryBand, utcnow
@@ -45,18 +45,18 @@ def save_fingerprint(
     """Store an article's signature and its band keys in the index."""
     session.execute(update(Article).where(Article.id == article_id).values(minhash=minhash, shingles=shingles))
     rows = [{"band_key": key, "article_id": article_id} for key in dict.fromkeys(band_keys)]
-    if rows:
-        session.execute(_insert(session, StoryBand).values(rows).on_conflict_do_nothing())
+    if rows:  # executemany with one statement: compiled once and cached, not once per article
+        session.execute(_insert(session, StoryBand).on_conflict_do_nothing(), rows)
 
 
 def start_story(session: Session, article_id: int, seen: datetime | None = None) -> int:
     """A new story with ``article_id`` as its only copy; returns the story id."""
     seen = seen or utcnow()
-    story = Story(first_seen=seen, last_seen=seen, copies=1)
-    session.add(story)
-    session.flush()
-    session.execute(update(Article).where(Article.id == article_id).values(story_id=story.id))
-    return story.id
+    story_id = session.execute(
+        insert(Story).values(first_seen=seen, last_seen=seen, copies=1).returning(Story.id)
+    ).scalar_one()
+    session.execute(update(Article).where(Article.id == article_id).values(story_id=story_id))
+    return story_id
 
 
 def join_story(session: Session, article_id: int, story_id: int, seen: datetime | None = None) -> None:
