@@ -1,5 +1,6 @@
-"""Item pipelines: extract (in a process pool, off the reactor thread) → store (one short
-transaction per page, in a dedicated database thread).
+"""Item pipelines: extract and fingerprint (in a process pool, off the reactor thread) → score
+against the topic profile → store, with the article's story (one short transaction per page, in a
+dedicated database thread).
 
 The pipelines own the crawl-run row: created when the spider opens, closed with the
 per-source counts and a status when it closes.
