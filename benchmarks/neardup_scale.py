@@ -54,12 +54,9 @@ import numpy as np
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from datasketch import MinHash  # noqa: E402
 
 from crawler.dedup import assign_story  # noqa: E402
 from crawler.neardup import (  # noqa: E402
-    _PERMUTATIONS,
-    _SEED,
     BANDS,
     COPY_CONTAINMENT,
     COPY_JACCARD,
@@ -67,8 +64,9 @@ from crawler.neardup import (  # noqa: E402
     NUM_PERM,
     WORD_SHINGLE,
     Fingerprint,
-    band_keys,
     fingerprint,
+    shingles_fingerprint,
+    token_shingles,
 )
 from storage import Database  # noqa: E402
 from storage.repository import NewArticle, ensure_source, store_article  # noqa: E402
@@ -134,14 +132,7 @@ def document_text(header: list[str], body: list[str]) -> str:
 # -- fingerprints ----------------------------------------------------------------------------
 def fast_fingerprint(tokens: list[str]) -> Fingerprint | None:
     """``crawler.neardup.fingerprint`` for tokens already in comparison form (no normalisation)."""
-    size = WORD_SHINGLE
-    shingles = {" ".join(tokens[i : i + size]) for i in range(max(0, len(tokens) - size + 1))}
-    if len(shingles) < MIN_SHINGLES:
-        return None
-    minhash = MinHash(num_perm=NUM_PERM, seed=_SEED, permutations=_PERMUTATIONS, scheme="affine32")
-    minhash.update_batch([s.encode("utf-8") for s in shingles])
-    values = minhash.hashvalues.astype("<u4")
-    return Fingerprint(values.tobytes(), len(shingles), band_keys(values))
+    return shingles_fingerprint(token_shingles(tokens))
 
 
 def _fingerprint_chunk(args: tuple[int, np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -19,6 +19,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from crawler.sources import DEFAULT_SOURCES_FILE, SourcesError, load_sources
+
+if TYPE_CHECKING:
+    from crawler.topics import TopicProfile
 
 app = typer.Typer(
     help="ai4s-monitor: follow news coverage of AI for Science into a deduplicated corpus.",
@@ -357,11 +360,10 @@ def topics_eval(
         )
 
 
-def _rewrite_profile(path: Path, profile: object) -> None:
+def _rewrite_profile(path: Path, profile: TopicProfile) -> None:
     """Write ``profile`` back to ``path``, keeping the file's leading comment block."""
-    from crawler.topics import TopicProfile, dump_profile
+    from crawler.topics import dump_profile
 
-    assert isinstance(profile, TopicProfile)
     lines = path.read_text(encoding="utf-8").splitlines()
     header = []
     for line in lines:

@@ -52,8 +52,12 @@ class Fingerprint:
 
 def shingle_set(text: str) -> set[str]:
     """The shingles of ``text`` in its comparison form."""
-    normal = normalize_for_comparison(text)
-    tokens = _TOKEN.findall(normal)
+    return token_shingles(_TOKEN.findall(normalize_for_comparison(text)))
+
+
+def token_shingles(tokens: list[str]) -> set[str]:
+    """Shingles of a token sequence (one CJK character or one word a token): runs of characters
+    where most tokens are CJK, runs of words otherwise."""
     cjk = sum(1 for t in tokens if _CJK.match(t))
     size = CJK_SHINGLE if cjk * 2 >= len(tokens) else WORD_SHINGLE
     joiner = "" if size == CJK_SHINGLE else " "
@@ -72,7 +76,11 @@ def band_keys(values: np.ndarray) -> tuple[int, ...]:
 
 def fingerprint(text: str) -> Fingerprint | None:
     """The fingerprint of an article's text, or ``None`` when it is too short to compare."""
-    shingles = shingle_set(text)
+    return shingles_fingerprint(shingle_set(text))
+
+
+def shingles_fingerprint(shingles: set[str]) -> Fingerprint | None:
+    """The fingerprint of a set of shingles, or ``None`` when there are too few to compare."""
     if len(shingles) < MIN_SHINGLES:
         return None
     minhash = MinHash(num_perm=NUM_PERM, seed=_SEED, permutations=_PERMUTATIONS, scheme="affine32")
