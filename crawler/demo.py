@@ -290,7 +290,7 @@ class DemoWeb:
         self.sites: dict[str, LocalSite] = {}
         try:
             for theme in SITES:
-                self.sites[theme.name] = LocalSite(theme.name, theme.host)
+                self.sites[theme.name] = LocalSite(theme.name, theme.host, etags=True)
             self._build_xinhua()
             self._build_portal()
             self._build_sjtu()

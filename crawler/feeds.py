@@ -90,8 +90,46 @@ def _newest_first(entries: list[Entry]) -> list[Entry]:
     return sorted(entries, key=lambda e: e.published or oldest, reverse=True)
 
 
+#: Seconds of the ``sy:updatePeriod`` values (RSS 1.0 syndication module).
+_UPDATE_PERIODS = {"hourly": 3600, "daily": 86400, "weekly": 7 * 86400, "monthly": 30 * 86400, "yearly": 365 * 86400}
+#: A feed's own poll hint is honoured up to this: a wrong ``ttl`` must not silence a source for weeks.
+MAX_POLL_HINT = 86400.0
+
+
+@dataclass(frozen=True)
+class Feed:
+    """A parsed feed: its item links, and the shortest poll interval it asks for (seconds), if any."""
+
+    entries: list[Entry]
+    poll_hint: float | None = None
+
+
+def _poll_hint(root: lxml.etree._Element) -> float | None:
+    """The interval a feed asks readers to wait between polls: RSS ``ttl`` (minutes), or the
+    syndication module's ``updatePeriod`` / ``updateFrequency``; capped at :data:`MAX_POLL_HINT`."""
+    ttl = period = frequency = None
+    for element in root.iter():
+        name = _local(element.tag)
+        text = (element.text or "").strip() if isinstance(element.tag, str) else ""
+        if name == "ttl" and text.isdigit():
+            ttl = int(text) * 60.0
+        elif name == "updateperiod" and text.lower() in _UPDATE_PERIODS:
+            period = float(_UPDATE_PERIODS[text.lower()])
+        elif name == "updatefrequency" and text.isdigit() and int(text) > 0:
+            frequency = int(text)
+        elif name in ("item", "entry"):
+            break  # the hints belong to the channel, before its items
+    hints = [h for h in (ttl, period / (frequency or 1) if period else None) if h]
+    return min(max(hints), MAX_POLL_HINT) if hints else None
+
+
 def parse_feed(body: bytes, base_url: str) -> list[Entry]:
     """The item links of an RSS or Atom feed, newest first, made absolute against ``base_url``."""
+    return read_feed(body, base_url).entries
+
+
+def read_feed(body: bytes, base_url: str) -> Feed:
+    """An RSS or Atom feed: its item links (newest first, absolute) and its poll hint."""
     root = _root(body)
     kind = _local(root.tag)
     entries: list[Entry] = []
@@ -121,7 +159,7 @@ def parse_feed(body: bytes, base_url: str) -> list[Entry]:
                 entries.append(Entry(urljoin(base_url, link), parse_date(date), _child_text(item, "title")))
     else:
         raise FeedError(f"not an RSS or Atom feed (root element <{_local(root.tag) or '?'}>)")
-    return _newest_first(entries)
+    return Feed(_newest_first(entries), _poll_hint(root))
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 
 @dataclass
@@ -32,3 +33,23 @@ class FetchFailure:
     outcome: str  # "gone", "http_error" or "network_error"
     http_status: int | None
     error: str
+
+
+@dataclass
+class EntryPoll:
+    """A feed, sitemap or listing page was polled: what to remember for the next poll.
+
+    ``changed`` is false for a 304 or a body identical to the last poll's (then the
+    validators and hash stay as they were). ``not_before`` is the earliest next poll the
+    site allows (``Retry-After``, a feed's ``ttl``), if it said.
+    """
+
+    source: str
+    url: str
+    status: int
+    changed: bool
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    not_before: datetime | None = None
+    children: list[tuple[str, str, int, int]] | None = None  # (url, kind, depth, page) of the entry pages it led to

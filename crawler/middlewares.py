@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import logging
 from collections import Counter
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from scrapy import Request, signals
@@ -22,7 +23,9 @@ from crawler.sources import load_sources
 from crawler.urls import canonical_url, is_http_url, is_internal_host, url_host
 from storage import Database
 from storage.hashing import url_hash
-from storage.repository import known_url_hashes
+from storage.models import utcnow
+from storage.polling import EntryPageState, load_entry_pages
+from storage.repository import known_url_hashes, retriable_urls
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -31,9 +34,31 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+#: Request kinds that are entry pages (polled every crawl), as opposed to ``article`` pages (fetched once).
+ENTRY_KINDS = frozenset({"feed", "sitemap", "robots", "listing"})
+
+
 def stat_key(source: str, counter: str) -> str:
     """The stats-collector key of a per-source counter."""
     return f"ai4s/{source}/{counter}"
+
+
+def entry_url(request: Request) -> str:
+    """The canonical URL an entry page is remembered by: the one first requested, before redirects."""
+    return canonical_url(request.meta.get("redirect_urls", [request.url])[0])
+
+
+class NotModified(IgnoreRequest):
+    """An entry page unchanged since the last poll (a 304, or the very same body): not parsed again."""
+
+    def __init__(self, reason: str, state: EntryPageState | None, etag: str | None = None) -> None:
+        super().__init__(reason)
+        self.state = state
+        self.etag = etag
+
+
+class PollDeferred(IgnoreRequest):
+    """An entry page not requested: the site asked not to be polled before a later time."""
 
 
 class CanonicalUrlFingerprinter:
@@ -127,6 +152,84 @@ class BackoffRetryMiddleware(RetryMiddleware):
         if isinstance(result, Request):
             await asyncio.sleep(self._delay(result))
         return result
+
+
+class ConditionalGetMiddleware:
+    """Cheap re-polls of entry pages: sends the ``ETag`` / ``Last-Modified`` remembered from the
+    last poll, turns a 304 or an unchanged body into :class:`NotModified` (so nothing is parsed),
+    and defers a page the site asked not to poll yet (``Retry-After``, a feed's ``ttl``) with
+    :class:`PollDeferred`. What was seen is remembered by the store pipeline (``EntryPoll`` items).
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.honour_hints = crawler.settings.getbool("AI4S_HONOUR_POLL_HINTS", True)
+        self.states: dict[str, EntryPageState] = {}
+        crawler.signals.connect(self._load, signal=signals.spider_opened)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ConditionalGetMiddleware:
+        return cls(crawler)
+
+    def _load(self) -> None:
+        with Database(self.crawler.settings.get("AI4S_DB")) as database, database.session() as session:
+            self.states = load_entry_pages(session)
+
+    def state_of(self, request: Request) -> EntryPageState | None:
+        """What the last poll of ``request``'s entry page left, if any."""
+        return self.states.get(url_hash(entry_url(request)))
+
+    def process_request(self, request: Request) -> None:
+        """Add the validators of the last poll; raise :class:`PollDeferred` before the allowed time."""
+        if request.meta.get("ai4s_kind") not in ENTRY_KINDS:
+            return
+        state = self.state_of(request)
+        if state is None:
+            return
+        if self.honour_hints and state.not_before is not None and state.not_before > utcnow():
+            self.crawler.stats.inc_value(stat_key(request.meta.get("ai4s_source", "?"), "deferred"))
+            raise PollDeferred(f"the site asked not to poll before {state.not_before:%Y-%m-%d %H:%M:%S} UTC")
+        if state.etag:
+            request.headers.setdefault(b"If-None-Match", state.etag.encode("latin-1", "replace"))
+        if state.last_modified:
+            request.headers.setdefault(b"If-Modified-Since", state.last_modified.encode("latin-1", "replace"))
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        """The response; :class:`NotModified` for a 304 or a body identical to the last poll's."""
+        if request.meta.get("ai4s_kind") not in ENTRY_KINDS:
+            return response
+        state = self.state_of(request)
+        etag = response.headers.get(b"ETag")
+        etag_text = etag.decode("latin-1") if etag else None
+        if response.status == 304 and state is not None:
+            raise NotModified("304 Not Modified", state, etag_text)
+        if response.status == 200:
+            digest = hashlib.sha256(response.body).hexdigest()
+            request.meta["ai4s_body_hash"] = digest
+            if state is not None and state.body_hash == digest:
+                raise NotModified("same body as the last poll", state, etag_text)
+        return response
+
+
+class PendingRetryMiddleware(BaseSpiderMiddleware):
+    """Requests again, at the start of a crawl, the article URLs of its sources whose last fetch
+    failed for a passing reason (5xx, 429, network), up to ``AI4S_MAX_ARTICLE_ATTEMPTS`` tries:
+    an article once announced is not lost because its page failed, even if no entry page
+    announces it again."""
+
+    async def process_start(self, start: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        """The spider's start requests, then the pending retries."""
+        async for item_or_request in start:
+            yield item_or_request
+        spider = self.crawler.spider
+        sources = getattr(spider, "sources", {})
+        attempts = self.crawler.settings.getint("AI4S_MAX_ARTICLE_ATTEMPTS", 5)
+        with Database(self.crawler.settings.get("AI4S_DB")) as database, database.session() as session:
+            pending = retriable_urls(session, list(sources), attempts)
+        if pending:
+            logger.info("%d article URLs that failed before are tried again", len(pending))
+        for url, source in pending:
+            yield spider.article_request(url, sources[source], "retry")
 
 
 class KnownUrlFilterMiddleware(BaseSpiderMiddleware):

@@ -2,8 +2,9 @@
 against the topic profile → store, with the article's story (one short transaction per page, in a
 dedicated database thread).
 
-The pipelines own the crawl-run row: created when the spider opens, closed with the
-per-source counts and a status when it closes.
+The pipelines own the crawl-run row: created when the spider opens (or, under the daemon,
+adopted from it), closed with the per-source counts and a status when it closes. Entry-page
+polls (for cheap re-polls) are saved when the crawl finishes.
 """
 
 from __future__ import annotations
@@ -21,15 +22,18 @@ from typing import TYPE_CHECKING, Any
 from scrapy import signals
 
 from crawler.dedup import assign_story
+from crawler.extensions import PARENT_GONE
 from crawler.extract import ExtractedArticle, NotAnArticle, warm_up
-from crawler.items import FetchFailure, PageItem
+from crawler.items import EntryPoll, FetchFailure, PageItem
 from crawler.middlewares import stat_key
 from crawler.neardup import Fingerprint
 from crawler.topics import Relevance, RelevanceScorer, load_profile
 from crawler.urls import canonical_url
 from crawler.worker import ProcessedPage, process_page
 from storage import Database, NewArticle
+from storage.polling import save_entry_page
 from storage.repository import (
+    ENTRY_COUNTERS,
     RUN_COUNTERS,
     ensure_source,
     finish_run,
@@ -38,6 +42,7 @@ from storage.repository import (
     start_run,
     store_article,
 )
+from storage.schedules import adopt_run
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -45,7 +50,13 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 #: How a closing spider's reason maps to a crawl run's status.
-RUN_STATUS_BY_REASON = {"finished": "ok", "shutdown": "interrupted", "cancelled": "interrupted"}
+RUN_STATUS_BY_REASON = {
+    "finished": "ok",
+    "shutdown": "interrupted",  # SIGTERM / SIGINT
+    "cancelled": "interrupted",
+    "closespider_timeout": "interrupted",  # the time limit of a crawl
+    PARENT_GONE: "interrupted",  # the daemon that started it died
+}
 
 
 @dataclass
@@ -140,6 +151,10 @@ class StorePipeline:
         self.run_id: int | None = None
         self.source_ids: dict[str, int] = {}
         self.sources: list[str] = list(crawler.settings.getlist("AI4S_SOURCE_NAMES"))
+        self.given_run_id = crawler.settings.getint("AI4S_RUN_ID", 0) or None
+        # Entry-page polls are remembered only when the crawl finishes: a crawl cut short must
+        # not mark as unchanged a page whose links it never followed.
+        self.entry_polls: list[EntryPoll] = []
         # SQLAlchemy sessions are used from this one thread only: writes are serialised and
         # the reactor never waits on the database.
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ai4s-db")
@@ -155,7 +170,13 @@ class StorePipeline:
         spider = self.crawler.spider
         names = sorted(getattr(spider, "sources", {}) or self.sources)
         with self.database.session() as session, session.begin():
-            self.run_id = start_run(session, names, pid=os.getpid(), host=socket.gethostname())
+            pid, host = os.getpid(), socket.gethostname()
+            if self.given_run_id is not None:
+                if not adopt_run(session, self.given_run_id, pid, host):
+                    raise RuntimeError(f"crawl run {self.given_run_id} does not exist or is not running")
+                self.run_id = self.given_run_id
+            else:
+                self.run_id = start_run(session, names, pid=pid, host=host)
             self.source_ids = {name: ensure_source(session, name) for name in names}
         self.sources = names
         self.stats.set_value("ai4s/run_id", self.run_id)
@@ -163,7 +184,11 @@ class StorePipeline:
         logger.info("Crawl run %d started on %s", self.run_id, self.database.url)
 
     async def process_item(self, item: Any) -> Any:
-        """Store ``item`` (an :class:`ExtractedPage` or a :class:`FetchFailure`) in the writer thread."""
+        """Store ``item`` (an :class:`ExtractedPage` or a :class:`FetchFailure`) in the writer thread;
+        keep an :class:`EntryPoll` until the crawl ends."""
+        if isinstance(item, EntryPoll):
+            self.entry_polls.append(item)
+            return item
         await asyncio.wrap_future(self.writer.submit(self._store, item))
         return item
 
@@ -232,6 +257,25 @@ class StorePipeline:
                     source_id=self.source_ids.get(page.source),
                 )
 
+    def _remember_entry_polls(self, session: Any) -> None:
+        """Save the entry-page polls of the sources that were crawled to the end (not cut by their budget)."""
+        cut = {source for source in self.sources if self.stats.get_value(stat_key(source, "over_budget"), 0)}
+        for poll in self.entry_polls:
+            if poll.source in cut:
+                continue
+            save_entry_page(
+                session,
+                poll.url,
+                self.source_ids.get(poll.source),
+                changed=poll.changed,
+                etag=poll.etag,
+                last_modified=poll.last_modified,
+                body_hash=poll.body_hash,
+                not_before=poll.not_before,
+                http_status=poll.status,
+                children=poll.children,
+            )
+
     def _assign_story(self, session: Any, article_id: int, fp: Fingerprint | None, source: str) -> None:
         """Put a new article into its story; count and log it when it is a copy of an earlier one."""
         assignment = assign_story(session, article_id, fp)
@@ -255,8 +299,12 @@ class StorePipeline:
             return
         status = RUN_STATUS_BY_REASON.get(reason, "ok" if reason.startswith("closespider") else "failed")
         with self.database.session() as session, session.begin():
+            if status == "ok":
+                self._remember_entry_polls(session)
             for source in self.sources:
-                counts = {name: self.stats.get_value(stat_key(source, name), 0) for name in RUN_COUNTERS}
+                counts = {
+                    name: self.stats.get_value(stat_key(source, name), 0) for name in RUN_COUNTERS + ENTRY_COUNTERS
+                }
                 save_run_counts(session, self.run_id, source, counts)
                 logger.info(
                     "Source %s: %d pages fetched, %d new articles, %d duplicates, %d not articles, "

@@ -17,13 +17,15 @@ SUMMARY_COLUMNS = (
     ("duplicates", "dup"),
     ("not_articles", "no article"),
     ("skipped_known", "known"),
+    ("entry_pages_unchanged", "unchanged"),
     ("errors", "errors"),
 )
 SUMMARY_CAPTION = (
     "fetched: pages downloaded (feeds, sitemaps, listings, articles) · new: articles stored · "
     "off-topic: of the new ones, those the topic profile finds off-topic (kept, not exported) · "
     "dup: same text as a stored article · no article: pages without article text · "
-    "known: article links skipped, already in the corpus · errors: failed fetches and unreadable feeds"
+    "known: article links skipped, already in the corpus · unchanged: feeds, sitemaps and listings "
+    "unchanged since the last crawl (not read again) · errors: failed fetches and unreadable feeds"
 )
 
 

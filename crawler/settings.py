@@ -45,11 +45,16 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.BackoffRetryMiddleware": 550,
     "crawler.middlewares.AddressPolicyMiddleware": 50,
-    "crawler.middlewares.SourceStatsMiddleware": 60,
+    # on the way back: redirects (600), decompression (590), counting (585: every response, 304s and
+    # retried ones included), conditional GET (580), then retries (550)
+    "crawler.middlewares.SourceStatsMiddleware": 585,
+    "crawler.middlewares.ConditionalGetMiddleware": 580,
 }
+EXTENSIONS = {"crawler.extensions.ParentWatchdog": 500}
 SPIDER_MIDDLEWARES = {
     "crawler.middlewares.KnownUrlFilterMiddleware": 700,
     "crawler.middlewares.SourceBudgetMiddleware": 650,
+    "crawler.middlewares.PendingRetryMiddleware": 750,
 }
 ITEM_PIPELINES = {
     "crawler.pipelines.ExtractPipeline": 300,
@@ -70,6 +75,10 @@ AI4S_SOURCE_NAMES = []  # default: every source in the file
 AI4S_DB = None  # default: $AI4S_DB, else a SQLite file in the user's data directory
 AI4S_TOPICS_FILE = None  # default: seeds/topics.toml
 AI4S_EXTRACT_WORKERS = 0  # extraction processes; 0 = one per CPU core
+AI4S_MAX_ARTICLE_ATTEMPTS = 5  # an article URL that failed (5xx, network) is tried again up to this many times
+AI4S_HONOUR_POLL_HINTS = True  # Retry-After and a feed's ttl / sy:updatePeriod delay the next poll of that page
+AI4S_RUN_ID = None  # set by the daemon: the crawl-run row it created for this crawl
+AI4S_PARENT_PID = None  # set by the daemon: the crawl closes itself when that process is gone
 
 LOG_LEVEL = "INFO"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"

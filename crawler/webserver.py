@@ -9,6 +9,7 @@ It is deliberately not a general web framework: routes map a path to a fixed
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Callable
@@ -48,8 +49,9 @@ class LocalSite:
     alone, then by the longest registered prefix; anything else is a 404.
     """
 
-    def __init__(self, name: str, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, name: str, host: str = "127.0.0.1", port: int = 0, etags: bool = False) -> None:
         self.name = name
+        self.etags = etags  # send an ETag with every 200 and answer a matching If-None-Match with 304
         self.host = host
         self.port = port
         self.routes: dict[str, Reply | Handler] = {}
@@ -96,7 +98,19 @@ class LocalSite:
             return Reply(
                 404, b"<html><body><h1>404 Not Found</h1></body></html>", {"Content-Type": "text/html; charset=utf-8"}
             )
-        return target(record) if callable(target) else target
+        reply = target(record) if callable(target) else target
+        return self._conditional(record, reply) if self.etags else reply
+
+    @staticmethod
+    def _conditional(record: RequestRecord, reply: Reply) -> Reply:
+        """``reply`` with an ETag (a hash of its body), or a 304 when the client already has that body."""
+        if reply.status != 200:
+            return reply
+        etag = '"' + hashlib.sha1(reply.body).hexdigest()[:20] + '"'
+        asked = {tag.strip() for tag in record.headers.get("If-None-Match", "").split(",")}
+        if etag in asked:
+            return Reply(304, b"", {"ETag": etag}, reply.delay)
+        return Reply(reply.status, reply.body, {**reply.headers, "ETag": etag}, reply.delay)
 
     def requests_for(self, path: str) -> list[RequestRecord]:
         """The logged requests whose path (with query) equals ``path``."""
@@ -128,7 +142,8 @@ class LocalSite:
                     time.sleep(reply.delay)
                 try:
                     self.send_response(reply.status)
-                    headers = {"Content-Length": str(len(reply.body)), **reply.headers}
+                    length = 0 if reply.status in (204, 304) else len(reply.body)
+                    headers = {"Content-Length": str(length), **reply.headers}
                     for key, value in headers.items():
                         self.send_header(key, value)
                     self.end_headers()

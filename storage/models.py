@@ -1,4 +1,5 @@
-"""The corpus schema: sources, articles, fetched URLs and crawl runs (SQLAlchemy 2.x).
+"""The corpus schema: sources, articles, stories, fetched URLs, crawl runs, and the daemon's
+state (entry pages for conditional re-polls, source schedules, the job store) (SQLAlchemy 2.x).
 
 Every fact that must be unique (a canonical URL, a content hash, a source name) is a
 named database constraint, so concurrent crawls cannot store a row twice.
@@ -11,6 +12,7 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Column,
     DateTime,
     Float,
     ForeignKey,
@@ -20,7 +22,9 @@ from sqlalchemy import (
     MetaData,
     PrimaryKeyConstraint,
     String,
+    Table,
     Text,
+    Unicode,
     UniqueConstraint,
     true,
 )
@@ -153,6 +157,59 @@ class CrawlRun(Base):
     message: Mapped[str | None] = mapped_column(Text)
 
 
+class EntryPage(Base):
+    """What was last seen at a source's feed, sitemap or listing page, for cheap re-polls:
+    the validators for a conditional GET, a hash of the body, and the earliest time the
+    server (``Retry-After``) or the feed (``ttl``, ``sy:updatePeriod``) allows the next poll."""
+
+    __tablename__ = "entry_pages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url_hash: Mapped[str] = mapped_column(String(40), unique=True)
+    url: Mapped[str] = mapped_column(Text)
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id"), index=True)
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
+    body_hash: Mapped[str | None] = mapped_column(String(64))
+    not_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    unchanged_polls: Mapped[int] = mapped_column(Integer, default=0)
+    # JSON list of the entry pages it led to last time ([url, kind, depth, page]: sitemaps of an
+    # index, next pages and sections of a listing), requested again when this one is unchanged.
+    children: Mapped[str | None] = mapped_column(Text)
+    last_fetched: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SourceSchedule(Base):
+    """A source's adaptive schedule and health, kept by the daemon: the interval it polls the
+    source at now, the streaks that moved it there, and the last run's result."""
+
+    __tablename__ = "source_schedules"
+
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"), primary_key=True)
+    every: Mapped[str] = mapped_column(String(100))  # the configured schedule the interval adapts from
+    interval_seconds: Mapped[float | None] = mapped_column(Float)  # None for a cron schedule
+    empty_polls: Mapped[int] = mapped_column(Integer, default=0)  # consecutive runs with nothing new
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # consecutive failed runs
+    healthy: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    last_run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id"))
+    last_status: Mapped[str | None] = mapped_column(String(20))
+    last_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_new_articles: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+#: APScheduler 3's job store table (its own layout, created here by migration so that the
+#: product's database holds the daemon's schedule and its next-run times).
+scheduler_jobs = Table(
+    "apscheduler_jobs",
+    Base.metadata,
+    Column("id", Unicode(191), primary_key=True),
+    Column("next_run_time", Float(25), index=True),
+    Column("job_state", LargeBinary, nullable=False),
+)
+
+
 class CrawlRunSource(Base):
     """Per-source counts of one crawl run."""
 
@@ -168,6 +225,11 @@ class CrawlRunSource(Base):
     not_articles: Mapped[int] = mapped_column(Integer, default=0)
     skipped_known: Mapped[int] = mapped_column(Integer, default=0)
     errors: Mapped[int] = mapped_column(Integer, default=0)
+    # Entry pages (feeds, sitemaps, listings): read, unchanged since the last poll (304 or the same
+    # body), or failed. A run whose every entry page failed is a failed run of that source.
+    entry_pages_read: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    entry_pages_unchanged: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    entry_pages_failed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (UniqueConstraint("run_id", "source_id", name="uq_crawl_run_sources_run_source"),)
 

@@ -189,12 +189,14 @@ def finish_run(session: Session, run_id: int, status: str, message: str | None =
 
 
 RUN_COUNTERS = ("pages_fetched", "new_articles", "off_topic", "duplicates", "not_articles", "skipped_known", "errors")
+#: Counters of entry pages (feeds, sitemaps, listings): parsed, unchanged since the last poll, failed.
+ENTRY_COUNTERS = ("entry_pages_read", "entry_pages_unchanged", "entry_pages_failed")
 
 
 def save_run_counts(session: Session, run_id: int, source: str, counts: dict[str, int]) -> None:
     """Store (replace) the per-source counters of a crawl run."""
     source_id = ensure_source(session, source)
-    values = {name: int(counts.get(name, 0)) for name in RUN_COUNTERS}
+    values = {name: int(counts.get(name, 0)) for name in RUN_COUNTERS + ENTRY_COUNTERS}
     statement = _insert(session, CrawlRunSource).values(run_id=run_id, source_id=source_id, **values)
     statement = statement.on_conflict_do_update(index_elements=["run_id", "source_id"], set_=values)
     session.execute(statement)
@@ -212,12 +214,20 @@ class SourceRunCounts:
     not_articles: int
     skipped_known: int
     errors: int
+    entry_pages_read: int = 0
+    entry_pages_unchanged: int = 0
+    entry_pages_failed: int = 0
+
+    @property
+    def unreachable(self) -> bool:
+        """True when every entry page of the source failed: the source could not be polled at all."""
+        return self.entry_pages_failed > 0 and self.entry_pages_read == 0 and self.entry_pages_unchanged == 0
 
 
 def run_counts(session: Session, run_id: int) -> list[SourceRunCounts]:
     """The per-source counters of crawl run ``run_id``, by source name."""
     rows = session.execute(
-        select(Source.name, *(getattr(CrawlRunSource, c) for c in RUN_COUNTERS))
+        select(Source.name, *(getattr(CrawlRunSource, c) for c in RUN_COUNTERS + ENTRY_COUNTERS))
         .join(Source, Source.id == CrawlRunSource.source_id)
         .where(CrawlRunSource.run_id == run_id)
         .order_by(Source.name)
@@ -289,3 +299,19 @@ def update_relevance(session: Session, article_id: int, relevance: float, releva
         .where(Article.id == article_id)
         .values(relevance=relevance, relevant=relevant, evidence=evidence)
     )
+
+
+def retriable_urls(session: Session, sources: list[str], max_attempts: int) -> list[tuple[str, str]]:
+    """``(url, source name)`` of article URLs of ``sources`` whose last fetch failed for a reason
+    that may pass (HTTP 5xx/429, network) and that were tried fewer than ``max_attempts`` times."""
+    rows = session.execute(
+        select(FetchedUrl.url, Source.name)
+        .join(Source, Source.id == FetchedUrl.source_id)
+        .where(
+            FetchedUrl.outcome.in_(("http_error", "network_error")),
+            FetchedUrl.attempts < max_attempts,
+            Source.name.in_(sources),
+        )
+        .order_by(FetchedUrl.last_fetched)
+    )
+    return [(url, name) for url, name in rows]

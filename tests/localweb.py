@@ -375,10 +375,11 @@ class _Site:
 
     name = ""
     language: str | None = None
+    etags = False  # ETag / 304 support (the feed site has it; the others are re-polled by body hash)
 
     def __init__(self, web: NewsWeb) -> None:
         self.web = web
-        self.site = LocalSite(self.name, SITE_HOSTS[self.name])
+        self.site = LocalSite(self.name, SITE_HOSTS[self.name], etags=self.etags)
         web._sites.append(self)  # at once, so that a failed build still closes this socket
         self.posts: list[_Post] = []  # newest first
         self.article_paths: set[str] = set()

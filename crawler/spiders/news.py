@@ -10,6 +10,8 @@ the pipelines.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import scrapy
@@ -22,12 +24,16 @@ from twisted.internet.error import DNSLookupError, TCPTimedOutError
 from twisted.internet.error import TimeoutError as TwistedTimeoutError
 from twisted.python.failure import Failure
 
-from crawler.feeds import FeedError, parse_feed, parse_sitemap, sitemaps_in_robots
-from crawler.items import FetchFailure, PageItem
+from crawler.feeds import FeedError, parse_sitemap, read_feed, sitemaps_in_robots
+from crawler.items import EntryPoll, FetchFailure, PageItem
 from crawler.links import is_fetchable_link, is_pagination, looks_like_article
-from crawler.middlewares import stat_key
+from crawler.middlewares import ENTRY_KINDS, NotModified, PollDeferred, entry_url, stat_key
 from crawler.sources import Source, load_sources
 from crawler.urls import clean_url, is_http_url, is_internal_host, url_host
+from storage.models import utcnow
+
+#: An entry page a page led to: (url, kind, depth, page number), remembered for unchanged re-polls.
+Child = tuple[str, str, int, int]
 
 
 class NewsSpider(scrapy.Spider):
@@ -81,14 +87,42 @@ class NewsSpider(scrapy.Spider):
                 len(source.start_urls),
             )
             for url in source.feeds:
-                yield self._request(url, source, "feed", self.parse_feed, priority=10)
+                yield self.entry_request(source, (url, "feed", 0, 1))
             for url in source.sitemaps:
-                if url.rstrip("/").endswith("/robots.txt"):
-                    yield self._request(url, source, "robots", self.parse_robots, priority=10)
-                else:
-                    yield self._request(url, source, "sitemap", self.parse_sitemap, ai4s_depth=0, priority=10)
+                kind = "robots" if url.rstrip("/").endswith("/robots.txt") else "sitemap"
+                yield self.entry_request(source, (url, kind, 0, 1))
             for url in source.start_urls:
-                yield self._request(url, source, "listing", self.parse_listing, ai4s_depth=0, ai4s_page=1)
+                yield self.entry_request(source, (url, "listing", 0, 1))
+
+    def entry_request(self, source: Source, child: Child) -> scrapy.Request:
+        """A request for an entry page (feed, robots.txt, sitemap or listing page)."""
+        url, kind, depth, page = child
+        callback = {
+            "feed": self.parse_feed,
+            "robots": self.parse_robots,
+            "sitemap": self.parse_sitemap,
+            "listing": self.parse_listing,
+        }[kind]
+        priority = 0 if kind == "listing" else 10
+        return self._request(url, source, kind, callback, ai4s_depth=depth, ai4s_page=page, priority=priority)
+
+    def _polled(self, response: Response, children: list[Child], poll_hint: float | None = None) -> EntryPoll:
+        """What to remember of an entry page that was read: validators, body hash, where it led."""
+        source = response.meta["ai4s_source"]
+        self.crawler.stats.inc_value(stat_key(source, "entry_pages_read"))
+        etag = response.headers.get(b"ETag")
+        modified = response.headers.get(b"Last-Modified")
+        return EntryPoll(
+            source=source,
+            url=entry_url(response.request) if response.request else response.url,
+            status=response.status,
+            changed=True,
+            etag=etag.decode("latin-1") if etag else None,
+            last_modified=modified.decode("latin-1") if modified else None,
+            body_hash=response.meta.get("ai4s_body_hash"),
+            not_before=utcnow() + timedelta(seconds=poll_hint) if poll_hint else None,
+            children=children,
+        )
 
     # -- feeds and sitemaps ----------------------------------------------------------------
     def _source_of(self, response: Response) -> Source:
@@ -98,31 +132,39 @@ class NewsSpider(scrapy.Spider):
         self.crawler.stats.inc_value(stat_key(source, "errors"))
         self.logger.warning(message, *args)
 
-    def parse_feed(self, response: Response) -> Iterator[scrapy.Request]:
+    def _unreadable(self, source: str, message: str, *args: Any) -> None:
+        """Count an entry page that was fetched but could not be used, as an error and a failed entry page."""
+        self.crawler.stats.inc_value(stat_key(source, "entry_pages_failed"))
+        self._count_error(source, message, *args)
+
+    def parse_feed(self, response: Response) -> Iterator[scrapy.Request | EntryPoll]:
         """Article requests for the items of an RSS/Atom feed."""
         source = self._source_of(response)
         try:
-            entries = parse_feed(response.body, response.url)
+            feed = read_feed(response.body, response.url)
         except FeedError as exc:
-            self._count_error(source.name, "Source %s: feed %s unreadable: %s", source.name, response.url, exc)
+            self._unreadable(source.name, "Source %s: feed %s unreadable: %s", source.name, response.url, exc)
             return
-        self.logger.info("Source %s: feed %s lists %d items", source.name, response.url, len(entries))
-        for entry in entries:
+        self.logger.info("Source %s: feed %s lists %d items", source.name, response.url, len(feed.entries))
+        for entry in feed.entries:
             if self._allowed(entry.url, source):
                 yield self.article_request(entry.url, source, "feed")
+        yield self._polled(response, [], feed.poll_hint)
 
-    def parse_robots(self, response: Response) -> Iterator[scrapy.Request]:
+    def parse_robots(self, response: Response) -> Iterator[scrapy.Request | EntryPoll]:
         """Sitemap requests for the ``Sitemap:`` lines of a robots.txt."""
         source = self._source_of(response)
         text = response.body.decode("utf-8", errors="replace")
         urls = sitemaps_in_robots(text, response.url)
         if not urls:
-            self._count_error(source.name, "Source %s: %s names no sitemap", source.name, response.url)
-        for url in urls:
-            if self._allowed(url, source):
-                yield self._request(url, source, "sitemap", self.parse_sitemap, ai4s_depth=0, priority=10)
+            self._unreadable(source.name, "Source %s: %s names no sitemap", source.name, response.url)
+            return
+        children: list[Child] = [(url, "sitemap", 0, 1) for url in urls if self._allowed(url, source)]
+        for child in children:
+            yield self.entry_request(source, child)
+        yield self._polled(response, children)
 
-    def parse_sitemap(self, response: Response) -> Iterator[scrapy.Request]:
+    def parse_sitemap(self, response: Response) -> Iterator[scrapy.Request | EntryPoll]:
         """Article requests for a urlset; sitemap requests for an index (bounded nesting)."""
         source = self._source_of(response)
         body = response.body
@@ -130,12 +172,12 @@ class NewsSpider(scrapy.Spider):
             try:
                 body = gunzip(body, max_size=self.crawler.settings.getint("DOWNLOAD_MAXSIZE"))
             except (OSError, ValueError, EOFError) as exc:
-                self._count_error(source.name, "Source %s: sitemap %s: bad gzip: %s", source.name, response.url, exc)
+                self._unreadable(source.name, "Source %s: sitemap %s: bad gzip: %s", source.name, response.url, exc)
                 return
         try:
             sitemap = parse_sitemap(body, response.url)
         except FeedError as exc:
-            self._count_error(source.name, "Source %s: sitemap %s unreadable: %s", source.name, response.url, exc)
+            self._unreadable(source.name, "Source %s: sitemap %s unreadable: %s", source.name, response.url, exc)
             return
         depth = response.meta.get("ai4s_depth", 0)
         self.logger.info(
@@ -145,23 +187,25 @@ class NewsSpider(scrapy.Spider):
             len(sitemap.children),
             "sitemaps" if sitemap.is_index else "pages",
         )
+        children: list[Child] = []
         for entry in sitemap.children:
             if not self._allowed(entry.url, source):
                 continue
             if sitemap.is_index:
                 if depth < self.max_sitemap_depth:
-                    yield self._request(
-                        entry.url, source, "sitemap", self.parse_sitemap, ai4s_depth=depth + 1, priority=10
-                    )
+                    children.append((entry.url, "sitemap", depth + 1, 1))
+                    yield self.entry_request(source, children[-1])
             else:
                 yield self.article_request(entry.url, source, "sitemap")
+        yield self._polled(response, children)
 
     # -- listing pages ---------------------------------------------------------------------
-    def parse_listing(self, response: Response) -> Iterator[scrapy.Request | PageItem]:
+    def parse_listing(self, response: Response) -> Iterator[scrapy.Request | PageItem | EntryPoll]:
         """Article requests for article-like links of a listing page; listing requests for the
         next page (bounded pagination) and for other same-site pages (bounded depth)."""
         source = self._source_of(response)
         if not isinstance(response, TextResponse):
+            self._unreadable(source.name, "Source %s: listing %s is not a web page", source.name, response.url)
             return
         if self._declares_article(response):
             yield self._page_item(response, source, "listing")
@@ -169,19 +213,24 @@ class NewsSpider(scrapy.Spider):
         page = response.meta.get("ai4s_page", 1)
         site = url_host(response.url)
         rels = self._rels(response)
+        children: list[Child] = []
         for link in self.link_extractor.extract_links(response):
             url = link.url
             if url_host(url) != site or not self._allowed(url, source) or not is_fetchable_link(url):
                 continue
             if looks_like_article(url):
                 yield self.article_request(url, source, "listing")
-            elif is_pagination(url, response.url, link.text or "", rels.get(link.url, "")):
-                if page < self.max_pagination:
-                    yield self._request(
-                        url, source, "listing", self.parse_listing, ai4s_depth=depth, ai4s_page=page + 1
-                    )
+                continue
+            if is_pagination(url, response.url, link.text or "", rels.get(link.url, "")):
+                if page >= self.max_pagination:
+                    continue
+                children.append((url, "listing", depth, page + 1))
             elif depth < source.max_depth:
-                yield self._request(url, source, "listing", self.parse_listing, ai4s_depth=depth + 1, ai4s_page=1)
+                children.append((url, "listing", depth + 1, 1))
+            else:
+                continue
+            yield self.entry_request(source, children[-1])
+        yield self._polled(response, children)
 
     @staticmethod
     def _rels(response: TextResponse) -> dict[str, str]:
@@ -221,11 +270,21 @@ class NewsSpider(scrapy.Spider):
         """The fetched page, for the pipelines to extract and store."""
         yield self._page_item(response, self._source_of(response), response.meta.get("ai4s_via", "listing"))
 
-    def on_error(self, failure: Failure) -> Iterator[FetchFailure]:
-        """Record a failed fetch: for an article candidate as a :class:`FetchFailure`, for others in the log."""
+    def on_error(self, failure: Failure) -> Iterator[FetchFailure | EntryPoll | scrapy.Request]:
+        """Record a failed fetch: for an article candidate as a :class:`FetchFailure`, for others in the log.
+
+        An entry page unchanged since the last poll is not a failure: the entry pages it led to
+        last time are requested again (they may have changed even if it did not).
+        """
         request = failure.request  # type: ignore[attr-defined]
         source = request.meta.get("ai4s_source", "?")
         kind = request.meta.get("ai4s_kind")
+        if failure.check(NotModified):
+            yield from self._unchanged(request, failure.value)
+            return
+        if failure.check(PollDeferred):
+            self.logger.info("Source %s: %s %s not polled: %s", source, kind, request.url, failure.getErrorMessage())
+            return
         if failure.check(IgnoreRequest) and not failure.check(HttpError):
             # robots.txt or the address policy said no: nothing was fetched
             self.crawler.stats.inc_value(stat_key(source, "refused"))
@@ -246,3 +305,39 @@ class NewsSpider(scrapy.Spider):
         self.logger.warning("Source %s: %s %s failed: %s", source, kind, request.url, reason)
         if kind == "article":
             yield FetchFailure(source=source, url=request.url, outcome=outcome, http_status=status, error=reason)
+        elif kind in ENTRY_KINDS:
+            self.crawler.stats.inc_value(stat_key(source, "entry_pages_failed"))
+            wait = retry_after_seconds(failure.value.response) if failure.check(HttpError) else None
+            if wait:
+                not_before = utcnow() + timedelta(seconds=wait)
+                yield EntryPoll(source, entry_url(request), status or 0, changed=False, not_before=not_before)
+
+    def _unchanged(self, request: scrapy.Request, unchanged: NotModified) -> Iterator[EntryPoll | scrapy.Request]:
+        source_name = request.meta.get("ai4s_source", "?")
+        self.crawler.stats.inc_value(stat_key(source_name, "entry_pages_unchanged"))
+        self.logger.info(
+            "Source %s: %s %s unchanged (%s)", source_name, request.meta.get("ai4s_kind"), request.url, unchanged
+        )
+        source = self.sources.get(source_name)
+        state = unchanged.state
+        if source is None or state is None:
+            return
+        for child in state.children:
+            if self._allowed(child[0], source):
+                yield self.entry_request(source, child)
+        yield EntryPoll(source_name, entry_url(request), 304, changed=False, etag=unchanged.etag)
+
+
+def retry_after_seconds(response: Response) -> float | None:
+    """The wait a ``Retry-After`` header asks for (seconds or an HTTP date), or ``None``."""
+    value = response.headers.get(b"Retry-After")
+    if not value:
+        return None
+    text = value.decode("latin-1").strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(0.0, (when - utcnow()).total_seconds()) if when.tzinfo else None
