@@ -1,4 +1,4 @@
-"""The ``ai4s`` command line: crawl, export, sources, stats and the offline demo.
+"""The ``ai4s`` command line: crawl, daemon, jobs, export, sources, stats and the offline demo.
 
 The outer edge of the application: commands parse their options, call one function of
 the crawler or the storage, and print. Nothing imports this module.
@@ -83,6 +83,69 @@ def crawl(
     console.print(summary_table(report.counts, title))
     if report.status == "failed":
         raise _fail("the crawl failed: see the log above", code=1)
+
+
+@app.command()
+def daemon(
+    sources: SourcesOption = None,
+    db: DbOption = None,
+    setting: Annotated[list[str], typer.Option("-s", "--set", help="Scrapy setting NAME=VALUE (repeatable).")] = [],  # noqa: B006
+    topics: Annotated[Path | None, typer.Option(help="Topic profile (TOML). Default: seeds/topics.toml.")] = None,
+    time_limit: Annotated[float, typer.Option(help="Seconds a crawl may run before it is stopped.")] = 3600.0,
+    stop_timeout: Annotated[
+        float,
+        typer.Option(help="Seconds a crawl gets to stop cleanly (SIGTERM, time limit) before it is killed."),
+    ] = 30.0,
+    max_parallel: Annotated[int, typer.Option(help="Crawls running at once (one process each).")] = 2,
+    log_dir: Annotated[
+        Path | None, typer.Option(help="Directory of the per-source crawl logs. Default: the user's log directory.")
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="Log level of the daemon's own log (on stderr).")] = "INFO",
+) -> None:
+    """Crawl every source on its own schedule, until SIGTERM or Ctrl-C (one daemon per database)."""
+    import logging
+
+    from crawler.daemon import Daemon, DaemonOptions
+    from crawler.runner import parse_setting_overrides
+    from storage.lock import LockHeld
+
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s", datefmt="%Y-%m-%d %H:%M:%S"
+    )
+    try:
+        options = DaemonOptions(
+            sources_file=sources,
+            db_url=db,
+            topics_file=topics,
+            settings=parse_setting_overrides(setting),
+            time_limit=time_limit,
+            stop_timeout=stop_timeout,
+            max_parallel=max_parallel,
+            log_dir=log_dir,
+        )
+        runner = Daemon(options)
+    except ValueError as exc:  # SourcesError and TopicsError are ValueErrors with a clear message
+        raise _fail(str(exc)) from None
+    try:
+        runner.run()
+    except LockHeld as exc:
+        raise _fail(f"{exc}; stop it first, or use another --db", code=3) from None
+
+
+@app.command()
+def jobs(sources: SourcesOption = None, db: DbOption = None) -> None:
+    """Show each source's schedule: interval, next run, last run and health."""
+    from crawler.report import jobs_table
+    from storage import Database
+    from storage.schedules import all_schedules, job_next_run_times
+
+    try:
+        configured = load_sources(sources)
+    except SourcesError as exc:
+        raise _fail(str(exc)) from None
+    with Database(db) as database, database.session() as session:
+        table = jobs_table(configured, all_schedules(session), job_next_run_times(session))
+    console.print(table)
 
 
 @app.command()
@@ -209,12 +272,16 @@ def list_sources(sources: SourcesOption = None) -> None:
 @app.command()
 def stats(db: DbOption = None) -> None:
     """Print counts of the corpus: articles by source and language, fetched URLs, crawl runs."""
-    from crawler.report import stats_table
+    from crawler.report import health_table, stats_table
     from storage import Database
     from storage.repository import corpus_stats
+    from storage.schedules import all_schedules
 
     with Database(db) as database, database.session() as session:
         console.print(stats_table(corpus_stats(session)))
+        schedules = all_schedules(session)
+        if schedules:
+            console.print(health_table(schedules))
         console.print(f"database: {database.url}", highlight=False)
 
 

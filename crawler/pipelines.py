@@ -35,6 +35,7 @@ from storage.polling import save_entry_page
 from storage.repository import (
     ENTRY_COUNTERS,
     RUN_COUNTERS,
+    SourceRunCounts,
     ensure_source,
     finish_run,
     record_fetch,
@@ -298,20 +299,24 @@ class StorePipeline:
         if self.database is None or self.run_id is None:
             return
         status = RUN_STATUS_BY_REASON.get(reason, "ok" if reason.startswith("closespider") else "failed")
+        message = f"spider closed: {reason}"
+        counts = {
+            source: {name: self.stats.get_value(stat_key(source, name), 0) for name in RUN_COUNTERS + ENTRY_COUNTERS}
+            for source in self.sources
+        }
+        if status == "ok" and counts and all(SourceRunCounts(s, **c).unreachable for s, c in counts.items()):
+            status, message = "failed", "no feed, sitemap or listing page of any source could be fetched"
         with self.database.session() as session, session.begin():
             if status == "ok":
                 self._remember_entry_polls(session)
-            for source in self.sources:
-                counts = {
-                    name: self.stats.get_value(stat_key(source, name), 0) for name in RUN_COUNTERS + ENTRY_COUNTERS
-                }
-                save_run_counts(session, self.run_id, source, counts)
+            for source, values in counts.items():
+                save_run_counts(session, self.run_id, source, values)
                 logger.info(
-                    "Source %s: %d pages fetched, %d new articles, %d duplicates, %d not articles, "
-                    "%d skipped as known, %d errors",
+                    "Source %s: %d pages fetched, %d new articles (%d off-topic), %d duplicates, %d not articles, "
+                    "%d skipped as known, %d errors; entry pages: %d read, %d unchanged, %d failed",
                     source,
-                    *(counts[name] for name in RUN_COUNTERS),
+                    *(values[name] for name in RUN_COUNTERS + ENTRY_COUNTERS),
                 )
-            finish_run(session, self.run_id, status, message=f"spider closed: {reason}")
+            finish_run(session, self.run_id, status, message=message)
         self.stats.set_value("ai4s/run_status", status)
         self.database.close()

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from crawler.sources import Source
 from storage.repository import CorpusStats, SourceRunCounts
+from storage.schedules import ScheduleState
 
 SUMMARY_COLUMNS = (
     ("pages_fetched", "fetched"),
@@ -60,6 +63,74 @@ def stats_table(stats: CorpusStats) -> Table:
         table.add_row(f"crawl runs: {status}", str(count))
     last = stats.last_run_finished.isoformat(timespec="seconds") if stats.last_run_finished else "never"
     table.add_row("last crawl finished", last)
+    return table
+
+
+def _ago(moment: datetime | None, now: datetime) -> str:
+    if moment is None:
+        return "never"
+    delta = (now - moment.astimezone(UTC)).total_seconds()
+    relative = f"in {_span(-delta)}" if delta < 0 else f"{_span(delta)} ago"
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC ({relative})"
+
+
+def _span(seconds: float) -> str:
+    seconds = round(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f}{unit}".replace(".0", "")
+    return f"{seconds}s"
+
+
+def health_text(state: ScheduleState | None) -> str:
+    """A source's health in a word or three: ok, failing (n), UNHEALTHY (n failures), not run yet."""
+    if state is None or state.last_status is None:
+        return "not run yet"
+    if not state.healthy:
+        return f"[bold red]UNHEALTHY[/] ({state.failures} failed runs)"
+    if state.failures:
+        return f"[yellow]failing[/] ({state.failures} in a row)"
+    return "[green]ok[/]"
+
+
+def _last_run(state: ScheduleState | None, now: datetime) -> str:
+    if state is None or state.last_run_at is None:
+        return "never"
+    new = f", {state.last_new_articles} new" if state.last_new_articles is not None else ""
+    return f"{state.last_status}{new}, {_ago(state.last_run_at, now)}"
+
+
+def jobs_table(
+    sources: list[Source], schedules: dict[str, ScheduleState], next_runs: dict[str, datetime | None]
+) -> Table:
+    """``ai4s jobs``: each configured source's schedule, next run, last run and health."""
+    now = datetime.now(UTC)
+    table = Table(title="scheduled crawls", title_justify="left")
+    for column in ("source", "every", "interval now", "next run", "last run", "health"):
+        table.add_column(column)
+    for source in sources:
+        state = schedules.get(source.name)
+        interval = state.interval_seconds if state and state.every == source.every else None
+        next_run = next_runs.get(f"crawl:{source.name}")
+        table.add_row(
+            source.name,
+            source.every,
+            _span(interval) if interval else "",
+            _ago(next_run, now) if next_run else "not scheduled (daemon never started)",
+            _last_run(state, now),
+            health_text(state),
+        )
+    return table
+
+
+def health_table(schedules: dict[str, ScheduleState]) -> Table:
+    """The per-source health part of ``ai4s stats``."""
+    now = datetime.now(UTC)
+    table = Table(title="sources (daemon)", title_justify="left")
+    for column in ("source", "health", "last run", "last error"):
+        table.add_column(column)
+    for name, state in sorted(schedules.items()):
+        table.add_row(name, health_text(state), _last_run(state, now), state.last_error or "")
     return table
 
 

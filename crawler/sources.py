@@ -22,7 +22,7 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
 _INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)\s*$")
 _CRON_FIELD = re.compile(r"^[0-9*/,\-A-Za-z?]+$")
 _LIST_KEYS = ("start_urls", "feeds", "sitemaps")
-_KNOWN_KEYS = frozenset({"name", "language", "every", "max_depth", "max_pages", *_LIST_KEYS})
+_KNOWN_KEYS = frozenset({"name", "language", "every", "min_every", "max_every", "max_depth", "max_pages", *_LIST_KEYS})
 
 
 class SourcesError(ValueError):
@@ -39,6 +39,8 @@ class Source:
     sitemaps: tuple[str, ...] = ()
     language: str | None = None
     every: str = "6h"
+    min_every: str | None = None  # bounds of the daemon's adaptive interval (default: every / 4 and every × 8)
+    max_every: str | None = None
     max_depth: int = 2
     max_pages: int = 500
     hosts: frozenset[str] = field(default=frozenset(), compare=False)
@@ -103,6 +105,21 @@ def _source_from_table(table: dict, index: int, path: Path | str) -> Source:
         parse_every(every)
     except ValueError as exc:
         raise SourcesError(f"{where}: key 'every' = {every!r}: {exc}") from None
+    bounds: dict[str, str | None] = {}
+    for key in ("min_every", "max_every"):
+        value = table.get(key)
+        if value is not None:
+            try:
+                if not isinstance(value, str) or parse_every(value) is None:
+                    raise ValueError('must be an interval such as "10m" or "1d"')
+                if parse_every(every) is None:
+                    raise ValueError("only an interval 'every' adapts; a cron schedule has fixed times")
+            except ValueError as exc:
+                raise SourcesError(f"{where}: key {key!r} = {value!r}: {exc}") from None
+        bounds[key] = value
+    if bounds["min_every"] and bounds["max_every"]:
+        if (parse_every(bounds["min_every"]) or 0) > (parse_every(bounds["max_every"]) or 0):
+            raise SourcesError(f"{where}: 'min_every' is longer than 'max_every'")
     limits = {}
     for key, default, upper in (("max_depth", 2, 20), ("max_pages", 500, 1_000_000)):
         value = table.get(key, default)
@@ -116,6 +133,8 @@ def _source_from_table(table: dict, index: int, path: Path | str) -> Source:
         sitemaps=lists["sitemaps"],
         language=language,
         every=every,
+        min_every=bounds["min_every"],
+        max_every=bounds["max_every"],
         max_depth=limits["max_depth"],
         max_pages=limits["max_pages"],
         hosts=frozenset(url_host(u) for urls in lists.values() for u in urls),

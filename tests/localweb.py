@@ -1001,8 +1001,8 @@ class NewsWeb:
         with self.lock:
             return [p.expected for site in self._sites for p in site.posts]
 
-    def sources_toml(self, max_pages: int | None = None) -> str:
-        """The text of a sources file with one source per site."""
+    def sources_toml(self, max_pages: int | None = None, every: str | None = None) -> str:
+        """The text of a sources file with one source per site (each polled ``every``, if given)."""
 
         def strings(urls: list[str]) -> str:
             return "[" + ", ".join(json.dumps(u) for u in urls) + "]"
@@ -1035,6 +1035,8 @@ class NewsWeb:
                 lines.append(f"max_depth = {keys['max_depth']}")
             if max_pages is not None:
                 lines.append(f"max_pages = {int(max_pages)}")
+            if every is not None:
+                lines.append(f"every = {json.dumps(every)}")
             blocks.append("\n".join(lines) + "\n")
         return "\n".join(blocks)
 

@@ -1,0 +1,151 @@
+"""When to poll a source next: its adaptive interval, backoff on failure, health, and the
+APScheduler trigger that carries it.
+
+A source polled on an interval (``every = "30m"``) adapts within bounds (``min_every`` and
+``max_every`` in the sources file; a quarter and eight times ``every`` by default), in the way
+of Media Cloud's feed fetcher and miniflux:
+
+- nothing new for :data:`EMPTY_POLLS_BEFORE_SLOWING` polls in a row: each further empty poll
+  multiplies the interval by :data:`SLOWDOWN`;
+- :data:`BUSY_NEW_ARTICLES` or more new articles in one poll: the interval is halved;
+- some new articles: a slowed-down interval returns to ``every``;
+- a failed run (the crawl failed or was aborted, or no entry page of the source could be
+  fetched): the interval doubles from ``every`` with each consecutive failure, and after
+  :data:`UNHEALTHY_AFTER_FAILURES` the source is marked unhealthy (still polled, at the
+  longest interval, and shown as such by ``ai4s jobs`` and ``ai4s stats``);
+- an interrupted run (time limit, shutdown) changes nothing.
+
+A source on a cron schedule keeps its firing times; failures still count towards its health.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from crawler.sources import Source, parse_every
+from storage.schedules import ScheduleState
+
+EMPTY_POLLS_BEFORE_SLOWING = 3
+SLOWDOWN = 1.5
+BUSY_NEW_ARTICLES = 10
+UNHEALTHY_AFTER_FAILURES = 5
+#: Jitter of a firing: this fraction of the interval, at most :data:`MAX_JITTER` seconds.
+JITTER_FRACTION = 0.05
+MAX_JITTER = 300.0
+#: Run statuses that count as a failure of the source.
+FAILED_STATUSES = frozenset({"failed", "aborted"})
+
+_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The interval a source is configured with, and how far it may adapt (seconds)."""
+
+    every: float
+    minimum: float
+    maximum: float
+
+    def clamp(self, seconds: float) -> float:
+        """``seconds`` within the bounds."""
+        return min(self.maximum, max(self.minimum, seconds))
+
+
+def bounds_of(source: Source) -> Bounds | None:
+    """The adaptive bounds of ``source``; ``None`` when it runs on a cron schedule."""
+    every = parse_every(source.every)
+    if every is None:
+        return None
+    minimum = parse_every(source.min_every) if source.min_every else every / 4
+    maximum = parse_every(source.max_every) if source.max_every else every * 8
+    return Bounds(every, min(minimum or every, every), max(maximum or every, every))
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What the daemon learnt from one crawl of one source."""
+
+    run_id: int
+    status: str
+    new_articles: int = 0
+    unreachable: bool = False  # every entry page failed
+    error: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        """True for a crawl that failed, was aborted, or reached nothing of the source."""
+        return self.status in FAILED_STATUSES or self.unreachable
+
+
+def next_state(state: ScheduleState, bounds: Bounds | None, result: RunResult, now: datetime) -> ScheduleState:
+    """The schedule of a source after ``result``: streaks, health and (for an interval) the new interval."""
+    updated = replace(
+        state,
+        last_run_id=result.run_id,
+        last_status=result.status,
+        last_run_at=now,
+        last_new_articles=result.new_articles,
+        last_error=result.error,
+    )
+    if result.status == "interrupted":
+        return updated
+    interval = state.interval_seconds if state.interval_seconds is not None else (bounds.every if bounds else None)
+    if result.failed:
+        failures = state.failures + 1
+        updated = replace(updated, failures=failures, healthy=failures < UNHEALTHY_AFTER_FAILURES)
+        if bounds is not None:
+            updated = replace(updated, interval_seconds=bounds.clamp(bounds.every * 2**failures))
+        return updated
+    updated = replace(updated, failures=0, healthy=True)
+    if result.new_articles == 0:
+        updated = replace(updated, empty_polls=state.empty_polls + 1)
+    else:
+        updated = replace(updated, empty_polls=0)
+    if bounds is None or interval is None:
+        return updated
+    if state.failures:  # recovered: back to the configured pace
+        interval = bounds.every
+    if result.new_articles == 0 and updated.empty_polls > EMPTY_POLLS_BEFORE_SLOWING:
+        interval *= SLOWDOWN
+    elif result.new_articles >= BUSY_NEW_ARTICLES:
+        interval /= 2
+    elif result.new_articles > 0 and interval > bounds.every:
+        interval = bounds.every
+    return replace(updated, interval_seconds=bounds.clamp(interval))
+
+
+def jitter_for(interval: float) -> float:
+    """The jitter of firings ``interval`` seconds apart."""
+    return min(MAX_JITTER, interval * JITTER_FRACTION)
+
+
+def make_trigger(source: Source, interval: float | None) -> BaseTrigger:
+    """The trigger of ``source``'s job: every ``interval`` seconds, or its cron expression (UTC)."""
+    if interval is not None:
+        return IntervalTrigger(seconds=interval, jitter=jitter_for(interval) or None, timezone=UTC)
+    return cron_trigger(source.every)
+
+
+def cron_trigger(expression: str) -> CronTrigger:
+    """A trigger for a standard 5-field crontab expression in UTC (day of week 0 or 7 = Sunday,
+    as in cron, not APScheduler 3's Monday-first numbering)."""
+    minute, hour, day, month, day_of_week = expression.split()
+    day_of_week = re.sub(r"(?<![/\d])\d+", lambda m: _WEEKDAYS[int(m.group()) % 7], day_of_week)
+    return CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=day_of_week, timezone=UTC)
+
+
+def misfire_grace(trigger: BaseTrigger, now: datetime) -> int:
+    """How late a firing may still run: one and a half periods of ``trigger``. A daemon that was down
+    for several firings runs exactly one catch-up crawl: the missed firings are coalesced into the
+    last, which is at most one period (plus jitter) late."""
+    first = trigger.get_next_fire_time(None, now)
+    second = trigger.get_next_fire_time(first, first) if first else None
+    if first is None or second is None:
+        return 3600
+    return max(60, round(1.5 * (second - first).total_seconds()))
