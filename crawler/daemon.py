@@ -33,7 +33,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from platformdirs import user_log_dir
 
-from crawler.schedule import RunResult, bounds_of, make_trigger, misfire_grace, next_state
+from crawler.schedule import RunResult, bounds_of, jitter_for, make_trigger, misfire_grace, next_state
 from crawler.sources import Source, load_sources, parse_every
 from crawler.topics import load_profile
 from storage import Database
@@ -47,6 +47,8 @@ logger = logging.getLogger("ai4s.daemon")
 
 #: Prefix of the job ids: ``crawl:<source>``.
 JOB_PREFIX = "crawl:"
+#: The first crawls of new sources start within this many seconds of each other.
+FIRST_RUN_STAGGER = 5.0
 #: The job store table (APScheduler's layout, created by migration 0004).
 JOBS_TABLE = "apscheduler_jobs"
 
@@ -216,7 +218,8 @@ class Daemon:
             if job is not None and str(job.trigger) == str(trigger) and job.next_run_time is not None:
                 next_run = job.next_run_time
             else:
-                stagger = random.uniform(0, min(60.0, (interval or 3600) * 0.05))
+                # first crawls a few seconds apart at most; later firings are spread by the trigger's jitter
+                stagger = random.uniform(0, min(FIRST_RUN_STAGGER, jitter_for(interval or 3600)))
                 next_run = now + timedelta(seconds=stagger) if job is None else trigger.get_next_fire_time(None, now)
             self.scheduler.add_job(
                 crawl_job,
@@ -264,8 +267,8 @@ class Daemon:
             started = time.monotonic()
             with self.database.session() as session, session.begin():
                 run_id = start_run(session, [name], pid=os.getpid(), host=socket.gethostname())
-            exit_code, killed = self._run_child(name, run_id)
-            result = self._close_run(name, run_id, exit_code, killed)
+            exit_code, stopped = self._run_child(name, run_id)
+            result = self._close_run(name, run_id, exit_code, stopped)
             self._adapt(source, result, time.monotonic() - started)
         except Exception:
             logger.exception("Source %s: the crawl job failed", name)
@@ -292,8 +295,9 @@ class Daemon:
             command += ["-s", f"{key}={value}"]
         return command
 
-    def _run_child(self, name: str, run_id: int) -> tuple[int, bool]:
-        """Run the crawl process to its end; its exit code, and whether the daemon had to kill it."""
+    def _run_child(self, name: str, run_id: int) -> tuple[int, str | None]:
+        """Run the crawl process to its end: its exit code, and why the daemon stopped it (``None``
+        if it ended by itself)."""
         options = self.options
         stderr = (self.log_dir / f"{name}.stderr").open("ab")
         try:
@@ -313,7 +317,7 @@ class Daemon:
         try:
             while True:
                 try:
-                    return child.wait(timeout=0.25), False
+                    return child.wait(timeout=0.25), None
                 except subprocess.TimeoutExpired:
                     pass
                 if self.stopping.is_set():
@@ -324,32 +328,34 @@ class Daemon:
             with self._children_lock:
                 self._children.pop(name, None)
 
-    def _stop_child(self, child: subprocess.Popen[bytes], name: str, why: str) -> tuple[int, bool]:
+    def _stop_child(self, child: subprocess.Popen[bytes], name: str, why: str) -> tuple[int, str]:
         """``SIGTERM`` (Scrapy closes the crawl cleanly); ``SIGKILL`` to its process group after the stop timeout."""
         logger.info("Source %s: stopping its crawl (pid %d) because %s", name, child.pid, why)
         child.send_signal(signal.SIGTERM)
         try:
-            return child.wait(timeout=self.options.stop_timeout), False
+            return child.wait(timeout=self.options.stop_timeout), f"stopped by the daemon: {why}"
         except subprocess.TimeoutExpired:
             logger.warning("Source %s: the crawl did not stop within %.0f s: killed", name, self.options.stop_timeout)
             try:
                 os.killpg(child.pid, signal.SIGKILL)  # its extraction workers too
             except ProcessLookupError:
                 pass
-            return child.wait(), True
+            return (
+                child.wait(),
+                f"killed by the daemon ({why}): it did not stop within {self.options.stop_timeout:.0f} s",
+            )
 
-    def _close_run(self, name: str, run_id: int, exit_code: int, killed: bool) -> RunResult:
-        """The result of the crawl; the run row closed here if the crawl process could not close it."""
+    def _close_run(self, name: str, run_id: int, exit_code: int, stopped: str | None) -> RunResult:
+        """The result of the crawl; the run row closed here if the crawl process could not close it
+        (``aborted`` when the daemon stopped it, ``failed`` when it crashed)."""
         with self.database.session() as session, session.begin():
             run = get_run(session, run_id)
             status = run.status if run is not None else "failed"
             message = run.message if run is not None else None
             if status == "running":
-                status = "aborted" if killed or exit_code < 0 else "failed"
-                message = (
-                    "killed by the daemon: it did not stop in time"
-                    if killed
-                    else f"the crawl process ended with exit code {exit_code} without closing its run"
+                status = "aborted" if stopped else "failed"
+                message = stopped or (
+                    f"the crawl process ended with exit code {exit_code} without closing its run"
                     f" (see {self.log_dir / (name + '.stderr')})"
                 )
                 finish_run(session, run_id, status, message)
@@ -360,6 +366,7 @@ class Daemon:
             new_articles=counts.new_articles if counts else 0,
             unreachable=counts.unreachable if counts else False,
             error=message if status != "ok" else None,
+            neutral=bool(stopped) and self.stopping.is_set(),
         )
 
     def _adapt(self, source: Source, result: RunResult, seconds: float) -> None:

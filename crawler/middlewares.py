@@ -51,9 +51,10 @@ def entry_url(request: Request) -> str:
 class NotModified(IgnoreRequest):
     """An entry page unchanged since the last poll (a 304, or the very same body): not parsed again."""
 
-    def __init__(self, reason: str, state: EntryPageState | None, etag: str | None = None) -> None:
+    def __init__(self, reason: str, state: EntryPageState | None, status: int, etag: str | None = None) -> None:
         super().__init__(reason)
         self.state = state
+        self.status = status
         self.etag = etag
 
 
@@ -202,12 +203,12 @@ class ConditionalGetMiddleware:
         etag = response.headers.get(b"ETag")
         etag_text = etag.decode("latin-1") if etag else None
         if response.status == 304 and state is not None:
-            raise NotModified("304 Not Modified", state, etag_text)
+            raise NotModified("304 Not Modified", state, 304, etag_text)
         if response.status == 200:
             digest = hashlib.sha256(response.body).hexdigest()
             request.meta["ai4s_body_hash"] = digest
             if state is not None and state.body_hash == digest:
-                raise NotModified("same body as the last poll", state, etag_text)
+                raise NotModified("same body as the last poll", state, 200, etag_text)
         return response
 
 

@@ -13,7 +13,8 @@ of Media Cloud's feed fetcher and miniflux:
   fetched): the interval doubles from ``every`` with each consecutive failure, and after
   :data:`UNHEALTHY_AFTER_FAILURES` the source is marked unhealthy (still polled, at the
   longest interval, and shown as such by ``ai4s jobs`` and ``ai4s stats``);
-- an interrupted run (time limit, shutdown) changes nothing.
+- an interrupted run (time limit, shutdown), or one the daemon stopped while shutting down,
+  changes nothing.
 
 A source on a cron schedule keeps its firing times; failures still count towards its health.
 """
@@ -76,11 +77,12 @@ class RunResult:
     new_articles: int = 0
     unreachable: bool = False  # every entry page failed
     error: str | None = None
+    neutral: bool = False  # the run says nothing of the source: the daemon stopped it while shutting down
 
     @property
     def failed(self) -> bool:
         """True for a crawl that failed, was aborted, or reached nothing of the source."""
-        return self.status in FAILED_STATUSES or self.unreachable
+        return not self.neutral and (self.status in FAILED_STATUSES or self.unreachable)
 
 
 def next_state(state: ScheduleState, bounds: Bounds | None, result: RunResult, now: datetime) -> ScheduleState:
@@ -93,7 +95,7 @@ def next_state(state: ScheduleState, bounds: Bounds | None, result: RunResult, n
         last_new_articles=result.new_articles,
         last_error=result.error,
     )
-    if result.status == "interrupted":
+    if result.status == "interrupted" or result.neutral:
         return updated
     interval = state.interval_seconds if state.interval_seconds is not None else (bounds.every if bounds else None)
     if result.failed:

@@ -52,6 +52,7 @@ class LocalSite:
     def __init__(self, name: str, host: str = "127.0.0.1", port: int = 0, etags: bool = False) -> None:
         self.name = name
         self.etags = etags  # send an ETag with every 200 and answer a matching If-None-Match with 304
+        self.extra_delay: Callable[[RequestRecord], float] | None = None  # a slower site, for tests
         self.host = host
         self.port = port
         self.routes: dict[str, Reply | Handler] = {}
@@ -138,8 +139,9 @@ class LocalSite:
                     site.log.append(
                         RequestRecord(record.method, record.path, record.headers, reply.status, record.time)
                     )
-                if reply.delay:
-                    time.sleep(reply.delay)
+                delay = reply.delay + (site.extra_delay(record) if site.extra_delay else 0.0)
+                if delay:
+                    time.sleep(delay)
                 try:
                     self.send_response(reply.status)
                     length = 0 if reply.status in (204, 304) else len(reply.body)

@@ -8,6 +8,7 @@ named database constraint, so concurrent crawls cannot store a row twice.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TypeDecorator,
     Unicode,
     UniqueConstraint,
     true,
@@ -44,6 +46,26 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class UTCDateTime(TypeDecorator[datetime]):
+    """A moment, stored in UTC and always read back timezone-aware (SQLite keeps no offset:
+    without this its values come back naive, and cannot be compared with aware ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        """Aware values in UTC; a naive value is taken as UTC already."""
+        if value is None or value.tzinfo is None:
+            return value
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        """The stored value, marked UTC where the database dropped the offset."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 class Base(DeclarativeBase):
     """Declarative base with named constraints (Alembic needs names to alter them)."""
 
@@ -57,7 +79,7 @@ class Source(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Article(Base):
@@ -74,12 +96,12 @@ class Article(Base):
     text: Mapped[str] = mapped_column(Text)
     author: Mapped[str | None] = mapped_column(Text)
     site_name: Mapped[str | None] = mapped_column(Text)
-    published: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    published: Mapped[datetime | None] = mapped_column(UTCDateTime())
     language: Mapped[str | None] = mapped_column(String(20))
     encoding: Mapped[str | None] = mapped_column(String(40))
     content_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id"))
     # Relevance to the topic profile (0..1) and the verdict at its threshold; rows stored before
     # scoring existed have no score and count as relevant until `ai4s rescore`.
@@ -101,8 +123,8 @@ class Story(Base):
     __tablename__ = "stories"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     copies: Mapped[int] = mapped_column(Integer, default=1)
 
 
@@ -136,8 +158,8 @@ class FetchedUrl(Base):
     error: Mapped[str | None] = mapped_column(Text)
     article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id"))
     attempts: Mapped[int] = mapped_column(Integer, default=1)
-    first_fetched: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    last_fetched: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    first_fetched: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_fetched: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     __table_args__ = (Index("ix_fetched_urls_outcome", "outcome"),)
 
@@ -148,8 +170,8 @@ class CrawlRun(Base):
     __tablename__ = "crawl_runs"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     status: Mapped[str] = mapped_column(String(20), default="running")
     sources: Mapped[str] = mapped_column(Text, default="")
     pid: Mapped[int | None] = mapped_column(Integer)
@@ -171,13 +193,13 @@ class EntryPage(Base):
     etag: Mapped[str | None] = mapped_column(Text)
     last_modified: Mapped[str | None] = mapped_column(Text)
     body_hash: Mapped[str | None] = mapped_column(String(64))
-    not_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime())
     http_status: Mapped[int | None] = mapped_column(Integer)
     unchanged_polls: Mapped[int] = mapped_column(Integer, default=0)
     # JSON list of the entry pages it led to last time ([url, kind, depth, page]: sitemaps of an
     # index, next pages and sections of a listing), requested again when this one is unchanged.
     children: Mapped[str | None] = mapped_column(Text)
-    last_fetched: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_fetched: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class SourceSchedule(Base):
@@ -194,7 +216,7 @@ class SourceSchedule(Base):
     healthy: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     last_run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id"))
     last_status: Mapped[str | None] = mapped_column(String(20))
-    last_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_new_articles: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(Text)
 

@@ -439,6 +439,7 @@ class _FeedSite(_Site):
 
     name = "feedsite"
     language = "en"
+    etags = True
     SIZE = 15
 
     def __init__(self, web: NewsWeb, picker: _Picker) -> None:
@@ -1072,6 +1073,12 @@ class NewsWeb:
         return [
             self.sites[name].url(record.path) for name, record in self.requests() if _bare(record.path) in paths[name]
         ]
+
+    def slow_articles(self, seconds: float) -> None:
+        """Answer every article page ``seconds`` later than usual (0 for the usual speed)."""
+        for site in self._sites:
+            paths = site.article_paths  # the live set: articles published later are slow too
+            site.site.extra_delay = lambda record, paths=paths: seconds if _bare(record.path) in paths else 0.0  # type: ignore[misc]
 
     # -- life cycle ----------------------------------------------------------------------------
     def start(self) -> NewsWeb:

@@ -325,7 +325,7 @@ class NewsSpider(scrapy.Spider):
         for child in state.children:
             if self._allowed(child[0], source):
                 yield self.entry_request(source, child)
-        yield EntryPoll(source_name, entry_url(request), 304, changed=False, etag=unchanged.etag)
+        yield EntryPoll(source_name, entry_url(request), unchanged.status, changed=False, etag=unchanged.etag)
 
 
 def retry_after_seconds(response: Response) -> float | None:
