@@ -353,3 +353,28 @@ def test_a_restart_after_missed_firings_runs_exactly_one_catch_up_and_follows_th
         jobs = job_next_run_times(session)
     assert "crawl:repostsite" not in jobs and "crawl:feedsite" in jobs
     assert all(run.started_at < restarted_at for run in runs(db_url, "repostsite"))
+
+
+def test_on_postgresql_the_schedule_lives_in_the_database_and_the_lock_holds(
+    web: NewsWeb, tmp_path: Path, daemons: list[DaemonProcess]
+) -> None:
+    from tests.storage.conftest import postgres_url, reset_postgres
+
+    db_url = postgres_url()
+    reset_postgres(db_url)
+    sources = write_sources(tmp_path / "sources.toml", web, "1h", keep=lambda n: n == "feedsite")
+    daemon = DaemonProcess(tmp_path, sources, db_url)
+    daemons.append(daemon)
+    wait_until(lambda: finished_runs(db_url, "feedsite") >= 1, 120, "a crawl on PostgreSQL", daemon)
+    second = ai4s("daemon", "--sources", str(sources), "--db", db_url, timeout=60)
+    assert second.returncode == 3 and "another ai4s daemon is running on this database" in second.stderr
+    assert daemon.terminate()[0] == 0
+    with Database(db_url) as database, database.session() as session:
+        planned = job_next_run_times(session)["crawl:feedsite"]
+        interval = all_schedules(session)["feedsite"].interval_seconds
+    # the first crawl stored many articles, so the hour was halved (within its bounds)
+    assert interval == 1800.0
+    assert planned is not None and abs((planned - datetime.now(planned.tzinfo)).total_seconds() - interval) < 200
+    assert {canonical_url(a.url) for a in web.articles if a.url.startswith(web.sites["feedsite"].base_url)} <= set(
+        stored_urls(db_url)
+    )
