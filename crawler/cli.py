@@ -218,13 +218,20 @@ def rescore(db: DbOption = None, profile: ProfileOption = None) -> None:
     console.print(", ".join(f"{value} {name}" for name, value in counts.items()))
 
 
-@app.command()
+stories_app = typer.Typer(help="Stories: the copies of one piece of news grouped together.")
+app.add_typer(stories_app, name="stories")
+
+
+@stories_app.callback(invoke_without_command=True)
 def stories(
+    context: typer.Context,
     db: DbOption = None,
     limit: Annotated[int, typer.Option(help="How many stories.")] = 20,
     all_articles: Annotated[bool, typer.Option("--all", help="Include off-topic stories.")] = False,
 ) -> None:
     """List the most recent stories with their number of copies and outlets."""
+    if context.invoked_subcommand is not None:
+        return
     from storage import Database
     from storage.stories import recent_stories
 
@@ -244,6 +251,21 @@ def stories(
             story.last_seen.strftime("%Y-%m-%d %H:%M"),
         )
     console.print(table)
+
+
+@stories_app.command("rebuild")
+def stories_rebuild(db: DbOption = None) -> None:
+    """Group every stored article into stories again (after an upgrade from a release without
+    stories, or a change of the near-duplicate thresholds); atomic: a crash keeps the old stories."""
+    from crawler.dedup import rebuild_stories
+    from storage import Database
+
+    with Database(db) as database:
+        report = rebuild_stories(database, on_progress=lambda stage, n: errors.print(f"{stage}: {n} articles"))
+    console.print(
+        f"{report.articles} articles in {report.stories} stories ({report.copies} copies joined an earlier story); "
+        f"{report.fingerprinted} articles fingerprinted now"
+    )
 
 
 @app.command("sources")

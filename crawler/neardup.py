@@ -89,6 +89,11 @@ def shingles_fingerprint(shingles: set[str]) -> Fingerprint | None:
     return Fingerprint(values.tobytes(), len(shingles), band_keys(values))
 
 
+def stored_fingerprint(signature: bytes, shingles: int) -> Fingerprint:
+    """The fingerprint of an article from its stored signature and shingle count."""
+    return Fingerprint(signature, shingles, band_keys(np.frombuffer(signature, dtype="<u4")))
+
+
 def jaccard(a: bytes, b: bytes) -> float:
     """Estimated Jaccard similarity of two signatures: the share of equal MinHash values."""
     return float(np.mean(np.frombuffer(a, dtype="<u4") == np.frombuffer(b, dtype="<u4")))

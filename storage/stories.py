@@ -8,11 +8,28 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from storage.models import Article, Source, Story, StoryBand, utcnow
 from storage.repository import _insert
+
+#: The PostgreSQL advisory-lock keys that serialise story assignment between processes ("AI4S", 2).
+STORY_LOCK_KEYS = (0x41493453, 2)
+
+
+def serialize_story_assignment(session: Session) -> None:
+    """Make this transaction the only one assigning stories until it ends, so that two crawls
+    storing copies of one story at the same moment cannot both miss the other and start two stories.
+
+    PostgreSQL: a transaction-level advisory lock (released at commit or rollback; the candidate
+    query that follows, in READ COMMITTED, sees every story committed before). SQLite needs
+    nothing: the article just stored holds the database's single write lock until commit.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:a, :b)"), {"a": STORY_LOCK_KEYS[0], "b": STORY_LOCK_KEYS[1]}
+        )
 
 
 @dataclass(frozen=True)
@@ -138,3 +155,47 @@ def recent_stories(session: Session, limit: int = 20, include_off_topic: bool = 
             Copy(row.id, row.name, row.url, row.title, row.site_name, row.credited_source, row.first_seen)
         )
     return [StorySummary(s.id, s.first_seen, s.last_seen, representative_first(copies.get(s.id, []))) for s in stories]
+
+
+# -- rebuilding ------------------------------------------------------------------------------
+def articles_without_signature(session: Session, after_id: int, limit: int) -> list[tuple[int, str]]:
+    """``(id, text)`` of up to ``limit`` articles with no stored signature, by id, after ``after_id``."""
+    rows = session.execute(
+        select(Article.id, Article.text)
+        .where(Article.minhash.is_(None), Article.shingles.is_(None), Article.id > after_id)
+        .order_by(Article.id)
+        .limit(limit)
+    )
+    return [(row.id, row.text) for row in rows]
+
+
+def mark_signature(session: Session, article_id: int, minhash: bytes | None, shingles: int) -> None:
+    """Store an article's signature (``None`` and its shingle count when the text is too short to have one)."""
+    session.execute(update(Article).where(Article.id == article_id).values(minhash=minhash, shingles=shingles))
+
+
+def clear_stories(session: Session) -> None:
+    """Forget every story and the band index (the articles keep their signatures)."""
+    session.execute(delete(StoryBand))
+    session.execute(update(Article).values(story_id=None))
+    session.execute(delete(Story))
+
+
+def signatures_in_order(session: Session) -> list[tuple[int, bytes | None, int]]:
+    """``(id, signature, shingles)`` of every article, in the order they were first seen."""
+    rows = session.execute(
+        select(Article.id, Article.minhash, Article.shingles).order_by(Article.first_seen, Article.id)
+    )
+    return [(row.id, row.minhash, row.shingles or 0) for row in rows]
+
+
+def refresh_story_times(session: Session) -> None:
+    """Set every story's first and last sight and number of copies from its articles."""
+    of_story = Article.story_id == Story.id
+    session.execute(
+        update(Story).values(
+            first_seen=select(func.min(Article.first_seen)).where(of_story).scalar_subquery(),
+            last_seen=select(func.max(Article.first_seen)).where(of_story).scalar_subquery(),
+            copies=select(func.count(Article.id)).where(of_story).scalar_subquery(),
+        )
+    )

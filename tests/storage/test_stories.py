@@ -62,3 +62,99 @@ def test_the_credited_original_is_the_representative_even_when_seen_later(db_url
         with database.session() as session:
             story = {s.id: s for s in recent_stories(session)}[story_id]
     assert joined and story.representative.source == "xinhua" and len(story.copies) == 2
+
+
+def test_copies_stored_at_the_same_moment_by_two_crawls_share_one_story(db_url_any: str) -> None:
+    """The race of two processes storing copies together: each must not miss the other's story.
+    Threads with their own connections stand for the processes; a barrier holds them where the
+    race is (on PostgreSQL after storing the article; SQLite's single writer already makes the
+    second wait there, so the barrier comes before)."""
+    import threading
+
+    copies = [SEED_001, "来源：新华网\n" + to_traditional(SEED_001), SEED_001 + "\n（责任编辑：李华）"]
+    postgres = db_url_any.startswith("postgresql")
+    barrier = threading.Barrier(len(copies), timeout=30)
+    results: dict[int, tuple[int, bool]] = {}
+    errors: list[BaseException] = []
+    Database(db_url_any).close()
+
+    def crawl(index: int, text: str) -> None:
+        try:
+            # migrated already (Alembic's start-up is not thread-safe; processes each run their own)
+            with Database(db_url_any, auto_migrate=False) as database, database.session() as session, session.begin():
+                if not postgres:
+                    barrier.wait()
+                stored = store_article(
+                    session,
+                    NewArticle(
+                        source=f"outlet{index}",
+                        url=f"http://o{index}.example/a",
+                        canonical_url=f"http://o{index}.example/a",
+                        title="t",
+                        text=text,
+                    ),
+                )
+                if postgres:
+                    barrier.wait()
+                assignment = assign_story(session, stored.article_id, fingerprint(text))
+                results[index] = (assignment.story_id, assignment.joined)
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=crawl, args=(i, text)) for i, text in enumerate(copies)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors, errors
+    assert len({story for story, _ in results.values()}) == 1
+    assert sorted(joined for _, joined in results.values()) == [False, True, True]
+
+
+def test_rebuild_groups_the_articles_of_a_corpus_upgraded_from_before_stories(db_url_any: str) -> None:
+    """A corpus made by the release before stories (revision 0002): after the upgrade each article is
+    its own story; ``rebuild`` fingerprints them and groups the copies, keeping their times."""
+    from pathlib import Path
+
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import text as sql
+
+    from crawler.dedup import rebuild_stories
+    from storage.db import make_engine
+
+    engine = make_engine(db_url_any)
+    config = Config()
+    config.set_main_option("script_location", str(Path(__import__("storage").__file__).parent / "migrations"))
+    texts = [SEED_001, SEED_002, "来源：新华网\n" + to_traditional(SEED_001) + "\n（責任編輯：王明）", "Too short."]
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0002")
+        connection.execute(sql("INSERT INTO sources (name, created_at) VALUES ('old', CURRENT_TIMESTAMP)"))
+        for number, body in enumerate(texts, 1):
+            connection.execute(
+                sql(
+                    "INSERT INTO articles (source_id, url, canonical_url, url_hash, title, text, content_hash, "
+                    "first_seen, last_seen, relevant) VALUES (1, :url, :url, :hash, 't', :text, :hash, :seen, :seen, :yes)"
+                ),
+                {
+                    "url": f"http://a/{number}",
+                    "hash": f"h{number}",
+                    "text": body,
+                    "seen": f"2026-0{number}-01 08:00:00",
+                    "yes": True,
+                },
+            )
+    engine.dispose()
+    with Database(db_url_any) as upgraded:
+        with upgraded.session() as session:
+            before = {s.id for s in recent_stories(session, limit=10)}
+        assert len(before) == 4  # the migration made each older article its own story
+        report = rebuild_stories(upgraded)
+        with upgraded.session() as session:
+            stories = recent_stories(session, limit=10)
+    assert (report.articles, report.fingerprinted, report.stories, report.copies) == (4, 4, 3, 1)
+    grouped = next(s for s in stories if len(s.copies) == 2)
+    assert [c.url for c in grouped.copies] == ["http://a/1", "http://a/3"]
+    assert grouped.first_seen.month == 1 and grouped.last_seen.month == 3
+    assert {len(s.copies) for s in stories} == {1, 2} and len(stories) == 3
