@@ -378,3 +378,18 @@ def test_on_postgresql_the_schedule_lives_in_the_database_and_the_lock_holds(
     assert {canonical_url(a.url) for a in web.articles if a.url.startswith(web.sites["feedsite"].base_url)} <= set(
         stored_urls(db_url)
     )
+
+
+def test_a_crawl_whose_daemon_is_killed_closes_itself_as_interrupted(
+    web: NewsWeb, tmp_path: Path, daemons: list[DaemonProcess]
+) -> None:
+    sources = write_sources(tmp_path / "sources.toml", web, "1h", keep=lambda n: n == "listingsite")
+    db_url = f"sqlite:///{tmp_path / 'corpus.sqlite3'}"
+    web.slow_articles(1.0)
+    daemon = DaemonProcess(tmp_path, sources, db_url)
+    daemons.append(daemon)
+    wait_until(lambda: len(stored_urls(db_url)) >= 1, 120, "the crawl to store its first article", daemon)
+    daemon.kill()  # kill -9 of the daemon alone: its crawl must not run on as an orphan
+    wait_until(lambda: runs(db_url)[0].status != "running", 30, "the orphaned crawl to close its run")
+    (run,) = runs(db_url)
+    assert run.status == "interrupted" and run.message == "spider closed: parent_gone"
