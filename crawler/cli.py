@@ -149,6 +149,70 @@ def jobs(sources: SourcesOption = None, db: DbOption = None) -> None:
 
 
 @app.command()
+def digest(
+    db: DbOption = None,
+    since: Annotated[
+        str | None, typer.Option(help='Period start: a duration before now ("24h", "7d") or an ISO date. Default 24h.')
+    ] = None,
+    since_last: Annotated[
+        bool, typer.Option("--since-last", help="From where the last --since-last digest of this --name ended.")
+    ] = False,
+    name: Annotated[str, typer.Option(help="Digest name: each name keeps its own --since-last mark.")] = "default",
+    format: Annotated[str, typer.Option("--format", help="md, html, json or atom.")] = "md",  # noqa: A002
+    out: Annotated[Path | None, typer.Option(help="Write to this file (default: standard output).")] = None,
+    lang: Annotated[list[str], typer.Option("--lang", help="Only articles in this language (repeatable).")] = [],  # noqa: B006
+    source: Annotated[list[str], typer.Option("--source", help="Only articles of this source (repeatable).")] = [],  # noqa: B006
+    mail: Annotated[
+        list[str], typer.Option("--mail", help="Also send it to this address (repeatable; AI4S_SMTP_*).")
+    ] = [],  # noqa: B006
+    replay_id: Annotated[int | None, typer.Option("--replay", help="Render delivered digest ID again.")] = None,
+) -> None:
+    """What is new in AI for Science: one entry per story, with its outlets and why it matched."""
+    from crawler.digest_delivery import DigestRequest, make_digest, replay
+    from crawler.digest_render import FORMATS, render
+    from crawler.mailer import MailError
+    from storage import Database
+
+    if format not in FORMATS:
+        raise _fail(f"unknown format {format!r} (supported: {', '.join(FORMATS)})")
+    if since and since_last:
+        raise _fail("--since and --since-last exclude each other")
+    with Database(db) as database:
+        if replay_id is not None:
+            try:
+                text = render(replay(database, replay_id), format)
+            except LookupError as exc:
+                raise _fail(str(exc)) from None
+            _emit(text, out)
+            return
+        request = DigestRequest(
+            name=name, since=since or "24h", since_last=since_last, languages=lang, sources=source,
+            formats=[format], out=out, mail_to=mail,
+        )  # fmt: skip
+        try:
+            delivery = make_digest(database, request)
+        except (ValueError, MailError) as exc:
+            raise _fail(str(exc), code=1) from None
+    if out is None:
+        sys.stdout.write(delivery.rendered[format])
+    counts, period = delivery.digest["counts"], delivery.digest["period"]
+    where = f"; written to {out}" if out else ""
+    mailed = f"; mailed to {', '.join(mail)}" if mail else ""
+    errors.print(
+        f"digest {delivery.run_id} ({name}): {counts['stories']} stories ({counts['new_stories']} new, "
+        f"{counts['grown_stories']} grown), {period['since']} – {period['until']}{where}{mailed}",
+        highlight=False,
+    )
+
+
+def _emit(text: str, out: Path | None) -> None:
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+
+
+@app.command()
 def export(
     db: DbOption = None,
     format: Annotated[str, typer.Option("--format", help="Output format (jsonl).")] = "jsonl",  # noqa: A002

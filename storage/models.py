@@ -221,6 +221,24 @@ class SourceSchedule(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
 
 
+class DigestRun(Base):
+    """A digest that was delivered: its name, period, and the content it had (the JSON payload),
+    so that ``--since-last`` starts where the last one ended and a past digest renders the same again."""
+
+    __tablename__ = "digest_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    since: Mapped[datetime] = mapped_column(UTCDateTime())
+    until: Mapped[datetime] = mapped_column(UTCDateTime())
+    continues: Mapped[bool] = mapped_column(Boolean, default=False)  # a --since-last digest: moves the name's mark
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    stories: Mapped[int] = mapped_column(Integer, default=0)
+    payload: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_digest_runs_name_until", "name", "until"),)
+
+
 #: APScheduler 3's job store table (its own layout, created here by migration so that the
 #: product's database holds the daemon's schedule and its next-run times).
 scheduler_jobs = Table(

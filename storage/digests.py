@@ -1,0 +1,204 @@
+"""What a digest reads and remembers: the on-topic stories that have articles first seen in a
+period (with all their copies), the crawl health of the period, and the digests delivered.
+
+Built for a corpus of any size: the period's articles are found through the index on
+``(relevant, first_seen)``, their stories' copies through ``articles.story_id``; a digest of
+a thousand stories runs a handful of queries, not one per story.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from storage.models import Article, CrawlRun, DigestRun, Source, SourceSchedule, Story, utcnow
+
+_CHUNK = 500  # ids per IN (...) list
+
+
+@dataclass(frozen=True)
+class DigestCopy:
+    """One on-topic copy of a story, as a digest shows it."""
+
+    article_id: int
+    story_id: int
+    source: str
+    url: str
+    title: str | None
+    site_name: str | None
+    credited_source: str | None
+    published: datetime | None
+    first_seen: datetime
+    language: str | None
+    relevance: float | None
+    evidence: str | None
+
+
+@dataclass(frozen=True)
+class PeriodStory:
+    """A story with on-topic articles first seen in the period: when the story began, and its
+    on-topic copies seen up to the period's end (oldest first)."""
+
+    story_id: int
+    first_seen: datetime
+    copies: list[DigestCopy]
+
+
+def _chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:
+    for start in range(0, len(ids), _CHUNK):
+        yield ids[start : start + _CHUNK]
+
+
+def period_stories(
+    session: Session,
+    since: datetime,
+    until: datetime,
+    languages: Sequence[str] = (),
+    sources: Sequence[str] = (),
+) -> list[PeriodStory]:
+    """The stories with at least one on-topic article first seen in ``[since, until)`` (of the given
+    languages and sources, if any), each with all its on-topic copies first seen before ``until``."""
+    new_articles = select(Article.story_id).where(
+        Article.relevant.is_(True),
+        Article.first_seen >= since,
+        Article.first_seen < until,
+        Article.story_id.is_not(None),
+    )
+    if languages:
+        new_articles = new_articles.where(Article.language.in_(list(languages)))
+    if sources:
+        new_articles = new_articles.join(Source, Source.id == Article.source_id).where(Source.name.in_(list(sources)))
+    story_ids = sorted({story_id for story_id in session.execute(new_articles.distinct()).scalars() if story_id})
+    if not story_ids:
+        return []
+    began: dict[int, datetime] = {}
+    copies: dict[int, list[DigestCopy]] = {}
+    for chunk in _chunks(story_ids):
+        began.update(
+            (story_id, seen)
+            for story_id, seen in session.execute(select(Story.id, Story.first_seen).where(Story.id.in_(chunk)))
+        )
+        rows = session.execute(
+            select(
+                Article.id,
+                Article.story_id,
+                Source.name,
+                Article.url,
+                Article.title,
+                Article.site_name,
+                Article.credited_source,
+                Article.published,
+                Article.first_seen,
+                Article.language,
+                Article.relevance,
+                Article.evidence,
+            )
+            .join(Source, Source.id == Article.source_id)
+            .where(Article.story_id.in_(chunk), Article.relevant.is_(True), Article.first_seen < until)
+            .order_by(Article.first_seen, Article.id)
+        )
+        for row in rows:
+            copies.setdefault(row.story_id, []).append(DigestCopy(*row))  # type: ignore[arg-type, call-arg]
+    return [PeriodStory(story_id, began[story_id], copies[story_id]) for story_id in story_ids if story_id in copies]
+
+
+def article_texts(session: Session, article_ids: Iterable[int]) -> dict[int, str]:
+    """The texts of the given articles, by id."""
+    ids = sorted(set(article_ids))
+    texts: dict[int, str] = {}
+    for chunk in _chunks(ids):
+        texts.update(
+            (article_id, text)
+            for article_id, text in session.execute(select(Article.id, Article.text).where(Article.id.in_(chunk)))
+        )
+    return texts
+
+
+@dataclass(frozen=True)
+class FailedRun:
+    """A crawl run of the period that did not end well."""
+
+    sources: str
+    status: str
+    started_at: datetime
+    message: str | None
+
+
+@dataclass(frozen=True)
+class UnhealthySource:
+    """A source the daemon marked unhealthy."""
+
+    source: str
+    failures: int
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class PeriodHealth:
+    """How crawling went in a period."""
+
+    runs_by_status: dict[str, int]
+    failed: list[FailedRun]
+    unhealthy: list[UnhealthySource]
+
+
+def period_health(session: Session, since: datetime, until: datetime) -> PeriodHealth:
+    """Crawl runs started in ``[since, until)`` by status, those that failed or were aborted, and the
+    sources marked unhealthy now."""
+    in_period = (CrawlRun.started_at >= since, CrawlRun.started_at < until)
+    counted = session.execute(select(CrawlRun.status, func.count()).where(*in_period).group_by(CrawlRun.status))
+    by_status = {status: count for status, count in counted}
+    failed = [
+        FailedRun(run.sources, run.status, run.started_at, run.message)
+        for run in session.execute(
+            select(CrawlRun)
+            .where(*in_period, CrawlRun.status.in_(("failed", "aborted")))
+            .order_by(CrawlRun.started_at)
+            .limit(50)
+        ).scalars()
+    ]
+    unhealthy = [
+        UnhealthySource(name, failures, error)
+        for name, failures, error in session.execute(
+            select(Source.name, SourceSchedule.failures, SourceSchedule.last_error)
+            .join(SourceSchedule, SourceSchedule.source_id == Source.id)
+            .where(SourceSchedule.healthy.is_(False))
+            .order_by(Source.name)
+        )
+    ]
+    return PeriodHealth(by_status, failed, unhealthy)
+
+
+# -- delivered digests ----------------------------------------------------------------------
+def last_digest_until(session: Session, name: str) -> datetime | None:
+    """Where the last ``--since-last`` digest called ``name`` ended, if there was one."""
+    return session.execute(
+        select(func.max(DigestRun.until)).where(DigestRun.name == name, DigestRun.continues.is_(True))
+    ).scalar_one_or_none()
+
+
+def save_digest_run(
+    session: Session, name: str, since: datetime, until: datetime, continues: bool, stories: int, payload: str
+) -> int:
+    """Remember a delivered digest; returns its id."""
+    run = DigestRun(
+        name=name,
+        since=since,
+        until=until,
+        continues=continues,
+        created_at=utcnow(),
+        stories=stories,
+        payload=payload,
+    )
+    session.add(run)
+    session.flush()
+    return run.id
+
+
+def get_digest_run(session: Session, run_id: int) -> DigestRun | None:
+    """The delivered digest ``run_id``."""
+    return session.get(DigestRun, run_id)
