@@ -101,11 +101,22 @@ def daemon(
         Path | None, typer.Option(help="Directory of the per-source crawl logs. Default: the user's log directory.")
     ] = None,
     log_level: Annotated[str, typer.Option(help="Log level of the daemon's own log (on stderr).")] = "INFO",
+    digest_every: Annotated[
+        str, typer.Option(help='Schedule of the digest job ("1d", "12h", a cron expression); "off" for none.')
+    ] = "1d",
+    digest_dir: Annotated[
+        Path | None, typer.Option(help="Where the digests are written. Default: digests/ in the user's data directory.")
+    ] = None,
+    digest_mail: Annotated[list[str], typer.Option(help="Mail each digest here (repeatable; AI4S_SMTP_*).")] = [],  # noqa: B006
+    digest_settle: Annotated[
+        float, typer.Option(help="Seconds of the newest articles a digest leaves to the next (in-flight crawls).")
+    ] = 60.0,
 ) -> None:
     """Crawl every source on its own schedule, until SIGTERM or Ctrl-C (one daemon per database)."""
     import logging
 
     from crawler.daemon import Daemon, DaemonOptions
+    from crawler.mailer import MailError
     from crawler.runner import parse_setting_overrides
     from storage.lock import LockHeld
 
@@ -122,9 +133,13 @@ def daemon(
             stop_timeout=stop_timeout,
             max_parallel=max_parallel,
             log_dir=log_dir,
+            digest_every=None if digest_every.strip().lower() in ("off", "none", "") else digest_every,
+            digest_dir=digest_dir,
+            digest_mail=digest_mail,
+            digest_settle=digest_settle,
         )
         runner = Daemon(options)
-    except ValueError as exc:  # SourcesError and TopicsError are ValueErrors with a clear message
+    except (ValueError, MailError) as exc:  # SourcesError, TopicsError: ValueErrors with a clear message
         raise _fail(str(exc)) from None
     try:
         runner.run()

@@ -31,9 +31,22 @@ from typing import Any
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
-from platformdirs import user_log_dir
+from apscheduler.triggers.interval import IntervalTrigger
+from platformdirs import user_data_dir, user_log_dir
 
-from crawler.schedule import RunResult, bounds_of, jitter_for, make_trigger, misfire_grace, next_state
+from crawler.digest_delivery import DigestRequest
+from crawler.digest_delivery import make_digest as deliver_digest
+from crawler.digest_render import render
+from crawler.mailer import MailError, SmtpSettings
+from crawler.schedule import (
+    RunResult,
+    bounds_of,
+    cron_trigger,
+    jitter_for,
+    make_trigger,
+    misfire_grace,
+    next_state,
+)
 from crawler.sources import Source, load_sources, parse_every
 from crawler.topics import load_profile
 from storage import Database
@@ -45,8 +58,9 @@ from storage.schedules import ScheduleState, abort_stale_runs, get_run, load_sch
 
 logger = logging.getLogger("ai4s.daemon")
 
-#: Prefix of the job ids: ``crawl:<source>``.
+#: Prefix of the job ids: ``crawl:<source>``; the digest job is ``digest:<name>``.
 JOB_PREFIX = "crawl:"
+DIGEST_PREFIX = "digest:"
 #: The first crawls of new sources start within this many seconds of each other.
 FIRST_RUN_STAGGER = 5.0
 #: The job store table (APScheduler's layout, created by migration 0004).
@@ -66,6 +80,11 @@ class DaemonOptions:
     max_parallel: int = 2  # crawls at once (each one process plus its extraction workers)
     log_dir: Path | None = None  # per-source crawl logs; default: the user's log directory
     crawl_log_level: str = "INFO"
+    digest_every: str | None = "1d"  # the digest job's schedule (interval or cron); None: no digest job
+    digest_dir: Path | None = None  # where its files go; default: the user's data directory
+    digest_mail: list[str] = field(default_factory=list)
+    digest_name: str = "daemon"
+    digest_settle: float = 60.0  # seconds of the latest articles a digest leaves to the next one
 
 
 def job_id(source: str) -> str:
@@ -112,6 +131,13 @@ def crawl_job(source: str) -> None:
     _current.crawl_source(source)
 
 
+def digest_job(name: str) -> None:
+    """The scheduled digest: what is new since the last one, written and mailed by the running daemon."""
+    if _current is None:
+        raise RuntimeError("digest_job runs inside a daemon only")
+    _current.make_digest(name)
+
+
 class Daemon:
     """A running daemon over one database; :meth:`run` blocks until it is told to stop."""
 
@@ -123,6 +149,11 @@ class Daemon:
         self.db_url = self.database.url
         self.lock = DatabaseLock(self.db_url)
         self.log_dir = options.log_dir or Path(user_log_dir(APP_NAME))
+        self.digest_dir = options.digest_dir or Path(user_data_dir(APP_NAME)) / "digests"
+        if options.digest_every is not None:
+            parse_every(options.digest_every)  # a wrong schedule stops the daemon at start
+        if options.digest_mail:
+            SmtpSettings.from_environment()  # so does mail without an SMTP server
         self.stopping = threading.Event()
         self.scheduler: BackgroundScheduler | None = None
         self._children: dict[str, subprocess.Popen[bytes]] = {}
@@ -207,9 +238,19 @@ class Daemon:
         A job whose schedule did not change keeps its next-run time (past or not)."""
         assert self.scheduler is not None
         existing = {job.id: job for job in self.scheduler.get_jobs()}
-        for stale in sorted(set(existing) - {job_id(name) for name in self.sources}):
+        wanted = {job_id(name) for name in self.sources}
+        if self.options.digest_every is not None:
+            wanted.add(DIGEST_PREFIX + self.options.digest_name)
+        for stale in sorted(set(existing) - wanted):
             self.scheduler.remove_job(stale)
-            logger.info("Source %s is no longer in the sources file: not crawled any more", stale[len(JOB_PREFIX) :])
+            if stale.startswith(JOB_PREFIX):
+                logger.info(
+                    "Source %s is no longer in the sources file: not crawled any more", stale[len(JOB_PREFIX) :]
+                )
+            else:
+                logger.info("Digest job %s removed", stale)
+        if self.options.digest_every is not None:
+            self._schedule_digest(existing.get(DIGEST_PREFIX + self.options.digest_name))
         now = datetime.now(UTC)
         for name, source in self.sources.items():
             interval = self._current_interval(source)
@@ -235,6 +276,63 @@ class Daemon:
             logger.info(
                 "Source %s: every %s, next crawl %s%s", name, self._every_text(source, interval), _when(next_run), late
             )
+
+    def _schedule_digest(self, job: Any) -> None:
+        """The digest job: at its schedule, keeping its next run across restarts (coalesced, like crawls)."""
+        assert self.scheduler is not None and self.options.digest_every is not None
+        every = self.options.digest_every
+        seconds = parse_every(every)
+        trigger = IntervalTrigger(seconds=seconds, timezone=UTC) if seconds is not None else cron_trigger(every)
+        now = datetime.now(UTC)
+        keep = job is not None and str(job.trigger) == str(trigger) and job.next_run_time is not None
+        next_run = job.next_run_time if keep else trigger.get_next_fire_time(None, now)
+        name = self.options.digest_name
+        self.scheduler.add_job(
+            digest_job,
+            trigger=trigger,
+            args=[name],
+            id=DIGEST_PREFIX + name,
+            name=f"digest {name}",
+            replace_existing=True,
+            next_run_time=next_run,
+            misfire_grace_time=misfire_grace(trigger, now),
+        )
+        mail = f", mailed to {', '.join(self.options.digest_mail)}" if self.options.digest_mail else ""
+        logger.info("Digest %s: every %s, next %s, into %s%s", name, every, _when(next_run), self.digest_dir, mail)
+
+    def make_digest(self, name: str) -> None:
+        """Write (and mail) the digest of what is new since the last one; a failure leaves it to the next."""
+        options = self.options
+        request = DigestRequest(
+            name=name,
+            since_last=True,
+            formats=["html", "md", "json"],
+            out=self.digest_dir,
+            mail_to=list(options.digest_mail),
+            settle=timedelta(seconds=options.digest_settle),
+        )
+        try:
+            delivery = deliver_digest(self.database, request)
+            feed = self.digest_dir / f"digest-{name}.atom"  # a stable address for feed readers: the latest digest
+            feed.write_text(render(delivery.digest, "atom"), encoding="utf-8")
+        except (MailError, OSError) as exc:
+            logger.warning("Digest %s failed, its period is left to the next one: %s", name, exc)
+            return
+        except Exception:
+            logger.exception("Digest %s failed, its period is left to the next one", name)
+            return
+        counts = delivery.digest["counts"]
+        mailed = f", mailed to {', '.join(delivery.mailed_to)}" if delivery.mailed_to else ""
+        logger.info(
+            "Digest %s (%d): %d stories (%d new, %d grown) written to %s%s",
+            name,
+            delivery.run_id,
+            counts["stories"],
+            counts["new_stories"],
+            counts["grown_stories"],
+            delivery.files[0] if delivery.files else self.digest_dir,
+            mailed,
+        )
 
     def _current_interval(self, source: Source) -> float | None:
         """The interval to poll ``source`` at now: as adapted, if its configured ``every`` is unchanged."""

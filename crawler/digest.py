@@ -63,7 +63,7 @@ def display_text(text: str | None) -> str:
 def lead_excerpt(text: str, title: str | None = None, limit: int = EXCERPT_CHARS) -> str:
     """The first sentences of an article, about ``limit`` characters: syndication boilerplate, the
     headline repeated at the top, and short label lines (section names, captions) left out."""
-    body = strip_syndication_boilerplate(text)
+    body = strip_syndication_boilerplate(text[: limit * 12])  # the lead is at the top: no need to clean it all
     headline = display_text(title).casefold()
     excerpt = ""
     for paragraph in body.splitlines():

@@ -53,6 +53,7 @@ class DigestRequest:
     formats: list[str] = field(default_factory=lambda: ["md"])
     out: Path | None = None  # a file (one format) or a directory (file names by date)
     mail_to: list[str] = field(default_factory=list)
+    settle: timedelta = SETTLE  # how much of the last moments a since-last digest leaves to the next
 
 
 @dataclass
@@ -83,7 +84,7 @@ def make_digest(database: Database, request: DigestRequest, now: datetime | None
     """Build, render, write and mail the digest, then record it (moving the mark of a ``since_last`` digest)."""
     now = now or datetime.now(UTC)
     # a --since-last digest leaves the last minute to the next one (see SETTLE): nothing in flight is missed
-    until = now - SETTLE if request.since_last else now
+    until = now - request.settle if request.since_last else now
     formats = list(dict.fromkeys(request.formats + (["md", "html"] if request.mail_to else [])))
     smtp = SmtpSettings.from_environment() if request.mail_to else None  # a missing server fails before anything
     with database.session() as session:
@@ -105,7 +106,8 @@ def make_digest(database: Database, request: DigestRequest, now: datetime | None
     if request.out is not None:
         for fmt in request.formats:
             if request.out.is_dir() or len(request.formats) > 1:
-                path = request.out / f"digest-{request.name}-{until:%Y%m%d-%H%M}.{EXTENSIONS[fmt]}"
+                request.out.mkdir(parents=True, exist_ok=True)
+                path = request.out / f"digest-{request.name}-{until:%Y%m%d-%H%M%S}.{EXTENSIONS[fmt]}"
             else:
                 path = request.out
             _write(path, rendered[fmt])

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 from markupsafe import Markup
 
 from crawler.digest import clean_line, safe_url
@@ -106,9 +106,14 @@ def _environment(kind: str) -> Environment:
     return environment
 
 
+@cache
+def _entry_template() -> Template:
+    return _environment("html").from_string(_ENTRY_HTML)
+
+
 def _entry_html(entry: dict[str, Any]) -> Markup:
     """A story as a small HTML fragment (the content of an Atom entry), escaped like the HTML digest."""
-    return Markup(_environment("html").from_string(_ENTRY_HTML).render(s=entry))
+    return Markup(_entry_template().render(s=entry))
 
 
 def render(digest: dict[str, Any], fmt: str) -> str:

@@ -10,8 +10,6 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -24,65 +22,9 @@ from crawler.urls import canonical_url
 from storage import Database
 from storage.models import Article, CrawlRun, CrawlRunSource, Source
 from storage.schedules import all_schedules, job_next_run_times
-from tests.crawler.support import PROJECT_ROOT, ai4s
+from tests.crawler.daemons import STOP_TIMEOUT, DaemonProcess, wait_until
+from tests.crawler.support import ai4s
 from tests.localweb import NewsWeb
-
-FAST = [
-    "-s", "DOWNLOAD_DELAY=0.05",
-    "-s", "AUTOTHROTTLE_START_DELAY=0.05",
-    "-s", "AI4S_RETRY_BACKOFF_BASE=0.2",
-    "-s", "AI4S_EXTRACT_WORKERS=1",
-]  # fmt: skip
-STOP_TIMEOUT = 10.0
-
-
-class DaemonProcess:
-    """One ``ai4s daemon`` process, its stderr in a file."""
-
-    count = 0
-
-    def __init__(self, tmp: Path, sources: Path, db_url: str, *extra: str) -> None:
-        DaemonProcess.count += 1
-        self.log_path = tmp / f"daemon-{DaemonProcess.count}.log"
-        command = [
-            sys.executable, "-m", "crawler", "daemon",
-            "--sources", str(sources), "--db", db_url, "--log-dir", str(tmp / "logs"),
-            "--stop-timeout", str(STOP_TIMEOUT), *FAST, *extra,
-        ]  # fmt: skip
-        with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT)
-
-    def log(self) -> str:
-        """What the daemon logged so far."""
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-    def terminate(self, timeout: float = STOP_TIMEOUT + 20) -> tuple[int, float]:
-        """SIGTERM, then wait: the exit code and the seconds it took to exit."""
-        started = time.monotonic()
-        self.process.send_signal(signal.SIGTERM)
-        code = self.process.wait(timeout=timeout)
-        return code, time.monotonic() - started
-
-    def kill(self) -> None:
-        """``kill -9``."""
-        self.process.kill()
-        self.process.wait(timeout=10)
-
-    def ensure_stopped(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-
-
-def wait_until(condition: Callable[[], object], timeout: float, what: str, daemon: DaemonProcess | None = None) -> None:
-    """Poll ``condition`` until it is true; fail with ``what`` (and the daemon's log) after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.3)
-    tail = daemon.log()[-4000:] if daemon else ""
-    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}\n{tail}")
 
 
 def runs(db_url: str, source: str | None = None) -> list[CrawlRun]:

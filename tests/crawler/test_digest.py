@@ -342,3 +342,41 @@ def test_the_digest_is_mailed_through_smtp_and_the_password_is_never_shown(crawl
     assert wrong.returncode == 1 and "refused the login of 'digest-bot'" in wrong.stderr
     for output in (result.stdout, result.stderr, wrong.stdout, wrong.stderr):
         assert "s3cret-pass" not in output and "wrong-pass" not in output
+
+
+def test_the_daemon_writes_a_digest_at_its_schedule_and_never_sends_a_story_twice(tmp_path: Path) -> None:
+    from tests.crawler.daemons import DaemonProcess, wait_until
+
+    db_url = f"sqlite:///{tmp_path / 'corpus.sqlite3'}"
+    digests = tmp_path / "digests"
+    with DemoWeb() as web:
+        sources = tmp_path / "sources.toml"
+        sources.write_text(web.sources_toml(), encoding="utf-8")
+        daemon = DaemonProcess(
+            tmp_path, sources, db_url, "--digest-every", "4s", "--digest-dir", str(digests), "--digest-settle", "0"
+        )
+        try:
+
+            def delivered() -> list[dict]:
+                return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(digests.glob("digest-daemon-*.json"))]
+
+            wait_until(
+                lambda: any(d["counts"]["stories"] for d in delivered()),
+                150,
+                "a digest with the crawled stories",
+                daemon,
+            )
+            count = len(delivered())
+            wait_until(lambda: len(delivered()) >= count + 1, 30, "one more digest", daemon)
+            assert daemon.terminate()[0] == 0
+        finally:
+            daemon.ensure_stopped()
+    # every seed story is sent once as new; it comes again only marked as grown, with its new copies
+    sent = [story["story_id"] for d in delivered() for story in d["stories"] if not story["grew"]]
+    assert len(sent) == len(set(sent)) == 5
+    grown = [story for d in delivered() for story in d["stories"] if story["grew"]]
+    assert all(story["story_id"] in sent and story["new_copies"] >= 1 for story in grown)
+    periods = [(d["period"]["since"], d["period"]["until"]) for d in delivered()]
+    assert all(a[1] == b[0] for a, b in zip(periods, periods[1:], strict=False))  # back to back: no gap, no overlap
+    assert (digests / "digest-daemon.atom").exists() and not feedparser.parse(str(digests / "digest-daemon.atom")).bozo
+    assert "Digest daemon (" in daemon.log()
