@@ -35,7 +35,9 @@ and what the crawl itself counted:
   line, headers and body).
 - **seconds**: the wall clock of the crawl subprocess from start to exit, and of its run
   (``crawl_runs.started_at`` to ``finished_at``); **CPU seconds**: user + system time of the crawl
-  process and its reaped children (extraction workers), from ``getrusage(RUSAGE_CHILDREN)``.
+  process and of its descendants (fork server, extraction workers), sampled from ``/proc`` every
+  0.1 s (``getrusage(RUSAGE_CHILDREN)`` would miss the workers: the fork server that forks them
+  is never reaped by the crawl process).
 - **the crawl's counters**: the run's ``crawl_run_sources`` rows (``pages_fetched``,
   ``entry_pages_read``, ``entry_pages_unchanged``, ...), summed and per source.
 
@@ -51,7 +53,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
 import sqlite3
 import statistics
@@ -295,6 +296,9 @@ class Crawl:
     returncode: int
     seconds: float
     cpu_seconds: float
+    """CPU seconds of the crawl process itself."""
+    worker_cpu_seconds: float
+    """CPU seconds of its descendants: fork server, extraction workers, resource tracker."""
     run: RunFacts
     traffic: dict[str, SiteTraffic]
     log_warnings: int
@@ -323,7 +327,9 @@ class Crawl:
             "wire_kib": sum(s.wire_bytes for s in sites) / KIB,
             "seconds": self.seconds,
             "run_seconds": self.run.run_seconds if self.run.run_seconds is not None else float("nan"),
-            "cpu_seconds": self.cpu_seconds,
+            "cpu_seconds": self.cpu_seconds + self.worker_cpu_seconds,
+            "cpu_seconds.crawl": self.cpu_seconds,
+            "cpu_seconds.workers": self.worker_cpu_seconds,
         }
         for counter in DB_COUNTERS:
             figures[f"db.{counter}"] = sum(c.get(counter, 0) for c in self.run.counters.values())
@@ -338,9 +344,60 @@ class Crawl:
         return figures
 
 
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_stat(pid: int) -> tuple[int, float] | None:
+    """``(ppid, utime + stime in seconds)`` of ``pid``, or ``None`` if it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rfind(")") + 2 :].split()
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+class CpuSampler(threading.Thread):
+    """The CPU time of a process and its descendants, from ``/proc`` every ``interval`` seconds.
+
+    ``getrusage(RUSAGE_CHILDREN)`` would miss the extraction workers: they are children of the
+    multiprocessing fork server, which the crawl process never reaps. So each process of the
+    tree keeps the utime + stime of its last sample (the last fraction of a second of a process
+    may be missed).
+    """
+
+    def __init__(self, root: int, interval: float = 0.1) -> None:
+        super().__init__(name="cpu-sampler", daemon=True)
+        self.root = root
+        self.interval = interval
+        self.stop_event = threading.Event()
+        self.last: dict[int, float] = {}
+
+    def sample(self) -> None:
+        children: dict[int, list[int]] = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                stat = _proc_stat(int(entry))
+                if stat is not None:
+                    children.setdefault(stat[0], []).append(int(entry))
+        todo = [self.root]
+        while todo:
+            pid = todo.pop()
+            stat = _proc_stat(pid)
+            if stat is not None:
+                self.last[pid] = stat[1]
+            todo.extend(children.get(pid, []))
+
+    def run(self) -> None:
+        while not self.stop_event.wait(self.interval):
+            self.sample()
+
+    def stop(self) -> tuple[float, float]:
+        """Stop sampling: CPU seconds of the root process and of its descendants."""
+        self.stop_event.set()
+        self.join()
+        root = self.last.get(self.root, 0.0)
+        return root, sum(self.last.values()) - root
 
 
 def run_crawl(
@@ -371,10 +428,11 @@ def run_crawl(
     for setting in (*FAST_SETTINGS, *settings):
         command += ["-s", setting]
     mark = meter.mark(web)
-    cpu_before = _children_cpu()
     with open(workdir / f"{phase}.stdout", "wb") as out, open(workdir / f"{phase}.stderr", "wb") as err:
         start = time.perf_counter()
         process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        sampler = CpuSampler(process.pid)
+        sampler.start()
         try:
             process.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -385,14 +443,17 @@ def run_crawl(
             process.kill()
             process.wait()
             raise
-        seconds = time.perf_counter() - start
-    cpu = _children_cpu() - cpu_before
+        finally:
+            seconds = time.perf_counter() - start
+            cpu, worker_cpu = sampler.stop()
     time.sleep(0.1)  # let a server thread finish writing its last reply (the client has it already)
     traffic = traffic_since(web, meter, mark)
     log_file = workdir / f"{phase}.log"
     lines = log_file.read_text(encoding="utf-8", errors="replace").splitlines() if log_file.exists() else []
     warnings = sum(" WARNING: " in line or " ERROR: " in line or "Traceback" in line for line in lines)
-    return Crawl(phase, process.returncode, seconds, cpu, read_last_run(db_file), traffic, warnings, command)
+    return Crawl(
+        phase, process.returncode, seconds, cpu, worker_cpu, read_last_run(db_file), traffic, warnings, command
+    )
 
 
 @dataclass
@@ -453,7 +514,9 @@ ROWS: list[tuple[str, str, str]] = [
     ("wire_kib", "KiB on the wire (status, headers, bodies)", "{:.1f}"),
     ("seconds", "wall clock of the crawl process, s", "{:.2f}"),
     ("run_seconds", "crawl run (started_at to finished_at), s", "{:.2f}"),
-    ("cpu_seconds", "CPU of the crawl and its workers, s", "{:.2f}"),
+    ("cpu_seconds", "CPU seconds, crawl process tree (/proc)", "{:.2f}"),
+    ("cpu_seconds.crawl", "  crawl process", "{:.2f}"),
+    ("cpu_seconds.workers", "  fork server, extraction workers", "{:.2f}"),
     *((f"db.{c}", f"crawl_run_sources.{c}", "{:.0f}") for c in DB_COUNTERS),
 ]
 
@@ -526,9 +589,7 @@ def report(rounds: list[Round], args: argparse.Namespace, corpus: Path) -> str:
     for source in sources:
         for phase in phases:
             values = [medians[phase].get(f"source.{source}.{c}") for c in DB_COUNTERS]
-            lines.append(
-                f"  {source:<12} {phase:<8}" + "".join(f" {_fmt(v, '{:.0f}'):>12}" for v in values)
-            )
+            lines.append(f"  {source:<12} {phase:<8}" + "".join(f" {_fmt(v, '{:.0f}'):>12}" for v in values))
 
     sites = sorted({k.split(".")[1] for k in medians[FIRST] if k.startswith("site.")})
     lines += ["", f"per site (site logs and metered replies{median_note}): requests by status, body KiB"]
@@ -545,8 +606,8 @@ def report(rounds: list[Round], args: argparse.Namespace, corpus: Path) -> str:
         lines.append(f"  {site:<12} " + "; ".join(parts))
 
     if len(rounds) > 1:
-        lines += ["", f"{len(rounds)} rounds:", f"  {'round':<6} {'first s':>8} {'re-poll s':>9} {'ratio':>6}"
-                  f" {'first req':>9} {'re-poll req':>11} {'first KiB':>10} {'re-poll KiB':>11}"]  # fmt: skip
+        header = f"  {'round':<6} {'first s':>8} {'re-poll s':>9} {'ratio':>6} {'first req':>9} {'re-poll req':>11}"
+        lines += ["", f"{len(rounds)} rounds:", header + f" {'first KiB':>10} {'re-poll KiB':>11}"]
         for number, r in enumerate(rounds, 1):
             f = r.figures()
             lines.append(

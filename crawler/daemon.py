@@ -105,11 +105,20 @@ def describe_interval(seconds: float) -> str:
 
 def _process_alive(run: CrawlRun) -> bool:
     """True when the run's process may still be running: it is on another host (cannot be
-    checked from here), or its pid exists on this one."""
+    checked from here), or a live ai4s process has its pid on this one (not a zombie left by a
+    killed parent, not an unrelated process that got the pid later)."""
     if run.host and run.host != socket.gethostname():
         return True
     if not run.pid:
         return False
+    proc = Path(f"/proc/{run.pid}")
+    if Path("/proc/self").exists():
+        try:
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            command = (proc / "cmdline").read_bytes()
+        except (OSError, IndexError):
+            return False
+        return state not in ("Z", "X") and (b"crawler" in command or b"ai4s" in command)
     try:
         os.kill(run.pid, 0)
     except ProcessLookupError:
@@ -117,6 +126,13 @@ def _process_alive(run: CrawlRun) -> bool:
     except PermissionError:
         return True
     return True
+
+
+class _SkippedFiringFilter(logging.Filter):
+    """Drops APScheduler's "maximum number of running instances reached" warnings."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in record.getMessage()
 
 
 # The job function must be importable by reference (the job store pickles ``module:function``
@@ -226,6 +242,9 @@ class Daemon:
     # -- the schedule -------------------------------------------------------------------
     def _make_scheduler(self) -> BackgroundScheduler:
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
+        # A crawl that outlasts its interval makes APScheduler warn at every firing it skips; the
+        # daemon's own line per run says enough.
+        logging.getLogger("apscheduler.scheduler").addFilter(_SkippedFiringFilter())
         return BackgroundScheduler(
             jobstores={"default": SQLAlchemyJobStore(engine=self.database.engine, tablename=JOBS_TABLE)},
             executors={"default": ThreadPoolExecutor(max(1, self.options.max_parallel))},

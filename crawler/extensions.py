@@ -8,7 +8,6 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
-from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import create_looping_call
 
 if TYPE_CHECKING:
@@ -38,13 +37,15 @@ class ParentWatchdog:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ParentWatchdog:
+        # Without a parent to watch (a crawl started by hand) it stays idle: NotConfigured would
+        # log a warning on every ordinary crawl.
         parent = crawler.settings.getint("AI4S_PARENT_PID", 0)
-        if not parent:
-            raise NotConfigured("no AI4S_PARENT_PID")
         return cls(crawler, parent, crawler.settings.getfloat("AI4S_PARENT_CHECK_INTERVAL", 1.0))
 
     def spider_opened(self) -> None:
-        """Start watching."""
+        """Start watching, if there is a parent to watch."""
+        if not self.parent_pid:
+            return
         self.task = create_looping_call(self.check)
         self.task.start(self.interval, now=False)
 

@@ -26,7 +26,7 @@ from sqlalchemy import select, update
 
 from crawler.demo import DemoWeb
 from storage import Database, NewArticle
-from storage.models import Article, Story
+from storage.models import Article, CrawlRun, Story
 from storage.repository import store_article
 from storage.stories import start_story
 from tests.crawler.support import ai4s
@@ -360,14 +360,14 @@ def test_the_daemon_writes_a_digest_at_its_schedule_and_never_sends_a_story_twic
             def delivered() -> list[dict]:
                 return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(digests.glob("digest-daemon-*.json"))]
 
-            wait_until(
-                lambda: any(d["counts"]["stories"] for d in delivered()),
-                150,
-                "a digest with the crawled stories",
-                daemon,
-            )
+            def crawled_all() -> bool:
+                with Database(db_url) as database, database.session() as session:
+                    statuses = list(session.execute(select(CrawlRun.status)).scalars())
+                return statuses.count("ok") >= 3  # each of the three demo sources once
+
+            wait_until(crawled_all, 150, "a crawl of each of the three demo sources", daemon)
             count = len(delivered())
-            wait_until(lambda: len(delivered()) >= count + 1, 30, "one more digest", daemon)
+            wait_until(lambda: len(delivered()) >= count + 2, 30, "two more digests", daemon)
             assert daemon.terminate()[0] == 0
         finally:
             daemon.ensure_stopped()
