@@ -88,6 +88,7 @@ def crawl(
 @app.command()
 def daemon(
     sources: SourcesOption = None,
+    source: Annotated[list[str], typer.Option("--source", help="Schedule only this source (repeatable).")] = [],  # noqa: B006
     db: DbOption = None,
     setting: Annotated[list[str], typer.Option("-s", "--set", help="Scrapy setting NAME=VALUE (repeatable).")] = [],  # noqa: B006
     topics: Annotated[Path | None, typer.Option(help="Topic profile (TOML). Default: seeds/topics.toml.")] = None,
@@ -126,6 +127,7 @@ def daemon(
     try:
         options = DaemonOptions(
             sources_file=sources,
+            source_names=source,
             db_url=db,
             topics_file=topics,
             settings=parse_setting_overrides(setting),
@@ -204,12 +206,15 @@ def digest(
             name=name, since=since or "24h", since_last=since_last, languages=lang, sources=source,
             formats=[format], out=out, mail_to=mail,
         )  # fmt: skip
+
+        def to_stdout(rendered: dict[str, str]) -> None:
+            sys.stdout.write(rendered[format])
+            sys.stdout.flush()  # written before the digest is recorded as delivered
+
         try:
-            delivery = make_digest(database, request)
-        except (ValueError, MailError) as exc:
+            delivery = make_digest(database, request, emit=None if out else to_stdout)
+        except (ValueError, MailError, OSError) as exc:
             raise _fail(str(exc), code=1) from None
-    if out is None:
-        sys.stdout.write(delivery.rendered[format])
     counts, period = delivery.digest["counts"], delivery.digest["period"]
     where = f"; written to {out}" if out else ""
     mailed = f"; mailed to {', '.join(mail)}" if mail else ""

@@ -23,20 +23,21 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from platformdirs import user_data_dir, user_log_dir
 
 from crawler.digest_delivery import DigestRequest
 from crawler.digest_delivery import make_digest as deliver_digest
-from crawler.digest_render import render
 from crawler.mailer import MailError, SmtpSettings
 from crawler.schedule import (
     RunResult,
@@ -61,6 +62,8 @@ logger = logging.getLogger("ai4s.daemon")
 #: Prefix of the job ids: ``crawl:<source>``; the digest job is ``digest:<name>``.
 JOB_PREFIX = "crawl:"
 DIGEST_PREFIX = "digest:"
+#: Seconds between checks that the daemon still holds its database lock.
+LOCK_CHECK_INTERVAL = 30.0
 #: The first crawls of new sources start within this many seconds of each other.
 FIRST_RUN_STAGGER = 5.0
 #: The job store table (APScheduler's layout, created by migration 0004).
@@ -72,6 +75,7 @@ class DaemonOptions:
     """What the daemon crawls and how: the ``crawl`` options plus its own limits."""
 
     sources_file: Path | None = None
+    source_names: list[str] = field(default_factory=list)  # only these sources (default: all)
     db_url: str | None = None
     topics_file: Path | None = None
     settings: dict[str, str] = field(default_factory=dict)
@@ -109,7 +113,7 @@ def _process_alive(run: CrawlRun) -> bool:
     killed parent, not an unrelated process that got the pid later)."""
     if run.host and run.host != socket.gethostname():
         return True
-    if not run.pid:
+    if not run.pid or run.pid == os.getpid():  # a pid reused by this very daemon: the old process is gone
         return False
     proc = Path(f"/proc/{run.pid}")
     if Path("/proc/self").exists():
@@ -159,15 +163,21 @@ class Daemon:
 
     def __init__(self, options: DaemonOptions) -> None:
         self.options = options
-        self.sources: dict[str, Source] = {s.name: s for s in load_sources(options.sources_file)}
+        self.sources: dict[str, Source] = {s.name: s for s in load_sources(options.sources_file, options.source_names)}
+        for source in self.sources.values():  # a cron expression APScheduler cannot use stops the daemon now
+            try:
+                make_trigger(source, None if bounds_of(source) is None else 60.0)
+            except ValueError as exc:
+                raise ValueError(f"source {source.name!r}: every = {source.every!r}: {exc}") from None
         load_profile(options.topics_file)  # a broken profile stops the daemon at start, not every crawl
         self.database = Database(options.db_url)
         self.db_url = self.database.url
         self.lock = DatabaseLock(self.db_url)
         self.log_dir = options.log_dir or Path(user_log_dir(APP_NAME))
         self.digest_dir = options.digest_dir or Path(user_data_dir(APP_NAME)) / "digests"
-        if options.digest_every is not None:
-            parse_every(options.digest_every)  # a wrong schedule stops the daemon at start
+        if options.digest_every is not None:  # a wrong schedule stops the daemon at start
+            if parse_every(options.digest_every) is None:
+                cron_trigger(options.digest_every)
         if options.digest_mail:
             SmtpSettings.from_environment()  # so does mail without an SMTP server
         self.stopping = threading.Event()
@@ -199,8 +209,13 @@ class Daemon:
                 len(self.sources),
                 self.log_dir,
             )
+            checked = time.monotonic()
             while not self.stopping.wait(0.5):
-                pass
+                if time.monotonic() - checked > LOCK_CHECK_INTERVAL:
+                    checked = time.monotonic()
+                    if not self.lock.check():
+                        logger.error("The database lock was lost (connection gone): stopping, so no two daemons run")
+                        self.stopping.set()
             self._shut_down()
         finally:
             _current = None
@@ -321,6 +336,18 @@ class Daemon:
 
     def make_digest(self, name: str) -> None:
         """Write (and mail) the digest of what is new since the last one; a failure leaves it to the next."""
+        if self.stopping.is_set():
+            return
+        with self._idle:
+            self._active += 1
+        try:
+            self._make_digest(name)
+        finally:
+            with self._idle:
+                self._active -= 1
+                self._idle.notify_all()
+
+    def _make_digest(self, name: str) -> None:
         options = self.options
         request = DigestRequest(
             name=name,
@@ -329,11 +356,10 @@ class Daemon:
             out=self.digest_dir,
             mail_to=list(options.digest_mail),
             settle=timedelta(seconds=options.digest_settle),
+            feed=self.digest_dir / f"digest-{name}.atom",  # a stable address for feed readers
         )
         try:
             delivery = deliver_digest(self.database, request)
-            feed = self.digest_dir / f"digest-{name}.atom"  # a stable address for feed readers: the latest digest
-            feed.write_text(render(delivery.digest, "atom"), encoding="utf-8")
         except (MailError, OSError) as exc:
             logger.warning("Digest %s failed, its period is left to the next one: %s", name, exc)
             return
@@ -360,8 +386,12 @@ class Daemon:
             return None
         with self.database.session() as session, session.begin():
             state = load_schedule(session, source.name)
-            if state is None or state.every != source.every or state.interval_seconds is None:
+            if state is None:
                 state = ScheduleState(every=source.every, interval_seconds=bounds.every)
+                save_schedule(session, source.name, state)
+            elif state.every != source.every or state.interval_seconds is None:
+                # a new configured pace: the interval starts from it; health and last run are kept
+                state = replace(state, every=source.every, interval_seconds=bounds.every, empty_polls=0)
                 save_schedule(session, source.name, state)
         return bounds.clamp(state.interval_seconds or bounds.every)
 
@@ -498,7 +528,10 @@ class Daemon:
             counts = next((c for c in run_counts(session, result.run_id) if c.source == source.name), None)
         if updated.interval_seconds is not None and not self.stopping.is_set() and self.scheduler is not None:
             trigger = make_trigger(source, updated.interval_seconds)
-            self.scheduler.reschedule_job(job_id(source.name), trigger=trigger)
+            try:
+                self.scheduler.reschedule_job(job_id(source.name), trigger=trigger)
+            except (SchedulerNotRunningError, JobLookupError):
+                pass  # the daemon is stopping: the job store keeps the next run it had
         self._log_run(source, result, updated, seconds, counts)
 
     def _log_run(self, source: Source, result: RunResult, state: ScheduleState, seconds: float, counts: Any) -> None:

@@ -147,7 +147,8 @@ def _entry(story: PeriodStory, copies: list[DigestCopy], since: datetime, texts:
         "relevance": round(max(c.relevance or 0.0 for c in story.copies), 3),
         "excerpt": lead_excerpt(texts.get(head.article_id, ""), head.title),
         "terms": terms,
-        "grew": story.first_seen < since,
+        # grown: the reader could have seen it before (a copy they would have been shown predates the period)
+        "grew": any(c.first_seen < since for c in story.copies),
         "new_copies": new_copies,
         "copies": len(story.copies),
         "also_reported_by": [
@@ -191,7 +192,10 @@ def build_digest(
     entries = sorted((_entry(story, ordered[story.story_id], since, texts) for story in stories), key=_rank)
     health = period_health(session, since, until)
     new_articles = sum(entry["new_copies"] for entry in entries)
-    outlets = {o["source"] for entry in entries for o in [entry, *entry["also_reported_by"]]}
+    since_text = _iso(since) or ""
+    outlets = {
+        o["source"] for entry in entries for o in [entry, *entry["also_reported_by"]] if o["first_seen"] >= since_text
+    }
     return {
         "schema": SCHEMA,
         "name": name,

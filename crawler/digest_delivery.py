@@ -12,6 +12,7 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,8 +22,10 @@ from crawler.digest import SETTLE, build_digest
 from crawler.digest_render import EXTENSIONS, render, subject
 from crawler.mailer import SmtpSettings, build_message, send
 from storage import Database
-from storage.digests import get_digest_run, last_digest_until, save_digest_run
+from storage.digests import get_digest_run, last_digest_until, recent_digest_payloads, save_digest_run
 
+#: How many recent digests the Atom feed file holds.
+FEED_DIGESTS = 10
 #: The period of a first ``--since-last`` digest, when none was delivered before under that name.
 FIRST_PERIOD = timedelta(hours=24)
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|min|h|d|w)\s*$")
@@ -54,6 +57,7 @@ class DigestRequest:
     out: Path | None = None  # a file (one format) or a directory (file names by date)
     mail_to: list[str] = field(default_factory=list)
     settle: timedelta = SETTLE  # how much of the last moments a since-last digest leaves to the next
+    feed: Path | None = None  # an Atom file of the recent digests of this name, replaced each time
 
 
 @dataclass
@@ -80,8 +84,14 @@ def _write(path: Path, text: str) -> None:
         raise
 
 
-def make_digest(database: Database, request: DigestRequest, now: datetime | None = None) -> Delivery:
-    """Build, render, write and mail the digest, then record it (moving the mark of a ``since_last`` digest)."""
+def make_digest(
+    database: Database,
+    request: DigestRequest,
+    now: datetime | None = None,
+    emit: Callable[[dict[str, str]], None] | None = None,
+) -> Delivery:
+    """Build, render, write, ``emit`` (to standard output, say) and mail the digest, then record it,
+    moving the mark of a ``since_last`` digest: a delivery that fails half-way moves nothing."""
     now = now or datetime.now(UTC)
     # a --since-last digest leaves the last minute to the next one (see SETTLE): nothing in flight is missed
     until = now - request.settle if request.since_last else now
@@ -112,6 +122,13 @@ def make_digest(database: Database, request: DigestRequest, now: datetime | None
                 path = request.out
             _write(path, rendered[fmt])
             files.append(path)
+    if request.feed is not None:
+        with database.session() as session:
+            earlier = [json.loads(p) for p in recent_digest_payloads(session, request.name, FEED_DIGESTS - 1)]
+        _write(request.feed, render(merge_for_feed([digest, *earlier]), "atom"))
+        files.append(request.feed)
+    if emit is not None:
+        emit(rendered)
     if smtp is not None:
         send(smtp, build_message(smtp.sender, request.mail_to, subject(digest), rendered["md"], rendered["html"]))
     with database.session() as session, session.begin():
@@ -125,6 +142,21 @@ def make_digest(database: Database, request: DigestRequest, now: datetime | None
             payload=json.dumps(digest, ensure_ascii=False),
         )
     return Delivery(run_id, digest, rendered, files, list(request.mail_to))
+
+
+def merge_for_feed(digests: list[dict[str, Any]]) -> dict[str, Any]:
+    """One digest of several (newest first): each story once, in its newest version, newest digests
+    first. An Atom feed of it lets a feed reader that missed a digest still see its stories."""
+    newest = digests[0]
+    seen: set[int] = set()
+    stories = []
+    for digest in digests:
+        for story in digest["stories"]:
+            if story["story_id"] not in seen:
+                seen.add(story["story_id"])
+                stories.append(story)
+    since = digests[-1]["period"]["since"]
+    return {**newest, "stories": stories, "period": {**newest["period"], "since": since}}
 
 
 def replay(database: Database, run_id: int) -> dict[str, Any]:

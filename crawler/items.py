@@ -52,4 +52,5 @@ class EntryPoll:
     last_modified: str | None = None
     body_hash: str | None = None
     not_before: datetime | None = None
+    poll_hint: float | None = None  # the feed's own minimum interval (ttl), seconds
     children: list[tuple[str, str, int, int]] | None = None  # (url, kind, depth, page) of the entry pages it led to

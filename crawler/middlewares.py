@@ -141,7 +141,12 @@ class BackoffRetryMiddleware(RetryMiddleware):
         return delay
 
     async def process_response(self, request: Request, response: Response) -> Request | Response:  # type: ignore[override]
-        """A delayed retry request for a retryable status, else the response."""
+        """A delayed retry request for a retryable status, else the response. A server asking for a
+        longer wait than ``AI4S_RETRY_BACKOFF_MAX`` is not retried in this crawl: its ``Retry-After``
+        is remembered for the next poll of an entry page."""
+        retry_after = response.headers.get(b"Retry-After")
+        if retry_after and retry_after.strip().isdigit() and float(retry_after.strip()) > self.backoff_max:
+            return response
         result = super().process_response(request, response)
         if isinstance(result, Request):
             await asyncio.sleep(self._delay(result, response))

@@ -258,11 +258,15 @@ class StorePipeline:
                     source_id=self.source_ids.get(page.source),
                 )
 
-    def _remember_entry_polls(self, session: Any) -> None:
-        """Save the entry-page polls of the sources that were crawled to the end (not cut by their budget)."""
+    def _remember_entry_polls(self, session: Any, hints_only: bool = False) -> None:
+        """Save the entry-page polls of the sources that were crawled to the end (not cut by their
+        budget); with ``hints_only`` (a crawl cut short) only the waits sites asked for (Retry-After)."""
         cut = {source for source in self.sources if self.stats.get_value(stat_key(source, "over_budget"), 0)}
         for poll in self.entry_polls:
-            if poll.source in cut:
+            if hints_only:
+                if poll.changed or poll.not_before is None:
+                    continue
+            elif poll.source in cut:
                 continue
             save_entry_page(
                 session,
@@ -273,6 +277,7 @@ class StorePipeline:
                 last_modified=poll.last_modified,
                 body_hash=poll.body_hash,
                 not_before=poll.not_before,
+                poll_hint=poll.poll_hint,
                 http_status=poll.status,
                 children=poll.children,
             )
@@ -307,8 +312,8 @@ class StorePipeline:
         if status == "ok" and counts and all(SourceRunCounts(s, **c).unreachable for s, c in counts.items()):
             status, message = "failed", "no feed, sitemap or listing page of any source could be fetched"
         with self.database.session() as session, session.begin():
-            if status == "ok":
-                self._remember_entry_polls(session)
+            # validators only after a complete crawl; the site's "not before" (Retry-After) always
+            self._remember_entry_polls(session, hints_only=status != "ok")
             for source, values in counts.items():
                 save_run_counts(session, self.run_id, source, values)
                 logger.info(

@@ -21,7 +21,6 @@ A source on a cron schedule keeps its firing times; failures still count towards
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -102,7 +101,7 @@ def next_state(state: ScheduleState, bounds: Bounds | None, result: RunResult, n
         failures = state.failures + 1
         updated = replace(updated, failures=failures, healthy=failures < UNHEALTHY_AFTER_FAILURES)
         if bounds is not None:
-            updated = replace(updated, interval_seconds=bounds.clamp(bounds.every * 2**failures))
+            updated = replace(updated, interval_seconds=bounds.clamp(bounds.every * 2 ** min(failures, 30)))
         return updated
     updated = replace(updated, failures=0, healthy=True)
     if result.new_articles == 0:
@@ -128,18 +127,71 @@ def jitter_for(interval: float) -> float:
 
 
 def make_trigger(source: Source, interval: float | None) -> BaseTrigger:
-    """The trigger of ``source``'s job: every ``interval`` seconds, or its cron expression (UTC)."""
+    """The trigger of ``source``'s job: every ``interval`` seconds, or its cron expression (UTC), jittered."""
     if interval is not None:
         return IntervalTrigger(seconds=interval, jitter=jitter_for(interval) or None, timezone=UTC)
-    return cron_trigger(source.every)
+    return cron_trigger(source.every, jittered=True)
 
 
-def cron_trigger(expression: str) -> CronTrigger:
-    """A trigger for a standard 5-field crontab expression in UTC (day of week 0 or 7 = Sunday,
-    as in cron, not APScheduler 3's Monday-first numbering)."""
-    minute, hour, day, month, day_of_week = expression.split()
-    day_of_week = re.sub(r"(?<![/\d])\d+", lambda m: _WEEKDAYS[int(m.group()) % 7], day_of_week)
-    return CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=day_of_week, timezone=UTC)
+def cron_trigger(expression: str, jittered: bool = False) -> CronTrigger:
+    """A trigger for a standard 5-field crontab expression in UTC, day-of-week numbers as in cron
+    (0 or 7 = Sunday, not APScheduler 3's Monday-first numbering); :class:`ValueError` if invalid.
+    ``jittered``: firings spread by a small fraction of the time between them."""
+    fields = expression.split()
+    if len(fields) != 5:
+        raise ValueError(f"a cron expression has 5 fields, not {len(fields)}: {expression!r}")
+    minute, hour, day, month, day_of_week = fields
+    trigger = CronTrigger(
+        minute=minute, hour=hour, day=day, month=month, day_of_week=_weekdays(day_of_week), timezone=UTC
+    )
+    if not jittered:
+        return trigger
+    now = datetime.now(UTC)
+    first = trigger.get_next_fire_time(None, now)
+    second = trigger.get_next_fire_time(first, first) if first else None
+    gap = (second - first).total_seconds() if first and second else 3600.0
+    return CronTrigger(
+        minute=minute,
+        hour=hour,
+        day=day,
+        month=month,
+        day_of_week=_weekdays(day_of_week),
+        timezone=UTC,
+        jitter=jitter_for(gap) or None,
+    )
+
+
+def _weekdays(field: str) -> str:
+    """A cron day-of-week field as APScheduler day names (``1-5`` → ``mon,tue,wed,thu,fri``)."""
+    if field in ("*", "?"):
+        return "*"
+    days: set[int] = set()
+    for part in field.lower().split(","):
+        span, _, step_text = part.partition("/")
+        step = int(step_text) if step_text else 1
+        if span == "*":
+            low, high = 0, 6
+        elif "-" in span:
+            low_text, high_text = span.split("-", 1)
+            low, high = _weekday_number(low_text), _weekday_number(high_text)
+            if high == 0 and low > 0:
+                high = 7  # "5-0": Friday to Sunday
+        else:
+            low = high = _weekday_number(span)
+            if step_text:
+                high = 6
+        if step < 1 or low > high:
+            raise ValueError(f"invalid day of week {part!r}")
+        days.update(day % 7 for day in range(low, high + 1, step))
+    return ",".join(_WEEKDAYS[day] for day in sorted(days))
+
+
+def _weekday_number(text: str) -> int:
+    if text in _WEEKDAYS:
+        return _WEEKDAYS.index(text)
+    if text.isdigit() and int(text) <= 7:
+        return int(text)
+    raise ValueError(f"invalid day of week {text!r}")
 
 
 def misfire_grace(trigger: BaseTrigger, now: datetime) -> int:

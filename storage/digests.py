@@ -61,7 +61,8 @@ def period_stories(
     sources: Sequence[str] = (),
 ) -> list[PeriodStory]:
     """The stories with at least one on-topic article first seen in ``[since, until)`` (of the given
-    languages and sources, if any), each with all its on-topic copies first seen before ``until``."""
+    languages and sources, if any), each with all its on-topic copies (of those languages and
+    sources) first seen before ``until``."""
     new_articles = select(Article.story_id).where(
         Article.relevant.is_(True),
         Article.first_seen >= since,
@@ -82,7 +83,7 @@ def period_stories(
             (story_id, seen)
             for story_id, seen in session.execute(select(Story.id, Story.first_seen).where(Story.id.in_(chunk)))
         )
-        rows = session.execute(
+        statement = (
             select(
                 Article.id,
                 Article.story_id,
@@ -101,7 +102,11 @@ def period_stories(
             .where(Article.story_id.in_(chunk), Article.relevant.is_(True), Article.first_seen < until)
             .order_by(Article.first_seen, Article.id)
         )
-        for row in rows:
+        if languages:  # the filters apply to every copy shown, not only to the choice of stories
+            statement = statement.where(Article.language.in_(list(languages)))
+        if sources:
+            statement = statement.where(Source.name.in_(list(sources)))
+        for row in session.execute(statement):
             copies.setdefault(row.story_id, []).append(DigestCopy(*row))  # type: ignore[arg-type, call-arg]
     return [PeriodStory(story_id, began[story_id], copies[story_id]) for story_id in story_ids if story_id in copies]
 
@@ -202,3 +207,15 @@ def save_digest_run(
 def get_digest_run(session: Session, run_id: int) -> DigestRun | None:
     """The delivered digest ``run_id``."""
     return session.get(DigestRun, run_id)
+
+
+def recent_digest_payloads(session: Session, name: str, limit: int) -> list[str]:
+    """The data of the last ``limit`` delivered ``--since-last`` digests called ``name``, newest first."""
+    return list(
+        session.execute(
+            select(DigestRun.payload)
+            .where(DigestRun.name == name, DigestRun.continues.is_(True))
+            .order_by(DigestRun.until.desc(), DigestRun.id.desc())
+            .limit(limit)
+        ).scalars()
+    )

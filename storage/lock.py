@@ -82,7 +82,8 @@ class DatabaseLock:
         holder = connection.execute(
             text(
                 "SELECT a.pid, a.client_addr, a.backend_start FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-                "WHERE l.locktype = 'advisory' AND l.classid = :a AND l.objid = :b AND l.granted"
+                "WHERE l.locktype = 'advisory' AND l.classid = :a AND l.objid = :b AND l.granted "
+                "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
             ),
             {"a": PG_LOCK_KEYS[0], "b": PG_LOCK_KEYS[1]},
         ).first()
@@ -90,6 +91,26 @@ class DatabaseLock:
         self._engine.dispose()
         where = f"server backend {holder[0]}, client {holder[1]}, since {holder[2]:%Y-%m-%d %H:%M}" if holder else ""
         raise LockHeld(f"another ai4s {self.name} is running on this database ({where or 'holder unknown'})")
+
+    def check(self) -> bool:
+        """True while the lock is still held. A PostgreSQL lock lives as long as its connection: if the
+        connection was lost, so was the lock, and another daemon may start."""
+        if self._file is not None:
+            return True
+        if self._connection is None:
+            return False
+        try:
+            held = self._connection.execute(
+                text(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = :a AND objid = :b "
+                    "AND pid = pg_backend_pid() AND granted"
+                ),
+                {"a": PG_LOCK_KEYS[0], "b": PG_LOCK_KEYS[1]},
+            ).scalar()
+            self._connection.commit()
+        except Exception:  # any failure of the lock's connection means the lock is gone
+            return False
+        return bool(held)  # a reconnected session does not hold it
 
     def release(self) -> None:
         """Give the lock up (a no-op if it is not held)."""

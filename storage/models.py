@@ -170,7 +170,7 @@ class CrawlRun(Base):
     __tablename__ = "crawl_runs"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     status: Mapped[str] = mapped_column(String(20), default="running")
     sources: Mapped[str] = mapped_column(Text, default="")
@@ -194,6 +194,7 @@ class EntryPage(Base):
     last_modified: Mapped[str | None] = mapped_column(Text)
     body_hash: Mapped[str | None] = mapped_column(String(64))
     not_before: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    poll_hint: Mapped[float | None] = mapped_column(Float)  # the feed's own minimum interval (ttl), seconds
     http_status: Mapped[int | None] = mapped_column(Integer)
     unchanged_polls: Mapped[int] = mapped_column(Integer, default=0)
     # JSON list of the entry pages it led to last time ([url, kind, depth, page]: sitemaps of an

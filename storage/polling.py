@@ -24,6 +24,7 @@ class EntryPageState:
     last_modified: str | None = None
     body_hash: str | None = None
     not_before: datetime | None = None
+    poll_hint: float | None = None
     http_status: int | None = None
     unchanged_polls: int = 0
     children: tuple[tuple[str, str, int, int], ...] = ()  # (url, kind, depth, page) of the pages it led to
@@ -41,6 +42,7 @@ def load_entry_pages(session: Session, source_ids: list[int] | None = None) -> d
             last_modified=row.last_modified,
             body_hash=row.body_hash,
             not_before=row.not_before,
+            poll_hint=row.poll_hint,
             http_status=row.http_status,
             unchanged_polls=row.unchanged_polls,
             children=tuple(tuple(child) for child in json.loads(row.children or "[]")),  # type: ignore[misc]
@@ -59,6 +61,7 @@ def save_entry_page(
     last_modified: str | None = None,
     body_hash: str | None = None,
     not_before: datetime | None = None,
+    poll_hint: float | None = None,
     http_status: int | None = None,
     children: list[tuple[str, str, int, int]] | None = None,
 ) -> None:
@@ -66,7 +69,8 @@ def save_entry_page(
 
     A changed page replaces the validators and hash and resets the unchanged count; an
     unchanged one (304, or the same body) keeps them (and its ``children``) and counts one more unchanged poll.
-    ``not_before`` is always replaced: ``None`` lifts an earlier lower bound.
+    ``not_before`` is always replaced: ``None`` lifts an earlier lower bound. ``poll_hint`` (a
+    feed's ttl) is replaced when the page changed and kept when it did not.
     """
     now = utcnow()
     statement = _insert(session, EntryPage).values(
@@ -77,6 +81,7 @@ def save_entry_page(
         last_modified=last_modified,
         body_hash=body_hash,
         not_before=not_before,
+        poll_hint=poll_hint,
         http_status=http_status,
         unchanged_polls=0 if changed else 1,
         children=json.dumps(children or [], ensure_ascii=False),
@@ -90,6 +95,7 @@ def save_entry_page(
             last_modified=excluded.last_modified,
             body_hash=excluded.body_hash,
             children=excluded.children,
+            poll_hint=excluded.poll_hint,
         )
         updates["unchanged_polls"] = 0
     else:

@@ -121,6 +121,7 @@ class NewsSpider(scrapy.Spider):
             last_modified=modified.decode("latin-1") if modified else None,
             body_hash=response.meta.get("ai4s_body_hash"),
             not_before=utcnow() + timedelta(seconds=poll_hint) if poll_hint else None,
+            poll_hint=poll_hint,
             children=children,
         )
 
@@ -325,7 +326,11 @@ class NewsSpider(scrapy.Spider):
         for child in state.children:
             if self._allowed(child[0], source):
                 yield self.entry_request(source, child)
-        yield EntryPoll(source_name, entry_url(request), unchanged.status, changed=False, etag=unchanged.etag)
+        # the feed's ttl still holds: the next poll waits for it again
+        not_before = utcnow() + timedelta(seconds=state.poll_hint) if state.poll_hint else None
+        yield EntryPoll(
+            source_name, entry_url(request), unchanged.status, changed=False, etag=unchanged.etag, not_before=not_before
+        )
 
 
 def retry_after_seconds(response: Response) -> float | None:

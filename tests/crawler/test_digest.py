@@ -21,6 +21,7 @@ from pathlib import Path
 import feedparser
 import lxml.html
 import pytest
+from lxml import etree
 from markdown_it import MarkdownIt
 from sqlalchemy import select, update
 
@@ -180,7 +181,8 @@ def test_markdown_renders_each_story_with_its_links(crawled: str) -> None:
     page = lxml.html.fromstring(html)
     headings = [h.text_content() for h in page.iter("h2")]
     assert len(headings) == 5 and any(SUMMIT in h for h in headings)
-    assert all(a.get("href", "").startswith("http://127.0.0.") for a in page.iter("a"))
+    links = [a.get("href", "") for a in page.iter("a")]
+    assert len(links) == 6 and all(href.startswith("http://127.0.0.") for href in links)  # 5 stories + 1 repost
 
 
 def _chromium(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -262,6 +264,17 @@ def test_hostile_titles_and_links_come_out_inert_in_every_format(corpus: str, tm
     assert "javascript:alert(1)" in rendered.text_content()
 
     atom = ai4s("digest", "--db", corpus, "--format", "atom").stdout
+    # the raw XML (feedparser below sanitises by itself, so it cannot be the only check)
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    root = etree.fromstring(atom.encode("utf-8"))
+    assert all(href.startswith("http") for href in root.xpath("//a:link/@href", namespaces=ns))
+    assert HOSTILE_TITLE in root.xpath("//a:entry/a:title/text()", namespaces=ns)
+    for content in root.xpath("//a:entry/a:content/text()", namespaces=ns):
+        fragment = lxml.html.fromstring(content)
+        assert not fragment.xpath("//script | //img") and all(
+            a.get("href", "").startswith("http") for a in fragment.iter("a")
+        )
+        assert not [a for element in fragment.iter() for a in element.attrib if a.lower().startswith("on")]
     feed = feedparser.parse(atom)
     assert not feed.bozo
     entry = next(e for e in feed.entries if "click me" in e.title)

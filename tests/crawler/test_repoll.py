@@ -83,7 +83,7 @@ def _rss(*links: str, ttl: int | None = None) -> bytes:
 
 
 def test_retry_after_and_feed_ttl_delay_the_next_poll_of_that_page(tmp_path: Path) -> None:
-    site = LocalSite("hints", "127.0.0.23")
+    site = LocalSite("hints", "127.0.0.23", etags=True)
     story = site.add("/2025/03/01/story.html", html_reply(article_html("A story of the day")))
     site.add("/slow-feed.xml", Reply(200, _rss(story, ttl=60), {"Content-Type": "application/rss+xml"}))
     site.add("/busy-feed.xml", Reply(503, b"busy", {"Content-Type": "text/plain", "Retry-After": "3600"}))
@@ -99,7 +99,27 @@ def test_retry_after_and_feed_ttl_delay_the_next_poll_of_that_page(tmp_path: Pat
         assert len(site.requests_for("/slow-feed.xml")) == 1 and len(site.requests_for("/busy-feed.xml")) == 1
         crawl(sources, db_url, "-s", "RETRY_TIMES=0", "-s", "AI4S_HONOUR_POLL_HINTS=False")
         assert len(site.requests_for("/slow-feed.xml")) == 2 and len(site.requests_for("/busy-feed.xml")) == 2
+        # the feed answered 304 this time: its ttl still holds for the next poll
+        assert site.requests_for("/slow-feed.xml")[-1].status == 304
+        crawl(sources, db_url, "-s", "RETRY_TIMES=0")
+        assert len(site.requests_for("/slow-feed.xml")) == 2 and len(site.requests_for("/busy-feed.xml")) == 2
     assert canonical_url(story) in stored(db_url)
+
+
+def test_a_source_whose_only_feed_asks_to_wait_is_not_polled_again_before_time(tmp_path: Path) -> None:
+    site = LocalSite("busy", "127.0.0.25")
+    site.add("/feed.xml", Reply(429, b"slow down", {"Content-Type": "text/plain", "Retry-After": "7200"}))
+    site.add("/robots.txt", Reply(200, b"User-agent: *\nAllow: /\n", {"Content-Type": "text/plain"}))
+    sources = tmp_path / "sources.toml"
+    sources.write_text(f'[[source]]\nname = "busy"\nfeeds = ["{site.url("/feed.xml")}"]\n', encoding="utf-8")
+    db_url = f"sqlite:///{tmp_path / 'c.sqlite3'}"
+    with site:
+        first = ai4s("crawl", "--sources", str(sources), "--db", db_url, *FAST, timeout=240)
+        # two hours is longer than any backoff of this crawl: asked once, not retried within it
+        assert len(site.requests_for("/feed.xml")) == 1
+        assert first.returncode == 1 and "crawl run 1: failed" in first.stdout  # nothing of the source reachable
+        crawl(sources, db_url)  # the wait was remembered though the crawl failed
+        assert len(site.requests_for("/feed.xml")) == 1
 
 
 def test_an_article_that_failed_is_fetched_again_though_its_feed_is_unchanged(tmp_path: Path) -> None:

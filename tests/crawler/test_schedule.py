@@ -105,6 +105,14 @@ def test_cron_day_of_week_numbers_mean_what_they_mean_in_cron() -> None:
     weekdays = cron_trigger("30 7 * * 1-5")
     assert weekdays.get_next_fire_time(None, NOW) == datetime(2026, 11, 23, 7, 30, tzinfo=UTC)  # Monday
     assert cron_trigger("0 0 * * 7").get_next_fire_time(None, NOW) == datetime(2026, 11, 29, 0, 0, tzinfo=UTC)
+    # ranges that start on Sunday, steps and names, as cron reads them
+    assert cron_trigger("0 6 * * 0-5").get_next_fire_time(None, NOW - timedelta(hours=7)).weekday() == 6
+    saturday = datetime(2026, 11, 28, 0, 0, tzinfo=UTC)
+    assert cron_trigger("0 6 * * 0-5").get_next_fire_time(None, saturday).day == 29  # Saturday skipped
+    assert cron_trigger("0 6 * * */2").get_next_fire_time(None, saturday).day == 28  # 0,2,4,6: Saturday in
+    assert cron_trigger("0 6 * * mon-fri").get_next_fire_time(None, NOW).day == 23
+    with pytest.raises(ValueError):
+        cron_trigger("0 6 * * 8")
 
 
 def test_interval_firings_are_jittered_by_a_small_fraction_and_the_grace_covers_one_period() -> None:

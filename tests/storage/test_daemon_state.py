@@ -145,3 +145,17 @@ def test_crawl_runs_read_back_in_utc(database: Database) -> None:
         run = session.get(CrawlRun, run_id)
     assert run is not None and run.started_at.tzinfo is not None
     assert abs((datetime.now(UTC) - run.started_at).total_seconds()) < 60
+
+
+def test_a_lock_reports_whether_it_is_still_held(db_url_any: str) -> None:
+    Database(db_url_any).close()
+    lock = DatabaseLock(db_url_any)
+    assert not lock.check()
+    lock.acquire()
+    try:
+        assert lock.check()
+        if db_url_any.startswith("postgresql"):  # the lock's connection is lost: so is the lock
+            lock._connection.invalidate()
+            assert not lock.check()
+    finally:
+        lock.release()

@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column("last_modified", sa.Text(), nullable=True),
         sa.Column("body_hash", sa.String(length=64), nullable=True),
         sa.Column("not_before", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("poll_hint", sa.Float(), nullable=True),
         sa.Column("http_status", sa.Integer(), nullable=True),
         sa.Column("unchanged_polls", sa.Integer(), nullable=False),
         sa.Column("children", sa.Text(), nullable=True),

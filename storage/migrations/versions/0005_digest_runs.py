@@ -1,4 +1,5 @@
-"""digest runs: delivered digests, their period and content (for --since-last and re-rendering)
+"""digest runs: delivered digests, their period and content (for --since-last and re-rendering);
+crawl runs indexed by start time
 
 Revision ID: 0005
 Revises: 0004
@@ -32,8 +33,13 @@ def upgrade() -> None:
     with op.batch_alter_table("digest_runs", schema=None) as batch_op:
         batch_op.create_index("ix_digest_runs_name_until", ["name", "until"], unique=False)
 
+    with op.batch_alter_table("crawl_runs", schema=None) as batch_op:  # the digest's crawl health by period
+        batch_op.create_index(batch_op.f("ix_crawl_runs_started_at"), ["started_at"], unique=False)
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("crawl_runs", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_crawl_runs_started_at"))
     with op.batch_alter_table("digest_runs", schema=None) as batch_op:
         batch_op.drop_index("ix_digest_runs_name_until")
 
