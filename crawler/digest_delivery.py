@@ -72,7 +72,12 @@ class Delivery:
 
 
 def _write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (a reader never sees half a digest)."""
+    """Write ``text`` to ``path`` atomically (a reader never sees half a digest). A path that is not a
+    regular file (``/dev/stdout``, a pipe) is written to as it is: it must not be replaced."""
+    if path.exists() and not path.is_file():
+        with path.open("w", encoding="utf-8") as stream:
+            stream.write(text)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

@@ -296,7 +296,7 @@ class _Inbox:
         return "250 OK"
 
 
-def test_the_digest_is_mailed_through_smtp_and_the_password_is_never_shown(crawled: str) -> None:
+def test_the_digest_is_mailed_through_smtp_and_the_password_is_never_shown(crawled: str, tmp_path: Path) -> None:
     from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import AuthResult, LoginPassword
 
@@ -332,7 +332,7 @@ def test_the_digest_is_mailed_through_smtp_and_the_password_is_never_shown(crawl
             "AI4S_SMTP_FROM": "digest@ai4s.example",
         }
         result = subprocess.run(
-            [os.sys.executable, "-m", "crawler", "digest", "--db", crawled, "--mail", "reader@ai4s.example", "--out", os.devnull],
+            [os.sys.executable, "-m", "crawler", "digest", "--db", crawled, "--mail", "reader@ai4s.example", "--out", str(tmp_path / "mailed.md")],
             capture_output=True, text=True, env=env, timeout=120, check=False,
         )  # fmt: skip
         wrong = subprocess.run(
@@ -393,3 +393,14 @@ def test_the_daemon_writes_a_digest_at_its_schedule_and_never_sends_a_story_twic
     assert all(a[1] == b[0] for a, b in zip(periods, periods[1:], strict=False))  # back to back: no gap, no overlap
     assert (digests / "digest-daemon.atom").exists() and not feedparser.parse(str(digests / "digest-daemon.atom")).bozo
     assert "Digest daemon (" in daemon.log()
+
+
+def test_a_digest_written_to_a_device_leaves_the_device_in_place(crawled: str, tmp_path: Path) -> None:
+    """``--out /dev/stdout`` (or a named pipe) is written to, never replaced by a file."""
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    reader = subprocess.Popen(["cat", str(pipe)], stdout=subprocess.PIPE, text=True)
+    result = ai4s("digest", "--db", crawled, "--out", str(pipe))
+    received = reader.communicate(timeout=60)[0]
+    assert result.returncode == 0, result.stderr
+    assert pipe.is_fifo() and SUMMIT in received
