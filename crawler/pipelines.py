@@ -94,11 +94,14 @@ class ExtractPipeline:
     def from_crawler(cls, crawler: Crawler) -> ExtractPipeline:
         return cls(crawler)
 
-    def open_spider(self) -> None:
-        """Start the worker pool; its workers start while the first feeds and sitemaps download."""
-        self.pool = make_extraction_pool(self.workers)
-        for _ in range(self.workers or os.cpu_count() or 1):
-            self.pool.submit(warm_up)
+    def _started_pool(self) -> Executor:
+        """The worker pool, started with the first page to extract: a re-poll that finds nothing new
+        (the daemon's most common crawl) never pays for it."""
+        if self.pool is None:
+            self.pool = make_extraction_pool(self.workers)
+            for _ in range(self.workers or os.cpu_count() or 1):
+                self.pool.submit(warm_up)
+        return self.pool
 
     def close_spider(self) -> None:
         """Stop the worker pool."""
@@ -109,8 +112,7 @@ class ExtractPipeline:
         """An :class:`ExtractedPage` for a :class:`PageItem`; anything else passes unchanged."""
         if not isinstance(item, PageItem):
             return item
-        assert self.pool is not None
-        future = self.pool.submit(process_page, item.body, item.url, item.header_charset, item.content_type)
+        future = self._started_pool().submit(process_page, item.body, item.url, item.header_charset, item.content_type)
         try:
             processed = await asyncio.wrap_future(future)
         except Exception as exc:  # a crashed worker or a bug on one page must not stop the crawl
