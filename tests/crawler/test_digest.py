@@ -404,3 +404,22 @@ def test_a_digest_written_to_a_device_leaves_the_device_in_place(crawled: str, t
     received = reader.communicate(timeout=60)[0]
     assert result.returncode == 0, result.stderr
     assert pipe.is_fifo() and SUMMIT in received
+
+
+@pytest.mark.usefixtures("chromium")
+def test_chinese_headlines_render_as_glyphs_not_boxes(crawled: str, tmp_path: Path) -> None:
+    """With no CJK font every Chinese character is drawn as the same empty box: the page would look
+    the same with all of them replaced by one character. With fonts (``.ci/run`` installs them) it does not."""
+    import re
+
+    from PIL import Image, ImageChops
+
+    html = ai4s("digest", "--db", crawled, "--format", "html").stdout
+    same = re.sub(r"[\u4e00-\u9fff]", "口", html)
+    shots = []
+    for name, page in (("real", html), ("same", same)):
+        (tmp_path / f"{name}.html").write_text(page, encoding="utf-8")
+        shot = tmp_path / f"{name}.png"
+        _chromium(f"--screenshot={shot}", "--window-size=412,900", (tmp_path / f"{name}.html").as_uri())
+        shots.append(Image.open(shot).convert("L"))
+    assert ImageChops.difference(*shots).getbbox() is not None
