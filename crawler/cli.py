@@ -189,6 +189,7 @@ def digest(
     from crawler.digest_render import FORMATS, render
     from crawler.mailer import MailError
     from storage import Database
+    from storage.lock import LockHeld
 
     if format not in FORMATS:
         raise _fail(f"unknown format {format!r} (supported: {', '.join(FORMATS)})")
@@ -213,7 +214,7 @@ def digest(
 
         try:
             delivery = make_digest(database, request, emit=None if out else to_stdout)
-        except (ValueError, MailError, OSError) as exc:
+        except (ValueError, MailError, OSError, LockHeld) as exc:
             raise _fail(str(exc), code=1) from None
     counts, period = delivery.digest["counts"], delivery.digest["period"]
     where = f"; written to {out}" if out else ""

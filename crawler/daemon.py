@@ -52,7 +52,7 @@ from crawler.sources import Source, load_sources, parse_every
 from crawler.topics import load_profile
 from storage import Database
 from storage.db import APP_NAME
-from storage.lock import DatabaseLock
+from storage.lock import DatabaseLock, LockHeld
 from storage.models import CrawlRun
 from storage.repository import finish_run, run_counts, start_run
 from storage.schedules import ScheduleState, abort_stale_runs, get_run, load_schedule, save_schedule
@@ -360,7 +360,7 @@ class Daemon:
         )
         try:
             delivery = deliver_digest(self.database, request)
-        except (MailError, OSError) as exc:
+        except (MailError, OSError, LockHeld) as exc:
             logger.warning("Digest %s failed, its period is left to the next one: %s", name, exc)
             return
         except Exception:

@@ -23,11 +23,13 @@ from crawler.digest_render import EXTENSIONS, render, subject
 from crawler.mailer import SmtpSettings, build_message, send
 from storage import Database
 from storage.digests import get_digest_run, last_digest_until, recent_digest_payloads, save_digest_run
+from storage.lock import DatabaseLock
 
 #: How many recent digests the Atom feed file holds.
 FEED_DIGESTS = 10
 #: The period of a first ``--since-last`` digest, when none was delivered before under that name.
 FIRST_PERIOD = timedelta(hours=24)
+_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|min|h|d|w)\s*$")
 
 
@@ -97,6 +99,17 @@ def make_digest(
 ) -> Delivery:
     """Build, render, write, ``emit`` (to standard output, say) and mail the digest, then record it,
     moving the mark of a ``since_last`` digest: a delivery that fails half-way moves nothing."""
+    if not _NAME.match(request.name):
+        raise ValueError(f"a digest name is letters, digits, '-' and '_' (at most 64), not {request.name!r}")
+    if request.since_last:  # one --since-last digest of a name at a time, or two could send the same period
+        with DatabaseLock(database.url, f"digest-{request.name}"):
+            return _make_digest(database, request, now, emit)
+    return _make_digest(database, request, now, emit)
+
+
+def _make_digest(
+    database: Database, request: DigestRequest, now: datetime | None, emit: Callable[[dict[str, str]], None] | None
+) -> Delivery:
     now = now or datetime.now(UTC)
     # a --since-last digest leaves the last minute to the next one (see SETTLE): nothing in flight is missed
     until = now - request.settle if request.since_last else now

@@ -12,6 +12,7 @@ import fcntl
 import json
 import os
 import socket
+import zlib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -19,8 +20,13 @@ from typing import IO, Any
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.pool import NullPool
 
-#: The advisory-lock key pair of the daemon on PostgreSQL ("AI4S", 1).
+#: The advisory-lock key pair of the daemon on PostgreSQL ("AI4S", 1); other locks use ("AI4S", crc32 of the name).
 PG_LOCK_KEYS = (0x41493453, 1)
+
+
+def _pg_keys(name: str) -> dict[str, int]:
+    second = PG_LOCK_KEYS[1] if name == "daemon" else 16 + zlib.crc32(name.encode("utf-8")) % 0x7FFFFFE0
+    return {"a": PG_LOCK_KEYS[0], "b": second}
 
 
 class LockHeld(RuntimeError):
@@ -72,9 +78,7 @@ class DatabaseLock:
             parsed = parsed.set(drivername="postgresql+psycopg")
         self._engine = create_engine(parsed, poolclass=NullPool)
         connection = self._engine.connect()
-        got = connection.execute(
-            text("SELECT pg_try_advisory_lock(:a, :b)"), {"a": PG_LOCK_KEYS[0], "b": PG_LOCK_KEYS[1]}
-        )
+        got = connection.execute(text("SELECT pg_try_advisory_lock(:a, :b)"), _pg_keys(self.name))
         if got.scalar():
             connection.commit()
             self._connection = connection
@@ -85,7 +89,7 @@ class DatabaseLock:
                 "WHERE l.locktype = 'advisory' AND l.classid = :a AND l.objid = :b AND l.granted "
                 "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
             ),
-            {"a": PG_LOCK_KEYS[0], "b": PG_LOCK_KEYS[1]},
+            _pg_keys(self.name),
         ).first()
         connection.close()
         self._engine.dispose()
@@ -105,7 +109,7 @@ class DatabaseLock:
                     "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = :a AND objid = :b "
                     "AND pid = pg_backend_pid() AND granted"
                 ),
-                {"a": PG_LOCK_KEYS[0], "b": PG_LOCK_KEYS[1]},
+                _pg_keys(self.name),
             ).scalar()
             self._connection.commit()
         except Exception:  # any failure of the lock's connection means the lock is gone
@@ -122,9 +126,7 @@ class DatabaseLock:
             self._file = None
         if self._connection is not None:
             try:
-                self._connection.execute(
-                    text("SELECT pg_advisory_unlock(:a, :b)"), {"a": PG_LOCK_KEYS[0], "b": PG_LOCK_KEYS[1]}
-                )
+                self._connection.execute(text("SELECT pg_advisory_unlock(:a, :b)"), _pg_keys(self.name))
                 self._connection.commit()
             finally:
                 self._connection.close()

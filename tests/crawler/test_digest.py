@@ -423,3 +423,16 @@ def test_chinese_headlines_render_as_glyphs_not_boxes(crawled: str, tmp_path: Pa
         _chromium(f"--screenshot={shot}", "--window-size=412,900", (tmp_path / f"{name}.html").as_uri())
         shots.append(Image.open(shot).convert("L"))
     assert ImageChops.difference(*shots).getbbox() is not None
+
+
+def test_two_since_last_digests_of_one_name_cannot_run_at_once(corpus: str) -> None:
+    from storage.lock import DatabaseLock
+
+    with DatabaseLock(corpus, "digest-weekly"):  # another digest named "weekly" is being made
+        busy = ai4s("digest", "--db", corpus, "--since-last", "--name", "weekly")
+        other = ai4s("digest", "--db", corpus, "--since-last", "--name", "daily")
+    assert busy.returncode == 1 and "another ai4s digest-weekly is running" in busy.stderr
+    assert other.returncode == 0
+    assert ai4s("digest", "--db", corpus, "--since-last", "--name", "weekly").returncode == 0
+    bad = ai4s("digest", "--db", corpus, "--since-last", "--name", "../x")
+    assert bad.returncode == 1 and "a digest name is letters" in bad.stderr
