@@ -42,13 +42,15 @@ import threading
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 if str(PROJECT_ROOT) not in sys.path:  # importable without ``pip install -e .``
     sys.path.insert(0, str(PROJECT_ROOT))
+
+from bench_support import parse_db_time, proc_stat, proc_values, resolve_corpus  # noqa: E402
 
 if TYPE_CHECKING:
     from crawler.webserver import LocalSite
@@ -89,12 +91,6 @@ class BenchPage:
     body: bytes = field(repr=False)
     url: str = ""
     """Absolute URL on its benchmark site (set by :func:`build_sites`)."""
-
-
-def resolve_corpus(option: str | None) -> Path:
-    """The corpus directory: ``--corpus``, else ``$AI4S_TEST_CORPUS``, else ``../shared/corpus``."""
-    chosen = option or os.environ.get("AI4S_TEST_CORPUS") or str(PROJECT_ROOT.parent / "shared" / "corpus")
-    return Path(chosen).expanduser().resolve()
 
 
 def load_pages(corpus: Path, count: int, seed: int) -> list[BenchPage]:
@@ -258,36 +254,11 @@ def extraction_pool(pages: list[BenchPage]) -> Measurement:
 
 
 # -- /proc ----------------------------------------------------------------------------------------
-_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def _proc_stat(pid: int) -> tuple[int, float] | None:
-    """``(ppid, utime + stime in seconds)`` of ``pid``, or ``None`` if it is gone."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = text[text.rfind(")") + 2 :].split()
-    return int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICKS
 
 
 def _cpu_seconds(pids: list[int]) -> float:
     """utime + stime of the processes ``pids`` (0 for those that are gone)."""
-    return sum(stat[1] for stat in map(_proc_stat, pids) if stat is not None)
-
-
-def _proc_kib(pid: int, name: str, keys: tuple[str, ...]) -> dict[str, int]:
-    """The ``kB`` values of ``keys`` in ``/proc/<pid>/<name>`` (empty if the process is gone)."""
-    values: dict[str, int] = {}
-    try:
-        with open(f"/proc/{pid}/{name}") as handle:
-            for line in handle:
-                key, _, rest = line.partition(":")
-                if key in keys:
-                    values[key] = int(rest.split()[0])
-    except (OSError, ValueError, IndexError):
-        return {}
-    return values
+    return sum(stat[1] for stat in map(proc_stat, pids) if stat is not None)
 
 
 def _descendants(root: int) -> list[int]:
@@ -295,7 +266,7 @@ def _descendants(root: int) -> list[int]:
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
-            stat = _proc_stat(int(entry))
+            stat = proc_stat(int(entry))
             if stat is not None:
                 children.setdefault(stat[0], []).append(int(entry))
     found, todo = [], [root]
@@ -352,7 +323,7 @@ class TreeSampler(threading.Thread):
         if b"resource_tracker" in cmdline:
             return TRACKER
         if b"forkserver" in cmdline:  # the workers are forked from the fork server: same command line
-            stat = _proc_stat(pid)
+            stat = proc_stat(pid)
             return FORK_SERVER if stat is not None and stat[0] == self.root else WORKER
         return "other"
 
@@ -360,8 +331,8 @@ class TreeSampler(threading.Thread):
         """Take one sample of the tree."""
         pss = rss = count = 0
         for pid in _descendants(self.root):
-            stat = _proc_stat(pid)
-            status = _proc_kib(pid, "status", ("VmRSS", "VmHWM"))
+            stat = proc_stat(pid)
+            status = proc_values(pid, "status", ("VmRSS", "VmHWM"))
             if stat is None or not status:
                 continue
             seen = self.processes.get(pid)
@@ -370,7 +341,7 @@ class TreeSampler(threading.Thread):
             seen.cpu_seconds = stat[1]
             seen.peak_rss_kib = max(seen.peak_rss_kib, status.get("VmHWM", 0))
             rss += status.get("VmRSS", 0)
-            pss += _proc_kib(pid, "smaps_rollup", ("Pss",)).get("Pss", status.get("VmRSS", 0))
+            pss += proc_values(pid, "smaps_rollup", ("Pss",)).get("Pss", status.get("VmRSS", 0))
             count += 1
         if pss > self.peak_pss_kib:
             self.peak_pss_kib, self.peak_processes = pss, count
@@ -420,14 +391,6 @@ class DatabaseFacts:
     """Epoch seconds at which each fetched URL was recorded (``fetched_urls.first_fetched``), sorted."""
 
 
-def _parse_db_time(value: Any) -> datetime | None:
-    """A timestamp as SQLite holds it (ISO text in UTC; SQLAlchemy drops the zone)."""
-    if value is None:
-        return None
-    parsed = datetime.fromisoformat(str(value))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def _epoch(value: datetime | None) -> float:
     """``value`` in epoch seconds (NaN for ``None``)."""
     return value.timestamp() if value is not None else float("nan")
@@ -442,9 +405,9 @@ def read_database(db_file: Path) -> DatabaseFacts:
         row = connection.execute(
             "SELECT started_at, finished_at, status FROM crawl_runs ORDER BY id DESC LIMIT 1"
         ).fetchone() or (None, None, None)
-        facts.started, facts.finished, facts.status = _parse_db_time(row[0]), _parse_db_time(row[1]), row[2]
+        facts.started, facts.finished, facts.status = parse_db_time(row[0]), parse_db_time(row[1]), row[2]
         facts.stored_at = sorted(
-            _epoch(_parse_db_time(value)) for (value,) in connection.execute("SELECT first_fetched FROM fetched_urls")
+            _epoch(parse_db_time(value)) for (value,) in connection.execute("SELECT first_fetched FROM fetched_urls")
         )
     finally:
         connection.close()

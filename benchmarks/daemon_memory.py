@@ -48,13 +48,15 @@ import tempfile
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 if str(PROJECT_ROOT) not in sys.path:  # importable without ``pip install -e .``
     sys.path.insert(0, str(PROJECT_ROOT))
+
+from bench_support import parse_db_time, proc_stat, proc_values, resolve_corpus  # noqa: E402
 
 #: The test suite's fast daemon settings (tests/crawler/test_daemon.py).
 FAST_SETTINGS = (
@@ -68,40 +70,9 @@ SOURCE_ORDER = ("feedsite", "sitemapsite", "listingsite", "repostsite")
 #: Cycles at which the report reads the daemon's memory (the first sample with that many finished runs).
 EARLY_CYCLE, MIDDLE_CYCLE = 10, 50
 KIB_PER_MIB = 1024
-_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def resolve_corpus(option: str | None) -> Path:
-    """The corpus directory: ``--corpus``, else ``$AI4S_TEST_CORPUS``, else ``../shared/corpus``."""
-    chosen = option or os.environ.get("AI4S_TEST_CORPUS") or str(PROJECT_ROOT.parent / "shared" / "corpus")
-    return Path(chosen).expanduser().resolve()
 
 
 # -- /proc --------------------------------------------------------------------------------------------
-def _proc_stat(pid: int) -> tuple[int, float] | None:
-    """``(ppid, utime + stime in seconds)`` of ``pid``, or ``None`` if it is gone."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = text[text.rfind(")") + 2 :].split()
-    return int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICKS
-
-
-def _proc_values(pid: int, name: str, keys: tuple[str, ...]) -> dict[str, int]:
-    """The first number of each of ``keys`` in ``/proc/<pid>/<name>`` (empty if the process is gone)."""
-    values: dict[str, int] = {}
-    try:
-        with open(f"/proc/{pid}/{name}") as handle:
-            for line in handle:
-                key, _, rest = line.partition(":")
-                if key in keys:
-                    values[key] = int(rest.split()[0])
-    except (OSError, ValueError, IndexError):
-        return {}
-    return values
-
-
 def _fd_count(pid: int) -> int | None:
     try:
         return len(os.listdir(f"/proc/{pid}/fd"))
@@ -114,7 +85,7 @@ def _children_map() -> dict[int, list[int]]:
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
-            stat = _proc_stat(int(entry))
+            stat = proc_stat(int(entry))
             if stat is not None:
                 children.setdefault(stat[0], []).append(int(entry))
     return children
@@ -155,13 +126,6 @@ def finished_runs(db_file: Path) -> int | None:
         return None
 
 
-def _parse_db_time(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    parsed = datetime.fromisoformat(str(value))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 @dataclass
 class RunsSummary:
     """The crawl runs the daemon left in the database."""
@@ -184,7 +148,7 @@ def read_runs(db_file: Path) -> RunsSummary:
         durations = [
             (finished - started).total_seconds()
             for status, _, s, f in rows
-            if status == "ok" and (started := _parse_db_time(s)) and (finished := _parse_db_time(f))
+            if status == "ok" and (started := parse_db_time(s)) and (finished := parse_db_time(f))
         ]
         sums = connection.execute(
             "SELECT sum(pages_fetched), sum(new_articles), sum(entry_pages_unchanged) FROM crawl_run_sources"
@@ -235,20 +199,20 @@ class ChildSeen:
 
 def sample_daemon(pid: int, started: float, runs: int, seen: dict[int, ChildSeen]) -> Sample | None:
     """One sample of the daemon ``pid`` (``None`` if it is gone); updates ``seen`` with its descendants."""
-    status = _proc_values(pid, "status", ("VmRSS", "VmHWM", "Threads"))
-    stat = _proc_stat(pid)
+    status = proc_values(pid, "status", ("VmRSS", "VmHWM", "Threads"))
+    stat = proc_stat(pid)
     if not status or stat is None:
         return None
-    pss = _proc_values(pid, "smaps_rollup", ("Pss",)).get("Pss")
+    pss = proc_values(pid, "smaps_rollup", ("Pss",)).get("Pss")
     children_rss = children_pss = count = 0
     for child, depth in _descendants(pid):
-        child_status = _proc_values(child, "status", ("VmRSS", "VmHWM"))
+        child_status = proc_values(child, "status", ("VmRSS", "VmHWM"))
         if not child_status:
             continue
         count += 1
         rss = child_status.get("VmRSS", 0)
         children_rss += rss
-        children_pss += _proc_values(child, "smaps_rollup", ("Pss",)).get("Pss", rss)
+        children_pss += proc_values(child, "smaps_rollup", ("Pss",)).get("Pss", rss)
         entry = seen.setdefault(child, ChildSeen(child, depth, runs))
         entry.hwm_kib = max(entry.hwm_kib, child_status.get("VmHWM", 0))
     return Sample(

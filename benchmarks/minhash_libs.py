@@ -51,6 +51,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
 
 import datasketch  # noqa: E402
+from bench_support import resolve_corpus  # noqa: E402
 from datasketch import LeanMinHash, MinHash  # noqa: E402
 
 from crawler.neardup import (  # noqa: E402
@@ -88,12 +89,6 @@ class Text:
     lang: str  # "zh" or "en"
     body: str
     shingles: set[str] = field(default_factory=set)
-
-
-def resolve_corpus(option: str | None) -> Path:
-    """The corpus directory: ``--corpus``, else ``$AI4S_TEST_CORPUS``, else ``../shared/corpus``."""
-    chosen = option or os.environ.get("AI4S_TEST_CORPUS") or str(PROJECT_ROOT.parent / "shared" / "corpus")
-    return Path(chosen).expanduser().resolve()
 
 
 def _lang(code: str | None) -> str | None:

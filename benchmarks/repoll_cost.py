@@ -63,7 +63,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -71,6 +71,8 @@ from urllib.parse import urlsplit
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 if str(PROJECT_ROOT) not in sys.path:  # importable without ``pip install -e .``
     sys.path.insert(0, str(PROJECT_ROOT))
+
+from bench_support import parse_db_time, proc_stat, resolve_corpus  # noqa: E402
 
 if TYPE_CHECKING:
     from crawler.webserver import LocalSite, Reply, RequestRecord
@@ -90,12 +92,6 @@ DB_COUNTERS = (
 )
 FIRST, REPOLL, NEW = "first", "repoll", "new"
 KIB = 1024
-
-
-def resolve_corpus(option: str | None) -> Path:
-    """The corpus directory: ``--corpus``, else ``$AI4S_TEST_CORPUS``, else ``../shared/corpus``."""
-    chosen = option or os.environ.get("AI4S_TEST_CORPUS") or str(PROJECT_ROOT.parent / "shared" / "corpus")
-    return Path(chosen).expanduser().resolve()
 
 
 def _bare(path: str) -> str:
@@ -238,14 +234,6 @@ def traffic_since(web: NewsWeb, meter: Meter, mark: dict[str, tuple[int, int, in
 
 
 # -- one crawl ------------------------------------------------------------------------------------
-def _parse_db_time(value: Any) -> datetime | None:
-    """A timestamp as SQLite holds it (ISO text in UTC; SQLAlchemy drops the zone)."""
-    if value is None:
-        return None
-    parsed = datetime.fromisoformat(str(value))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 @dataclass
 class RunFacts:
     """The crawl's own record of its last run."""
@@ -269,7 +257,7 @@ def read_last_run(db_file: Path) -> RunFacts:
         ).fetchone()
         if row is None:
             return RunFacts()
-        started, finished = _parse_db_time(row[2]), _parse_db_time(row[3])
+        started, finished = parse_db_time(row[2]), parse_db_time(row[3])
         facts = RunFacts(
             run_id=row[0],
             status=row[1],
@@ -344,19 +332,6 @@ class Crawl:
         return figures
 
 
-_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def _proc_stat(pid: int) -> tuple[int, float] | None:
-    """``(ppid, utime + stime in seconds)`` of ``pid``, or ``None`` if it is gone."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = text[text.rfind(")") + 2 :].split()
-    return int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICKS
-
-
 class CpuSampler(threading.Thread):
     """The CPU time of a process and its descendants, from ``/proc`` every ``interval`` seconds.
 
@@ -377,13 +352,13 @@ class CpuSampler(threading.Thread):
         children: dict[int, list[int]] = {}
         for entry in os.listdir("/proc"):
             if entry.isdigit():
-                stat = _proc_stat(int(entry))
+                stat = proc_stat(int(entry))
                 if stat is not None:
                     children.setdefault(stat[0], []).append(int(entry))
         todo = [self.root]
         while todo:
             pid = todo.pop()
-            stat = _proc_stat(pid)
+            stat = proc_stat(pid)
             if stat is not None:
                 self.last[pid] = stat[1]
             todo.extend(children.get(pid, []))

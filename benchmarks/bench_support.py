@@ -1,0 +1,52 @@
+"""What the benchmarks share: where the test corpus is, and readings of /proc and of the crawl's
+SQLite database. Imported by the benchmark scripts (run as ``python3 benchmarks/NAME.py``, so this
+directory is on ``sys.path``)."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def resolve_corpus(option: str | None) -> Path:
+    """The corpus directory: ``--corpus``, else ``$AI4S_TEST_CORPUS``, else ``../shared/corpus``."""
+    chosen = option or os.environ.get("AI4S_TEST_CORPUS") or str(PROJECT_ROOT.parent / "shared" / "corpus")
+    return Path(chosen).expanduser().resolve()
+
+
+def proc_stat(pid: int) -> tuple[int, float] | None:
+    """``(ppid, utime + stime in seconds)`` of ``pid``, or ``None`` if it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rfind(")") + 2 :].split()
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def proc_values(pid: int, name: str, keys: tuple[str, ...]) -> dict[str, int]:
+    """The first number of each of ``keys`` in ``/proc/<pid>/<name>`` (``kB`` in ``status`` and
+    ``smaps_rollup``); empty if the process is gone."""
+    values: dict[str, int] = {}
+    try:
+        with open(f"/proc/{pid}/{name}") as handle:
+            for line in handle:
+                key, _, rest = line.partition(":")
+                if key in keys:
+                    values[key] = int(rest.split()[0])
+    except (OSError, ValueError, IndexError):
+        return {}
+    return values
+
+
+def parse_db_time(value: Any) -> datetime | None:
+    """A timestamp as SQLite holds it (ISO text in UTC; SQLAlchemy drops the zone), aware."""
+    if value is None:
+        return None
+    parsed = datetime.fromisoformat(str(value))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
