@@ -39,6 +39,7 @@ from platformdirs import user_data_dir, user_log_dir
 from crawler.digest_delivery import DigestRequest
 from crawler.digest_delivery import make_digest as deliver_digest
 from crawler.mailer import MailError, SmtpSettings
+from crawler.report import describe_interval, describe_moment
 from crawler.schedule import (
     RunResult,
     bounds_of,
@@ -54,7 +55,7 @@ from storage import Database
 from storage.db import APP_NAME
 from storage.lock import DatabaseLock, LockHeld
 from storage.models import CrawlRun
-from storage.repository import finish_run, run_counts, start_run
+from storage.repository import SourceRunCounts, finish_run, run_counts, start_run
 from storage.schedules import ScheduleState, abort_stale_runs, get_run, load_schedule, save_schedule
 
 logger = logging.getLogger("ai4s.daemon")
@@ -94,17 +95,6 @@ class DaemonOptions:
 def job_id(source: str) -> str:
     """The scheduler job id of ``source``."""
     return f"{JOB_PREFIX}{source}"
-
-
-def describe_interval(seconds: float) -> str:
-    """``90`` → ``"1m30s"``; ``7200`` → ``"2h"``."""
-    seconds = round(seconds)
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if seconds >= size:
-            parts.append(f"{seconds // size}{unit}")
-            seconds %= size
-    return "".join(parts[:2]) or "0s"
 
 
 def _process_alive(run: CrawlRun) -> bool:
@@ -166,7 +156,8 @@ class Daemon:
         self.sources: dict[str, Source] = {s.name: s for s in load_sources(options.sources_file, options.source_names)}
         for source in self.sources.values():  # a cron expression APScheduler cannot use stops the daemon now
             try:
-                make_trigger(source, None if bounds_of(source) is None else 60.0)
+                if bounds_of(source) is None:
+                    cron_trigger(source.every)
             except ValueError as exc:
                 raise ValueError(f"source {source.name!r}: every = {source.every!r}: {exc}") from None
         load_profile(options.topics_file)  # a broken profile stops the daemon at start, not every crawl
@@ -289,27 +280,53 @@ class Daemon:
         for name, source in self.sources.items():
             interval = self._current_interval(source)
             trigger = make_trigger(source, interval)
-            job = existing.get(job_id(name))
-            if job is not None and str(job.trigger) == str(trigger) and job.next_run_time is not None:
-                next_run = job.next_run_time
-            else:
-                # first crawls a few seconds apart at most; later firings are spread by the trigger's jitter
-                stagger = random.uniform(0, min(FIRST_RUN_STAGGER, jitter_for(interval or 3600)))
-                next_run = now + timedelta(seconds=stagger) if job is None else trigger.get_next_fire_time(None, now)
-            self.scheduler.add_job(
+            # first crawls a few seconds apart at most; later firings are spread by the trigger's jitter
+            stagger = random.uniform(0, min(FIRST_RUN_STAGGER, jitter_for(interval or 3600)))
+            next_run = self._put_job(
+                job_id(name),
                 crawl_job,
-                trigger=trigger,
-                args=[name],
-                id=job_id(name),
-                name=f"crawl {name}",
-                replace_existing=True,
-                next_run_time=next_run,
-                misfire_grace_time=misfire_grace(trigger, now),
+                name,
+                trigger,
+                existing.get(job_id(name)),
+                now,
+                now + timedelta(seconds=stagger),
             )
             late = " (late: one catch-up crawl now)" if next_run < now else ""
             logger.info(
                 "Source %s: every %s, next crawl %s%s", name, self._every_text(source, interval), _when(next_run), late
             )
+
+    def _put_job(
+        self,
+        job_key: str,
+        func: Any,
+        arg: str,
+        trigger: Any,
+        job: Any,
+        now: datetime,
+        first_run: datetime | None = None,
+    ) -> datetime:
+        """Add or replace job ``job_key``; its next run. A job whose trigger did not change keeps its
+        next run (past or not: a late one runs once, coalesced); a new one starts at ``first_run``
+        if given; any other at the trigger's next firing."""
+        assert self.scheduler is not None
+        if job is not None and str(job.trigger) == str(trigger) and job.next_run_time is not None:
+            next_run = job.next_run_time
+        elif job is None and first_run is not None:
+            next_run = first_run
+        else:
+            next_run = trigger.get_next_fire_time(None, now)
+        self.scheduler.add_job(
+            func,
+            trigger=trigger,
+            args=[arg],
+            id=job_key,
+            name=job_key.replace(":", " ", 1),
+            replace_existing=True,
+            next_run_time=next_run,
+            misfire_grace_time=misfire_grace(trigger, now),
+        )
+        return next_run
 
     def _schedule_digest(self, job: Any) -> None:
         """The digest job: at its schedule, keeping its next run across restarts (coalesced, like crawls)."""
@@ -317,20 +334,8 @@ class Daemon:
         every = self.options.digest_every
         seconds = parse_every(every)
         trigger = IntervalTrigger(seconds=seconds, timezone=UTC) if seconds is not None else cron_trigger(every)
-        now = datetime.now(UTC)
-        keep = job is not None and str(job.trigger) == str(trigger) and job.next_run_time is not None
-        next_run = job.next_run_time if keep else trigger.get_next_fire_time(None, now)
         name = self.options.digest_name
-        self.scheduler.add_job(
-            digest_job,
-            trigger=trigger,
-            args=[name],
-            id=DIGEST_PREFIX + name,
-            name=f"digest {name}",
-            replace_existing=True,
-            next_run_time=next_run,
-            misfire_grace_time=misfire_grace(trigger, now),
-        )
+        next_run = self._put_job(DIGEST_PREFIX + name, digest_job, name, trigger, job, datetime.now(UTC))
         mail = f", mailed to {', '.join(self.options.digest_mail)}" if self.options.digest_mail else ""
         logger.info("Digest %s: every %s, next %s, into %s%s", name, every, _when(next_run), self.digest_dir, mail)
 
@@ -415,8 +420,8 @@ class Daemon:
             with self.database.session() as session, session.begin():
                 run_id = start_run(session, [name], pid=os.getpid(), host=socket.gethostname())
             exit_code, stopped = self._run_child(name, run_id)
-            result = self._close_run(name, run_id, exit_code, stopped)
-            self._adapt(source, result, time.monotonic() - started)
+            result, counts = self._close_run(name, run_id, exit_code, stopped)
+            self._adapt(source, result, counts, time.monotonic() - started)
         except Exception:
             logger.exception("Source %s: the crawl job failed", name)
         finally:
@@ -492,9 +497,11 @@ class Daemon:
                 f"killed by the daemon ({why}): it did not stop within {self.options.stop_timeout:.0f} s",
             )
 
-    def _close_run(self, name: str, run_id: int, exit_code: int, stopped: str | None) -> RunResult:
-        """The result of the crawl; the run row closed here if the crawl process could not close it
-        (``aborted`` when the daemon stopped it, ``failed`` when it crashed)."""
+    def _close_run(
+        self, name: str, run_id: int, exit_code: int, stopped: str | None
+    ) -> tuple[RunResult, SourceRunCounts | None]:
+        """The result of the crawl and its counts; the run row closed here if the crawl process could
+        not close it (``aborted`` when the daemon stopped it, ``failed`` when it crashed)."""
         with self.database.session() as session, session.begin():
             run = get_run(session, run_id)
             status = run.status if run is not None else "failed"
@@ -507,7 +514,7 @@ class Daemon:
                 )
                 finish_run(session, run_id, status, message)
             counts = next((c for c in run_counts(session, run_id) if c.source == name), None)
-        return RunResult(
+        result = RunResult(
             run_id=run_id,
             status=status,
             new_articles=counts.new_articles if counts else 0,
@@ -515,8 +522,9 @@ class Daemon:
             error=message if status != "ok" else None,
             neutral=bool(stopped) and self.stopping.is_set(),
         )
+        return result, counts
 
-    def _adapt(self, source: Source, result: RunResult, seconds: float) -> None:
+    def _adapt(self, source: Source, result: RunResult, counts: SourceRunCounts | None, seconds: float) -> None:
         """Record the result in the source's schedule, move its interval, and log the run's line."""
         bounds = bounds_of(source)
         with self.database.session() as session, session.begin():
@@ -525,7 +533,6 @@ class Daemon:
             )
             updated = next_state(state, bounds, result, datetime.now(UTC))
             save_schedule(session, source.name, updated)
-            counts = next((c for c in run_counts(session, result.run_id) if c.source == source.name), None)
         if updated.interval_seconds is not None and not self.stopping.is_set() and self.scheduler is not None:
             trigger = make_trigger(source, updated.interval_seconds)
             try:
@@ -534,7 +541,9 @@ class Daemon:
                 pass  # the daemon is stopping: the job store keeps the next run it had
         self._log_run(source, result, updated, seconds, counts)
 
-    def _log_run(self, source: Source, result: RunResult, state: ScheduleState, seconds: float, counts: Any) -> None:
+    def _log_run(
+        self, source: Source, result: RunResult, state: ScheduleState, seconds: float, counts: SourceRunCounts | None
+    ) -> None:
         figures = (
             f"{counts.pages_fetched} fetched, {counts.new_articles} new, {counts.skipped_known} known, "
             f"{counts.entry_pages_unchanged} unchanged, {counts.errors} errors"
@@ -555,6 +564,4 @@ class Daemon:
 
 def _when(moment: datetime) -> str:
     """A next-run time for a log line: UTC time and how far from now."""
-    delta = (moment - datetime.now(UTC)).total_seconds()
-    relative = f"in {describe_interval(delta)}" if delta > 0 else f"{describe_interval(-delta)} ago"
-    return f"{moment:%Y-%m-%d %H:%M:%S} UTC ({relative})"
+    return describe_moment(moment, datetime.now(UTC))

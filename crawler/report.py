@@ -66,20 +66,24 @@ def stats_table(stats: CorpusStats) -> Table:
     return table
 
 
-def _ago(moment: datetime | None, now: datetime) -> str:
+def describe_interval(seconds: float) -> str:
+    """``90`` → ``"1m30s"``; ``7200`` → ``"2h"`` (the two largest units)."""
+    seconds = round(seconds)
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size:
+            parts.append(f"{seconds // size}{unit}")
+            seconds %= size
+    return "".join(parts[:2]) or "0s"
+
+
+def describe_moment(moment: datetime | None, now: datetime) -> str:
+    """A moment in UTC and how far it is from ``now``: ``2026-11-22 08:00:00 UTC (in 5m)``."""
     if moment is None:
         return "never"
-    delta = (now - moment.astimezone(UTC)).total_seconds()
-    relative = f"in {_span(-delta)}" if delta < 0 else f"{_span(delta)} ago"
-    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC ({relative})"
-
-
-def _span(seconds: float) -> str:
-    seconds = round(seconds)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.1f}{unit}".replace(".0", "")
-    return f"{seconds}s"
+    delta = (moment.astimezone(UTC) - now).total_seconds()
+    relative = f"in {describe_interval(delta)}" if delta > 0 else f"{describe_interval(-delta)} ago"
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC ({relative})"
 
 
 def health_text(state: ScheduleState | None) -> str:
@@ -97,7 +101,7 @@ def _last_run(state: ScheduleState | None, now: datetime) -> str:
     if state is None or state.last_run_at is None:
         return "never"
     new = f", {state.last_new_articles} new" if state.last_new_articles is not None else ""
-    return f"{state.last_status}{new}, {_ago(state.last_run_at, now)}"
+    return f"{state.last_status}{new}, {describe_moment(state.last_run_at, now)}"
 
 
 def jobs_table(
@@ -115,8 +119,8 @@ def jobs_table(
         table.add_row(
             source.name,
             source.every,
-            _span(interval) if interval else "",
-            _ago(next_run, now) if next_run else "not scheduled (daemon never started)",
+            describe_interval(interval) if interval else "",
+            describe_moment(next_run, now) if next_run else "not scheduled (daemon never started)",
             _last_run(state, now),
             health_text(state),
         )

@@ -141,24 +141,12 @@ def cron_trigger(expression: str, jittered: bool = False) -> CronTrigger:
     if len(fields) != 5:
         raise ValueError(f"a cron expression has 5 fields, not {len(fields)}: {expression!r}")
     minute, hour, day, month, day_of_week = fields
-    trigger = CronTrigger(
-        minute=minute, hour=hour, day=day, month=month, day_of_week=_weekdays(day_of_week), timezone=UTC
-    )
+    times = {"minute": minute, "hour": hour, "day": day, "month": month, "day_of_week": _weekdays(day_of_week)}
+    trigger = CronTrigger(**times, timezone=UTC)
     if not jittered:
         return trigger
-    now = datetime.now(UTC)
-    first = trigger.get_next_fire_time(None, now)
-    second = trigger.get_next_fire_time(first, first) if first else None
-    gap = (second - first).total_seconds() if first and second else 3600.0
-    return CronTrigger(
-        minute=minute,
-        hour=hour,
-        day=day,
-        month=month,
-        day_of_week=_weekdays(day_of_week),
-        timezone=UTC,
-        jitter=jitter_for(gap) or None,
-    )
+    gap = period(trigger, datetime.now(UTC)) or 3600.0
+    return CronTrigger(**times, timezone=UTC, jitter=jitter_for(gap) or None)
 
 
 def _weekdays(field: str) -> str:
@@ -198,8 +186,12 @@ def misfire_grace(trigger: BaseTrigger, now: datetime) -> int:
     """How late a firing may still run: one and a half periods of ``trigger``. A daemon that was down
     for several firings runs exactly one catch-up crawl: the missed firings are coalesced into the
     last, which is at most one period (plus jitter) late."""
+    gap = period(trigger, now)
+    return max(60, round(1.5 * gap)) if gap is not None else 3600
+
+
+def period(trigger: BaseTrigger, now: datetime) -> float | None:
+    """Seconds between the next two firings of ``trigger`` after ``now`` (``None`` if it stops firing)."""
     first = trigger.get_next_fire_time(None, now)
     second = trigger.get_next_fire_time(first, first) if first else None
-    if first is None or second is None:
-        return 3600
-    return max(60, round(1.5 * (second - first).total_seconds()))
+    return (second - first).total_seconds() if first and second else None
