@@ -6,11 +6,11 @@
 1. picks ``N`` (default 300) real pages of the test corpus (``--corpus``, else
    ``$AI4S_TEST_CORPUS``, else ``../shared/corpus`` next to the project): pages with
    ``body_complete: true``, any language, never ``relevance/``, in a seeded order;
-2. **A** - times :func:`crawler.extract.extract_article` on every page, one after the other,
+2. **A** - times :func:`crawler.text.extract.extract_article` on every page, one after the other,
    in this process;
-3. **B** - times the same through :func:`crawler.pipelines.make_extraction_pool` (one process
+3. **B** - times the same through :func:`crawler.crawl.pipelines.make_extraction_pool` (one process
    per core), every page submitted at once; the pool is warmed first, so its start-up is not timed;
-4. **the crawl** - serves the same pages from 2-4 :class:`crawler.webserver.LocalSite` sites on
+4. **the crawl** - serves the same pages from 2-4 :class:`crawler.app.webserver.LocalSite` sites on
    loopback addresses (news-like URLs, the corpus charset in ``Content-Type``, a sitemap and a
    permissive robots.txt per site), runs ``python -m crawler crawl`` on them in a subprocess
    into a fresh SQLite file and times it end to end (wall clock of the subprocess) and in run
@@ -53,7 +53,7 @@ if str(PROJECT_ROOT) not in sys.path:  # importable without ``pip install -e .``
 from bench_support import parse_db_time, proc_stat, proc_values, resolve_corpus  # noqa: E402
 
 if TYPE_CHECKING:
-    from crawler.webserver import LocalSite
+    from crawler.app.webserver import LocalSite
 
 #: Loopback addresses of the benchmark's sites (one site per address, up to four).
 SITE_HOSTS = ("127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5")
@@ -134,7 +134,7 @@ def build_sites(pages: list[BenchPage], site_count: int) -> list[tuple[LocalSite
     text/html; charset=<corpus encoding>``; each site has a ``/sitemap.xml`` listing its pages
     and a ``/robots.txt`` that allows everything and names the sitemap. Sets every page's ``url``.
     """
-    from crawler.webserver import LocalSite, Reply
+    from crawler.app.webserver import LocalSite, Reply
 
     sites: list[tuple[LocalSite, list[BenchPage]]] = []
     for number in range(site_count):
@@ -206,7 +206,7 @@ def extraction_serial(pages: list[BenchPage]) -> Measurement:
 
     One page is extracted first, untimed, so that the lazy load of py3langid's model is not timed.
     """
-    from crawler.extract import ExtractedArticle, extract_article
+    from crawler.text.extract import ExtractedArticle, extract_article
 
     for page in _warm_pages(pages, 1):
         extract_article(page.body, page.url, page.encoding, "text/html")
@@ -228,8 +228,8 @@ def extraction_pool(pages: list[BenchPage]) -> Measurement:
     """
     from concurrent.futures import wait
 
-    from crawler.extract import ExtractedArticle, extract_article
-    from crawler.pipelines import make_extraction_pool
+    from crawler.crawl.pipelines import make_extraction_pool
+    from crawler.text.extract import ExtractedArticle, extract_article
 
     pool = make_extraction_pool()
     try:

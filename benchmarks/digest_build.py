@@ -31,8 +31,8 @@ from sqlalchemy import event, insert, text
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from crawler.digest import build_digest  # noqa: E402
-from crawler.digest_render import FORMATS, render  # noqa: E402
+from crawler.digest.build import build_digest  # noqa: E402
+from crawler.digest.render import FORMATS, render  # noqa: E402
 from storage import Database  # noqa: E402
 from storage.models import Article, Source, Story  # noqa: E402
 

@@ -9,7 +9,7 @@
    texts of ``relevance/*.json``, Chinese and English only, as many Chinese as possible up to half
    of ``--texts``, in a seeded order. Texts with fewer than ``MIN_SHINGLES`` shingles are left
    out (the product gives them no signature).
-2. **Shingles**: ``crawler.neardup.shingle_set(text)`` once per text, timed (it is part of the
+2. **Shingles**: ``crawler.stories.fingerprint.shingle_set(text)`` once per text, timed (it is part of the
    product's per-article fingerprint cost, whatever the MinHash library).
 3. **Speed**: each method signs every text's shingle set, ``--repeat`` rounds (methods in a
    rotating order); ms/doc wall clock and CPU (``process_time``), median of the rounds, and the
@@ -18,7 +18,7 @@
 4. **Quality**: near copies made from each text (sentences dropped or replaced, the last 20% cut,
    a source line added, a mix of these, and a heavy rewrite near the threshold) and unrelated
    pairs (another text of the same language); each signature family's estimated Jaccard
-   (the share of equal values, as ``crawler.neardup.jaccard``) against the exact Jaccard of the
+   (the share of equal values, as ``crawler.stories.fingerprint.jaccard``) against the exact Jaccard of the
    shingle sets; decisions at ``COPY_JACCARD`` and by the whole ``is_copy`` rule (with
    containment) against the same rule on exact figures; copies the 32x4 LSH bands would miss.
 
@@ -54,7 +54,7 @@ import datasketch  # noqa: E402
 from bench_support import resolve_corpus  # noqa: E402
 from datasketch import LeanMinHash, MinHash  # noqa: E402
 
-from crawler.neardup import (  # noqa: E402
+from crawler.stories.fingerprint import (  # noqa: E402
     _PERMUTATIONS,
     _SEED,
     BANDS,
@@ -354,7 +354,7 @@ def make_pairs(texts: list[Text], seed: int) -> list[tuple[str, Text, str]]:
 
 
 def copy_rule(similarity: float, size_a: int, size_b: int) -> bool:
-    """``crawler.neardup.is_copy`` on a given Jaccard (the exact one, for the reference decision)."""
+    """``crawler.stories.fingerprint.is_copy`` on a given Jaccard (the exact one, for the reference decision)."""
     if similarity >= COPY_JACCARD:
         return True
     if min(size_a, size_b) >= 3 * MIN_SHINGLES:

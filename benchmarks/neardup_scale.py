@@ -16,13 +16,13 @@ For each size N:
 2. **Fingerprints** (not part of the detection cost; in the product they are computed in the
    crawl's worker pool): the synthetic tokens are already in comparison form, so 3-word shingles
    are built from them directly and hashed by datasketch's ``MinHash.update_batch`` with the
-   product's permutations (``crawler.neardup._PERMUTATIONS``, scheme affine32), band keys by
-   ``crawler.neardup.band_keys``. The run checks on a sample that this gives exactly what
-   ``crawler.neardup.fingerprint(text)`` gives, and says so. Computed by a process pool, written
+   product's permutations (``crawler.stories.fingerprint._PERMUTATIONS``, scheme affine32), band keys by
+   ``crawler.stories.fingerprint.band_keys``. The run checks on a sample that this gives exactly what
+   ``crawler.stories.fingerprint.fingerprint(text)`` gives, and says so. Computed by a process pool, written
    to files next to the database, read back in chunks.
 3. **Detection**: a fresh SQLite file (``storage.Database``, migrated); in a child process (so its
    peak RSS is its own), for each document one transaction (``--per-txn`` documents with ``-t``)
-   doing ``store_article`` + ``crawler.dedup.assign_story``, as the crawl's pipeline does. Only
+   doing ``store_article`` + ``crawler.stories.assign.assign_story``, as the crawl's pipeline does. Only
    the transaction is timed; text generation and building the ``Fingerprint`` are not.
 4. **Quality**: pairwise precision and recall of the stories against the planted groups (a pair
    is two documents in the same group).
@@ -55,8 +55,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
 
 
-from crawler.dedup import assign_story  # noqa: E402
-from crawler.neardup import (  # noqa: E402
+from crawler.stories.assign import assign_story  # noqa: E402
+from crawler.stories.fingerprint import (  # noqa: E402
     BANDS,
     COPY_CONTAINMENT,
     COPY_JACCARD,
@@ -131,7 +131,7 @@ def document_text(header: list[str], body: list[str]) -> str:
 
 # -- fingerprints ----------------------------------------------------------------------------
 def fast_fingerprint(tokens: list[str]) -> Fingerprint | None:
-    """``crawler.neardup.fingerprint`` for tokens already in comparison form (no normalisation)."""
+    """``crawler.stories.fingerprint.fingerprint`` for tokens already in comparison form (no normalisation)."""
     return shingles_fingerprint(token_shingles(tokens))
 
 
@@ -382,8 +382,8 @@ def run_size(size: int, args: argparse.Namespace, base: Path) -> list[Row]:
     same, sample = verify_fast_path(args.seed, groups, variants, args.verify)
     print(
         f"  fingerprint path: tokens -> {WORD_SHINGLE}-word shingles -> datasketch MinHash.update_batch "
-        f"(product permutations, affine32) -> crawler.neardup.band_keys; identical to "
-        f"crawler.neardup.fingerprint(text) on {same}/{sample} sample docs",
+        f"(product permutations, affine32) -> crawler.stories.fingerprint.band_keys; identical to "
+        f"crawler.stories.fingerprint.fingerprint(text) on {same}/{sample} sample docs",
         flush=True,
     )
     if same != sample:
@@ -513,7 +513,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="fingerprinting processes")
     parser.add_argument(
-        "--verify", type=int, default=300, help="sample docs checked against crawler.neardup.fingerprint"
+        "--verify", type=int, default=300, help="sample docs checked against crawler.stories.fingerprint.fingerprint"
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep", action="store_true", help="keep the SQLite files and fingerprint files")

@@ -4,7 +4,7 @@
 ``python3 benchmarks/repoll_cost.py [--with-new N] [--repeat R]`` does, per round:
 
 1. builds the test suite's local news web (:class:`tests.localweb.NewsWeb`: four
-   :class:`crawler.webserver.LocalSite` sites on 127.0.0.2-5 serving real pages of the test
+   :class:`crawler.app.webserver.LocalSite` sites on 127.0.0.2-5 serving real pages of the test
    corpus, with feeds, sitemaps, listings and their faults; ``--corpus``, else
    ``$AI4S_TEST_CORPUS``, else ``../shared/corpus`` next to the project) and starts it;
 2. **first crawl**: ``python -m crawler crawl --sources FILE --db sqlite:///FILE`` in a
@@ -26,7 +26,7 @@ and what the crawl itself counted:
 - **response body bytes**: ``LocalSite.log`` records no sizes, and ``len(reply.body)`` of the
   route is wrong for a conditional request (a site with ETags answers a matching
   ``If-None-Match`` with a 304 and no body). So each site's ``resolve`` is wrapped, in this
-  process only, to see the :class:`~crawler.webserver.Reply` the server is about to send
+  process only, to see the :class:`~crawler.app.webserver.Reply` the server is about to send
   (after the conditional-GET step), and the body is counted as the server sends it: nothing for
   a 204 or 304 or a HEAD request, ``len(body)`` otherwise (a handler that raises is counted as
   the server's 500 text).
@@ -75,7 +75,7 @@ if str(PROJECT_ROOT) not in sys.path:  # importable without ``pip install -e .``
 from bench_support import parse_db_time, proc_stat, resolve_corpus  # noqa: E402
 
 if TYPE_CHECKING:
-    from crawler.webserver import LocalSite, Reply, RequestRecord
+    from crawler.app.webserver import LocalSite, Reply, RequestRecord
     from tests.localweb import NewsWeb
 
 #: The test suite's fast politeness settings (tests/crawler/test_crawl.py): robots.txt and AutoThrottle on.

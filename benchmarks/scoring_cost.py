@@ -4,7 +4,7 @@ same pages, in the same run, as a ratio.
     python3 benchmarks/scoring_cost.py [--pages N] [--corpus DIR]
 
 Reads N real pages of the test corpus (``../shared/corpus`` next to the project, or
-``$AI4S_TEST_CORPUS``), extracts each with :func:`crawler.extract.extract_article` (timed), then
+``$AI4S_TEST_CORPUS``), extracts each with :func:`crawler.text.extract.extract_article` (timed), then
 scores each extracted article with the shipped topic profile (timed), and prints ms per
 article for both and their ratio. Both run in this one process, one after the other.
 """
@@ -23,8 +23,8 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from crawler.extract import ExtractedArticle, extract_article, warm_up  # noqa: E402
-from crawler.topics import RelevanceScorer, load_profile  # noqa: E402
+from crawler.relevance.profile import RelevanceScorer, load_profile  # noqa: E402
+from crawler.text.extract import ExtractedArticle, extract_article, warm_up  # noqa: E402
 
 
 def corpus_pages(corpus: Path, limit: int) -> list[tuple[str, bytes, str]]:

@@ -1,5 +1,5 @@
 """``python -m crawler``: the same as the ``ai4s`` command."""
 
-from crawler.cli import main
+from crawler.app.cli import main
 
 main()

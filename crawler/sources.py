@@ -13,10 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from crawler.urls import url_host
-
-#: The sources file used when none is given.
-DEFAULT_SOURCES_FILE = Path(__file__).resolve().parents[1] / "seeds" / "sources.toml"
+from crawler.text.urls import url_host
+from seeds import DEFAULT_SOURCES_FILE
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
 _INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)\s*$")

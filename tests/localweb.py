@@ -1,6 +1,6 @@
 """The test suite's local news web: several loopback sites serving real pages from the test corpus.
 
-:class:`NewsWeb` builds four small sites, each a :class:`~crawler.webserver.LocalSite` on its
+:class:`NewsWeb` builds four small sites, each a :class:`~crawler.app.webserver.LocalSite` on its
 own loopback address (127.0.0.2, 127.0.0.3, ...), so that hosts, robots.txt and per-site
 politeness behave as on the real web. Nothing listens on anything but loopback and no page
 points the crawler at the internet through a route of ours (the corpus pages themselves link
@@ -52,7 +52,7 @@ from pathlib import Path
 from types import TracebackType
 from urllib.parse import parse_qs, urlsplit
 
-from crawler.webserver import LocalSite, Reply, RequestRecord, html_reply
+from crawler.app.webserver import LocalSite, Reply, RequestRecord, html_reply
 
 #: Loopback addresses of the sites, in the order they are made.
 SITE_HOSTS: dict[str, str] = {

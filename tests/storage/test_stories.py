@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from crawler.dedup import assign_story
-from crawler.neardup import credited_source, fingerprint
-from crawler.normalize import to_traditional
+from crawler.stories.assign import assign_story
+from crawler.stories.fingerprint import credited_source, fingerprint
+from crawler.text.normalize import to_traditional
 from storage import Database, NewArticle
 from storage.models import StoryBand
 from storage.repository import store_article
@@ -120,7 +120,7 @@ def test_rebuild_groups_the_articles_of_a_corpus_upgraded_from_before_stories(db
     from alembic.config import Config
     from sqlalchemy import text as sql
 
-    from crawler.dedup import rebuild_stories
+    from crawler.stories.assign import rebuild_stories
     from storage.db import make_engine
 
     engine = make_engine(db_url_any)

@@ -1,0 +1,294 @@
+"""Scrapy middlewares of the crawler: URL identity, address policy, known-URL skipping,
+per-source budgets and statistics, and retries with backoff.
+
+Request meta keys used throughout: ``ai4s_source`` (the source name), ``ai4s_kind``
+(``feed``, ``sitemap``, ``robots``, ``listing`` or ``article``) and ``ai4s_max_pages``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections import Counter
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from scrapy import Request, signals
+from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.exceptions import IgnoreRequest
+from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
+
+from crawler.sources import load_sources
+from crawler.text.urls import canonical_url, is_http_url, is_internal_host, url_host
+from storage import Database
+from storage.hashing import url_hash
+from storage.models import utcnow
+from storage.polling import EntryPageState, load_entry_pages
+from storage.repository import known_url_hashes, retriable_urls
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+
+logger = logging.getLogger(__name__)
+
+
+#: Request kinds that are entry pages (polled every crawl), as opposed to ``article`` pages (fetched once).
+ENTRY_KINDS = frozenset({"feed", "sitemap", "robots", "listing"})
+
+
+def stat_key(source: str, counter: str) -> str:
+    """The stats-collector key of a per-source counter."""
+    return f"ai4s/{source}/{counter}"
+
+
+def entry_url(request: Request) -> str:
+    """The canonical URL an entry page is remembered by: the one first requested, before redirects."""
+    return canonical_url(request.meta.get("redirect_urls", [request.url])[0])
+
+
+class NotModified(IgnoreRequest):
+    """An entry page unchanged since the last poll (a 304, or the very same body): not parsed again."""
+
+    def __init__(self, reason: str, state: EntryPageState | None, status: int, etag: str | None = None) -> None:
+        super().__init__(reason)
+        self.state = state
+        self.status = status
+        self.etag = etag
+
+
+class PollDeferred(IgnoreRequest):
+    """An entry page not requested: the site asked not to be polled before a later time."""
+
+
+class CanonicalUrlFingerprinter:
+    """Request fingerprints by canonical URL, so URL variants of one page are fetched once per crawl."""
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> CanonicalUrlFingerprinter:
+        return cls()
+
+    def fingerprint(self, request: Request) -> bytes:
+        """SHA-1 of the method, canonical URL and body of ``request``."""
+        digest = hashlib.sha1(request.method.encode())
+        digest.update(canonical_url(request.url).encode())
+        digest.update(request.body or b"")
+        return digest.digest()
+
+
+class AddressPolicyMiddleware:
+    """Fetch only http(s); fetch internal addresses (loopback, private, link-local) only on hosts
+    that a configured source names. Applies to every request, redirects included."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        settings = crawler.settings
+        sources = load_sources(settings.get("AI4S_SOURCES_FILE"), settings.getlist("AI4S_SOURCE_NAMES"))
+        self.configured_hosts = frozenset(host for source in sources for host in source.hosts)
+        self.stats = crawler.stats
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> AddressPolicyMiddleware:
+        return cls(crawler)
+
+    def process_request(self, request: Request) -> None:
+        """Raise :class:`IgnoreRequest` for a URL that policy forbids."""
+        if not is_http_url(request.url):
+            self.stats.inc_value("ai4s/refused/scheme")
+            raise IgnoreRequest(f"not an http(s) URL: {request.url}")
+        host = url_host(request.url)
+        if is_internal_host(host) and host not in self.configured_hosts:
+            self.stats.inc_value("ai4s/refused/internal_address")
+            logger.warning("Refused %s: internal address not configured as a source", request.url)
+            raise IgnoreRequest(f"internal address not configured as a source: {request.url}")
+
+
+class SourceStatsMiddleware:
+    """Counts the responses received per source (``ai4s/<source>/pages_fetched``)."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.stats = crawler.stats
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> SourceStatsMiddleware:
+        return cls(crawler)
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        """Count ``response`` for its source and pass it on."""
+        source = request.meta.get("ai4s_source")
+        if source:
+            self.stats.inc_value(stat_key(source, "pages_fetched"))
+        return response
+
+
+class BackoffRetryMiddleware(RetryMiddleware):
+    """Scrapy's retries (5xx, 429, timeouts, connection errors), waiting longer before each retry:
+    ``AI4S_RETRY_BACKOFF_BASE`` seconds, doubled each time up to ``AI4S_RETRY_BACKOFF_MAX``,
+    or the server's ``Retry-After`` when it asks for longer (within the maximum)."""
+
+    def __init__(self, settings: Any) -> None:
+        super().__init__(settings)
+        self.backoff_base = settings.getfloat("AI4S_RETRY_BACKOFF_BASE", 1.0)
+        self.backoff_max = settings.getfloat("AI4S_RETRY_BACKOFF_MAX", 30.0)
+
+    def _delay(self, retry: Request, response: Response | None = None) -> float:
+        attempt = max(1, int(retry.meta.get("retry_times", 1)))
+        delay = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
+        if response is not None:
+            retry_after = response.headers.get(b"Retry-After")
+            if retry_after and retry_after.strip().isdigit():
+                delay = min(self.backoff_max, max(delay, float(retry_after.strip())))
+        return delay
+
+    async def process_response(self, request: Request, response: Response) -> Request | Response:  # type: ignore[override]
+        """A delayed retry request for a retryable status, else the response. A server asking for a
+        longer wait than ``AI4S_RETRY_BACKOFF_MAX`` is not retried in this crawl: its ``Retry-After``
+        is remembered for the next poll of an entry page."""
+        retry_after = response.headers.get(b"Retry-After")
+        if retry_after and retry_after.strip().isdigit() and float(retry_after.strip()) > self.backoff_max:
+            return response
+        result = super().process_response(request, response)
+        if isinstance(result, Request):
+            await asyncio.sleep(self._delay(result, response))
+        return result
+
+    async def process_exception(self, request: Request, exception: Exception) -> Request | None:  # type: ignore[override]
+        """A delayed retry request for a retryable network error, else ``None``."""
+        result = super().process_exception(request, exception)
+        if isinstance(result, Request):
+            await asyncio.sleep(self._delay(result))
+        return result
+
+
+class ConditionalGetMiddleware:
+    """Cheap re-polls of entry pages: sends the ``ETag`` / ``Last-Modified`` remembered from the
+    last poll, turns a 304 or an unchanged body into :class:`NotModified` (so nothing is parsed),
+    and defers a page the site asked not to poll yet (``Retry-After``, a feed's ``ttl``) with
+    :class:`PollDeferred`. What was seen is remembered by the store pipeline (``EntryPoll`` items).
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.honour_hints = crawler.settings.getbool("AI4S_HONOUR_POLL_HINTS", True)
+        self.states: dict[str, EntryPageState] = {}
+        crawler.signals.connect(self._load, signal=signals.spider_opened)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ConditionalGetMiddleware:
+        return cls(crawler)
+
+    def _load(self) -> None:
+        with Database(self.crawler.settings.get("AI4S_DB")) as database, database.session() as session:
+            self.states = load_entry_pages(session)
+
+    def state_of(self, request: Request) -> EntryPageState | None:
+        """What the last poll of ``request``'s entry page left, if any."""
+        return self.states.get(url_hash(entry_url(request)))
+
+    def process_request(self, request: Request) -> None:
+        """Add the validators of the last poll; raise :class:`PollDeferred` before the allowed time."""
+        if request.meta.get("ai4s_kind") not in ENTRY_KINDS:
+            return
+        state = self.state_of(request)
+        if state is None:
+            return
+        if self.honour_hints and state.not_before is not None and state.not_before > utcnow():
+            self.crawler.stats.inc_value(stat_key(request.meta.get("ai4s_source", "?"), "deferred"))
+            raise PollDeferred(f"the site asked not to poll before {state.not_before:%Y-%m-%d %H:%M:%S} UTC")
+        if state.etag:
+            request.headers.setdefault(b"If-None-Match", state.etag.encode("latin-1", "replace"))
+        if state.last_modified:
+            request.headers.setdefault(b"If-Modified-Since", state.last_modified.encode("latin-1", "replace"))
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        """The response; :class:`NotModified` for a 304 or a body identical to the last poll's."""
+        if request.meta.get("ai4s_kind") not in ENTRY_KINDS:
+            return response
+        state = self.state_of(request)
+        etag = response.headers.get(b"ETag")
+        etag_text = etag.decode("latin-1") if etag else None
+        if response.status == 304 and state is not None:
+            raise NotModified("304 Not Modified", state, 304, etag_text)
+        if response.status == 200:
+            digest = hashlib.sha256(response.body).hexdigest()
+            request.meta["ai4s_body_hash"] = digest
+            if state is not None and state.body_hash == digest:
+                raise NotModified("same body as the last poll", state, 200, etag_text)
+        return response
+
+
+class PendingRetryMiddleware(BaseSpiderMiddleware):
+    """Requests again, at the start of a crawl, the article URLs of its sources whose last fetch
+    failed for a passing reason (5xx, 429, network), up to ``AI4S_MAX_ARTICLE_ATTEMPTS`` tries:
+    an article once announced is not lost because its page failed, even if no entry page
+    announces it again."""
+
+    async def process_start(self, start: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        """The spider's start requests, then the pending retries."""
+        async for item_or_request in start:
+            yield item_or_request
+        spider = self.crawler.spider
+        sources = getattr(spider, "sources", {})
+        attempts = self.crawler.settings.getint("AI4S_MAX_ARTICLE_ATTEMPTS", 5)
+        with Database(self.crawler.settings.get("AI4S_DB")) as database, database.session() as session:
+            pending = retriable_urls(session, list(sources), attempts)
+        if pending:
+            logger.info("%d article URLs that failed before are tried again", len(pending))
+        for url, source in pending:
+            yield spider.article_request(url, sources[source], "retry")
+
+
+class KnownUrlFilterMiddleware(BaseSpiderMiddleware):
+    """Drops article requests whose canonical URL the corpus already knows, before they are scheduled.
+
+    The known URLs are read from the database once, when the crawl starts.
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        super().__init__(crawler)
+        self.known: set[str] = set()
+        self.skipped: set[str] = set()  # counted once per URL, however often it is linked
+        crawler.signals.connect(self._load, signal=signals.spider_opened)
+
+    def _load(self) -> None:
+        with Database(self.crawler.settings.get("AI4S_DB")) as database, database.session() as session:
+            self.known = known_url_hashes(session)
+        logger.info("%d URLs already known to the corpus will not be fetched again", len(self.known))
+
+    def get_processed_request(self, request: Request, response: Response | None) -> Request | None:
+        """``None`` (dropped) for an article request whose canonical URL is known."""
+        if request.meta.get("ai4s_kind") != "article":
+            return request
+        key = url_hash(canonical_url(request.url))
+        if key in self.known:
+            if key not in self.skipped:
+                self.skipped.add(key)
+                self.crawler.stats.inc_value(stat_key(request.meta.get("ai4s_source", "?"), "skipped_known"))
+            return None
+        return request
+
+
+class SourceBudgetMiddleware(BaseSpiderMiddleware):
+    """Caps the pages requested per source and crawl (``max_pages`` in the sources file)."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        super().__init__(crawler)
+        self.requested: Counter[str] = Counter()
+        self.warned: set[str] = set()
+
+    def get_processed_request(self, request: Request, response: Response | None) -> Request | None:
+        """The request, or ``None`` once its source has used up its budget."""
+        source = request.meta.get("ai4s_source")
+        budget = request.meta.get("ai4s_max_pages")
+        if not source or budget is None:
+            return request
+        if self.requested[source] >= budget:
+            self.crawler.stats.inc_value(stat_key(source, "over_budget"))
+            if source not in self.warned:
+                self.warned.add(source)
+                logger.warning(
+                    "Source %s reached its budget of %d pages; the rest waits for the next crawl", source, budget
+                )
+            return None
+        self.requested[source] += 1
+        return request

@@ -1,0 +1,85 @@
+"""Scrapy settings of the ai4s crawler: polite by default.
+
+Every value here can be overridden per run with ``ai4s crawl -s NAME=VALUE`` (or
+``scrapy crawl news -s NAME=VALUE``). The ``AI4S_*`` settings are the product's own.
+"""
+
+BOT_NAME = "ai4s-monitor"
+SPIDER_MODULES = ["crawler.crawl.spiders"]
+NEWSPIDER_MODULE = "crawler.crawl.spiders"
+
+# Operators should add a contact: -s USER_AGENT="ai4s-monitor/0.1 (+mailto:you@example.org)".
+USER_AGENT = "ai4s-monitor/0.1 (news monitoring of AI for Science coverage; Scrapy)"
+
+# -- politeness --------------------------------------------------------------------------
+ROBOTSTXT_OBEY = True
+CONCURRENT_REQUESTS = 32
+CONCURRENT_REQUESTS_PER_DOMAIN = 4
+DOWNLOAD_DELAY = 0.25
+DOWNLOAD_DELAY_JITTER = 0.5  # ±50% of the delay, so requests do not tick like a clock
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 0.5
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
+# A response yields one item at most: a few concurrent items per response are plenty.
+CONCURRENT_ITEMS = 8
+DOWNLOAD_TIMEOUT = 20
+DOWNLOAD_MAXSIZE = 10 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
+REDIRECT_MAX_TIMES = 5
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False  # no listening control server: a crawl is driven by its command line
+
+# -- retries with backoff (see crawler.crawl.middlewares.BackoffRetryMiddleware) ----------------
+RETRY_ENABLED = True
+RETRY_TIMES = 2
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+AI4S_RETRY_BACKOFF_BASE = 1.0  # seconds before the first retry; doubled for each further one
+AI4S_RETRY_BACKOFF_MAX = 30.0
+
+# Non-2xx responses reach the spider's errback, which records them.
+HTTPERROR_ALLOW_ALL = False
+
+DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.crawl.middlewares.BackoffRetryMiddleware": 550,
+    "crawler.crawl.middlewares.AddressPolicyMiddleware": 50,
+    # on the way back: redirects (600), decompression (590), counting (585: every response, 304s and
+    # retried ones included), conditional GET (580), then retries (550)
+    "crawler.crawl.middlewares.SourceStatsMiddleware": 585,
+    "crawler.crawl.middlewares.ConditionalGetMiddleware": 580,
+}
+EXTENSIONS = {"crawler.crawl.extensions.ParentWatchdog": 500}
+SPIDER_MIDDLEWARES = {
+    "crawler.crawl.middlewares.KnownUrlFilterMiddleware": 700,
+    "crawler.crawl.middlewares.SourceBudgetMiddleware": 650,
+    "crawler.crawl.middlewares.PendingRetryMiddleware": 750,
+}
+ITEM_PIPELINES = {
+    "crawler.crawl.pipelines.ExtractPipeline": 300,
+    "crawler.crawl.pipelines.ScorePipeline": 500,
+    "crawler.crawl.pipelines.StorePipeline": 800,
+}
+# Requests that differ only in tracking parameters, fragments or host case are one request.
+REQUEST_FINGERPRINTER_CLASS = "crawler.crawl.middlewares.CanonicalUrlFingerprinter"
+
+# -- crawl shape --------------------------------------------------------------------------
+DEPTH_LIMIT = 0  # depth is bounded per source (max_depth in sources.toml), not globally
+AI4S_MAX_PAGINATION = 10  # listing pages followed through "next page" links, per listing
+AI4S_MAX_SITEMAP_DEPTH = 3  # nesting of sitemap indexes
+
+# -- the product ------------------------------------------------------------------------
+AI4S_SOURCES_FILE = None  # default: seeds/sources.toml
+AI4S_SOURCE_NAMES = []  # default: every source in the file
+AI4S_DB = None  # default: $AI4S_DB, else a SQLite file in the user's data directory
+AI4S_TOPICS_FILE = None  # default: seeds/topics.toml
+AI4S_EXTRACT_WORKERS = 0  # extraction processes; 0 = one per CPU core
+AI4S_MAX_ARTICLE_ATTEMPTS = 5  # an article URL that failed (5xx, network) is tried again up to this many times
+AI4S_HONOUR_POLL_HINTS = True  # Retry-After and a feed's ttl / sy:updatePeriod delay the next poll of that page
+AI4S_RUN_ID = None  # set by the daemon: the crawl-run row it created for this crawl
+AI4S_PARENT_PID = None  # set by the daemon: the crawl closes itself when that process is gone
+
+LOG_LEVEL = "INFO"
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+FEED_EXPORT_ENCODING = "utf-8"

@@ -1,0 +1,1 @@
+"""The digest: build (reads storage), render (pure, with its templates), delivery (files, mail)."""

@@ -1,0 +1,224 @@
+"""The digest: what is new in AI for Science in a period, one entry per story.
+
+:func:`build_digest` reads the corpus and returns the digest as plain data (the JSON document
+of schema ``ai4s-digest/1``, described in the README); every output format is rendered from
+that data (:mod:`crawler.digest.render`), and it is what is stored for a delivered digest, so
+a past digest renders the same again.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy.orm import Session
+
+from crawler.text.normalize import strip_pinyin_annotations, strip_syndication_boilerplate
+from storage.digests import DigestCopy, PeriodStory, article_texts, period_health, period_stories
+from storage.stories import Copy, representative_first
+
+SCHEMA = "ai4s-digest/1"
+#: A ``--since-last`` digest leaves the articles of the last minute to the next one: a crawl stamps an
+#: article before it commits it, so a digest ending at "now" could miss one in flight and the next
+#: one, starting at that "now", would too.
+SETTLE = timedelta(minutes=1)
+EXCERPT_CHARS = 240
+MAX_TERMS = 6
+
+_SENTENCE_END = re.compile(r"(?<=[。！？!?])|(?<=[.;；])\s+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+_SPACE = re.compile(r"\s+")
+_SENTENCE_PUNCTUATION = re.compile(r"[。！？!?.;；…]")
+_HOST_LIKE = re.compile(r"^[\w.-]+\.[\w-]+(:\d+)?$|^[\d.]+(:\d+)?$", re.ASCII)
+
+
+def safe_url(url: str | None) -> str | None:
+    """``url`` if it is an absolute http(s) URL with a host, else ``None`` (never a ``javascript:`` link)."""
+    if not url:
+        return None
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or _CONTROL.search(url) or " " in url:
+        return None
+    return url
+
+
+def clean_line(text: str | None) -> str:
+    """One line of display text: control and bidi-override characters dropped, whitespace collapsed."""
+    return _SPACE.sub(" ", _CONTROL.sub("", text or "")).strip()
+
+
+def display_text(text: str | None) -> str:
+    """Text for display: one line, without the pinyin readings some pages insert (新華網(wǎng))."""
+    return clean_line(strip_pinyin_annotations(text or ""))
+
+
+def lead_excerpt(text: str, title: str | None = None, limit: int = EXCERPT_CHARS) -> str:
+    """The first sentences of an article, about ``limit`` characters: syndication boilerplate, the
+    headline repeated at the top, and short label lines (section names, captions) left out."""
+    body = strip_syndication_boilerplate(text[: limit * 12])  # the lead is at the top: no need to clean it all
+    headline = display_text(title).casefold()
+    excerpt = ""
+    for paragraph in body.splitlines():
+        paragraph = display_text(paragraph)
+        if paragraph.casefold() == headline or _is_label(paragraph):
+            continue
+        for sentence in _SENTENCE_END.split(paragraph):
+            sentence = sentence.strip()
+            if not sentence:
+                continue
+            joiner = "" if not excerpt or _is_cjk(excerpt[-1]) else " "
+            if excerpt and len(excerpt) + len(sentence) > limit:
+                return excerpt
+            excerpt += joiner + sentence
+            if len(excerpt) >= limit * 0.6:
+                return excerpt if len(excerpt) <= limit else excerpt[: limit - 1].rstrip() + "…"
+        if excerpt:
+            return excerpt if len(excerpt) <= limit else excerpt[: limit - 1].rstrip() + "…"
+    return excerpt[:limit]
+
+
+def _is_label(line: str) -> bool:
+    """A line too short to be prose and not ending a sentence: a dateline, a section name, a caption."""
+    return len(line) < (20 if any(_is_cjk(c) for c in line[:10]) else 40) and not _SENTENCE_PUNCTUATION.search(
+        line[-1:]
+    )
+
+
+def _is_cjk(char: str) -> bool:
+    return "\u3000" <= char <= "\u9fff" or "\uff00" <= char <= "\uffef"
+
+
+def matched_terms(evidence: str | None, limit: int = MAX_TERMS) -> list[str]:
+    """The topic terms an article matched, strongest first (negative evidence left out)."""
+    try:
+        hits = json.loads(evidence or "[]")
+    except ValueError:
+        return []
+    terms = [str(hit.get("term", "")) for hit in hits if isinstance(hit, dict) and hit.get("facet") != "negative"]
+    return list(dict.fromkeys(clean_line(t) for t in terms if t))[:limit]
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z") if moment else None
+
+
+def _outlet(copy: DigestCopy) -> str:
+    """The outlet's name: the site's own name, unless it is only a host name; else the source's name."""
+    name = clean_line(copy.site_name)
+    return name if name and not _HOST_LIKE.match(name) else copy.source
+
+
+def _representative_first(story: PeriodStory) -> list[DigestCopy]:
+    """The story's copies, the representative (the credited original, else the earliest) first."""
+    by_id = {c.article_id: c for c in story.copies}
+    ordered = representative_first(
+        [
+            Copy(c.article_id, c.source, c.url, c.title, c.site_name, c.credited_source, c.first_seen)
+            for c in story.copies
+        ]
+    )
+    return [by_id[c.article_id] for c in ordered]
+
+
+def _entry(story: PeriodStory, copies: list[DigestCopy], since: datetime, texts: dict[int, str]) -> dict[str, Any]:
+    head, others = copies[0], copies[1:]
+    new_copies = sum(1 for c in story.copies if c.first_seen >= since)
+    terms: list[str] = []
+    for copy in [head, *others]:
+        terms = list(dict.fromkeys(terms + matched_terms(copy.evidence)))[:MAX_TERMS]
+    return {
+        "story_id": story.story_id,
+        "headline": display_text(head.title) or head.url,
+        "url": safe_url(head.url),
+        "outlet": _outlet(head),
+        "source": head.source,
+        "language": head.language,
+        "published": _iso(head.published),
+        "first_seen": _iso(head.first_seen),
+        "story_first_seen": _iso(story.first_seen),
+        "relevance": round(max(c.relevance or 0.0 for c in story.copies), 3),
+        "excerpt": lead_excerpt(texts.get(head.article_id, ""), head.title),
+        "terms": terms,
+        # grown: the reader could have seen it before (a copy they would have been shown predates the period)
+        "grew": any(c.first_seen < since for c in story.copies),
+        "new_copies": new_copies,
+        "copies": len(story.copies),
+        "also_reported_by": [
+            {
+                "outlet": _outlet(c),
+                "source": c.source,
+                "title": display_text(c.title),
+                "url": safe_url(c.url),
+                "first_seen": _iso(c.first_seen),
+            }
+            for c in others
+        ],
+    }
+
+
+def _rank(entry: dict[str, Any]) -> tuple[float, str, int]:
+    """Most relevant first (in steps of 0.1, so that recency decides among near-equals), then newest."""
+    latest = max([entry["first_seen"], *(o["first_seen"] for o in entry["also_reported_by"])])
+    return (-round(entry["relevance"], 1), _negate(latest), -entry["story_id"])
+
+
+def _negate(stamp: str) -> str:
+    """A string that sorts in the reverse order of ``stamp`` (ISO times sort as strings)."""
+    return "".join(chr(0x10FFFF - ord(ch)) for ch in stamp)
+
+
+def build_digest(
+    session: Session,
+    since: datetime,
+    until: datetime,
+    *,
+    name: str = "default",
+    languages: Sequence[str] = (),
+    sources: Sequence[str] = (),
+    generated_at: datetime | None = None,
+) -> dict[str, Any]:
+    """The digest of ``[since, until)`` as plain data (schema ``ai4s-digest/1``)."""
+    stories = period_stories(session, since, until, languages, sources)
+    ordered = {story.story_id: _representative_first(story) for story in stories}
+    texts = article_texts(session, (copies[0].article_id for copies in ordered.values()))
+    entries = sorted((_entry(story, ordered[story.story_id], since, texts) for story in stories), key=_rank)
+    health = period_health(session, since, until)
+    new_articles = sum(entry["new_copies"] for entry in entries)
+    since_text = _iso(since) or ""
+    outlets = {
+        o["source"] for entry in entries for o in [entry, *entry["also_reported_by"]] if o["first_seen"] >= since_text
+    }
+    return {
+        "schema": SCHEMA,
+        "name": name,
+        "generated_at": _iso(generated_at or datetime.now(UTC)),
+        "period": {"since": _iso(since), "until": _iso(until)},
+        "filters": {"languages": list(languages), "sources": list(sources)},
+        "counts": {
+            "stories": len(entries),
+            "new_stories": sum(1 for e in entries if not e["grew"]),
+            "grown_stories": sum(1 for e in entries if e["grew"]),
+            "articles": new_articles,
+            "outlets": len(outlets),
+        },
+        "stories": entries,
+        "health": {
+            "runs": sum(health.runs_by_status.values()),
+            "runs_by_status": dict(sorted(health.runs_by_status.items())),
+            "failed_runs": [
+                {"sources": r.sources, "status": r.status, "started_at": _iso(r.started_at), "message": r.message}
+                for r in health.failed
+            ],
+            "unhealthy_sources": [
+                {"source": u.source, "failures": u.failures, "last_error": u.last_error} for u in health.unhealthy
+            ],
+        },
+    }

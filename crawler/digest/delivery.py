@@ -1,0 +1,186 @@
+"""Making a digest and delivering it: the period (``--since`` or since the last digest of that
+name), the files, the mail, and the record that moves the name's mark.
+
+The record is saved only once the files are written and the mail is sent, so a failed delivery
+leaves the period to the next digest: no story is missed. The record holds the digest's data,
+so a past digest renders the same again (``ai4s digest --replay ID``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from crawler.digest.build import SETTLE, build_digest
+from crawler.digest.mail import SmtpSettings, build_message, send
+from crawler.digest.render import EXTENSIONS, render, subject
+from storage import Database
+from storage.digests import get_digest_run, last_digest_until, recent_digest_payloads, save_digest_run
+from storage.lock import DatabaseLock
+
+#: How many recent digests the Atom feed file holds.
+FEED_DIGESTS = 10
+#: The period of a first ``--since-last`` digest, when none was delivered before under that name.
+FIRST_PERIOD = timedelta(hours=24)
+_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|min|h|d|w)\s*$")
+
+
+def parse_since(value: str, now: datetime) -> datetime:
+    """``"24h"``, ``"7d"``, ``"90m"``, ``"2w"`` before ``now``, or an ISO date/time (UTC unless it says)."""
+    match = _DURATION.match(value)
+    if match:
+        number, unit = float(match.group(1)), match.group(2)[0]
+        return now - timedelta(seconds=number * {"m": 60, "h": 3600, "d": 86400, "w": 604800}[unit])
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f'--since expects a duration such as "24h" or "7d", or an ISO date, not {value!r}') from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@dataclass
+class DigestRequest:
+    """Which digest to make and where it goes."""
+
+    name: str = "default"
+    since: str | None = "24h"  # ignored with since_last
+    since_last: bool = False
+    languages: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    formats: list[str] = field(default_factory=lambda: ["md"])
+    out: Path | None = None  # a file (one format) or a directory (file names by date)
+    mail_to: list[str] = field(default_factory=list)
+    settle: timedelta = SETTLE  # how much of the last moments a since-last digest leaves to the next
+    feed: Path | None = None  # an Atom file of the recent digests of this name, replaced each time
+
+
+@dataclass
+class Delivery:
+    """A made digest: its record id, its data, the rendered formats, the files written, who got it."""
+
+    run_id: int
+    digest: dict[str, Any]
+    rendered: dict[str, str]
+    files: list[Path]
+    mailed_to: list[str]
+
+
+def _write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (a reader never sees half a digest). A path that is not a
+    regular file (``/dev/stdout``, a pipe) is written to as it is: it must not be replaced."""
+    if path.exists() and not path.is_file():
+        with path.open("w", encoding="utf-8") as stream:
+            stream.write(text)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def make_digest(
+    database: Database,
+    request: DigestRequest,
+    now: datetime | None = None,
+    emit: Callable[[dict[str, str]], None] | None = None,
+) -> Delivery:
+    """Build, render, write, ``emit`` (to standard output, say) and mail the digest, then record it,
+    moving the mark of a ``since_last`` digest: a delivery that fails half-way moves nothing."""
+    if not _NAME.match(request.name):
+        raise ValueError(f"a digest name is letters, digits, '-' and '_' (at most 64), not {request.name!r}")
+    if request.since_last:  # one --since-last digest of a name at a time, or two could send the same period
+        with DatabaseLock(database.url, f"digest-{request.name}"):
+            return _make_digest(database, request, now, emit)
+    return _make_digest(database, request, now, emit)
+
+
+def _make_digest(
+    database: Database, request: DigestRequest, now: datetime | None, emit: Callable[[dict[str, str]], None] | None
+) -> Delivery:
+    now = now or datetime.now(UTC)
+    # a --since-last digest leaves the last minute to the next one (see SETTLE): nothing in flight is missed
+    until = now - request.settle if request.since_last else now
+    formats = list(dict.fromkeys(request.formats + (["md", "html"] if request.mail_to else [])))
+    smtp = SmtpSettings.from_environment() if request.mail_to else None  # a missing server fails before anything
+    with database.session() as session:
+        if request.since_last:
+            since = last_digest_until(session, request.name) or until - FIRST_PERIOD
+        else:
+            since = parse_since(request.since or "24h", until)
+        digest = build_digest(
+            session,
+            since,
+            until,
+            name=request.name,
+            languages=request.languages,
+            sources=request.sources,
+            generated_at=now,
+        )
+    rendered = {fmt: render(digest, fmt) for fmt in formats}
+    files: list[Path] = []
+    if request.out is not None:
+        for fmt in request.formats:
+            if request.out.is_dir() or len(request.formats) > 1:
+                request.out.mkdir(parents=True, exist_ok=True)
+                path = request.out / f"digest-{request.name}-{until:%Y%m%d-%H%M%S}.{EXTENSIONS[fmt]}"
+            else:
+                path = request.out
+            _write(path, rendered[fmt])
+            files.append(path)
+    if request.feed is not None:
+        with database.session() as session:
+            earlier = [json.loads(p) for p in recent_digest_payloads(session, request.name, FEED_DIGESTS - 1)]
+        _write(request.feed, render(merge_for_feed([digest, *earlier]), "atom"))
+        files.append(request.feed)
+    if emit is not None:
+        emit(rendered)
+    if smtp is not None:
+        send(smtp, build_message(smtp.sender, request.mail_to, subject(digest), rendered["md"], rendered["html"]))
+    with database.session() as session, session.begin():
+        run_id = save_digest_run(
+            session,
+            request.name,
+            since,
+            until,
+            continues=request.since_last,
+            stories=digest["counts"]["stories"],
+            payload=json.dumps(digest, ensure_ascii=False),
+        )
+    return Delivery(run_id, digest, rendered, files, list(request.mail_to))
+
+
+def merge_for_feed(digests: list[dict[str, Any]]) -> dict[str, Any]:
+    """One digest of several (newest first): each story once, in its newest version, newest digests
+    first. An Atom feed of it lets a feed reader that missed a digest still see its stories."""
+    newest = digests[0]
+    seen: set[int] = set()
+    stories = []
+    for digest in digests:
+        for story in digest["stories"]:
+            if story["story_id"] not in seen:
+                seen.add(story["story_id"])
+                stories.append(story)
+    since = digests[-1]["period"]["since"]
+    return {**newest, "stories": stories, "period": {**newest["period"], "since": since}}
+
+
+def replay(database: Database, run_id: int) -> dict[str, Any]:
+    """The data of delivered digest ``run_id``, to render again; :class:`LookupError` if there is none."""
+    with database.session() as session:
+        run = get_digest_run(session, run_id)
+        if run is None:
+            raise LookupError(f"no digest {run_id} in this database")
+        return json.loads(run.payload)

@@ -1,0 +1,136 @@
+"""The digest in the formats people read: Markdown, self-contained HTML, JSON and Atom.
+
+Titles and excerpts come from the open web, so every format treats them as untrusted:
+Jinja2 escapes every value (HTML and XML by autoescape, Markdown by an escaping ``finalize``),
+links are emitted only for http(s) URLs, the HTML carries a Content-Security-Policy that
+allows no script at all, and the JSON escapes ``<``, ``>`` and ``&`` so that it stays inert
+even when pasted into a page.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
+from markupsafe import Markup
+
+from crawler.digest.build import clean_line, safe_url
+
+FORMATS = ("md", "html", "json", "atom")
+#: File name extension and MIME type of each format.
+EXTENSIONS = {"md": "md", "html": "html", "json": "json", "atom": "atom"}
+MIME_TYPES = {
+    "md": "text/markdown",
+    "html": "text/html",
+    "json": "application/json",
+    "atom": "application/atom+xml",
+}
+TEMPLATES = Path(__file__).parent / "templates"
+
+# Characters that start Markdown syntax anywhere in a line (emphasis, code, links and images, raw
+# HTML and autolinks, tables, strikethrough, entities), and the block markers that only count at
+# the start of a line (headings, lists, quotes); a backslash makes any of them literal.
+_MARKDOWN_INLINE = re.compile(r"[\\`*_\[\]<>|~&]")
+_MARKDOWN_BLOCK = re.compile(r"^(\s*\d*)([-+*#>.)])(?=\s|$)")
+_URL_SAFE = ":/?#[]@!$&'*+,;=%~-._"
+_ENTRY_HTML = (
+    "<p>{{ s.outlet }} · {{ (s.published or s.first_seen) | when }}</p>"
+    "{% if s.excerpt %}<p>{{ s.excerpt }}</p>{% endif %}"
+    "{% if s.also_reported_by %}<p>Also reported by: {% for o in s.also_reported_by %}"
+    '{% if o.url | safe_url %}<a href="{{ o.url | safe_url }}">{{ o.outlet }}</a>{% else %}{{ o.outlet }}{% endif %}'
+    "{{ ', ' if not loop.last }}{% endfor %}</p>{% endif %}"
+    "{% if s.terms %}<p>Matched: {{ s.terms | join(', ') }}</p>{% endif %}"
+)
+
+
+class MarkdownText(str):
+    """Text that is already Markdown (a link built by :func:`markdown_link`): not escaped again."""
+
+
+def markdown_escape(value: object) -> str:
+    """``value`` as literal Markdown text: one line, every Markdown-significant character backslash-escaped."""
+    if isinstance(value, MarkdownText):
+        return value
+    if value is None:
+        return ""
+    text = _MARKDOWN_INLINE.sub(lambda m: "\\" + m.group(), clean_line(str(value)))
+    return _MARKDOWN_BLOCK.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
+
+
+def markdown_link(text: object, url: str | None) -> MarkdownText:
+    """A Markdown link to ``url`` if it is http(s), else the escaped text alone."""
+    label = markdown_escape(text)
+    target = safe_url(url)
+    if target is None:
+        return MarkdownText(label)
+    # inside <...> a destination may hold anything but line breaks and angle brackets: encode those (and spaces)
+    destination = quote(target, safe=_URL_SAFE)
+    return MarkdownText(f"[{label}](<{destination}>)")
+
+
+def when(stamp: str | None) -> str:
+    """``2026-11-22T08:00:00Z`` → ``2026-11-22 08:00 UTC``."""
+    if not stamp:
+        return ""
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def latest(entry: dict[str, Any]) -> str:
+    """When a story last got a copy (ISO)."""
+    return max([entry["first_seen"], *(o["first_seen"] for o in entry["also_reported_by"])])
+
+
+@cache
+def _environment(kind: str) -> Environment:
+    common: dict[str, Any] = {
+        "loader": FileSystemLoader(TEMPLATES),
+        "undefined": StrictUndefined,
+        "keep_trailing_newline": True,
+        "trim_blocks": False,
+    }
+    if kind == "md":
+        environment = Environment(autoescape=False, finalize=markdown_escape, **common)  # noqa: S701 (Markdown)
+        environment.filters["link"] = markdown_link
+    else:
+        environment = Environment(autoescape=True, **common)
+        environment.filters["safe_url"] = safe_url
+        environment.filters["entry_html"] = _entry_html
+    environment.filters["when"] = when
+    environment.filters["latest"] = latest
+    return environment
+
+
+@cache
+def _entry_template() -> Template:
+    return _environment("html").from_string(_ENTRY_HTML)
+
+
+def _entry_html(entry: dict[str, Any]) -> Markup:
+    """A story as a small HTML fragment (the content of an Atom entry), escaped like the HTML digest."""
+    return Markup(_entry_template().render(s=entry))
+
+
+def render(digest: dict[str, Any], fmt: str) -> str:
+    """The digest (as built by :func:`crawler.digest.build.build_digest`) in format ``fmt``."""
+    if fmt == "json":
+        text = json.dumps(digest, ensure_ascii=False, indent=2) + "\n"
+        return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown digest format {fmt!r} (supported: {', '.join(FORMATS)})")
+    template = _environment("md" if fmt == "md" else "html").get_template(f"digest.{fmt}.j2")
+    return template.render(**digest)
+
+
+def subject(digest: dict[str, Any]) -> str:
+    """A one-line title for the digest (a mail subject)."""
+    counts, period = digest["counts"], digest["period"]
+    return (
+        f"AI for Science digest: {counts['stories']} stories, "
+        f"{when(period['since'])[:10]} – {when(period['until'])[:16]}"
+    )

@@ -1,0 +1,101 @@
+"""Stories from near-duplicates: put a newly stored article into the story of the copy it matches
+best, or start a new story with it. Uses the database's band index (:mod:`storage.stories`) for
+candidates and :func:`crawler.stories.fingerprint.is_copy` to decide."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from crawler.stories.fingerprint import Fingerprint, is_copy, shingle_set, shingles_fingerprint, stored_fingerprint
+from storage import Database
+from storage.stories import (
+    articles_without_signature,
+    candidates,
+    clear_stories,
+    join_story,
+    mark_signature,
+    refresh_story_times,
+    save_fingerprint,
+    serialize_story_assignment,
+    signatures_in_order,
+    start_story,
+)
+
+
+@dataclass(frozen=True)
+class StoryAssignment:
+    """Which story an article went to, and whether it joined an existing one (with what similarity)."""
+
+    story_id: int
+    joined: bool
+    similarity: float = 0.0
+
+
+def assign_story(session: Session, article_id: int, fingerprint: Fingerprint | None) -> StoryAssignment:
+    """Give a just-stored article its story, and index its fingerprint for the articles to come.
+
+    Concurrent crawls assign stories one at a time (until the caller's transaction ends).
+    """
+    serialize_story_assignment(session)
+    best: tuple[float, int] | None = None
+    if fingerprint is not None:
+        for candidate in candidates(session, fingerprint.band_keys, exclude=article_id):
+            copy, similarity = is_copy(fingerprint, candidate.minhash, candidate.shingles)
+            if copy and candidate.story_id is not None and (best is None or similarity > best[0]):
+                best = (similarity, candidate.story_id)
+        save_fingerprint(session, article_id, fingerprint.signature, fingerprint.shingles, fingerprint.band_keys)
+    if best is None:
+        return StoryAssignment(start_story(session, article_id), joined=False)
+    join_story(session, article_id, best[1])
+    return StoryAssignment(best[1], joined=True, similarity=best[0])
+
+
+@dataclass(frozen=True)
+class RebuildReport:
+    """What ``ai4s stories rebuild`` did."""
+
+    articles: int
+    fingerprinted: int  # signatures computed now (articles stored before near-duplicate detection)
+    stories: int
+    copies: int  # articles that joined an earlier story
+
+
+def rebuild_stories(
+    database: Database, batch: int = 500, on_progress: Callable[[str, int], None] | None = None
+) -> RebuildReport:
+    """Group every stored article into stories again, from scratch, in the order they were first seen.
+
+    First the articles without a signature (stored before near-duplicate detection existed) get
+    one, in batches that each commit; then the stories and the band index are rebuilt in one
+    transaction, so a crash leaves the old stories in place, never half of the new ones.
+    """
+    fingerprinted, last_id = 0, 0
+    while True:
+        with database.session() as session, session.begin():
+            pending = articles_without_signature(session, last_id, batch)
+            for article_id, text in pending:
+                shingles = shingle_set(text)
+                computed = shingles_fingerprint(shingles)
+                mark_signature(session, article_id, computed.signature if computed else None, len(shingles))
+        if not pending:
+            break
+        fingerprinted += len(pending)
+        last_id = pending[-1][0]
+        if on_progress:
+            on_progress("fingerprinted", fingerprinted)
+    stories = copies = 0
+    with database.session() as session, session.begin():
+        clear_stories(session)
+        rows = signatures_in_order(session)
+        for done, (article_id, signature, count) in enumerate(rows, 1):
+            found = stored_fingerprint(signature, count) if signature else None
+            assignment = assign_story(session, article_id, found)
+            copies += assignment.joined
+            stories += not assignment.joined
+            if on_progress and done % batch == 0:
+                on_progress("grouped", done)
+        refresh_story_times(session)
+    return RebuildReport(len(rows), fingerprinted, stories, copies)

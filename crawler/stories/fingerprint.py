@@ -1,0 +1,135 @@
+"""Near-duplicate fingerprints: MinHash signatures of shingles, LSH band keys, and the test that
+decides whether two articles are copies of one story. Pure (no Scrapy, no database).
+
+Texts are compared in their comparison form (:func:`crawler.text.normalize.normalize_for_comparison`:
+boilerplate lines of syndication removed, traditional folded to simplified, pinyin annotations,
+punctuation and spacing dropped). Shingles are runs of :data:`CJK_SHINGLE` characters for CJK
+text and of :data:`WORD_SHINGLE` words for Latin-script text. A signature is a datasketch MinHash
+of ``NUM_PERM`` 32-bit values; cut into ``BANDS`` bands of ``ROWS`` values, each band gives one
+64-bit key, stored in the database: two articles sharing a key are candidates, and the
+estimated Jaccard similarity (or containment, for a copy that kept only part of the story)
+decides.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+import numpy as np
+from datasketch import MinHash
+
+from crawler.text.normalize import normalize_for_comparison
+
+NUM_PERM = 128
+BANDS = 32
+ROWS = 4  # BANDS * ROWS = NUM_PERM; a pair at Jaccard 0.5 becomes a candidate with p = 0.87, at 0.3 with 0.23
+CJK_SHINGLE = 5
+WORD_SHINGLE = 3
+MIN_SHINGLES = 30  # shorter texts are too short to call copies: each stays its own story
+#: A copy: estimated Jaccard similarity at least this...
+COPY_JACCARD = 0.5
+#: ...or the shorter text this much contained in the longer one (a copy that kept part of the story).
+COPY_CONTAINMENT = 0.8
+
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uac00-\ud7af]")
+_TOKEN = re.compile(
+    r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uac00-\ud7af]|[^\s\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uac00-\ud7af]+"
+)
+_SEED = 1  # fixed: signatures stored in the database must stay comparable across runs
+_PERMUTATIONS = MinHash(num_perm=NUM_PERM, seed=_SEED, scheme="affine32").permutations
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What near-duplicate detection keeps of an article."""
+
+    signature: bytes  # NUM_PERM little-endian uint32 values
+    shingles: int  # number of distinct shingles (for the containment estimate)
+    band_keys: tuple[int, ...]  # BANDS signed 64-bit keys
+
+
+def shingle_set(text: str) -> set[str]:
+    """The shingles of ``text`` in its comparison form."""
+    return token_shingles(_TOKEN.findall(normalize_for_comparison(text)))
+
+
+def token_shingles(tokens: list[str]) -> set[str]:
+    """Shingles of a token sequence (one CJK character or one word a token): runs of characters
+    where most tokens are CJK, runs of words otherwise."""
+    cjk = sum(1 for t in tokens if _CJK.match(t))
+    size = CJK_SHINGLE if cjk * 2 >= len(tokens) else WORD_SHINGLE
+    joiner = "" if size == CJK_SHINGLE else " "
+    return {joiner.join(tokens[i : i + size]) for i in range(max(0, len(tokens) - size + 1))}
+
+
+def band_keys(values: np.ndarray) -> tuple[int, ...]:
+    """One 64-bit key per band of a signature (the band's index is part of the key)."""
+    keys = []
+    for band in range(BANDS):
+        chunk = values[band * ROWS : (band + 1) * ROWS].astype("<u4").tobytes()
+        digest = hashlib.blake2b(band.to_bytes(2, "little") + chunk, digest_size=8).digest()
+        keys.append(int.from_bytes(digest, "little", signed=True))
+    return tuple(keys)
+
+
+def fingerprint(text: str) -> Fingerprint | None:
+    """The fingerprint of an article's text, or ``None`` when it is too short to compare."""
+    return shingles_fingerprint(shingle_set(text))
+
+
+def shingles_fingerprint(shingles: set[str]) -> Fingerprint | None:
+    """The fingerprint of a set of shingles, or ``None`` when there are too few to compare."""
+    if len(shingles) < MIN_SHINGLES:
+        return None
+    minhash = MinHash(num_perm=NUM_PERM, seed=_SEED, permutations=_PERMUTATIONS, scheme="affine32")
+    minhash.update_batch([s.encode("utf-8") for s in shingles])
+    values = minhash.hashvalues.astype("<u4")
+    return Fingerprint(values.tobytes(), len(shingles), band_keys(values))
+
+
+def stored_fingerprint(signature: bytes, shingles: int) -> Fingerprint:
+    """The fingerprint of an article from its stored signature and shingle count."""
+    return Fingerprint(signature, shingles, band_keys(np.frombuffer(signature, dtype="<u4")))
+
+
+def jaccard(a: bytes, b: bytes) -> float:
+    """Estimated Jaccard similarity of two signatures: the share of equal MinHash values."""
+    return float(np.mean(np.frombuffer(a, dtype="<u4") == np.frombuffer(b, dtype="<u4")))
+
+
+def containment(similarity: float, size_a: int, size_b: int) -> float:
+    """Estimated share of the smaller shingle set found in the larger one, from Jaccard and set sizes."""
+    overlap = similarity / (1 + similarity) * (size_a + size_b)
+    return min(1.0, overlap / max(1, min(size_a, size_b)))
+
+
+def is_copy(a: Fingerprint, b_signature: bytes, b_shingles: int) -> tuple[bool, float]:
+    """Whether two articles are copies of one story, and their estimated Jaccard similarity."""
+    similarity = jaccard(a.signature, b_signature)
+    if similarity >= COPY_JACCARD:
+        return True, similarity
+    # Containment only for texts of comparable substance: a 40-shingle brief inside a long report
+    # is not a copy of it.
+    if min(a.shingles, b_shingles) >= 3 * MIN_SHINGLES:
+        return containment(similarity, a.shingles, b_shingles) >= COPY_CONTAINMENT, similarity
+    return False, similarity
+
+
+_CREDIT = re.compile(
+    r"(?:来源|來源|转载自|轉載自|稿源|本文来自|source)\s*[:：]?\s*[*“\"]?\s*([\w\u4e00-\u9fff·.-]{2,20}?)(?:[*”\"\s,，。)]|$)",
+    re.IGNORECASE,
+)
+
+
+def credited_source(text: str) -> str | None:
+    """The outlet a copy credits (``来源：新华网``, ``本文转载自新华网``), if its first lines name one."""
+    head = "\n".join(text.splitlines()[:8]) + "\n" + "\n".join(text.splitlines()[-5:])
+    match = _CREDIT.search(head)
+    if not match or match.group(1).strip().lower() in _NOT_OUTLETS:
+        return None
+    return match.group(1).strip()
+
+
+_NOT_OUTLETS = frozenset({"original", "原创", "本站", "网络", "admin", "internet"})

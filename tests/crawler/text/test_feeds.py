@@ -1,0 +1,73 @@
+"""Feeds and sitemaps: the formats seen on news sites, and hostile or broken XML."""
+
+from __future__ import annotations
+
+import pytest
+
+from crawler.text.feeds import FeedError, parse_feed, parse_sitemap, sitemaps_in_robots
+
+RSS = b"""<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>t</title>
+<item><title>Old</title><link>/2024/01/01/old.html</link><pubDate>Mon, 01 Jan 2024 08:00:00 +0800</pubDate></item>
+<item><title>New &amp; shiny</title><link>http://news.example/2024/03/01/new.html</link><pubDate>Fri, 01 Mar 2024 08:00:00 GMT</pubDate></item>
+<item><guid isPermaLink="true">http://news.example/2024/02/01/guid.html</guid></item>
+</channel></rss>"""
+
+ATOM = b"""<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>
+<entry><title>A</title><link rel="alternate" href="http://news.example/a-1.html"/><link rel="edit" href="http://x/edit"/>
+<updated>2024-02-01T00:00:00Z</updated></entry></feed>"""
+
+RDF = b"""<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/">
+<item rdf:about="http://news.example/rdf-item.html"><title>r</title><link>http://news.example/rdf-item.html</link></item></rdf:RDF>"""
+
+LAUGHS = b"""<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;"><!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<rss><channel><item><title>&lol3;&xxe;</title><link>http://news.example/x-&lol3;.html</link></item></channel></rss>"""
+
+
+def test_rss_items_newest_first_and_absolute() -> None:
+    urls = [e.url for e in parse_feed(RSS, "http://news.example/rss.xml")]
+    assert urls == [
+        "http://news.example/2024/03/01/new.html",
+        "http://news.example/2024/01/01/old.html",
+        "http://news.example/2024/02/01/guid.html",
+    ]
+
+
+def test_atom_and_rdf() -> None:
+    assert [e.url for e in parse_feed(ATOM, "http://news.example/")] == ["http://news.example/a-1.html"]
+    assert [e.url for e in parse_feed(RDF, "http://news.example/")] == ["http://news.example/rdf-item.html"]
+
+
+def test_entities_are_neither_expanded_nor_loaded() -> None:
+    entries = parse_feed(LAUGHS, "http://news.example/")
+    text = " ".join(f"{e.url} {e.title}" for e in entries)
+    assert "lollol" not in text and "root:" not in text
+
+
+@pytest.mark.parametrize("body", [b"", b"<html><body>Not a feed</body></html>", b"\x00\x01garbage"])
+def test_not_a_feed_is_an_error(body: bytes) -> None:
+    with pytest.raises(FeedError):
+        parse_feed(body, "http://news.example/")
+
+
+def test_google_news_sitemap_and_index() -> None:
+    urlset = b"""<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">
+    <url><loc>http://news.example/a.html</loc><news:news><news:publication_date>2024-03-01T10:00:00+08:00</news:publication_date>
+    <news:title>A</news:title></news:news></url><url><loc>http://news.example/b.html</loc><lastmod>2024-04-01</lastmod></url></urlset>"""
+    sitemap = parse_sitemap(urlset, "http://news.example/sitemap.xml")
+    assert not sitemap.is_index
+    assert [e.url for e in sitemap.children] == ["http://news.example/b.html", "http://news.example/a.html"]
+    assert sitemap.children[1].title == "A"
+    index = parse_sitemap(
+        b"<sitemapindex><sitemap><loc>/s1.xml.gz</loc></sitemap></sitemapindex>", "http://news.example/"
+    )
+    assert index.is_index and index.children[0].url == "http://news.example/s1.xml.gz"
+
+
+def test_sitemaps_named_in_robots() -> None:
+    robots = "User-agent: *\nDisallow: /private/\nSitemap: http://news.example/sitemap_index.xml\nsitemap: /news.xml\n"
+    assert sitemaps_in_robots(robots, "http://news.example/robots.txt") == [
+        "http://news.example/sitemap_index.xml",
+        "http://news.example/news.xml",
+    ]

@@ -1,0 +1,57 @@
+"""Article-URL and pagination heuristics, on URL shapes of real news sites."""
+
+from __future__ import annotations
+
+import pytest
+
+from crawler.text.links import is_fetchable_link, is_pagination, looks_like_article
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://www.news.cn/tech/2023-08/11/c_1129800.htm",
+        "http://scitech.people.com.cn/n1/2023/0811/c1007-40054467.html",
+        "https://www.163.com/dy/article/I5DB7E63527FFA01E.html",
+        "https://www.gov.cn/xinwen/2023-03/27/content_5748495.htm",
+        "https://www.nytimes.com/2024/05/12/science/ai-protein-folding.html",
+        "https://www.theguardian.com/science/2024/may/12/ai-for-science-summit-opens-in-beijing",
+        "https://example.org/news/scientists-use-machine-learning-to-predict-materials",
+        "https://example.org/article.php?id=48213",
+    ],
+)
+def test_article_urls(url: str) -> None:
+    assert looks_like_article(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://www.news.cn/tech/",
+        "http://www.news.cn/tech/index.htm",
+        "http://x.example/news/?page=2",
+        "http://x.example/calendar/2024/01/",
+        "http://x.example/tag/ai",
+        "http://x.example/about/",
+        "http://x.example/",
+        "http://x.example/list_3.html",
+    ],
+)
+def test_listing_urls(url: str) -> None:
+    assert not looks_like_article(url)
+
+
+def test_pagination() -> None:
+    assert is_pagination("http://x.example/news/?page=2", "http://x.example/news/")
+    assert is_pagination("http://x.example/news/?page=3", "http://x.example/news/?page=2")
+    assert is_pagination("http://x.example/tech/index_2.html", "http://x.example/tech/index.html")
+    assert is_pagination("http://x.example/anything", "http://x.example/news/", link_text="下一页")
+    assert is_pagination("http://x.example/anything", "http://x.example/news/", rel="next")
+    assert not is_pagination("http://x.example/about/", "http://x.example/news/")
+    assert not is_pagination("http://x.example/news/?cat=sport", "http://x.example/news/")
+
+
+def test_binary_links_are_not_crawled() -> None:
+    assert not is_fetchable_link("http://x.example/files/report.pdf")
+    assert not is_fetchable_link("http://x.example/img/photo.JPG")
+    assert is_fetchable_link("http://x.example/2024/01/01/story.html")
