@@ -8,6 +8,7 @@ the user's data directory.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from platformdirs import user_data_dir
@@ -23,9 +24,11 @@ def default_db_url() -> str:
     return f"sqlite:///{Path(user_data_dir(APP_NAME)) / 'corpus.sqlite3'}"
 
 
-def resolve_db_url(explicit: str | None = None) -> str:
-    """The database URL to use: ``explicit``, else ``$AI4S_DB``, else the default file."""
-    url = explicit or os.environ.get(ENV_DB) or default_db_url()
+def resolve_db_url(explicit: str | None = None, environ: Mapping[str, str] | None = None) -> str:
+    """The database URL to use: ``explicit``, else ``$AI4S_DB`` (of ``environ``, default the
+    process environment), else the default file."""
+    env = os.environ if environ is None else environ
+    url = explicit or env.get(ENV_DB) or default_db_url()
     if "://" not in url:  # a bare path is taken as a SQLite file
         url = f"sqlite:///{Path(url).expanduser().resolve()}"
     return url

@@ -1,0 +1,127 @@
+"""One configuration object per process: where the corpus is, which sources, which topic profile.
+
+Built once, at the edge (the command line, ``scrapy crawl``, the daemon), with one precedence:
+defaults → environment (``AI4S_DB``, ``AI4S_SOURCES_FILE``, ``AI4S_TOPICS_FILE``) → command-line
+flags. The sources file and the topic profile are read and validated here, once; every component
+then gets the loaded values from this object instead of reading the files again.
+
+A crawl's Scrapy components receive it through the crawl context (``crawler.crawl.context``):
+the runner puts it in the ``AI4S_CONFIG`` setting, and ``scrapy crawl news -s AI4S_DB=...`` builds
+it from the ``AI4S_*`` settings instead.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from crawler.relevance.profile import TopicProfile, load_profile
+from crawler.sources import Source, SourcesError, load_sources
+from seeds import DEFAULT_PROFILE, DEFAULT_SOURCES_FILE
+from storage.db import ENV_DB, resolve_db_url
+
+ENV_SOURCES_FILE = "AI4S_SOURCES_FILE"
+ENV_TOPICS_FILE = "AI4S_TOPICS_FILE"
+
+
+class ConfigError(ValueError):
+    """Options that contradict each other, with a message saying which."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """What a process works on, resolved and loaded: the database URL, the sources, the topic profile.
+
+    ``sources`` holds only the chosen sources (all of the file's when none were named).
+    ``settings`` are the raw ``-s NAME=VALUE`` overrides of Scrapy settings.
+    """
+
+    db_url: str
+    sources_file: Path
+    topics_file: Path
+    sources: tuple[Source, ...]
+    profile: TopicProfile = field(repr=False)
+    settings: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def source_names(self) -> list[str]:
+        """The names of the chosen sources, in the file's order (or the order they were named)."""
+        return [source.name for source in self.sources]
+
+    def source(self, name: str) -> Source:
+        """The chosen source called ``name``; :class:`KeyError` if it is not one of them."""
+        for source in self.sources:
+            if source.name == name:
+                return source
+        raise KeyError(name)
+
+
+def parse_setting_overrides(pairs: Sequence[str]) -> dict[str, str]:
+    """``["NAME=VALUE", ...]`` as a dict; raises :class:`ConfigError` for a pair without ``=``."""
+    overrides = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise ConfigError(f"-s expects NAME=VALUE, got {pair!r}")
+        overrides[name.strip()] = value
+    return overrides
+
+
+def _choose(flag: Path | str | None, setting: str | None, env: str | None, default: Path, what: str) -> Path:
+    """One value from its flag, its ``-s`` setting, its environment variable or its default, in that order.
+
+    The flag and the ``-s`` setting are both command-line input: two different values is a mistake.
+    """
+    if flag and setting and Path(flag) != Path(setting):
+        raise ConfigError(f"{what} given twice with different values: {flag} and {setting}")
+    chosen = flag or setting or env
+    return Path(chosen).expanduser() if chosen else default
+
+
+def load_config(
+    *,
+    db: str | None = None,
+    sources_file: Path | str | None = None,
+    source_names: Sequence[str] = (),
+    topics_file: Path | str | None = None,
+    settings: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Config:
+    """Resolve the options (defaults → environment → flags), then read and validate the sources
+    file and the topic profile once.
+
+    Raises :class:`crawler.sources.SourcesError`, :class:`crawler.relevance.profile.TopicsError` or
+    :class:`ConfigError` (all ``ValueError``) with a message naming the file and the mistake.
+    """
+    env = os.environ if environ is None else environ
+    overrides = dict(settings or {})
+    names_setting = overrides.get("AI4S_SOURCE_NAMES")
+    if names_setting and not source_names:
+        source_names = [name.strip() for name in names_setting.split(",") if name.strip()]
+    sources_path = _choose(
+        sources_file, overrides.get(ENV_SOURCES_FILE), env.get(ENV_SOURCES_FILE), DEFAULT_SOURCES_FILE, "sources file"
+    )
+    topics_path = _choose(
+        topics_file, overrides.get(ENV_TOPICS_FILE), env.get(ENV_TOPICS_FILE), DEFAULT_PROFILE, "topic profile"
+    )
+    db_setting = overrides.get(ENV_DB)
+    if db and db_setting and db != db_setting:
+        raise ConfigError(f"database given twice with different values: {db} and {db_setting}")
+    sources = load_sources(sources_path, list(source_names))
+    profile = load_profile(topics_path)
+    # the resolved values replace whatever -s said, so no component can see another one
+    for name in (ENV_SOURCES_FILE, ENV_TOPICS_FILE, ENV_DB, "AI4S_SOURCE_NAMES"):
+        overrides.pop(name, None)
+    return Config(
+        db_url=resolve_db_url(db or db_setting, env),
+        sources_file=sources_path,
+        topics_file=topics_path,
+        sources=tuple(sources),
+        profile=profile,
+        settings=overrides,
+    )
+
+
+__all__ = ["Config", "ConfigError", "SourcesError", "load_config", "parse_setting_overrides"]

@@ -1,0 +1,47 @@
+"""Dates as the web writes them, read in one place: feed and sitemap dates, page metadata dates,
+and the HTTP ``Retry-After`` header.
+
+Every function returns aware datetimes (UTC when the text names no zone) or ``None`` for text
+that is not a date: a bad date on a page is missing metadata, never an error.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+
+def parse_date(value: str | bytes | None) -> datetime | None:
+    """A date written as W3C/ISO 8601 (``2026-11-30``, ``2026-11-30T08:00:00Z``) or as RFC 822 /
+    HTTP-date (``Mon, 30 Nov 2026 08:00:00 GMT``), as an aware datetime; ``None`` if it is neither."""
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    if not value or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        try:
+            parsed = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def retry_after_seconds(value: str | bytes | None, now: datetime | None = None) -> float | None:
+    """The wait a ``Retry-After`` header value asks for, in seconds (RFC 9110: a number of seconds or
+    an HTTP-date, counted from ``now``); ``None`` when absent or unreadable, 0 for a date in the past."""
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    if not value or not value.strip():
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    if text[0].isdigit() or text[0] in "+-":  # "1.5", "-3": not a delay-seconds value, and not a date
+        return None
+    when = parse_date(text)
+    if when is None:
+        return None
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())

@@ -1,0 +1,128 @@
+"""HTML page → article fields, with trafilatura. Pure: no Scrapy, no database.
+
+:func:`extract_article` is what the extraction pool runs for every fetched page. It decodes
+the bytes (:mod:`crawler.text.charset`), extracts text and metadata, and decides whether the
+page holds an article at all: index pages, error pages and non-HTML documents come back
+as a :class:`NotAnArticle` with the reason.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+import lxml.html
+from trafilatura import bare_extraction
+
+from crawler.text.charset import decode_html
+from crawler.text.dates import parse_date
+
+#: Below this many characters of text (CJK characters count double), a page holds no article.
+MIN_ARTICLE_CHARS = 250
+
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
+_LANG_CODE = re.compile(r"^[a-zA-Z]{2,3}(?:[-_][a-zA-Z0-9]{2,8})*$")
+
+
+@dataclass(frozen=True)
+class ExtractedArticle:
+    """The fields of an article page."""
+
+    text: str
+    title: str | None
+    published: datetime | None
+    author: str | None
+    site_name: str | None
+    language: str | None
+    encoding: str
+
+
+@dataclass(frozen=True)
+class NotAnArticle:
+    """A page that holds no article, and why (``outcome`` is ``no_text`` or ``not_html``)."""
+
+    outcome: str
+    reason: str
+    encoding: str | None = None
+
+
+def is_html(content_type: str | None, body: bytes) -> bool:
+    """True when the response is an HTML page, by its Content-Type or, if it has none, by its first bytes."""
+    if content_type:
+        return content_type.split(";")[0].strip().lower() in _HTML_TYPES
+    head = body[:1024].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html", b"<head", b"<meta", b"<!--"))
+
+
+def weighted_length(text: str) -> int:
+    """Length of ``text`` with CJK characters counted twice (one CJK character carries about a word)."""
+    return len(text) + len(_CJK.findall(text))
+
+
+def _html_lang(tree: lxml.html.HtmlElement | None) -> str | None:
+    if tree is None:
+        return None
+    lang = (tree.get("lang") or tree.get("{http://www.w3.org/XML/1998/namespace}lang") or "").strip()
+    return lang.replace("_", "-") if _LANG_CODE.match(lang) else None
+
+
+def detect_language(text: str, declared: str | None = None) -> str | None:
+    """ISO 639-1 code of ``text``: by script for CJK, else by py3langid; the page's ``lang`` when they agree."""
+    sample = text[:3000]
+    if not sample.strip():
+        return declared.split("-")[0].lower() if declared else None
+    cjk = len(_CJK.findall(sample))
+    if cjk > 0.2 * len(sample.replace(" ", "")):
+        if re.search(r"[\u3040-\u30ff]", sample):
+            return "ja"
+        if re.search(r"[\uac00-\ud7af]", sample):
+            return "ko"
+        return "zh"
+    detected, _ = _language_classifier()(sample)
+    return detected
+
+
+def _language_classifier():  # type: ignore[no-untyped-def]
+    """py3langid's classifier, imported on first use: loading its model costs about half a second."""
+    from py3langid import classify
+
+    return classify
+
+
+def warm_up() -> None:
+    """Load everything extraction needs (the language model included), so the first page is not slow."""
+    detect_language("Warm-up text for the language model of the extraction workers.")
+
+
+def extract_article(
+    body: bytes, url: str, header_charset: str | None = None, content_type: str | None = None
+) -> ExtractedArticle | NotAnArticle:
+    """The article in a fetched page, or why there is none."""
+    if not is_html(content_type, body):
+        kind = (content_type or "unknown").split(";")[0].strip()
+        return NotAnArticle("not_html", f"not a web page ({kind})")
+    decoded = decode_html(body, header_charset)
+    try:
+        tree = lxml.html.fromstring(decoded.text.encode("utf-8"), parser=lxml.html.HTMLParser(encoding="utf-8"))
+    except (lxml.etree.ParserError, ValueError) as exc:
+        return NotAnArticle("no_text", f"unparseable HTML: {exc}", decoded.encoding)
+    document = bare_extraction(
+        tree, url=url, with_metadata=True, include_comments=False, include_tables=True, favor_precision=False
+    )
+    if document is None or isinstance(document, dict):
+        return NotAnArticle("no_text", "no article text (nothing extracted)", decoded.encoding)
+    text = (document.text or "").strip()
+    if weighted_length(text) < MIN_ARTICLE_CHARS:
+        return NotAnArticle("no_text", f"no article text ({len(text)} characters extracted)", decoded.encoding)
+    declared = _html_lang(tree)
+    return ExtractedArticle(
+        text=text,
+        title=(document.title or None),
+        published=parse_date(document.date),
+        author=(document.author or None),
+        site_name=(document.sitename or None),
+        language=detect_language(text, declared),
+        encoding=decoded.encoding,
+    )
