@@ -429,7 +429,8 @@ seeds_app = typer.Typer(help="The seed articles that define the topic.", no_args
 app.add_typer(topics_app, name="topics")
 app.add_typer(seeds_app, name="seeds")
 
-#: In a source checkout, the labelled texts of the test corpus beside the project.
+#: In a source checkout, the labelled texts of the test corpus beside the project (an installed
+#: package has none: ``topics eval`` then asks for ``--labelled``).
 DEFAULT_LABELLED = SEEDS_DIR.parent.parent / "shared" / "corpus" / "relevance"
 
 
@@ -489,7 +490,10 @@ def topics_eval(
         loaded = load_profile(path)
     except TopicsError as exc:
         raise _fail(str(exc)) from None
-    texts = load_labelled(labelled) if labelled.is_dir() else []
+    if not labelled.is_dir():
+        default = " (the default: the test corpus beside a source checkout)" if labelled == DEFAULT_LABELLED else ""
+        raise _fail(f"no folder of labelled texts at {labelled}{default}: give one with --labelled DIR")
+    texts = load_labelled(labelled)
     if not texts:
         raise _fail(f"no labelled texts (*.json) in {labelled}")
     scored = score_all(RelevanceScorer(loaded), texts)
