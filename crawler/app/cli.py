@@ -117,7 +117,7 @@ def daemon(
     """Crawl every source on its own schedule, until SIGTERM or Ctrl-C (one daemon per database)."""
     import logging
 
-    from crawler.crawl.runner import parse_setting_overrides
+    from crawler.config import load_config, parse_setting_overrides
     from crawler.digest.mail import MailError
     from crawler.schedule.daemon import Daemon, DaemonOptions
     from storage.lock import LockHeld
@@ -125,24 +125,21 @@ def daemon(
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s", datefmt="%Y-%m-%d %H:%M:%S"
     )
+    options = DaemonOptions(
+        time_limit=time_limit,
+        stop_timeout=stop_timeout,
+        max_parallel=max_parallel,
+        log_dir=log_dir,
+        digest_every=None if digest_every.strip().lower() in ("off", "none", "") else digest_every,
+        digest_dir=digest_dir,
+        digest_mail=digest_mail,
+        digest_settle=digest_settle,
+    )
     try:
-        options = DaemonOptions(
-            sources_file=sources,
-            source_names=source,
-            db_url=db,
-            topics_file=topics,
-            settings=parse_setting_overrides(setting),
-            time_limit=time_limit,
-            stop_timeout=stop_timeout,
-            max_parallel=max_parallel,
-            log_dir=log_dir,
-            digest_every=None if digest_every.strip().lower() in ("off", "none", "") else digest_every,
-            digest_dir=digest_dir,
-            digest_mail=digest_mail,
-            digest_settle=digest_settle,
-        )
-        runner = Daemon(options)
-    except (ValueError, MailError) as exc:  # SourcesError, TopicsError: ValueErrors with a clear message
+        overrides = parse_setting_overrides(setting)
+        config = load_config(db=db, sources_file=sources, source_names=source, topics_file=topics, settings=overrides)
+        runner = Daemon(config, options)
+    except (ValueError, MailError) as exc:  # SourcesError, TopicsError, ConfigError: ValueErrors with a clear message
         raise _fail(str(exc)) from None
     try:
         runner.run()
