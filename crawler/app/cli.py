@@ -1,28 +1,27 @@
 """The ``ai4s`` command line: crawl, daemon, jobs, export, sources, stats and the offline demo.
 
-The outer edge of the application: commands parse their options, call one function of
-the crawler or the storage, and print. Nothing imports this module.
+The outer edge of the application: each command parses its options, builds the configuration
+(:func:`crawler.config.load_config`) where it needs the sources or the topic profile, calls one
+library function, and prints. Nothing imports this module.
 """
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
-import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
-from crawler.sources import SourcesError, load_sources
-from seeds import DEFAULT_LEXICON, DEFAULT_SOURCES_FILE, SEEDS_DIR
+from crawler.sources import load_sources
+from seeds import DEFAULT_LEXICON, DEFAULT_PROFILE, DEFAULT_SOURCES_FILE, SEEDS_DIR
 
 if TYPE_CHECKING:
-    from crawler.relevance.profile import TopicProfile
+    from crawler.config import Config
 
 app = typer.Typer(
     help="ai4s-monitor: follow news coverage of AI for Science into a deduplicated corpus.",
@@ -117,7 +116,7 @@ def daemon(
     """Crawl every source on its own schedule, until SIGTERM or Ctrl-C (one daemon per database)."""
     import logging
 
-    from crawler.crawl.runner import parse_setting_overrides
+    from crawler.config import load_config, parse_setting_overrides
     from crawler.digest.mail import MailError
     from crawler.schedule.daemon import Daemon, DaemonOptions
     from storage.lock import LockHeld
@@ -125,24 +124,21 @@ def daemon(
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s", datefmt="%Y-%m-%d %H:%M:%S"
     )
+    options = DaemonOptions(
+        time_limit=time_limit,
+        stop_timeout=stop_timeout,
+        max_parallel=max_parallel,
+        log_dir=log_dir,
+        digest_every=None if digest_every.strip().lower() in ("off", "none", "") else digest_every,
+        digest_dir=digest_dir,
+        digest_mail=digest_mail,
+        digest_settle=digest_settle,
+    )
     try:
-        options = DaemonOptions(
-            sources_file=sources,
-            source_names=source,
-            db_url=db,
-            topics_file=topics,
-            settings=parse_setting_overrides(setting),
-            time_limit=time_limit,
-            stop_timeout=stop_timeout,
-            max_parallel=max_parallel,
-            log_dir=log_dir,
-            digest_every=None if digest_every.strip().lower() in ("off", "none", "") else digest_every,
-            digest_dir=digest_dir,
-            digest_mail=digest_mail,
-            digest_settle=digest_settle,
-        )
-        runner = Daemon(options)
-    except (ValueError, MailError) as exc:  # SourcesError, TopicsError: ValueErrors with a clear message
+        overrides = parse_setting_overrides(setting)
+        config = load_config(db=db, sources_file=sources, source_names=source, topics_file=topics, settings=overrides)
+        runner = Daemon(config, options)
+    except (ValueError, MailError) as exc:  # SourcesError, TopicsError, ConfigError: ValueErrors with a clear message
         raise _fail(str(exc)) from None
     try:
         runner.run()
@@ -157,12 +153,9 @@ def jobs(sources: SourcesOption = None, db: DbOption = None) -> None:
     from storage import Database
     from storage.schedules import all_schedules, job_next_run_times
 
-    try:
-        configured = load_sources(sources)
-    except SourcesError as exc:
-        raise _fail(str(exc)) from None
-    with Database(db) as database, database.session() as session:
-        table = jobs_table(configured, all_schedules(session), job_next_run_times(session))
+    config = _load_config(db=db, sources_file=sources)
+    with Database(config.db_url) as database, database.session() as session:
+        table = jobs_table(list(config.sources), all_schedules(session), job_next_run_times(session))
     console.print(table)
 
 
@@ -202,7 +195,8 @@ def digest(
                 text = render(replay(database, replay_id), format)
             except LookupError as exc:
                 raise _fail(str(exc)) from None
-            _emit(text, out)
+            with _output(out) as stream:
+                stream.write(text)
             return
         request = DigestRequest(
             name=name, since=since or "24h", since_last=since_last, languages=lang, sources=source,
@@ -227,13 +221,6 @@ def digest(
     )
 
 
-def _emit(text: str, out: Path | None) -> None:
-    if out is None:
-        sys.stdout.write(text)
-    else:
-        out.write_text(text, encoding="utf-8")
-
-
 @app.command()
 def export(
     db: DbOption = None,
@@ -242,34 +229,13 @@ def export(
     all_articles: Annotated[bool, typer.Option("--all", help="Include the articles scored off-topic.")] = False,
 ) -> None:
     """Write every stored on-topic article (or all, with --all) as one JSON object per line."""
+    from crawler.corpus.export import EXPORT_FORMATS, export_jsonl
     from storage import Database
-    from storage.repository import iter_articles
 
-    if format != "jsonl":
-        raise _fail(f"unknown format {format!r} (supported: jsonl)")
-    stream = out.open("w", encoding="utf-8") if out else sys.stdout
-    count = 0
-    try:
-        with Database(db) as database, database.session() as session:
-            for article, source_name in iter_articles(session, include_off_topic=all_articles):
-                record = {
-                    "url": article.url,
-                    "canonical_url": article.canonical_url,
-                    "source": source_name,
-                    "title": article.title,
-                    "text": article.text,
-                    "published": article.published.date().isoformat() if article.published else None,
-                    "language": article.language,
-                    "relevance": article.relevance,
-                    "relevant": article.relevant,
-                    "story_id": article.story_id,
-                    "first_seen": article.first_seen.isoformat(),
-                }
-                stream.write(json.dumps(record, ensure_ascii=False) + "\n")
-                count += 1
-    finally:
-        if out:
-            stream.close()
+    if format not in EXPORT_FORMATS:
+        raise _fail(f"unknown format {format!r} (supported: {', '.join(EXPORT_FORMATS)})")
+    with _output(out) as stream, Database(db) as database:
+        count = export_jsonl(database, stream, include_off_topic=all_articles)
     if out:
         errors.print(f"{count} articles written to {out}")
 
@@ -277,31 +243,14 @@ def export(
 @app.command()
 def rescore(db: DbOption = None, profile: ProfileOption = None) -> None:
     """Score every stored article again against the topic profile (after it changed)."""
-    from crawler.relevance.profile import RelevanceScorer, TopicsError, load_profile
+    from crawler.corpus.rescore import rescore_articles
+    from crawler.relevance.profile import RelevanceScorer
     from storage import Database
-    from storage.repository import articles_after, update_relevance
 
-    try:
-        scorer = RelevanceScorer(load_profile(profile))
-    except TopicsError as exc:
-        raise _fail(str(exc)) from None
-    counts = {"scored": 0, "now relevant": 0, "now off-topic": 0}
-    with Database(db) as database:
-        last_id = 0
-        while True:
-            with database.session() as session:
-                batch = articles_after(session, last_id)
-            if not batch:
-                break
-            with database.session() as session, session.begin():
-                for article_id, title, text in batch:
-                    result = scorer.score(title, text)
-                    evidence = json.dumps(result.evidence(), ensure_ascii=False)
-                    update_relevance(session, article_id, result.score, result.relevant, evidence)
-                    counts["scored"] += 1
-                    counts["now relevant" if result.relevant else "now off-topic"] += 1
-            last_id = batch[-1][0]
-    console.print(", ".join(f"{value} {name}" for name, value in counts.items()))
+    config = _load_config(db=db, topics_file=profile)
+    with Database(config.db_url) as database:
+        counts = rescore_articles(database, RelevanceScorer(config.profile))
+    console.print(str(counts))
 
 
 stories_app = typer.Typer(help="Stories: the copies of one piece of news grouped together.")
@@ -318,25 +267,13 @@ def stories(
     """List the most recent stories with their number of copies and outlets."""
     if context.invoked_subcommand is not None:
         return
+    from crawler.app.tables import stories_table
     from storage import Database
     from storage.stories import recent_stories
 
     with Database(db) as database, database.session() as session:
         found = recent_stories(session, limit=limit, include_off_topic=all_articles)
-    table = Table(title=f"{len(found)} most recent stories", title_justify="left")
-    for column in ("story", "headline (representative copy)", "copies", "outlets", "first seen", "last seen"):
-        table.add_column(column, justify="right" if column in ("story", "copies") else "left")
-    for story in found:
-        head = story.representative
-        table.add_row(
-            str(story.id),
-            f"{head.title or head.url}\n{head.url}",
-            str(len(story.copies)),
-            ", ".join(story.outlets),
-            story.first_seen.strftime("%Y-%m-%d %H:%M"),
-            story.last_seen.strftime("%Y-%m-%d %H:%M"),
-        )
-    console.print(table)
+    console.print(stories_table(found))
 
 
 @stories_app.command("rebuild")
@@ -357,24 +294,10 @@ def stories_rebuild(db: DbOption = None) -> None:
 @app.command("sources")
 def list_sources(sources: SourcesOption = None) -> None:
     """List the configured sources with their feeds, sitemaps, listing pages and schedules."""
-    try:
-        configured = load_sources(sources)
-    except SourcesError as exc:
-        raise _fail(str(exc)) from None
-    table = Table(title=str(sources or DEFAULT_SOURCES_FILE), title_justify="left")
-    for column in ("name", "language", "every", "feeds", "sitemaps", "listing pages", "limits"):
-        table.add_column(column)
-    for s in configured:
-        table.add_row(
-            s.name,
-            s.language or "",
-            s.every,
-            "\n".join(s.feeds),
-            "\n".join(s.sitemaps),
-            "\n".join(s.start_urls),
-            f"depth {s.max_depth}, {s.max_pages} pages",
-        )
-    console.print(table)
+    from crawler.app.tables import sources_table
+
+    config = _load_config(sources_file=sources)
+    console.print(sources_table(config.sources, config.sources_file))
 
 
 @app.command()
@@ -399,26 +322,21 @@ def demo(
     rounds: Annotated[int, typer.Option(help="Crawls to run; the second shows that known articles are skipped.")] = 2,
 ) -> None:
     """Start a small news web on 127.0.0.1, crawl it into a SQLite file and print the summary (offline)."""
-    from crawler.app.demo import DemoWeb
+    from crawler.app.demo import DemoError, DemoWeb, run_demo
 
-    workdir = Path(tempfile.mkdtemp(prefix="ai4s-demo-"))
-    db_url = db or f"sqlite:///{workdir / 'demo.sqlite3'}"
-    with DemoWeb() as web:
-        sources_file = workdir / "sources.toml"
-        sources_file.write_text(web.sources_toml(), encoding="utf-8")
+    def serving(web: DemoWeb, sources_file: Path) -> None:
         console.print(
             f"Demo news web: {len(web.sites)} sites on loopback, "
             f"{web.expected_article_count()} article pages; sources in {sources_file}"
         )
-        for round_number in range(1, rounds + 1):
-            console.print(f"\n[bold]Crawl {round_number} of {rounds}[/]")
-            # Each crawl in its own process: Scrapy's reactor runs once per process.
-            result = subprocess.run(
-                [sys.executable, "-m", "crawler", "crawl", "--sources", str(sources_file), "--db", db_url],
-                check=False,
-            )
-            if result.returncode != 0:
-                raise _fail(f"crawl {round_number} failed (exit {result.returncode})", code=1)
+
+    def round_starts(number: int) -> None:
+        console.print(f"\n[bold]Crawl {number} of {rounds}[/]")
+
+    try:
+        db_url = run_demo(db, rounds, on_ready=serving, on_round=round_starts)
+    except DemoError as exc:
+        raise _fail(str(exc), code=1) from None
     console.print(f"\nCorpus: {db_url}\nTry: ai4s stats --db {db_url}\n     ai4s export --db {db_url}", highlight=False)
 
 
@@ -445,31 +363,18 @@ def topics_build(
     top: Annotated[int, typer.Option(help="How many distinctive seed terms to keep.")] = 60,
 ) -> None:
     """Derive the topic profile from the seed articles and the curated lexicon."""
-    from crawler.relevance.build import background_texts, build_profile, seed_files
-    from crawler.relevance.profile import TopicsError, dump_profile, load_profile
+    from crawler.relevance.build import background_texts, facet_counts, write_profile
+    from crawler.relevance.profile import TopicsError
 
     texts = list(background_texts(background)) if background else []
     if not texts:
         errors.print("warning: no background texts: seed terms are ranked by frequency alone (use --background)")
     try:
-        scoring = load_profile(out).scoring if out.exists() else None
-        profile = build_profile(seeds, lexicon, texts, scoring=scoring, top=top)
+        profile = write_profile(seeds, lexicon, texts, out, top=top)
     except TopicsError as exc:
         raise _fail(str(exc)) from None
-    names = ", ".join(p.name for p in seed_files(seeds))
-    header = (
-        "Topic profile of ai4s-monitor: what counts as coverage of AI for Science.\n"
-        "Built by `ai4s topics build` from the curated lexicon (seeds/lexicon.toml) and the terms that the\n"
-        f"seed articles use far more than ordinary news ({len(texts)} background texts): {names}.\n"
-        "Review changes in git; edit the lexicon or add seeds (`ai4s seeds add`) and rebuild. The [scoring]\n"
-        "table is kept across rebuilds; `ai4s topics eval --calibrate --write` sets the threshold.\n"
-        "Each [[term]]: text (normalised: simplified Chinese, lower case), facet, weight, origin."
-    )
-    out.write_text(dump_profile(profile, header), encoding="utf-8")
-    by_facet: dict[str, int] = {}
-    for term in profile.terms:
-        by_facet[term.facet] = by_facet.get(term.facet, 0) + 1
-    console.print(f"{out}: {len(profile.terms)} terms ({', '.join(f'{k} {v}' for k, v in by_facet.items())})")
+    facets = ", ".join(f"{facet} {count}" for facet, count in facet_counts(profile).items())
+    console.print(f"{out}: {len(profile.terms)} terms ({facets})")
 
 
 @topics_app.command("eval")
@@ -480,75 +385,28 @@ def topics_eval(
     write: Annotated[bool, typer.Option(help="With --calibrate: save the threshold in the profile.")] = False,
 ) -> None:
     """Precision, recall and F1 per language, on the tuning part and on the held-out part."""
-    from dataclasses import replace
+    from crawler.app.tables import evaluation_table
+    from crawler.relevance.evaluate import evaluate_profile
 
-    from crawler.relevance.evaluate import calibrate_threshold, evaluate, is_held_out, load_labelled, score_all
-    from crawler.relevance.profile import DEFAULT_PROFILE, RelevanceScorer, TopicProfile, TopicsError, load_profile
-
-    path = profile or DEFAULT_PROFILE
-    try:
-        loaded = load_profile(path)
-    except TopicsError as exc:
-        raise _fail(str(exc)) from None
     if not labelled.is_dir():
         default = " (the default: the test corpus beside a source checkout)" if labelled == DEFAULT_LABELLED else ""
         raise _fail(f"no folder of labelled texts at {labelled}{default}: give one with --labelled DIR")
-    texts = load_labelled(labelled)
-    if not texts:
-        raise _fail(f"no labelled texts (*.json) in {labelled}")
-    scored = score_all(RelevanceScorer(loaded), texts)
-    tuning = [(t, s) for t, s in scored if not is_held_out(t.id)]
-    threshold = loaded.scoring.threshold
-    if calibrate:
-        threshold = calibrate_threshold(tuning)
-        console.print(f"threshold calibrated on the tuning part: {threshold} (was {loaded.scoring.threshold})")
-        if write:
-            # Saved as a shift of the bias, so that a score of 0.5 is the decision boundary.
-            import math
-
-            shift = math.log(threshold / (1 - threshold))
-            scoring = replace(loaded.scoring, bias=round(loaded.scoring.bias - shift, 3), threshold=0.5)
-            _rewrite_profile(path, TopicProfile(loaded.terms, scoring))
-            console.print(f"saved in {path}: bias {loaded.scoring.bias} -> {scoring.bias}, threshold 0.5")
-            loaded, threshold = load_profile(path), 0.5
-            scored = score_all(RelevanceScorer(loaded), texts)
-            tuning = [(t, s) for t, s in scored if not is_held_out(t.id)]
-    table = Table(title=f"relevance at threshold {threshold}", title_justify="left")
-    for column in ("part", "language", "texts", "precision", "recall", "F1", "false +", "false -"):
-        table.add_column(column, justify="right" if column not in ("part", "language") else "left")
-    parts = [("tuning", tuning), ("held out", [(t, s) for t, s in scored if is_held_out(t.id)]), ("all", scored)]
-    for part, items in parts:
-        for row in evaluate([(t, s >= threshold) for t, s in items]):
-            table.add_row(
-                part,
-                row.group,
-                str(row.n),
-                f"{row.precision:.2f}",
-                f"{row.recall:.2f}",
-                f"{row.f1:.2f}",
-                str(row.fp),
-                str(row.fn),
-            )
-    console.print(table)
-    wrong = [(t, s) for t, s in scored if (s >= threshold) != t.relevant]
-    for text, score in sorted(wrong, key=lambda item: item[0].id):
+    try:
+        evaluation = evaluate_profile(profile or DEFAULT_PROFILE, labelled, calibrate=calibrate, write=write)
+    except ValueError as exc:  # TopicsError, or no labelled texts
+        raise _fail(str(exc)) from None
+    calibration = evaluation.calibration
+    if calibration is not None:
+        console.print(f"threshold calibrated on the tuning part: {calibration.threshold} (was {calibration.previous})")
+        if calibration.bias is not None:
+            before, after = calibration.bias
+            console.print(f"saved in {evaluation.path}: bias {before} -> {after}, threshold {evaluation.threshold}")
+    console.print(evaluation_table(evaluation))
+    for text, score in evaluation.wrong:
         label = "relevant" if text.relevant else "negative"
         console.print(
             f"  wrong: {text.id} ({label}, {text.kind}) scored {score:.3f}: {text.title[:60]}", highlight=False
         )
-
-
-def _rewrite_profile(path: Path, profile: TopicProfile) -> None:
-    """Write ``profile`` back to ``path``, keeping the file's leading comment block."""
-    from crawler.relevance.profile import dump_profile
-
-    lines = path.read_text(encoding="utf-8").splitlines()
-    header = []
-    for line in lines:
-        if not line.startswith("#"):
-            break
-        header.append(line[1:].strip())
-    path.write_text(dump_profile(profile, "\n".join(header)), encoding="utf-8")
 
 
 @seeds_app.command("add")
@@ -557,40 +415,33 @@ def seeds_add(
     seeds: Annotated[Path, typer.Option(help="Folder of seed articles.")] = SEEDS_DIR,
 ) -> None:
     """Add a seed article (a text file, or the article text of a web page); then run `ai4s topics build`."""
-    import hashlib
-    import urllib.request
+    from crawler.seed_articles import SeedError, add_seed
 
-    from crawler.relevance.build import seed_files
-    from crawler.text.extract import ExtractedArticle, extract_article
-    from crawler.text.urls import is_http_url
-
-    if is_http_url(source):
-        request = urllib.request.Request(source, headers={"User-Agent": "ai4s-monitor/0.1 (seed fetch)"})
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - http(s) checked above
-                body, content_type = response.read(10 * 1024 * 1024), response.headers.get("Content-Type")
-                charset = response.headers.get_content_charset()
-        except OSError as exc:
-            raise _fail(f"cannot fetch {source}: {exc}") from None
-        result = extract_article(body, source, charset, content_type)
-        if not isinstance(result, ExtractedArticle):
-            raise _fail(f"{source}: {result.reason}")
-        text = f"{result.title or ''}\n\n{result.text}\n\nSource: {source}\n"
-    else:
-        path = Path(source)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise _fail(f"cannot read {path} as UTF-8 text: {exc}") from None
-    if len(text.strip()) < 200:
-        raise _fail("a seed article needs some text (200 characters at least)")
-    number = len(seed_files(seeds))
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-    if any(p.name.endswith(f"_{digest}.txt") for p in seed_files(seeds)):
-        raise _fail("this seed is already there")
-    target = seeds / f"{number:03d}_{digest}.txt"
-    target.write_text(text, encoding="utf-8")
+    try:
+        target = add_seed(source, seeds)
+    except SeedError as exc:
+        raise _fail(str(exc)) from None
     console.print(f"added {target}; now run: ai4s topics build --background DIR")
+
+
+def _load_config(db: str | None = None, sources_file: Path | None = None, topics_file: Path | None = None) -> Config:
+    """The configuration of a command (:func:`crawler.config.load_config`); exit 2 with its message if it is wrong."""
+    from crawler.config import load_config
+
+    try:
+        return load_config(db=db, sources_file=sources_file, topics_file=topics_file)
+    except ValueError as exc:  # SourcesError, TopicsError, ConfigError: ValueErrors with a clear message
+        raise _fail(str(exc)) from None
+
+
+@contextmanager
+def _output(out: Path | None) -> Iterator[TextIO]:
+    """``out`` opened for writing (closed after the block), or standard output when it is ``None``."""
+    if out is None:
+        yield sys.stdout
+        return
+    with out.open("w", encoding="utf-8") as stream:
+        yield stream
 
 
 def main() -> None:

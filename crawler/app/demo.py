@@ -16,15 +16,18 @@ The articles are the five seed articles of ``seeds/`` (rendered as news pages, t
 and a few ordinary, invented non-AI news items from ``crawler/demo_content/*.toml``. Seed 001, a
 Xinhua story, is served twice: on demo-xinhua and, reposted under another template and URL, on
 demo-portal, so that the demo shows duplicate detection. Every page is rendered once, when the
-web is built; serving is static.
+web is built; serving is static. :func:`run_demo` serves it and crawls it, as ``ai4s demo`` does.
 """
 
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+import tempfile
 import tomllib
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from email.utils import format_datetime
@@ -515,3 +518,39 @@ def _toml_str(value: str) -> str:
     """``value`` as a TOML basic string."""
     escaped = value.replace("\\", "\\\\").replace('"', '\\"')
     return f'"{escaped}"'
+
+
+class DemoError(RuntimeError):
+    """A demo crawl failed; the message says which one and how it ended."""
+
+
+def run_demo(
+    db_url: str | None,
+    rounds: int,
+    on_ready: Callable[[DemoWeb, Path], None] | None = None,
+    on_round: Callable[[int], None] | None = None,
+) -> str:
+    """Serve the demo web and crawl it ``rounds`` times into ``db_url`` (default: a SQLite file in a
+    new temporary folder), each crawl an ``ai4s crawl`` process printing its summary; the database URL.
+
+    ``on_ready`` gets the web and its sources file once it serves, ``on_round`` each round's number
+    before its crawl. Raises :class:`DemoError` when a crawl fails.
+    """
+    workdir = Path(tempfile.mkdtemp(prefix="ai4s-demo-"))
+    db_url = db_url or f"sqlite:///{workdir / 'demo.sqlite3'}"
+    with DemoWeb() as web:
+        sources_file = workdir / "sources.toml"
+        sources_file.write_text(web.sources_toml(), encoding="utf-8")
+        if on_ready:
+            on_ready(web, sources_file)
+        for round_number in range(1, rounds + 1):
+            if on_round:
+                on_round(round_number)
+            # Each crawl in its own process: Scrapy's reactor runs once per process.
+            result = subprocess.run(
+                [sys.executable, "-m", "crawler", "crawl", "--sources", str(sources_file), "--db", db_url],
+                check=False,
+            )
+            if result.returncode != 0:
+                raise DemoError(f"crawl {round_number} failed (exit {result.returncode})")
+    return db_url

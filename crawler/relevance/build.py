@@ -1,5 +1,5 @@
 """Seeds → topic profile: the curated lexicon plus the terms the seed articles use far more often
-than ordinary news does. Pure (reads files, writes nothing).
+than ordinary news does. Pure: reads the seeds and the lexicon, writes only the profile file it is asked to.
 
 Distinctive terms are ranked by the log-odds ratio of their rate in the seeds against their
 rate in a background of ordinary news, with an informative Dirichlet prior (Monroe, Colaresi
@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from crawler.relevance.profile import FACETS, Scoring, Term, TopicProfile, TopicsError
+from crawler.relevance.profile import FACETS, Scoring, Term, TopicProfile, TopicsError, dump_profile, load_profile
 from crawler.text.normalize import normalize_for_matching, strip_syndication_boilerplate
 
 _LATIN_WORD = re.compile(r"[a-z][a-z0-9+\-]{2,}")
@@ -144,3 +144,35 @@ def build_profile(
     for term in curated + derived:
         unique.setdefault((term.text, term.facet), term)
     return TopicProfile(tuple(unique.values()), scoring or Scoring())
+
+
+# -- writing the profile file ---------------------------------------------------------------------
+def profile_header(seed_names: list[str], background_count: int) -> str:
+    """The comment block at the top of a built profile: what it is, how it was built, how to change it."""
+    return (
+        "Topic profile of ai4s-monitor: what counts as coverage of AI for Science.\n"
+        "Built by `ai4s topics build` from the curated lexicon (seeds/lexicon.toml) and the terms that the\n"
+        f"seed articles use far more than ordinary news ({background_count} background texts): "
+        f"{', '.join(seed_names)}.\n"
+        "Review changes in git; edit the lexicon or add seeds (`ai4s seeds add`) and rebuild. The [scoring]\n"
+        "table is kept across rebuilds; `ai4s topics eval --calibrate --write` sets the threshold.\n"
+        "Each [[term]]: text (normalised: simplified Chinese, lower case), facet, weight, origin."
+    )
+
+
+def facet_counts(profile: TopicProfile) -> dict[str, int]:
+    """How many terms the profile has in each facet, in the order the facets first occur."""
+    counts: dict[str, int] = {}
+    for term in profile.terms:
+        counts[term.facet] = counts.get(term.facet, 0) + 1
+    return counts
+
+
+def write_profile(seeds_dir: Path, lexicon_path: Path, background: list[str], out: Path, top: int = 60) -> TopicProfile:
+    """Build the profile (:func:`build_profile`) and write it to ``out`` with its header; the
+    ``[scoring]`` table of an existing ``out`` is kept. Raises :class:`TopicsError`."""
+    scoring = load_profile(out).scoring if out.exists() else None
+    profile = build_profile(seeds_dir, lexicon_path, background, scoring=scoring, top=top)
+    header = profile_header([path.name for path in seed_files(seeds_dir)], len(background))
+    out.write_text(dump_profile(profile, header), encoding="utf-8")
+    return profile

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from crawler.relevance.profile import RelevanceScorer, Scoring
+from crawler.relevance.profile import RelevanceScorer, Scoring, TopicProfile, dump_profile, load_profile
 
 
 @dataclass(frozen=True)
@@ -165,3 +165,82 @@ def fit_scoring(
             weights[k] = min(weights[k], 0.0) if k == "negative" else max(weights[k], 0.0)
     values = {FEATURE_WEIGHTS[k]: round(v, 3) for k, v in weights.items()}
     return replace(base, bias=round(bias, 3), **values)
+
+
+# -- evaluating a profile file, and saving a calibrated threshold in it ---------------------------
+ScoredText = tuple[LabelledText, float]
+
+
+def threshold_in_bias(scoring: Scoring, threshold: float) -> Scoring:
+    """``scoring`` with ``threshold`` folded into its bias, so that 0.5 becomes the decision boundary:
+    a text that scored ``threshold`` scores 0.5 after (the score is the logistic of bias plus features)."""
+    shift = math.log(threshold / (1 - threshold))
+    return replace(scoring, bias=round(scoring.bias - shift, 3), threshold=0.5)
+
+
+def rewrite_profile(path: Path, profile: TopicProfile) -> None:
+    """Write ``profile`` to ``path``, keeping the file's leading comment block."""
+    header = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            break
+        header.append(line[1:].strip())
+    path.write_text(dump_profile(profile, "\n".join(header)), encoding="utf-8")
+
+
+def split_parts(scored: list[ScoredText]) -> list[tuple[str, list[ScoredText]]]:
+    """The scored texts as three parts: ``tuning``, ``held out`` and ``all``."""
+    tuning = [(t, s) for t, s in scored if not is_held_out(t.id)]
+    held_out = [(t, s) for t, s in scored if is_held_out(t.id)]
+    return [("tuning", tuning), ("held out", held_out), ("all", scored)]
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A threshold chosen on the tuning part; with ``bias`` (before, after) when it was saved in the profile."""
+
+    previous: float
+    threshold: float
+    bias: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True)
+class ProfileEvaluation:
+    """A profile's scores per part and language at its threshold, the texts it gets wrong, and its calibration."""
+
+    path: Path
+    threshold: float
+    parts: list[tuple[str, list[Scores]]]
+    wrong: list[ScoredText]
+    calibration: Calibration | None = None
+
+
+def evaluate_profile(path: Path, labelled: Path, calibrate: bool = False, write: bool = False) -> ProfileEvaluation:
+    """Evaluate the profile at ``path`` on the labelled texts of the folder ``labelled``.
+
+    With ``calibrate`` the threshold is chosen on the tuning part first; with ``write`` too, it is
+    saved in the profile as a shift of the bias (threshold 0.5), and the saved profile is evaluated.
+    Raises :class:`crawler.relevance.profile.TopicsError` for a broken profile and :class:`ValueError`
+    when the folder holds no labelled texts.
+    """
+    profile = load_profile(path)
+    texts = load_labelled(labelled) if labelled.is_dir() else []
+    if not texts:
+        raise ValueError(f"no labelled texts (*.json) in {labelled}")
+    scored = score_all(RelevanceScorer(profile), texts)
+    threshold = profile.scoring.threshold
+    calibration = None
+    if calibrate:
+        threshold = calibrate_threshold(split_parts(scored)[0][1])
+        calibration = Calibration(profile.scoring.threshold, threshold)
+        if write:
+            scoring = threshold_in_bias(profile.scoring, threshold)
+            rewrite_profile(path, TopicProfile(profile.terms, scoring))
+            calibration = replace(calibration, bias=(profile.scoring.bias, scoring.bias))
+            # scored again as saved (term weights rounded in the file), so the report shows what is used
+            saved = load_profile(path)
+            threshold = saved.scoring.threshold
+            scored = score_all(RelevanceScorer(saved), texts)
+    parts = [(name, evaluate([(t, s >= threshold) for t, s in items])) for name, items in split_parts(scored)]
+    wrong = sorted(((t, s) for t, s in scored if (s >= threshold) != t.relevant), key=lambda item: item[0].id)
+    return ProfileEvaluation(path, threshold, parts, wrong, calibration)

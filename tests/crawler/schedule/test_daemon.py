@@ -338,6 +338,7 @@ def test_a_crawl_whose_daemon_is_killed_closes_itself_as_interrupted(
 
 
 def test_the_daemon_checks_its_sources_and_schedules_before_it_starts(tmp_path: Path) -> None:
+    from crawler.config import load_config
     from crawler.schedule.daemon import Daemon, DaemonOptions
 
     sources = tmp_path / "sources.toml"
@@ -347,12 +348,12 @@ def test_the_daemon_checks_its_sources_and_schedules_before_it_starts(tmp_path: 
         encoding="utf-8",
     )
     db_url = f"sqlite:///{tmp_path / 'c.sqlite3'}"
-    only_b = Daemon(DaemonOptions(sources_file=sources, source_names=["b"], db_url=db_url, digest_every=None))
+    only_b = Daemon(load_config(sources_file=sources, source_names=["b"], db=db_url), DaemonOptions(digest_every=None))
     assert list(only_b.sources) == ["b"]
     only_b.database.close()
     sources.write_text(sources.read_text(encoding="utf-8").replace("1-5", "1-9"), encoding="utf-8")
     with pytest.raises(ValueError, match="source 'b'"):
-        Daemon(DaemonOptions(sources_file=sources, db_url=db_url))
+        Daemon(load_config(sources_file=sources, db=db_url), DaemonOptions())
     result = ai4s("daemon", "--sources", str(sources), "--db", db_url, timeout=60)
     assert result.returncode == 2 and "invalid day of week" in result.stderr
     assert not (tmp_path / "c.sqlite3.daemon.lock").exists() or (tmp_path / "c.sqlite3.daemon.lock").read_text() == ""

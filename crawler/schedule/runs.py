@@ -1,0 +1,153 @@
+"""What the daemon records of each job run: a crawl's run row (started by the daemon, closed here
+when the crawl process could not), the source's schedule moved by the pure policy
+(:mod:`crawler.schedule.policy`), the run's log line; and the digest a digest job delivers.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from crawler.app.report import describe_interval
+from crawler.digest.delivery import DigestRequest, make_digest
+from crawler.digest.mail import MailError
+from crawler.schedule.policy import RunResult, bounds_of, next_state
+from crawler.schedule.supervise import ChildExit, process_alive
+from crawler.sources import Source
+from storage import Database
+from storage.lock import LockHeld
+from storage.repository import SourceRunCounts, finish_run, run_counts, start_run
+from storage.schedules import ScheduleState, abort_stale_runs, get_run, load_schedule, save_schedule
+
+logger = logging.getLogger("ai4s.daemon")
+
+
+def abort_orphaned_runs(database: Database) -> list[int]:
+    """Mark ``aborted`` the runs left ``running`` by a process that is gone (a killed daemon or crawl); their ids."""
+    with database.session() as session, session.begin():
+        aborted = abort_stale_runs(session, process_alive)
+    if aborted:
+        logger.warning("Crawl runs %s were left running by a process that is gone: marked aborted", aborted)
+    return aborted
+
+
+def open_crawl_run(database: Database, source: str) -> int:
+    """Start the run row of one crawl of ``source``, owned by this process until the crawl adopts it; its id."""
+    with database.session() as session, session.begin():
+        return start_run(session, [source], pid=os.getpid(), host=socket.gethostname())
+
+
+def close_crawl_run(
+    database: Database, source: str, run_id: int, ended: ChildExit, stderr_path: Path, daemon_stopping: bool
+) -> tuple[RunResult, SourceRunCounts | None]:
+    """The result of the crawl and its counts; the run row closed here if the crawl process could
+    not close it (``aborted`` when the daemon stopped it, ``failed`` when it crashed). A crawl the
+    daemon stopped because it is stopping itself says nothing of the source (``neutral``)."""
+    with database.session() as session, session.begin():
+        run = get_run(session, run_id)
+        status = run.status if run is not None else "failed"
+        message = run.message if run is not None else None
+        if status == "running":
+            status = "aborted" if ended.stopped else "failed"
+            message = ended.stopped or (
+                f"the crawl process ended with exit code {ended.code} without closing its run (see {stderr_path})"
+            )
+            finish_run(session, run_id, status, message)
+        counts = next((c for c in run_counts(session, run_id) if c.source == source), None)
+    result = RunResult(
+        run_id=run_id,
+        status=status,
+        new_articles=counts.new_articles if counts else 0,
+        unreachable=counts.unreachable if counts else False,
+        error=message if status != "ok" else None,
+        neutral=bool(ended.stopped) and daemon_stopping,
+    )
+    return result, counts
+
+
+def current_interval(database: Database, source: Source) -> float | None:
+    """The interval to poll ``source`` at now: as adapted, if its configured ``every`` is unchanged
+    (``None`` for a cron schedule). A new or changed ``every`` starts the adapted interval again from it."""
+    bounds = bounds_of(source)
+    if bounds is None:
+        return None
+    with database.session() as session, session.begin():
+        state = load_schedule(session, source.name)
+        if state is None:
+            state = ScheduleState(every=source.every, interval_seconds=bounds.every)
+            save_schedule(session, source.name, state)
+        elif state.every != source.every or state.interval_seconds is None:
+            # a new configured pace: the interval starts from it; health and last run are kept
+            state = replace(state, every=source.every, interval_seconds=bounds.every, empty_polls=0)
+            save_schedule(session, source.name, state)
+    return bounds.clamp(state.interval_seconds or bounds.every)
+
+
+def adapt_schedule(database: Database, source: Source, result: RunResult) -> ScheduleState:
+    """Record ``result`` in the source's schedule and move its interval by the policy; the new state."""
+    bounds = bounds_of(source)
+    with database.session() as session, session.begin():
+        state = load_schedule(session, source.name) or ScheduleState(
+            every=source.every, interval_seconds=bounds.every if bounds else None
+        )
+        updated = next_state(state, bounds, result, datetime.now(UTC))
+        save_schedule(session, source.name, updated)
+    return updated
+
+
+def log_run(
+    source: Source, result: RunResult, state: ScheduleState, seconds: float, counts: SourceRunCounts | None
+) -> None:
+    """The daemon's one line about a finished crawl: status, counts, next pace and health (a warning if it failed)."""
+    figures = (
+        f"{counts.pages_fetched} fetched, {counts.new_articles} new, {counts.skipped_known} known, "
+        f"{counts.entry_pages_unchanged} unchanged, {counts.errors} errors"
+        if counts
+        else "no counts"
+    )
+    health = "" if state.healthy else f"; UNHEALTHY after {state.failures} failed runs"
+    if state.failures and state.healthy:
+        health = f"; {state.failures} failed runs in a row"
+    pace = f"every {describe_interval(state.interval_seconds)}" if state.interval_seconds else f"cron {source.every}"
+    why = f" ({result.error})" if result.error else ""
+    line = "Source %s: run %d %s%s in %.1f s: %s; next: %s%s"
+    level = logging.WARNING if result.failed else logging.INFO
+    logger.log(level, line, source.name, result.run_id, result.status, why, seconds, figures, pace, health)
+
+
+def deliver_scheduled_digest(database: Database, name: str, directory: Path, mail_to: list[str], settle: float) -> None:
+    """Write (and mail) digest ``name`` of what is new since its last one, into ``directory`` with its
+    Atom feed; a failure is logged and leaves the period to the next one."""
+    request = DigestRequest(
+        name=name,
+        since_last=True,
+        formats=["html", "md", "json"],
+        out=directory,
+        mail_to=list(mail_to),
+        settle=timedelta(seconds=settle),
+        feed=directory / f"digest-{name}.atom",  # a stable address for feed readers
+    )
+    try:
+        delivery = make_digest(database, request)
+    except (MailError, OSError, LockHeld) as exc:
+        logger.warning("Digest %s failed, its period is left to the next one: %s", name, exc)
+        return
+    except Exception:
+        logger.exception("Digest %s failed, its period is left to the next one", name)
+        return
+    counts = delivery.digest["counts"]
+    mailed = f", mailed to {', '.join(delivery.mailed_to)}" if delivery.mailed_to else ""
+    logger.info(
+        "Digest %s (%d): %d stories (%d new, %d grown) written to %s%s",
+        name,
+        delivery.run_id,
+        counts["stories"],
+        counts["new_stories"],
+        counts["grown_stories"],
+        delivery.files[0] if delivery.files else directory,
+        mailed,
+    )

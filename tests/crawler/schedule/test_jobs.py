@@ -1,0 +1,113 @@
+"""The daemon's job store, on a real database: a job per source and the digest job, stale jobs
+removed, an unchanged job keeping its next run across restarts, the job functions stored by the
+references a migration relies on; schedules APScheduler cannot use refused before the start."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from crawler.schedule import daemon
+from crawler.schedule.jobs import (
+    CRAWL_JOB,
+    DIGEST_JOB,
+    DigestJob,
+    check_schedules,
+    job_id,
+    make_scheduler,
+    sync_jobs,
+)
+from crawler.sources import Source, parse_sources
+from storage import Database
+from storage.schedules import job_next_run_times
+
+SOURCES = """
+[[source]]
+name = "a"
+feeds = ["http://a.example/rss"]
+every = "30m"
+
+[[source]]
+name = "b"
+feeds = ["http://b.example/rss"]
+every = "0 6 * * 1-5"
+"""
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Iterator[Database]:
+    with Database(f"sqlite:///{tmp_path / 'corpus.sqlite3'}") as database:
+        yield database
+
+
+def paused_scheduler(database: Database) -> BackgroundScheduler:
+    """A scheduler on ``database``'s job store, started paused (nothing fires)."""
+    scheduler = make_scheduler(database, max_parallel=2)
+    scheduler.start(paused=True)
+    return scheduler
+
+
+def test_jobs_follow_the_sources_and_keep_their_next_run_across_restarts(database: Database, tmp_path: Path) -> None:
+    sources = parse_sources(SOURCES)
+    digest = DigestJob("daily", "1d", tmp_path / "digests")
+    before = datetime.now(UTC)
+    scheduler = paused_scheduler(database)
+    try:
+        sync_jobs(scheduler, sources, {"a": 1800.0, "b": None}, digest)
+        jobs = {job.id: job for job in scheduler.get_jobs()}
+        assert set(jobs) == {"crawl:a", "crawl:b", "digest:daily"}
+        assert jobs["crawl:a"].func_ref == CRAWL_JOB and jobs["crawl:a"].args == ("a",)
+        assert jobs["digest:daily"].func_ref == DIGEST_JOB and jobs["digest:daily"].args == ("daily",)
+        # a new source's first crawl comes within seconds (on a cron schedule too); the digest a day on
+        for key in ("crawl:a", "crawl:b"):
+            assert before <= jobs[key].next_run_time <= datetime.now(UTC) + timedelta(seconds=5)
+        later = jobs["crawl:b"].trigger.get_next_fire_time(None, datetime.now(UTC))  # then at its cron times
+        assert later.hour == 6 and later.weekday() < 5
+        assert abs((jobs["digest:daily"].next_run_time - before).total_seconds() - 86400) < 60
+    finally:
+        scheduler.shutdown(wait=False)
+    with database.session() as session:
+        planned = job_next_run_times(session)
+
+    # restarted with source b removed, a unchanged and no digest: a keeps its next run, the others go
+    scheduler = paused_scheduler(database)
+    try:
+        sync_jobs(scheduler, sources[:1], {"a": 1800.0}, None)
+        assert {job.id for job in scheduler.get_jobs()} == {"crawl:a"}
+    finally:
+        scheduler.shutdown(wait=False)
+    with database.session() as session:
+        assert job_next_run_times(session) == {"crawl:a": planned["crawl:a"]}
+
+    # a changed interval is a new trigger: the job moves to its first firing
+    scheduler = paused_scheduler(database)
+    try:
+        sync_jobs(scheduler, sources[:1], {"a": 7200.0}, None)
+        (job,) = scheduler.get_jobs()
+        assert (job.next_run_time - datetime.now(UTC)).total_seconds() > 7000
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+def test_the_stored_job_references_are_the_daemons_job_functions() -> None:
+    # a migration rewrites stored references to exactly these: the functions must stay where they name
+    assert CRAWL_JOB == "crawler.schedule.daemon:crawl_job" and DIGEST_JOB == "crawler.schedule.daemon:digest_job"
+    assert (daemon.crawl_job.__module__, daemon.crawl_job.__name__) == tuple(CRAWL_JOB.split(":"))
+    assert (daemon.digest_job.__module__, daemon.digest_job.__name__) == tuple(DIGEST_JOB.split(":"))
+    assert job_id("xinhua") == "crawl:xinhua" and DigestJob("d", "1d", Path()).job_id == "digest:d"
+
+
+def test_schedules_apscheduler_cannot_use_are_refused_with_their_source() -> None:
+    good = Source(name="a", feeds=("http://a.example/rss",), every="0 6 * * 1-5")
+    check_schedules([good], "12h")
+    check_schedules([good], "0 7 * * *")
+    check_schedules([good], None)
+    bad = Source(name="b", feeds=("http://b.example/rss",), every="0 6 * * 1-9")
+    with pytest.raises(ValueError, match=r"source 'b': every = '0 6 \* \* 1-9': invalid day of week"):
+        check_schedules([good, bad], None)
+    with pytest.raises(ValueError, match="expected an interval such as"):
+        check_schedules([good], "daily at six")
