@@ -170,7 +170,10 @@ def test_topics_eval_reports_and_saves_a_calibrated_threshold(tmp_path: Path) ->
     assert "threshold calibrated on the tuning part: " in written.stdout
     assert f"saved in {profile}: bias {bias} -> {saved.bias}, threshold 0.5" in written.stdout
     assert saved.threshold == 0.5 and "relevance at threshold 0.5" in written.stdout
-    empty = ai4s("topics", "eval", "--profile", str(profile), "--labelled", str(tmp_path / "none"))
+    missing = ai4s("topics", "eval", "--profile", str(profile), "--labelled", str(tmp_path / "none"))
+    assert missing.exit_code == 2 and "no folder of labelled texts at" in missing.stderr
+    (tmp_path / "empty").mkdir()
+    empty = ai4s("topics", "eval", "--profile", str(profile), "--labelled", str(tmp_path / "empty"))
     assert empty.exit_code == 2 and "no labelled texts (*.json) in" in empty.stderr
 
 
