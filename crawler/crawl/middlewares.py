@@ -24,6 +24,7 @@ from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
 
 from crawler.crawl.context import CrawlContext
 from crawler.crawl.requests import ENTRY_KINDS, NotModified, PollDeferred, article_request, entry_url, stat_key
+from crawler.text.dates import retry_after_seconds
 from crawler.text.urls import canonical_url, is_http_url, is_internal_host, url_host
 from storage.hashing import url_hash
 
@@ -96,39 +97,37 @@ class SourceStatsMiddleware:
 class BackoffRetryMiddleware(RetryMiddleware):
     """Scrapy's retries (5xx, 429, timeouts, connection errors), waiting longer before each retry:
     ``AI4S_RETRY_BACKOFF_BASE`` seconds, doubled each time up to ``AI4S_RETRY_BACKOFF_MAX``,
-    or the server's ``Retry-After`` when it asks for longer (within the maximum)."""
+    or the server's ``Retry-After`` (seconds or an HTTP date) when it asks for longer (within the maximum)."""
 
     def __init__(self, settings: Any) -> None:
         super().__init__(settings)
         self.backoff_base = settings.getfloat("AI4S_RETRY_BACKOFF_BASE", 1.0)
         self.backoff_max = settings.getfloat("AI4S_RETRY_BACKOFF_MAX", 30.0)
 
-    def _delay(self, retry: Request, response: Response | None = None) -> float:
+    def delay(self, retry: Request, retry_after: float | None = None) -> float:
+        """Seconds to wait before sending ``retry``: the backoff of its attempt, or the server's
+        ``retry_after`` when longer, capped at ``AI4S_RETRY_BACKOFF_MAX``."""
         attempt = max(1, int(retry.meta.get("retry_times", 1)))
-        delay = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
-        if response is not None:
-            retry_after = response.headers.get(b"Retry-After")
-            if retry_after and retry_after.strip().isdigit():
-                delay = min(self.backoff_max, max(delay, float(retry_after.strip())))
-        return delay
+        backoff = self.backoff_base * 2 ** (attempt - 1)
+        return min(self.backoff_max, max(backoff, retry_after or 0.0))
 
     async def process_response(self, request: Request, response: Response) -> Request | Response:  # type: ignore[override]
         """A delayed retry request for a retryable status, else the response. A server asking for a
         longer wait than ``AI4S_RETRY_BACKOFF_MAX`` is not retried in this crawl: its ``Retry-After``
         is remembered for the next poll of an entry page."""
-        retry_after = response.headers.get(b"Retry-After")
-        if retry_after and retry_after.strip().isdigit() and float(retry_after.strip()) > self.backoff_max:
+        retry_after = retry_after_seconds(response.headers.get(b"Retry-After"), datetime.now(UTC))
+        if retry_after is not None and retry_after > self.backoff_max:
             return response
         result = super().process_response(request, response)
         if isinstance(result, Request):
-            await asyncio.sleep(self._delay(result, response))
+            await asyncio.sleep(self.delay(result, retry_after))
         return result
 
     async def process_exception(self, request: Request, exception: Exception) -> Request | None:  # type: ignore[override]
         """A delayed retry request for a retryable network error, else ``None``."""
         result = super().process_exception(request, exception)
         if isinstance(result, Request):
-            await asyncio.sleep(self._delay(result))
+            await asyncio.sleep(self.delay(result))
         return result
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from functools import cached_property
 from typing import Any
 
@@ -41,6 +40,7 @@ from crawler.crawl.requests import (
     stat_key,
 )
 from crawler.sources import Source
+from crawler.text.dates import retry_after_seconds
 from crawler.text.feeds import FeedError, parse_sitemap, read_feed, sitemaps_in_robots
 from crawler.text.links import is_fetchable_link, is_pagination, looks_like_article
 from crawler.text.urls import is_http_url, is_internal_host, url_host
@@ -317,7 +317,8 @@ class NewsSpider(scrapy.Spider):
         elif kind in ENTRY_KINDS:
             self.crawler.stats.inc_value(stat_key(source, "entry_pages_failed"))
             now = datetime.now(UTC)
-            wait = retry_after_seconds(failure.value.response) if failure.check(HttpError) else None
+            retry_after = failure.value.response.headers.get(b"Retry-After") if failure.check(HttpError) else None
+            wait = retry_after_seconds(retry_after, now)
             if wait:
                 not_before = now + timedelta(seconds=wait)
                 yield EntryPoll(source, entry_url(request), status or 0, changed=False, not_before=not_before)
@@ -340,18 +341,3 @@ class NewsSpider(scrapy.Spider):
         yield EntryPoll(
             source_name, entry_url(request), unchanged.status, changed=False, etag=unchanged.etag, not_before=not_before
         )
-
-
-def retry_after_seconds(response: Response) -> float | None:
-    """The wait a ``Retry-After`` header asks for (seconds or an HTTP date), or ``None``."""
-    value = response.headers.get(b"Retry-After")
-    if not value:
-        return None
-    text = value.decode("latin-1").strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return max(0.0, (when - datetime.now(UTC)).total_seconds()) if when.tzinfo else None
