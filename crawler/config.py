@@ -50,6 +50,10 @@ class Config:
         """The names of the chosen sources, in the file's order (or the order they were named)."""
         return [source.name for source in self.sources]
 
+    def __deepcopy__(self, memo: dict[int, object]) -> Config:
+        """The same object: a loaded configuration is immutable, and Scrapy deep-copies its settings."""
+        return self
+
     def source(self, name: str) -> Source:
         """The chosen source called ``name``; :class:`KeyError` if it is not one of them."""
         for source in self.sources:

@@ -17,7 +17,6 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from crawler.sources import load_sources
 from seeds import DEFAULT_LEXICON, DEFAULT_PROFILE, DEFAULT_SOURCES_FILE, SEEDS_DIR
 
 if TYPE_CHECKING:
@@ -67,18 +66,16 @@ def crawl(
 ) -> None:
     """Run one crawl of the configured sources and print a summary per source."""
     from crawler.app.report import CrawlProgress, summary_table
-    from crawler.crawl.runner import CrawlOptions, parse_setting_overrides, run_crawl
-    from crawler.relevance.profile import load_profile
+    from crawler.config import load_config, parse_setting_overrides
+    from crawler.crawl.runner import run_crawl
 
     try:
         overrides = parse_setting_overrides(setting)
-        chosen = load_sources(sources, source)
-        load_profile(topics)
-    except ValueError as exc:  # SourcesError and TopicsError are ValueErrors with a clear message
+        config = load_config(db=db, sources_file=sources, source_names=source, topics_file=topics, settings=overrides)
+    except ValueError as exc:  # SourcesError, TopicsError and ConfigError are ValueErrors with a clear message
         raise _fail(str(exc)) from None
-    options = CrawlOptions(sources, [s.name for s in chosen], db, overrides, log_level.upper(), log_file, topics)
-    with CrawlProgress(errors, [s.name for s in chosen]) as progress:
-        report = run_crawl(options, on_progress=progress.update)
+    with CrawlProgress(errors, config.source_names) as progress:
+        report = run_crawl(config, log_level=log_level.upper(), log_file=log_file, on_progress=progress.update)
     title = f"crawl run {report.run_id}: {report.status}"
     console.print(summary_table(report.counts, title))
     if report.status == "failed":

@@ -1,8 +1,10 @@
 """Scrapy middlewares of the crawler: URL identity, address policy, known-URL skipping,
-per-source budgets and statistics, and retries with backoff.
+per-source budgets and statistics, conditional GET of entry pages, the article URLs to try
+again, and retries with backoff.
 
-Request meta keys used throughout: ``ai4s_source`` (the source name), ``ai4s_kind``
-(``feed``, ``sitemap``, ``robots``, ``listing`` or ``article``) and ``ai4s_max_pages``.
+What they know of the crawl (the sources, the corpus's known URLs and entry-page states) they
+get from the crawl context (:mod:`crawler.crawl.context`); the requests they build come from
+:mod:`crawler.crawl.requests`, where the request meta keys are described.
 """
 
 from __future__ import annotations
@@ -12,54 +14,27 @@ import hashlib
 import logging
 from collections import Counter
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from scrapy import Request, signals
+from scrapy import Request
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.exceptions import IgnoreRequest
 from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
 
-from crawler.sources import load_sources
+from crawler.crawl.context import CrawlContext
+from crawler.crawl.requests import ENTRY_KINDS, NotModified, PollDeferred, article_request, entry_url, stat_key
+from crawler.text.dates import retry_after_seconds
 from crawler.text.urls import canonical_url, is_http_url, is_internal_host, url_host
-from storage import Database
 from storage.hashing import url_hash
-from storage.models import utcnow
-from storage.polling import EntryPageState, load_entry_pages
-from storage.repository import known_url_hashes, retriable_urls
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Response
 
+    from storage.polling import EntryPageState
+
 logger = logging.getLogger(__name__)
-
-
-#: Request kinds that are entry pages (polled every crawl), as opposed to ``article`` pages (fetched once).
-ENTRY_KINDS = frozenset({"feed", "sitemap", "robots", "listing"})
-
-
-def stat_key(source: str, counter: str) -> str:
-    """The stats-collector key of a per-source counter."""
-    return f"ai4s/{source}/{counter}"
-
-
-def entry_url(request: Request) -> str:
-    """The canonical URL an entry page is remembered by: the one first requested, before redirects."""
-    return canonical_url(request.meta.get("redirect_urls", [request.url])[0])
-
-
-class NotModified(IgnoreRequest):
-    """An entry page unchanged since the last poll (a 304, or the very same body): not parsed again."""
-
-    def __init__(self, reason: str, state: EntryPageState | None, status: int, etag: str | None = None) -> None:
-        super().__init__(reason)
-        self.state = state
-        self.status = status
-        self.etag = etag
-
-
-class PollDeferred(IgnoreRequest):
-    """An entry page not requested: the site asked not to be polled before a later time."""
 
 
 class CanonicalUrlFingerprinter:
@@ -81,15 +56,13 @@ class AddressPolicyMiddleware:
     """Fetch only http(s); fetch internal addresses (loopback, private, link-local) only on hosts
     that a configured source names. Applies to every request, redirects included."""
 
-    def __init__(self, crawler: Crawler) -> None:
-        settings = crawler.settings
-        sources = load_sources(settings.get("AI4S_SOURCES_FILE"), settings.getlist("AI4S_SOURCE_NAMES"))
-        self.configured_hosts = frozenset(host for source in sources for host in source.hosts)
+    def __init__(self, crawler: Crawler, context: CrawlContext) -> None:
+        self.configured_hosts = frozenset(host for source in context.config.sources for host in source.hosts)
         self.stats = crawler.stats
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> AddressPolicyMiddleware:
-        return cls(crawler)
+        return cls(crawler, CrawlContext.of(crawler))
 
     def process_request(self, request: Request) -> None:
         """Raise :class:`IgnoreRequest` for a URL that policy forbids."""
@@ -124,39 +97,37 @@ class SourceStatsMiddleware:
 class BackoffRetryMiddleware(RetryMiddleware):
     """Scrapy's retries (5xx, 429, timeouts, connection errors), waiting longer before each retry:
     ``AI4S_RETRY_BACKOFF_BASE`` seconds, doubled each time up to ``AI4S_RETRY_BACKOFF_MAX``,
-    or the server's ``Retry-After`` when it asks for longer (within the maximum)."""
+    or the server's ``Retry-After`` (seconds or an HTTP date) when it asks for longer (within the maximum)."""
 
     def __init__(self, settings: Any) -> None:
         super().__init__(settings)
         self.backoff_base = settings.getfloat("AI4S_RETRY_BACKOFF_BASE", 1.0)
         self.backoff_max = settings.getfloat("AI4S_RETRY_BACKOFF_MAX", 30.0)
 
-    def _delay(self, retry: Request, response: Response | None = None) -> float:
+    def delay(self, retry: Request, retry_after: float | None = None) -> float:
+        """Seconds to wait before sending ``retry``: the backoff of its attempt, or the server's
+        ``retry_after`` when longer, capped at ``AI4S_RETRY_BACKOFF_MAX``."""
         attempt = max(1, int(retry.meta.get("retry_times", 1)))
-        delay = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
-        if response is not None:
-            retry_after = response.headers.get(b"Retry-After")
-            if retry_after and retry_after.strip().isdigit():
-                delay = min(self.backoff_max, max(delay, float(retry_after.strip())))
-        return delay
+        backoff = self.backoff_base * 2 ** (attempt - 1)
+        return min(self.backoff_max, max(backoff, retry_after or 0.0))
 
     async def process_response(self, request: Request, response: Response) -> Request | Response:  # type: ignore[override]
         """A delayed retry request for a retryable status, else the response. A server asking for a
         longer wait than ``AI4S_RETRY_BACKOFF_MAX`` is not retried in this crawl: its ``Retry-After``
         is remembered for the next poll of an entry page."""
-        retry_after = response.headers.get(b"Retry-After")
-        if retry_after and retry_after.strip().isdigit() and float(retry_after.strip()) > self.backoff_max:
+        retry_after = retry_after_seconds(response.headers.get(b"Retry-After"), datetime.now(UTC))
+        if retry_after is not None and retry_after > self.backoff_max:
             return response
         result = super().process_response(request, response)
         if isinstance(result, Request):
-            await asyncio.sleep(self._delay(result, response))
+            await asyncio.sleep(self.delay(result, retry_after))
         return result
 
     async def process_exception(self, request: Request, exception: Exception) -> Request | None:  # type: ignore[override]
         """A delayed retry request for a retryable network error, else ``None``."""
         result = super().process_exception(request, exception)
         if isinstance(result, Request):
-            await asyncio.sleep(self._delay(result))
+            await asyncio.sleep(self.delay(result))
         return result
 
 
@@ -164,26 +135,21 @@ class ConditionalGetMiddleware:
     """Cheap re-polls of entry pages: sends the ``ETag`` / ``Last-Modified`` remembered from the
     last poll, turns a 304 or an unchanged body into :class:`NotModified` (so nothing is parsed),
     and defers a page the site asked not to poll yet (``Retry-After``, a feed's ``ttl``) with
-    :class:`PollDeferred`. What was seen is remembered by the store pipeline (``EntryPoll`` items).
+    :class:`PollDeferred`. What was seen is remembered by the crawl context (``EntryPoll`` items).
     """
 
-    def __init__(self, crawler: Crawler) -> None:
-        self.crawler = crawler
+    def __init__(self, crawler: Crawler, context: CrawlContext) -> None:
+        self.stats = crawler.stats
+        self.context = context
         self.honour_hints = crawler.settings.getbool("AI4S_HONOUR_POLL_HINTS", True)
-        self.states: dict[str, EntryPageState] = {}
-        crawler.signals.connect(self._load, signal=signals.spider_opened)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ConditionalGetMiddleware:
-        return cls(crawler)
-
-    def _load(self) -> None:
-        with Database(self.crawler.settings.get("AI4S_DB")) as database, database.session() as session:
-            self.states = load_entry_pages(session)
+        return cls(crawler, CrawlContext.of(crawler))
 
     def state_of(self, request: Request) -> EntryPageState | None:
         """What the last poll of ``request``'s entry page left, if any."""
-        return self.states.get(url_hash(entry_url(request)))
+        return self.context.entry_pages.get(url_hash(entry_url(request)))
 
     def process_request(self, request: Request) -> None:
         """Add the validators of the last poll; raise :class:`PollDeferred` before the allowed time."""
@@ -192,8 +158,8 @@ class ConditionalGetMiddleware:
         state = self.state_of(request)
         if state is None:
             return
-        if self.honour_hints and state.not_before is not None and state.not_before > utcnow():
-            self.crawler.stats.inc_value(stat_key(request.meta.get("ai4s_source", "?"), "deferred"))
+        if self.honour_hints and state.not_before is not None and state.not_before > datetime.now(UTC):
+            self.stats.inc_value(stat_key(request.meta.get("ai4s_source", "?"), "deferred"))
             raise PollDeferred(f"the site asked not to poll before {state.not_before:%Y-%m-%d %H:%M:%S} UTC")
         if state.etag:
             request.headers.setdefault(b"If-None-Match", state.etag.encode("latin-1", "replace"))
@@ -223,44 +189,47 @@ class PendingRetryMiddleware(BaseSpiderMiddleware):
     an article once announced is not lost because its page failed, even if no entry page
     announces it again."""
 
+    def __init__(self, crawler: Crawler, context: CrawlContext) -> None:
+        super().__init__(crawler)
+        self.context = context
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> PendingRetryMiddleware:
+        return cls(crawler, CrawlContext.of(crawler))
+
     async def process_start(self, start: AsyncIterator[Any]) -> AsyncIterator[Any]:
         """The spider's start requests, then the pending retries."""
         async for item_or_request in start:
             yield item_or_request
-        spider = self.crawler.spider
-        sources = getattr(spider, "sources", {})
-        attempts = self.crawler.settings.getint("AI4S_MAX_ARTICLE_ATTEMPTS", 5)
-        with Database(self.crawler.settings.get("AI4S_DB")) as database, database.session() as session:
-            pending = retriable_urls(session, list(sources), attempts)
+        pending = self.context.pending_retries
         if pending:
             logger.info("%d article URLs that failed before are tried again", len(pending))
+        config = self.context.config
         for url, source in pending:
-            yield spider.article_request(url, sources[source], "retry")
+            yield article_request(url, config.source(source), "retry")
 
 
 class KnownUrlFilterMiddleware(BaseSpiderMiddleware):
     """Drops article requests whose canonical URL the corpus already knows, before they are scheduled.
 
-    The known URLs are read from the database once, when the crawl starts.
+    The known URLs are those the crawl context read from the database when the crawl started.
     """
 
-    def __init__(self, crawler: Crawler) -> None:
+    def __init__(self, crawler: Crawler, context: CrawlContext) -> None:
         super().__init__(crawler)
-        self.known: set[str] = set()
+        self.context = context
         self.skipped: set[str] = set()  # counted once per URL, however often it is linked
-        crawler.signals.connect(self._load, signal=signals.spider_opened)
 
-    def _load(self) -> None:
-        with Database(self.crawler.settings.get("AI4S_DB")) as database, database.session() as session:
-            self.known = known_url_hashes(session)
-        logger.info("%d URLs already known to the corpus will not be fetched again", len(self.known))
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> KnownUrlFilterMiddleware:
+        return cls(crawler, CrawlContext.of(crawler))
 
     def get_processed_request(self, request: Request, response: Response | None) -> Request | None:
         """``None`` (dropped) for an article request whose canonical URL is known."""
         if request.meta.get("ai4s_kind") != "article":
             return request
         key = url_hash(canonical_url(request.url))
-        if key in self.known:
+        if key in self.context.known_urls:
             if key not in self.skipped:
                 self.skipped.add(key)
                 self.crawler.stats.inc_value(stat_key(request.meta.get("ai4s_source", "?"), "skipped_known"))

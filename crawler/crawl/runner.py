@@ -1,4 +1,4 @@
-"""Runs one crawl in this process: builds the Scrapy settings from the product's options,
+"""Runs one crawl in this process: builds the Scrapy settings from the crawl's configuration,
 runs the news spider to the end, and reports the run's per-source counts.
 
 Scrapy's reactor cannot be restarted, so a process runs at most one crawl through this
@@ -8,33 +8,18 @@ module; the CLI's ``crawl`` command is such a process, and the daemon starts one
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from scrapy.crawler import CrawlerProcess
+from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.settings import Settings
 
-from crawler.relevance.profile import load_profile
-from crawler.sources import Source, load_sources
-from storage import Database, resolve_db_url
-from storage.repository import SourceRunCounts, run_counts
+from crawler.config import Config
+from crawler.crawl.context import CrawlContext
+from storage.repository import SourceRunCounts
 
 ProgressCallback = Callable[[dict[str, Any]], None]
-
-
-@dataclass
-class CrawlOptions:
-    """What to crawl and where to store it, plus raw Scrapy setting overrides."""
-
-    sources_file: Path | None = None
-    source_names: list[str] = field(default_factory=list)
-    db_url: str | None = None
-    settings: dict[str, str] = field(default_factory=dict)
-    log_level: str = "INFO"
-    log_file: str | None = None
-    topics_file: Path | None = None
 
 
 @dataclass
@@ -47,48 +32,45 @@ class CrawlReport:
     stats: dict[str, Any]
 
 
-def parse_setting_overrides(pairs: list[str]) -> dict[str, str]:
-    """``["NAME=VALUE", ...]`` as a dict; raises :class:`ValueError` for a pair without ``=``."""
-    overrides = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name.strip():
-            raise ValueError(f"-s expects NAME=VALUE, got {pair!r}")
-        overrides[name.strip()] = value
-    return overrides
-
-
-def build_settings(options: CrawlOptions) -> tuple[Settings, list[Source]]:
-    """The Scrapy settings of a crawl (validating the sources file and the topic profile first)
-    and the sources it covers."""
-    sources = load_sources(options.sources_file, options.source_names)
-    load_profile(options.topics_file)  # a broken profile is reported before anything starts
+def build_settings(config: Config, log_level: str = "INFO", log_file: str | None = None) -> Settings:
+    """The Scrapy settings of a crawl of ``config``: the project's, the configuration itself
+    (``AI4S_CONFIG``, for the crawl context), the log options, then the ``-s`` overrides."""
     settings = Settings()
     settings.setmodule("crawler.crawl.settings", priority="project")
-    settings.set("AI4S_SOURCES_FILE", str(options.sources_file) if options.sources_file else None, priority="cmdline")
-    settings.set("AI4S_SOURCE_NAMES", [s.name for s in sources], priority="cmdline")
-    settings.set("AI4S_DB", resolve_db_url(options.db_url), priority="cmdline")
-    settings.set("AI4S_TOPICS_FILE", str(options.topics_file) if options.topics_file else None, priority="cmdline")
-    settings.set("LOG_LEVEL", options.log_level, priority="cmdline")
-    if options.log_file:
-        settings.set("LOG_FILE", options.log_file, priority="cmdline")
-    for name, value in options.settings.items():
+    settings.set("AI4S_CONFIG", config, priority="cmdline")
+    settings.set("LOG_LEVEL", log_level, priority="cmdline")
+    if log_file:
+        settings.set("LOG_FILE", log_file, priority="cmdline")
+    for name, value in config.settings.items():
         settings.set(name, value, priority="cmdline")
-    return settings, sources
+    return settings
+
+
+def _context_of(crawler: Crawler) -> CrawlContext | None:
+    """The crawl context of a crawl that ended, if it got as far as creating one."""
+    try:
+        return crawler.get_extension(CrawlContext)
+    except RuntimeError:  # the crawl failed before its extensions were created
+        return None
 
 
 def run_crawl(
-    options: CrawlOptions, on_progress: ProgressCallback | None = None, progress_interval: float = 0.5
+    config: Config,
+    *,
+    log_level: str = "INFO",
+    log_file: str | None = None,
+    on_progress: ProgressCallback | None = None,
+    progress_interval: float = 0.5,
 ) -> CrawlReport:
-    """Run one crawl to its end in this process and report it.
+    """Run one crawl of ``config`` to its end in this process and report it.
 
     ``on_progress`` is called about every ``progress_interval`` seconds, from another
-    thread, with a snapshot of the crawl's stats.
+    thread, with a snapshot of the crawl's stats. The counts come from the crawl context
+    that closed the run: the database is not opened again to read them.
     """
     from crawler.crawl.spiders.news import NewsSpider
 
-    settings, _ = build_settings(options)
-    process = CrawlerProcess(settings)
+    process = CrawlerProcess(build_settings(config, log_level, log_file))
     crawler = process.create_crawler(NewsSpider)
     process.crawl(crawler)
     done = threading.Event()
@@ -106,14 +88,11 @@ def run_crawl(
         process.start()
     finally:
         done.set()
-    stats: Mapping[str, Any] = dict(crawler.stats.get_stats()) if crawler.stats else {}
+    stats = dict(crawler.stats.get_stats()) if crawler.stats else {}
     if on_progress is not None:
         watcher.join()
         on_progress(dict(stats))
-    run_id = stats.get("ai4s/run_id")
-    status = stats.get("ai4s/run_status", "failed")
-    counts: list[SourceRunCounts] = []
-    if run_id is not None:
-        with Database(settings.get("AI4S_DB")) as database, database.session() as session:
-            counts = run_counts(session, run_id)
-    return CrawlReport(run_id, status, counts, dict(stats))
+    context = _context_of(crawler)
+    if context is None:
+        return CrawlReport(None, "failed", [], stats)
+    return CrawlReport(context.run_id, context.status or "failed", context.counts, stats)

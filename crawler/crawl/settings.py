@@ -50,7 +50,11 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.crawl.middlewares.SourceStatsMiddleware": 585,
     "crawler.crawl.middlewares.ConditionalGetMiddleware": 580,
 }
-EXTENSIONS = {"crawler.crawl.extensions.ParentWatchdog": 500}
+EXTENSIONS = {
+    # one per crawl: the configuration, the database, the run row (see crawler.crawl.context)
+    "crawler.crawl.context.CrawlContext": 100,
+    "crawler.crawl.extensions.ParentWatchdog": 500,
+}
 SPIDER_MIDDLEWARES = {
     "crawler.crawl.middlewares.KnownUrlFilterMiddleware": 700,
     "crawler.crawl.middlewares.SourceBudgetMiddleware": 650,
@@ -70,6 +74,10 @@ AI4S_MAX_PAGINATION = 10  # listing pages followed through "next page" links, pe
 AI4S_MAX_SITEMAP_DEPTH = 3  # nesting of sitemap indexes
 
 # -- the product ------------------------------------------------------------------------
+# The crawl's configuration (crawler.config.Config): set by the runner (`ai4s crawl`, the daemon's
+# crawls). Without it (`scrapy crawl news -s AI4S_DB=...`) the crawl context builds one from the
+# four settings below, then the environment (AI4S_DB, AI4S_SOURCES_FILE, AI4S_TOPICS_FILE).
+AI4S_CONFIG = None
 AI4S_SOURCES_FILE = None  # default: seeds/sources.toml
 AI4S_SOURCE_NAMES = []  # default: every source in the file
 AI4S_DB = None  # default: $AI4S_DB, else a SQLite file in the user's data directory

@@ -1,8 +1,10 @@
 """The generic news spider: for each source, reads its feeds and sitemaps and walks its listing
 pages to find article pages, and yields each fetched article page as a :class:`PageItem`.
 
-Discovery and fetching only: it never touches the database. Known articles are dropped
-by :class:`crawler.crawl.middlewares.KnownUrlFilterMiddleware`, budgets by
+Discovery and fetching only: it never touches the database. Its sources come from the crawl's
+configuration (:func:`crawler.crawl.context.crawl_config`), its requests from
+:mod:`crawler.crawl.requests`. Known articles are dropped by
+:class:`crawler.crawl.middlewares.KnownUrlFilterMiddleware`, budgets by
 :class:`crawler.crawl.middlewares.SourceBudgetMiddleware`, extraction and storage happen in
 the pipelines.
 """
@@ -10,11 +12,12 @@ the pipelines.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from datetime import timedelta
-from email.utils import parsedate_to_datetime
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 import scrapy
+from scrapy import signals
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
@@ -24,46 +27,67 @@ from twisted.internet.error import DNSLookupError, TCPTimedOutError
 from twisted.internet.error import TimeoutError as TwistedTimeoutError
 from twisted.python.failure import Failure
 
+from crawler.crawl.context import crawl_config
 from crawler.crawl.items import EntryPoll, FetchFailure, PageItem
-from crawler.crawl.middlewares import ENTRY_KINDS, NotModified, PollDeferred, entry_url, stat_key
-from crawler.sources import Source, load_sources
+from crawler.crawl.requests import (
+    ENTRY_KINDS,
+    Child,
+    NotModified,
+    PollDeferred,
+    article_request,
+    entry_request,
+    entry_url,
+    stat_key,
+)
+from crawler.sources import Source
+from crawler.text.dates import retry_after_seconds
 from crawler.text.feeds import FeedError, parse_sitemap, read_feed, sitemaps_in_robots
 from crawler.text.links import is_fetchable_link, is_pagination, looks_like_article
-from crawler.text.urls import clean_url, is_http_url, is_internal_host, url_host
-from storage.models import utcnow
-
-#: An entry page a page led to: (url, kind, depth, page number), remembered for unchanged re-polls.
-Child = tuple[str, str, int, int]
+from crawler.text.urls import is_http_url, is_internal_host, url_host
 
 
 class NewsSpider(scrapy.Spider):
-    """Crawls every configured source (or those named in ``AI4S_SOURCE_NAMES``)."""
+    """Crawls the sources of the crawl's configuration (every source of the sources file, or those named)."""
 
     name = "news"
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.sources: dict[str, Source] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> NewsSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         settings = crawler.settings
-        names = settings.getlist("AI4S_SOURCE_NAMES")
-        spider.sources = {s.name: s for s in load_sources(settings.get("AI4S_SOURCES_FILE"), names)}
         spider.max_pagination = settings.getint("AI4S_MAX_PAGINATION", 10)
         spider.max_sitemap_depth = settings.getint("AI4S_MAX_SITEMAP_DEPTH", 3)
         spider.link_extractor = LinkExtractor(unique=True, tags=("a", "area"), attrs=("href",))
+        crawler.signals.connect(spider.claim, signal=signals.request_scheduled)
         return spider
 
+    @cached_property
+    def sources(self) -> dict[str, Source]:
+        """The sources of this crawl, by name (read when first needed: the crawl context that holds
+        the configuration is created after the spider)."""
+        return {source.name: source for source in crawl_config(self.crawler).sources}
+
     # -- requests -------------------------------------------------------------------
-    def _request(self, url: str, source: Source, kind: str, callback: Any, **meta: Any) -> scrapy.Request:
-        return scrapy.Request(
-            clean_url(url),
-            callback=callback,
-            errback=self.on_error,
-            meta={"ai4s_source": source.name, "ai4s_kind": kind, "ai4s_max_pages": source.max_pages, **meta},
-        )
+    def claim(self, request: scrapy.Request) -> None:
+        """Make this spider handle the failures of ``request``, as it handles its response (``parse``).
+
+        Requests are built by plain functions (:mod:`crawler.crawl.requests`), some by middlewares
+        that do not know the spider, and Scrapy has no default errback: every request of the crawl
+        is claimed here when it is scheduled.
+        """
+        if request.errback is None:
+            request.errback = self.on_error
+
+    def parse(self, response: Response, **kwargs: Any) -> Iterator[scrapy.Request | PageItem | EntryPoll]:
+        """The response of a request built without a callback, handed to the parser of its kind."""
+        parsers = {
+            "feed": self.parse_feed,
+            "robots": self.parse_robots,
+            "sitemap": self.parse_sitemap,
+            "listing": self.parse_listing,
+            "article": self.parse_article,
+        }
+        return parsers[response.meta.get("ai4s_kind", "article")](response)
 
     def _allowed(self, url: str, source: Source) -> bool:
         """Discovered links: http(s) only, and internal addresses only on the source's own hosts."""
@@ -71,10 +95,6 @@ class NewsSpider(scrapy.Spider):
             return False
         host = url_host(url)
         return not is_internal_host(host) or host in source.hosts
-
-    def article_request(self, url: str, source: Source, via: str) -> scrapy.Request:
-        """A request for a candidate article page."""
-        return self._request(url, source, "article", self.parse_article, ai4s_via=via)
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         """The entry points of every source: feeds, sitemaps (or robots.txt naming them), listing pages."""
@@ -87,24 +107,12 @@ class NewsSpider(scrapy.Spider):
                 len(source.start_urls),
             )
             for url in source.feeds:
-                yield self.entry_request(source, (url, "feed", 0, 1))
+                yield entry_request(source, (url, "feed", 0, 1))
             for url in source.sitemaps:
                 kind = "robots" if url.rstrip("/").endswith("/robots.txt") else "sitemap"
-                yield self.entry_request(source, (url, kind, 0, 1))
+                yield entry_request(source, (url, kind, 0, 1))
             for url in source.start_urls:
-                yield self.entry_request(source, (url, "listing", 0, 1))
-
-    def entry_request(self, source: Source, child: Child) -> scrapy.Request:
-        """A request for an entry page (feed, robots.txt, sitemap or listing page)."""
-        url, kind, depth, page = child
-        callback = {
-            "feed": self.parse_feed,
-            "robots": self.parse_robots,
-            "sitemap": self.parse_sitemap,
-            "listing": self.parse_listing,
-        }[kind]
-        priority = 0 if kind == "listing" else 10
-        return self._request(url, source, kind, callback, ai4s_depth=depth, ai4s_page=page, priority=priority)
+                yield entry_request(source, (url, "listing", 0, 1))
 
     def _polled(self, response: Response, children: list[Child], poll_hint: float | None = None) -> EntryPoll:
         """What to remember of an entry page that was read: validators, body hash, where it led."""
@@ -120,7 +128,7 @@ class NewsSpider(scrapy.Spider):
             etag=etag.decode("latin-1") if etag else None,
             last_modified=modified.decode("latin-1") if modified else None,
             body_hash=response.meta.get("ai4s_body_hash"),
-            not_before=utcnow() + timedelta(seconds=poll_hint) if poll_hint else None,
+            not_before=datetime.now(UTC) + timedelta(seconds=poll_hint) if poll_hint else None,
             poll_hint=poll_hint,
             children=children,
         )
@@ -149,7 +157,7 @@ class NewsSpider(scrapy.Spider):
         self.logger.info("Source %s: feed %s lists %d items", source.name, response.url, len(feed.entries))
         for entry in feed.entries:
             if self._allowed(entry.url, source):
-                yield self.article_request(entry.url, source, "feed")
+                yield article_request(entry.url, source, "feed")
         yield self._polled(response, [], feed.poll_hint)
 
     def parse_robots(self, response: Response) -> Iterator[scrapy.Request | EntryPoll]:
@@ -162,7 +170,7 @@ class NewsSpider(scrapy.Spider):
             return
         children: list[Child] = [(url, "sitemap", 0, 1) for url in urls if self._allowed(url, source)]
         for child in children:
-            yield self.entry_request(source, child)
+            yield entry_request(source, child)
         yield self._polled(response, children)
 
     def parse_sitemap(self, response: Response) -> Iterator[scrapy.Request | EntryPoll]:
@@ -195,9 +203,9 @@ class NewsSpider(scrapy.Spider):
             if sitemap.is_index:
                 if depth < self.max_sitemap_depth:
                     children.append((entry.url, "sitemap", depth + 1, 1))
-                    yield self.entry_request(source, children[-1])
+                    yield entry_request(source, children[-1])
             else:
-                yield self.article_request(entry.url, source, "sitemap")
+                yield article_request(entry.url, source, "sitemap")
         yield self._polled(response, children)
 
     # -- listing pages ---------------------------------------------------------------------
@@ -220,7 +228,7 @@ class NewsSpider(scrapy.Spider):
             if url_host(url) != site or not self._allowed(url, source) or not is_fetchable_link(url):
                 continue
             if looks_like_article(url):
-                yield self.article_request(url, source, "listing")
+                yield article_request(url, source, "listing")
                 continue
             if is_pagination(url, response.url, link.text or "", rels.get(link.url, "")):
                 if page >= self.max_pagination:
@@ -230,7 +238,7 @@ class NewsSpider(scrapy.Spider):
                 children.append((url, "listing", depth + 1, 1))
             else:
                 continue
-            yield self.entry_request(source, children[-1])
+            yield entry_request(source, children[-1])
         yield self._polled(response, children)
 
     @staticmethod
@@ -308,9 +316,11 @@ class NewsSpider(scrapy.Spider):
             yield FetchFailure(source=source, url=request.url, outcome=outcome, http_status=status, error=reason)
         elif kind in ENTRY_KINDS:
             self.crawler.stats.inc_value(stat_key(source, "entry_pages_failed"))
-            wait = retry_after_seconds(failure.value.response) if failure.check(HttpError) else None
+            now = datetime.now(UTC)
+            retry_after = failure.value.response.headers.get(b"Retry-After") if failure.check(HttpError) else None
+            wait = retry_after_seconds(retry_after, now)
             if wait:
-                not_before = utcnow() + timedelta(seconds=wait)
+                not_before = now + timedelta(seconds=wait)
                 yield EntryPoll(source, entry_url(request), status or 0, changed=False, not_before=not_before)
 
     def _unchanged(self, request: scrapy.Request, unchanged: NotModified) -> Iterator[EntryPoll | scrapy.Request]:
@@ -325,24 +335,9 @@ class NewsSpider(scrapy.Spider):
             return
         for child in state.children:
             if self._allowed(child[0], source):
-                yield self.entry_request(source, child)
+                yield entry_request(source, child)
         # the feed's ttl still holds: the next poll waits for it again
-        not_before = utcnow() + timedelta(seconds=state.poll_hint) if state.poll_hint else None
+        not_before = datetime.now(UTC) + timedelta(seconds=state.poll_hint) if state.poll_hint else None
         yield EntryPoll(
             source_name, entry_url(request), unchanged.status, changed=False, etag=unchanged.etag, not_before=not_before
         )
-
-
-def retry_after_seconds(response: Response) -> float | None:
-    """The wait a ``Retry-After`` header asks for (seconds or an HTTP date), or ``None``."""
-    value = response.headers.get(b"Retry-After")
-    if not value:
-        return None
-    text = value.decode("latin-1").strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return max(0.0, (when - utcnow()).total_seconds()) if when.tzinfo else None

@@ -1,0 +1,249 @@
+"""The crawl context: what one crawl shares, opened once and closed once, as a Scrapy extension.
+
+It holds the configuration (:class:`crawler.config.Config`: the sources and the topic profile,
+loaded once), the database handle (one open, one Alembic check, per crawl), what the crawl
+reads from the corpus when it starts (the known URLs, the entry-page states, the article URLs to
+try again), the crawl-run row (created, or adopted from the daemon, and closed with the
+per-source counts), and the one thread that writes to the database.
+
+Middlewares, pipelines and the spider ask for it in ``from_crawler`` with
+:meth:`CrawlContext.of`; none of them opens a database or reads the sources file itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, TypeVar
+
+from scrapy import signals
+from scrapy.exceptions import CloseSpider
+
+from crawler.config import Config, load_config
+from crawler.crawl.extensions import PARENT_GONE
+from crawler.crawl.items import EntryPoll
+from crawler.crawl.requests import stat_key
+from storage import Database
+from storage.polling import EntryPageState, load_entry_pages, save_entry_page
+from storage.repository import (
+    ENTRY_COUNTERS,
+    RUN_COUNTERS,
+    SourceRunCounts,
+    ensure_source,
+    finish_run,
+    known_url_hashes,
+    retriable_urls,
+    save_run_counts,
+    start_run,
+)
+from storage.schedules import adopt_run
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from scrapy.settings import BaseSettings
+    from sqlalchemy.orm import Session
+
+logger = logging.getLogger(__name__)
+
+Result = TypeVar("Result")
+
+#: The close reason of a crawl whose context could not start (no database, or a run it may not adopt).
+CONTEXT_FAILED = "crawl_context_failed"
+
+#: How a closing spider's reason maps to a crawl run's status (any other reason: ``failed``,
+#: except the ``closespider_*`` limits, which end a crawl normally).
+RUN_STATUS_BY_REASON = {
+    "finished": "ok",
+    "shutdown": "interrupted",  # SIGTERM / SIGINT
+    "cancelled": "interrupted",
+    "closespider_timeout": "interrupted",  # the time limit of a crawl
+    PARENT_GONE: "interrupted",  # the daemon that started it died
+}
+
+
+def config_from_settings(settings: BaseSettings) -> Config:
+    """The configuration of a crawl started as ``scrapy crawl news -s AI4S_DB=...``: from the
+    ``AI4S_*`` settings, then the environment, then the defaults."""
+    return load_config(
+        db=settings.get("AI4S_DB"),
+        sources_file=settings.get("AI4S_SOURCES_FILE"),
+        source_names=settings.getlist("AI4S_SOURCE_NAMES"),
+        topics_file=settings.get("AI4S_TOPICS_FILE"),
+    )
+
+
+def run_status(reason: str) -> str:
+    """The status of a crawl run whose spider closed for ``reason``."""
+    return RUN_STATUS_BY_REASON.get(reason, "ok" if reason.startswith("closespider") else "failed")
+
+
+class CrawlContext:
+    """One crawl's shared state and resources (see the module docstring).
+
+    The configuration is the ``AI4S_CONFIG`` setting (the runner puts its :class:`Config` there),
+    or, when that is unset, one built from the ``AI4S_*`` settings. The database is opened when
+    the spider opens, and closed, with the run row, when it closes.
+    """
+
+    def __init__(self, crawler: Crawler, config: Config) -> None:
+        self.crawler = crawler
+        self.config = config
+        self.stats = crawler.stats
+        self.adopted_run_id = crawler.settings.getint("AI4S_RUN_ID", 0) or None
+        self.max_article_attempts = crawler.settings.getint("AI4S_MAX_ARTICLE_ATTEMPTS", 5)
+        self.database: Database | None = None
+        self.run_id: int | None = None
+        self.status: str | None = None  # set when the run is closed
+        self.source_ids: dict[str, int] = {}
+        #: Hashes of the canonical URLs the corpus needs no fetch of again, as the crawl started.
+        self.known_urls: set[str] = set()
+        #: What the last poll of each entry page left, by URL hash.
+        self.entry_pages: dict[str, EntryPageState] = {}
+        #: ``(url, source name)`` of article URLs whose last fetch failed for a passing reason.
+        self.pending_retries: list[tuple[str, str]] = []
+        #: The per-source counts the run was closed with (also saved in the database).
+        self.counts: list[SourceRunCounts] = []
+        # Entry-page polls are remembered only when the crawl finishes: a crawl cut short must
+        # not mark as unchanged a page whose links it never followed.
+        self.entry_polls: list[EntryPoll] = []
+        # SQLAlchemy sessions are used from this one thread only: writes are serialised and
+        # the reactor never waits on the database.
+        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ai4s-db")
+        crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> CrawlContext:
+        config = crawler.settings.get("AI4S_CONFIG")
+        if config is None:
+            config = config_from_settings(crawler.settings)
+        elif not isinstance(config, Config):
+            raise TypeError(f"AI4S_CONFIG must be a crawler.config.Config (the runner sets it), not {config!r}")
+        return cls(crawler, config)
+
+    @classmethod
+    def of(cls, crawler: Crawler) -> CrawlContext:
+        """The context of ``crawler``'s crawl (for a component's ``from_crawler``)."""
+        context = crawler.get_extension(cls)
+        if context is None:
+            raise RuntimeError(f"{cls.__module__}.{cls.__name__} is not enabled in the EXTENSIONS setting")
+        return context
+
+    # -- opening -----------------------------------------------------------------------
+    def spider_opened(self) -> None:
+        """Open the database, create (or adopt) the run row, and read what the crawl needs from the
+        corpus; a failure closes the spider (reason :data:`CONTEXT_FAILED`) before anything is fetched."""
+        try:
+            self.open()
+        except Exception:
+            logger.exception("The crawl could not start")
+            raise CloseSpider(CONTEXT_FAILED) from None
+
+    def open(self) -> None:
+        """Open the database and start the run (see :meth:`spider_opened`)."""
+        self.database = Database(self.config.db_url)
+        names = sorted(self.config.source_names)
+        pid, host = os.getpid(), socket.gethostname()
+        with self.database.session() as session, session.begin():
+            if self.adopted_run_id is not None:
+                if not adopt_run(session, self.adopted_run_id, pid, host):
+                    raise RuntimeError(f"crawl run {self.adopted_run_id} does not exist or is not running")
+                self.run_id = self.adopted_run_id
+            else:
+                self.run_id = start_run(session, names, pid=pid, host=host)
+            self.source_ids = {name: ensure_source(session, name) for name in names}
+        with self.database.session() as session:
+            self.known_urls = known_url_hashes(session)
+            self.entry_pages = load_entry_pages(session)
+            self.pending_retries = retriable_urls(session, names, self.max_article_attempts)
+        self.stats.set_value("ai4s/run_id", self.run_id)
+        self.stats.set_value("ai4s/db_url", self.database.url)
+        logger.info("Crawl run %d started on %s", self.run_id, self.database.url)
+        logger.info("%d URLs already known to the corpus will not be fetched again", len(self.known_urls))
+
+    # -- during the crawl ------------------------------------------------------------------
+    async def write(self, work: Callable[[Session], Result]) -> Result:
+        """``work(session)`` in one transaction, in the database thread; its result."""
+        return await asyncio.wrap_future(self.writer.submit(self._in_transaction, work))
+
+    def _in_transaction(self, work: Callable[[Session], Result]) -> Result:
+        if self.database is None:
+            raise RuntimeError("the crawl context is not open")
+        with self.database.session() as session, session.begin():
+            return work(session)
+
+    def remember_entry_poll(self, poll: EntryPoll) -> None:
+        """Keep ``poll`` until the crawl ends (it is saved then, if the crawl got that far)."""
+        self.entry_polls.append(poll)
+
+    # -- closing -----------------------------------------------------------------------
+    def spider_closed(self, reason: str) -> None:
+        """Save each source's counts and the entry-page polls, close the run row with a status, and
+        log one line per source."""
+        self.writer.shutdown(wait=True)
+        if self.database is None:
+            return
+        try:
+            if self.run_id is not None:
+                self.close_run(reason)
+        finally:
+            self.database.close()
+
+    def close_run(self, reason: str) -> None:
+        """Close the run row for a spider closed for ``reason`` (see :meth:`spider_closed`)."""
+        assert self.database is not None and self.run_id is not None
+        status, message = run_status(reason), f"spider closed: {reason}"
+        names = sorted(self.config.source_names)
+        counts = [SourceRunCounts(source, **self.counted(source)) for source in names]
+        if status == "ok" and counts and all(c.unreachable for c in counts):
+            status, message = "failed", "no feed, sitemap or listing page of any source could be fetched"
+        with self.database.session() as session, session.begin():
+            # validators only after a complete crawl; the site's "not before" (Retry-After) always
+            self._save_entry_polls(session, hints_only=status != "ok")
+            for source in names:
+                values = self.counted(source)
+                save_run_counts(session, self.run_id, source, values)
+                logger.info("Source %s: %s", source, " ".join(f"{name}={value}" for name, value in values.items()))
+            finish_run(session, self.run_id, status, message=message)
+        self.status, self.counts = status, counts
+        self.stats.set_value("ai4s/run_status", status)
+
+    def counted(self, source: str) -> dict[str, int]:
+        """The run counters of ``source`` so far, by name (from the crawl's stats)."""
+        return {name: self.stats.get_value(stat_key(source, name), 0) for name in RUN_COUNTERS + ENTRY_COUNTERS}
+
+    def _save_entry_polls(self, session: Session, hints_only: bool) -> None:
+        """Save the entry-page polls of the sources that were crawled to the end (not cut by their
+        budget); with ``hints_only`` (a crawl cut short) only the waits sites asked for (Retry-After)."""
+        cut = {name for name in self.config.source_names if self.stats.get_value(stat_key(name, "over_budget"), 0)}
+        for poll in self.entry_polls:
+            if hints_only:
+                if poll.changed or poll.not_before is None:
+                    continue
+            elif poll.source in cut:
+                continue
+            save_entry_page(
+                session,
+                poll.url,
+                self.source_ids.get(poll.source),
+                changed=poll.changed,
+                etag=poll.etag,
+                last_modified=poll.last_modified,
+                body_hash=poll.body_hash,
+                not_before=poll.not_before,
+                poll_hint=poll.poll_hint,
+                http_status=poll.status,
+                children=poll.children,
+            )
+
+
+def crawl_config(crawler: Crawler) -> Config:
+    """The configuration of ``crawler``'s crawl (the sources, the topic profile, the database URL)."""
+    return CrawlContext.of(crawler).config
+
+
+__all__ = ["CONTEXT_FAILED", "CrawlContext", "config_from_settings", "crawl_config", "run_status"]

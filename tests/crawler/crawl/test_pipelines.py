@@ -1,0 +1,110 @@
+"""The score and store pipelines, as Scrapy builds them, on real pages and a real SQLite corpus:
+an article is stored with its relevance, its story and both of its URLs; a failed fetch is
+remembered for a later try; an entry-page poll is left to the crawl context."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from crawler.config import Config
+from crawler.crawl.context import CrawlContext
+from crawler.crawl.items import EntryPoll, FetchFailure, PageItem
+from crawler.crawl.pipelines import ExtractedPage, ScorePipeline, StorePipeline
+from crawler.crawl.pool import process_page
+from crawler.crawl.requests import stat_key
+from crawler.text.urls import canonical_url
+from storage.models import Article, CrawlRun, FetchedUrl
+from storage.repository import retriable_urls
+from tests.crawler.crawl.components import corpus, make_config, open_crawl
+from tests.crawler.support import article_html
+
+REQUESTED = "http://127.0.0.40:8040/2025/06/01/story.html?utm_source=rss"
+MOVED_TO = "http://127.0.0.40:8040/2025/06/01/ai-for-science-catalysts.html"
+
+
+def _extracted(title: str) -> ExtractedPage:
+    """A fetched article page (reached through a redirect), extracted as the extraction pool does."""
+    body = article_html(title).encode()
+    page = PageItem("alpha", MOVED_TO, REQUESTED, 200, body, "text/html; charset=utf-8", "utf-8", "feed")
+    processed = process_page(page.body, page.url, page.header_charset, page.content_type)
+    return ExtractedPage(page, processed.result, processed.fingerprint, processed.credited_source)
+
+
+def _through(pipelines: list[Any], item: Any) -> Any:
+    """``item`` through ``pipelines`` in order, in an event loop as in a crawl."""
+
+    async def run() -> Any:
+        result = item
+        for pipeline in pipelines:
+            result = pipeline.process_item(result)
+            if asyncio.iscoroutine(result):
+                result = await result
+        return result
+
+    return asyncio.run(run())
+
+
+def test_an_article_is_stored_scored_in_its_story_with_both_of_its_urls(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    with open_crawl(config) as crawler:
+        pipelines = [ScorePipeline.from_crawler(crawler), StorePipeline.from_crawler(crawler)]
+        item = _through(pipelines, _extracted("Machine learning predicts new catalysts for AI for Science"))
+        run_id = CrawlContext.of(crawler).run_id
+        assert crawler.stats.get_value(stat_key("alpha", "new_articles")) == 1
+    assert item.relevance is not None
+    with corpus(config) as session:
+        (article,) = session.execute(select(Article)).scalars()
+        fetched = {
+            row.canonical_url: (row.outcome, row.article_id) for row in session.execute(select(FetchedUrl)).scalars()
+        }
+        assert session.get(CrawlRun, run_id) is not None
+    assert article.canonical_url == canonical_url(MOVED_TO) and article.run_id == run_id
+    assert article.relevance == item.relevance.score and article.relevant == item.relevance.relevant
+    assert json.loads(article.evidence) == item.relevance.evidence()
+    assert article.story_id is not None and "catalysts" in article.text
+    assert fetched == {
+        canonical_url(REQUESTED): ("article", article.id),
+        canonical_url(MOVED_TO): ("article", article.id),
+    }
+
+
+def test_the_same_page_again_is_a_duplicate_not_a_second_article(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    with open_crawl(config) as crawler:
+        store = StorePipeline.from_crawler(crawler)
+        for _ in range(2):
+            _through([store], _extracted("Machine learning predicts new catalysts"))
+        assert crawler.stats.get_value(stat_key("alpha", "new_articles")) == 1
+        assert crawler.stats.get_value(stat_key("alpha", "duplicates")) == 1
+    with corpus(config) as session:
+        assert len(session.execute(select(Article.id)).all()) == 1
+
+
+def test_a_failed_fetch_is_remembered_to_be_tried_again(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    url = "http://127.0.0.40:8040/2025/06/02/busy.html"
+    failure = FetchFailure("alpha", url, "http_error", 503, "HTTP 503")
+    with open_crawl(config) as crawler:
+        assert _through([StorePipeline.from_crawler(crawler)], failure) is failure
+    with corpus(config) as session:
+        row = session.execute(select(FetchedUrl)).scalar_one()
+        assert (row.canonical_url, row.outcome, row.http_status, row.error) == (
+            canonical_url(url),
+            "http_error",
+            503,
+            "HTTP 503",
+        )
+        assert retriable_urls(session, ["alpha"], max_attempts=5) == [(url, "alpha")]
+
+
+def test_an_entry_poll_is_handed_to_the_crawl_context(tmp_path: Path) -> None:
+    config: Config = make_config(tmp_path)
+    poll = EntryPoll("alpha", "http://127.0.0.40:8040/rss.xml", 200, changed=True, etag='"v1"')
+    with open_crawl(config) as crawler:
+        _through([StorePipeline.from_crawler(crawler)], poll)
+        assert CrawlContext.of(crawler).entry_polls == [poll]
