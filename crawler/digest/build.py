@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.orm import Session
 
 from crawler.text.normalize import strip_pinyin_annotations, strip_syndication_boilerplate
+from crawler.text.script import is_unspaced_text
 from storage.digests import DigestCopy, PeriodStory, article_texts, period_health, period_stories
 from storage.stories import Copy, representative_first
 
@@ -74,7 +75,7 @@ def lead_excerpt(text: str, title: str | None = None, limit: int = EXCERPT_CHARS
             sentence = sentence.strip()
             if not sentence:
                 continue
-            joiner = "" if not excerpt or _is_cjk(excerpt[-1]) else " "
+            joiner = "" if not excerpt or is_unspaced_text(excerpt[-1]) else " "
             if excerpt and len(excerpt) + len(sentence) > limit:
                 return excerpt
             excerpt += joiner + sentence
@@ -87,13 +88,9 @@ def lead_excerpt(text: str, title: str | None = None, limit: int = EXCERPT_CHARS
 
 def _is_label(line: str) -> bool:
     """A line too short to be prose and not ending a sentence: a dateline, a section name, a caption."""
-    return len(line) < (20 if any(_is_cjk(c) for c in line[:10]) else 40) and not _SENTENCE_PUNCTUATION.search(
+    return len(line) < (20 if any(is_unspaced_text(c) for c in line[:10]) else 40) and not _SENTENCE_PUNCTUATION.search(
         line[-1:]
     )
-
-
-def _is_cjk(char: str) -> bool:
-    return "\u3000" <= char <= "\u9fff" or "\uff00" <= char <= "\uffef"
 
 
 def matched_terms(evidence: str | None, limit: int = MAX_TERMS) -> list[str]:
