@@ -36,7 +36,6 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from platformdirs import user_data_dir, user_log_dir
 
-from crawler.app.report import describe_interval, describe_moment
 from crawler.digest.delivery import DigestRequest
 from crawler.digest.delivery import make_digest as deliver_digest
 from crawler.digest.mail import MailError, SmtpSettings
@@ -51,6 +50,7 @@ from crawler.schedule.policy import (
     next_state,
 )
 from crawler.sources import Source, load_sources, parse_every
+from crawler.text.durations import describe_interval, describe_moment
 from storage import Database
 from storage.db import APP_NAME
 from storage.lock import DatabaseLock, LockHeld
