@@ -15,6 +15,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+# Defined in storage.counters; the crawl and the CLI import them from here, with the functions that use them.
+from storage.counters import ENTRY_COUNTERS, RUN_COUNTERS, SourceRunCounts
 from storage.hashing import content_hash, url_hash
 from storage.models import (
     TERMINAL_OUTCOMES,
@@ -188,11 +190,6 @@ def finish_run(session: Session, run_id: int, status: str, message: str | None =
     )
 
 
-RUN_COUNTERS = ("pages_fetched", "new_articles", "off_topic", "duplicates", "not_articles", "skipped_known", "errors")
-#: Counters of entry pages (feeds, sitemaps, listings): parsed, unchanged since the last poll, failed.
-ENTRY_COUNTERS = ("entry_pages_read", "entry_pages_unchanged", "entry_pages_failed")
-
-
 def save_run_counts(session: Session, run_id: int, source: str, counts: dict[str, int]) -> None:
     """Store (replace) the per-source counters of a crawl run."""
     source_id = ensure_source(session, source)
@@ -202,37 +199,16 @@ def save_run_counts(session: Session, run_id: int, source: str, counts: dict[str
     session.execute(statement)
 
 
-@dataclass(frozen=True)
-class SourceRunCounts:
-    """One row of a crawl's summary."""
-
-    source: str
-    pages_fetched: int
-    new_articles: int
-    off_topic: int
-    duplicates: int
-    not_articles: int
-    skipped_known: int
-    errors: int
-    entry_pages_read: int = 0
-    entry_pages_unchanged: int = 0
-    entry_pages_failed: int = 0
-
-    @property
-    def unreachable(self) -> bool:
-        """True when every entry page of the source failed: the source could not be polled at all."""
-        return self.entry_pages_failed > 0 and self.entry_pages_read == 0 and self.entry_pages_unchanged == 0
-
-
 def run_counts(session: Session, run_id: int) -> list[SourceRunCounts]:
     """The per-source counters of crawl run ``run_id``, by source name."""
+    counters = RUN_COUNTERS + ENTRY_COUNTERS
     rows = session.execute(
-        select(Source.name, *(getattr(CrawlRunSource, c) for c in RUN_COUNTERS + ENTRY_COUNTERS))
+        select(Source.name, *(getattr(CrawlRunSource, c) for c in counters))
         .join(Source, Source.id == CrawlRunSource.source_id)
         .where(CrawlRunSource.run_id == run_id)
         .order_by(Source.name)
     )
-    return [SourceRunCounts(*row) for row in rows]
+    return [SourceRunCounts(name, **dict(zip(counters, values, strict=True))) for name, *values in rows]
 
 
 # -- corpus views -------------------------------------------------------------------------

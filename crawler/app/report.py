@@ -11,26 +11,13 @@ from rich.table import Table
 
 from crawler.sources import Source
 from crawler.text.durations import describe_interval, describe_moment
+from storage.counters import SUMMARY_COUNTERS
 from storage.repository import CorpusStats, SourceRunCounts
 from storage.schedules import ScheduleState
 
-SUMMARY_COLUMNS = (
-    ("pages_fetched", "fetched"),
-    ("new_articles", "new"),
-    ("off_topic", "off-topic"),
-    ("duplicates", "dup"),
-    ("not_articles", "no article"),
-    ("skipped_known", "known"),
-    ("entry_pages_unchanged", "unchanged"),
-    ("errors", "errors"),
-)
-SUMMARY_CAPTION = (
-    "fetched: pages downloaded (feeds, sitemaps, listings, articles) · new: articles stored · "
-    "off-topic: of the new ones, those the topic profile finds off-topic (kept, not exported) · "
-    "dup: same text as a stored article · no article: pages without article text · "
-    "known: article links skipped, already in the corpus · unchanged: feeds, sitemaps and listings "
-    "unchanged since the last crawl (not read again) · errors: failed fetches and unreadable feeds"
-)
+#: (counter, column header) of the summary table, and its caption saying what each column counts.
+SUMMARY_COLUMNS = tuple((counter.name, counter.header) for counter in SUMMARY_COUNTERS)
+SUMMARY_CAPTION = " · ".join(f"{counter.header}: {counter.meaning}" for counter in SUMMARY_COUNTERS)
 
 
 def summary_table(counts: list[SourceRunCounts], title: str) -> Table:
