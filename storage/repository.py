@@ -29,8 +29,9 @@ from storage.models import (
 )
 
 
-def _insert(session: Session, model: type) -> Any:
-    """A dialect-specific INSERT for ``model`` that supports ON CONFLICT clauses."""
+def dialect_insert(session: Session, model: type) -> Any:
+    """An INSERT into ``model`` in the session's SQL dialect, so that it takes ON CONFLICT clauses
+    (``on_conflict_do_nothing``, ``on_conflict_do_update``) on SQLite and PostgreSQL alike."""
     dialect = session.get_bind().dialect.name
     if dialect == "sqlite":
         return sqlite.insert(model)
@@ -42,7 +43,7 @@ def _insert(session: Session, model: type) -> Any:
 # -- sources ---------------------------------------------------------------------
 def ensure_source(session: Session, name: str) -> int:
     """The id of the source called ``name``, creating its row if needed."""
-    session.execute(_insert(session, Source).values(name=name, created_at=utcnow()).on_conflict_do_nothing())
+    session.execute(dialect_insert(session, Source).values(name=name, created_at=utcnow()).on_conflict_do_nothing())
     return session.execute(select(Source.id).where(Source.name == name)).scalar_one()
 
 
@@ -88,7 +89,7 @@ def store_article(
     u_hash = url_hash(article.canonical_url)
     c_hash = content_hash(article.text)
     statement = (
-        _insert(session, Article)
+        dialect_insert(session, Article)
         .values(
             source_id=source_id,
             url=article.url,
@@ -138,7 +139,7 @@ def record_fetch(
     """Remember that ``canonical_url`` was fetched and what came of it (an upsert by URL hash)."""
     source_id = source_id or ensure_source(session, source)
     now = utcnow()
-    statement = _insert(session, FetchedUrl).values(
+    statement = dialect_insert(session, FetchedUrl).values(
         url_hash=url_hash(canonical_url),
         url=url,
         canonical_url=canonical_url,
@@ -194,7 +195,7 @@ def save_run_counts(session: Session, run_id: int, source: str, counts: dict[str
     """Store (replace) the per-source counters of a crawl run."""
     source_id = ensure_source(session, source)
     values = {name: int(counts.get(name, 0)) for name in RUN_COUNTERS + ENTRY_COUNTERS}
-    statement = _insert(session, CrawlRunSource).values(run_id=run_id, source_id=source_id, **values)
+    statement = dialect_insert(session, CrawlRunSource).values(run_id=run_id, source_id=source_id, **values)
     statement = statement.on_conflict_do_update(index_elements=["run_id", "source_id"], set_=values)
     session.execute(statement)
 
