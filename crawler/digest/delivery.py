@@ -21,6 +21,7 @@ from typing import Any
 from crawler.digest.build import SETTLE, build_digest
 from crawler.digest.mail import SmtpSettings, build_message, send
 from crawler.digest.render import EXTENSIONS, render, subject
+from crawler.text.dates import parse_date
 from crawler.text.durations import EXAMPLES, parse_duration
 from storage import Database
 from storage.digests import get_digest_run, last_digest_until, recent_digest_payloads, save_digest_run
@@ -38,12 +39,10 @@ def parse_since(value: str, now: datetime) -> datetime:
     try:
         return now - timedelta(seconds=parse_duration(value))
     except ValueError:
-        pass  # not a duration: perhaps a date
-    try:
-        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(f"--since expects a duration such as {EXAMPLES}, or an ISO date, not {value!r}") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        moment = parse_date(value)  # not a duration: perhaps a date
+    if moment is None:
+        raise ValueError(f"--since expects a duration such as {EXAMPLES}, or an ISO date, not {value!r}")
+    return moment
 
 
 @dataclass
