@@ -13,12 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from crawler.text.durations import EXAMPLES, is_cron_expression, parse_duration, parse_schedule
 from crawler.text.urls import url_host
 from seeds import DEFAULT_SOURCES_FILE
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
-_INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)\s*$")
-_CRON_FIELD = re.compile(r"^[0-9*/,\-A-Za-z?]+$")
 _LIST_KEYS = ("start_urls", "feeds", "sitemaps")
 _KNOWN_KEYS = frozenset({"name", "language", "every", "min_every", "max_every", "max_depth", "max_pages", *_LIST_KEYS})
 
@@ -47,24 +46,6 @@ class Source:
     def entry_urls(self) -> tuple[str, ...]:
         """Every URL configured for this source (listings, feeds, sitemaps)."""
         return self.start_urls + self.feeds + self.sitemaps
-
-
-def parse_every(value: str) -> float | None:
-    """Seconds of an interval such as ``"90s"``, ``"30m"``, ``"6h"``, ``"1d"``; ``None`` for a cron expression.
-
-    Raises :class:`ValueError` for anything that is neither.
-    """
-    match = _INTERVAL.match(value)
-    if match:
-        number, unit = float(match.group(1)), match.group(2)[0]
-        seconds = number * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
-        if seconds <= 0:
-            raise ValueError("an interval must be longer than zero")
-        return seconds
-    fields = value.split()
-    if len(fields) == 5 and all(_CRON_FIELD.match(f) for f in fields):
-        return None
-    raise ValueError('expected an interval such as "90s", "30m", "6h", "1d" or a 5-field cron expression')
 
 
 def _where(path: Path | str, index: int, name: str | None) -> str:
@@ -100,24 +81,25 @@ def _source_from_table(table: dict, index: int, path: Path | str) -> Source:
     try:
         if not isinstance(every, str):
             raise ValueError("must be a string")
-        parse_every(every)
+        every_seconds = parse_schedule(every)
     except ValueError as exc:
         raise SourcesError(f"{where}: key 'every' = {every!r}: {exc}") from None
     bounds: dict[str, str | None] = {}
+    bound_seconds: dict[str, float] = {}
     for key in ("min_every", "max_every"):
         value = table.get(key)
         if value is not None:
             try:
-                if not isinstance(value, str) or parse_every(value) is None:
-                    raise ValueError('must be an interval such as "10m" or "1d"')
-                if parse_every(every) is None:
+                if not isinstance(value, str) or is_cron_expression(value):
+                    raise ValueError(f"must be an interval such as {EXAMPLES}")
+                bound_seconds[key] = parse_duration(value)
+                if every_seconds is None:
                     raise ValueError("only an interval 'every' adapts; a cron schedule has fixed times")
             except ValueError as exc:
                 raise SourcesError(f"{where}: key {key!r} = {value!r}: {exc}") from None
         bounds[key] = value
-    if bounds["min_every"] and bounds["max_every"]:
-        if (parse_every(bounds["min_every"]) or 0) > (parse_every(bounds["max_every"]) or 0):
-            raise SourcesError(f"{where}: 'min_every' is longer than 'max_every'")
+    if bound_seconds.get("min_every", 0) > bound_seconds.get("max_every", float("inf")):
+        raise SourcesError(f"{where}: 'min_every' is longer than 'max_every'")
     limits = {}
     for key, default, upper in (("max_depth", 2, 20), ("max_pages", 500, 1_000_000)):
         value = table.get(key, default)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from storage.hashing import url_hash
 from storage.models import EntryPage, utcnow
-from storage.repository import _insert
+from storage.repository import dialect_insert
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ def save_entry_page(
     feed's ttl) is replaced when the page changed and kept when it did not.
     """
     now = utcnow()
-    statement = _insert(session, EntryPage).values(
+    statement = dialect_insert(session, EntryPage).values(
         url_hash=url_hash(canonical_url),
         url=canonical_url,
         source_id=source_id,

@@ -15,6 +15,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+# Defined in storage.counters; the crawl and the CLI import them from here, with the functions that use them.
+from storage.counters import ENTRY_COUNTERS, RUN_COUNTERS, SourceRunCounts
 from storage.hashing import content_hash, url_hash
 from storage.models import (
     TERMINAL_OUTCOMES,
@@ -27,8 +29,9 @@ from storage.models import (
 )
 
 
-def _insert(session: Session, model: type) -> Any:
-    """A dialect-specific INSERT for ``model`` that supports ON CONFLICT clauses."""
+def dialect_insert(session: Session, model: type) -> Any:
+    """An INSERT into ``model`` in the session's SQL dialect, so that it takes ON CONFLICT clauses
+    (``on_conflict_do_nothing``, ``on_conflict_do_update``) on SQLite and PostgreSQL alike."""
     dialect = session.get_bind().dialect.name
     if dialect == "sqlite":
         return sqlite.insert(model)
@@ -40,7 +43,7 @@ def _insert(session: Session, model: type) -> Any:
 # -- sources ---------------------------------------------------------------------
 def ensure_source(session: Session, name: str) -> int:
     """The id of the source called ``name``, creating its row if needed."""
-    session.execute(_insert(session, Source).values(name=name, created_at=utcnow()).on_conflict_do_nothing())
+    session.execute(dialect_insert(session, Source).values(name=name, created_at=utcnow()).on_conflict_do_nothing())
     return session.execute(select(Source.id).where(Source.name == name)).scalar_one()
 
 
@@ -86,7 +89,7 @@ def store_article(
     u_hash = url_hash(article.canonical_url)
     c_hash = content_hash(article.text)
     statement = (
-        _insert(session, Article)
+        dialect_insert(session, Article)
         .values(
             source_id=source_id,
             url=article.url,
@@ -136,7 +139,7 @@ def record_fetch(
     """Remember that ``canonical_url`` was fetched and what came of it (an upsert by URL hash)."""
     source_id = source_id or ensure_source(session, source)
     now = utcnow()
-    statement = _insert(session, FetchedUrl).values(
+    statement = dialect_insert(session, FetchedUrl).values(
         url_hash=url_hash(canonical_url),
         url=url,
         canonical_url=canonical_url,
@@ -188,51 +191,25 @@ def finish_run(session: Session, run_id: int, status: str, message: str | None =
     )
 
 
-RUN_COUNTERS = ("pages_fetched", "new_articles", "off_topic", "duplicates", "not_articles", "skipped_known", "errors")
-#: Counters of entry pages (feeds, sitemaps, listings): parsed, unchanged since the last poll, failed.
-ENTRY_COUNTERS = ("entry_pages_read", "entry_pages_unchanged", "entry_pages_failed")
-
-
 def save_run_counts(session: Session, run_id: int, source: str, counts: dict[str, int]) -> None:
     """Store (replace) the per-source counters of a crawl run."""
     source_id = ensure_source(session, source)
     values = {name: int(counts.get(name, 0)) for name in RUN_COUNTERS + ENTRY_COUNTERS}
-    statement = _insert(session, CrawlRunSource).values(run_id=run_id, source_id=source_id, **values)
+    statement = dialect_insert(session, CrawlRunSource).values(run_id=run_id, source_id=source_id, **values)
     statement = statement.on_conflict_do_update(index_elements=["run_id", "source_id"], set_=values)
     session.execute(statement)
 
 
-@dataclass(frozen=True)
-class SourceRunCounts:
-    """One row of a crawl's summary."""
-
-    source: str
-    pages_fetched: int
-    new_articles: int
-    off_topic: int
-    duplicates: int
-    not_articles: int
-    skipped_known: int
-    errors: int
-    entry_pages_read: int = 0
-    entry_pages_unchanged: int = 0
-    entry_pages_failed: int = 0
-
-    @property
-    def unreachable(self) -> bool:
-        """True when every entry page of the source failed: the source could not be polled at all."""
-        return self.entry_pages_failed > 0 and self.entry_pages_read == 0 and self.entry_pages_unchanged == 0
-
-
 def run_counts(session: Session, run_id: int) -> list[SourceRunCounts]:
     """The per-source counters of crawl run ``run_id``, by source name."""
+    counters = RUN_COUNTERS + ENTRY_COUNTERS
     rows = session.execute(
-        select(Source.name, *(getattr(CrawlRunSource, c) for c in RUN_COUNTERS + ENTRY_COUNTERS))
+        select(Source.name, *(getattr(CrawlRunSource, c) for c in counters))
         .join(Source, Source.id == CrawlRunSource.source_id)
         .where(CrawlRunSource.run_id == run_id)
         .order_by(Source.name)
     )
-    return [SourceRunCounts(*row) for row in rows]
+    return [SourceRunCounts(name, **dict(zip(counters, values, strict=True))) for name, *values in rows]
 
 
 # -- corpus views -------------------------------------------------------------------------

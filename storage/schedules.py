@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from storage.models import CrawlRun, Source, SourceSchedule, scheduler_jobs, utcnow
-from storage.repository import _insert, ensure_source
+from storage.repository import dialect_insert, ensure_source
 
 
 @dataclass
@@ -49,7 +49,7 @@ def save_schedule(session: Session, source: str, state: ScheduleState) -> None:
     """Store (replace) the schedule of ``source``."""
     source_id = ensure_source(session, source)
     values = {name: getattr(state, name) for name in _STATE_FIELDS}
-    statement = _insert(session, SourceSchedule).values(source_id=source_id, **values)
+    statement = dialect_insert(session, SourceSchedule).values(source_id=source_id, **values)
     session.execute(statement.on_conflict_do_update(index_elements=[SourceSchedule.source_id], set_=values))
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from storage.models import Article, Source, Story, StoryBand, utcnow
-from storage.repository import _insert
+from storage.repository import dialect_insert
 
 #: The PostgreSQL advisory-lock keys that serialise story assignment between processes ("AI4S", 2).
 STORY_LOCK_KEYS = (0x41493453, 2)
@@ -63,7 +63,7 @@ def save_fingerprint(
     session.execute(update(Article).where(Article.id == article_id).values(minhash=minhash, shingles=shingles))
     rows = [{"band_key": key, "article_id": article_id} for key in dict.fromkeys(band_keys)]
     if rows:  # executemany with one statement: compiled once and cached, not once per article
-        session.execute(_insert(session, StoryBand).on_conflict_do_nothing(), rows)
+        session.execute(dialect_insert(session, StoryBand).on_conflict_do_nothing(), rows)
 
 
 def start_story(session: Session, article_id: int, seen: datetime | None = None) -> int:

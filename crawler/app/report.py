@@ -10,26 +10,14 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from crawler.sources import Source
+from crawler.text.durations import describe_interval, describe_moment
+from storage.counters import SUMMARY_COUNTERS
 from storage.repository import CorpusStats, SourceRunCounts
 from storage.schedules import ScheduleState
 
-SUMMARY_COLUMNS = (
-    ("pages_fetched", "fetched"),
-    ("new_articles", "new"),
-    ("off_topic", "off-topic"),
-    ("duplicates", "dup"),
-    ("not_articles", "no article"),
-    ("skipped_known", "known"),
-    ("entry_pages_unchanged", "unchanged"),
-    ("errors", "errors"),
-)
-SUMMARY_CAPTION = (
-    "fetched: pages downloaded (feeds, sitemaps, listings, articles) · new: articles stored · "
-    "off-topic: of the new ones, those the topic profile finds off-topic (kept, not exported) · "
-    "dup: same text as a stored article · no article: pages without article text · "
-    "known: article links skipped, already in the corpus · unchanged: feeds, sitemaps and listings "
-    "unchanged since the last crawl (not read again) · errors: failed fetches and unreadable feeds"
-)
+#: (counter, column header) of the summary table, and its caption saying what each column counts.
+SUMMARY_COLUMNS = tuple((counter.name, counter.header) for counter in SUMMARY_COUNTERS)
+SUMMARY_CAPTION = " · ".join(f"{counter.header}: {counter.meaning}" for counter in SUMMARY_COUNTERS)
 
 
 def summary_table(counts: list[SourceRunCounts], title: str) -> Table:
@@ -64,26 +52,6 @@ def stats_table(stats: CorpusStats) -> Table:
     last = stats.last_run_finished.isoformat(timespec="seconds") if stats.last_run_finished else "never"
     table.add_row("last crawl finished", last)
     return table
-
-
-def describe_interval(seconds: float) -> str:
-    """``90`` → ``"1m30s"``; ``7200`` → ``"2h"`` (the two largest units)."""
-    seconds = round(seconds)
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if seconds >= size:
-            parts.append(f"{seconds // size}{unit}")
-            seconds %= size
-    return "".join(parts[:2]) or "0s"
-
-
-def describe_moment(moment: datetime | None, now: datetime) -> str:
-    """A moment in UTC and how far it is from ``now``: ``2026-11-22 08:00:00 UTC (in 5m)``."""
-    if moment is None:
-        return "never"
-    delta = (moment.astimezone(UTC) - now).total_seconds()
-    relative = f"in {describe_interval(delta)}" if delta > 0 else f"{describe_interval(-delta)} ago"
-    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC ({relative})"
 
 
 def health_text(state: ScheduleState | None) -> str:

@@ -28,6 +28,7 @@ from crawler.crawl.extensions import PARENT_GONE
 from crawler.crawl.items import EntryPoll
 from crawler.crawl.requests import stat_key
 from storage import Database
+from storage.counters import describe_counts
 from storage.polling import EntryPageState, load_entry_pages, save_entry_page
 from storage.repository import (
     ENTRY_COUNTERS,
@@ -207,7 +208,7 @@ class CrawlContext:
             for source in names:
                 values = self.counted(source)
                 save_run_counts(session, self.run_id, source, values)
-                logger.info("Source %s: %s", source, " ".join(f"{name}={value}" for name, value in values.items()))
+                logger.info("Source %s: %s", source, describe_counts(values))
             finish_run(session, self.run_id, status, message=message)
         self.status, self.counts = status, counts
         self.stats.set_value("ai4s/run_status", status)

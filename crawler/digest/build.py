@@ -13,11 +13,12 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
-from crawler.text.normalize import strip_pinyin_annotations, strip_syndication_boilerplate
+from crawler.digest.display import clean_line, display_text, safe_url
+from crawler.text.normalize import strip_syndication_boilerplate
+from crawler.text.script import is_unspaced_text
 from storage.digests import DigestCopy, PeriodStory, article_texts, period_health, period_stories
 from storage.stories import Copy, representative_first
 
@@ -30,34 +31,8 @@ EXCERPT_CHARS = 240
 MAX_TERMS = 6
 
 _SENTENCE_END = re.compile(r"(?<=[。！？!?])|(?<=[.;；])\s+")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
-_SPACE = re.compile(r"\s+")
 _SENTENCE_PUNCTUATION = re.compile(r"[。！？!?.;；…]")
 _HOST_LIKE = re.compile(r"^[\w.-]+\.[\w-]+(:\d+)?$|^[\d.]+(:\d+)?$", re.ASCII)
-
-
-def safe_url(url: str | None) -> str | None:
-    """``url`` if it is an absolute http(s) URL with a host, else ``None`` (never a ``javascript:`` link)."""
-    if not url:
-        return None
-    url = url.strip()
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or _CONTROL.search(url) or " " in url:
-        return None
-    return url
-
-
-def clean_line(text: str | None) -> str:
-    """One line of display text: control and bidi-override characters dropped, whitespace collapsed."""
-    return _SPACE.sub(" ", _CONTROL.sub("", text or "")).strip()
-
-
-def display_text(text: str | None) -> str:
-    """Text for display: one line, without the pinyin readings some pages insert (新華網(wǎng))."""
-    return clean_line(strip_pinyin_annotations(text or ""))
 
 
 def lead_excerpt(text: str, title: str | None = None, limit: int = EXCERPT_CHARS) -> str:
@@ -74,7 +49,7 @@ def lead_excerpt(text: str, title: str | None = None, limit: int = EXCERPT_CHARS
             sentence = sentence.strip()
             if not sentence:
                 continue
-            joiner = "" if not excerpt or _is_cjk(excerpt[-1]) else " "
+            joiner = "" if not excerpt or is_unspaced_text(excerpt[-1]) else " "
             if excerpt and len(excerpt) + len(sentence) > limit:
                 return excerpt
             excerpt += joiner + sentence
@@ -87,13 +62,9 @@ def lead_excerpt(text: str, title: str | None = None, limit: int = EXCERPT_CHARS
 
 def _is_label(line: str) -> bool:
     """A line too short to be prose and not ending a sentence: a dateline, a section name, a caption."""
-    return len(line) < (20 if any(_is_cjk(c) for c in line[:10]) else 40) and not _SENTENCE_PUNCTUATION.search(
+    return len(line) < (20 if any(is_unspaced_text(c) for c in line[:10]) else 40) and not _SENTENCE_PUNCTUATION.search(
         line[-1:]
     )
-
-
-def _is_cjk(char: str) -> bool:
-    return "\u3000" <= char <= "\u9fff" or "\uff00" <= char <= "\uffef"
 
 
 def matched_terms(evidence: str | None, limit: int = MAX_TERMS) -> list[str]:

@@ -21,6 +21,8 @@ from typing import Any
 from crawler.digest.build import SETTLE, build_digest
 from crawler.digest.mail import SmtpSettings, build_message, send
 from crawler.digest.render import EXTENSIONS, render, subject
+from crawler.text.dates import parse_date
+from crawler.text.durations import EXAMPLES, parse_duration
 from storage import Database
 from storage.digests import get_digest_run, last_digest_until, recent_digest_payloads, save_digest_run
 from storage.lock import DatabaseLock
@@ -30,20 +32,17 @@ FEED_DIGESTS = 10
 #: The period of a first ``--since-last`` digest, when none was delivered before under that name.
 FIRST_PERIOD = timedelta(hours=24)
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|min|h|d|w)\s*$")
 
 
 def parse_since(value: str, now: datetime) -> datetime:
-    """``"24h"``, ``"7d"``, ``"90m"``, ``"2w"`` before ``now``, or an ISO date/time (UTC unless it says)."""
-    match = _DURATION.match(value)
-    if match:
-        number, unit = float(match.group(1)), match.group(2)[0]
-        return now - timedelta(seconds=number * {"m": 60, "h": 3600, "d": 86400, "w": 604800}[unit])
+    """A duration before ``now`` (``"24h"``, ``"90s"``, ``"2w"``), or an ISO date/time (UTC unless it says)."""
     try:
-        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        return now - timedelta(seconds=parse_duration(value))
     except ValueError:
-        raise ValueError(f'--since expects a duration such as "24h" or "7d", or an ISO date, not {value!r}') from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        moment = parse_date(value)  # not a duration: perhaps a date
+    if moment is None:
+        raise ValueError(f"--since expects a duration such as {EXAMPLES}, or an ISO date, not {value!r}")
+    return moment
 
 
 @dataclass

@@ -20,7 +20,7 @@ from urllib.parse import quote
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 from markupsafe import Markup
 
-from crawler.digest.build import clean_line, safe_url
+from crawler.digest.display import clean_line, safe_url
 
 FORMATS = ("md", "html", "json", "atom")
 #: File name extension and MIME type of each format.

@@ -19,9 +19,10 @@ from pathlib import Path
 
 from crawler.relevance.profile import FACETS, Scoring, Term, TopicProfile, TopicsError, dump_profile, load_profile
 from crawler.text.normalize import normalize_for_matching, strip_syndication_boilerplate
+from crawler.text.script import HAN, character_class
 
 _LATIN_WORD = re.compile(r"[a-z][a-z0-9+\-]{2,}")
-_CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
+_HAN_RUN = re.compile(f"[{character_class(HAN)}]+")
 #: Function words and news furniture that are never topic terms.
 STOPWORDS = frozenset(
     """the and for with that this from are was were have has had not but its their they them which who
@@ -46,9 +47,9 @@ def tokens(text: str) -> list[str]:
     jieba.setLogLevel(60)
     normal = normalize_for_matching(text)
     found: list[str] = []
-    for run in _CJK_RUN.findall(normal):
+    for run in _HAN_RUN.findall(normal):
         found.extend(w for w in jieba.lcut(run) if len(w) >= 2)
-    found.extend(_LATIN_WORD.findall(_CJK_RUN.sub(" ", normal)))
+    found.extend(_LATIN_WORD.findall(_HAN_RUN.sub(" ", normal)))
     return [t for t in found if t not in STOPWORDS and not t.isdigit()]
 
 

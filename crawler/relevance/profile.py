@@ -24,13 +24,15 @@ from pathlib import Path
 from typing import Any
 
 from crawler.text.normalize import normalize_for_matching
+from crawler.text.script import HAN, HAN_CHAR, character_class, weighted_length
 from seeds import DEFAULT_PROFILE
 
 FACETS = ("core", "ai", "science", "research", "entity", "seed", "negative")
-_CJK = re.compile(r"[\u3400-\u9fff]")
 #: A field named inside an institution's name ("北京量子信息科学研究院", "数学科学学院") says nothing
 #: about what the article is about: such a science hit counts as research practice instead.
-_IN_INSTITUTION_NAME = re.compile(r"[\u3400-\u9fff]{0,8}?(?:研究院|研究所|研究中心|学院|大学|实验室|委员会|学会|协会)")
+_IN_INSTITUTION_NAME = re.compile(
+    f"[{character_class(HAN)}]{{0,8}}?(?:研究院|研究所|研究中心|学院|大学|实验室|委员会|学会|协会)"
+)
 
 
 class TopicsError(ValueError):
@@ -208,7 +210,7 @@ class RelevanceScorer:
         for last, (key, terms) in self._automaton.iter(segment):
             start, end = last - len(key) + 1, last + 1
             for term in terms:
-                if not _CJK.search(key):
+                if not HAN_CHAR.search(key):
                     if start > 0 and _is_latin_word_char(segment[start - 1]):
                         continue
                     stop = end
@@ -245,7 +247,7 @@ class RelevanceScorer:
                 sums[term.facet] += term.weight * weight
                 counts[(term.text, term.facet)] += 1
                 places[(term.text, term.facet)].add(where)
-        size = len(body) + len(_CJK.findall(body))  # a CJK character carries about a word
+        size = weighted_length(body)
         length = max(1.0, size / params.length_unit) ** 0.5
         feature = {facet: math.log1p(sums[facet] / length) for facet in FACETS}
         feature["pair"] = min(feature["ai"], feature["science"])

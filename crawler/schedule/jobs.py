@@ -25,9 +25,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from crawler.app.report import describe_interval, describe_moment
 from crawler.schedule.policy import bounds_of, cron_trigger, jitter_for, make_trigger, misfire_grace
-from crawler.sources import Source, parse_every
+from crawler.sources import Source
+from crawler.text.durations import describe_interval, describe_moment, parse_schedule
 from storage import Database
 
 logger = logging.getLogger("ai4s.daemon")
@@ -65,7 +65,7 @@ class DigestJob:
 
     def trigger(self) -> BaseTrigger:
         """Its trigger: every so many seconds, or its cron expression (UTC)."""
-        seconds = parse_every(self.every)
+        seconds = parse_schedule(self.every)
         return IntervalTrigger(seconds=seconds, timezone=UTC) if seconds is not None else cron_trigger(self.every)
 
 
@@ -78,7 +78,7 @@ def check_schedules(sources: Sequence[Source], digest_every: str | None) -> None
                 cron_trigger(source.every)
         except ValueError as exc:
             raise ValueError(f"source {source.name!r}: every = {source.every!r}: {exc}") from None
-    if digest_every is not None and parse_every(digest_every) is None:
+    if digest_every is not None and parse_schedule(digest_every) is None:
         cron_trigger(digest_every)
 
 
@@ -188,7 +188,7 @@ def every_text(source: Source, interval: float | None) -> str:
     if interval is None:
         return f"cron {source.every!r} (UTC)"
     adapted = describe_interval(interval)
-    return adapted if interval == parse_every(source.every) else f"{adapted} (adapted from {source.every})"
+    return adapted if interval == parse_schedule(source.every) else f"{adapted} (adapted from {source.every})"
 
 
 def _when(moment: datetime) -> str:

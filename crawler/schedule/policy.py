@@ -23,13 +23,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from crawler.sources import Source, parse_every
-from storage.schedules import ScheduleState
+from crawler.sources import Source
+from crawler.text.durations import parse_duration, parse_schedule
 
 EMPTY_POLLS_BEFORE_SLOWING = 3
 SLOWDOWN = 1.5
@@ -42,6 +43,29 @@ MAX_JITTER = 300.0
 FAILED_STATUSES = frozenset({"failed", "aborted"})
 
 _WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
+class ScheduleRecord(Protocol):
+    """What the policy reads and updates of a source's schedule: any dataclass with these fields.
+
+    The record is the storage's (``storage.schedules.ScheduleState``, a row of ``source_schedules``);
+    the policy receives it as a value and returns an updated copy of the same type, without importing
+    storage, so that it stays pure.
+    """
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+    interval_seconds: float | None
+    empty_polls: int
+    failures: int
+    healthy: bool
+    last_run_id: int | None
+    last_status: str | None
+    last_run_at: datetime | None
+    last_new_articles: int | None
+    last_error: str | None
+
+
+Record = TypeVar("Record", bound=ScheduleRecord)
 
 
 @dataclass(frozen=True)
@@ -59,12 +83,12 @@ class Bounds:
 
 def bounds_of(source: Source) -> Bounds | None:
     """The adaptive bounds of ``source``; ``None`` when it runs on a cron schedule."""
-    every = parse_every(source.every)
+    every = parse_schedule(source.every)
     if every is None:
         return None
-    minimum = parse_every(source.min_every) if source.min_every else every / 4
-    maximum = parse_every(source.max_every) if source.max_every else every * 8
-    return Bounds(every, min(minimum or every, every), max(maximum or every, every))
+    minimum = parse_duration(source.min_every) if source.min_every else every / 4
+    maximum = parse_duration(source.max_every) if source.max_every else every * 8
+    return Bounds(every, min(minimum, every), max(maximum, every))
 
 
 @dataclass(frozen=True)
@@ -84,7 +108,7 @@ class RunResult:
         return not self.neutral and (self.status in FAILED_STATUSES or self.unreachable)
 
 
-def next_state(state: ScheduleState, bounds: Bounds | None, result: RunResult, now: datetime) -> ScheduleState:
+def next_state(state: Record, bounds: Bounds | None, result: RunResult, now: datetime) -> Record:
     """The schedule of a source after ``result``: streaks, health and (for an interval) the new interval."""
     updated = replace(
         state,

@@ -12,13 +12,14 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from crawler.app.report import describe_interval
 from crawler.digest.delivery import DigestRequest, make_digest
 from crawler.digest.mail import MailError
 from crawler.schedule.policy import RunResult, bounds_of, next_state
 from crawler.schedule.supervise import ChildExit, process_alive
 from crawler.sources import Source
+from crawler.text.durations import describe_interval
 from storage import Database
+from storage.counters import describe_counts
 from storage.lock import LockHeld
 from storage.repository import SourceRunCounts, finish_run, run_counts, start_run
 from storage.schedules import ScheduleState, abort_stale_runs, get_run, load_schedule, save_schedule
@@ -103,12 +104,7 @@ def log_run(
     source: Source, result: RunResult, state: ScheduleState, seconds: float, counts: SourceRunCounts | None
 ) -> None:
     """The daemon's one line about a finished crawl: status, counts, next pace and health (a warning if it failed)."""
-    figures = (
-        f"{counts.pages_fetched} fetched, {counts.new_articles} new, {counts.skipped_known} known, "
-        f"{counts.entry_pages_unchanged} unchanged, {counts.errors} errors"
-        if counts
-        else "no counts"
-    )
+    figures = describe_counts(counts.values()) if counts else "no counts"
     health = "" if state.healthy else f"; UNHEALTHY after {state.failures} failed runs"
     if state.failures and state.healthy:
         health = f"; {state.failures} failed runs in a row"

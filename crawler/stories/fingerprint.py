@@ -21,6 +21,7 @@ import numpy as np
 from datasketch import MinHash
 
 from crawler.text.normalize import normalize_for_comparison
+from crawler.text.script import CJK, CJK_CHAR, character_class
 
 NUM_PERM = 128
 BANDS = 32
@@ -33,10 +34,8 @@ COPY_JACCARD = 0.5
 #: ...or the shorter text this much contained in the longer one (a copy that kept part of the story).
 COPY_CONTAINMENT = 0.8
 
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uac00-\ud7af]")
-_TOKEN = re.compile(
-    r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uac00-\ud7af]|[^\s\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uac00-\ud7af]+"
-)
+#: A token: one CJK character, or a run of other characters up to a space.
+_TOKEN = re.compile(f"[{character_class(CJK)}]|[^\\s{character_class(CJK)}]+")
 _SEED = 1  # fixed: signatures stored in the database must stay comparable across runs
 _PERMUTATIONS = MinHash(num_perm=NUM_PERM, seed=_SEED, scheme="affine32").permutations
 
@@ -58,7 +57,7 @@ def shingle_set(text: str) -> set[str]:
 def token_shingles(tokens: list[str]) -> set[str]:
     """Shingles of a token sequence (one CJK character or one word a token): runs of characters
     where most tokens are CJK, runs of words otherwise."""
-    cjk = sum(1 for t in tokens if _CJK.match(t))
+    cjk = sum(1 for t in tokens if CJK_CHAR.match(t))
     size = CJK_SHINGLE if cjk * 2 >= len(tokens) else WORD_SHINGLE
     joiner = "" if size == CJK_SHINGLE else " "
     return {joiner.join(tokens[i : i + size]) for i in range(max(0, len(tokens) - size + 1))}
@@ -118,7 +117,8 @@ def is_copy(a: Fingerprint, b_signature: bytes, b_shingles: int) -> tuple[bool, 
 
 
 _CREDIT = re.compile(
-    r"(?:来源|來源|转载自|轉載自|稿源|本文来自|source)\s*[:：]?\s*[*“\"]?\s*([\w\u4e00-\u9fff·.-]{2,20}?)(?:[*”\"\s,，。)]|$)",
+    # \w already matches every Chinese character
+    r"(?:来源|來源|转载自|轉載自|稿源|本文来自|source)\s*[:：]?\s*[*“\"]?\s*([\w·.-]{2,20}?)(?:[*”\"\s,，。)]|$)",
     re.IGNORECASE,
 )
 

@@ -17,12 +17,12 @@ from trafilatura import bare_extraction
 
 from crawler.text.charset import decode_html
 from crawler.text.dates import parse_date
+from crawler.text.script import CJK_CHAR, HANGUL_CHAR, KANA_CHAR, weighted_length
 
 #: Below this many characters of text (CJK characters count double), a page holds no article.
 MIN_ARTICLE_CHARS = 250
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
 _LANG_CODE = re.compile(r"^[a-zA-Z]{2,3}(?:[-_][a-zA-Z0-9]{2,8})*$")
 
 
@@ -56,11 +56,6 @@ def is_html(content_type: str | None, body: bytes) -> bool:
     return head.startswith((b"<!doctype html", b"<html", b"<head", b"<meta", b"<!--"))
 
 
-def weighted_length(text: str) -> int:
-    """Length of ``text`` with CJK characters counted twice (one CJK character carries about a word)."""
-    return len(text) + len(_CJK.findall(text))
-
-
 def _html_lang(tree: lxml.html.HtmlElement | None) -> str | None:
     if tree is None:
         return None
@@ -73,11 +68,11 @@ def detect_language(text: str, declared: str | None = None) -> str | None:
     sample = text[:3000]
     if not sample.strip():
         return declared.split("-")[0].lower() if declared else None
-    cjk = len(_CJK.findall(sample))
+    cjk = len(CJK_CHAR.findall(sample))
     if cjk > 0.2 * len(sample.replace(" ", "")):
-        if re.search(r"[\u3040-\u30ff]", sample):
+        if KANA_CHAR.search(sample):
             return "ja"
-        if re.search(r"[\uac00-\ud7af]", sample):
+        if HANGUL_CHAR.search(sample):
             return "ko"
         return "zh"
     detected, _ = _language_classifier()(sample)

@@ -22,6 +22,8 @@ from functools import lru_cache
 
 import opencc
 
+from crawler.text.script import HAN, UNSPACED, character_class, is_han
+
 __all__ = [
     "fold_width",
     "normalize_for_comparison",
@@ -32,31 +34,6 @@ __all__ = [
 ]
 
 # --------------------------------------------------------------------------- characters
-
-_HAN_RANGES = (
-    (0x2E80, 0x2FDF),  # CJK radicals supplement, Kangxi radicals (NFKC turns the latter into Han)
-    (0x3005, 0x3007),  # 々 〆 〇
-    (0x3400, 0x4DBF),  # extension A
-    (0x4E00, 0x9FFF),  # unified ideographs
-    (0xF900, 0xFAFF),  # compatibility ideographs
-    (0x20000, 0x3134F),  # extensions B-G
-)
-_KANA_RANGES = ((0x3040, 0x30FF), (0x3100, 0x312F), (0x31F0, 0x31FF))
-
-
-def _in_ranges(char: str, ranges: tuple[tuple[int, int], ...]) -> bool:
-    code = ord(char)
-    return any(low <= code <= high for low, high in ranges)
-
-
-def _is_han(char: str) -> bool:
-    return _in_ranges(char, _HAN_RANGES)
-
-
-def _is_unspaced_script(char: str) -> bool:
-    """Han, kana or bopomofo: scripts written without spaces between words."""
-    return _is_han(char) or _in_ranges(char, _KANA_RANGES)
-
 
 # Invisible characters that split words without showing: they only ever get in the way of matching.
 _ZERO_WIDTH = re.compile("[\u00ad\u200b-\u200d\u2060\ufeff]")
@@ -133,7 +110,7 @@ def _drop_bracketed_reading(match: re.Match[str]) -> str:
     before = match.string[start - 1] if start else ""
     if not before or before.isspace():
         return match.group()  # a gloss set off by a space is the writer's, not an annotation
-    if _is_han(before):
+    if is_han(before):
         return "" if _is_pinyin(match.group("body")) else match.group()
     # After mojibake or another reading, accept only the unmistakable case: one tone-marked syllable.
     return "" if _is_single_marked_syllable(match.group("body")) else match.group()
@@ -209,11 +186,12 @@ _META_KEYS_EN = (
     "source|sources|author|authors|editor|editors|reporter|writer|photo|photos|posted|published|updated|"
     "release time|release date|publish time|publish date|date|time|views?|clicks?|hits"
 )
-_NAME = r"[\u4e00-\u9fff·]{2,4}"  # a Chinese personal name; several are separated by spaces or 、
+_HAN = character_class(HAN)
+_NAME = f"[{_HAN}·]{{2,4}}"  # a Chinese personal name; several are separated by spaces or 、
 _ROLE = (  # "记者手记", "记者观察" are column headings, not names
-    r"(?:特约|首席|实习|见习|摄影|驻[\u4e00-\u9fff]{1,6})?(?:记者|通讯员)(?!手记|观察|调查|探访|走访|专访|连线|直击)"
+    f"(?:特约|首席|实习|见习|摄影|驻[{_HAN}]{{1,6}})?(?:记者|通讯员)(?!手记|观察|调查|探访|走访|专访|连线|直击)"
 )
-_ORG = r"(?:本报|本刊|本台|本网|本站|[\u4e00-\u9fffa-z0-9]{1,12}(?:社|网|报|台|刊|站|号|新闻|媒体))"
+_ORG = f"(?:本报|本刊|本台|本网|本站|[{_HAN}a-z0-9]{{1,12}}(?:社|网|报|台|刊|站|号|新闻|媒体))"
 # (longest line removed, whether the line belongs to a page footer, pattern on the key)
 _BOILERPLATE_BY_LENGTH: list[tuple[int, bool, re.Pattern[str]]] = [
     # navigation and calls to action: 财富更多》, 扫码关注
@@ -327,7 +305,7 @@ def _is_punctuation_or_symbol(char: str) -> bool:
 #: Every punctuation or symbol character of the Basic Multilingual Plane → a space, for str.translate
 #: (one C-level pass instead of a Python test per character).
 _PUNCTUATION_TO_SPACE = {code: " " for code in range(0x10000) if _is_punctuation_or_symbol(chr(code))}
-_UNSPACED = "".join(f"{chr(low)}-{chr(high)}" for low, high in _HAN_RANGES + _KANA_RANGES)
+_UNSPACED = character_class(UNSPACED)
 #: A space with an unspaced-script character (Han, kana, bopomofo) on either side separates no words.
 _SPACE_BY_UNSPACED = re.compile(f"(?<=[{_UNSPACED}]) | (?=[{_UNSPACED}])")
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from crawler.sources import DEFAULT_SOURCES_FILE, SourcesError, load_sources, parse_every, parse_sources
+from crawler.sources import DEFAULT_SOURCES_FILE, SourcesError, load_sources, parse_sources
+from crawler.text.durations import parse_schedule
 
 GOOD = """
 [[source]]
@@ -71,10 +72,10 @@ def test_missing_file_and_unknown_source_name(tmp_path: Path) -> None:
 
 
 def test_intervals() -> None:
-    assert parse_every("90s") == 90 and parse_every("30m") == 1800 and parse_every("6h") == 21600
-    assert parse_every("1d") == 86400 and parse_every("*/15 * * * *") is None
+    assert parse_schedule("90s") == 90 and parse_schedule("30m") == 1800 and parse_schedule("6h") == 21600
+    assert parse_schedule("1d") == 86400 and parse_schedule("*/15 * * * *") is None
     with pytest.raises(ValueError):
-        parse_every("0m")
+        parse_schedule("0m")
 
 
 def test_the_shipped_sources_file_is_valid() -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import tomllib
 import urllib.error
 import urllib.request
 import urllib.robotparser
@@ -24,12 +23,11 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 
 from crawler.app.demo import DemoWeb
+from crawler.sources import load_sources, parse_sources
 from crawler.text.normalize import to_simplified
 
 ROOT = Path(__file__).resolve().parents[3]
 SOURCES_FILE = ROOT / "seeds" / "sources.toml"
-SOURCE_KEYS = {"name", "language", "every", "feeds", "sitemaps", "start_urls", "max_depth", "max_pages"}
-DISCOVERY_KEYS = ("feeds", "sitemaps", "start_urls")
 SITEMAP_NS = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 W3C_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$")
 REPOST_SEED = "seeds/001_9f60c6357115246a.txt"
@@ -134,32 +132,6 @@ def outline(page: Fetched) -> PageOutline:
 def absolute_links(page: Fetched) -> list[str]:
     """The page's links made absolute, fragments dropped."""
     return [urljoin(page.url, link).split("#")[0] for link in outline(page).links]
-
-
-def check_sources(sources: list[dict[str, object]]) -> None:
-    """Assert the rules of the sources file format on a parsed list of [[source]] tables."""
-    assert sources, "no [[source]] tables"
-    names = [source.get("name") for source in sources]
-    assert len(names) == len(set(names)), f"duplicate source names: {names}"
-    for source in sources:
-        name = source.get("name")
-        assert isinstance(name, str) and re.fullmatch(r"[a-z0-9_-]+", name), f"bad name {name!r}"
-        assert set(source) <= SOURCE_KEYS, f"{name}: unknown keys {set(source) - SOURCE_KEYS}"
-        assert any(source.get(key) for key in DISCOVERY_KEYS), f"{name}: no feeds, sitemaps or start_urls"
-        for key in DISCOVERY_KEYS:
-            urls = source.get(key, [])
-            assert isinstance(urls, list), f"{name}.{key} is not a list"
-            for url in urls:
-                assert isinstance(url, str) and urlsplit(url).scheme in ("http", "https") and urlsplit(url).netloc
-        if "every" in source:
-            every = source["every"]
-            assert isinstance(every, str)
-            assert re.fullmatch(r"\d+[smhd]", every) or len(every.split()) == 5, f"{name}: bad every {every!r}"
-        for key in ("max_depth", "max_pages"):
-            if key in source:
-                assert isinstance(source[key], int) and source[key] >= 0, f"{name}.{key}"
-        if "language" in source:
-            assert source["language"] in ("zh", "en"), f"{name}: language {source['language']!r}"
 
 
 @pytest.fixture(scope="module")
@@ -338,24 +310,23 @@ def test_expected_article_count_is_what_discovery_finds(web: DemoWeb) -> None:
 
 # -- sources files ----------------------------------------------------------------------
 def test_demo_sources_toml_points_at_the_demo_sites(web: DemoWeb) -> None:
-    sources = tomllib.loads(web.sources_toml())["source"]
-    check_sources(sources)
-    assert {s["name"] for s in sources} == set(web.sites)
+    sources = parse_sources(web.sources_toml(), "demo sources")  # the crawler's own validator
+    assert {s.name for s in sources} == set(web.sites)
     for source in sources:
-        assert source["every"] == "1h"
-        site = web.sites[source["name"]]
-        for key in DISCOVERY_KEYS:
-            for url in source.get(key, []):
-                assert url.startswith(site.base_url + "/")
-                assert fetch(url).status == 200
+        assert source.every == "1h"
+        assert source.language in ("zh", "en")
+        site = web.sites[source.name]
+        assert source.entry_urls
+        for url in source.entry_urls:
+            assert url.startswith(site.base_url + "/")
+            assert fetch(url).status == 200
 
 
 def test_seed_sources_file_is_valid() -> None:
-    text = SOURCES_FILE.read_text(encoding="utf-8")
-    sources = tomllib.loads(text)["source"]
-    check_sources(sources)
-    names = {s["name"] for s in sources}
-    assert {"xinhua", "xinhua_en", "netease", "gov_cn", "stdaily", "xfrb", "sjtu_en"} <= names
+    sources = load_sources(SOURCES_FILE)  # the crawler's own validator
+    assert {"xinhua", "xinhua_en", "netease", "gov_cn", "stdaily", "xfrb", "sjtu_en"} <= {s.name for s in sources}
+    for source in sources:
+        assert source.language in ("zh", "en"), f"{source.name}: language {source.language!r}"
 
 
 def test_every_real_url_is_marked_unverified() -> None:

@@ -136,3 +136,10 @@ def test_bounds_in_the_sources_file_are_checked() -> None:
     ):
         with pytest.raises(SourcesError, match=message):
             parse_sources(base + bad)
+
+
+def test_the_policy_returns_the_record_type_it_was_given() -> None:
+    """The policy imports no storage: it updates the storage's record as a value, of the same type."""
+    updated = run(fresh(), new=BUSY_NEW_ARTICLES)
+    assert type(updated) is ScheduleState
+    assert (updated.every, updated.interval_seconds, updated.last_new_articles) == ("30m", 900.0, BUSY_NEW_ARTICLES)

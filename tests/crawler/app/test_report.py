@@ -1,0 +1,39 @@
+"""The crawl summary table (crawler/app/report.py): its columns and caption come from the counters."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from crawler.app.report import summary_table
+from storage.counters import SUMMARY_COUNTERS, SourceRunCounts
+
+
+def rendered(table: object) -> str:
+    console = Console(width=400, record=True, color_system=None)
+    console.print(table)
+    return console.export_text()
+
+
+def test_the_summary_shows_each_summary_counter_under_its_header_with_a_total() -> None:
+    rows = [
+        SourceRunCounts("xinhua", **{c.name: 10 + i for i, c in enumerate(SUMMARY_COUNTERS)}),
+        SourceRunCounts("sjtu", **{c.name: 100 + i for i, c in enumerate(SUMMARY_COUNTERS)}),
+    ]
+    lines = rendered(summary_table(rows, "crawl run 1: ok")).splitlines()
+    header = next(line for line in lines if "source" in line)
+    cells = [cell.strip() for cell in header.split("┃")[1:-1]]
+    assert cells == ["source", *(c.header for c in SUMMARY_COUNTERS)]
+    shown = {}
+    for line in lines:
+        cells = [cell.strip() for cell in line.split("│")[1:-1]]
+        if cells:
+            shown[cells[0]] = [int(cell) for cell in cells[1:]]
+    for row in rows:
+        assert shown[row.source] == [getattr(row, c.name) for c in SUMMARY_COUNTERS]
+    assert shown["total"] == [a + b for a, b in zip(shown["xinhua"], shown["sjtu"], strict=True)]
+
+
+def test_the_caption_says_what_every_column_counts() -> None:
+    text = " ".join(rendered(summary_table([SourceRunCounts("xinhua")], "run")).split())
+    for counter in SUMMARY_COUNTERS:
+        assert f"{counter.header}: {counter.meaning}" in text
