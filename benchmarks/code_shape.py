@@ -25,7 +25,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 #: Top-level folders that are not part of the application even when they hold an ``__init__.py``.
 NOT_APPLICATION = ("tests", "benchmarks")
-#: Third-party packages whose importers are listed (the crawl engine and the database).
+#: Packages whose importers are listed (the crawl engine and the database).
 WATCHED = {"Scrapy/Twisted": ("scrapy", "twisted"), "storage": ("storage",), "SQLAlchemy": ("sqlalchemy",)}
 
 
@@ -172,9 +172,7 @@ def scan(root: Path | str = PROJECT_ROOT) -> Project:
     project = Project(root, packages, modules)
     for module in modules.values():
         module.module_aliases = {alias: target for alias, target in module.module_aliases.items() if target in modules}
-        module.private_attribute_uses = [
-            use for use in module.private_attribute_uses if use[1] in module.module_aliases.values()
-        ]
+        module.private_attribute_uses = [use for use in module.private_attribute_uses if use[1] in modules]
     return project
 
 
@@ -275,7 +273,10 @@ class _Reader(ast.NodeVisitor):
         if _is_private(node.attr):
             owner = _dotted(node.value)
             if owner is not None:
-                target = self.module.module_aliases.get(owner)
+                # ``m._x`` for an imported module ``m``, or ``pkg.m._x`` when only ``pkg`` was imported
+                head, _, rest = owner.partition(".")
+                aliases = self.module.module_aliases
+                target = aliases.get(owner) or (f"{aliases[head]}.{rest}" if rest and head in aliases else None)
                 if target is not None:
                     self.module.private_attribute_uses.append((node.lineno, target, node.attr, f"{owner}.{node.attr}"))
         self.generic_visit(node)

@@ -188,6 +188,7 @@ BROKEN_TREE = {
     "storage/repository.py": "def _insert():\n    pass\n",
     "storage/polling.py": "from storage import repository\n\n\ndef poll():\n    repository._insert()\n",
     "storage/stories.py": "from storage.repository import _insert, __all__\n",
+    "storage/schedules.py": "import storage\n\n\ndef plan():\n    storage.repository._insert()\n",
     "storage/migrations/env.py": "from crawler.config import Config\n",
     "tests/__init__.py": "",
     "tests/test_x.py": "import scrapy\nfrom crawler.app import cli\nfrom storage.repository import _insert\n",
@@ -244,6 +245,10 @@ def test_rule_b_to_e_name_the_module_and_the_import(broken: Project) -> None:
     ]
     assert sorted(private_violations(broken)) == [
         ("storage/polling.py", "takes storage.repository._insert: storage/polling.py:5 `repository._insert`"),
+        (
+            "storage/schedules.py",
+            "takes storage.repository._insert: storage/schedules.py:5 `storage.repository._insert`",
+        ),
         (
             "storage/stories.py",
             "takes storage.repository._insert: storage/stories.py:1 `from storage.repository import _insert, __all__`",
