@@ -8,7 +8,7 @@
    ``body_complete: true``, any language, never ``relevance/``, in a seeded order;
 2. **A** - times :func:`crawler.text.extract.extract_article` on every page, one after the other,
    in this process;
-3. **B** - times the same through :func:`crawler.crawl.pipelines.make_extraction_pool` (one process
+3. **B** - times the same through :func:`crawler.crawl.pool.make_extraction_pool` (one process
    per core), every page submitted at once; the pool is warmed first, so its start-up is not timed;
 4. **the crawl** - serves the same pages from 2-4 :class:`crawler.app.webserver.LocalSite` sites on
    loopback addresses (news-like URLs, the corpus charset in ``Content-Type``, a sitemap and a
@@ -228,7 +228,7 @@ def extraction_pool(pages: list[BenchPage]) -> Measurement:
     """
     from concurrent.futures import wait
 
-    from crawler.crawl.pipelines import make_extraction_pool
+    from crawler.crawl.pool import make_extraction_pool
     from crawler.text.extract import ExtractedArticle, extract_article
 
     pool = make_extraction_pool()

@@ -31,6 +31,8 @@ PURE = (
     "crawler/stories/fingerprint.py",
     "crawler/schedule/policy.py",
     "crawler/digest/render.py",
+    "crawler/digest/display.py",
+    "crawler/sources.py",
 )
 #: What a pure module may not load: the crawl engine and the database.
 NOT_IN_PURE = ("scrapy", "twisted", "storage", "sqlalchemy")

@@ -65,7 +65,8 @@ def crawl(
     topics: Annotated[Path | None, typer.Option(help="Topic profile (TOML). Default: seeds/topics.toml.")] = None,
 ) -> None:
     """Run one crawl of the configured sources and print a summary per source."""
-    from crawler.app.report import CrawlProgress, summary_table
+    from crawler.app.progress import CrawlProgress
+    from crawler.app.tables import summary_table
     from crawler.config import load_config, parse_setting_overrides
     from crawler.crawl.runner import run_crawl
 
@@ -146,7 +147,7 @@ def daemon(
 @app.command()
 def jobs(sources: SourcesOption = None, db: DbOption = None) -> None:
     """Show each source's schedule: interval, next run, last run and health."""
-    from crawler.app.report import jobs_table
+    from crawler.app.tables import jobs_table
     from storage import Database
     from storage.schedules import all_schedules, job_next_run_times
 
@@ -300,7 +301,7 @@ def list_sources(sources: SourcesOption = None) -> None:
 @app.command()
 def stats(db: DbOption = None) -> None:
     """Print counts of the corpus: articles by source and language, fetched URLs, crawl runs."""
-    from crawler.app.report import health_table, stats_table
+    from crawler.app.tables import health_table, stats_table
     from storage import Database
     from storage.repository import corpus_stats
     from storage.schedules import all_schedules

@@ -1,15 +1,111 @@
-"""Terminal tables of the listing commands: the sources, the stories and a profile's evaluation (rich)."""
+"""Terminal tables of the command line (rich): a crawl's summary, the corpus counts, the sources, their
+schedules and health, the stories, a topic profile's evaluation."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.table import Table
 
 from crawler.relevance.evaluate import ProfileEvaluation
 from crawler.sources import Source
+from crawler.text.durations import describe_interval, describe_moment
+from storage.counters import SUMMARY_COUNTERS
+from storage.repository import CorpusStats, SourceRunCounts
+from storage.schedules import ScheduleState
 from storage.stories import StorySummary
+
+#: (counter, column header) of the summary table, and its caption saying what each column counts.
+SUMMARY_COLUMNS = tuple((counter.name, counter.header) for counter in SUMMARY_COUNTERS)
+SUMMARY_CAPTION = " · ".join(f"{counter.header}: {counter.meaning}" for counter in SUMMARY_COUNTERS)
+
+
+def summary_table(counts: list[SourceRunCounts], title: str) -> Table:
+    """One row per source with the run's counters, and a total row."""
+    table = Table(title=title, title_justify="left", caption=SUMMARY_CAPTION, caption_justify="left")
+    table.add_column("source", style="bold", no_wrap=True)
+    for _, header in SUMMARY_COLUMNS:
+        table.add_column(header, justify="right")
+    for row in counts:
+        table.add_row(row.source, *(str(getattr(row, name)) for name, _ in SUMMARY_COLUMNS))
+    if len(counts) > 1:
+        totals = [str(sum(getattr(row, name) for row in counts)) for name, _ in SUMMARY_COLUMNS]
+        table.add_row("total", *totals, style="bold")
+    return table
+
+
+def stats_table(stats: CorpusStats) -> Table:
+    """The corpus counts of ``ai4s stats``."""
+    table = Table(title="corpus", title_justify="left", show_header=False)
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    table.add_row("articles", str(stats.articles), style="bold")
+    table.add_row("  off-topic (not counted above)", str(stats.off_topic))
+    for name, count in sorted(stats.articles_by_source.items()):
+        table.add_row(f"  from {name}", str(count))
+    for language, count in sorted(stats.articles_by_language.items()):
+        table.add_row(f"  in {language}", str(count))
+    for outcome, count in sorted(stats.fetched_by_outcome.items()):
+        table.add_row(f"fetched URLs: {outcome}", str(count))
+    for status, count in sorted(stats.runs_by_status.items()):
+        table.add_row(f"crawl runs: {status}", str(count))
+    last = stats.last_run_finished.isoformat(timespec="seconds") if stats.last_run_finished else "never"
+    table.add_row("last crawl finished", last)
+    return table
+
+
+def health_text(state: ScheduleState | None) -> str:
+    """A source's health in a word or three: ok, failing (n), UNHEALTHY (n failures), not run yet."""
+    if state is None or state.last_status is None:
+        return "not run yet"
+    if not state.healthy:
+        return f"[bold red]UNHEALTHY[/] ({state.failures} failed runs)"
+    if state.failures:
+        return f"[yellow]failing[/] ({state.failures} in a row)"
+    return "[green]ok[/]"
+
+
+def _last_run(state: ScheduleState | None, now: datetime) -> str:
+    if state is None or state.last_run_at is None:
+        return "never"
+    new = f", {state.last_new_articles} new" if state.last_new_articles is not None else ""
+    return f"{state.last_status}{new}, {describe_moment(state.last_run_at, now)}"
+
+
+def jobs_table(
+    sources: list[Source], schedules: dict[str, ScheduleState], next_runs: dict[str, datetime | None]
+) -> Table:
+    """``ai4s jobs``: each configured source's schedule, next run, last run and health."""
+    now = datetime.now(UTC)
+    table = Table(title="scheduled crawls", title_justify="left")
+    for column in ("source", "every", "interval now", "next run", "last run", "health"):
+        table.add_column(column)
+    for source in sources:
+        state = schedules.get(source.name)
+        interval = state.interval_seconds if state and state.every == source.every else None
+        next_run = next_runs.get(f"crawl:{source.name}")
+        table.add_row(
+            source.name,
+            source.every,
+            describe_interval(interval) if interval else "",
+            describe_moment(next_run, now) if next_run else "not scheduled (daemon never started)",
+            _last_run(state, now),
+            health_text(state),
+        )
+    return table
+
+
+def health_table(schedules: dict[str, ScheduleState]) -> Table:
+    """The per-source health part of ``ai4s stats``."""
+    now = datetime.now(UTC)
+    table = Table(title="sources (daemon)", title_justify="left")
+    for column in ("source", "health", "last run", "last error"):
+        table.add_column(column)
+    for name, state in sorted(schedules.items()):
+        table.add_row(name, health_text(state), _last_run(state, now), state.last_error or "")
+    return table
 
 
 def sources_table(sources: Sequence[Source], title: Path | str) -> Table:

@@ -11,15 +11,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import multiprocessing
 import os
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from crawler.crawl.context import CrawlContext
 from crawler.crawl.items import EntryPoll, FetchFailure, PageItem
-from crawler.crawl.pool import ProcessedPage, process_page
+from crawler.crawl.pool import ProcessedPage, make_extraction_pool, process_page
 from crawler.crawl.requests import stat_key
 from crawler.relevance.profile import Relevance, RelevanceScorer
 from crawler.stories.assign import assign_story
@@ -45,18 +44,6 @@ class ExtractedPage:
     fingerprint: Fingerprint | None = None
     credited_source: str | None = None
     relevance: Relevance | None = None
-
-
-def make_extraction_pool(workers: int = 0) -> Executor:
-    """A process pool for :func:`crawler.text.extract.extract_article` (``workers`` = 0: one per core).
-
-    Workers are forked from a fork server that has already imported the extractor, so they
-    start fast and share nothing with the reactor's threads.
-    """
-    workers = workers or os.cpu_count() or 1
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["crawler.crawl.pool_preload"])
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context)
 
 
 class ExtractPipeline:

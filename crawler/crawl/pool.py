@@ -1,8 +1,12 @@
-"""What an extraction worker does with one fetched page: extract the article, and fingerprint it
-for near-duplicate detection while the text is at hand. Runs in the extraction pool's processes."""
+"""The extraction pool: worker processes forked from a fork server that has loaded the extractor, and
+what a worker does with one fetched page (extract the article, and fingerprint it for near-duplicate
+detection while the text is at hand)."""
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 
 from crawler.stories.fingerprint import Fingerprint, credited_source, fingerprint
@@ -24,3 +28,15 @@ def process_page(body: bytes, url: str, header_charset: str | None, content_type
     if not isinstance(result, ExtractedArticle):
         return ProcessedPage(result)
     return ProcessedPage(result, fingerprint(result.text), credited_source(result.text))
+
+
+def make_extraction_pool(workers: int = 0) -> Executor:
+    """A process pool for :func:`crawler.text.extract.extract_article` (``workers`` = 0: one per core).
+
+    Workers are forked from a fork server that has already imported the extractor, so they
+    start fast and share nothing with the reactor's threads.
+    """
+    workers = workers or os.cpu_count() or 1
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["crawler.crawl.pool_preload"])
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context)

@@ -63,6 +63,11 @@ def _html_lang(tree: lxml.html.HtmlElement | None) -> str | None:
     return lang.replace("_", "-") if _LANG_CODE.match(lang) else None
 
 
+#: Shares of the CJK characters of a text above which it is Japanese (kana) or Korean (Hangul), not Chinese.
+JAPANESE_KANA_SHARE = 0.05
+KOREAN_HANGUL_SHARE = 0.3
+
+
 def detect_language(text: str, declared: str | None = None) -> str | None:
     """ISO 639-1 code of ``text``: by script for CJK, else by py3langid; the page's ``lang`` when they agree."""
     sample = text[:3000]
@@ -70,9 +75,12 @@ def detect_language(text: str, declared: str | None = None) -> str | None:
         return declared.split("-")[0].lower() if declared else None
     cjk = len(CJK_CHAR.findall(sample))
     if cjk > 0.2 * len(sample.replace(" ", "")):
-        if KANA_CHAR.search(sample):
+        # Japanese prose is a fifth to a half kana, Korean mostly Hangul; Chinese news holds a few of
+        # either (a Japanese or Korean name, the katakana middle dot "・" used as a separator).
+        kana = len(KANA_CHAR.findall(sample.replace("\u30fb", "")))
+        if kana >= JAPANESE_KANA_SHARE * cjk:
             return "ja"
-        if HANGUL_CHAR.search(sample):
+        if len(HANGUL_CHAR.findall(sample)) >= KOREAN_HANGUL_SHARE * cjk:
             return "ko"
         return "zh"
     detected, _ = _language_classifier()(sample)

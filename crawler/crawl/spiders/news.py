@@ -50,6 +50,9 @@ class NewsSpider(scrapy.Spider):
     """Crawls the sources of the crawl's configuration (every source of the sources file, or those named)."""
 
     name = "news"
+    max_pagination: int  # listing pages followed through "next page" links, per listing
+    max_sitemap_depth: int  # nesting of sitemap indexes
+    link_extractor: LinkExtractor
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> NewsSpider:

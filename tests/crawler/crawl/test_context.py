@@ -51,8 +51,8 @@ def test_a_crawl_creates_its_run_and_closes_it_with_each_sources_counts(
     assert context.status == "ok" and crawler.stats.get_value("ai4s/run_status") == "ok"
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Source alpha:")]
     assert lines == [
-        "Source alpha: pages_fetched=3 new_articles=2 off_topic=0 duplicates=0 not_articles=0 skipped_known=0 "
-        "errors=0 entry_pages_read=1 entry_pages_unchanged=0 entry_pages_failed=0"
+        "Source alpha: 3 fetched, 2 new, 0 off-topic, 0 dup, 0 no article, 0 known, 0 errors; "
+        "entry pages: 1 read, 0 unchanged, 0 failed"
     ]
 
 

@@ -167,11 +167,6 @@ def test_markdown_shows_each_headline_with_its_link_and_outlets_and_hostile_text
     no_active_content(page)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the Markdown environment's finalize (markdown_escape → clean_line) strips the ', ' between outlets "
-    "to ','; remove this mark once crawler/digest/render.py keeps the space",
-)
 def test_markdown_separates_the_other_outlets_with_a_comma_and_a_space(digest: dict[str, Any]) -> None:
     page = lxml.html.fromstring(MarkdownIt("commonmark").render(render(digest, "md")))
     assert "Also reported by: Lab News, Offline Weekly" in page.text_content()

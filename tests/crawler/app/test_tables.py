@@ -1,10 +1,10 @@
-"""The crawl summary table (crawler/app/report.py): its columns and caption come from the counters."""
+"""The crawl summary table (crawler/app/tables.py): its columns and caption come from the counters."""
 
 from __future__ import annotations
 
 from rich.console import Console
 
-from crawler.app.report import summary_table
+from crawler.app.tables import summary_table
 from storage.counters import SUMMARY_COUNTERS, SourceRunCounts
 
 

@@ -1,0 +1,46 @@
+"""The live display of a running crawl on a terminal (rich): one line per source."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from crawler.crawl.requests import stat_key
+from storage.counters import COUNTERS
+
+#: The counters shown on a source's line (labelled with their summary headers).
+PROGRESS_COUNTERS = ("pages_fetched", "new_articles", "skipped_known", "errors")
+_LABELS = {counter.name: counter.header for counter in COUNTERS}
+
+
+class CrawlProgress:
+    """A live display of a running crawl, one line per source, fed with stats snapshots."""
+
+    def __init__(self, console: Console, sources: list[str]) -> None:
+        self.progress = Progress(
+            SpinnerColumn(finished_text="[green]✓[/]"),
+            TextColumn("[bold]{task.description:<20}"),
+            TextColumn("{task.fields[line]}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+            disable=not console.is_terminal,
+        )
+        self.tasks = {name: self.progress.add_task(name, total=None, line="waiting") for name in sources}
+
+    def __enter__(self) -> CrawlProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for task in self.tasks.values():
+            self.progress.update(task, total=1, completed=1)
+        self.progress.stop()
+
+    def update(self, stats: dict[str, Any]) -> None:
+        """Refresh every source's line from a stats snapshot."""
+        for name, task in self.tasks.items():
+            line = " · ".join(f"{stats.get(stat_key(name, key), 0)} {_LABELS[key]}" for key in PROGRESS_COUNTERS)
+            self.progress.update(task, line=line)
