@@ -53,6 +53,7 @@ def _where(path: Path | str, index: int, name: str | None) -> str:
 
 
 def _source_from_table(table: dict, index: int, path: Path | str) -> Source:
+    """The :class:`Source` of one ``[[source]]`` table, checked key by key."""
     name = table.get("name")
     where = _where(path, index, name if isinstance(name, str) else None)
     unknown = sorted(set(table) - _KNOWN_KEYS)
@@ -60,23 +61,44 @@ def _source_from_table(table: dict, index: int, path: Path | str) -> Source:
         raise SourcesError(f"{where}: unknown key {unknown[0]!r} (known keys: {', '.join(sorted(_KNOWN_KEYS))})")
     if not isinstance(name, str) or not _NAME.match(name):
         raise SourcesError(f"{where}: key 'name' must be a lowercase name of letters, digits, '-' or '_'")
-    lists: dict[str, tuple[str, ...]] = {}
-    for key in _LIST_KEYS:
-        value = table.get(key, [])
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise SourcesError(f"{where}: key {key!r} must be a list of URLs")
-        for url in value:
-            parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise SourcesError(f"{where}: key {key!r}: {url!r} is not an http(s) URL")
-        lists[key] = tuple(value)
+    lists = {key: _url_list(table, key, where) for key in _LIST_KEYS}
     if not any(lists.values()):
         raise SourcesError(f"{where}: needs at least one of 'feeds', 'sitemaps' or 'start_urls'")
     language = table.get("language")
     if language is not None and not isinstance(language, str):
         raise SourcesError(f'{where}: key \'language\' must be a string such as "zh" or "en"')
+    every, min_every, max_every = _schedule(table, where)
+    return Source(
+        name=name,
+        start_urls=lists["start_urls"],
+        feeds=lists["feeds"],
+        sitemaps=lists["sitemaps"],
+        language=language,
+        every=every,
+        min_every=min_every,
+        max_every=max_every,
+        max_depth=_whole_number(table, "max_depth", 2, 20, where),
+        max_pages=_whole_number(table, "max_pages", 500, 1_000_000, where),
+        hosts=frozenset(url_host(u) for urls in lists.values() for u in urls),
+    )
+
+
+def _url_list(table: dict, key: str, where: str) -> tuple[str, ...]:
+    """The http(s) URLs of list ``key`` (a single string counts as a list of one)."""
+    value = table.get(key, [])
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise SourcesError(f"{where}: key {key!r} must be a list of URLs")
+    for url in value:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise SourcesError(f"{where}: key {key!r}: {url!r} is not an http(s) URL")
+    return tuple(value)
+
+
+def _schedule(table: dict, where: str) -> tuple[str, str | None, str | None]:
+    """``every``, ``min_every`` and ``max_every``: an interval or cron expression, and the bounds of an interval."""
     every = table.get("every", "6h")
     try:
         if not isinstance(every, str):
@@ -100,25 +122,15 @@ def _source_from_table(table: dict, index: int, path: Path | str) -> Source:
         bounds[key] = value
     if bound_seconds.get("min_every", 0) > bound_seconds.get("max_every", float("inf")):
         raise SourcesError(f"{where}: 'min_every' is longer than 'max_every'")
-    limits = {}
-    for key, default, upper in (("max_depth", 2, 20), ("max_pages", 500, 1_000_000)):
-        value = table.get(key, default)
-        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= upper:
-            raise SourcesError(f"{where}: key {key!r} must be a whole number from 0 to {upper}")
-        limits[key] = value
-    return Source(
-        name=name,
-        start_urls=lists["start_urls"],
-        feeds=lists["feeds"],
-        sitemaps=lists["sitemaps"],
-        language=language,
-        every=every,
-        min_every=bounds["min_every"],
-        max_every=bounds["max_every"],
-        max_depth=limits["max_depth"],
-        max_pages=limits["max_pages"],
-        hosts=frozenset(url_host(u) for urls in lists.values() for u in urls),
-    )
+    return every, bounds["min_every"], bounds["max_every"]
+
+
+def _whole_number(table: dict, key: str, default: int, upper: int, where: str) -> int:
+    """The whole number ``key`` (``default`` when absent), from 0 to ``upper``."""
+    value = table.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= upper:
+        raise SourcesError(f"{where}: key {key!r} must be a whole number from 0 to {upper}")
+    return value
 
 
 def parse_sources(text: str, path: Path | str = "<sources>") -> list[Source]:
