@@ -177,46 +177,22 @@ def digest(
     replay_id: Annotated[int | None, typer.Option("--replay", help="Render delivered digest ID again.")] = None,
 ) -> None:
     """What is new in AI for Science: one entry per story, with its outlets and why it matched."""
-    from crawler.digest.delivery import DigestRequest, make_digest, replay
+    from crawler.digest.delivery import DigestRefused, DigestRequest, deliver_digest, describe_delivery
     from crawler.digest.mail import MailError
-    from crawler.digest.render import FORMATS, render
-    from storage import Database
     from storage.lock import LockHeld
 
-    if format not in FORMATS:
-        raise _fail(f"unknown format {format!r} (supported: {', '.join(FORMATS)})")
-    if since and since_last:
-        raise _fail("--since and --since-last exclude each other")
-    with Database(db) as database:
-        if replay_id is not None:
-            try:
-                text = render(replay(database, replay_id), format)
-            except LookupError as exc:
-                raise _fail(str(exc)) from None
-            with _output(out) as stream:
-                stream.write(text)
-            return
-        request = DigestRequest(
-            name=name, since=since or "24h", since_last=since_last, languages=lang, sources=source,
-            formats=[format], out=out, mail_to=mail,
-        )  # fmt: skip
-
-        def to_stdout(rendered: dict[str, str]) -> None:
-            sys.stdout.write(rendered[format])
-            sys.stdout.flush()  # written before the digest is recorded as delivered
-
-        try:
-            delivery = make_digest(database, request, emit=None if out else to_stdout)
-        except (ValueError, MailError, OSError, LockHeld) as exc:
-            raise _fail(str(exc), code=1) from None
-    counts, period = delivery.digest["counts"], delivery.digest["period"]
-    where = f"; written to {out}" if out else ""
-    mailed = f"; mailed to {', '.join(mail)}" if mail else ""
-    errors.print(
-        f"digest {delivery.run_id} ({name}): {counts['stories']} stories ({counts['new_stories']} new, "
-        f"{counts['grown_stories']} grown), {period['since']} – {period['until']}{where}{mailed}",
-        highlight=False,
-    )
+    request = DigestRequest(
+        name=name, since=since, since_last=since_last, languages=lang, sources=source,
+        formats=[format], out=out, mail_to=mail,
+    )  # fmt: skip
+    try:
+        delivery = deliver_digest(db, request, sys.stdout, replay_id=replay_id)
+    except DigestRefused as exc:
+        raise _fail(str(exc)) from None
+    except (ValueError, MailError, OSError, LockHeld) as exc:
+        raise _fail(str(exc), code=1) from None
+    if delivery is not None:
+        errors.print(describe_delivery(delivery, request), highlight=False)
 
 
 @app.command()

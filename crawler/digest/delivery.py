@@ -1,5 +1,6 @@
 """Making a digest and delivering it: the period (``--since`` or since the last digest of that
-name), the files, the mail, and the record that moves the name's mark.
+name), the files, the mail, and the record that moves the name's mark; and what ``ai4s digest``
+does (:func:`deliver_digest`: check the request, replay or make, hand the digest to standard output).
 
 The record is saved only once the files are written and the mail is sent, so a failed delivery
 leaves the period to the next digest: no story is missed. The record holds the digest's data,
@@ -16,11 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from crawler.digest.build import SETTLE, build_digest
 from crawler.digest.mail import SmtpSettings, build_message, send
-from crawler.digest.render import EXTENSIONS, render, subject
+from crawler.digest.render import EXTENSIONS, FORMATS, render, subject
 from crawler.text.dates import parse_date
 from crawler.text.durations import EXAMPLES, parse_duration
 from storage import Database
@@ -50,7 +51,7 @@ class DigestRequest:
     """Which digest to make and where it goes."""
 
     name: str = "default"
-    since: str | None = "24h"  # ignored with since_last
+    since: str | None = None  # a duration before now or a date (None: the last 24 hours); not with since_last
     since_last: bool = False
     languages: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
@@ -59,6 +60,11 @@ class DigestRequest:
     mail_to: list[str] = field(default_factory=list)
     settle: timedelta = SETTLE  # how much of the last moments a since-last digest leaves to the next
     feed: Path | None = None  # an Atom file of the recent digests of this name, replaced each time
+
+
+class DigestRefused(ValueError):
+    """A digest that cannot be made as asked (options that contradict each other, an unknown format, a
+    digest to replay that does not exist): nothing was made."""
 
 
 @dataclass
@@ -159,6 +165,57 @@ def _make_digest(
             payload=json.dumps(digest, ensure_ascii=False),
         )
     return Delivery(run_id, digest, rendered, files, list(request.mail_to))
+
+
+def check_request(request: DigestRequest) -> None:
+    """Raise :class:`DigestRefused` when ``request`` contradicts itself or asks for an unknown format."""
+    for fmt in request.formats:
+        if fmt not in FORMATS:
+            raise DigestRefused(f"unknown format {fmt!r} (supported: {', '.join(FORMATS)})")
+    if request.since and request.since_last:
+        raise DigestRefused("--since and --since-last exclude each other")
+
+
+def deliver_digest(
+    db_url: str | None, request: DigestRequest, stdout: TextIO, replay_id: int | None = None
+) -> Delivery | None:
+    """Make and deliver the digest of ``request`` on the database at ``db_url`` (default: the configured one),
+    to ``stdout`` when it names no ``out`` file; or, with ``replay_id``, render that delivered digest again
+    (in the request's first format, to ``out`` or ``stdout``). The delivery made, if one was.
+
+    Raises :class:`DigestRefused` before anything is made for a request that cannot be made as asked.
+    """
+    check_request(request)
+    fmt = request.formats[0]
+    with Database(db_url) as database:
+        if replay_id is not None:
+            try:
+                text = render(replay(database, replay_id), fmt)
+            except LookupError as exc:
+                raise DigestRefused(str(exc)) from None
+            if request.out is None:
+                stdout.write(text)
+            else:
+                with request.out.open("w", encoding="utf-8") as stream:
+                    stream.write(text)
+            return None
+
+        def to_stdout(rendered: dict[str, str]) -> None:
+            stdout.write(rendered[fmt])
+            stdout.flush()  # written before the digest is recorded as delivered
+
+        return make_digest(database, request, emit=None if request.out else to_stdout)
+
+
+def describe_delivery(delivery: Delivery, request: DigestRequest) -> str:
+    """One line saying which digest was delivered: its id and name, its stories, its period, where it went."""
+    counts, period = delivery.digest["counts"], delivery.digest["period"]
+    where = f"; written to {request.out}" if request.out else ""
+    mailed = f"; mailed to {', '.join(delivery.mailed_to)}" if delivery.mailed_to else ""
+    return (
+        f"digest {delivery.run_id} ({request.name}): {counts['stories']} stories ({counts['new_stories']} new, "
+        f"{counts['grown_stories']} grown), {period['since']} – {period['until']}{where}{mailed}"
+    )
 
 
 def merge_for_feed(digests: list[dict[str, Any]]) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """The news spider as a component: requests built anywhere (the spider, a middleware) are handled
-by it, responses by the parser of their kind, and an entry page's ``Retry-After`` (in either
-form) becomes the earliest next poll of that page."""
+by it, responses by the parser of their kind, a listing page's links become requests in page order
+within the crawl's bounds, and an entry page's ``Retry-After`` (in either form) becomes the
+earliest next poll of that page."""
 
 from __future__ import annotations
 
@@ -14,13 +15,23 @@ from scrapy.http import HtmlResponse, XmlResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from crawler.crawl.items import EntryPoll, FetchFailure
+from crawler.crawl.items import EntryPoll, FetchFailure, PageItem
 from crawler.crawl.requests import article_request, entry_request, stat_key
 from crawler.crawl.spiders.news import NewsSpider
+from crawler.text.urls import canonical_url
 from tests.crawler.crawl.components import make_config, make_crawler
 
 FEED = "http://127.0.0.40:8040/rss.xml"
 STORY = "http://127.0.0.40:8040/2025/07/01/story.html"
+LISTING = "http://127.0.0.41:8041/news/"
+#: A section front page of source beta: a section, an article, the next page (named in <head>), hostile links.
+LISTING_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>News</title>
+<link rel="next" href="/news/continued/"><meta property="og:type" content="{og_type}"></head>
+<body><nav><a href="/news/tech/">Tech</a> <a href="javascript:openMenu()">Menu</a></nav>
+<ul><li><a href="/2025/07/01/ai-discovers-new-antibiotics.html">AI discovers new antibiotics</a></li>
+<li><a href="http://10.0.0.1/2025/07/01/intranet-story.html">Intranet</a></li>
+<li><a href="ftp://127.0.0.41/2025/07/01/archive.html">Archive</a></li></ul>
+<a href="/news/continued/">Continue</a></body></html>"""
 
 
 @pytest.fixture
@@ -68,3 +79,48 @@ def test_an_entry_page_that_asks_to_wait_is_not_polled_again_before_then(spider:
     assert isinstance(poll, EntryPoll) and poll.url == FEED and not poll.changed and poll.not_before is not None
     assert abs(poll.not_before - (datetime.now(UTC) + wait)) < timedelta(seconds=5)
     assert spider.crawler.stats.get_value(stat_key("alpha", "entry_pages_failed")) == 1
+
+
+def listing_response(spider: NewsSpider, og_type: str = "website") -> HtmlResponse:
+    request = entry_request(spider.sources["beta"], (LISTING, "listing", 0, 1))
+    return HtmlResponse(LISTING, body=LISTING_PAGE.format(og_type=og_type).encode(), request=request)
+
+
+def test_a_listing_page_leads_to_its_pages_and_articles_in_page_order_then_its_poll(spider: NewsSpider) -> None:
+    *requests, poll = spider.parse(listing_response(spider))
+    assert [(r.url, r.meta["ai4s_kind"], r.meta.get("ai4s_depth"), r.meta.get("ai4s_page")) for r in requests] == [
+        ("http://127.0.0.41:8041/news/tech/", "listing", 1, 1),
+        ("http://127.0.0.41:8041/2025/07/01/ai-discovers-new-antibiotics.html", "article", None, None),
+        ("http://127.0.0.41:8041/news/continued/", "listing", 0, 2),  # the next page, by the rel of its <link>
+    ]
+    assert isinstance(poll, EntryPoll) and poll.url == canonical_url(LISTING) and poll.changed
+    assert poll.children == [
+        ("http://127.0.0.41:8041/news/tech/", "listing", 1, 1),
+        ("http://127.0.0.41:8041/news/continued/", "listing", 0, 2),
+    ]
+
+
+def test_a_listing_page_that_says_it_is_an_article_is_also_an_item(spider: NewsSpider) -> None:
+    item, *rest = spider.parse(listing_response(spider, og_type="article"))
+    assert isinstance(item, PageItem) and (item.url, item.via, item.source) == (LISTING, "listing", "beta")
+    assert len(rest) == 4 and isinstance(rest[-1], EntryPoll)
+
+
+def test_the_bounds_of_a_crawl_come_from_its_settings(tmp_path: Path) -> None:
+    crawler = make_crawler(make_config(tmp_path), AI4S_MAX_PAGINATION=1, AI4S_MAX_SITEMAP_DEPTH=0)
+    spider = crawler.spider
+    assert isinstance(spider, NewsSpider)
+    *requests, poll = spider.parse(listing_response(spider))
+    assert [r.url for r in requests if r.meta["ai4s_kind"] == "listing"] == ["http://127.0.0.41:8041/news/tech/"]
+    index = b"<sitemapindex><sitemap><loc>/sitemap-1.xml</loc></sitemap></sitemapindex>"
+    request = entry_request(spider.sources["alpha"], ("http://127.0.0.40:8040/sitemap.xml", "sitemap", 0, 1))
+    (poll,) = spider.parse(XmlResponse(request.url, body=index, request=request))
+    assert isinstance(poll, EntryPoll) and poll.children == []
+
+
+def test_an_unreadable_entry_page_counts_as_failed_and_leads_nowhere(spider: NewsSpider) -> None:
+    request = entry_request(spider.sources["alpha"], (FEED, "feed", 0, 1))
+    assert list(spider.parse(HtmlResponse(FEED, body=b"<html><body>Moved</body></html>", request=request))) == []
+    stats = spider.crawler.stats
+    assert stats.get_value(stat_key("alpha", "entry_pages_failed")) == stats.get_value(stat_key("alpha", "errors")) == 1
+    assert stats.get_value(stat_key("alpha", "entry_pages_read")) is None

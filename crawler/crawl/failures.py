@@ -1,0 +1,49 @@
+"""What a failed request of the crawl means: nothing fetched (robots.txt or the address policy said
+no), or a fetch that failed, with the outcome the corpus records, the reason the log gives and the
+wait a server asked for (``Retry-After``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from scrapy.exceptions import IgnoreRequest
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.internet.error import DNSLookupError, TCPTimedOutError
+from twisted.internet.error import TimeoutError as TwistedTimeoutError
+from twisted.python.failure import Failure
+
+from crawler.text.dates import retry_after_seconds
+
+
+@dataclass(frozen=True)
+class FetchError:
+    """A fetch that failed: how (``gone``, ``http_error`` or ``network_error``), why in words, the HTTP
+    status if a server answered, and the earliest next try it allows (``Retry-After``), if it said."""
+
+    outcome: str
+    reason: str
+    status: int | None = None
+    not_before: datetime | None = None
+
+
+def was_refused(failure: Failure) -> bool:
+    """True when the request was never sent: robots.txt or the address policy refused it."""
+    return bool(failure.check(IgnoreRequest)) and not failure.check(HttpError)
+
+
+def fetch_error(failure: Failure) -> FetchError:
+    """What the failed fetch of ``failure`` was: an HTTP error status, a timeout, a DNS or other network error."""
+    if failure.check(HttpError):
+        response = failure.value.response
+        status = response.status
+        now = datetime.now(UTC)
+        wait = retry_after_seconds(response.headers.get(b"Retry-After"), now)
+        not_before = now + timedelta(seconds=wait) if wait else None
+        return FetchError("gone" if status in (404, 410) else "http_error", f"HTTP {status}", status, not_before)
+    if failure.check(TwistedTimeoutError, TCPTimedOutError):
+        return FetchError("network_error", "timed out")
+    if failure.check(DNSLookupError):
+        return FetchError("network_error", "DNS lookup failed")
+    return FetchError("network_error", f"{failure.type.__name__}: {failure.getErrorMessage()}")
