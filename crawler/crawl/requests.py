@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy import Request
 from scrapy.exceptions import IgnoreRequest
 
+from crawler.text.discovery import ENTRY_PAGE_KINDS
 from crawler.text.urls import canonical_url, clean_url
 
 if TYPE_CHECKING:
@@ -27,10 +28,7 @@ if TYPE_CHECKING:
     from storage.polling import EntryPageState
 
 #: Request kinds that are entry pages (polled every crawl), as opposed to ``article`` pages (fetched once).
-ENTRY_KINDS = frozenset({"feed", "sitemap", "robots", "listing"})
-
-#: An entry page a page led to: (url, kind, depth, page number), remembered for unchanged re-polls.
-Child = tuple[str, str, int, int]
+ENTRY_KINDS = frozenset(ENTRY_PAGE_KINDS)
 
 
 def stat_key(source: str, counter: str) -> str:
@@ -70,8 +68,9 @@ def article_request(url: str, source: Source, via: str) -> Request:
     return _source_request(url, source, "article", ai4s_via=via)
 
 
-def entry_request(source: Source, child: Child) -> Request:
-    """A request for an entry page of ``source`` (feed, robots.txt, sitemap or listing page)."""
+def entry_request(source: Source, child: tuple[str, str, int, int]) -> Request:
+    """A request for an entry page of ``source`` (feed, robots.txt, sitemap or listing page), given as
+    ``(url, kind, depth, page)``: a :class:`crawler.text.discovery.EntryPage` or a stored tuple."""
     url, kind, depth, page = child
     if kind not in ENTRY_KINDS:
         raise ValueError(f"not an entry-page kind: {kind!r}")
