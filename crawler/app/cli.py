@@ -357,7 +357,7 @@ def topics_build(
     background: Annotated[
         Path | None, typer.Option(help="Folder of ordinary news (*.txt, or *.json with a body) to contrast with.")
     ] = None,
-    out: Annotated[Path, typer.Option(help="Where to write the profile.")] = SEEDS_DIR / "topics.toml",
+    out: Annotated[Path, typer.Option(help="Where to write the profile.")] = DEFAULT_PROFILE,
     top: Annotated[int, typer.Option(help="How many distinctive seed terms to keep.")] = 60,
 ) -> None:
     """Derive the topic profile from the seed articles and the curated lexicon."""
