@@ -1,8 +1,9 @@
-"""The ``ai4s`` command line: crawl, daemon, jobs, export, sources, stats and the offline demo.
+"""The ``ai4s`` command line: crawl, daemon, jobs, digest, export, rescore, stories, sources, stats,
+demo, topics and seeds.
 
 The outer edge of the application: each command parses its options, builds the configuration
 (:func:`crawler.config.load_config`) where it needs the sources or the topic profile, calls one
-library function, and prints. Nothing imports this module.
+library function, and prints. Only ``python -m crawler`` (and the ``ai4s`` script) imports this module.
 """
 
 from __future__ import annotations

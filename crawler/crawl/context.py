@@ -117,6 +117,7 @@ class CrawlContext:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CrawlContext:
+        """The context of a new crawl, with the ``AI4S_CONFIG`` configuration or one built from the settings."""
         config = crawler.settings.get("AI4S_CONFIG")
         if config is None:
             config = config_from_settings(crawler.settings)
