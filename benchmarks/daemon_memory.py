@@ -58,7 +58,7 @@ if str(PROJECT_ROOT) not in sys.path:  # importable without ``pip install -e .``
 
 from bench_support import parse_db_time, proc_stat, proc_values, resolve_corpus  # noqa: E402
 
-#: The test suite's fast daemon settings (tests/crawler/test_daemon.py).
+#: The test suite's fast daemon settings (tests/crawler/schedule/daemons.py).
 FAST_SETTINGS = (
     "DOWNLOAD_DELAY=0.05",
     "AUTOTHROTTLE_START_DELAY=0.05",

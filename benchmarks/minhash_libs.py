@@ -55,13 +55,13 @@ from bench_support import resolve_corpus  # noqa: E402
 from datasketch import LeanMinHash, MinHash  # noqa: E402
 
 from crawler.stories.fingerprint import (  # noqa: E402
-    _PERMUTATIONS,
-    _SEED,
     BANDS,
     COPY_CONTAINMENT,
     COPY_JACCARD,
     MIN_SHINGLES,
+    MINHASH_SEED,
     NUM_PERM,
+    PERMUTATIONS,
     Fingerprint,
     band_keys,
     containment,
@@ -142,9 +142,9 @@ def choose_texts(candidates: list[Text], count: int, seed: int) -> tuple[list[Te
 
 # --- methods ----------------------------------------------------------------------------------
 
-_A32 = np.asarray(_PERMUTATIONS[0], dtype=np.uint32)
-_B32 = np.asarray(_PERMUTATIONS[1], dtype=np.uint32)
-_TEMPLATE = MinHash(num_perm=NUM_PERM, seed=_SEED, permutations=_PERMUTATIONS, scheme="affine32")
+_A32 = np.asarray(PERMUTATIONS[0], dtype=np.uint32)
+_B32 = np.asarray(PERMUTATIONS[1], dtype=np.uint32)
+_TEMPLATE = MinHash(num_perm=NUM_PERM, seed=MINHASH_SEED, permutations=PERMUTATIONS, scheme="affine32")
 
 
 def _fmix32(values: np.ndarray) -> np.ndarray:
@@ -158,7 +158,7 @@ def _fmix32(values: np.ndarray) -> np.ndarray:
 
 def ds_product(shingles: set[str]) -> bytes:
     """(a) The product today: ``shingles_fingerprint`` without the band keys."""
-    minhash = MinHash(num_perm=NUM_PERM, seed=_SEED, permutations=_PERMUTATIONS, scheme="affine32")
+    minhash = MinHash(num_perm=NUM_PERM, seed=MINHASH_SEED, permutations=PERMUTATIONS, scheme="affine32")
     minhash.update_batch([s.encode("utf-8") for s in shingles])
     return minhash.hashvalues.astype("<u4").tobytes()
 
@@ -179,7 +179,9 @@ def ds_template_copy(shingles: set[str]) -> bytes:
 
 def ds_crc32(shingles: set[str]) -> bytes:
     """(c3) datasketch with ``hashfunc=zlib.crc32`` instead of SHA-1 (other signatures)."""
-    minhash = MinHash(num_perm=NUM_PERM, seed=_SEED, permutations=_PERMUTATIONS, scheme="affine32", hashfunc=zlib.crc32)
+    minhash = MinHash(
+        num_perm=NUM_PERM, seed=MINHASH_SEED, permutations=PERMUTATIONS, scheme="affine32", hashfunc=zlib.crc32
+    )
     minhash.update_batch([s.encode("utf-8") for s in shingles])
     return minhash.hashvalues.astype("<u4").tobytes()
 
@@ -195,14 +197,14 @@ def numpy_same(shingles: set[str]) -> bytes:
 
 def rensa_r(shingles: set[str]) -> bytes:
     """(b1) rensa ``RMinHash(num_perm, seed)``, ``update`` with the shingle strings, ``digest``."""
-    minhash = rensa.RMinHash(NUM_PERM, _SEED)
+    minhash = rensa.RMinHash(NUM_PERM, MINHASH_SEED)
     minhash.update(shingles)
     return np.asarray(minhash.digest(), dtype="<u4").tobytes()
 
 
 def rensa_c(shingles: set[str]) -> bytes:
     """(b2) rensa ``CMinHash(num_perm, seed)`` (C-MinHash), 32-bit ``digest``."""
-    minhash = rensa.CMinHash(NUM_PERM, _SEED)
+    minhash = rensa.CMinHash(NUM_PERM, MINHASH_SEED)
     minhash.update(shingles)
     return np.asarray(minhash.digest(), dtype="<u4").tobytes()
 
@@ -210,13 +212,13 @@ def rensa_c(shingles: set[str]) -> bytes:
 def ds_bulk(sets: list[set[str]]) -> list[bytes]:
     """(c1') ``MinHash.bulk`` over all the texts at once (batch API)."""
     data = [[s.encode("utf-8") for s in shingles] for shingles in sets]
-    found = MinHash.bulk(data, num_perm=NUM_PERM, seed=_SEED, permutations=_PERMUTATIONS, scheme="affine32")
+    found = MinHash.bulk(data, num_perm=NUM_PERM, seed=MINHASH_SEED, permutations=PERMUTATIONS, scheme="affine32")
     return [m.hashvalues.astype("<u4").tobytes() for m in found]
 
 
 def rensa_r_batch(sets: list[set[str]]) -> list[bytes]:
     """(b1') ``RMinHash.digests_from_token_sets`` over all the texts at once (batch API)."""
-    digests = rensa.RMinHash.digests_from_token_sets(sets, NUM_PERM, _SEED)
+    digests = rensa.RMinHash.digests_from_token_sets(sets, NUM_PERM, MINHASH_SEED)
     return [np.asarray(d, dtype="<u4").tobytes() for d in digests]
 
 
@@ -475,7 +477,7 @@ def identical_signatures(texts: list[Text], chosen: list[Method]) -> dict[str, b
 
 
 def signature_sizes() -> dict[str, Any]:
-    sample = MinHash(num_perm=NUM_PERM, seed=_SEED, permutations=_PERMUTATIONS, scheme="affine32")
+    sample = MinHash(num_perm=NUM_PERM, seed=MINHASH_SEED, permutations=PERMUTATIONS, scheme="affine32")
     sample.update_batch([b"a", b"b"])
     sizes: dict[str, Any] = {
         "stored_signature": SIGNATURE_BYTES,
@@ -495,7 +497,7 @@ def print_report(result: dict[str, Any]) -> None:
         f"shingles/text median {meta['shingles_median']}, mean {meta['shingles_mean']:.0f}, max {meta['shingles_max']}"
     )
     print(
-        f"num_perm={NUM_PERM}, seed={_SEED}, datasketch {meta['datasketch']}, "
+        f"num_perm={NUM_PERM}, seed={MINHASH_SEED}, datasketch {meta['datasketch']}, "
         f"rensa {meta['rensa'] or 'not installed'}, "
         f"Python {meta['python']}, {meta['cpus']} CPUs, median of {meta['repeat']} rounds"
     )

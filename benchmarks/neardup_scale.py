@@ -16,7 +16,7 @@ For each size N:
 2. **Fingerprints** (not part of the detection cost; in the product they are computed in the
    crawl's worker pool): the synthetic tokens are already in comparison form, so 3-word shingles
    are built from them directly and hashed by datasketch's ``MinHash.update_batch`` with the
-   product's permutations (``crawler.stories.fingerprint._PERMUTATIONS``, scheme affine32), band keys by
+   product's permutations (``crawler.stories.fingerprint.PERMUTATIONS``, scheme affine32), band keys by
    ``crawler.stories.fingerprint.band_keys``. The run checks on a sample that this gives exactly what
    ``crawler.stories.fingerprint.fingerprint(text)`` gives, and says so. Computed by a process pool, written
    to files next to the database, read back in chunks.

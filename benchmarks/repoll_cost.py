@@ -78,7 +78,7 @@ if TYPE_CHECKING:
     from crawler.app.webserver import LocalSite, Reply, RequestRecord
     from tests.localweb import NewsWeb
 
-#: The test suite's fast politeness settings (tests/crawler/test_crawl.py): robots.txt and AutoThrottle on.
+#: The test suite's fast politeness settings (tests/crawler/crawl/test_crawl.py): robots.txt and AutoThrottle on.
 FAST_SETTINGS = ("DOWNLOAD_DELAY=0.05", "AUTOTHROTTLE_START_DELAY=0.05", "AI4S_RETRY_BACKOFF_BASE=0.2")
 #: The per-source counters of ``crawl_run_sources`` reported, in this order.
 DB_COUNTERS = (

@@ -24,6 +24,8 @@ from storage.db import ENV_DB, resolve_db_url
 
 ENV_SOURCES_FILE = "AI4S_SOURCES_FILE"
 ENV_TOPICS_FILE = "AI4S_TOPICS_FILE"
+#: The ``-s`` setting naming the sources to crawl, comma-separated (a setting only: no environment variable).
+SOURCE_NAMES_SETTING = "AI4S_SOURCE_NAMES"
 
 
 class ConfigError(ValueError):
@@ -101,7 +103,7 @@ def load_config(
     """
     env = os.environ if environ is None else environ
     overrides = dict(settings or {})
-    names_setting = overrides.get("AI4S_SOURCE_NAMES")
+    names_setting = overrides.get(SOURCE_NAMES_SETTING)
     if names_setting and not source_names:
         source_names = [name.strip() for name in names_setting.split(",") if name.strip()]
     sources_path = _choose(
@@ -116,7 +118,7 @@ def load_config(
     sources = load_sources(sources_path, list(source_names))
     profile = load_profile(topics_path)
     # the resolved values replace whatever -s said, so no component can see another one
-    for name in (ENV_SOURCES_FILE, ENV_TOPICS_FILE, ENV_DB, "AI4S_SOURCE_NAMES"):
+    for name in (ENV_SOURCES_FILE, ENV_TOPICS_FILE, ENV_DB, SOURCE_NAMES_SETTING):
         overrides.pop(name, None)
     return Config(
         db_url=resolve_db_url(db or db_setting, env),

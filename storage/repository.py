@@ -15,7 +15,6 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-# Defined in storage.counters; the crawl and the CLI import them from here, with the functions that use them.
 from storage.counters import ENTRY_COUNTERS, RUN_COUNTERS, SourceRunCounts
 from storage.hashing import content_hash, url_hash
 from storage.models import (

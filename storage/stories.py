@@ -107,10 +107,12 @@ class StorySummary:
 
     @property
     def representative(self) -> Copy:
+        """The copy that stands for the story (the credited original, else the earliest)."""
         return self.copies[0]
 
     @property
     def outlets(self) -> list[str]:
+        """The sources of the copies, each once, representative's first."""
         return list(dict.fromkeys(c.source for c in self.copies))
 
 

@@ -1,7 +1,8 @@
 """The import rules of the layout, held on the source (read with ``ast`` by ``benchmarks/code_shape.py``).
 
 (a) the pure modules (``crawler/text``, ``crawler/relevance``, ``crawler/stories/fingerprint.py``,
-    ``crawler/schedule/policy.py``, ``crawler/digest/render.py``) load neither Scrapy/Twisted nor the database
+    ``crawler/schedule/policy.py``, ``crawler/digest/render.py`` and ``display.py``, ``crawler/sources.py``: the
+    list :data:`PURE`) load neither Scrapy/Twisted nor the database
     (``storage``, SQLAlchemy), directly or through the project modules they import;
 (b) only the modules of ``crawler/crawl`` import Scrapy or Twisted;
 (c) nothing imports ``crawler.app`` but ``crawler/__main__.py`` and ``crawler/app`` itself;

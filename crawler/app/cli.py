@@ -1,8 +1,9 @@
-"""The ``ai4s`` command line: crawl, daemon, jobs, export, sources, stats and the offline demo.
+"""The ``ai4s`` command line: crawl, daemon, jobs, digest, export, rescore, stories, sources, stats,
+demo, topics and seeds.
 
 The outer edge of the application: each command parses its options, builds the configuration
 (:func:`crawler.config.load_config`) where it needs the sources or the topic profile, calls one
-library function, and prints. Nothing imports this module.
+library function, and prints. Only ``python -m crawler`` (and the ``ai4s`` script) imports this module.
 """
 
 from __future__ import annotations
@@ -333,7 +334,7 @@ def topics_build(
     background: Annotated[
         Path | None, typer.Option(help="Folder of ordinary news (*.txt, or *.json with a body) to contrast with.")
     ] = None,
-    out: Annotated[Path, typer.Option(help="Where to write the profile.")] = SEEDS_DIR / "topics.toml",
+    out: Annotated[Path, typer.Option(help="Where to write the profile.")] = DEFAULT_PROFILE,
     top: Annotated[int, typer.Option(help="How many distinctive seed terms to keep.")] = 60,
 ) -> None:
     """Derive the topic profile from the seed articles and the curated lexicon."""

@@ -13,7 +13,7 @@ hosts to the crawler:
     An English university news site, discovered through ``sitemap.xml`` declared in robots.txt.
 
 The articles are the five seed articles of ``seeds/`` (rendered as news pages, their noise kept)
-and a few ordinary, invented non-AI news items from ``crawler/demo_content/*.toml``. Seed 001, a
+and a few ordinary, invented non-AI news items from ``crawler/app/demo_content/*.toml``. Seed 001, a
 Xinhua story, is served twice: on demo-xinhua and, reposted under another template and URL, on
 demo-portal, so that the demo shows duplicate detection. Every page is rendered once, when the
 web is built; serving is static. :func:`run_demo` serves it and crawls it, as ``ai4s demo`` does.

@@ -10,10 +10,11 @@ from pathlib import Path
 from rich.table import Table
 
 from crawler.relevance.evaluate import ProfileEvaluation
+from crawler.schedule.jobs import job_id
 from crawler.sources import Source
 from crawler.text.durations import describe_interval, describe_moment
-from storage.counters import SUMMARY_COUNTERS
-from storage.repository import CorpusStats, SourceRunCounts
+from storage.counters import SUMMARY_COUNTERS, SourceRunCounts
+from storage.repository import CorpusStats
 from storage.schedules import ScheduleState
 from storage.stories import StorySummary
 
@@ -85,7 +86,7 @@ def jobs_table(
     for source in sources:
         state = schedules.get(source.name)
         interval = state.interval_seconds if state and state.every == source.every else None
-        next_run = next_runs.get(f"crawl:{source.name}")
+        next_run = next_runs.get(job_id(source.name))
         table.add_row(
             source.name,
             source.every,

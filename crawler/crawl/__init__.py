@@ -1,2 +1,3 @@
-"""The Scrapy project, the only package that imports Scrapy/Twisted: settings, spiders, middlewares,
-pipelines (per item), extensions (per crawl), the extraction pool and the runner of one crawl."""
+"""The Scrapy project, the only package that imports Scrapy/Twisted: settings, the spider, the requests and
+items it exchanges, middlewares, pipelines (per item), the crawl context and the other extensions (per crawl),
+the extraction pool and the runner of one crawl."""

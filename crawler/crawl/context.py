@@ -23,17 +23,15 @@ from typing import TYPE_CHECKING, TypeVar
 from scrapy import signals
 from scrapy.exceptions import CloseSpider
 
-from crawler.config import Config, load_config
+from crawler.config import ENV_SOURCES_FILE, ENV_TOPICS_FILE, SOURCE_NAMES_SETTING, Config, load_config
 from crawler.crawl.extensions import PARENT_GONE
 from crawler.crawl.items import EntryPoll
 from crawler.crawl.requests import stat_key
 from storage import Database
-from storage.counters import describe_counts
+from storage.counters import ENTRY_COUNTERS, RUN_COUNTERS, SourceRunCounts, describe_counts
+from storage.db import ENV_DB
 from storage.polling import EntryPageState, load_entry_pages, save_entry_page
 from storage.repository import (
-    ENTRY_COUNTERS,
-    RUN_COUNTERS,
-    SourceRunCounts,
     ensure_source,
     finish_run,
     known_url_hashes,
@@ -70,10 +68,10 @@ def config_from_settings(settings: BaseSettings) -> Config:
     """The configuration of a crawl started as ``scrapy crawl news -s AI4S_DB=...``: from the
     ``AI4S_*`` settings, then the environment, then the defaults."""
     return load_config(
-        db=settings.get("AI4S_DB"),
-        sources_file=settings.get("AI4S_SOURCES_FILE"),
-        source_names=settings.getlist("AI4S_SOURCE_NAMES"),
-        topics_file=settings.get("AI4S_TOPICS_FILE"),
+        db=settings.get(ENV_DB),
+        sources_file=settings.get(ENV_SOURCES_FILE),
+        source_names=settings.getlist(SOURCE_NAMES_SETTING),
+        topics_file=settings.get(ENV_TOPICS_FILE),
     )
 
 
@@ -119,6 +117,7 @@ class CrawlContext:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CrawlContext:
+        """The context of a new crawl, with the ``AI4S_CONFIG`` configuration or one built from the settings."""
         config = crawler.settings.get("AI4S_CONFIG")
         if config is None:
             config = config_from_settings(crawler.settings)

@@ -37,6 +37,7 @@ class ParentWatchdog:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ParentWatchdog:
+        """The watchdog of a new crawl, watching ``AI4S_PARENT_PID`` if it is set."""
         # Without a parent to watch (a crawl started by hand) it stays idle: NotConfigured would
         # log a warning on every ordinary crawl.
         parent = crawler.settings.getint("AI4S_PARENT_PID", 0)

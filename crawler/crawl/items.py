@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from crawler.crawl.requests import Child
 
 
 @dataclass
@@ -21,7 +25,7 @@ class PageItem:
     body: bytes
     content_type: str | None
     header_charset: str | None
-    via: str  # "feed", "sitemap" or "listing": how the URL was discovered
+    via: str  # "feed", "sitemap", "listing" or "retry": how the URL was discovered (see crawler.crawl.requests)
 
 
 @dataclass
@@ -53,4 +57,4 @@ class EntryPoll:
     body_hash: str | None = None
     not_before: datetime | None = None
     poll_hint: float | None = None  # the feed's own minimum interval (ttl), seconds
-    children: list[tuple[str, str, int, int]] | None = None  # (url, kind, depth, page) of the entry pages it led to
+    children: list[Child] | None = None  # the entry pages it led to

@@ -17,7 +17,7 @@ from scrapy.settings import Settings
 
 from crawler.config import Config
 from crawler.crawl.context import CrawlContext
-from storage.repository import SourceRunCounts
+from storage.counters import SourceRunCounts
 
 ProgressCallback = Callable[[dict[str, Any]], None]
 

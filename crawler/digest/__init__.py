@@ -1,1 +1,1 @@
-"""The digest: build (reads storage), render (pure, with its templates), delivery (files, mail)."""
+"""The digest: build (reads storage), display and render (pure, with its templates), delivery (files, mail)."""

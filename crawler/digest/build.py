@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from crawler.digest.display import clean_line, display_text, safe_url
+from crawler.digest.render import latest
 from crawler.text.normalize import strip_syndication_boilerplate
 from crawler.text.script import is_unspaced_text
 from storage.digests import DigestCopy, PeriodStory, article_texts, period_health, period_stories
@@ -137,8 +138,7 @@ def _entry(story: PeriodStory, copies: list[DigestCopy], since: datetime, texts:
 
 def _rank(entry: dict[str, Any]) -> tuple[float, str, int]:
     """Most relevant first (in steps of 0.1, so that recency decides among near-equals), then newest."""
-    latest = max([entry["first_seen"], *(o["first_seen"] for o in entry["also_reported_by"])])
-    return (-round(entry["relevance"], 1), _negate(latest), -entry["story_id"])
+    return (-round(entry["relevance"], 1), _negate(latest(entry)), -entry["story_id"])
 
 
 def _negate(stamp: str) -> str:

@@ -82,7 +82,8 @@ def when(stamp: str | None) -> str:
 
 
 def latest(entry: dict[str, Any]) -> str:
-    """When a story last got a copy (ISO)."""
+    """When the story of a digest entry last got a copy (ISO): the entry's Atom ``updated``, and its
+    recency in the digest's order (:func:`crawler.digest.build.build_digest`)."""
     return max([entry["first_seen"], *(o["first_seen"] for o in entry["also_reported_by"])])
 
 

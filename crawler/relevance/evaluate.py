@@ -41,14 +41,17 @@ class Scores:
 
     @property
     def precision(self) -> float:
+        """Share of the texts predicted relevant that are relevant (1.0 when none was predicted)."""
         return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
 
     @property
     def recall(self) -> float:
+        """Share of the relevant texts predicted relevant (1.0 when there is none)."""
         return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
 
     @property
     def f1(self) -> float:
+        """Harmonic mean of precision and recall."""
         p, r = self.precision, self.recall
         return 2 * p * r / (p + r) if p + r else 0.0
 

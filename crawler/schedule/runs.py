@@ -19,9 +19,9 @@ from crawler.schedule.supervise import ChildExit, process_alive
 from crawler.sources import Source
 from crawler.text.durations import describe_interval
 from storage import Database
-from storage.counters import describe_counts
+from storage.counters import SourceRunCounts, describe_counts
 from storage.lock import LockHeld
-from storage.repository import SourceRunCounts, finish_run, run_counts, start_run
+from storage.repository import finish_run, run_counts, start_run
 from storage.schedules import ScheduleState, abort_stale_runs, get_run, load_schedule, save_schedule
 
 logger = logging.getLogger("ai4s.daemon")

@@ -13,7 +13,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +32,6 @@ def crawl_command(
     log_file: Path,
     log_level: str = "INFO",
     time_limit: float = 3600.0,
-    settings: Mapping[str, str] | None = None,
 ) -> list[str]:
     """The ``ai4s crawl`` command line of one crawl of ``source`` in run ``run_id``: the config's
     resolved database, sources file and topic profile, its ``-s`` settings, then the run's own."""
@@ -44,7 +42,6 @@ def crawl_command(
     ]  # fmt: skip
     overrides = {
         **config.settings,
-        **(settings or {}),
         "AI4S_RUN_ID": str(run_id),
         "AI4S_PARENT_PID": str(os.getpid()),
         "CLOSESPIDER_TIMEOUT": str(time_limit),

@@ -1,1 +1,1 @@
-"""Stories: fingerprints of texts (pure) and the assignment of a new article to its story (takes a session)."""
+"""Stories: fingerprints of texts (pure), and the assignment of articles to stories (reads and writes storage)."""

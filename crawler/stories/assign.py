@@ -1,6 +1,7 @@
 """Stories from near-duplicates: put a newly stored article into the story of the copy it matches
-best, or start a new story with it. Uses the database's band index (:mod:`storage.stories`) for
-candidates and :func:`crawler.stories.fingerprint.is_copy` to decide."""
+best, or start a new story with it (within the caller's session), and group the whole corpus again
+(``ai4s stories rebuild``). Uses the database's band index (:mod:`storage.stories`) for candidates and
+:func:`crawler.stories.fingerprint.is_copy` to decide."""
 
 from __future__ import annotations
 

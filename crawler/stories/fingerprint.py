@@ -36,8 +36,10 @@ COPY_CONTAINMENT = 0.8
 
 #: A token: one CJK character, or a run of other characters up to a space.
 _TOKEN = re.compile(f"[{character_class(CJK)}]|[^\\s{character_class(CJK)}]+")
-_SEED = 1  # fixed: signatures stored in the database must stay comparable across runs
-_PERMUTATIONS = MinHash(num_perm=NUM_PERM, seed=_SEED, scheme="affine32").permutations
+#: The MinHash seed and the permutations it gives: fixed, so that the signatures stored in the database stay
+#: comparable across runs (changing either means fingerprinting every stored article again).
+MINHASH_SEED = 1
+PERMUTATIONS = MinHash(num_perm=NUM_PERM, seed=MINHASH_SEED, scheme="affine32").permutations
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ def shingles_fingerprint(shingles: set[str]) -> Fingerprint | None:
     """The fingerprint of a set of shingles, or ``None`` when there are too few to compare."""
     if len(shingles) < MIN_SHINGLES:
         return None
-    minhash = MinHash(num_perm=NUM_PERM, seed=_SEED, permutations=_PERMUTATIONS, scheme="affine32")
+    minhash = MinHash(num_perm=NUM_PERM, seed=MINHASH_SEED, permutations=PERMUTATIONS, scheme="affine32")
     minhash.update_batch([s.encode("utf-8") for s in shingles])
     values = minhash.hashvalues.astype("<u4")
     return Fingerprint(values.tobytes(), len(shingles), band_keys(values))

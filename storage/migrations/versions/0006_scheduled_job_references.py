@@ -40,10 +40,12 @@ jobs = sa.table(
 
 
 def upgrade() -> None:
+    """Point the stored jobs at the functions' new module."""
     rewrite_job_functions(MOVED_JOB_FUNCTIONS)
 
 
 def downgrade() -> None:
+    """Point the stored jobs back at the module of the release before the move."""
     rewrite_job_functions({new: old for old, new in MOVED_JOB_FUNCTIONS.items()})
 
 
