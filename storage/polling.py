@@ -4,6 +4,7 @@ validators for conditional GET, a body hash, and the earliest next poll the site
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -63,7 +64,7 @@ def save_entry_page(
     not_before: datetime | None = None,
     poll_hint: float | None = None,
     http_status: int | None = None,
-    children: list[tuple[str, str, int, int]] | None = None,
+    children: Sequence[tuple[str, str, int, int]] | None = None,
 ) -> None:
     """Remember a poll of an entry page (an upsert by URL hash).
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from crawler.crawl.requests import Child
+    from crawler.text.discovery import EntryPage
 
 
 @dataclass
@@ -57,4 +57,4 @@ class EntryPoll:
     body_hash: str | None = None
     not_before: datetime | None = None
     poll_hint: float | None = None  # the feed's own minimum interval (ttl), seconds
-    children: list[Child] | None = None  # the entry pages it led to
+    children: list[EntryPage] | None = None  # the entry pages it led to
