@@ -1,16 +1,43 @@
-"""Helpers shared by the crawler tests: running the command line as a user does, and small pages."""
+"""Helpers shared by the crawler tests: running the command line as a user does (in a subprocess
+where the command needs a process of its own, in this process where it does not), and small pages."""
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
+import traceback
+from collections.abc import Mapping
 from pathlib import Path
+
+import typer
+from typer.testing import CliRunner
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PARAGRAPH = (
     "Researchers at the institute used machine learning models to predict the structure of "
     "new catalysts, cutting the time needed for laboratory screening from months to days. "
 )
+#: The terminal width the in-process command line renders its tables for, so that what a test
+#: reads does not depend on the terminal it runs in.
+COLUMNS = "200"
+
+
+def _import_the_application() -> typer.Typer:
+    """The ``ai4s`` application, imported with the standard streams captured and the width set.
+
+    rich decides once, when the application's consoles are made at import, whether their output
+    gets colour codes and (from ``COLUMNS``) how wide it is: made while standard output is a
+    terminal (``pytest -s`` in one), they would colour everything the tests read. Captured, as in
+    a subprocess whose output is read, they do not."""
+    with CliRunner().isolation(env={"COLUMNS": COLUMNS}):
+        from crawler.app.cli import app
+    return app
+
+
+#: Imported with this module, which the test modules under tests/crawler import as they are collected:
+#: before a later one (tests/test_packaging.py) imports the application by itself.
+CLI_APP = _import_the_application()
 
 
 def run_python_module(module: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -26,8 +53,41 @@ def run_python_module(module: str, *args: str, timeout: float = 300) -> subproce
 
 
 def ai4s(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """The ``ai4s`` command line in a subprocess."""
+    """The ``ai4s`` command line in a subprocess: for a crawl (Scrapy's reactor runs once per process),
+    the demo, the daemon and the entry point itself."""
     return run_python_module("crawler", *args, timeout=timeout)
+
+
+def ai4s_in_process(*args: str, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The ``ai4s`` command line run in this process with typer's CliRunner, reported as :func:`ai4s`
+    reports a subprocess: the exit code, standard output and standard error apart.
+
+    ``env`` adds to this process's environment for the run only. What a subprocess would print on
+    its standard error and the runner would not is put there too: the traceback of an exception
+    that escapes the command, and the log records that Python's last-resort handler would write
+    (WARNING and above), which pytest's own log handler would otherwise take.
+    """
+    log_to_stderr = _CurrentStandardError(logging.WARNING)
+    root = logging.getLogger()
+    root.addHandler(log_to_stderr)
+    try:
+        result = CliRunner().invoke(CLI_APP, list(args), env={"COLUMNS": COLUMNS, **(env or {})}, prog_name="ai4s")
+    finally:
+        root.removeHandler(log_to_stderr)
+    stderr = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        stderr += "".join(traceback.format_exception(result.exception))
+    return subprocess.CompletedProcess(["ai4s", *args], result.exit_code, result.stdout, stderr)
+
+
+class _CurrentStandardError(logging.Handler):
+    """Writes log records to whatever ``sys.stderr`` is when they come, as Python's last-resort handler does."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+        except Exception:  # a handler never raises into the code that logs
+            self.handleError(record)
 
 
 def article_html(title: str) -> str:

@@ -7,13 +7,13 @@ import re
 from pathlib import Path
 
 from crawler.text.normalize import to_simplified
-from tests.crawler.support import ai4s
+from tests.crawler.support import ai4s, ai4s_in_process
 
 
 def test_a_bad_sources_file_is_rejected_clearly(tmp_path: Path) -> None:
     bad = tmp_path / "sources.toml"
     bad.write_text('[[source]]\nname = "xinhua"\nfeeds = ["http://www.news.cn/rss.xml"]\nevery = "sometimes"\n')
-    result = ai4s("crawl", "--sources", str(bad), "--db", f"sqlite:///{tmp_path / 'c.sqlite3'}")
+    result = ai4s_in_process("crawl", "--sources", str(bad), "--db", f"sqlite:///{tmp_path / 'c.sqlite3'}")
     assert result.returncode == 2
     assert "source #1 ('xinhua'): key 'every' = 'sometimes'" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
@@ -21,26 +21,26 @@ def test_a_bad_sources_file_is_rejected_clearly(tmp_path: Path) -> None:
 
 
 def test_an_unknown_source_name_is_rejected(tmp_path: Path) -> None:
-    result = ai4s("crawl", "--source", "no-such-outlet", "--db", f"sqlite:///{tmp_path / 'c.sqlite3'}")
+    result = ai4s_in_process("crawl", "--source", "no-such-outlet", "--db", f"sqlite:///{tmp_path / 'c.sqlite3'}")
     assert result.returncode == 2 and "no source named 'no-such-outlet'" in result.stderr
 
 
 def test_a_bad_setting_override_is_rejected(tmp_path: Path) -> None:
-    result = ai4s("crawl", "-s", "DOWNLOAD_DELAY", "--db", f"sqlite:///{tmp_path / 'c.sqlite3'}")
+    result = ai4s_in_process("crawl", "-s", "DOWNLOAD_DELAY", "--db", f"sqlite:///{tmp_path / 'c.sqlite3'}")
     assert result.returncode == 2 and "-s expects NAME=VALUE" in result.stderr
 
 
 def test_sources_lists_the_shipped_outlets() -> None:
-    result = ai4s("sources")
+    result = ai4s_in_process("sources")
     assert result.returncode == 0, result.stderr
     for name in ("xinhua", "gov_cn", "stdaily"):
         assert name in result.stdout
 
 
 def test_export_of_an_empty_corpus_is_empty(tmp_path: Path) -> None:
-    result = ai4s("export", "--db", f"sqlite:///{tmp_path / 'empty.sqlite3'}", "--format", "jsonl")
+    result = ai4s_in_process("export", "--db", f"sqlite:///{tmp_path / 'empty.sqlite3'}", "--format", "jsonl")
     assert result.returncode == 0 and result.stdout == ""
-    unknown = ai4s("export", "--db", f"sqlite:///{tmp_path / 'empty.sqlite3'}", "--format", "xml")
+    unknown = ai4s_in_process("export", "--db", f"sqlite:///{tmp_path / 'empty.sqlite3'}", "--format", "xml")
     assert unknown.returncode == 2 and "unknown format 'xml'" in unknown.stderr
 
 
@@ -65,8 +65,8 @@ def test_the_demo_runs_offline_and_the_second_crawl_fetches_no_article_again(tmp
 def test_the_demo_corpus_keeps_the_seed_stories_as_relevant_and_not_the_ordinary_news(tmp_path: Path) -> None:
     db_url = f"sqlite:///{tmp_path / 'demo.sqlite3'}"
     assert ai4s("demo", "--db", db_url, "--rounds", "1").returncode == 0
-    exported = [json.loads(line) for line in ai4s("export", "--db", db_url).stdout.splitlines()]
-    everything = [json.loads(line) for line in ai4s("export", "--db", db_url, "--all").stdout.splitlines()]
+    exported = [json.loads(line) for line in ai4s_in_process("export", "--db", db_url).stdout.splitlines()]
+    everything = [json.loads(line) for line in ai4s_in_process("export", "--db", db_url, "--all").stdout.splitlines()]
     assert len(exported) == 6 and len(everything) == 12
     assert all(row["relevant"] and row["relevance"] >= 0.5 for row in exported)
     # the repost is in the story of its Xinhua original: 6 on-topic articles, 5 stories
@@ -81,15 +81,15 @@ def test_the_demo_corpus_keeps_the_seed_stories_as_relevant_and_not_the_ordinary
     assert len(off_topic) == 6 and all(row["relevance"] < 0.5 for row in off_topic)
     # seed 000 (traditional script), 001, 002 (Chinese) and 004 (English) all come through
     assert {row["language"] for row in exported} == {"zh", "en"}
-    stats = ai4s("stats", "--db", db_url).stdout
+    stats = ai4s_in_process("stats", "--db", db_url).stdout
     assert re.search(r"articles\W+6\b", stats) and re.search(r"off-topic[^\n]*\W6\b", stats)
-    listing = ai4s("stories", "--db", db_url)
+    listing = ai4s_in_process("stories", "--db", db_url)
     assert listing.returncode == 0 and "5 most recent stories" in listing.stdout
     # rebuilding the stories from scratch finds the same grouping (12 articles, one copy)
-    rebuilt = ai4s("stories", "rebuild", "--db", db_url)
+    rebuilt = ai4s_in_process("stories", "rebuild", "--db", db_url)
     assert rebuilt.returncode == 0 and "12 articles in 11 stories (1 copies joined" in rebuilt.stdout
-    again = [json.loads(line) for line in ai4s("export", "--db", db_url).stdout.splitlines()]
+    again = [json.loads(line) for line in ai4s_in_process("export", "--db", db_url).stdout.splitlines()]
     assert len({row["story_id"] for row in again}) == 5
     # After a profile change, rescore applies it to the stored articles.
-    rescored = ai4s("rescore", "--db", db_url)
+    rescored = ai4s_in_process("rescore", "--db", db_url)
     assert rescored.returncode == 0 and "12 scored, 6 now relevant, 6 now off-topic" in rescored.stdout

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from crawler.text.urls import canonical_url
 from storage import Database
 from storage.models import Article, FetchedUrl
-from tests.crawler.support import ai4s
+from tests.crawler.support import ai4s, ai4s_in_process
 from tests.localweb import ExpectedArticle, NewsWeb
 from tests.textmetrics import token_f1
 
@@ -207,7 +207,7 @@ def test_reposts_share_the_story_of_their_original(crawls: TwoCrawls) -> None:
 
 def test_export_writes_one_object_per_article(crawls: TwoCrawls, tmp_path: Path) -> None:
     out = tmp_path / "corpus.jsonl"
-    result = ai4s("export", "--db", crawls.db_url, "--format", "jsonl", "--all", "--out", str(out))
+    result = ai4s_in_process("export", "--db", crawls.db_url, "--format", "jsonl", "--all", "--out", str(out))
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert len(rows) == len(stored(crawls.db_url))
@@ -227,7 +227,7 @@ def test_export_writes_one_object_per_article(crawls: TwoCrawls, tmp_path: Path)
     assert {r["source"] for r in rows} == set(crawls.web.sites)
     assert all(r["text"] and 0 <= r["relevance"] <= 1 for r in rows)
     # The corpus pages are ordinary news: the default export (on-topic articles only) leaves them out.
-    on_topic = ai4s("export", "--db", crawls.db_url)
+    on_topic = ai4s_in_process("export", "--db", crawls.db_url)
     assert [json.loads(line)["relevant"] for line in on_topic.stdout.splitlines()] == [True] * len(
         [r for r in rows if r["relevant"]]
     )
@@ -235,7 +235,7 @@ def test_export_writes_one_object_per_article(crawls: TwoCrawls, tmp_path: Path)
 
 
 def test_stats_counts_the_corpus(crawls: TwoCrawls) -> None:
-    result = ai4s("stats", "--db", crawls.db_url)
+    result = ai4s_in_process("stats", "--db", crawls.db_url)
     assert result.returncode == 0, result.stderr
     on_topic = sum(1 for a in stored(crawls.db_url).values() if a.relevant)
     assert re.search(rf"articles\W+{on_topic}\b", result.stdout), result.stdout

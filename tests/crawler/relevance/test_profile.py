@@ -20,7 +20,7 @@ from crawler.relevance.profile import (
     load_profile,
     parse_profile,
 )
-from tests.crawler.support import PROJECT_ROOT, ai4s
+from tests.crawler.support import PROJECT_ROOT, ai4s_in_process
 
 SEEDS = PROJECT_ROOT / "seeds"
 DEMO_NEWS = PROJECT_ROOT / "crawler" / "app" / "demo_content"  # ordinary news written for the demo: no AI in it
@@ -105,7 +105,7 @@ def test_a_broken_profile_gives_a_clear_error(tmp_path: Path, text: str, message
     with pytest.raises(TopicsError) as caught:
         load_profile(path)
     assert str(caught.value).startswith(str(path)) and message in str(caught.value)
-    result = ai4s("topics", "eval", "--profile", str(path), "--labelled", str(tmp_path))
+    result = ai4s_in_process("topics", "eval", "--profile", str(path), "--labelled", str(tmp_path))
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
 
 
