@@ -2,8 +2,9 @@
 
 Built once, at the edge (the command line, ``scrapy crawl``, the daemon), with one precedence:
 defaults → environment (``AI4S_DB``, ``AI4S_SOURCES_FILE``, ``AI4S_TOPICS_FILE``) → command-line
-flags. The sources file and the topic profile are read and validated here, once; every component
-then gets the loaded values from this object instead of reading the files again.
+flags. The sources file and the topic profile are each read and validated once, when the process
+builds its configuration (or, for a file a command does not need up front, when first used); every
+component then gets the loaded values from this object instead of reading the files again.
 
 A crawl's Scrapy components receive it through the crawl context (``crawler.crawl.context``):
 the runner puts it in the ``AI4S_CONFIG`` setting, and ``scrapy crawl news -s AI4S_DB=...`` builds
@@ -13,8 +14,9 @@ it from the ``AI4S_*`` settings instead.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from crawler.relevance.profile import TopicProfile, load_profile
@@ -34,18 +36,27 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Config:
-    """What a process works on, resolved and loaded: the database URL, the sources, the topic profile.
+    """What a process works on, resolved: the database URL, the sources file and the sources chosen in
+    it, the topic profile, and the raw ``-s NAME=VALUE`` overrides of Scrapy settings.
 
-    ``sources`` holds only the chosen sources (all of the file's when none were named).
-    ``settings`` are the raw ``-s NAME=VALUE`` overrides of Scrapy settings.
+    :attr:`sources` and :attr:`profile` are read on first use and kept: a file is read once per process.
     """
 
     db_url: str
     sources_file: Path
     topics_file: Path
-    sources: tuple[Source, ...]
-    profile: TopicProfile = field(repr=False)
+    chosen_sources: tuple[str, ...] = ()  # names given on the command line; none: every source of the file
     settings: Mapping[str, str] = field(default_factory=dict)
+
+    @cached_property
+    def sources(self) -> tuple[Source, ...]:
+        """The chosen sources (all of the file's when none were named); :class:`SourcesError` for a bad file."""
+        return tuple(load_sources(self.sources_file, list(self.chosen_sources)))
+
+    @cached_property
+    def profile(self) -> TopicProfile:
+        """The topic profile; :class:`crawler.relevance.profile.TopicsError` for a bad file."""
+        return load_profile(self.topics_file)
 
     @property
     def source_names(self) -> list[str]:
@@ -94,9 +105,11 @@ def load_config(
     topics_file: Path | str | None = None,
     settings: Mapping[str, str] | None = None,
     environ: Mapping[str, str] | None = None,
+    needs: Collection[str] = ("sources", "profile"),
 ) -> Config:
-    """Resolve the options (defaults → environment → flags), then read and validate the sources
-    file and the topic profile once.
+    """Resolve the options (defaults → environment → flags), then read and validate what the command
+    ``needs`` (``"sources"``, ``"profile"``) now, so that a broken file stops it before it starts; what
+    it does not need is read only if it is used.
 
     Raises :class:`crawler.sources.SourcesError`, :class:`crawler.relevance.profile.TopicsError` or
     :class:`ConfigError` (all ``ValueError``) with a message naming the file and the mistake.
@@ -115,19 +128,23 @@ def load_config(
     db_setting = overrides.get(ENV_DB)
     if db and db_setting and db != db_setting:
         raise ConfigError(f"database given twice with different values: {db} and {db_setting}")
-    sources = load_sources(sources_path, list(source_names))
-    profile = load_profile(topics_path)
     # the resolved values replace whatever -s said, so no component can see another one
     for name in (ENV_SOURCES_FILE, ENV_TOPICS_FILE, ENV_DB, SOURCE_NAMES_SETTING):
         overrides.pop(name, None)
-    return Config(
+    config = Config(
         db_url=resolve_db_url(db or db_setting, env),
         sources_file=sources_path,
         topics_file=topics_path,
-        sources=tuple(sources),
-        profile=profile,
+        chosen_sources=tuple(source_names),
         settings=overrides,
     )
+    unknown = set(needs) - {"sources", "profile"}
+    if unknown:
+        raise ValueError(f"load_config needs 'sources' and/or 'profile', not {sorted(unknown)}")
+    for part in ("sources", "profile"):  # in this order: a sources mistake is reported first
+        if part in needs:
+            getattr(config, part)
+    return config
 
 
 __all__ = ["Config", "ConfigError", "SourcesError", "load_config", "parse_setting_overrides"]

@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from storage.models import Article, CrawlRun, DigestRun, Source, SourceSchedule, Story, utcnow
+from storage.models import FAILED_RUN_STATUSES, Article, CrawlRun, DigestRun, Source, SourceSchedule, Story, utcnow
 
 _CHUNK = 500  # ids per IN (...) list
 
@@ -161,7 +161,7 @@ def period_health(session: Session, since: datetime, until: datetime) -> PeriodH
         FailedRun(run.sources, run.status, run.started_at, run.message)
         for run in session.execute(
             select(CrawlRun)
-            .where(*in_period, CrawlRun.status.in_(("failed", "aborted")))
+            .where(*in_period, CrawlRun.status.in_(FAILED_RUN_STATUSES))
             .order_by(CrawlRun.started_at)
             .limit(50)
         ).scalars()

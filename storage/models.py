@@ -8,7 +8,7 @@ named database constraint, so concurrent crawls cannot store a row twice.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import (
     BigInteger,
@@ -164,6 +164,22 @@ class FetchedUrl(Base):
     __table_args__ = (Index("ix_fetched_urls_outcome", "outcome"),)
 
 
+class RunStatus:
+    """How a crawl run stands: ``running``, then ``ok``, ``failed`` (crashed, or no entry page of any
+    source reachable), ``interrupted`` (time limit, shutdown, its daemon gone) or ``aborted`` (killed,
+    or its process found gone). Plain strings, stored as they are (the database column is text)."""
+
+    RUNNING: Final = "running"
+    OK: Final = "ok"
+    FAILED: Final = "failed"
+    INTERRUPTED: Final = "interrupted"
+    ABORTED: Final = "aborted"
+
+
+#: The statuses of runs that count as failures of their sources.
+FAILED_RUN_STATUSES = frozenset({RunStatus.FAILED, RunStatus.ABORTED})
+
+
 class CrawlRun(Base):
     """One crawl (of one or more sources): when, how it ended, in which process."""
 
@@ -172,7 +188,7 @@ class CrawlRun(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    status: Mapped[str] = mapped_column(String(20), default="running")
+    status: Mapped[str] = mapped_column(String(20), default=RunStatus.RUNNING)
     sources: Mapped[str] = mapped_column(Text, default="")
     pid: Mapped[int | None] = mapped_column(Integer)
     host: Mapped[str | None] = mapped_column(String(255))

@@ -23,6 +23,7 @@ from storage.models import (
     CrawlRun,
     CrawlRunSource,
     FetchedUrl,
+    RunStatus,
     Source,
     utcnow,
 )
@@ -177,7 +178,7 @@ def known_url_hashes(session: Session) -> set[str]:
 # -- crawl runs -------------------------------------------------------------------------
 def start_run(session: Session, sources: list[str], pid: int | None = None, host: str | None = None) -> int:
     """Create a ``running`` crawl-run row and return its id."""
-    run = CrawlRun(started_at=utcnow(), status="running", sources=",".join(sources), pid=pid, host=host)
+    run = CrawlRun(started_at=utcnow(), status=RunStatus.RUNNING, sources=",".join(sources), pid=pid, host=host)
     session.add(run)
     session.flush()
     return run.id

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from storage.models import CrawlRun, Source, SourceSchedule, scheduler_jobs, utcnow
+from storage.models import CrawlRun, RunStatus, Source, SourceSchedule, scheduler_jobs, utcnow
 from storage.repository import dialect_insert, ensure_source
 
 
@@ -71,20 +71,20 @@ def adopt_run(session: Session, run_id: int, pid: int, host: str) -> bool:
     """Make the crawl process ``pid`` on ``host`` the owner of a ``running`` run row created for it;
     ``False`` if there is no such running row."""
     result = session.execute(
-        update(CrawlRun).where(CrawlRun.id == run_id, CrawlRun.status == "running").values(pid=pid, host=host)
+        update(CrawlRun).where(CrawlRun.id == run_id, CrawlRun.status == RunStatus.RUNNING).values(pid=pid, host=host)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def abort_stale_runs(session: Session, is_alive: Callable[[CrawlRun], bool]) -> list[int]:
     """Mark ``aborted`` every run still ``running`` whose process ``is_alive`` says is gone; their ids."""
-    stale = [run for run in session.execute(select(CrawlRun).where(CrawlRun.status == "running")).scalars()]
+    stale = [run for run in session.execute(select(CrawlRun).where(CrawlRun.status == RunStatus.RUNNING)).scalars()]
     aborted = [run.id for run in stale if not is_alive(run)]
     if aborted:
         session.execute(
             update(CrawlRun)
-            .where(CrawlRun.id.in_(aborted), CrawlRun.status == "running")
-            .values(status="aborted", finished_at=utcnow(), message="its process ended without closing the run")
+            .where(CrawlRun.id.in_(aborted), CrawlRun.status == RunStatus.RUNNING)
+            .values(status=RunStatus.ABORTED, finished_at=utcnow(), message="its process ended without closing the run")
         )
     return aborted
 

@@ -9,7 +9,7 @@ library function, and prints. Only ``python -m crawler`` (and the ``ai4s`` scrip
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TextIO
@@ -29,8 +29,17 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-errors = Console(stderr=True)
+
+
+def _stdout() -> Console:
+    """Standard output, as it is when the command runs (terminal or not, its width)."""
+    return Console()
+
+
+def _stderr() -> Console:
+    """Standard error, as it is when the command runs."""
+    return Console(stderr=True)
+
 
 SourcesOption = Annotated[
     Path | None, typer.Option("--sources", help=f"Sources file (TOML). Default: {DEFAULT_SOURCES_FILE.name} in seeds/.")
@@ -43,13 +52,16 @@ DbOption = Annotated[
         "file in the user's data directory.",
     ),
 ]
-ProfileOption = Annotated[
-    Path | None, typer.Option("--profile", help="Topic profile (TOML). Default: seeds/topics.toml.")
+TopicsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--topics", "--profile", help="Topic profile (TOML). Default: $AI4S_TOPICS_FILE, else seeds/topics.toml."
+    ),
 ]
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    _stderr().print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -63,24 +75,20 @@ def crawl(
         str, typer.Option(help="Log level of the crawl log (DEBUG, INFO, WARNING, ERROR).")
     ] = "WARNING",
     log_file: Annotated[str | None, typer.Option(help="Write the crawl log to this file instead of stderr.")] = None,
-    topics: Annotated[Path | None, typer.Option(help="Topic profile (TOML). Default: seeds/topics.toml.")] = None,
+    topics: TopicsOption = None,
 ) -> None:
     """Run one crawl of the configured sources and print a summary per source."""
     from crawler.app.progress import CrawlProgress
     from crawler.app.tables import summary_table
-    from crawler.config import load_config, parse_setting_overrides
     from crawler.crawl.runner import run_crawl
+    from storage.models import RunStatus
 
-    try:
-        overrides = parse_setting_overrides(setting)
-        config = load_config(db=db, sources_file=sources, source_names=source, topics_file=topics, settings=overrides)
-    except ValueError as exc:  # SourcesError, TopicsError and ConfigError are ValueErrors with a clear message
-        raise _fail(str(exc)) from None
-    with CrawlProgress(errors, config.source_names) as progress:
+    config = _load_config(db=db, sources_file=sources, source_names=source, topics_file=topics, settings=setting)
+    with CrawlProgress(_stderr(), config.source_names) as progress:
         report = run_crawl(config, log_level=log_level.upper(), log_file=log_file, on_progress=progress.update)
     title = f"crawl run {report.run_id}: {report.status}"
-    console.print(summary_table(report.counts, title))
-    if report.status == "failed":
+    _stdout().print(summary_table(report.counts, title))
+    if report.status == RunStatus.FAILED:
         raise _fail("the crawl failed: see the log above", code=1)
 
 
@@ -90,7 +98,7 @@ def daemon(
     source: Annotated[list[str], typer.Option("--source", help="Schedule only this source (repeatable).")] = [],  # noqa: B006
     db: DbOption = None,
     setting: Annotated[list[str], typer.Option("-s", "--set", help="Scrapy setting NAME=VALUE (repeatable).")] = [],  # noqa: B006
-    topics: Annotated[Path | None, typer.Option(help="Topic profile (TOML). Default: seeds/topics.toml.")] = None,
+    topics: TopicsOption = None,
     time_limit: Annotated[float, typer.Option(help="Seconds a crawl may run before it is stopped.")] = 3600.0,
     stop_timeout: Annotated[
         float,
@@ -115,7 +123,6 @@ def daemon(
     """Crawl every source on its own schedule, until SIGTERM or Ctrl-C (one daemon per database)."""
     import logging
 
-    from crawler.config import load_config, parse_setting_overrides
     from crawler.digest.mail import MailError
     from crawler.schedule.daemon import Daemon, DaemonOptions
     from storage.lock import LockHeld
@@ -133,11 +140,10 @@ def daemon(
         digest_mail=digest_mail,
         digest_settle=digest_settle,
     )
+    config = _load_config(db=db, sources_file=sources, source_names=source, topics_file=topics, settings=setting)
     try:
-        overrides = parse_setting_overrides(setting)
-        config = load_config(db=db, sources_file=sources, source_names=source, topics_file=topics, settings=overrides)
         runner = Daemon(config, options)
-    except (ValueError, MailError) as exc:  # SourcesError, TopicsError, ConfigError: ValueErrors with a clear message
+    except (ValueError, MailError) as exc:  # a cron expression APScheduler refuses, mail without SMTP settings
         raise _fail(str(exc)) from None
     try:
         runner.run()
@@ -152,10 +158,10 @@ def jobs(sources: SourcesOption = None, db: DbOption = None) -> None:
     from storage import Database
     from storage.schedules import all_schedules, job_next_run_times
 
-    config = _load_config(db=db, sources_file=sources)
+    config = _load_config(db=db, sources_file=sources, needs=("sources",))
     with Database(config.db_url) as database, database.session() as session:
         table = jobs_table(list(config.sources), all_schedules(session), job_next_run_times(session))
-    console.print(table)
+    _stdout().print(table)
 
 
 @app.command()
@@ -193,7 +199,7 @@ def digest(
     except (ValueError, MailError, OSError, LockHeld) as exc:
         raise _fail(str(exc), code=1) from None
     if delivery is not None:
-        errors.print(describe_delivery(delivery, request), highlight=False)
+        _stderr().print(describe_delivery(delivery, request), highlight=False)
 
 
 @app.command()
@@ -212,20 +218,20 @@ def export(
     with _output(out) as stream, Database(db) as database:
         count = export_jsonl(database, stream, include_off_topic=all_articles)
     if out:
-        errors.print(f"{count} articles written to {out}")
+        _stderr().print(f"{count} articles written to {out}")
 
 
 @app.command()
-def rescore(db: DbOption = None, profile: ProfileOption = None) -> None:
+def rescore(db: DbOption = None, profile: TopicsOption = None) -> None:
     """Score every stored article again against the topic profile (after it changed)."""
     from crawler.corpus.rescore import rescore_articles
     from crawler.relevance.profile import RelevanceScorer
     from storage import Database
 
-    config = _load_config(db=db, topics_file=profile)
+    config = _load_config(db=db, topics_file=profile, needs=("profile",))
     with Database(config.db_url) as database:
         counts = rescore_articles(database, RelevanceScorer(config.profile))
-    console.print(str(counts))
+    _stdout().print(str(counts))
 
 
 stories_app = typer.Typer(help="Stories: the copies of one piece of news grouped together.")
@@ -248,7 +254,7 @@ def stories(
 
     with Database(db) as database, database.session() as session:
         found = recent_stories(session, limit=limit, include_off_topic=all_articles)
-    console.print(stories_table(found))
+    _stdout().print(stories_table(found))
 
 
 @stories_app.command("rebuild")
@@ -259,8 +265,8 @@ def stories_rebuild(db: DbOption = None) -> None:
     from storage import Database
 
     with Database(db) as database:
-        report = rebuild_stories(database, on_progress=lambda stage, n: errors.print(f"{stage}: {n} articles"))
-    console.print(
+        report = rebuild_stories(database, on_progress=lambda stage, n: _stderr().print(f"{stage}: {n} articles"))
+    _stdout().print(
         f"{report.articles} articles in {report.stories} stories ({report.copies} copies joined an earlier story); "
         f"{report.fingerprinted} articles fingerprinted now"
     )
@@ -271,8 +277,8 @@ def list_sources(sources: SourcesOption = None) -> None:
     """List the configured sources with their feeds, sitemaps, listing pages and schedules."""
     from crawler.app.tables import sources_table
 
-    config = _load_config(sources_file=sources)
-    console.print(sources_table(config.sources, config.sources_file))
+    config = _load_config(sources_file=sources, needs=("sources",))
+    _stdout().print(sources_table(config.sources, config.sources_file))
 
 
 @app.command()
@@ -284,11 +290,11 @@ def stats(db: DbOption = None) -> None:
     from storage.schedules import all_schedules
 
     with Database(db) as database, database.session() as session:
-        console.print(stats_table(corpus_stats(session)))
+        _stdout().print(stats_table(corpus_stats(session)))
         schedules = all_schedules(session)
         if schedules:
-            console.print(health_table(schedules))
-        console.print(f"database: {database.url}", highlight=False)
+            _stdout().print(health_table(schedules))
+        _stdout().print(f"database: {database.url}", highlight=False)
 
 
 @app.command()
@@ -300,19 +306,21 @@ def demo(
     from crawler.app.demo import DemoError, DemoWeb, run_demo
 
     def serving(web: DemoWeb, sources_file: Path) -> None:
-        console.print(
+        _stdout().print(
             f"Demo news web: {len(web.sites)} sites on loopback, "
             f"{web.expected_article_count()} article pages; sources in {sources_file}"
         )
 
     def round_starts(number: int) -> None:
-        console.print(f"\n[bold]Crawl {number} of {rounds}[/]")
+        _stdout().print(f"\n[bold]Crawl {number} of {rounds}[/]")
 
     try:
         db_url = run_demo(db, rounds, on_ready=serving, on_round=round_starts)
     except DemoError as exc:
         raise _fail(str(exc), code=1) from None
-    console.print(f"\nCorpus: {db_url}\nTry: ai4s stats --db {db_url}\n     ai4s export --db {db_url}", highlight=False)
+    _stdout().print(
+        f"\nCorpus: {db_url}\nTry: ai4s stats --db {db_url}\n     ai4s export --db {db_url}", highlight=False
+    )
 
 
 topics_app = typer.Typer(
@@ -343,18 +351,18 @@ def topics_build(
 
     texts = list(background_texts(background)) if background else []
     if not texts:
-        errors.print("warning: no background texts: seed terms are ranked by frequency alone (use --background)")
+        _stderr().print("warning: no background texts: seed terms are ranked by frequency alone (use --background)")
     try:
         profile = write_profile(seeds, lexicon, texts, out, top=top)
     except TopicsError as exc:
         raise _fail(str(exc)) from None
     facets = ", ".join(f"{facet} {count}" for facet, count in facet_counts(profile).items())
-    console.print(f"{out}: {len(profile.terms)} terms ({facets})")
+    _stdout().print(f"{out}: {len(profile.terms)} terms ({facets})")
 
 
 @topics_app.command("eval")
 def topics_eval(
-    profile: ProfileOption = None,
+    profile: TopicsOption = None,
     labelled: Annotated[Path, typer.Option(help="Folder of labelled texts (JSON).")] = DEFAULT_LABELLED,
     calibrate: Annotated[bool, typer.Option(help="Choose the threshold on the tuning part.")] = False,
     write: Annotated[bool, typer.Option(help="With --calibrate: save the threshold in the profile.")] = False,
@@ -372,14 +380,16 @@ def topics_eval(
         raise _fail(str(exc)) from None
     calibration = evaluation.calibration
     if calibration is not None:
-        console.print(f"threshold calibrated on the tuning part: {calibration.threshold} (was {calibration.previous})")
+        _stdout().print(
+            f"threshold calibrated on the tuning part: {calibration.threshold} (was {calibration.previous})"
+        )
         if calibration.bias is not None:
             before, after = calibration.bias
-            console.print(f"saved in {evaluation.path}: bias {before} -> {after}, threshold {evaluation.threshold}")
-    console.print(evaluation_table(evaluation))
+            _stdout().print(f"saved in {evaluation.path}: bias {before} -> {after}, threshold {evaluation.threshold}")
+    _stdout().print(evaluation_table(evaluation))
     for text, score in evaluation.wrong:
         label = "relevant" if text.relevant else "negative"
-        console.print(
+        _stdout().print(
             f"  wrong: {text.id} ({label}, {text.kind}) scored {score:.3f}: {text.title[:60]}", highlight=False
         )
 
@@ -396,15 +406,31 @@ def seeds_add(
         target = add_seed(source, seeds)
     except SeedError as exc:
         raise _fail(str(exc)) from None
-    console.print(f"added {target}; now run: ai4s topics build --background DIR")
+    _stdout().print(f"added {target}; now run: ai4s topics build --background DIR")
 
 
-def _load_config(db: str | None = None, sources_file: Path | None = None, topics_file: Path | None = None) -> Config:
-    """The configuration of a command (:func:`crawler.config.load_config`); exit 2 with its message if it is wrong."""
-    from crawler.config import load_config
+def _load_config(
+    db: str | None = None,
+    sources_file: Path | None = None,
+    topics_file: Path | None = None,
+    source_names: Sequence[str] = (),
+    settings: Sequence[str] = (),
+    needs: Collection[str] = ("sources", "profile"),
+) -> Config:
+    """The configuration of a command (:func:`crawler.config.load_config`, with the ``-s NAME=VALUE``
+    ``settings``), checked for what it ``needs``; exit 2 with the message if it is wrong."""
+    from crawler.config import load_config, parse_setting_overrides
 
     try:
-        return load_config(db=db, sources_file=sources_file, topics_file=topics_file)
+        overrides = parse_setting_overrides(settings)
+        return load_config(
+            db=db,
+            sources_file=sources_file,
+            topics_file=topics_file,
+            source_names=source_names,
+            settings=overrides,
+            needs=needs,
+        )
     except ValueError as exc:  # SourcesError, TopicsError, ConfigError: ValueErrors with a clear message
         raise _fail(str(exc)) from None
 

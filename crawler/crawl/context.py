@@ -24,12 +24,13 @@ from scrapy import signals
 from scrapy.exceptions import CloseSpider
 
 from crawler.config import ENV_SOURCES_FILE, ENV_TOPICS_FILE, SOURCE_NAMES_SETTING, Config, load_config
-from crawler.crawl.extensions import PARENT_GONE
 from crawler.crawl.items import EntryPoll
-from crawler.crawl.requests import stat_key
+from crawler.crawl.requests import OVER_BUDGET, stat_key
+from crawler.crawl.watchdog import PARENT_GONE
 from storage import Database
 from storage.counters import ENTRY_COUNTERS, RUN_COUNTERS, SourceRunCounts, describe_counts
 from storage.db import ENV_DB
+from storage.models import RunStatus
 from storage.polling import EntryPageState, load_entry_pages, save_entry_page
 from storage.repository import (
     ensure_source,
@@ -56,11 +57,11 @@ CONTEXT_FAILED = "crawl_context_failed"
 #: How a closing spider's reason maps to a crawl run's status (any other reason: ``failed``,
 #: except the ``closespider_*`` limits, which end a crawl normally).
 RUN_STATUS_BY_REASON = {
-    "finished": "ok",
-    "shutdown": "interrupted",  # SIGTERM / SIGINT
-    "cancelled": "interrupted",
-    "closespider_timeout": "interrupted",  # the time limit of a crawl
-    PARENT_GONE: "interrupted",  # the daemon that started it died
+    "finished": RunStatus.OK,
+    "shutdown": RunStatus.INTERRUPTED,  # SIGTERM / SIGINT
+    "cancelled": RunStatus.INTERRUPTED,
+    "closespider_timeout": RunStatus.INTERRUPTED,  # the time limit of a crawl
+    PARENT_GONE: RunStatus.INTERRUPTED,  # the daemon that started it died
 }
 
 
@@ -77,7 +78,7 @@ def config_from_settings(settings: BaseSettings) -> Config:
 
 def run_status(reason: str) -> str:
     """The status of a crawl run whose spider closed for ``reason``."""
-    return RUN_STATUS_BY_REASON.get(reason, "ok" if reason.startswith("closespider") else "failed")
+    return RUN_STATUS_BY_REASON.get(reason, RunStatus.OK if reason.startswith("closespider") else RunStatus.FAILED)
 
 
 class CrawlContext:
@@ -158,7 +159,7 @@ class CrawlContext:
             self.source_ids = {name: ensure_source(session, name) for name in names}
         with self.database.session() as session:
             self.known_urls = known_url_hashes(session)
-            self.entry_pages = load_entry_pages(session)
+            self.entry_pages = load_entry_pages(session, list(self.source_ids.values()))
             self.pending_retries = retriable_urls(session, names, self.max_article_attempts)
         self.stats.set_value("ai4s/run_id", self.run_id)
         self.stats.set_value("ai4s/db_url", self.database.url)
@@ -199,11 +200,11 @@ class CrawlContext:
         status, message = run_status(reason), f"spider closed: {reason}"
         names = sorted(self.config.source_names)
         counts = [SourceRunCounts(source, **self.counted(source)) for source in names]
-        if status == "ok" and counts and all(c.unreachable for c in counts):
-            status, message = "failed", "no feed, sitemap or listing page of any source could be fetched"
+        if status == RunStatus.OK and counts and all(c.unreachable for c in counts):
+            status, message = RunStatus.FAILED, "no feed, sitemap or listing page of any source could be fetched"
         with self.database.session() as session, session.begin():
             # validators only after a complete crawl; the site's "not before" (Retry-After) always
-            self._save_entry_polls(session, hints_only=status != "ok")
+            self._save_entry_polls(session, hints_only=status != RunStatus.OK)
             for source in names:
                 values = self.counted(source)
                 save_run_counts(session, self.run_id, source, values)
@@ -219,7 +220,7 @@ class CrawlContext:
     def _save_entry_polls(self, session: Session, hints_only: bool) -> None:
         """Save the entry-page polls of the sources that were crawled to the end (not cut by their
         budget); with ``hints_only`` (a crawl cut short) only the waits sites asked for (Retry-After)."""
-        cut = {name for name in self.config.source_names if self.stats.get_value(stat_key(name, "over_budget"), 0)}
+        cut = {name for name in self.config.source_names if self.stats.get_value(stat_key(name, OVER_BUDGET), 0)}
         for poll in self.entry_polls:
             if hints_only:
                 if poll.changed or poll.not_before is None:

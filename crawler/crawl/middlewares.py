@@ -23,7 +23,15 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
 
 from crawler.crawl.context import CrawlContext
-from crawler.crawl.requests import ENTRY_KINDS, NotModified, PollDeferred, article_request, entry_url, stat_key
+from crawler.crawl.requests import (
+    ENTRY_KINDS,
+    OVER_BUDGET,
+    NotModified,
+    PollDeferred,
+    article_request,
+    entry_url,
+    stat_key,
+)
 from crawler.text.dates import retry_after_seconds
 from crawler.text.urls import canonical_url, is_http_url, is_internal_host, url_host
 from storage.hashing import url_hash
@@ -252,7 +260,7 @@ class SourceBudgetMiddleware(BaseSpiderMiddleware):
         if not source or budget is None:
             return request
         if self.requested[source] >= budget:
-            self.crawler.stats.inc_value(stat_key(source, "over_budget"))
+            self.crawler.stats.inc_value(stat_key(source, OVER_BUDGET))
             if source not in self.warned:
                 self.warned.add(source)
                 logger.warning(

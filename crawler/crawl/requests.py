@@ -31,6 +31,10 @@ if TYPE_CHECKING:
 ENTRY_KINDS = frozenset(ENTRY_PAGE_KINDS)
 
 
+#: The stats counter of requests a source's page budget (``max_pages``) dropped: a source cut short.
+OVER_BUDGET = "over_budget"
+
+
 def stat_key(source: str, counter: str) -> str:
     """The stats-collector key of a per-source counter."""
     return f"ai4s/{source}/{counter}"

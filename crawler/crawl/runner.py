@@ -18,6 +18,7 @@ from scrapy.settings import Settings
 from crawler.config import Config
 from crawler.crawl.context import CrawlContext
 from storage.counters import SourceRunCounts
+from storage.models import RunStatus
 
 ProgressCallback = Callable[[dict[str, Any]], None]
 
@@ -94,5 +95,5 @@ def run_crawl(
         on_progress(dict(stats))
     context = _context_of(crawler)
     if context is None:
-        return CrawlReport(None, "failed", [], stats)
-    return CrawlReport(context.run_id, context.status or "failed", context.counts, stats)
+        return CrawlReport(None, RunStatus.FAILED, [], stats)
+    return CrawlReport(context.run_id, context.status or RunStatus.FAILED, context.counts, stats)

@@ -53,7 +53,7 @@ DOWNLOADER_MIDDLEWARES = {
 EXTENSIONS = {
     # one per crawl: the configuration, the database, the run row (see crawler.crawl.context)
     "crawler.crawl.context.CrawlContext": 100,
-    "crawler.crawl.extensions.ParentWatchdog": 500,
+    "crawler.crawl.watchdog.ParentWatchdog": 500,
 }
 SPIDER_MIDDLEWARES = {
     "crawler.crawl.middlewares.KnownUrlFilterMiddleware": 700,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
+from datetime import UTC
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -21,16 +21,11 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 from markupsafe import Markup
 
 from crawler.digest.display import clean_line, safe_url
+from crawler.text.dates import parse_date
 
 FORMATS = ("md", "html", "json", "atom")
-#: File name extension and MIME type of each format.
+#: File name extension of each format.
 EXTENSIONS = {"md": "md", "html": "html", "json": "json", "atom": "atom"}
-MIME_TYPES = {
-    "md": "text/markdown",
-    "html": "text/html",
-    "json": "application/json",
-    "atom": "application/atom+xml",
-}
 TEMPLATES = Path(__file__).parent / "templates"
 
 # Characters that start Markdown syntax anywhere in a line (emphasis, code, links and images, raw
@@ -76,9 +71,8 @@ def markdown_link(text: object, url: str | None) -> MarkdownText:
 
 def when(stamp: str | None) -> str:
     """``2026-11-22T08:00:00Z`` → ``2026-11-22 08:00 UTC``."""
-    if not stamp:
-        return ""
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).strftime("%Y-%m-%d %H:%M UTC")
+    moment = parse_date(stamp)
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else ""
 
 
 def latest(entry: dict[str, Any]) -> str:

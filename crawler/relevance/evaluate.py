@@ -123,53 +123,6 @@ def calibrate_threshold(scored: list[tuple[LabelledText, float]]) -> float:
     return round(best, 4)
 
 
-#: Which scoring weight multiplies which feature of :class:`crawler.relevance.profile.Relevance`.
-FEATURE_WEIGHTS = {
-    "core": "w_core",
-    "pair": "w_pair",
-    "ai": "w_ai",
-    "science": "w_science",
-    "research": "w_research",
-    "entity": "w_entity",
-    "seed": "w_seed",
-    "negative": "w_negative",
-}
-
-
-def fit_scoring(
-    examples: list[tuple[dict[str, float], bool]],
-    base: Scoring,
-    l2: float = 0.05,
-    steps: int = 4000,
-    rate: float = 0.2,
-) -> Scoring:
-    """Scoring weights fitted to labelled examples: L2-regularised logistic regression by gradient
-    descent, each weight kept on its side of zero (evidence for the topic counts for it, negative
-    cues against it), and the bias free.
-
-    A few weights fitted on a few dozen texts: no library needed, and none of numpy's weight.
-    """
-    names = list(FEATURE_WEIGHTS)
-    weights = {name: getattr(base, FEATURE_WEIGHTS[name]) for name in names}
-    bias = base.bias
-    n = len(examples)
-    for _ in range(steps):
-        grad = dict.fromkeys(names, 0.0)
-        grad_bias = 0.0
-        for features, label in examples:
-            z = bias + sum(weights[k] * features[k] for k in names)
-            error = 1 / (1 + math.exp(-z)) - (1.0 if label else 0.0)
-            grad_bias += error / n
-            for k in names:
-                grad[k] += error * features[k] / n
-        bias -= rate * grad_bias
-        for k in names:
-            weights[k] -= rate * (grad[k] + 2 * l2 * weights[k])
-            weights[k] = min(weights[k], 0.0) if k == "negative" else max(weights[k], 0.0)
-    values = {FEATURE_WEIGHTS[k]: round(v, 3) for k, v in weights.items()}
-    return replace(base, bias=round(bias, 3), **values)
-
-
 # -- evaluating a profile file, and saving a calibrated threshold in it ---------------------------
 ScoredText = tuple[LabelledText, float]
 

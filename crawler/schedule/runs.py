@@ -21,6 +21,7 @@ from crawler.text.durations import describe_interval
 from storage import Database
 from storage.counters import SourceRunCounts, describe_counts
 from storage.lock import LockHeld
+from storage.models import RunStatus
 from storage.repository import finish_run, run_counts, start_run
 from storage.schedules import ScheduleState, abort_stale_runs, get_run, load_schedule, save_schedule
 
@@ -50,10 +51,10 @@ def close_crawl_run(
     daemon stopped because it is stopping itself says nothing of the source (``neutral``)."""
     with database.session() as session, session.begin():
         run = get_run(session, run_id)
-        status = run.status if run is not None else "failed"
+        status = run.status if run is not None else RunStatus.FAILED
         message = run.message if run is not None else None
-        if status == "running":
-            status = "aborted" if ended.stopped else "failed"
+        if status == RunStatus.RUNNING:
+            status = RunStatus.ABORTED if ended.stopped else RunStatus.FAILED
             message = ended.stopped or (
                 f"the crawl process ended with exit code {ended.code} without closing its run (see {stderr_path})"
             )
@@ -64,7 +65,7 @@ def close_crawl_run(
         status=status,
         new_articles=counts.new_articles if counts else 0,
         unreachable=counts.unreachable if counts else False,
-        error=message if status != "ok" else None,
+        error=message if status != RunStatus.OK else None,
         neutral=bool(ended.stopped) and daemon_stopping,
     )
     return result, counts

@@ -17,7 +17,6 @@ import lxml.etree
 
 from crawler.text.dates import parse_date
 
-ATOM = "http://www.w3.org/2005/Atom"
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 
 

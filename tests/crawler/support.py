@@ -10,8 +10,9 @@ import traceback
 from collections.abc import Mapping
 from pathlib import Path
 
-import typer
 from typer.testing import CliRunner
+
+from crawler.app.cli import app
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PARAGRAPH = (
@@ -21,23 +22,6 @@ PARAGRAPH = (
 #: The terminal width the in-process command line renders its tables for, so that what a test
 #: reads does not depend on the terminal it runs in.
 COLUMNS = "200"
-
-
-def _import_the_application() -> typer.Typer:
-    """The ``ai4s`` application, imported with the standard streams captured and the width set.
-
-    rich decides once, when the application's consoles are made at import, whether their output
-    gets colour codes and (from ``COLUMNS``) how wide it is: made while standard output is a
-    terminal (``pytest -s`` in one), they would colour everything the tests read. Captured, as in
-    a subprocess whose output is read, they do not."""
-    with CliRunner().isolation(env={"COLUMNS": COLUMNS}):
-        from crawler.app.cli import app
-    return app
-
-
-#: Imported with this module, which the test modules under tests/crawler import as they are collected:
-#: before a later one (tests/test_packaging.py) imports the application by itself.
-CLI_APP = _import_the_application()
 
 
 def run_python_module(module: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -71,7 +55,7 @@ def ai4s_in_process(*args: str, env: Mapping[str, str] | None = None) -> subproc
     root = logging.getLogger()
     root.addHandler(log_to_stderr)
     try:
-        result = CliRunner().invoke(CLI_APP, list(args), env={"COLUMNS": COLUMNS, **(env or {})}, prog_name="ai4s")
+        result = CliRunner().invoke(app, list(args), env={"COLUMNS": COLUMNS, **(env or {})}, prog_name="ai4s")
     finally:
         root.removeHandler(log_to_stderr)
     stderr = result.stderr

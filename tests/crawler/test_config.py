@@ -37,7 +37,9 @@ def test_environment_overrides_defaults_and_flags_override_the_environment(tmp_p
     from_env = load_config(environ=env)
     assert from_env.source_names == ["fromenv"]
     assert from_env.db_url == f"sqlite:///{tmp_path}/env.db"
-    from_flags = load_config(sources_file=_sources(tmp_path, "fromflag"), db=f"sqlite:///{tmp_path}/flag.db", environ=env)
+    from_flags = load_config(
+        sources_file=_sources(tmp_path, "fromflag"), db=f"sqlite:///{tmp_path}/flag.db", environ=env
+    )
     assert from_flags.source_names == ["fromflag"]
     assert from_flags.db_url == f"sqlite:///{tmp_path}/flag.db"
 
@@ -48,7 +50,9 @@ def test_a_scrapy_setting_naming_the_sources_file_is_the_same_input_as_the_flag(
     assert "AI4S_SOURCES_FILE" not in only_setting.settings  # no component can read another file than the config's
     with pytest.raises(ConfigError, match="sources file given twice"):
         load_config(
-            sources_file=_sources(tmp_path, "a"), settings={"AI4S_SOURCES_FILE": str(_sources(tmp_path, "b"))}, environ={}
+            sources_file=_sources(tmp_path, "a"),
+            settings={"AI4S_SOURCES_FILE": str(_sources(tmp_path, "b"))},
+            environ={},
         )
 
 
@@ -73,3 +77,24 @@ def test_setting_overrides_need_a_name_and_an_equals_sign() -> None:
     for bad in ("novalue", "=x"):
         with pytest.raises(ConfigError, match="NAME=VALUE"):
             parse_setting_overrides([bad])
+
+
+def test_a_command_checks_only_the_files_it_needs_and_reads_each_file_once(tmp_path: Path) -> None:
+    broken = tmp_path / "topics.toml"
+    broken.write_text("[[term]\n", encoding="utf-8")
+    config = load_config(sources_file=_sources(tmp_path, "only"), topics_file=broken, needs=("sources",), environ={})
+    assert config.source_names == ["only"]  # `ai4s sources` works whatever the state of the profile
+    with pytest.raises(TopicsError):
+        config.profile  # noqa: B018 - the profile is read, and refused, when something uses it
+    sources_path = _sources(tmp_path, "once")
+    config = load_config(sources_file=sources_path, environ={})
+    first = config.sources
+    sources_path.write_text("not toml at all [", encoding="utf-8")
+    assert config.sources is first  # kept: the file is not read again in this process
+
+
+def test_the_configuration_is_shared_not_copied_by_scrapy_settings(tmp_path: Path) -> None:
+    import copy
+
+    config = load_config(sources_file=_sources(tmp_path, "shared"), environ={})
+    assert copy.deepcopy({"AI4S_CONFIG": config})["AI4S_CONFIG"] is config

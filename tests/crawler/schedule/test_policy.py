@@ -143,3 +143,12 @@ def test_the_policy_returns_the_record_type_it_was_given() -> None:
     updated = run(fresh(), new=BUSY_NEW_ARTICLES)
     assert type(updated) is ScheduleState
     assert (updated.every, updated.interval_seconds, updated.last_new_articles) == ("30m", 900.0, BUSY_NEW_ARTICLES)
+
+
+def test_the_policy_reads_run_statuses_as_storage_writes_them() -> None:
+    # the pure policy may not import storage, so it spells the statuses it reads; they must be storage's
+    from crawler.schedule.policy import FAILED_STATUSES
+    from storage.models import FAILED_RUN_STATUSES, RunStatus
+
+    assert FAILED_STATUSES == FAILED_RUN_STATUSES
+    assert RunStatus.INTERRUPTED == "interrupted"

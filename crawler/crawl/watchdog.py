@@ -1,4 +1,4 @@
-"""Scrapy extensions of the crawler: a crawl started by the daemon ends when the daemon is gone."""
+"""The parent watchdog, a Scrapy extension: a crawl started by the daemon ends when the daemon is gone."""
 
 from __future__ import annotations
 
