@@ -131,7 +131,9 @@ class BackoffRetryMiddleware(RetryMiddleware):
             await asyncio.sleep(self.delay(result, retry_after))
         return result
 
-    async def process_exception(self, request: Request, exception: Exception) -> Request | None:  # type: ignore[override]
+    async def process_exception(  # type: ignore[override]
+        self, request: Request, exception: Exception
+    ) -> Request | Response | None:
         """A delayed retry request for a retryable network error, else ``None``."""
         result = super().process_exception(request, exception)
         if isinstance(result, Request):

@@ -79,7 +79,7 @@ AI4S_MAX_SITEMAP_DEPTH = 3  # nesting of sitemap indexes
 # four settings below, then the environment (AI4S_DB, AI4S_SOURCES_FILE, AI4S_TOPICS_FILE).
 AI4S_CONFIG = None
 AI4S_SOURCES_FILE = None  # default: seeds/sources.toml
-AI4S_SOURCE_NAMES = []  # default: every source in the file
+AI4S_SOURCE_NAMES: list[str] = []  # default: every source in the file
 AI4S_DB = None  # default: $AI4S_DB, else a SQLite file in the user's data directory
 AI4S_TOPICS_FILE = None  # default: seeds/topics.toml
 AI4S_EXTRACT_WORKERS = 0  # extraction processes; 0 = one per CPU core
