@@ -23,7 +23,7 @@ from storage import Database
 from storage.models import Article, CrawlRun, CrawlRunSource, Source
 from storage.schedules import all_schedules, job_next_run_times
 from tests.crawler.schedule.daemons import STOP_TIMEOUT, DaemonProcess, wait_until
-from tests.crawler.support import ai4s
+from tests.crawler.support import ai4s, ai4s_in_process
 from tests.localweb import NewsWeb
 
 
@@ -256,9 +256,9 @@ def test_a_failing_source_backs_off_and_turns_unhealthy_while_the_others_go_on(
     assert all(run.status == "failed" for run in runs(db_url, "deadsite"))
     assert "UNHEALTHY" in daemon.log()
     # visible, not silently dropped: in `ai4s jobs` and `ai4s stats`
-    jobs = ai4s("jobs", "--sources", str(sources), "--db", db_url)
+    jobs = ai4s_in_process("jobs", "--sources", str(sources), "--db", db_url)
     assert jobs.returncode == 0 and "UNHEALTHY" in jobs.stdout and "deadsite" in jobs.stdout
-    stats = ai4s("stats", "--db", db_url)
+    stats = ai4s_in_process("stats", "--db", db_url)
     assert stats.returncode == 0 and "UNHEALTHY" in stats.stdout
 
 
