@@ -42,6 +42,9 @@ AI4S_RETRY_BACKOFF_MAX = 30.0
 HTTPERROR_ALLOW_ALL = False
 
 DOWNLOADER_MIDDLEWARES = {
+    # robots.txt as RFC 9309 says: unreachable (5xx, no answer) means disallow, not allow
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.crawl.robots.StrictRobotsTxtMiddleware": 100,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.crawl.middlewares.BackoffRetryMiddleware": 550,
     "crawler.crawl.middlewares.AddressPolicyMiddleware": 50,

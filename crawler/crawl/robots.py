@@ -1,0 +1,62 @@
+"""robots.txt as RFC 9309 reads it: Scrapy's robots.txt middleware, except that a robots.txt that
+cannot be read is not taken as permission.
+
+RFC 9309 §2.3.1: a robots.txt that answers 4xx ("unavailable") allows everything; one that answers
+5xx, or does not answer at all ("unreachable": a network error, a timeout), means complete
+disallow, until it can be read. Scrapy allows everything in both cases. Each crawl asks again, so
+a site whose robots.txt recovers is crawled again at the next crawl.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
+from scrapy.exceptions import IgnoreRequest
+from scrapy.utils.misc import build_from_crawler
+
+if TYPE_CHECKING:
+    from scrapy import Request
+    from scrapy.http import Response
+
+logger = logging.getLogger(__name__)
+
+#: What an unreachable robots.txt stands for.
+DISALLOW_ALL = b"User-agent: *\nDisallow: /\n"
+
+
+def is_unreachable(status: int) -> bool:
+    """Whether a robots.txt answering ``status`` is unreachable in RFC 9309's sense (a server error)."""
+    return status >= 500
+
+
+class StrictRobotsTxtMiddleware(RobotsTxtMiddleware):
+    """Scrapy's :class:`RobotsTxtMiddleware`, with an unreachable robots.txt (5xx, no answer) read
+    as ``Disallow: /`` for its host during this crawl (counted as ``robotstxt/unreachable``)."""
+
+    async def _parse_robots(self, response: Response, netloc: str, request: Request) -> None:
+        if is_unreachable(response.status):
+            logger.warning(
+                "robots.txt of %s answered %d: nothing of that host is fetched in this crawl (RFC 9309)",
+                netloc,
+                response.status,
+            )
+            self._stats.inc_value("robotstxt/unreachable")
+            response = response.replace(body=DISALLOW_ALL)
+        await super()._parse_robots(response, netloc, request)
+
+    def _robots_error(self, exc: Exception, netloc: str) -> None:
+        if isinstance(exc, IgnoreRequest):  # refused by policy before any fetch: nothing was learnt
+            super()._robots_error(exc, netloc)
+            return
+        logger.warning(
+            "robots.txt of %s could not be fetched (%s): nothing of that host is fetched in this crawl (RFC 9309)",
+            netloc,
+            exc,
+        )
+        self._stats.inc_value("robotstxt/unreachable")
+        deferred = self._parsers[netloc]
+        parser = build_from_crawler(self._parserimpl, self.crawler, DISALLOW_ALL)
+        self._parsers[netloc] = parser
+        deferred.callback(parser)  # type: ignore[union-attr]
