@@ -14,6 +14,7 @@ from twisted.internet.error import DNSLookupError, TCPTimedOutError
 from twisted.internet.error import TimeoutError as TwistedTimeoutError
 from twisted.python.failure import Failure
 
+from crawler.crawl.robots import RobotsTxtUnreachable
 from crawler.text.dates import retry_after_seconds
 
 
@@ -29,8 +30,9 @@ class FetchError:
 
 
 def was_refused(failure: Failure) -> bool:
-    """True when the request was never sent: robots.txt or the address policy refused it."""
-    return bool(failure.check(IgnoreRequest)) and not failure.check(HttpError)
+    """True when the request was never sent because robots.txt or the address policy refused it (not
+    because the site's robots.txt could not be read: that is a failure to reach the site)."""
+    return bool(failure.check(IgnoreRequest)) and not failure.check(HttpError, RobotsTxtUnreachable)
 
 
 def fetch_error(failure: Failure) -> FetchError:
@@ -46,4 +48,6 @@ def fetch_error(failure: Failure) -> FetchError:
         return FetchError("network_error", "timed out")
     if failure.check(DNSLookupError):
         return FetchError("network_error", "DNS lookup failed")
+    if failure.check(RobotsTxtUnreachable):
+        return FetchError("network_error", failure.getErrorMessage())
     return FetchError("network_error", f"{failure.type.__name__}: {failure.getErrorMessage()}")

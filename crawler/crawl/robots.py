@@ -14,11 +14,14 @@ from typing import TYPE_CHECKING
 
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest
+from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.misc import build_from_crawler
 
 if TYPE_CHECKING:
     from scrapy import Request
+    from scrapy.crawler import Crawler
     from scrapy.http import Response
+    from scrapy.robotstxt import RobotParser
 
 logger = logging.getLogger(__name__)
 
@@ -31,9 +34,28 @@ def is_unreachable(status: int) -> bool:
     return status >= 500
 
 
+class RobotsTxtUnreachable(IgnoreRequest):
+    """A request not sent because its host's robots.txt could not be read (5xx, no answer): for the
+    crawl a failure to reach the site, not a refusal by the site."""
+
+
 class StrictRobotsTxtMiddleware(RobotsTxtMiddleware):
     """Scrapy's :class:`RobotsTxtMiddleware`, with an unreachable robots.txt (5xx, no answer) read
-    as ``Disallow: /`` for its host during this crawl (counted as ``robotstxt/unreachable``)."""
+    as ``Disallow: /`` for its host during this crawl (counted as ``robotstxt/unreachable``); the
+    requests it stops raise :class:`RobotsTxtUnreachable`."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        super().__init__(crawler)
+        #: Why the robots.txt of a host could not be read, by ``netloc``.
+        self.unreachable: dict[str, str] = {}
+
+    def process_request_2(self, rp: RobotParser | None, request: Request) -> None:
+        """Refuse every request to a host whose robots.txt is unreachable; else Scrapy's check."""
+        why = self.unreachable.get(urlparse_cached(request).netloc)
+        if why is not None:
+            self._stats.inc_value("robotstxt/forbidden")
+            raise RobotsTxtUnreachable(f"robots.txt unreachable ({why}): nothing of this host is fetched")
+        super().process_request_2(rp, request)
 
     async def _parse_robots(self, response: Response, netloc: str, request: Request) -> None:
         if is_unreachable(response.status):
@@ -43,6 +65,7 @@ class StrictRobotsTxtMiddleware(RobotsTxtMiddleware):
                 response.status,
             )
             self._stats.inc_value("robotstxt/unreachable")
+            self.unreachable[netloc] = f"HTTP {response.status}"
             response = response.replace(body=DISALLOW_ALL)
         await super()._parse_robots(response, netloc, request)
 
@@ -56,6 +79,7 @@ class StrictRobotsTxtMiddleware(RobotsTxtMiddleware):
             exc,
         )
         self._stats.inc_value("robotstxt/unreachable")
+        self.unreachable[netloc] = type(exc).__name__
         deferred = self._parsers[netloc]
         parser = build_from_crawler(self._parserimpl, self.crawler, DISALLOW_ALL)
         self._parsers[netloc] = parser

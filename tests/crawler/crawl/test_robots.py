@@ -16,9 +16,9 @@ from tests.crawler.support import ai4s, article_html
 FAST = ("-s", "DOWNLOAD_DELAY=0", "-s", "RETRY_TIMES=0", "-s", "DOWNLOAD_TIMEOUT=2", "-s", "AI4S_EXTRACT_WORKERS=1")
 
 
-def crawl_with_robots(tmp_path: Path, address: str, robots: Reply | None) -> tuple[list[str], int, str]:
+def crawl_with_robots(tmp_path: Path, address: str, robots: Reply | None) -> tuple[list[str], int, int, str]:
     """Crawl a one-feed site whose robots.txt answers ``robots`` (``None``: there is none, a 404): the
-    paths the site was asked for, the articles stored, and the crawl's standard error."""
+    paths the site was asked for, the articles stored, the crawl's exit code and its standard error."""
     site = LocalSite("outlet", address)
     article = site.add("/2026/11/30/ai-model-finds-new-catalyst.html", html_reply(article_html("AI finds a catalyst")))
     rss = f"<rss><channel><item><title>t</title><link>{article}</link></item></channel></rss>"
@@ -32,11 +32,12 @@ def crawl_with_robots(tmp_path: Path, address: str, robots: Reply | None) -> tup
         result = ai4s("crawl", "--sources", str(sources), "--db", db_url, "--log-level", "INFO", *FAST, timeout=120)
     with Database(db_url) as database, database.session() as session:
         stored = session.execute(select(func.count()).select_from(Article)).scalar_one()
-    return [record.path for record in site.log], stored, result.stderr
+    return [record.path for record in site.log], stored, result.returncode, result.stderr
 
 
 def test_a_missing_robots_txt_allows_the_whole_site(tmp_path: Path) -> None:
-    paths, stored, _ = crawl_with_robots(tmp_path, "127.0.0.30", None)
+    paths, stored, code, _ = crawl_with_robots(tmp_path, "127.0.0.30", None)
+    assert code == 0
     assert "/rss.xml" in paths and "/2026/11/30/ai-model-finds-new-catalyst.html" in paths
     assert stored == 1
 
@@ -47,7 +48,9 @@ def test_a_missing_robots_txt_allows_the_whole_site(tmp_path: Path) -> None:
     ids=["503", "500 with an allowing body", "no answer in time"],
 )
 def test_an_unreachable_robots_txt_allows_nothing_of_its_host(tmp_path: Path, robots: Reply) -> None:
-    paths, stored, stderr = crawl_with_robots(tmp_path, "127.0.0.31", robots)
+    paths, stored, code, stderr = crawl_with_robots(tmp_path, "127.0.0.31", robots)
     assert set(paths) == {"/robots.txt"}, paths  # neither the feed nor the article was requested
     assert stored == 0
     assert "nothing of that host is fetched in this crawl (RFC 9309)" in stderr
+    # the site could not be crawled: a failed crawl (so the daemon backs off and marks it), not an empty one
+    assert code == 1 and "robots.txt unreachable" in stderr
