@@ -140,6 +140,27 @@ class StoryBand(Base):
     __table_args__ = (PrimaryKeyConstraint("band_key", "article_id", name="pk_story_bands"),)
 
 
+class TemplateBlock(Base):
+    """A block of extracted text (a line, by its key) seen on stored articles of one source: on how many,
+    and, until it is that source's template, which articles hold it (so that they are cleaned once it is).
+
+    A source's template is learned here: a block on enough of its articles is template, not content.
+    """
+
+    __tablename__ = "template_blocks"
+
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
+    block_key: Mapped[int] = mapped_column(BigInteger)
+    pages: Mapped[int] = mapped_column(Integer, default=1)  # stored articles of the source holding it
+    # The articles holding it while it is not template yet (comma-separated ids); emptied once it is.
+    pending: Mapped[str | None] = mapped_column(Text)
+    sample: Mapped[str | None] = mapped_column(Text)  # the block's text, kept once it is template (for people)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = (PrimaryKeyConstraint("source_id", "block_key", name="pk_template_blocks"),)
+
+
 class FetchedUrl(Base):
     """Every URL the crawler fetched (or tried to), by canonical URL, with what came of it.
 

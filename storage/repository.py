@@ -278,6 +278,19 @@ def update_relevance(session: Session, article_id: int, relevance: float, releva
     )
 
 
+def replace_text(session: Session, article_id: int, text: str) -> bool:
+    """Give a stored article a new text (and content hash); False, and nothing changed, when another
+    article already has that text."""
+    c_hash = content_hash(text)
+    taken = session.execute(
+        select(Article.id).where(Article.content_hash == c_hash, Article.id != article_id).limit(1)
+    ).scalar()
+    if taken is not None:
+        return False
+    session.execute(update(Article).where(Article.id == article_id).values(text=text, content_hash=c_hash))
+    return True
+
+
 def retriable_urls(session: Session, sources: list[str], max_attempts: int) -> list[tuple[str, str]]:
     """``(url, source name)`` of article URLs of ``sources`` whose last fetch failed for a reason
     that may pass (HTTP 5xx/429, network) and that were tried fewer than ``max_attempts`` times."""

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import case, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from storage.models import Article, Source, Story, StoryBand, utcnow
@@ -77,10 +77,33 @@ def start_story(session: Session, article_id: int, seen: datetime | None = None)
 
 
 def join_story(session: Session, article_id: int, story_id: int, seen: datetime | None = None) -> None:
-    """Make ``article_id`` a copy of story ``story_id``."""
+    """Make ``article_id`` (first seen at ``seen``, by default now) a copy of story ``story_id``."""
     seen = seen or utcnow()
     session.execute(update(Article).where(Article.id == article_id).values(story_id=story_id))
-    session.execute(update(Story).where(Story.id == story_id).values(copies=Story.copies + 1, last_seen=seen))
+    session.execute(
+        update(Story)
+        .where(Story.id == story_id)
+        .values(
+            copies=Story.copies + 1,
+            first_seen=case((Story.first_seen > seen, seen), else_=Story.first_seen),
+            last_seen=case((Story.last_seen < seen, seen), else_=Story.last_seen),
+        )
+    )
+
+
+def leave_story(session: Session, article_id: int) -> None:
+    """Take an article out of its story and out of the band index (to be grouped again); a story left
+    with no copy is deleted."""
+    story_id = session.execute(select(Article.story_id).where(Article.id == article_id)).scalar()
+    session.execute(delete(StoryBand).where(StoryBand.article_id == article_id))
+    session.execute(update(Article).where(Article.id == article_id).values(story_id=None, minhash=None, shingles=None))
+    if story_id is None:
+        return
+    remaining = session.execute(select(func.count(Article.id)).where(Article.story_id == story_id)).scalar_one()
+    if remaining:
+        session.execute(update(Story).where(Story.id == story_id).values(copies=remaining))
+    else:
+        session.execute(delete(Story).where(Story.id == story_id))
 
 
 @dataclass(frozen=True)

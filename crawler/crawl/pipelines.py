@@ -1,6 +1,7 @@
-"""Item pipelines: extract and fingerprint (in a process pool, off the reactor thread) → score
-against the topic profile → store, with the article's story (one short transaction per page, in
-the crawl context's database thread).
+"""Item pipelines: extract and fingerprint (in a process pool, off the reactor thread) → clean of the
+source's template, score against the topic profile and store, with the article's story (one short
+transaction per page, in the crawl context's database thread: the template is learned from what is
+stored, so cleaning and storing are one step).
 
 They handle items only: the crawl-run row, the database and the entry-page polls belong to the
 crawl context (:mod:`crawler.crawl.context`), which the store pipeline hands its writes to.
@@ -16,17 +17,18 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from crawler.corpus.templates import clean_again, clean_new_text, learn_blocks
 from crawler.crawl.context import CrawlContext
 from crawler.crawl.items import EntryPoll, FetchFailure, PageItem
 from crawler.crawl.pool import ProcessedPage, make_extraction_pool, process_page
 from crawler.crawl.requests import stat_key
 from crawler.relevance.profile import Relevance, RelevanceScorer
 from crawler.stories.assign import assign_story
-from crawler.stories.fingerprint import Fingerprint
+from crawler.stories.fingerprint import Fingerprint, fingerprint
 from crawler.text.extract import ExtractedArticle, NotAnArticle, warm_up
 from crawler.text.urls import canonical_url
 from storage import NewArticle
-from storage.repository import record_fetch, store_article
+from storage.repository import ensure_source, record_fetch, store_article
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -84,34 +86,15 @@ class ExtractPipeline:
         return ExtractedPage(item, processed.result, processed.fingerprint, processed.credited_source)
 
 
-class ScorePipeline:
-    """Scores every extracted article against the topic profile of the crawl's configuration.
-
-    Scoring costs about a millisecond an article (one Aho-Corasick pass over normalised
-    text), so it runs in the reactor thread.
-    """
-
-    def __init__(self, context: CrawlContext) -> None:
-        self.scorer = RelevanceScorer(context.config.profile)
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> ScorePipeline:
-        return cls(CrawlContext.of(crawler))
-
-    def process_item(self, item: Any) -> Any:
-        """The item, with its relevance when it is an extracted article."""
-        if isinstance(item, ExtractedPage) and isinstance(item.result, ExtractedArticle):
-            item.relevance = self.scorer.score(item.result.title, item.result.text)
-        return item
-
-
 class StorePipeline:
-    """Stores articles (with their story) and fetch outcomes, one short transaction per page, and
-    hands entry-page polls to the crawl context, which saves them when the crawl ends."""
+    """Stores articles (cleaned of their source's template, scored, with their story) and fetch outcomes,
+    one short transaction per page, and hands entry-page polls to the crawl context, which saves them
+    when the crawl ends."""
 
     def __init__(self, crawler: Crawler, context: CrawlContext) -> None:
         self.stats = crawler.stats
         self.context = context
+        self.scorer = RelevanceScorer(context.config.profile)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
@@ -141,9 +124,12 @@ class StorePipeline:
 
     def _store_page(self, session: Session, item: ExtractedPage) -> None:
         page, result = item.page, item.result
-        source_id = self.context.source_ids.get(page.source)
+        source_id = self.context.source_ids.get(page.source) or ensure_source(session, page.source)
         if isinstance(result, ExtractedArticle):
-            relevance = item.relevance
+            # Reads first, writes after: on SQLite the write lock is taken only for the writes.
+            cleaned = clean_new_text(session, source_id, result.text)
+            relevance = item.relevance = self.scorer.score(result.title, cleaned.text)
+            found = fingerprint(cleaned.text) if cleaned.removed else item.fingerprint
             stored = store_article(
                 session,
                 NewArticle(
@@ -151,15 +137,15 @@ class StorePipeline:
                     url=page.url,
                     canonical_url=canonical_url(page.url),
                     title=result.title,
-                    text=result.text,
+                    text=cleaned.text,
                     author=result.author,
                     site_name=result.site_name,
                     published=result.published,
                     language=result.language,
                     encoding=result.encoding,
-                    relevance=relevance.score if relevance else None,
-                    relevant=relevance.relevant if relevance else True,
-                    evidence=json.dumps(relevance.evidence(), ensure_ascii=False) if relevance else None,
+                    relevance=relevance.score,
+                    relevant=relevance.relevant,
+                    evidence=json.dumps(relevance.evidence(), ensure_ascii=False),
                     credited_source=item.credited_source,
                 ),
                 run_id=self.context.run_id,
@@ -167,9 +153,10 @@ class StorePipeline:
             )
             outcome, article_id, error = ("article" if stored.created else "duplicate"), stored.article_id, None
             if stored.created:
-                self._assign_story(session, stored.article_id, item.fingerprint, page.source)
+                self._learn_template(session, page.source, source_id, stored.article_id, result.text)
+                self._assign_story(session, stored.article_id, found, page.source)
             self.stats.inc_value(stat_key(page.source, "new_articles" if stored.created else "duplicates"))
-            if stored.created and relevance is not None and not relevance.relevant:
+            if stored.created and not relevance.relevant:
                 self.stats.inc_value(stat_key(page.source, "off_topic"))
         else:
             outcome, article_id, error = result.outcome, None, result.reason
@@ -186,6 +173,20 @@ class StorePipeline:
                 error=error,
                 article_id=article_id,
                 source_id=source_id,
+            )
+
+    def _learn_template(self, session: Session, source: str, source_id: int, article_id: int, text: str) -> None:
+        """Count the new article's blocks; clean the earlier articles whose blocks just became template."""
+        recleaned = clean_again(session, learn_blocks(session, source_id, article_id, text), self.scorer)
+        if recleaned.changed:
+            logger.info(
+                "Source %s: its template is learned further; %d earlier articles cleaned of it",
+                source,
+                len(recleaned.changed),
+            )
+        for collision in recleaned.collisions:
+            logger.warning(
+                "Source %s: article %d, cleaned of the template, is another article's text", source, collision
             )
 
     def _assign_story(self, session: Session, article_id: int, fp: Fingerprint | None, source: str) -> None:

@@ -65,7 +65,6 @@ SPIDER_MIDDLEWARES = {
 }
 ITEM_PIPELINES = {
     "crawler.crawl.pipelines.ExtractPipeline": 300,
-    "crawler.crawl.pipelines.ScorePipeline": 500,
     "crawler.crawl.pipelines.StorePipeline": 800,
 }
 # Requests that differ only in tracking parameters, fragments or host case are one request.

@@ -123,17 +123,28 @@ def _entry(story: PeriodStory, copies: list[DigestCopy], since: datetime, texts:
         "grew": any(c.first_seen < since for c in story.copies),
         "new_copies": new_copies,
         "copies": len(story.copies),
-        "also_reported_by": [
-            {
-                "outlet": _outlet(c),
-                "source": c.source,
-                "title": display_text(c.title),
-                "url": safe_url(c.url),
-                "first_seen": _iso(c.first_seen),
-            }
-            for c in others
-        ],
+        "also_reported_by": _also_reported_by(head, others),
     }
+
+
+def _also_reported_by(head: DigestCopy, others: list[DigestCopy]) -> list[dict[str, Any]]:
+    """The other outlets of a story, each once (its earliest copy, and how many copies it has), in order of
+    first sight; the representative's own outlet only where it has other copies."""
+    by_outlet: dict[str, list[DigestCopy]] = {}
+    for copy in others:
+        by_outlet.setdefault(_outlet(copy), []).append(copy)
+    return [
+        {
+            "outlet": outlet,
+            "source": copies[0].source,
+            "title": display_text(copies[0].title),
+            "url": safe_url(copies[0].url),
+            "first_seen": _iso(copies[0].first_seen),
+            "last_seen": _iso(max(c.first_seen for c in copies)),
+            "copies": len(copies),
+        }
+        for outlet, copies in by_outlet.items()
+    ]
 
 
 def _rank(entry: dict[str, Any]) -> tuple[float, str, int]:
@@ -165,7 +176,10 @@ def build_digest(
     new_articles = sum(entry["new_copies"] for entry in entries)
     since_text = _iso(since) or ""
     outlets = {
-        o["source"] for entry in entries for o in [entry, *entry["also_reported_by"]] if o["first_seen"] >= since_text
+        o["source"]
+        for entry in entries
+        for o in [entry, *entry["also_reported_by"]]
+        if o.get("last_seen", o["first_seen"]) >= since_text
     }
     return {
         "schema": SCHEMA,

@@ -39,7 +39,7 @@ _ENTRY_HTML = (
     "{% if s.excerpt %}<p>{{ s.excerpt }}</p>{% endif %}"
     "{% if s.also_reported_by %}<p>Also reported by: {% for o in s.also_reported_by %}"
     '{% if o.url | safe_url %}<a href="{{ o.url | safe_url }}">{{ o.outlet }}</a>{% else %}{{ o.outlet }}{% endif %}'
-    "{{ ', ' if not loop.last }}{% endfor %}</p>{% endif %}"
+    "{{ (' (%d)' % o.copies) if (o.copies | default(1)) > 1 }}{{ ', ' if not loop.last }}{% endfor %}</p>{% endif %}"
     "{% if s.terms %}<p>Matched: {{ s.terms | join(', ') }}</p>{% endif %}"
 )
 
@@ -78,7 +78,7 @@ def when(stamp: str | None) -> str:
 def latest(entry: dict[str, Any]) -> str:
     """When the story of a digest entry last got a copy (ISO): the entry's Atom ``updated``, and its
     recency in the digest's order (:func:`crawler.digest.build.build_digest`)."""
-    return max([entry["first_seen"], *(o["first_seen"] for o in entry["also_reported_by"])])
+    return max([entry["first_seen"], *(o.get("last_seen", o["first_seen"]) for o in entry["also_reported_by"])])
 
 
 @cache

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
@@ -17,6 +18,7 @@ from storage.stories import (
     candidates,
     clear_stories,
     join_story,
+    leave_story,
     mark_signature,
     refresh_story_times,
     save_fingerprint,
@@ -35,8 +37,11 @@ class StoryAssignment:
     similarity: float = 0.0
 
 
-def assign_story(session: Session, article_id: int, fingerprint: Fingerprint | None) -> StoryAssignment:
-    """Give a just-stored article its story, and index its fingerprint for the articles to come.
+def assign_story(
+    session: Session, article_id: int, fingerprint: Fingerprint | None, seen: datetime | None = None
+) -> StoryAssignment:
+    """Give a just-stored article its story (a new one first seen at ``seen``, by default now), and index its
+    fingerprint for the articles to come.
 
     Concurrent crawls assign stories one at a time (until the caller's transaction ends).
     """
@@ -49,9 +54,18 @@ def assign_story(session: Session, article_id: int, fingerprint: Fingerprint | N
                 best = (similarity, candidate.story_id)
         save_fingerprint(session, article_id, fingerprint.signature, fingerprint.shingles, fingerprint.band_keys)
     if best is None:
-        return StoryAssignment(start_story(session, article_id), joined=False)
-    join_story(session, article_id, best[1])
+        return StoryAssignment(start_story(session, article_id, seen), joined=False)
+    join_story(session, article_id, best[1], seen)
     return StoryAssignment(best[1], joined=True, similarity=best[0])
+
+
+def regroup_article(
+    session: Session, article_id: int, fingerprint: Fingerprint | None, seen: datetime | None = None
+) -> StoryAssignment:
+    """Group a stored article again after its text changed: out of its story, then into the story of the copy
+    it now matches best, or a story of its own."""
+    leave_story(session, article_id)
+    return assign_story(session, article_id, fingerprint, seen)
 
 
 @dataclass(frozen=True)

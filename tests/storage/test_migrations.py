@@ -24,7 +24,10 @@ from pathlib import Path
 
 import pytest
 from alembic import command
+from alembic.autogenerate import compare_metadata
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from apscheduler.job import Job
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -36,7 +39,7 @@ import storage.db
 from crawler.app.webserver import LocalSite, Reply, html_reply
 from crawler.schedule.daemon import crawl_job, digest_job
 from storage.db import make_engine
-from storage.models import scheduler_jobs
+from storage.models import Base, scheduler_jobs
 from tests.crawler.support import article_html
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -51,11 +54,24 @@ RESTORE_FAILURE = "Unable to restore job"
 
 def alembic_to(engine: Engine, revision: str, *, down: bool = False) -> None:
     """Upgrade (or downgrade) the database of ``engine`` to ``revision`` with the shipped migrations."""
-    config = Config()
-    config.set_main_option("script_location", str(Path(storage.db.__file__).parent / "migrations"))
+    config = alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         (command.downgrade if down else command.upgrade)(config, revision)
+
+
+def alembic_config() -> Config:
+    """The Alembic configuration of the shipped migrations."""
+    config = Config()
+    config.set_main_option("script_location", str(Path(storage.db.__file__).parent / "migrations"))
+    return config
+
+
+def head_revision() -> str:
+    """The newest revision of the shipped migrations."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
 
 
 def schema_revision(engine: Engine) -> str:
@@ -116,7 +132,7 @@ def test_job_references_move_to_the_new_module_and_back(db_url_any: str, caplog:
         "other": "json:dumps",
     }
 
-    alembic_to(engine, "head")
+    alembic_to(engine, "0006")
 
     assert schema_revision(engine) == "0006"
     after = stored_jobs(engine)
@@ -293,9 +309,20 @@ def test_a_database_of_the_release_before_the_move_keeps_its_schedule(
 
     assert RESTORE_FAILURE not in new_log and "removing it" not in new_log, new_log[-4000:]
     assert "catch-up" not in new_log  # no catch-up crawl: the kept next run is tomorrow
-    assert schema_revision(engine) == "0006"
+    assert schema_revision(engine) == head_revision()
     assert job_functions(engine) == {"crawl:outlet": NEW_CRAWL_JOB, "digest:daemon": NEW_DIGEST_JOB}
     assert job_times(engine) == pytest.approx(scheduled, abs=0.001)  # a re-created job would start within seconds
     with engine.connect() as connection:  # the one crawl was the old daemon's
         assert connection.execute(text("SELECT count(*) FROM crawl_runs")).scalar_one() == 1
     engine.dispose()
+
+
+def test_the_migrations_make_the_schema_the_models_describe(db_url_any: str) -> None:
+    engine = make_engine(db_url_any)
+    alembic_to(engine, "head")
+    try:
+        with engine.connect() as connection:
+            differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    finally:
+        engine.dispose()
+    assert differences == []

@@ -1,4 +1,4 @@
-"""The score and store pipelines, as Scrapy builds them, on real pages and a real SQLite corpus:
+"""The store pipeline, as Scrapy builds them, on real pages and a real SQLite corpus:
 an article is stored with its relevance, its story and both of its URLs; a failed fetch is
 remembered for a later try; an entry-page poll is left to the crawl context."""
 
@@ -14,7 +14,7 @@ from sqlalchemy import select
 from crawler.config import Config
 from crawler.crawl.context import CrawlContext
 from crawler.crawl.items import EntryPoll, FetchFailure, PageItem
-from crawler.crawl.pipelines import ExtractedPage, ScorePipeline, StorePipeline
+from crawler.crawl.pipelines import ExtractedPage, StorePipeline
 from crawler.crawl.pool import process_page
 from crawler.crawl.requests import stat_key
 from crawler.text.urls import canonical_url
@@ -52,7 +52,7 @@ def _through(pipelines: list[Any], item: Any) -> Any:
 def test_an_article_is_stored_scored_in_its_story_with_both_of_its_urls(tmp_path: Path) -> None:
     config = make_config(tmp_path)
     with open_crawl(config) as crawler:
-        pipelines = [ScorePipeline.from_crawler(crawler), StorePipeline.from_crawler(crawler)]
+        pipelines = [StorePipeline.from_crawler(crawler)]
         item = _through(pipelines, _extracted("Machine learning predicts new catalysts for AI for Science"))
         run_id = CrawlContext.of(crawler).run_id
         assert crawler.stats.get_value(stat_key("alpha", "new_articles")) == 1

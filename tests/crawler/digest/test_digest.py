@@ -114,6 +114,35 @@ def test_each_new_story_appears_once_with_all_its_outlets(crawled: str) -> None:
     assert [round(r, 1) for r in relevance] == sorted((round(r, 1) for r in relevance), reverse=True)
 
 
+def test_an_outlet_with_several_copies_of_a_story_is_named_once_with_its_count(corpus: str, tmp_path: Path) -> None:
+    with Database(corpus) as database, database.session() as session, session.begin():
+        portal = session.execute(select(Article).where(Article.url.like("%/news/2023-08-11/%"))).scalar_one()
+        for number in (2, 3):  # the portal posts the story twice more, under other URLs
+            stored = store_article(
+                session,
+                NewArticle(
+                    source="demo-portal",
+                    url=f"{portal.url}?copy={number}",
+                    canonical_url=f"{portal.canonical_url}?copy={number}",
+                    title=portal.title,
+                    text=f"{portal.text}\n（第{number}次转载）",
+                    site_name=portal.site_name,
+                    relevance=portal.relevance,
+                    relevant=True,
+                ),
+            )
+            session.execute(update(Article).where(Article.id == stored.article_id).values(story_id=portal.story_id))
+    (summit,) = [s for s in digest_json(corpus, "--since", "24h")["stories"] if SUMMIT in s["headline"]]
+    assert summit["copies"] == 4
+    (portal_outlet,) = summit["also_reported_by"]
+    assert portal_outlet["source"] == "demo-portal" and portal_outlet["copies"] == 3
+    page = tmp_path / "digest.html"
+    result = ai4s_in_process("digest", "--db", corpus, "--since", "24h", "--format", "html", "--out", str(page))
+    assert result.returncode == 0, result.stderr[-2000:]
+    also = [p.text_content() for p in lxml.html.parse(str(page)).getroot().find_class("also")]
+    assert any(text.count(portal_outlet["outlet"]) == 1 and "(3)" in text for text in also), also
+
+
 def test_nothing_from_before_the_period_and_grown_stories_are_marked(corpus: str) -> None:
     week_ago = datetime.now(UTC) - timedelta(days=7)
     with Database(corpus) as database, database.session() as session, session.begin():

@@ -1,0 +1,93 @@
+"""Each source's template, learned from its stored articles and removed from their text.
+
+A new article is cleaned of the blocks its source's stored articles already share
+(:func:`clean_new_text`), before it is scored, fingerprinted and stored; once stored, its blocks
+are counted (:func:`learn_blocks`), and when a block becomes template, the articles stored before
+that still hold it are cleaned, scored and grouped into stories again (:func:`clean_again`): the
+first pages of a new source do not keep its template. Everything happens in the caller's
+session (the transaction that stores the article), so concurrent crawls count on the same rows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crawler.relevance.profile import RelevanceScorer
+from crawler.stories.assign import regroup_article
+from crawler.stories.fingerprint import fingerprint
+from crawler.text.template_blocks import (
+    TEMPLATE_PAGES,
+    CleanedText,
+    block_key,
+    page_block_keys,
+    remove_template,
+    text_blocks,
+)
+from storage.models import Article
+from storage.repository import replace_text, update_relevance
+from storage.templates import block_pages, count_blocks, template_keys
+
+
+def clean_new_text(session: Session, source_id: int, text: str) -> CleanedText:
+    """A new article's text without its source's template, counting the article itself: a block that the
+    source's stored articles share with it on ``TEMPLATE_PAGES`` pages in all is template."""
+    pages = block_pages(session, source_id, page_block_keys(text))
+    return remove_template(text, {key for key, count in pages.items() if count + 1 >= TEMPLATE_PAGES})
+
+
+def clean_stored_text(session: Session, source_id: int, text: str) -> CleanedText:
+    """A stored article's text without the blocks that are now its source's template."""
+    return remove_template(text, template_keys(session, source_id, page_block_keys(text), TEMPLATE_PAGES))
+
+
+def learn_blocks(session: Session, source_id: int, article_id: int, extracted_text: str) -> list[int]:
+    """Count the blocks of a newly stored article's text as extracted (template included: that is how the
+    template stays known); return the earlier articles to clean again, whose blocks just became template."""
+    samples: dict[int, str] = {}
+    for block in text_blocks(extracted_text):
+        key = block_key(block)
+        if key is not None:
+            samples.setdefault(key, block)
+    return count_blocks(session, source_id, article_id, samples, TEMPLATE_PAGES, samples)
+
+
+@dataclass(frozen=True)
+class Recleaned:
+    """What cleaning stored articles again did: articles whose text changed, and those left as they were
+    because their cleaned text is another article's."""
+
+    changed: list[int]
+    collisions: list[int]
+
+
+def clean_again(session: Session, article_ids: Iterable[int], scorer: RelevanceScorer) -> Recleaned:
+    """Clean stored articles of what is now their source's template; each one changed is scored, fingerprinted
+    and grouped into a story again."""
+    changed: list[int] = []
+    collisions: list[int] = []
+    ids = list(article_ids)
+    if not ids:
+        return Recleaned(changed, collisions)
+    rows = session.execute(
+        select(Article.id, Article.source_id, Article.title, Article.text, Article.first_seen).where(
+            Article.id.in_(ids)
+        )
+    ).all()
+    for row in rows:
+        cleaned = clean_stored_text(session, row.source_id, row.text)
+        if not cleaned.removed:
+            continue
+        if not replace_text(session, row.id, cleaned.text):
+            collisions.append(row.id)
+            continue
+        relevance = scorer.score(row.title, cleaned.text)
+        evidence = json.dumps(relevance.evidence(), ensure_ascii=False)
+        update_relevance(session, row.id, relevance.score, relevance.relevant, evidence)
+        regroup_article(session, row.id, fingerprint(cleaned.text), row.first_seen)
+        changed.append(row.id)
+    return Recleaned(changed, collisions)

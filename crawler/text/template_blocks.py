@@ -1,0 +1,64 @@
+"""A site's template in extracted text: the blocks (lines) that recur on many pages of one source. Pure.
+
+Extraction keeps some of a page's template: related headlines, promo boxes, copyright and licence
+lines, editor boxes, share prompts. Each recurs, word for word, on many pages of the same site,
+while an article's own paragraphs do not. A block is one line of extracted text; its key
+(:func:`block_key`) is a 64-bit hash of the line with width, case, spacing and punctuation folded,
+so the same line in another punctuation or width counts as the same block. Which keys are a
+source's template is learned from counts kept in the database (see :mod:`crawler.corpus.templates`);
+here the keys are made and the text is cleaned of the keys it is given.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from crawler.text.normalize import fold_width
+
+#: A block seen on at least this many stored articles of one source is that source's template.
+TEMPLATE_PAGES = 3
+
+#: What a key leaves out of a line: spacing and punctuation (``\W`` keeps letters, digits and CJK characters).
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+def text_blocks(text: str) -> list[str]:
+    """The blocks of an extracted text: its non-empty lines, stripped."""
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def block_key(block: str) -> int | None:
+    """The key of a block (a signed 64-bit integer), or ``None`` for a block with no letters or digits."""
+    folded = _NOT_WORD.sub("", fold_width(block).lower())
+    if not folded:
+        return None
+    digest = hashlib.blake2b(folded.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "little", signed=True)
+
+
+def page_block_keys(text: str) -> tuple[int, ...]:
+    """The distinct keys of a text's blocks, in their order (a page counts once per block)."""
+    return tuple(dict.fromkeys(key for key in map(block_key, text_blocks(text)) if key is not None))
+
+
+@dataclass(frozen=True)
+class CleanedText:
+    """A text without its template blocks, and how many blocks were removed (0: the text as it was)."""
+
+    text: str
+    removed: int
+
+
+def remove_template(text: str, template: Collection[int]) -> CleanedText:
+    """``text`` without the blocks whose key is in ``template``; never nothing: a text that is all template
+    (a page with no text of its own) comes back whole."""
+    if not template:
+        return CleanedText(text, 0)
+    blocks = text_blocks(text)
+    kept = [block for block in blocks if block_key(block) not in template]
+    if not kept or len(kept) == len(blocks):
+        return CleanedText(text, 0)
+    return CleanedText("\n".join(kept), len(blocks) - len(kept))

@@ -1,0 +1,116 @@
+"""A source's template, learned while its articles are stored: real labelled texts of the test corpus
+(different stories) wrapped in one site template whose related-headline, promo and copyright lines
+extraction keeps, stored through the store pipeline into a real SQLite corpus, in the order a crawl
+stores them. What a user checks: the stored texts hold the story and not the template, the first
+articles too; different stories on one template are different stories; a short article on a heavy
+template survives; the credit line is read before anything is removed."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from crawler.crawl.items import PageItem
+from crawler.crawl.pipelines import ExtractedPage, StorePipeline
+from crawler.crawl.pool import process_page
+from storage.models import Article, Story, TemplateBlock
+from tests.crawler.crawl.components import corpus, make_config, open_crawl
+from tests.textmetrics import token_f1
+
+SITE = "http://127.0.0.40:8040"
+#: A heavy site template: lines that extraction keeps with the article, on every page of the site.
+TEMPLATE_LINES = [
+    "Related: How machine learning is changing the search for new battery materials",
+    "Related: The race to build a weather model that runs on a laptop",
+    "Related: Ten questions about the future of automated laboratories",
+    "Related: Inside the supercomputer centre that trains science models",
+    "Sign up for our science newsletter and get the week's best stories every Friday morning.",
+    "Copyright 2026 Example Science Daily. All rights reserved. Reproduction without permission is prohibited.",
+]
+
+
+def _labelled_texts(corpus_dir: Path, prefix: str, count: int) -> list[dict[str, str]]:
+    folder = corpus_dir / "relevance"
+    files = sorted(folder.glob(f"{prefix}*.json"))
+    if len(files) < count:
+        pytest.skip(f"the labelled texts of ../shared/corpus/relevance are missing ({folder})")
+    return [json.loads(path.read_text(encoding="utf-8")) for path in files[:count]]
+
+
+def _page(title: str, body: str, template: list[str], credit: str = "") -> bytes:
+    paragraphs = [credit] if credit else []
+    paragraphs += [p for p in body.split("\n") if p.strip()] or [body]
+    inner = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
+    inner += "".join(f"<p>{html.escape(line)}</p>" for line in template)
+    return (
+        f"<!doctype html><html lang='en'><head><title>{html.escape(title)}</title></head><body>"
+        f"<nav><a href='/'>Home</a></nav><article><h1>{html.escape(title)}</h1>{inner}</article></body></html>"
+    ).encode()
+
+
+def _store(pipeline: StorePipeline, url: str, body: bytes) -> ExtractedPage:
+    page = PageItem("alpha", url, url, 200, body, "text/html; charset=utf-8", "utf-8", "listing")
+    processed = process_page(page.body, page.url, page.header_charset, page.content_type)
+    item = ExtractedPage(page, processed.result, processed.fingerprint, processed.credited_source)
+    asyncio.run(pipeline.process_item(item))  # type: ignore[arg-type]
+    return item
+
+
+def test_the_template_is_learned_and_removed_from_every_article_the_first_ones_too(
+    tmp_path: Path, corpus_dir: Path
+) -> None:
+    texts = _labelled_texts(corpus_dir, "dev_r_en", 6)
+    config = make_config(tmp_path)
+    with open_crawl(config) as crawler:
+        store = StorePipeline.from_crawler(crawler)
+        for number, text in enumerate(texts):
+            _store(store, f"{SITE}/article/story-{number}", _page(text["title"], text["body"], TEMPLATE_LINES))
+    with corpus(config) as session:
+        articles = session.execute(select(Article).order_by(Article.id)).scalars().all()
+        stories = session.execute(select(func.count(Story.id))).scalar_one()
+        template_rows = session.execute(
+            select(TemplateBlock.sample).where(TemplateBlock.pages >= 3, TemplateBlock.sample.is_not(None))
+        ).scalars()
+        learned = set(template_rows)
+    assert len(articles) == len(texts)
+    for article, text in zip(articles, texts, strict=True):
+        # exactly what extraction gives of the same page without its template: the story, all of it
+        without_template = process_page(_page(text["title"], text["body"], []), article.url, "utf-8", "text/html")
+        assert article.text == without_template.result.text  # type: ignore[union-attr]
+        assert token_f1(article.text, text["body"]) > 0.9
+    assert stories == len(texts)  # six stories sharing one template are six stories
+    assert learned == set(TEMPLATE_LINES)
+
+
+def test_a_short_article_on_a_heavy_template_survives(tmp_path: Path, corpus_dir: Path) -> None:
+    texts = _labelled_texts(corpus_dir, "dev_n_en", 4)
+    config = make_config(tmp_path)
+    short = "Researchers opened a new computing centre on Monday. It will train models for climate science."
+    with open_crawl(config) as crawler:
+        store = StorePipeline.from_crawler(crawler)
+        for number, text in enumerate(texts):
+            _store(store, f"{SITE}/p/story-{number}", _page(text["title"], text["body"], TEMPLATE_LINES))
+        item = _store(store, f"{SITE}/p/short-one", _page("A short one", short, TEMPLATE_LINES))
+    with corpus(config) as session:
+        stored = session.execute(select(Article.text).where(Article.url == f"{SITE}/p/short-one")).scalar_one()
+    assert item.relevance is not None
+    assert short in stored and not any(line in stored for line in TEMPLATE_LINES)
+
+
+def test_the_credit_line_is_read_before_the_template_is_removed(tmp_path: Path, corpus_dir: Path) -> None:
+    texts = _labelled_texts(corpus_dir, "dev_r_en", 4)
+    config = make_config(tmp_path)
+    credit = "Source: Xinhua"
+    with open_crawl(config) as crawler:
+        store = StorePipeline.from_crawler(crawler)
+        for number, text in enumerate(texts):
+            _store(store, f"{SITE}/a/{number}x/", _page(text["title"], text["body"], TEMPLATE_LINES, credit))
+    with corpus(config) as session:
+        rows = session.execute(select(Article.credited_source, Article.text)).all()
+    assert [row.credited_source for row in rows] == ["Xinhua"] * 4
+    assert all(credit not in row.text for row in rows)  # on every page of the site, the line is template
