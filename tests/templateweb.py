@@ -44,7 +44,7 @@ from email.utils import format_datetime
 from functools import lru_cache
 from pathlib import Path
 from types import TracebackType
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import lxml.html
 from lxml import etree
@@ -243,7 +243,10 @@ class PageTemplate:
         self.id = f"{page.source}/{page.id}"
         self.group = language_group(page.language)
         self.base_url = page.original_url or f"https://{slugify(page.source + ' ' + page.id)}.template.invalid/"
-        tree = _parse(page.raw().decode(page.encoding, "replace"))
+        text = page.raw().decode(page.encoding, "replace")
+        # cwced pages come inside the dataset's ``<text id=URL title=...>`` wrapper, no part of the real page.
+        text = re.sub(r"</text>\s*$", "", re.sub(r"^\s*<text\s[^>]*>", "", text))
+        tree = _parse(text)
         for base in tree.iter("base"):
             base.drop_tree()
         tree.make_links_absolute(self.base_url, resolve_base_href=False, handle_failures="discard")
@@ -451,11 +454,20 @@ def _replace_titles(tree: etree._Element, old_titles: list[str], title: str, sho
 
 
 def _replace_dates(tree: etree._Element, iso: str, published: datetime, group: str) -> None:
-    """Date the page ``published``: meta dates, ``<time>`` elements."""
+    """Date the page ``published``: meta dates, ``<time>`` elements; a page without a date meta gets one, as
+    nearly every real article page has (``article:published_time``)."""
+    dated = False
     for meta in tree.iter("meta"):
         key = (meta.get("property") or meta.get("name") or meta.get("itemprop") or "").lower()
         if key in _PUBLISHED_META:
             meta.set("content", iso)
+            dated = True
+    head = tree.find("head")
+    if not dated and head is not None:
+        meta = lxml.html.Element("meta")
+        meta.set("property", "article:published_time")
+        meta.set("content", iso)
+        head.append(meta)
     shown = f"{published:%Y年%m月%d日 %H:%M}" if group == "zh" else f"{published:%B %d, %Y %H:%M} UTC"
     for time in tree.iter("time"):
         time.set("datetime", iso)
@@ -786,8 +798,21 @@ class _Outlet:
             for p in posts
         )
 
-    def home(self, _: RequestRecord) -> Reply:
-        """The home page: the latest articles and the two sections."""
+    def article_path(self, target: str) -> str | None:
+        """The path of the published article a request target asks for (tracking parameters aside), if any."""
+        query = parse_qs(urlsplit(target).query)
+        for path in (target, bare_path(target), f"/?p={query.get('p', [''])[0]}"):
+            if path in self.article_paths:
+                return path
+        return None
+
+    def home(self, record: RequestRecord) -> Reply:
+        """The home page: the latest articles and the two sections (``/?p=N``: article N, as WordPress does)."""
+        if "p" in parse_qs(urlsplit(record.path).query):
+            path = self.article_path(record.path)
+            with self.web.lock:
+                post = next((p for p in self.published if p.article.path == path), None)
+            return post.reply if post and post.reply else _NOT_FOUND
         posts = self._posts()[:HOME_SIZE]
         heading = "最新" if self.zh else "Latest"
         return self._page(self.name, f'<h1>{heading}</h1>\n<ul class="latest">\n{self._items(posts)}</ul>')
@@ -956,7 +981,8 @@ class TemplateWeb:
             paragraphs = draft.paragraphs(rng)
             if index not in held:
                 when -= DATE_STEP
-            path = outlet.path_for(slug, number, when)
+            # A held-back article is published after ``now``: its URL carries that date.
+            path = outlet.path_for(slug, number, self.now if index in held else when)
             article = TemplateArticle(
                 url=outlet.url(path),
                 site=outlet.name,
@@ -1042,10 +1068,9 @@ class TemplateWeb:
         outlets = {o.name: o for o in self._outlets}
         for name, record in self.requests():
             outlet = outlets[name]
-            for path in (record.path, bare_path(record.path)):
-                if path in outlet.article_paths:
-                    counts[outlet.url(path)] += 1
-                    break
+            path = outlet.article_path(record.path)
+            if path is not None:
+                counts[outlet.url(path)] += 1
         return counts
 
     # -- life cycle ----------------------------------------------------------------------------
