@@ -710,10 +710,12 @@ class _Outlet:
 
     @property
     def name(self) -> str:
+        """The site's name (and its source's)."""
         return self.plan.name
 
     @property
     def zh(self) -> bool:
+        """Whether the site is Chinese."""
         return self.plan.group == "zh"
 
     def url(self, path: str) -> str:
@@ -1106,6 +1108,7 @@ class _Draft:
 
     @property
     def group(self) -> str:
+        """``en`` or ``zh``."""
         return language_group(self.text.language)
 
     def title(self, rng: random.Random | None = None) -> str:
