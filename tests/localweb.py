@@ -268,7 +268,8 @@ def tiny_pdf(text: str) -> bytes:
 
 
 # -- small helpers -----------------------------------------------------------------------------
-def _slug(title: str, fallback: str = "story") -> str:
+def slugify(title: str, fallback: str = "story") -> str:
+    """A URL slug of ``title``: its first seven ASCII words, lower case, joined by hyphens (``fallback`` if none)."""
     ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode().lower()
     words = re.findall(r"[a-z0-9]+", ascii_title)
     return "-".join(words[:7]) or fallback
@@ -304,7 +305,7 @@ def _xml_reply(text: str) -> Reply:
     return Reply(200, text.encode("utf-8"), {"Content-Type": "application/xml; charset=utf-8"})
 
 
-def _bare(path: str) -> str:
+def bare_path(path: str) -> str:
     """The path of a request target without its query and without ``;params``."""
     return urlsplit(path).path.split(";", 1)[0]
 
@@ -463,7 +464,7 @@ class _FeedSite(_Site):
         """Serve ``page`` as a new article of this site, with ``fault`` if given."""
         when = self.next_date(new)
         number = self.web.number()
-        path = f"/articles/{when:%Y/%m/%d}/{_slug(page.display_title())}-{number}.html"
+        path = f"/articles/{when:%Y/%m/%d}/{slugify(page.display_title())}-{number}.html"
         reply = _article_reply(page.raw(), page.encoding)
         link, variants = "", ()
         if fault == "slow":
@@ -724,7 +725,7 @@ class _ListingSite(_Site):
         """Serve ``page`` as a new article, with ``fault`` if given."""
         when = self.next_date(new)
         number = self.web.number()
-        slug = _slug(page.display_title(), "article")
+        slug = slugify(page.display_title(), "article")
         path = f"/news/{when:%Y/%m/%d}/{slug}-{number}.html"
         reply: Reply | Callable[[RequestRecord], Reply] = _article_reply(page.raw(), page.encoding)
         link = ""
@@ -828,7 +829,7 @@ class _ListingSite(_Site):
 
     def calendar(self, record: RequestRecord) -> Reply:
         """The trap: a page for any month, linking the previous and the next month, forever."""
-        match = re.fullmatch(r"/calendar/(\d{4})/(\d{2})/?", _bare(record.path))
+        match = re.fullmatch(r"/calendar/(\d{4})/(\d{2})/?", bare_path(record.path))
         if not match or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 1:
             return _NOT_FOUND
         year, month = int(match.group(1)), int(match.group(2))
@@ -1071,14 +1072,16 @@ class NewsWeb:
         """
         paths = {s.name: set(s.article_paths) for s in self._sites}
         return [
-            self.sites[name].url(record.path) for name, record in self.requests() if _bare(record.path) in paths[name]
+            self.sites[name].url(record.path)
+            for name, record in self.requests()
+            if bare_path(record.path) in paths[name]
         ]
 
     def slow_articles(self, seconds: float) -> None:
         """Answer every article page ``seconds`` later than usual (0 for the usual speed)."""
         for site in self._sites:
             paths = site.article_paths  # the live set: articles published later are slow too
-            site.site.extra_delay = lambda record, paths=paths: seconds if _bare(record.path) in paths else 0.0  # type: ignore[misc]
+            site.site.extra_delay = lambda record, paths=paths: seconds if bare_path(record.path) in paths else 0.0  # type: ignore[misc]
 
     # -- life cycle ----------------------------------------------------------------------------
     def start(self) -> NewsWeb:
