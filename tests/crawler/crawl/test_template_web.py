@@ -15,9 +15,14 @@ from pathlib import Path
 
 import pytest
 import trafilatura
+from sqlalchemy import select
 
+from crawler.text.urls import canonical_url
+from storage import Database
+from storage.models import Article
+from tests.crawler.schedule.daemons import DaemonProcess, finished_runs, runs, wait_until
 from tests.crawler.support import ai4s
-from tests.templateweb import FAST_SETTINGS, TemplateArticle, TemplateWeb
+from tests.templateweb import FAST_SETTINGS, SLUG_ONLY_SHAPES, TemplateArticle, TemplateWeb
 from tests.templateweb_checks import (
     StoredArticle,
     fetch_page,
@@ -106,3 +111,45 @@ def test_every_article_is_stored_with_its_text_and_not_its_site_template(two_cra
 def test_copies_of_a_story_are_one_story_and_different_stories_are_not(two_crawls: TwoCrawls) -> None:
     scores = story_scores(two_crawls.web.articles, two_crawls.stored)
     assert scores.precision >= 0.95 and scores.recall >= 0.95, (scores.merged, scores.missed)
+
+
+def test_daemon_rounds_request_no_stored_article_page_again(corpus_dir: Path, tmp_path: Path) -> None:
+    db_url = f"sqlite:///{tmp_path / 'corpus.sqlite3'}"
+    with TemplateWeb(corpus_dir, seed=1) as web:
+        # the sites whose article URLs say least (a slug alone, a WordPress ?p=), where a guess by URL goes wrong
+        names = [name for name, site in web.sites.items() if site.shape in SLUG_ONLY_SHAPES or site.shape == "query-p"]
+        blocks = web.sources_toml(every="2s").split("[[source]]")
+        sources = tmp_path / "sources.toml"
+        sources.write_text(
+            "".join(f"[[source]]{block}" for block in blocks if any(f'name = "{n}"' in block for n in names)),
+            encoding="utf-8",
+        )
+        daemon = DaemonProcess(tmp_path, sources, db_url)
+        try:
+            wait_until(
+                lambda: all(finished_runs(db_url, n) >= 2 for n in names), 300, "two rounds of every source", daemon
+            )
+            web.publish_more(len(web.held_back))
+            done = {n: finished_runs(db_url, n) for n in names}
+            wait_until(
+                lambda: all(finished_runs(db_url, n) >= done[n] + 2 for n in names), 300, "two more rounds", daemon
+            )
+            code, _ = daemon.terminate()
+        finally:
+            daemon.ensure_stopped()
+        assert code == 0, daemon.log()[-3000:]
+        requests = web.requests()
+        stored = stored_articles(db_url)
+        with Database(db_url) as database, database.session() as session:
+            stored_at = {
+                url: first_seen.timestamp()
+                for url, first_seen in session.execute(select(Article.canonical_url, Article.first_seen))
+            }
+        assert all(find(stored, a) for a in web.articles if a.site in names)
+        again = [
+            (name, record.path)
+            for name, record in requests
+            if (url := canonical_url(web.sites[name].base_url + record.path)) in stored_at
+            and record.time > stored_at[url] + 0.5
+        ]
+        assert again == [], f"{len(runs(db_url))} runs"

@@ -10,7 +10,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from storage import Database
+from storage.models import CrawlRun
 from tests.crawler.support import PROJECT_ROOT
 
 FAST = [
@@ -69,3 +72,17 @@ def wait_until(condition: Callable[[], object], timeout: float, what: str, daemo
         time.sleep(0.3)
     tail = daemon.log()[-4000:] if daemon else ""
     pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}\n{tail}")
+
+
+def runs(db_url: str, source: str | None = None) -> list[CrawlRun]:
+    """Crawl-run rows (of ``source`` if given), oldest first."""
+    with Database(db_url) as database, database.session() as session:
+        query = select(CrawlRun).order_by(CrawlRun.id)
+        if source:
+            query = query.where(CrawlRun.sources == source)
+        return list(session.execute(query).scalars())
+
+
+def finished_runs(db_url: str, source: str, status: str = "ok") -> int:
+    """How many runs of ``source`` ended with ``status``."""
+    return sum(1 for run in runs(db_url, source) if run.status == status)

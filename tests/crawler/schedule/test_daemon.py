@@ -20,24 +20,11 @@ from sqlalchemy import select
 
 from crawler.text.urls import canonical_url
 from storage import Database
-from storage.models import Article, CrawlRun, CrawlRunSource, Source
+from storage.models import Article, CrawlRunSource, Source
 from storage.schedules import all_schedules, job_next_run_times
-from tests.crawler.schedule.daemons import STOP_TIMEOUT, DaemonProcess, wait_until
+from tests.crawler.schedule.daemons import STOP_TIMEOUT, DaemonProcess, finished_runs, runs, wait_until
 from tests.crawler.support import ai4s, ai4s_in_process
 from tests.localweb import NewsWeb
-
-
-def runs(db_url: str, source: str | None = None) -> list[CrawlRun]:
-    """Crawl-run rows (of ``source`` if given), oldest first."""
-    with Database(db_url) as database, database.session() as session:
-        query = select(CrawlRun).order_by(CrawlRun.id)
-        if source:
-            query = query.where(CrawlRun.sources == source)
-        return list(session.execute(query).scalars())
-
-
-def finished_runs(db_url: str, source: str, status: str = "ok") -> int:
-    return sum(1 for run in runs(db_url, source) if run.status == status)
 
 
 def stored_urls(db_url: str) -> list[str]:
