@@ -11,9 +11,10 @@ reads the parsed page (the lxml tree Scrapy already built, so nothing is parsed 
   its block, as a listing's items do; a link inside a sentence is not one). The longer the list, the longer
   the run an article needs. CJK characters count double (:func:`crawler.text.script.weighted_length`).
 
-The shape decides when it is clear; declarations decide what it leaves open. Measured by
-``benchmarks/page_kinds.py`` (real article pages of the test corpus, listings made from their templates). ``og:type`` alone never makes a
+The shape decides when it is clear; declarations decide what it leaves open. ``og:type`` alone never makes a
 page full of headlines an article: some sites mark every page, home and sections included, ``og:type=article``.
+Measured by ``benchmarks/page_kinds.py`` (real article pages of the test corpus, listings made from their
+templates).
 """
 
 from __future__ import annotations
