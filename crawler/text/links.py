@@ -35,6 +35,7 @@ _ARTICLE_PARENTS = frozenset({"a", "p", "article", "articles", "post", "posts", 
 _SHORT_ID = re.compile(r"^(?=[A-Za-z_]*\d)[A-Za-z0-9_]{4,20}$")
 _POST_ID = re.compile(r"^\d{3,}$")
 _PAGE_PARAMETERS = frozenset({"page", "p", "pg", "pn", "pageno", "page_no", "pagenum", "paged", "start", "offset"})
+_NUMBERED_FILE = re.compile(r"^(.*?)[_-]\d{1,3}\.s?html?$", re.IGNORECASE)
 _PAGED_PATH = re.compile(r"(?:/page/\d+/?$|[_-]\d{1,3}\.s?html?$|/\d{1,3}/?$)", re.IGNORECASE)
 NEXT_LINK_TEXTS = frozenset(
     {
@@ -106,4 +107,12 @@ def is_pagination(url: str, current_url: str, link_text: str = "", rel: str = ""
         changed = {k for k, v in parse_qsl(target.query)} ^ {k for k, v in parse_qsl(current.query)}
         differing = {k for k, v in set(parse_qsl(target.query)) ^ set(parse_qsl(current.query))}
         return bool(differing) and differing <= _PAGE_PARAMETERS and not (changed - _PAGE_PARAMETERS)
-    return bool(_PAGED_PATH.search(target.path)) and target.path.rsplit("/", 2)[0] == current.path.rsplit("/", 2)[0]
+    if not _PAGED_PATH.search(target.path) or target.path.rsplit("/", 2)[0] != current.path.rsplit("/", 2)[0]:
+        return False
+    numbered = _NUMBERED_FILE.match(target.path.rsplit("/", 1)[-1])
+    if numbered is None:  # /page/2/ or /2/
+        return True
+    # index_2.html is the next page of index.html (or of index_1.html), story-4.html of no page but itself
+    current_file = _NUMBERED_FILE.match(current.path.rsplit("/", 1)[-1])
+    current_stem = current_file.group(1) if current_file else _DOCUMENT.sub("", current.path.rsplit("/", 1)[-1])
+    return numbered.group(1) == current_stem or bool(_LISTING_WORDS.match(numbered.group(1)))

@@ -60,6 +60,9 @@ def test_pagination() -> None:
     assert is_pagination("http://x.example/tech/index_2.html", "http://x.example/tech/index.html")
     assert is_pagination("http://x.example/anything", "http://x.example/news/", link_text="下一页")
     assert is_pagination("http://x.example/anything", "http://x.example/news/", rel="next")
+    assert is_pagination("http://x.example/tech/index_3.html", "http://x.example/tech/index_2.html")
+    assert is_pagination("http://x.example/tech/list_2.html", "http://x.example/tech/")
+    assert not is_pagination("http://x.example/news/story-4.html", "http://x.example/")  # an article, not page 4
     assert not is_pagination("http://x.example/about/", "http://x.example/news/")
     assert not is_pagination("http://x.example/news/?cat=sport", "http://x.example/news/")
 
