@@ -27,9 +27,11 @@ from crawler.config import ENV_SOURCES_FILE, ENV_TOPICS_FILE, SOURCE_NAMES_SETTI
 from crawler.crawl.items import EntryPoll
 from crawler.crawl.requests import OVER_BUDGET, stat_key
 from crawler.crawl.watchdog import PARENT_GONE
+from crawler.text.urls import canonical_url
 from storage import Database
 from storage.counters import ENTRY_COUNTERS, RUN_COUNTERS, SourceRunCounts, describe_counts
 from storage.db import ENV_DB
+from storage.hashing import url_hash
 from storage.models import RunStatus
 from storage.polling import EntryPageState, load_entry_pages, save_entry_page
 from storage.repository import (
@@ -46,6 +48,8 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.settings import BaseSettings
     from sqlalchemy.orm import Session
+
+    from crawler.text.discovery import EntryPage
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +103,8 @@ class CrawlContext:
         self.run_id: int | None = None
         self.status: str | None = None  # set when the run is closed
         self.source_ids: dict[str, int] = {}
-        #: Hashes of the canonical URLs the corpus needs no fetch of again, as the crawl started.
+        #: Hashes of the canonical URLs the corpus needs no fetch of again: read as the crawl started, and the
+        #: article pages this crawl found behind links that looked like listings (:meth:`note_article_pages`).
         self.known_urls: set[str] = set()
         #: What the last poll of each entry page left, by URL hash.
         self.entry_pages: dict[str, EntryPageState] = {}
@@ -177,6 +182,16 @@ class CrawlContext:
         with self.database.session() as session, session.begin():
             return work(session)
 
+    def note_article_pages(self, *urls: str) -> None:
+        """Know the canonical forms of ``urls`` from now on as article pages found by this crawl (pages reached
+        as listings that turned out to be articles): no listing keeps them among its children, and no request
+        of a listing page reaches them again."""
+        self.known_urls.update(url_hash(canonical_url(url)) for url in urls)
+
+    def is_known(self, url: str) -> bool:
+        """Whether the corpus needs no fetch of ``url`` again (stored, final, or an article found by this crawl)."""
+        return url_hash(canonical_url(url)) in self.known_urls
+
     def remember_entry_poll(self, poll: EntryPoll) -> None:
         """Keep ``poll`` until the crawl ends (it is saved then, if the crawl got that far)."""
         self.entry_polls.append(poll)
@@ -238,8 +253,15 @@ class CrawlContext:
                 not_before=poll.not_before,
                 poll_hint=poll.poll_hint,
                 http_status=poll.status,
-                children=poll.children,
+                children=self.entry_children(poll),
             )
+
+    def entry_children(self, poll: EntryPoll) -> list[EntryPage] | None:
+        """The entry pages ``poll`` led to, without those known to be article pages: an article is never an
+        entry page, whatever its URL looked like on the page that linked it."""
+        if poll.children is None:
+            return None
+        return [child for child in poll.children if not self.is_known(child.url)]
 
 
 def crawl_config(crawler: Crawler) -> Config:

@@ -30,6 +30,7 @@ from crawler.crawl.requests import (
     PollDeferred,
     article_request,
     entry_url,
+    is_linked_listing,
     stat_key,
 )
 from crawler.text.dates import retry_after_seconds
@@ -220,9 +221,14 @@ class PendingRetryMiddleware(BaseSpiderMiddleware):
 
 
 class KnownUrlFilterMiddleware(BaseSpiderMiddleware):
-    """Drops article requests whose canonical URL the corpus already knows, before they are scheduled.
+    """Drops requests of pages the corpus already knows, before they are scheduled: article requests whose
+    canonical URL is known, and requests of listing pages reached through a link (depth 1 or more, first
+    page) whose canonical URL is known as an article page (fetched as one before, or found to be one by this
+    crawl): an article is never an entry page, even where an older crawl kept it among a listing's children.
+    Configured start pages and next pages of a listing are never dropped.
 
-    The known URLs are those the crawl context read from the database when the crawl started.
+    The known URLs are those the crawl context read from the database when the crawl started, and those the
+    crawl found to be articles since.
     """
 
     def __init__(self, crawler: Crawler, context: CrawlContext) -> None:
@@ -235,14 +241,15 @@ class KnownUrlFilterMiddleware(BaseSpiderMiddleware):
         return cls(crawler, CrawlContext.of(crawler))
 
     def get_processed_request(self, request: Request, response: Response | None) -> Request | None:
-        """``None`` (dropped) for an article request whose canonical URL is known."""
-        if request.meta.get("ai4s_kind") != "article":
+        """``None`` (dropped) for an article request, or a linked listing's request, whose canonical URL is known."""
+        meta = request.meta
+        if meta.get("ai4s_kind") != "article" and not is_linked_listing(meta):
             return request
         key = url_hash(canonical_url(request.url))
         if key in self.context.known_urls:
             if key not in self.skipped:
                 self.skipped.add(key)
-                self.crawler.stats.inc_value(stat_key(request.meta.get("ai4s_source", "?"), "skipped_known"))
+                self.crawler.stats.inc_value(stat_key(meta.get("ai4s_source", "?"), "skipped_known"))
             return None
         return request
 

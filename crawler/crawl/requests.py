@@ -15,6 +15,7 @@ which reads ``ai4s_kind``; the spider also handles the failures of every request
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from scrapy import Request
@@ -43,6 +44,13 @@ def stat_key(source: str, counter: str) -> str:
 def entry_url(request: Request) -> str:
     """The canonical URL an entry page is remembered by: the one first requested, before redirects."""
     return canonical_url(request.meta.get("redirect_urls", [request.url])[0])
+
+
+def is_linked_listing(meta: Mapping[str, Any]) -> bool:
+    """Whether the request with ``meta`` asks for a listing page only because a listing page linked it (the
+    first page of a section, ``depth`` 1 or more), not for a configured start page nor a next page of a listing.
+    Such a page may turn out to be an article once fetched."""
+    return meta.get("ai4s_kind") == "listing" and meta.get("ai4s_depth", 0) >= 1 and meta.get("ai4s_page", 1) == 1
 
 
 class NotModified(IgnoreRequest):

@@ -1,9 +1,11 @@
 """How a URL found on a listing page looks: an article, another listing page, or neither. Pure.
 
 News sites give their articles recognisable URLs (a date, a numeric id, a long slug, an
-``.html`` file); section, tag and pagination pages look different. These heuristics are
-general, not per site: a wrong guess costs one extra fetch, never a lost article, since
-every article candidate is checked by the extractor.
+``.html`` file, a slug or short id under ``/article/``, ``/p/``, ``/a/``, a WordPress ``?p=<id>``);
+section, tag and pagination pages look different. These heuristics are general, not per site,
+and only a guess: the fetched page decides (an article linked as if it were a listing is stored
+as an article and never polled again, see :mod:`crawler.text.pages`), and every article
+candidate is checked by the extractor.
 """
 
 from __future__ import annotations
@@ -28,7 +30,12 @@ _LISTING_WORDS = re.compile(
     r"archives|search|author|authors|about|contact|login|register|feed|rss|sitemap|calendar)(?:[_-]\d+)?$",
     re.IGNORECASE,
 )
+#: Path segments under which a slug or a short id names one article (``/p/<slug>``, ``/a/<id>/``).
+_ARTICLE_PARENTS = frozenset({"a", "p", "article", "articles", "post", "posts", "story", "stories", "blog", "detail"})
+_SHORT_ID = re.compile(r"^(?=[A-Za-z_]*\d)[A-Za-z0-9_]{4,20}$")
+_POST_ID = re.compile(r"^\d{3,}$")
 _PAGE_PARAMETERS = frozenset({"page", "p", "pg", "pn", "pageno", "page_no", "pagenum", "paged", "start", "offset"})
+_NUMBERED_FILE = re.compile(r"^(.*?)[_-]\d{1,3}\.s?html?$", re.IGNORECASE)
 _PAGED_PATH = re.compile(r"(?:/page/\d+/?$|[_-]\d{1,3}\.s?html?$|/\d{1,3}/?$)", re.IGNORECASE)
 NEXT_LINK_TEXTS = frozenset(
     {
@@ -62,6 +69,9 @@ def looks_like_article(url: str) -> bool:
     parts = urlsplit(url)
     path = parts.path
     segments = [s for s in path.split("/") if s]
+    query = dict(parse_qsl(parts.query))
+    if _POST_ID.match(query.get("p", "")):  # WordPress: ?p=<post id> (?p=2 next to ?p=1 is a page number)
+        return True
     if not segments:
         return False
     last = segments[-1]
@@ -75,7 +85,11 @@ def looks_like_article(url: str) -> bool:
     words = [w for w in re.split(r"[-_]", stem) if w]
     if len(words) >= 4 and len(stem) >= 20:
         return True
-    query = dict(parse_qsl(parts.query))
+    if len(words) >= 3 and _DOCUMENT.search(last):  # /news/<slug>.html
+        return True
+    if len(segments) >= 2 and segments[-2].lower() in _ARTICLE_PARENTS:  # /article/<slug>, /p/<slug>, /a/<id>/
+        if len(words) >= 2 or _SHORT_ID.match(stem):
+            return True
     return any(key.lower() in {"id", "aid", "articleid", "article_id", "newsid", "docid", "story"} for key in query)
 
 
@@ -93,4 +107,12 @@ def is_pagination(url: str, current_url: str, link_text: str = "", rel: str = ""
         changed = {k for k, v in parse_qsl(target.query)} ^ {k for k, v in parse_qsl(current.query)}
         differing = {k for k, v in set(parse_qsl(target.query)) ^ set(parse_qsl(current.query))}
         return bool(differing) and differing <= _PAGE_PARAMETERS and not (changed - _PAGE_PARAMETERS)
-    return bool(_PAGED_PATH.search(target.path)) and target.path.rsplit("/", 2)[0] == current.path.rsplit("/", 2)[0]
+    if not _PAGED_PATH.search(target.path) or target.path.rsplit("/", 2)[0] != current.path.rsplit("/", 2)[0]:
+        return False
+    numbered = _NUMBERED_FILE.match(target.path.rsplit("/", 1)[-1])
+    if numbered is None:  # /page/2/ or /2/
+        return True
+    # index_2.html is the next page of index.html (or of index_1.html), story-4.html of no page but itself
+    current_file = _NUMBERED_FILE.match(current.path.rsplit("/", 1)[-1])
+    current_stem = current_file.group(1) if current_file else _DOCUMENT.sub("", current.path.rsplit("/", 1)[-1])
+    return numbered.group(1) == current_stem or bool(_LISTING_WORDS.match(numbered.group(1)))

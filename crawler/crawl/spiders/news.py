@@ -7,7 +7,8 @@ never touches the database. Its sources come from the crawl's configuration
 (:func:`crawler.crawl.context.crawl_config`). Known articles are dropped by
 :class:`crawler.crawl.middlewares.KnownUrlFilterMiddleware`, budgets by
 :class:`crawler.crawl.middlewares.SourceBudgetMiddleware`; extraction and storage happen in
-the pipelines.
+the pipelines. A page reached as a listing is judged by what it is once fetched
+(:func:`crawler.text.pages.page_kind`): an article is stored, never polled as an entry page.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from typing import Any
 
 import scrapy
 from scrapy import signals
-from scrapy.http import Response
+from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
-from crawler.crawl.context import crawl_config
+from crawler.crawl.context import CrawlContext, crawl_config
 from crawler.crawl.failures import fetch_error, was_refused
 from crawler.crawl.items import EntryPoll, FetchFailure, PageItem
 from crawler.crawl.requests import (
@@ -31,11 +32,19 @@ from crawler.crawl.requests import (
     article_request,
     entry_request,
     entry_url,
+    is_linked_listing,
     stat_key,
 )
-from crawler.crawl.responses import declares_article, entry_poll, fetched_entry_page, page_item, unchanged_poll
+from crawler.crawl.responses import (
+    declares_article,
+    entry_poll,
+    fetched_entry_page,
+    page_item,
+    unchanged_poll,
+)
 from crawler.sources import Source
 from crawler.text.discovery import ArticleLink, Discovery, Scope, discover, revisit, start_pages
+from crawler.text.pages import PageKind, page_kind
 
 
 class NewsSpider(scrapy.Spider):
@@ -54,6 +63,11 @@ class NewsSpider(scrapy.Spider):
         """The sources of this crawl, by name (read when first needed: the crawl context that holds
         the configuration is created after the spider)."""
         return {source.name: source for source in crawl_config(self.crawler).sources}
+
+    @cached_property
+    def context(self) -> CrawlContext:
+        """The crawl context (told which pages reached as listings turned out to be articles)."""
+        return CrawlContext.of(self.crawler)
 
     @cached_property
     def scopes(self) -> dict[str, Scope]:
@@ -99,13 +113,20 @@ class NewsSpider(scrapy.Spider):
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[scrapy.Request | PageItem | EntryPoll]:
         """An article page as a :class:`PageItem`; for an entry page, requests for what it leads to, then
-        its :class:`EntryPoll` (a listing page that declares itself an article is also an item)."""
+        its :class:`EntryPoll`. A page reached through a listing's link is an entry page only if it is no article
+        (:func:`crawler.text.pages.page_kind`: the fetched page decides, not its URL); a start page that declares
+        itself an article is also an item."""
         source = self.sources[response.meta["ai4s_source"]]
         kind = response.meta.get("ai4s_kind", "article")
         if kind == "article":
             yield page_item(response, source.name, response.meta.get("ai4s_via", "listing"))
             return
-        if kind == "listing" and declares_article(response):
+        if is_linked_listing(response.meta) and isinstance(response, TextResponse):
+            judged = page_kind(response.selector.root)
+            if judged.is_article:
+                yield self.linked_article(source, response, judged)
+                return
+        elif kind == "listing" and declares_article(response):
             yield page_item(response, source.name, "listing")
         discovery = discover(fetched_entry_page(response), self.scopes[source.name])
         if discovery.unreadable:
@@ -120,6 +141,17 @@ class NewsSpider(scrapy.Spider):
         yield from self.follow(source, discovery)
         self.count(source.name, "entry_pages_read")
         yield entry_poll(response, discovery.entry_pages, discovery.poll_hint)
+
+    def linked_article(self, source: Source, response: Response, judged: PageKind) -> PageItem:
+        """A page reached through a link that looked like a listing's but that is an article: an item (stored as
+        an article, with the decision), never an entry page (its links are not followed, no poll is kept of it,
+        and the listing that linked it does not keep it among its children)."""
+        self.context.note_article_pages(entry_url(response.request), response.url)  # type: ignore[arg-type]
+        self.crawler.stats.inc_value(stat_key(source.name, "linked_listings_were_articles"))
+        self.logger.info(
+            "Source %s: %s is an article, not a listing (%s)", source.name, response.url, ", ".join(judged.evidence)
+        )
+        return page_item(response, source.name, "listing")
 
     def follow(self, source: Source, discovery: Discovery) -> Iterator[scrapy.Request]:
         """Requests for what an entry page leads to, in its order."""

@@ -115,6 +115,27 @@ def test_articles_the_corpus_knows_are_dropped_and_counted_once(config: Config) 
         assert crawler.stats.get_value(stat_key("alpha", "skipped_known")) == 1
 
 
+def test_a_linked_listing_known_as_an_article_is_dropped_but_never_a_start_page_or_a_next_page(config: Config) -> None:
+    article = "http://127.0.0.41:8041/article/ai-finds-new-catalysts"  # linked as a listing by an older crawl
+    with corpus(config) as session:
+        for url in (article, LISTING):  # the start page is stored too: its site marks it og:type=article
+            record_fetch(session, source="beta", url=url, canonical_url=canonical_url(url), outcome="article")
+    beta = config.source("beta")
+    with open_crawl(config) as crawler:
+        middleware = KnownUrlFilterMiddleware.from_crawler(crawler)
+        assert middleware.get_processed_request(entry_request(beta, (article, "listing", 1, 1)), None) is None
+        kept = [
+            entry_request(beta, (LISTING, "listing", 0, 1)),  # the configured start page
+            entry_request(beta, (article, "listing", 1, 2)),  # a next page stays a listing
+            entry_request(beta, ("http://127.0.0.41:8041/science/", "listing", 1, 1)),  # a section not known
+        ]
+        assert all(middleware.get_processed_request(request, None) is request for request in kept)
+        found = "http://127.0.0.41:8041/p/quantum-chemistry-goes-faster"
+        CrawlContext.of(crawler).note_article_pages(found)  # found to be an article by this crawl
+        assert middleware.get_processed_request(entry_request(beta, (found, "listing", 2, 1)), None) is None
+        assert crawler.stats.get_value(stat_key("beta", "skipped_known")) == 2
+
+
 def test_article_urls_that_failed_before_are_requested_again_after_the_start_requests(config: Config) -> None:
     failed = "http://127.0.0.40:8040/2025/01/03/flaky.html"
     with corpus(config) as session:

@@ -18,8 +18,10 @@ from twisted.python.failure import Failure
 from crawler.crawl.items import EntryPoll, FetchFailure, PageItem
 from crawler.crawl.requests import article_request, entry_request, stat_key
 from crawler.crawl.spiders.news import NewsSpider
+from crawler.text.discovery import EntryPage
 from crawler.text.urls import canonical_url
 from tests.crawler.crawl.components import make_config, make_crawler
+from tests.crawler.support import PARAGRAPH
 
 FEED = "http://127.0.0.40:8040/rss.xml"
 STORY = "http://127.0.0.40:8040/2025/07/01/story.html"
@@ -124,3 +126,38 @@ def test_an_unreadable_entry_page_counts_as_failed_and_leads_nowhere(spider: New
     stats = spider.crawler.stats
     assert stats.get_value(stat_key("alpha", "entry_pages_failed")) == stats.get_value(stat_key("alpha", "errors")) == 1
     assert stats.get_value(stat_key("alpha", "entry_pages_read")) is None
+
+
+ARTICLE_PAGE = (
+    "<!doctype html><html><head><title>Catalysts</title></head><body><nav><a href='/'>Home</a> "
+    "<a href='/news/tech/'>Tech</a></nav><article><h1>Catalysts</h1>"
+    + "".join(f"<p>{PARAGRAPH} Paragraph {i}.</p>" for i in range(6))
+    + "<p><a href='/2025/07/02/another-story.html'>Another story of the day on catalysts</a></p></article></body></html>"
+)
+
+
+def test_a_page_linked_as_a_listing_that_is_an_article_is_an_item_and_never_an_entry_page(spider: NewsSpider) -> None:
+    url = "http://127.0.0.41:8041/article/ai-finds-catalysts"
+    request = entry_request(spider.sources["beta"], (url, "listing", 1, 1))
+    (item,) = spider.parse(HtmlResponse(url, body=ARTICLE_PAGE.encode(), request=request))
+    assert isinstance(item, PageItem) and (item.url, item.via, item.source) == (url, "listing", "beta")
+    assert spider.crawler.stats.get_value(stat_key("beta", "linked_listings_were_articles")) == 1
+    assert spider.context.is_known(url + "?utm_source=home")
+    # the listing that linked it does not keep it among the entry pages it leads to
+    parent = EntryPoll(
+        "beta",
+        LISTING,
+        200,
+        True,
+        children=[EntryPage(url, "listing", 1, 1), EntryPage("http://127.0.0.41:8041/news/tech/", "listing", 1, 1)],
+    )
+    assert spider.context.entry_children(parent) == [("http://127.0.0.41:8041/news/tech/", "listing", 1, 1)]
+
+
+def test_a_section_of_headlines_stays_a_listing_whatever_it_declares(spider: NewsSpider) -> None:
+    request = entry_request(spider.sources["beta"], ("http://127.0.0.41:8041/news/tech/", "listing", 1, 1))
+    body = LISTING_PAGE.format(og_type="article").encode()
+    *requests, poll = spider.parse(HtmlResponse(request.url, body=body, request=request))
+    assert isinstance(poll, EntryPoll) and poll.children and len(requests) == 3
+    assert all(isinstance(r, Request) for r in requests)  # og:type alone does not make it an item
+    assert spider.crawler.stats.get_value(stat_key("beta", "linked_listings_were_articles")) is None

@@ -18,6 +18,14 @@ from crawler.text.links import is_fetchable_link, is_pagination, looks_like_arti
         "https://www.theguardian.com/science/2024/may/12/ai-for-science-summit-opens-in-beijing",
         "https://example.org/news/scientists-use-machine-learning-to-predict-materials",
         "https://example.org/article.php?id=48213",
+        "https://example.org/article/ai-finds-catalysts",
+        "https://example.org/news/ai-finds-new-catalysts.html",
+        "https://example.org/p/quantum-chemistry",
+        "https://example.org/?p=4821",
+        "https://example.org/2025/03/02/catalysts/",
+        "https://example.org/a/x7k2q9/",
+        "https://www.sohu.com/a/871234567_121123",
+        "http://www.example.cn/xwzx/content_12345.htm",
     ],
 )
 def test_article_urls(url: str) -> None:
@@ -35,6 +43,11 @@ def test_article_urls(url: str) -> None:
         "http://x.example/about/",
         "http://x.example/",
         "http://x.example/list_3.html",
+        "http://x.example/?p=2",
+        "http://x.example/p/science/",
+        "http://x.example/news/science.html",
+        "http://x.example/topics/ai-for-science/",
+        "http://x.example/article/page/2/",
     ],
 )
 def test_listing_urls(url: str) -> None:
@@ -47,6 +60,9 @@ def test_pagination() -> None:
     assert is_pagination("http://x.example/tech/index_2.html", "http://x.example/tech/index.html")
     assert is_pagination("http://x.example/anything", "http://x.example/news/", link_text="下一页")
     assert is_pagination("http://x.example/anything", "http://x.example/news/", rel="next")
+    assert is_pagination("http://x.example/tech/index_3.html", "http://x.example/tech/index_2.html")
+    assert is_pagination("http://x.example/tech/list_2.html", "http://x.example/tech/")
+    assert not is_pagination("http://x.example/news/story-4.html", "http://x.example/")  # an article, not page 4
     assert not is_pagination("http://x.example/about/", "http://x.example/news/")
     assert not is_pagination("http://x.example/news/?cat=sport", "http://x.example/news/")
 

@@ -1,0 +1,141 @@
+"""An article is never an entry page (issue 11): on a site whose home page and section link real article pages under
+every common URL shape, some of which look like listings' URLs, two crawls request no stored article page twice,
+store every article, keep polling the section, and keep no article among the entry pages' children."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from crawler.app.webserver import LocalSite, Reply, html_reply
+from crawler.text.urls import canonical_url
+from storage import Database
+from storage.models import Article, EntryPage
+from tests.crawler.support import ai4s
+from tests.localweb import CorpusPage, load_corpus
+
+FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "AI4S_RETRY_BACKOFF_BASE=0.2"]
+#: Article paths, one per common shape; the first ones look like listings' URLs to the URL heuristics.
+SHAPES = [
+    "/article/{word}",
+    "/stories/{word}",
+    "/{word}-report/",
+    "/article/{slug}",
+    "/news/{slug}.html",
+    "/p/{slug}",
+    "/?p={number}",
+    "/2025/03/02/{slug}/",
+    "/a/x{number}/",
+    "/xwzx/content_{number}.htm",
+]
+OG_ARTICLE = '<meta property="og:type" content="article">'
+JSON_LD = '<script type="application/ld+json">{"@context": "https://schema.org", "@type": "NewsArticle"}</script>'
+
+
+def usable(page: CorpusPage) -> bool:
+    """A complete English or simplified-Chinese corpus page in UTF-8 or GBK that a local site can serve as it is."""
+    english = page.source in ("zyte-aeb", "fundus") and page.language == "en" and page.encoding == "utf-8"
+    chinese = page.source == "cwced" and page.language == "zh-Hans"
+    return (english or chinese) and page.problem() is None
+
+
+class ArticleSite:
+    """A news site: a home page marked ``og:type=article`` and a section page with a slug-like URL, both
+    linking real article pages under the shapes of :data:`SHAPES`."""
+
+    def __init__(self, pages: list[CorpusPage]) -> None:
+        self.site = LocalSite("shapes", "127.0.0.61")
+        self.pages = pages
+        self.articles: list[tuple[str, str]] = []  # (path, title), newest last
+        self.in_section: list[tuple[str, str]] = []
+        self.site.add("/robots.txt", Reply(200, b"User-agent: *\nAllow: /\n", {"Content-Type": "text/plain"}))
+        self.site.add("/", lambda _: self.listing("Home", self.articles + [("/ai-for-science/", "AI for Science")]))
+        self.site.add("/ai-for-science/", lambda _: self.listing("AI for Science", self.in_section, teasers=True))
+
+    def publish(self, count: int) -> list[str]:
+        """Publish the next ``count`` pages (alternately on the home page and in the section); their paths."""
+        paths = []
+        for _ in range(count):
+            index = len(self.articles) + len(self.in_section)
+            page = self.pages[index]
+            word = ["catalysts", "proteins", "climate", "materials", "genomes"][index % 5] + ("" if index < 5 else "s")
+            slug = "-".join(re.findall(r"[a-z]+", page.display_title().lower())[:4]) or "story"
+            path = SHAPES[index % len(SHAPES)].format(word=word, slug=f"{slug}-{index}", number=48213 + index)
+            raw = page.raw()
+            if index % 3 == 1:  # some declare themselves, some do not
+                head = (OG_ARTICLE + JSON_LD).encode(page.encoding)
+                raw = re.sub(rb"(<head[^>]*>)", lambda m, head=head: m.group(1) + head, raw, count=1, flags=re.I)
+            self.site.add(path, Reply(200, raw, {"Content-Type": f"text/html; charset={page.encoding}"}))
+            (self.articles if index % 2 == 0 else self.in_section).append((path, page.display_title()))
+            paths.append(path)
+        return paths
+
+    def listing(self, title: str, links: list[tuple[str, str]], teasers: bool = False) -> Reply:
+        """A listing page (``og:type=article`` too, as some sites mark every page) of ``links``, newest first."""
+        items = "".join(
+            f'<li><a href="{path}">{text}</a>{"<p>A short teaser of the story.</p>" if teasers else ""}</li>'
+            for path, text in reversed(links)
+        )
+        nav = '<nav><a href="/">Home</a> <a href="/ai-for-science/">AI for Science</a></nav>'
+        return html_reply(
+            f"<!doctype html><html><head><title>{title}</title>{OG_ARTICLE}</head>"
+            f"<body>{nav}<h1>{title}</h1><ul>{items}</ul></body></html>"
+        )
+
+    def requests_of(self, path: str) -> int:
+        """How many times ``path`` was requested."""
+        return len(self.site.requests_for(path))
+
+
+def stored(db_url: str) -> set[str]:
+    """The canonical URLs of the stored articles."""
+    with Database(db_url) as database, database.session() as session:
+        return set(session.execute(select(Article.canonical_url)).scalars())
+
+
+def entry_children(db_url: str) -> dict[str, list[str]]:
+    """The canonical URLs of the entry pages each remembered entry page led to, by its URL."""
+    with Database(db_url) as database, database.session() as session:
+        rows = session.execute(select(EntryPage.url, EntryPage.children)).all()
+    return {url: [canonical_url(child[0]) for child in json.loads(children or "[]")] for url, children in rows}
+
+
+@pytest.fixture
+def pages(corpus_dir: Path) -> list[CorpusPage]:
+    chosen = [page for page in sorted(load_corpus(corpus_dir), key=lambda p: (p.source, p.id)) if usable(page)]
+    if len(chosen) < 14:
+        pytest.skip("the test corpus has too few complete English and Chinese pages")
+    # every tenth, so that English (zyte-aeb, fundus) and Chinese (cwced) pages both come
+    return chosen[::10][:14]
+
+
+def test_articles_linked_like_listings_are_stored_once_and_never_polled(
+    pages: list[CorpusPage], tmp_path: Path
+) -> None:
+    web = ArticleSite(pages)
+    first = web.publish(10)
+    sources = tmp_path / "sources.toml"
+    db_url = f"sqlite:///{tmp_path / 'corpus.sqlite3'}"
+    with web.site:
+        sources.write_text(f'[[source]]\nname = "shapes"\nstart_urls = ["{web.site.url("/")}"]\n', encoding="utf-8")
+        crawl = ("crawl", "--sources", str(sources), "--db", db_url, *FAST)
+        result = ai4s(*crawl, timeout=240)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert {canonical_url(web.site.url(path)) for path in first} <= stored(db_url)
+        second = web.publish(4)
+        result = ai4s(*crawl, timeout=240)
+        assert result.returncode == 0, result.stderr[-3000:]
+
+        articles = first + second
+        assert {canonical_url(web.site.url(path)) for path in articles} <= stored(db_url)
+        assert {path: web.requests_of(path) for path in articles} == dict.fromkeys(articles, 1)
+        assert web.requests_of("/ai-for-science/") == 2 and web.requests_of("/") == 2  # still polled
+    article_urls = {canonical_url(web.site.url(path)) for path in articles}
+    children = entry_children(db_url)
+    assert canonical_url(web.site.url("/ai-for-science/")) in children[canonical_url(web.site.url("/"))]
+    assert not article_urls & set(children), "an article page was kept as an entry page"
+    assert not article_urls & {child for kids in children.values() for child in kids}
