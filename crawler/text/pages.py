@@ -60,6 +60,9 @@ RUN_PER_ITEM = 10
 LONG_LIST = 10
 #: Below this, the longest run of prose is no article's body: a teaser, a caption, a footer.
 SHORT_RUN = 200
+#: A list of this many headlines, on a page that declares nothing, asks for a full :data:`ARTICLE_RUN` of prose
+#: (a small section page lists a handful of headlines with teasers, and a teaser can be as long as a short run).
+SHORT_LIST = 3
 #: A link's text must weigh this much to be a headline (about 3 English words, 6 Chinese characters).
 HEADLINE_MIN = 12
 
@@ -108,8 +111,8 @@ def page_kind(tree: Any) -> PageKind:
         kind = "article" if run >= SHORT_RUN else "listing"
     elif declared == "article" and listed < LONG_LIST:  # og:type alone never outweighs a long list
         kind = "article" if run >= SHORT_RUN // 2 else "listing"
-    else:
-        kind = "article" if run >= SHORT_RUN and listed < LONG_LIST else "listing"
+    else:  # nothing declared: a short run makes an article only where no list of headlines competes with it
+        kind = "article" if run >= SHORT_RUN and listed < SHORT_LIST else "listing"
     return PageKind(kind, run, headlines, listed, declared, tuple(evidence))
 
 

@@ -110,3 +110,10 @@ def test_real_article_pages_of_the_corpus_are_articles(corpus_dir: Path) -> None
         if not kind.is_article:
             misses.append((corpus_page.id, kind.evidence))
     assert len(misses) <= 1, misses  # one cwced page is a portal's front with a short story in its middle
+
+
+def test_a_small_section_of_a_few_headlines_with_long_teasers_is_a_listing() -> None:
+    # five items, each teaser as long as a short article's paragraph, nothing declared
+    for body in (headlines(5, PARAGRAPH * 2), headlines(4, ZH_PARAGRAPH * 3, "zh"), headlines(3, PARAGRAPH * 2)):
+        kind = page_kind(page(body))
+        assert kind.kind == "listing", kind.evidence
