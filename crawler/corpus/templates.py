@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -28,9 +29,13 @@ from crawler.text.template_blocks import (
     remove_template,
     text_blocks,
 )
-from storage.models import Article
+from storage.models import Article, utcnow
 from storage.repository import replace_text, update_relevance
-from storage.templates import block_pages, count_blocks, template_keys
+from storage.templates import block_pages, count_blocks, forget_rare_blocks, template_keys
+
+#: A block seen on fewer than ``TEMPLATE_PAGES`` articles is forgotten when it has not recurred for this long (an
+#: article's own paragraphs never recur: without this the table would keep every paragraph ever stored).
+RARE_BLOCKS_KEPT = timedelta(days=30)
 
 
 def clean_new_text(session: Session, source_id: int, text: str) -> CleanedText:
@@ -91,3 +96,8 @@ def clean_again(session: Session, article_ids: Iterable[int], scorer: RelevanceS
         regroup_article(session, row.id, fingerprint(cleaned.text), row.first_seen)
         changed.append(row.id)
     return Recleaned(changed, collisions)
+
+
+def forget_rare_blocks_of_the_past(session: Session) -> int:
+    """Forget the counted blocks that are not template and have not recurred for :data:`RARE_BLOCKS_KEPT`."""
+    return forget_rare_blocks(session, TEMPLATE_PAGES, utcnow() - RARE_BLOCKS_KEPT)

@@ -24,6 +24,7 @@ from scrapy import signals
 from scrapy.exceptions import CloseSpider
 
 from crawler.config import ENV_SOURCES_FILE, ENV_TOPICS_FILE, SOURCE_NAMES_SETTING, Config, load_config
+from crawler.corpus.templates import forget_rare_blocks_of_the_past
 from crawler.crawl.items import EntryPoll
 from crawler.crawl.requests import OVER_BUDGET, stat_key
 from crawler.crawl.watchdog import PARENT_GONE
@@ -224,6 +225,9 @@ class CrawlContext:
                 values = self.counted(source)
                 save_run_counts(session, self.run_id, source, values)
                 logger.info("Source %s: %s", source, describe_counts(values))
+            forgotten = forget_rare_blocks_of_the_past(session)
+            if forgotten:
+                logger.debug("%d text blocks seen once long ago forgotten (template learning)", forgotten)
             finish_run(session, self.run_id, status, message=message)
         self.status, self.counts = status, counts
         self.stats.set_value("ai4s/run_status", status)

@@ -10,15 +10,17 @@ from __future__ import annotations
 import asyncio
 import html
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
+from crawler.corpus.templates import RARE_BLOCKS_KEPT
 from crawler.crawl.items import PageItem
 from crawler.crawl.pipelines import ExtractedPage, StorePipeline
 from crawler.crawl.pool import process_page
-from storage.models import Article, Story, TemplateBlock
+from storage.models import Article, Story, TemplateBlock, utcnow
 from tests.crawler.crawl.components import corpus, make_config, open_crawl
 from tests.textmetrics import token_f1
 
@@ -114,3 +116,23 @@ def test_the_credit_line_is_read_before_the_template_is_removed(tmp_path: Path, 
         rows = session.execute(select(Article.credited_source, Article.text)).all()
     assert [row.credited_source for row in rows] == ["Xinhua"] * 4
     assert all(credit not in row.text for row in rows)  # on every page of the site, the line is template
+
+
+def test_a_crawl_forgets_the_blocks_that_never_recurred_and_keeps_the_template(
+    tmp_path: Path, corpus_dir: Path
+) -> None:
+    texts = _labelled_texts(corpus_dir, "dev_r_en", 4)
+    config = make_config(tmp_path)
+    with open_crawl(config) as crawler:
+        store = StorePipeline.from_crawler(crawler)
+        for number, text in enumerate(texts):
+            _store(store, f"{SITE}/article/story-{number}", _page(text["title"], text["body"], TEMPLATE_LINES))
+    with corpus(config) as session:
+        rare = session.execute(select(func.count()).where(TemplateBlock.pages < 3)).scalar_one()
+        session.execute(update(TemplateBlock).values(last_seen=utcnow() - RARE_BLOCKS_KEPT - timedelta(days=1)))
+    assert rare > 0
+    with open_crawl(config):  # a crawl that stores nothing still forgets, when it ends
+        pass
+    with corpus(config) as session:
+        kept = session.execute(select(TemplateBlock.pages)).scalars().all()
+    assert len(kept) == len(TEMPLATE_LINES) and min(kept) >= 3
