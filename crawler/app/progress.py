@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import (
@@ -15,9 +15,11 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from crawler.corpus.reprocess import ReprocessReport
 from crawler.crawl.requests import stat_key
 from storage.counters import COUNTERS
+
+if TYPE_CHECKING:  # imported only to be named: it loads the extractor
+    from crawler.corpus.reprocess import ReprocessReport
 
 #: The counters shown on a source's line (labelled with their summary headers).
 PROGRESS_COUNTERS = ("pages_fetched", "new_articles", "skipped_known", "errors")

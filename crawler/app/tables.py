@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.table import Table
 
-from crawler.corpus.reprocess import ReprocessReport
 from crawler.relevance.evaluate import ProfileEvaluation
 from crawler.schedule.jobs import job_id
 from crawler.sources import Source
@@ -18,6 +18,9 @@ from storage.counters import SUMMARY_COUNTERS, SourceRunCounts
 from storage.repository import CorpusStats
 from storage.schedules import ScheduleState
 from storage.stories import StorySummary
+
+if TYPE_CHECKING:  # imported only to be named: it loads the extractor
+    from crawler.corpus.reprocess import ReprocessReport
 
 #: (counter, column header) of the summary table, and its caption saying what each column counts.
 SUMMARY_COLUMNS = tuple((counter.name, counter.header) for counter in SUMMARY_COUNTERS)

@@ -85,7 +85,9 @@ def clean_text(session: Session, source_id: int, text: str) -> str:
     return text
 
 
-def extract_kept_page(codec: str, data: bytes, url: str, header_charset: str | None, content_type: str | None):  # type: ignore[no-untyped-def]
+def extract_kept_page(
+    codec: str, data: bytes, url: str, header_charset: str | None, content_type: str | None
+) -> ExtractedArticle | NotAnArticle:
     """The article in a kept page (what an extraction worker runs)."""
     return extract_article(decompress_page(codec, data), url, header_charset, content_type)
 
@@ -94,6 +96,7 @@ def make_reprocess_pool(workers: int = 0) -> Executor:
     """A pool of extraction processes (``workers`` = 0: one per core), started from a fork server so that
     they share nothing with this process's threads (the progress display has one)."""
     context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])  # the workers start with the extractor imported
     return ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1, mp_context=context, initializer=warm_up)
 
 
