@@ -1,5 +1,6 @@
-"""The corpus schema: sources, articles, stories, fetched URLs, crawl runs, and the daemon's
-state (entry pages for conditional re-polls, source schedules, the job store) (SQLAlchemy 2.x).
+"""The corpus schema: sources, articles (and the pages they were extracted from), stories, fetched URLs,
+crawl runs, and the daemon's state (entry pages for conditional re-polls, source schedules, the job
+store) (SQLAlchemy 2.x).
 
 Every fact that must be unique (a canonical URL, a content hash, a source name) is a
 named database constraint, so concurrent crawls cannot store a row twice.
@@ -115,6 +116,25 @@ class Article(Base):
     credited_source: Mapped[str | None] = mapped_column(Text)  # the outlet a copy credits ("来源：新华网")
 
     __table_args__ = (Index("ix_articles_relevant_first_seen", "relevant", "first_seen"),)
+
+
+class ArticlePage(Base):
+    """The fetched page an article was extracted from, kept compressed (``codec``) so that the article can
+    be extracted again by a later extractor; with the extractor (name and version) of its stored fields.
+    Articles stored before pages were kept have none."""
+
+    __tablename__ = "article_pages"
+
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"), primary_key=True)
+    body: Mapped[bytes] = mapped_column(LargeBinary)  # compressed with ``codec``
+    codec: Mapped[str] = mapped_column(String(20))
+    raw_size: Mapped[int] = mapped_column(Integer)  # bytes of the page as served
+    content_type: Mapped[str | None] = mapped_column(Text)
+    header_charset: Mapped[str | None] = mapped_column(String(40))
+    url: Mapped[str] = mapped_column(Text)  # the final URL the page came from (after redirects)
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    extractor: Mapped[str] = mapped_column(String(100))  # what made the article's stored fields: "trafilatura 2.3.1"
+    extracted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Story(Base):

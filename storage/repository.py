@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from storage.counters import ENTRY_COUNTERS, RUN_COUNTERS, SourceRunCounts
@@ -289,6 +290,69 @@ def replace_text(session: Session, article_id: int, text: str) -> bool:
         return False
     session.execute(update(Article).where(Article.id == article_id).values(text=text, content_hash=c_hash))
     return True
+
+
+@dataclass(frozen=True)
+class ArticleFields:
+    """What extraction, scoring and fingerprinting make of an article's page: every stored field that
+    a new extractor, cleaner or profile can change (the content hash follows the text)."""
+
+    title: str | None
+    text: str
+    author: str | None
+    site_name: str | None
+    published: datetime | None
+    language: str | None
+    encoding: str | None
+    relevance: float | None
+    relevant: bool
+    evidence: str | None
+    credited_source: str | None
+    minhash: bytes | None
+    shingles: int | None
+
+
+#: The fields that follow from the text alone (an article whose text did not change has the same ones,
+#: or none yet where it was stored too short to compare and not regrouped since).
+FINGERPRINT_FIELDS = ("minhash", "shingles")
+#: What :func:`replace_article_fields` did to an article.
+FIELDS_CHANGED, FIELDS_UNCHANGED, FIELDS_COLLIDE = "changed", "unchanged", "collision"
+
+
+@dataclass(frozen=True)
+class FieldsReplaced:
+    """What replacing an article's fields did: ``changed``, ``unchanged`` or ``collision`` (its new text is
+    already another article's, ``holder``; the article was left as it was)."""
+
+    outcome: str
+    holder: int | None = None
+
+
+def replace_article_fields(session: Session, article_id: int, fields: ArticleFields) -> FieldsReplaced:
+    """Give article ``article_id`` these fields and the content hash of their text, unless another
+    article already holds that text: then it keeps its own (the unique content hash is never broken)."""
+    values = {name: getattr(fields, name) for name in ArticleFields.__dataclass_fields__}
+    values["content_hash"] = content_hash(fields.text)
+    compared = [name for name in values if name not in FINGERPRINT_FIELDS]
+    current = session.execute(select(*(getattr(Article, name) for name in compared)).where(Article.id == article_id))
+    if dict(current.one()._mapping) == {name: values[name] for name in compared}:
+        return FieldsReplaced(FIELDS_UNCHANGED)
+    holder = select(Article.id).where(Article.content_hash == values["content_hash"], Article.id != article_id)
+    # The condition makes the check and the write one statement (SQLite's single writer runs it whole); on
+    # PostgreSQL a crawl may store the same text in a transaction not yet committed, which the unique
+    # constraint then refuses: a savepoint keeps the caller's transaction alive through that.
+    statement = update(Article).where(Article.id == article_id, ~holder.exists()).values(**values)
+    try:
+        if session.get_bind().dialect.name == "postgresql":
+            with session.begin_nested():
+                updated = session.execute(statement).rowcount  # type: ignore[attr-defined]
+        else:
+            updated = session.execute(statement).rowcount  # type: ignore[attr-defined]
+    except IntegrityError:
+        updated = 0
+    if updated:
+        return FieldsReplaced(FIELDS_CHANGED)
+    return FieldsReplaced(FIELDS_COLLIDE, session.execute(holder.limit(1)).scalar())
 
 
 def retriable_urls(session: Session, sources: list[str], max_attempts: int) -> list[tuple[str, str]]:

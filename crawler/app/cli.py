@@ -1,5 +1,5 @@
-"""The ``ai4s`` command line: crawl, daemon, jobs, digest, export, rescore, stories, sources, stats,
-demo, topics and seeds.
+"""The ``ai4s`` command line: crawl, daemon, jobs, digest, export, rescore, reprocess, stories, sources,
+stats, demo, topics and seeds.
 
 The outer edge of the application: each command parses its options, builds the configuration
 (:func:`crawler.config.load_config`) where it needs the sources or the topic profile, calls one
@@ -232,6 +232,46 @@ def rescore(db: DbOption = None, profile: TopicsOption = None) -> None:
     with Database(config.db_url) as database:
         counts = rescore_articles(database, RelevanceScorer(config.profile))
     _stdout().print(str(counts))
+
+
+@app.command()
+def reprocess(
+    db: DbOption = None,
+    source: Annotated[list[str], typer.Option("--source", help="Only articles of this source (repeatable).")] = [],  # noqa: B006
+    since: Annotated[
+        str | None,
+        typer.Option(help='Only articles first seen since then: a duration before now ("7d") or an ISO date.'),
+    ] = None,
+    batch: Annotated[int, typer.Option(min=1, help="Articles per transaction.")] = 200,
+    workers: Annotated[int, typer.Option(min=0, help="Extraction processes (0: one per core).")] = 0,
+    topics: TopicsOption = None,
+) -> None:
+    """Extract, clean, score and group again the stored articles from their kept pages (after the
+    extractor, the cleaning or the topic profile improved); articles stored without a page are left as
+    they are. One transaction per batch: interrupted, it keeps what it did, and can be run again."""
+    from datetime import UTC, datetime
+
+    from crawler.app.progress import ReprocessProgress
+    from crawler.app.tables import reprocess_table
+    from crawler.corpus.reprocess import UnknownSource, reprocess_articles
+    from crawler.digest.delivery import parse_since
+    from crawler.relevance.profile import RelevanceScorer
+    from storage import Database
+
+    config = _load_config(db=db, topics_file=topics, needs=("profile",))
+    try:
+        since_moment = parse_since(since, datetime.now(UTC)) if since else None
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    scorer = RelevanceScorer(config.profile)
+    with Database(config.db_url) as database, ReprocessProgress(_stderr()) as progress:
+        try:
+            report = reprocess_articles(
+                database, scorer, source, since_moment, batch=batch, workers=workers, on_progress=progress.update
+            )
+        except UnknownSource as exc:
+            raise _fail(str(exc)) from None
+    _stdout().print(reprocess_table(report))
 
 
 stories_app = typer.Typer(help="Stories: the copies of one piece of news grouped together.")

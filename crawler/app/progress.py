@@ -1,14 +1,25 @@
-"""The live display of a running crawl on a terminal (rich): one line per source."""
+"""Live displays on a terminal (rich): a running crawl, one line per source; a reprocessing run, a bar."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from crawler.crawl.requests import stat_key
 from storage.counters import COUNTERS
+
+if TYPE_CHECKING:  # imported only to be named: it loads the extractor
+    from crawler.corpus.reprocess import ReprocessReport
 
 #: The counters shown on a source's line (labelled with their summary headers).
 PROGRESS_COUNTERS = ("pages_fetched", "new_articles", "skipped_known", "errors")
@@ -44,3 +55,35 @@ class CrawlProgress:
         for name, task in self.tasks.items():
             line = " · ".join(f"{stats.get(stat_key(name, key), 0)} {_LABELS[key]}" for key in PROGRESS_COUNTERS)
             self.progress.update(task, line=line)
+
+
+class ReprocessProgress:
+    """A progress bar of ``ai4s reprocess``: articles done of those with a kept page, then the regrouping."""
+
+    def __init__(self, console: Console) -> None:
+        self.progress = Progress(
+            TextColumn("[bold]{task.description:<12}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[line]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+            disable=not console.is_terminal,
+        )
+        self.task = self.progress.add_task("articles", total=None, line="")
+
+    def __enter__(self) -> ReprocessProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def update(self, report: ReprocessReport) -> None:
+        """Show the counts of a report (after each batch, and when the stories are regrouped)."""
+        line = f"{report.changed} changed · {report.failed} failed · {len(report.collisions)} collisions"
+        if report.reprocessed == report.to_reprocess:
+            line += " · stories regrouped" if report.stories else " · regrouping stories"
+        self.progress.update(self.task, total=report.to_reprocess, completed=report.reprocessed, line=line)

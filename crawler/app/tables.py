@@ -1,11 +1,12 @@
 """Terminal tables of the command line (rich): a crawl's summary, the corpus counts, the sources, their
-schedules and health, the stories, a topic profile's evaluation."""
+schedules and health, the stories, a topic profile's evaluation, a reprocessing run."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.table import Table
 
@@ -17,6 +18,9 @@ from storage.counters import SUMMARY_COUNTERS, SourceRunCounts
 from storage.repository import CorpusStats
 from storage.schedules import ScheduleState
 from storage.stories import StorySummary
+
+if TYPE_CHECKING:  # imported only to be named: it loads the extractor
+    from crawler.corpus.reprocess import ReprocessReport
 
 #: (counter, column header) of the summary table, and its caption saying what each column counts.
 SUMMARY_COLUMNS = tuple((counter.name, counter.header) for counter in SUMMARY_COUNTERS)
@@ -162,4 +166,25 @@ def evaluation_table(evaluation: ProfileEvaluation) -> Table:
                 str(row.fp),
                 str(row.fn),
             )
+    return table
+
+
+def reprocess_table(report: ReprocessReport) -> Table:
+    """``ai4s reprocess``: the articles reprocessed (changed, unchanged, failed, collisions), those skipped
+    for want of a kept page, and the stories after regrouping."""
+    table = Table(title="reprocessed from the kept pages", title_justify="left", show_header=False)
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    table.add_row("articles reprocessed", str(report.reprocessed), style="bold")
+    table.add_row("  changed", str(report.changed))
+    table.add_row("  unchanged", str(report.unchanged))
+    table.add_row("  failed (no article in the page this time: left as they were)", str(report.failed))
+    table.add_row("  collisions (new text already another article's: kept their own)", str(len(report.collisions)))
+    table.add_row("articles without a kept page (left as they were)", str(report.skipped))
+    if report.stories is not None:
+        stories = report.stories
+        table.add_row("stories after regrouping", str(stories.stories), style="bold")
+        table.add_row("  articles that joined an earlier story", str(stories.copies))
+    for collision in report.collisions[:20]:
+        table.add_row(f"  collision: article {collision.article_id}", f"text of article {collision.holder}")
     return table

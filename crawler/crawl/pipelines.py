@@ -1,7 +1,7 @@
 """Item pipelines: extract and fingerprint (in a process pool, off the reactor thread) → clean of the
-source's template, score against the topic profile and store, with the article's story (one short
-transaction per page, in the crawl context's database thread: the template is learned from what is
-stored, so cleaning and storing are one step).
+source's template, score against the topic profile and store, with the article's page (kept compressed)
+and its story (one short transaction per page, in the crawl context's database thread: the template is
+learned from what is stored, so cleaning and storing are one step).
 
 They handle items only: the crawl-run row, the database and the entry-page polls belong to the
 crawl context (:mod:`crawler.crawl.context`), which the store pipeline hands its writes to.
@@ -25,9 +25,10 @@ from crawler.crawl.requests import stat_key
 from crawler.relevance.profile import Relevance, RelevanceScorer
 from crawler.stories.assign import assign_story
 from crawler.stories.fingerprint import Fingerprint, fingerprint
-from crawler.text.extract import ExtractedArticle, NotAnArticle, warm_up
+from crawler.text.extract import EXTRACTOR, ExtractedArticle, NotAnArticle, warm_up
 from crawler.text.urls import canonical_url
 from storage import NewArticle
+from storage.pages import CompressedPage, PageToKeep, compress_page, keep_page
 from storage.repository import ensure_source, record_fetch, store_article
 
 if TYPE_CHECKING:
@@ -39,12 +40,14 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class ExtractedPage:
-    """A fetched page with what extraction made of it, its fingerprint, and its relevance once scored."""
+    """A fetched page with what extraction made of it, its fingerprint, its page compressed (to keep
+    beside a new article), and its relevance once scored."""
 
     page: PageItem
     result: ExtractedArticle | NotAnArticle
     fingerprint: Fingerprint | None = None
     credited_source: str | None = None
+    compressed_page: CompressedPage | None = None
     relevance: Relevance | None = None
 
 
@@ -83,7 +86,9 @@ class ExtractPipeline:
         except Exception as exc:  # a crashed worker or a bug on one page must not stop the crawl
             logger.error("Extraction of %s failed: %r", item.url, exc)
             processed = ProcessedPage(NotAnArticle("no_text", f"extraction failed: {exc!r}"))
-        return ExtractedPage(item, processed.result, processed.fingerprint, processed.credited_source)
+        return ExtractedPage(
+            item, processed.result, processed.fingerprint, processed.credited_source, processed.compressed_page
+        )
 
 
 class StorePipeline:
@@ -153,6 +158,7 @@ class StorePipeline:
             )
             outcome, article_id, error = ("article" if stored.created else "duplicate"), stored.article_id, None
             if stored.created:
+                self._keep_page(session, stored.article_id, item)
                 self._learn_template(session, page.source, source_id, stored.article_id, result.text)
                 self._assign_story(session, stored.article_id, found, page.source)
             self.stats.inc_value(stat_key(page.source, "new_articles" if stored.created else "duplicates"))
@@ -188,6 +194,13 @@ class StorePipeline:
             logger.warning(
                 "Source %s: article %d, cleaned of the template, is another article's text", source, collision
             )
+
+    def _keep_page(self, session: Session, article_id: int, item: ExtractedPage) -> None:
+        """Keep the page a new article was extracted from, so a later extractor can extract it again."""
+        page = item.page
+        compressed = item.compressed_page or compress_page(page.body)
+        kept = PageToKeep(compressed, page.url, page.content_type, page.header_charset, EXTRACTOR)
+        keep_page(session, article_id, kept)
 
     def _assign_story(self, session: Session, article_id: int, fp: Fingerprint | None, source: str) -> None:
         """Put a new article into its story; count and log it when it is a copy of an earlier one."""

@@ -13,11 +13,16 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import lxml.html
+import trafilatura
 from trafilatura import bare_extraction
 
 from crawler.text.charset import decode_html
 from crawler.text.dates import parse_date
 from crawler.text.script import CJK_CHAR, HANGUL_CHAR, KANA_CHAR, weighted_length
+
+#: The extractor that makes an article's fields, as kept with each article's page: a page whose
+#: article was extracted by another one is worth extracting again (``ai4s reprocess``).
+EXTRACTOR = f"trafilatura {trafilatura.__version__}"
 
 #: Below this many characters of text (CJK characters count double), a page holds no article.
 MIN_ARTICLE_CHARS = 250

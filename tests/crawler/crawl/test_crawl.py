@@ -19,9 +19,12 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select
 
+from crawler.app.webserver import RequestRecord
+from crawler.text.extract import EXTRACTOR
 from crawler.text.urls import canonical_url
 from storage import Database
-from storage.models import Article, FetchedUrl
+from storage.models import Article, ArticlePage, FetchedUrl
+from storage.pages import read_kept_page
 from tests.crawler.support import ai4s, ai4s_in_process
 from tests.localweb import ExpectedArticle, NewsWeb
 from tests.textmetrics import token_f1
@@ -203,6 +206,25 @@ def test_reposts_share_the_story_of_their_original(crawls: TwoCrawls) -> None:
         assert copy.story_id == source.story_id, repost_url
     others = [a for url, a in articles.items() if url not in {canonical_url(u) for u in crawls.web.reposts}]
     assert len({a.story_id for a in others}) == len(others)  # no other article is anyone's copy
+
+
+def test_every_new_article_keeps_the_page_it_was_extracted_from_as_served(crawls: TwoCrawls) -> None:
+    """The kept page decompresses to exactly the bytes the site served at the article's final URL, with
+    the Content-Type it was served with and the extractor that made the stored fields."""
+    sites = {(site.host, site.port): site for site in crawls.web.sites.values()}
+    with Database(crawls.db_url) as database, database.session() as session:
+        articles = list(session.execute(select(Article)).scalars())
+        assert session.execute(select(ArticlePage.article_id)).scalars().all() == sorted(a.id for a in articles)
+        for article in articles:
+            kept = read_kept_page(session, article.id)
+            assert kept is not None and kept.url == article.url
+            where = urlsplit(kept.url)
+            path = where.path + (f"?{where.query}" if where.query else "")
+            served = sites[(where.hostname, where.port)].resolve(RequestRecord("GET", path, {}, 0, 0.0))
+            assert served.status == 200, kept.url
+            assert kept.body() == served.body, kept.url
+            assert kept.content_type == served.headers["Content-Type"]
+            assert len(kept.data) < len(served.body) and kept.extractor == EXTRACTOR
 
 
 def test_export_writes_one_object_per_article(crawls: TwoCrawls, tmp_path: Path) -> None:

@@ -1,11 +1,12 @@
-"""The store pipeline, as Scrapy builds them, on real pages and a real SQLite corpus:
-an article is stored with its relevance, its story and both of its URLs; a failed fetch is
+"""The store pipeline, as Scrapy builds it, on real pages and a real SQLite corpus:
+an article is stored with its relevance, its story, both of its URLs and its page; a failed fetch is
 remembered for a later try; an entry-page poll is left to the crawl context."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,10 @@ from crawler.crawl.items import EntryPoll, FetchFailure, PageItem
 from crawler.crawl.pipelines import ExtractedPage, StorePipeline
 from crawler.crawl.pool import process_page
 from crawler.crawl.requests import stat_key
+from crawler.text.extract import EXTRACTOR
 from crawler.text.urls import canonical_url
-from storage.models import Article, CrawlRun, FetchedUrl
+from storage.models import Article, ArticlePage, CrawlRun, FetchedUrl
+from storage.pages import compress_page, read_kept_page
 from storage.repository import retriable_urls
 from tests.crawler.crawl.components import corpus, make_config, open_crawl
 from tests.crawler.support import article_html
@@ -83,6 +86,32 @@ def test_the_same_page_again_is_a_duplicate_not_a_second_article(tmp_path: Path)
         assert crawler.stats.get_value(stat_key("alpha", "duplicates")) == 1
     with corpus(config) as session:
         assert len(session.execute(select(Article.id)).all()) == 1
+
+
+def test_a_new_article_keeps_the_page_it_came_from_and_a_duplicate_keeps_none(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    title = "Machine learning predicts new catalysts"
+    first = _extracted(title)
+    elsewhere = ExtractedPage(
+        replace(first.page, url=MOVED_TO.replace("catalysts", "repost"), body=first.page.body + b"<!-- repost -->"),
+        first.result,
+        first.fingerprint,
+        first.credited_source,
+        compress_page(first.page.body + b"<!-- repost -->"),
+    )
+    with open_crawl(config) as crawler:
+        store = StorePipeline.from_crawler(crawler)
+        for item in (first, elsewhere):
+            _through([store], item)
+        assert crawler.stats.get_value(stat_key("alpha", "duplicates")) == 1
+    with corpus(config) as session:
+        (article,) = session.execute(select(Article)).scalars()
+        (kept,) = session.execute(select(ArticlePage)).scalars()
+        page = read_kept_page(session, article.id)
+    assert kept.article_id == article.id and page is not None
+    assert page.body() == article_html(title).encode() == first.page.body
+    assert (page.url, page.content_type, page.header_charset) == (MOVED_TO, "text/html; charset=utf-8", "utf-8")
+    assert page.extractor == EXTRACTOR and kept.raw_size == len(first.page.body) > len(kept.body)
 
 
 def test_a_failed_fetch_is_remembered_to_be_tried_again(tmp_path: Path) -> None:
