@@ -16,10 +16,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
+from crawler.corpus.reprocess import reprocess_articles
 from crawler.corpus.templates import RARE_BLOCKS_KEPT
 from crawler.crawl.items import PageItem
 from crawler.crawl.pipelines import ExtractedPage, StorePipeline
 from crawler.crawl.pool import process_page
+from crawler.relevance.profile import RelevanceScorer
+from storage import Database
 from storage.models import Article, Story, TemplateBlock, utcnow
 from tests.crawler.crawl.components import corpus, make_config, open_crawl
 from tests.textmetrics import token_f1
@@ -136,3 +139,24 @@ def test_a_crawl_forgets_the_blocks_that_never_recurred_and_keeps_the_template(
     with corpus(config) as session:
         kept = session.execute(select(TemplateBlock.pages)).scalars().all()
     assert len(kept) == len(TEMPLATE_LINES) and min(kept) >= 3
+
+
+def test_reprocessing_cleans_an_article_of_its_source_template_from_the_kept_page(
+    tmp_path: Path, corpus_dir: Path
+) -> None:
+    texts = _labelled_texts(corpus_dir, "dev_r_en", 4)
+    config = make_config(tmp_path)
+    with open_crawl(config) as crawler:
+        store = StorePipeline.from_crawler(crawler)
+        for number, text in enumerate(texts):
+            _store(store, f"{SITE}/article/story-{number}", _page(text["title"], text["body"], TEMPLATE_LINES))
+    with corpus(config) as session:  # as an older release stored it: with its template
+        first = session.execute(select(Article).order_by(Article.id).limit(1)).scalar_one()
+        first.text = first.text + "\n" + "\n".join(TEMPLATE_LINES)
+        cleaned_before = first.id
+    with Database(config.db_url) as database:
+        report = reprocess_articles(database, RelevanceScorer(config.profile), workers=1)
+    assert report.changed == 1
+    with corpus(config) as session:
+        text = session.execute(select(Article.text).where(Article.id == cleaned_before)).scalar_one()
+    assert not any(line in text for line in TEMPLATE_LINES) and token_f1(text, texts[0]["body"]) > 0.9
