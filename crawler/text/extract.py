@@ -19,6 +19,7 @@ from trafilatura import bare_extraction
 from crawler.text.charset import decode_html
 from crawler.text.dates import parse_date
 from crawler.text.script import CJK_CHAR, HANGUL_CHAR, KANA_CHAR, weighted_length
+from crawler.text.template_blocks import block_key
 
 #: The extractor that makes an article's fields, as kept with each article's page: a page whose
 #: article was extracted by another one is worth extracting again (``ai4s reprocess``).
@@ -104,6 +105,15 @@ def warm_up() -> None:
     detect_language("Warm-up text for the language model of the extraction workers.")
 
 
+def without_headline(text: str, title: str | None) -> str:
+    """The text without a first line that only repeats the page's title (the headline above the body, which
+    extraction keeps on many templates); a text that is nothing else stays as it is."""
+    first, _, rest = text.partition("\n")
+    if title and rest.strip() and block_key(first) is not None and block_key(first) == block_key(title):
+        return rest.strip()
+    return text
+
+
 def extract_article(
     body: bytes, url: str, header_charset: str | None = None, content_type: str | None = None
 ) -> ExtractedArticle | NotAnArticle:
@@ -121,7 +131,7 @@ def extract_article(
     )
     if document is None or isinstance(document, dict):
         return NotAnArticle("no_text", "no article text (nothing extracted)", decoded.encoding)
-    text = (document.text or "").strip()
+    text = without_headline((document.text or "").strip(), document.title)
     if weighted_length(text) < MIN_ARTICLE_CHARS:
         return NotAnArticle("no_text", f"no article text ({len(text)} characters extracted)", decoded.encoding)
     declared = _html_lang(tree)

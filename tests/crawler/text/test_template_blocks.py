@@ -3,6 +3,7 @@ one block; removing template blocks keeps the rest in order and never leaves not
 
 from __future__ import annotations
 
+from crawler.text.extract import without_headline
 from crawler.text.template_blocks import block_key, page_block_keys, remove_template, text_blocks
 
 TEXT = "First paragraph of the story.\n\n  Related: Ten facts about AI  \nSecond paragraph.\n责任编辑：王明\n"
@@ -38,3 +39,14 @@ def test_a_text_that_is_all_template_comes_back_whole() -> None:
     assert remove_template(TEXT, template).text == TEXT
     assert remove_template(TEXT, template).removed == 0
     assert remove_template(TEXT, set()).text == TEXT
+
+
+def test_a_first_line_that_only_repeats_the_headline_is_not_text() -> None:
+    body = "Scientists train a model to find catalysts\nThe first paragraph.\nThe second paragraph."
+    assert (
+        without_headline(body, "Scientists train a model to find catalysts!")
+        == "The first paragraph.\nThe second paragraph."
+    )
+    assert without_headline(body, "Another headline") == body  # a first line of its own stays
+    assert without_headline("江苏多地要求师生暂不返校\n正文。", "江苏多地要求师生暂不返校") == "正文。"
+    assert without_headline("Only the headline", "Only the headline") == "Only the headline"  # never nothing
