@@ -1,4 +1,4 @@
-"""Shared pytest fixtures: the test corpus, the local news web, a sources file and a database URL.
+"""Shared pytest fixtures: the test corpus, the local news web, a sources file and the test databases.
 
 The test corpus (real news pages with ground truth) lives outside the project, in
 ``../shared/corpus`` next to the project root, or wherever ``AI4S_TEST_CORPUS`` points. It is
@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from storage import Database
+from tests.databases import postgres_url, reset_postgres
 from tests.localweb import NewsWeb
 
 #: Where the corpus is looked for unless ``AI4S_TEST_CORPUS`` says otherwise.
@@ -101,3 +103,20 @@ def sources_file(tmp_path: Path, news_web: NewsWeb) -> Path:
 def db_url(tmp_path: Path) -> str:
     """A SQLAlchemy URL of a fresh SQLite database file in the test's temporary directory."""
     return f"sqlite:///{tmp_path / 'test.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url_any(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database URL: a SQLite file, then a PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'corpus.sqlite3'}"
+    url = postgres_url()
+    reset_postgres(url)
+    return url
+
+
+@pytest.fixture
+def database(db_url_any: str) -> Iterator[Database]:
+    """An open, migrated corpus database on each backend: a SQLite file, then the test PostgreSQL database."""
+    with Database(db_url_any) as db:
+        yield db

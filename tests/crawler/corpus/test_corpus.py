@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -21,20 +19,6 @@ from tests.crawler.corpus.corpora import corpus_texts, store_corpus
 @pytest.fixture(scope="module")
 def scorer() -> RelevanceScorer:
     return RelevanceScorer(load_profile())
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    """An empty corpus database: a SQLite file, then the test PostgreSQL database."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'corpus.sqlite3'}"
-    else:
-        from tests.storage.conftest import postgres_url, reset_postgres
-
-        url = postgres_url()
-        reset_postgres(url)
-    with Database(url) as database:
-        yield database
 
 
 def test_an_exported_record_holds_the_article_as_stored(database: Database, scorer: RelevanceScorer) -> None:

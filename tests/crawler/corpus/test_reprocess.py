@@ -66,20 +66,6 @@ def pages(corpus_dir: Path) -> list[CrawledPage]:
     pytest.skip(f"the test corpus has fewer than {PAGES} fundus pages with an article")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    """An empty corpus database: a SQLite file, then the test PostgreSQL database."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'corpus.sqlite3'}"
-    else:
-        from tests.storage.conftest import postgres_url, reset_postgres
-
-        url = postgres_url()
-        reset_postgres(url)
-    with Database(url) as database:
-        yield database
-
-
 @pytest.fixture
 def sqlite_database(tmp_path: Path) -> Iterator[Database]:
     """An empty corpus database in a SQLite file."""

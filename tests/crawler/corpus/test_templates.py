@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
+from crawler.config import Config
 from crawler.corpus.reprocess import reprocess_articles
 from crawler.corpus.templates import RARE_BLOCKS_KEPT
 from crawler.crawl.items import PageItem
@@ -66,15 +67,21 @@ def _store(pipeline: StorePipeline, url: str, body: bytes) -> ExtractedPage:
     return item
 
 
+def _store_site(config: Config, texts: list[dict[str, str]], path: str, credit: str = "") -> None:
+    """Store ``texts`` as a crawl of one site does, each wrapped in the site's template, at ``path`` numbered."""
+    with open_crawl(config) as crawler:
+        store = StorePipeline.from_crawler(crawler)
+        for number, text in enumerate(texts):
+            page = _page(text["title"], text["body"], TEMPLATE_LINES, credit)
+            _store(store, SITE + path.format(number), page)
+
+
 def test_the_template_is_learned_and_removed_from_every_article_the_first_ones_too(
     tmp_path: Path, corpus_dir: Path
 ) -> None:
     texts = _labelled_texts(corpus_dir, "dev_r_en", 6)
     config = make_config(tmp_path)
-    with open_crawl(config) as crawler:
-        store = StorePipeline.from_crawler(crawler)
-        for number, text in enumerate(texts):
-            _store(store, f"{SITE}/article/story-{number}", _page(text["title"], text["body"], TEMPLATE_LINES))
+    _store_site(config, texts, "/article/story-{}")
     with corpus(config) as session:
         articles = session.execute(select(Article).order_by(Article.id)).scalars().all()
         stories = session.execute(select(func.count(Story.id))).scalar_one()
@@ -111,10 +118,7 @@ def test_the_credit_line_is_read_before_the_template_is_removed(tmp_path: Path, 
     texts = _labelled_texts(corpus_dir, "dev_r_en", 4)
     config = make_config(tmp_path)
     credit = "Source: Xinhua"
-    with open_crawl(config) as crawler:
-        store = StorePipeline.from_crawler(crawler)
-        for number, text in enumerate(texts):
-            _store(store, f"{SITE}/a/{number}x/", _page(text["title"], text["body"], TEMPLATE_LINES, credit))
+    _store_site(config, texts, "/a/{}x/", credit)
     with corpus(config) as session:
         rows = session.execute(select(Article.credited_source, Article.text)).all()
     assert [row.credited_source for row in rows] == ["Xinhua"] * 4
@@ -126,10 +130,7 @@ def test_a_crawl_forgets_the_blocks_that_never_recurred_and_keeps_the_template(
 ) -> None:
     texts = _labelled_texts(corpus_dir, "dev_r_en", 4)
     config = make_config(tmp_path)
-    with open_crawl(config) as crawler:
-        store = StorePipeline.from_crawler(crawler)
-        for number, text in enumerate(texts):
-            _store(store, f"{SITE}/article/story-{number}", _page(text["title"], text["body"], TEMPLATE_LINES))
+    _store_site(config, texts, "/article/story-{}")
     with corpus(config) as session:
         rare = session.execute(select(func.count()).where(TemplateBlock.pages < 3)).scalar_one()
         session.execute(update(TemplateBlock).values(last_seen=utcnow() - RARE_BLOCKS_KEPT - timedelta(days=1)))
@@ -146,10 +147,7 @@ def test_reprocessing_cleans_an_article_of_its_source_template_from_the_kept_pag
 ) -> None:
     texts = _labelled_texts(corpus_dir, "dev_r_en", 4)
     config = make_config(tmp_path)
-    with open_crawl(config) as crawler:
-        store = StorePipeline.from_crawler(crawler)
-        for number, text in enumerate(texts):
-            _store(store, f"{SITE}/article/story-{number}", _page(text["title"], text["body"], TEMPLATE_LINES))
+    _store_site(config, texts, "/article/story-{}")
     with corpus(config) as session:  # as an older release stored it: with its template
         first = session.execute(select(Article).order_by(Article.id).limit(1)).scalar_one()
         first.text = first.text + "\n" + "\n".join(TEMPLATE_LINES)

@@ -287,7 +287,7 @@ def test_a_restart_after_missed_firings_runs_exactly_one_catch_up_and_follows_th
 def test_on_postgresql_the_schedule_lives_in_the_database_and_the_lock_holds(
     web: NewsWeb, tmp_path: Path, daemons: list[DaemonProcess]
 ) -> None:
-    from tests.storage.conftest import postgres_url, reset_postgres
+    from tests.databases import postgres_url, reset_postgres
 
     db_url = postgres_url()
     reset_postgres(db_url)

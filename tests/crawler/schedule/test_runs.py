@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from crawler.schedule.runs import (
     abort_orphaned_runs,
@@ -25,20 +22,6 @@ from storage.repository import finish_run, save_run_counts, start_run
 from storage.schedules import ScheduleState, get_run, load_schedule, save_schedule
 
 SOURCE = Source(name="feedsite", feeds=("http://feed.example/rss",), every="1h")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    """An empty corpus database: a SQLite file, then the test PostgreSQL database."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'corpus.sqlite3'}"
-    else:
-        from tests.storage.conftest import postgres_url, reset_postgres
-
-        url = postgres_url()
-        reset_postgres(url)
-    with Database(url) as database:
-        yield database
 
 
 def run_status(database: Database, run_id: int) -> tuple[str, str | None]:
