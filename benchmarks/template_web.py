@@ -303,12 +303,18 @@ def measure_daemon(corpus: Path, seed: int, rounds: int, workdir: Path) -> dict:
                 for url, seen in session.execute(select(Article.canonical_url, Article.first_seen))
             }
         again = [
-            record.path
+            f"{name}{record.path}"
             for name, record in web.requests()
             if (url := canonical_url(web.sites[name].base_url + record.path)) in stored_at
             and record.time > stored_at[url] + 0.5
         ]
-    return {"rounds": rounds, "seconds": round(seconds), "stored": len(stored_at), "requested_again": len(again)}
+    return {
+        "rounds": rounds,
+        "seconds": round(seconds),
+        "stored": len(stored_at),
+        "requested_again": len(again),
+        "requested_again_pages": again,
+    }
 
 
 def min_rounds(db_url: str, names: list[str]) -> int:
@@ -383,6 +389,7 @@ def main() -> None:
                 print(
                     f"daemon: {daemon['rounds']} rounds of every source in {daemon['seconds']} s, "
                     f"{daemon['stored']} articles stored, article pages requested again: {daemon['requested_again']}"
+                    + (f" ({', '.join(daemon['requested_again_pages'][:10])})" if daemon["requested_again"] else "")
                 )
     if args.json:
         pages = [asdict(r) for r in results]

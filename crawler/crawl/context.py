@@ -18,6 +18,7 @@ import os
 import socket
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import TYPE_CHECKING, TypeVar
 
 from scrapy import signals
@@ -165,7 +166,7 @@ class CrawlContext:
             self.source_ids = {name: ensure_source(session, name) for name in names}
         with self.database.session() as session:
             self.known_urls = known_url_hashes(session)
-            self.entry_pages = load_entry_pages(session, list(self.source_ids.values()))
+            self.entry_pages = self.without_known_articles(load_entry_pages(session, list(self.source_ids.values())))
             self.pending_retries = retriable_urls(session, names, self.max_article_attempts)
         self.stats.set_value("ai4s/run_id", self.run_id)
         self.stats.set_value("ai4s/db_url", self.database.url)
@@ -182,6 +183,21 @@ class CrawlContext:
             raise RuntimeError("the crawl context is not open")
         with self.database.session() as session, session.begin():
             return work(session)
+
+    def without_known_articles(self, states: dict[str, EntryPageState]) -> dict[str, EntryPageState]:
+        """The entry-page states without the children that are known article pages: an older crawl may have kept
+        one among a listing's children (a link it requested as an article, or found to be one only later), and a
+        listing unchanged since is never to lead to it again."""
+        return {
+            key: replace(state, children=tuple(child for child in state.children if not self.is_known_article(child)))
+            for key, state in states.items()
+        }
+
+    def is_known_article(self, child: tuple[str, str, int, int]) -> bool:
+        """Whether a remembered child page (``(url, kind, depth, page)``), linked from a listing, is known as an
+        article page (a start page or a next page of a listing never is: those are polled whatever they are)."""
+        url, kind, depth, page = child
+        return kind == "listing" and depth >= 1 and page == 1 and self.is_known(url)
 
     def note_article_pages(self, *urls: str) -> None:
         """Know the canonical forms of ``urls`` from now on as article pages found by this crawl (pages reached
@@ -265,7 +281,7 @@ class CrawlContext:
         entry page, whatever its URL looked like on the page that linked it."""
         if poll.children is None:
             return None
-        return [child for child in poll.children if not self.is_known(child.url)]
+        return [child for child in poll.children if not self.is_known_article(child)]
 
 
 def crawl_config(crawler: Crawler) -> Config:

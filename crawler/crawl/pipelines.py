@@ -28,6 +28,7 @@ from crawler.stories.fingerprint import Fingerprint, fingerprint
 from crawler.text.extract import EXTRACTOR, ExtractedArticle, NotAnArticle, warm_up
 from crawler.text.urls import canonical_url
 from storage import NewArticle
+from storage.models import TERMINAL_OUTCOMES
 from storage.pages import CompressedPage, PageToKeep, compress_page, keep_page
 from storage.repository import ensure_source, record_fetch, store_article
 
@@ -168,6 +169,8 @@ class StorePipeline:
             outcome, article_id, error = result.outcome, None, result.reason
             self.stats.inc_value(stat_key(page.source, "not_articles"))
             logger.info("Source %s: %s is not an article: %s", page.source, page.url, result.reason)
+        if outcome in TERMINAL_OUTCOMES:  # known from now on: no listing of this crawl keeps it as a child
+            self.context.note_article_pages(page.requested_url, page.url)
         for url in dict.fromkeys((page.requested_url, page.url)):
             record_fetch(
                 session,

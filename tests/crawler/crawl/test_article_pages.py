@@ -139,3 +139,31 @@ def test_articles_linked_like_listings_are_stored_once_and_never_polled(
     assert canonical_url(web.site.url("/ai-for-science/")) in children[canonical_url(web.site.url("/"))]
     assert not article_urls & set(children), "an article page was kept as an entry page"
     assert not article_urls & {child for kids in children.values() for child in kids}
+
+
+def test_an_article_a_feed_gave_is_no_child_of_an_unchanged_home_page(pages: list[CorpusPage], tmp_path: Path) -> None:
+    # The feed and the home page link the same articles; those whose URLs look like listings' are requested as
+    # articles (the feed's link) and never judged as listings. Re-polls of an unchanged home page must not lead
+    # to them either.
+    web = ArticleSite(pages)
+    paths = web.publish(10)
+    items = "".join(
+        f"<item><title>{title}</title><link>{web.site.url(path)}</link></item>" for path, title in web.articles
+    )
+    feed = f'<?xml version="1.0"?><rss version="2.0"><channel><title>shapes</title>{items}</channel></rss>'
+    web.site.add("/rss.xml", Reply(200, feed.encode(), {"Content-Type": "application/rss+xml"}))
+    web.site.extra_delay = lambda record: 1.0 if record.path == "/" else 0.0  # the feed's links are requested first
+    sources = tmp_path / "sources.toml"
+    db_url = f"sqlite:///{tmp_path / 'corpus.sqlite3'}"
+    with web.site:
+        sources.write_text(
+            f'[[source]]\nname = "shapes"\nfeeds = ["{web.site.url("/rss.xml")}"]\nstart_urls = ["{web.site.url("/")}"]\n',
+            encoding="utf-8",
+        )
+        crawl = ("crawl", "--sources", str(sources), "--db", db_url, *FAST)
+        for _ in range(3):  # the second and third crawls find the home page and the feed unchanged
+            result = ai4s(*crawl, timeout=240)
+            assert result.returncode == 0, result.stderr[-3000:]
+        assert {path: web.requests_of(path) for path in paths} == dict.fromkeys(paths, 1)
+    article_urls = {canonical_url(web.site.url(path)) for path in paths}
+    assert not article_urls & {child for kids in entry_children(db_url).values() for child in kids}
