@@ -2,7 +2,7 @@
 
 Given what was fetched (:class:`FetchedEntryPage`: a feed, a robots.txt, a sitemap index or
 urlset, gzipped or not, or a listing page with its links) and how far the source may reach
-(:class:`Scope`: its own hosts, its depth, the pagination and sitemap-nesting bounds),
+(:class:`Scope`: its own origins, its depth, the pagination and sitemap-nesting bounds),
 :func:`discover` says what the page leads to (:class:`Discovery`): the article URLs it names,
 with how they were found, and the further entry pages to read (:class:`EntryPage`), in the
 order the page lists them; the poll interval a feed asks for; or why the page is unreadable.
@@ -22,9 +22,10 @@ from gzip import GzipFile
 from io import BytesIO
 from typing import NamedTuple
 
+from crawler.text.addresses import AddressPolicy
 from crawler.text.feeds import FeedError, parse_sitemap, read_feed, sitemaps_in_robots
 from crawler.text.links import is_fetchable_link, is_pagination, looks_like_article
-from crawler.text.urls import is_http_url, is_internal_host, url_host
+from crawler.text.urls import url_host
 
 #: The kinds of entry page, as a crawl's requests name them.
 ENTRY_PAGE_KINDS = ("feed", "robots", "sitemap", "listing")
@@ -64,18 +65,16 @@ class PageLink:
 class Scope:
     """How far discovery may reach from a source's entry pages: the address policy and the bounds."""
 
-    own_hosts: frozenset[str] = frozenset()  # the source's hosts: the only internal addresses it may follow
+    addresses: AddressPolicy = AddressPolicy()  # the source's origins: the only internal addresses it may follow
     max_depth: int = 2  # listing pages followed away from a start page (the source's ``max_depth``)
     max_pagination: int = 10  # listing pages followed through "next page" links, per listing
     max_sitemap_depth: int = 3  # nesting of sitemap indexes
     max_size: int = 0  # bytes a gzipped sitemap may decompress to (0: no bound)
 
     def allows(self, url: str) -> bool:
-        """Whether a discovered link may be followed: http(s) only, internal addresses only on the source's hosts."""
-        if not is_http_url(url):
-            return False
-        host = url_host(url)
-        return not is_internal_host(host) or host in self.own_hosts
+        """Whether a discovered link may be followed: http(s) only, internal addresses only on the source's
+        origins (:class:`crawler.text.addresses.AddressPolicy`)."""
+        return self.addresses.allows(url)
 
 
 @dataclass(frozen=True)

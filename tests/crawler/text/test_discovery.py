@@ -9,6 +9,7 @@ from dataclasses import replace
 
 import pytest
 
+from crawler.text.addresses import AddressPolicy
 from crawler.text.discovery import (
     ArticleLink,
     Discovery,
@@ -29,7 +30,7 @@ from crawler.text.discovery import (
 SITE = "https://www.science-daily.example"
 #: The source's own host is a loopback address (as an intranet outlet, or the test web, would be).
 OWN = "http://127.0.0.9:8080"
-SCOPE = Scope(own_hosts=frozenset({"www.science-daily.example", "127.0.0.9"}), max_depth=2, max_pagination=3)
+SCOPE = Scope(addresses=AddressPolicy.from_urls([f"{SITE}/rss/ai.xml", f"{OWN}/news/"]), max_depth=2, max_pagination=3)
 
 #: An RSS 2.0 feed as a news site serves it: a ttl, items out of date order, and a few links no crawler should follow.
 RSS = f"""<?xml version="1.0" encoding="UTF-8"?>
