@@ -14,7 +14,9 @@ Two places, one policy:
   counted as a network error.
 
 A refusal is counted (``ai4s/refused/<category>``; the spider counts it for the source as ``refused``),
-logged once per source and host, and raised as :class:`AddressRefused` (an ``IgnoreRequest``).
+logged once per source and host (:func:`note_refusal`), and raised as :class:`AddressRefused` (an
+``IgnoreRequest``). Links that discovery left out for the same policy are counted and logged alike by the
+spider, so that a refused link is one refusal wherever it was found.
 """
 
 from __future__ import annotations
@@ -63,17 +65,21 @@ class ProcessAddresses:
 PROCESS_ADDRESSES = ProcessAddresses()
 
 
-def refuse(stats: StatsCollector, request: Request, refusal: Refusal) -> NoReturn:
-    """Count and log (once per source and host) the refusal of ``request``, and raise :class:`AddressRefused`."""
+def note_refusal(stats: StatsCollector, source: str | None, url: str, refusal: Refusal) -> None:
+    """Count the refusal of ``url`` (``ai4s/refused/<category>``) and log it, once per source and host."""
     stats.inc_value(f"ai4s/refused/{refusal.category}")
-    source = request.meta.get("ai4s_source")
     if source is None:  # the crawler's own robots.txt request: the source's request that caused it is logged
-        logger.debug("Refused %s: %s", request.url, refusal)
-    else:
-        once = f"ai4s/refused_hosts/{source}/{refusal.host}"
-        if not stats.get_value(once):
-            logger.warning("Source %s: refused %s: %s", source, request.url, refusal)
-        stats.inc_value(once)
+        logger.debug("Refused %s: %s", url, refusal)
+        return
+    once = f"ai4s/refused_hosts/{source}/{refusal.host}"
+    if not stats.get_value(once):
+        logger.warning("Source %s: refused %s: %s", source, url, refusal)
+    stats.inc_value(once)
+
+
+def refuse(stats: StatsCollector, request: Request, refusal: Refusal) -> NoReturn:
+    """Count and log the refusal of ``request`` (:func:`note_refusal`), and raise :class:`AddressRefused`."""
+    note_refusal(stats, request.meta.get("ai4s_source"), request.url, refusal)
     raise AddressRefused(f"{refusal}: {request.url}")
 
 

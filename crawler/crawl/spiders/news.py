@@ -22,7 +22,7 @@ from scrapy import signals
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
-from crawler.crawl.addresses import AddressRefused
+from crawler.crawl.addresses import AddressRefused, note_refusal
 from crawler.crawl.context import CrawlContext, crawl_config
 from crawler.crawl.failures import fetch_error, was_refused
 from crawler.crawl.items import EntryPoll, FetchFailure, PageItem
@@ -140,6 +140,9 @@ class NewsSpider(scrapy.Spider):
             return
         if discovery.summary:
             self.logger.info("Source %s: %s %s %s", source.name, kind, response.url, discovery.summary)
+        for refused in discovery.refused:
+            self.count(source.name, "refused")
+            note_refusal(self.crawler.stats, source.name, refused.url, refused.refusal)
         yield from self.follow(source, discovery)
         self.count(source.name, "entry_pages_read")
         yield entry_poll(response, discovery.entry_pages, discovery.poll_hint)
