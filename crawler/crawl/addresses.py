@@ -26,10 +26,12 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn
+from urllib.request import getproxies
 
 from scrapy.exceptions import CannotResolveHostError, IgnoreRequest
 from scrapy.resolver import CachingThreadedResolver, HostResolution
 from scrapy.utils.misc import load_object
+from scrapy.utils.url import add_http_if_no_scheme
 from twisted.internet.address import IPv4Address as TwistedIPv4Address
 from twisted.internet.address import IPv6Address as TwistedIPv6Address
 from twisted.internet.error import DNSLookupError
@@ -42,6 +44,7 @@ from crawler.text.addresses import AddressPolicy, MalformedHost, Refusal, host_a
 if TYPE_CHECKING:
     from scrapy import Request
     from scrapy.crawler import Crawler
+    from scrapy.settings import BaseSettings
     from scrapy.statscollectors import StatsCollector
     from twisted.internet.base import ReactorBase
 
@@ -83,6 +86,14 @@ def refuse(stats: StatsCollector, request: Request, refusal: Refusal) -> NoRetur
     raise AddressRefused(f"{refusal}: {request.url}")
 
 
+def environment_proxies(settings: BaseSettings) -> list[str]:
+    """The proxies Scrapy's proxy middleware takes from the environment (``http_proxy``, ``https_proxy``) when it
+    is enabled: the operator's choice, reachable even on an internal address (the crawl connects to them)."""
+    if not settings.getbool("HTTPPROXY_ENABLED"):
+        return []
+    return [add_http_if_no_scheme(url) for scheme, url in getproxies().items() if scheme in ("http", "https")]
+
+
 class AddressPolicyMiddleware:
     """Fetch only http(s); fetch internal addresses (in any spelling) only on the exact origins the configured
     sources name. Every request passes here, redirects and meta refreshes included."""
@@ -100,7 +111,8 @@ class AddressPolicyMiddleware:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> AddressPolicyMiddleware:
         sources = CrawlContext.of(crawler).config.sources
-        return cls(crawler, AddressPolicy.from_urls(url for source in sources for url in source.entry_urls))
+        urls = [url for source in sources for url in source.entry_urls]
+        return cls(crawler, AddressPolicy.from_urls(urls + environment_proxies(crawler.settings)))
 
     def process_request(self, request: Request) -> None:
         """Raise :class:`AddressRefused` for a URL that the policy refuses as written."""
