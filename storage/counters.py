@@ -46,6 +46,7 @@ class SourceRunCounts:
     duplicates: int = _counter("dup", "same text as a stored article")
     not_articles: int = _counter("no article", "pages without article text")
     skipped_known: int = _counter("known", "article links skipped, already in the corpus")
+    refused: int = _counter("refused", "requests not sent: robots.txt or the address policy refused them")
     entry_pages_read: int = _counter("read", "feeds, sitemaps and listings read", entry_page=True, in_summary=False)
     entry_pages_unchanged: int = _counter(
         "unchanged", "feeds, sitemaps and listings unchanged since the last crawl (not read again)", entry_page=True

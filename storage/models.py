@@ -322,6 +322,8 @@ class CrawlRunSource(Base):
     duplicates: Mapped[int] = mapped_column(Integer, default=0)
     not_articles: Mapped[int] = mapped_column(Integer, default=0)
     skipped_known: Mapped[int] = mapped_column(Integer, default=0)
+    # Requests not sent: robots.txt disallowed them, or the address policy refused them.
+    refused: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     errors: Mapped[int] = mapped_column(Integer, default=0)
     # Entry pages (feeds, sitemaps, listings): read, unchanged since the last poll (304 or the same
     # body), or failed. A run whose every entry page failed is a failed run of that source.

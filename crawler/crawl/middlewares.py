@@ -1,10 +1,11 @@
-"""Scrapy middlewares of the crawler: URL identity, address policy, known-URL skipping,
+"""Scrapy middlewares of the crawler: URL identity, known-URL skipping,
 per-source budgets and statistics, conditional GET of entry pages, the article URLs to try
 again, and retries with backoff.
 
 What they know of the crawl (the sources, the corpus's known URLs and entry-page states) they
 get from the crawl context (:mod:`crawler.crawl.context`); the requests they build come from
-:mod:`crawler.crawl.requests`, where the request meta keys are described.
+:mod:`crawler.crawl.requests`, where the request meta keys are described. The address policy's
+middlewares are in :mod:`crawler.crawl.addresses`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy import Request
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
-from scrapy.exceptions import IgnoreRequest
 from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
 
 from crawler.crawl.context import CrawlContext
@@ -34,7 +34,7 @@ from crawler.crawl.requests import (
     stat_key,
 )
 from crawler.text.dates import retry_after_seconds
-from crawler.text.urls import canonical_url, is_http_url, is_internal_host, url_host
+from crawler.text.urls import canonical_url
 from storage.hashing import url_hash
 
 if TYPE_CHECKING:
@@ -59,30 +59,6 @@ class CanonicalUrlFingerprinter:
         digest.update(canonical_url(request.url).encode())
         digest.update(request.body or b"")
         return digest.digest()
-
-
-class AddressPolicyMiddleware:
-    """Fetch only http(s); fetch internal addresses (loopback, private, link-local) only on hosts
-    that a configured source names. Applies to every request, redirects included."""
-
-    def __init__(self, crawler: Crawler, context: CrawlContext) -> None:
-        self.configured_hosts = frozenset(host for source in context.config.sources for host in source.hosts)
-        self.stats = crawler.stats
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> AddressPolicyMiddleware:
-        return cls(crawler, CrawlContext.of(crawler))
-
-    def process_request(self, request: Request) -> None:
-        """Raise :class:`IgnoreRequest` for a URL that policy forbids."""
-        if not is_http_url(request.url):
-            self.stats.inc_value("ai4s/refused/scheme")
-            raise IgnoreRequest(f"not an http(s) URL: {request.url}")
-        host = url_host(request.url)
-        if is_internal_host(host) and host not in self.configured_hosts:
-            self.stats.inc_value("ai4s/refused/internal_address")
-            logger.warning("Refused %s: internal address not configured as a source", request.url)
-            raise IgnoreRequest(f"internal address not configured as a source: {request.url}")
 
 
 class SourceStatsMiddleware:

@@ -30,6 +30,8 @@ REDIRECT_MAX_TIMES = 5
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False  # no listening control server: a crawl is driven by its command line
+# Host names are judged by the address they resolve to, when the crawl connects (crawler.crawl.addresses).
+TWISTED_DNS_RESOLVER = "crawler.crawl.addresses.PolicyResolver"
 
 # -- retries with backoff (see crawler.crawl.middlewares.BackoffRetryMiddleware) ----------------
 RETRY_ENABLED = True
@@ -47,7 +49,10 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.crawl.robots.StrictRobotsTxtMiddleware": 100,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.crawl.middlewares.BackoffRetryMiddleware": 550,
-    "crawler.crawl.middlewares.AddressPolicyMiddleware": 50,
+    # the address policy (see crawler.crawl.addresses): every URL first; a lookup it emptied is a refusal,
+    # turned so before the retries (550) see it
+    "crawler.crawl.addresses.AddressPolicyMiddleware": 50,
+    "crawler.crawl.addresses.ResolvedAddressMiddleware": 560,
     # on the way back: redirects (600), decompression (590), counting (585: every response, 304s and
     # retried ones included), conditional GET (580), then retries (550)
     "crawler.crawl.middlewares.SourceStatsMiddleware": 585,

@@ -2,7 +2,7 @@
 
 Given what was fetched (:class:`FetchedEntryPage`: a feed, a robots.txt, a sitemap index or
 urlset, gzipped or not, or a listing page with its links) and how far the source may reach
-(:class:`Scope`: its own hosts, its depth, the pagination and sitemap-nesting bounds),
+(:class:`Scope`: its own origins, its depth, the pagination and sitemap-nesting bounds),
 :func:`discover` says what the page leads to (:class:`Discovery`): the article URLs it names,
 with how they were found, and the further entry pages to read (:class:`EntryPage`), in the
 order the page lists them; the poll interval a feed asks for; or why the page is unreadable.
@@ -22,9 +22,10 @@ from gzip import GzipFile
 from io import BytesIO
 from typing import NamedTuple
 
+from crawler.text.addresses import AddressPolicy, Refusal
 from crawler.text.feeds import FeedError, parse_sitemap, read_feed, sitemaps_in_robots
 from crawler.text.links import is_fetchable_link, is_pagination, looks_like_article
-from crawler.text.urls import is_http_url, is_internal_host, url_host
+from crawler.text.urls import url_host
 
 #: The kinds of entry page, as a crawl's requests name them.
 ENTRY_PAGE_KINDS = ("feed", "robots", "sitemap", "listing")
@@ -64,18 +65,37 @@ class PageLink:
 class Scope:
     """How far discovery may reach from a source's entry pages: the address policy and the bounds."""
 
-    own_hosts: frozenset[str] = frozenset()  # the source's hosts: the only internal addresses it may follow
+    addresses: AddressPolicy = AddressPolicy()  # the source's origins: the only internal addresses it may follow
     max_depth: int = 2  # listing pages followed away from a start page (the source's ``max_depth``)
     max_pagination: int = 10  # listing pages followed through "next page" links, per listing
     max_sitemap_depth: int = 3  # nesting of sitemap indexes
     max_size: int = 0  # bytes a gzipped sitemap may decompress to (0: no bound)
 
     def allows(self, url: str) -> bool:
-        """Whether a discovered link may be followed: http(s) only, internal addresses only on the source's hosts."""
-        if not is_http_url(url):
-            return False
-        host = url_host(url)
-        return not is_internal_host(host) or host in self.own_hosts
+        """Whether a discovered link may be followed: http(s) only, internal addresses only on the source's
+        origins (:class:`crawler.text.addresses.AddressPolicy`)."""
+        return self.addresses.allows(url)
+
+    def judge(self, urls: Iterable[str]) -> tuple[list[str], list[RefusedLink]]:
+        """The links of ``urls`` that may be followed, in order, and those the address policy refused (a link of
+        another scheme is neither: it is no web page)."""
+        allowed: list[str] = []
+        refused: list[RefusedLink] = []
+        for url in urls:
+            refusal = self.addresses.check_url(url)
+            if refusal is None:
+                allowed.append(url)
+            elif refusal.category != "scheme":
+                refused.append(RefusedLink(url, refusal))
+        return allowed, refused
+
+
+@dataclass(frozen=True)
+class RefusedLink:
+    """A link an entry page names that the address policy refused, and why."""
+
+    url: str
+    refusal: Refusal
 
 
 @dataclass(frozen=True)
@@ -99,6 +119,7 @@ class Discovery:
     poll_hint: float | None = None  # the interval (seconds) a feed asks readers to wait between polls
     summary: str | None = None  # what the page lists, for the crawl's log ("lists 20 items")
     unreadable: str | None = None
+    refused: tuple[RefusedLink, ...] = ()  # links left out because the address policy refused them
 
     @property
     def articles(self) -> tuple[ArticleLink, ...]:
@@ -146,8 +167,11 @@ def discover_feed(body: bytes, url: str, scope: Scope) -> Discovery:
         feed = read_feed(body, url)
     except FeedError as exc:
         return Discovery(unreadable=str(exc))
-    articles = tuple(ArticleLink(entry.url, "feed") for entry in feed.entries if scope.allows(entry.url))
-    return Discovery(articles, poll_hint=feed.poll_hint, summary=f"lists {len(feed.entries)} items")
+    allowed, refused = scope.judge(entry.url for entry in feed.entries)
+    articles = tuple(ArticleLink(url, "feed") for url in allowed)
+    return Discovery(
+        articles, poll_hint=feed.poll_hint, summary=f"lists {len(feed.entries)} items", refused=tuple(refused)
+    )
 
 
 def discover_robots(body: bytes, url: str, scope: Scope) -> Discovery:
@@ -155,7 +179,8 @@ def discover_robots(body: bytes, url: str, scope: Scope) -> Discovery:
     urls = sitemaps_in_robots(body.decode("utf-8", errors="replace"), url)
     if not urls:
         return Discovery(unreadable="no Sitemap: line")
-    return Discovery(tuple(EntryPage(sitemap, "sitemap") for sitemap in urls if scope.allows(sitemap)))
+    allowed, refused = scope.judge(urls)
+    return Discovery(tuple(EntryPage(sitemap, "sitemap") for sitemap in allowed), refused=tuple(refused))
 
 
 def discover_sitemap(body: bytes, url: str, scope: Scope, depth: int = 0) -> Discovery:
@@ -171,12 +196,15 @@ def discover_sitemap(body: bytes, url: str, scope: Scope, depth: int = 0) -> Dis
     except FeedError as exc:
         return Discovery(unreadable=str(exc))
     summary = f"lists {len(sitemap.children)} {'sitemaps' if sitemap.is_index else 'pages'}"
-    allowed = [entry.url for entry in sitemap.children if scope.allows(entry.url)]
+    allowed, refused = scope.judge(entry.url for entry in sitemap.children)
     if not sitemap.is_index:
-        return Discovery(tuple(ArticleLink(page, "sitemap") for page in allowed), summary=summary)
+        return Discovery(
+            tuple(ArticleLink(page, "sitemap") for page in allowed), summary=summary, refused=tuple(refused)
+        )
     if depth >= scope.max_sitemap_depth:
         return Discovery(summary=summary)
-    return Discovery(tuple(EntryPage(child, "sitemap", depth + 1) for child in allowed), summary=summary)
+    leads = tuple(EntryPage(child, "sitemap", depth + 1) for child in allowed)
+    return Discovery(leads, summary=summary, refused=tuple(refused))
 
 
 def discover_listing(url: str, links: Iterable[PageLink], scope: Scope, depth: int = 0, page: int = 1) -> Discovery:
@@ -185,12 +213,17 @@ def discover_listing(url: str, links: Iterable[PageLink], scope: Scope, depth: i
     (bounded depth) as further listing pages. Links to other sites, to files, or out of scope lead nowhere."""
     site = url_host(url)
     leads: list[ArticleLink | EntryPage] = []
+    refused: list[RefusedLink] = []
     seen: set[str] = set()
     for link in links:
         target = link.url
-        if target in seen or url_host(target) != site or not scope.allows(target) or not is_fetchable_link(target):
+        if target in seen or url_host(target) != site:
             continue
         seen.add(target)
+        allowed, refusals = scope.judge([target])
+        refused += refusals
+        if not allowed or not is_fetchable_link(target):
+            continue
         if looks_like_article(target):
             leads.append(ArticleLink(target, "listing"))
         elif is_pagination(target, url, link.text, link.rel):
@@ -198,7 +231,7 @@ def discover_listing(url: str, links: Iterable[PageLink], scope: Scope, depth: i
                 leads.append(EntryPage(target, "listing", depth, page + 1))
         elif depth < scope.max_depth:
             leads.append(EntryPage(target, "listing", depth + 1, 1))
-    return Discovery(tuple(leads))
+    return Discovery(tuple(leads), refused=tuple(refused))
 
 
 def revisit(children: Iterable[tuple[str, str, int, int]], scope: Scope) -> Discovery:

@@ -1,4 +1,5 @@
-"""URL identity and URL policy: which URL is "the same page", and which URLs may be fetched.
+"""URL identity: which URL is "the same page", and which URLs are http(s) at all (which addresses
+may be fetched is the address policy's, :mod:`crawler.text.addresses`).
 
 ``clean_url`` removes what never changes the page (tracking and session parameters,
 fragments) and is safe to request; ``canonical_url`` goes further (host case, default
@@ -7,7 +8,6 @@ port, sorted query, trailing slash) and is the identity the corpus stores and ha
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from urllib.parse import urlsplit, urlunsplit
 
@@ -122,21 +122,3 @@ def is_http_url(url: str) -> bool:
 def url_host(url: str) -> str:
     """The lower-cased host name of ``url`` (empty when it has none)."""
     return (urlsplit(url).hostname or "").lower().rstrip(".")
-
-
-def is_internal_host(host: str) -> bool:
-    """True for loopback, private, link-local and other non-public hosts (``localhost`` included).
-
-    Host names other than ``localhost`` are not resolved here: only addresses written in the
-    URL are judged.
-    """
-    host = host.lower().rstrip(".").strip("[]")
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return not address.is_global or address.is_multicast

@@ -22,6 +22,7 @@ from scrapy import signals
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
+from crawler.crawl.addresses import AddressRefused, note_refusal
 from crawler.crawl.context import CrawlContext, crawl_config
 from crawler.crawl.failures import fetch_error, was_refused
 from crawler.crawl.items import EntryPoll, FetchFailure, PageItem
@@ -43,6 +44,7 @@ from crawler.crawl.responses import (
     unchanged_poll,
 )
 from crawler.sources import Source
+from crawler.text.addresses import AddressPolicy
 from crawler.text.discovery import ArticleLink, Discovery, Scope, discover, revisit, start_pages
 from crawler.text.pages import PageKind, page_kind
 
@@ -75,7 +77,7 @@ class NewsSpider(scrapy.Spider):
         settings = self.crawler.settings
         return {
             name: Scope(
-                own_hosts=source.hosts,
+                addresses=AddressPolicy.from_urls(source.entry_urls),
                 max_depth=source.max_depth,
                 max_pagination=settings.getint("AI4S_MAX_PAGINATION", 10),
                 max_sitemap_depth=settings.getint("AI4S_MAX_SITEMAP_DEPTH", 3),
@@ -138,6 +140,9 @@ class NewsSpider(scrapy.Spider):
             return
         if discovery.summary:
             self.logger.info("Source %s: %s %s %s", source.name, kind, response.url, discovery.summary)
+        for refused in discovery.refused:
+            self.count(source.name, "refused")
+            note_refusal(self.crawler.stats, source.name, refused.url, refused.refusal)
         yield from self.follow(source, discovery)
         self.count(source.name, "entry_pages_read")
         yield entry_poll(response, discovery.entry_pages, discovery.poll_hint)
@@ -174,7 +179,9 @@ class NewsSpider(scrapy.Spider):
             return
         if was_refused(failure):
             self.count(source, "refused")
-            self.logger.info("Source %s: %s %s not fetched: %s", source, kind, request.url, failure.getErrorMessage())
+            if not failure.check(AddressRefused):  # the address policy logs its refusals once per host
+                reason = failure.getErrorMessage()
+                self.logger.info("Source %s: %s %s not fetched: %s", source, kind, request.url, reason)
             return
         error = fetch_error(failure)
         self.count(source, "errors")

@@ -17,9 +17,9 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import HtmlResponse, Response
 
 from crawler.config import Config
+from crawler.crawl.addresses import AddressPolicyMiddleware
 from crawler.crawl.context import CrawlContext
 from crawler.crawl.middlewares import (
-    AddressPolicyMiddleware,
     BackoffRetryMiddleware,
     ConditionalGetMiddleware,
     KnownUrlFilterMiddleware,

@@ -9,6 +9,7 @@ from dataclasses import replace
 
 import pytest
 
+from crawler.text.addresses import AddressPolicy
 from crawler.text.discovery import (
     ArticleLink,
     Discovery,
@@ -29,7 +30,7 @@ from crawler.text.discovery import (
 SITE = "https://www.science-daily.example"
 #: The source's own host is a loopback address (as an intranet outlet, or the test web, would be).
 OWN = "http://127.0.0.9:8080"
-SCOPE = Scope(own_hosts=frozenset({"www.science-daily.example", "127.0.0.9"}), max_depth=2, max_pagination=3)
+SCOPE = Scope(addresses=AddressPolicy.from_urls([f"{SITE}/rss/ai.xml", f"{OWN}/news/"]), max_depth=2, max_pagination=3)
 
 #: An RSS 2.0 feed as a news site serves it: a ttl, items out of date order, and a few links no crawler should follow.
 RSS = f"""<?xml version="1.0" encoding="UTF-8"?>
@@ -114,6 +115,10 @@ def test_a_feed_leads_to_its_items_newest_first_and_asks_for_its_ttl() -> None:
     assert found.entry_pages == ()
     assert found.poll_hint == 30 * 60
     assert found.summary == "lists 6 items"  # what the feed lists, before the address policy
+    # the intranet link is refused by the address policy, and said so; the javascript: and ftp: links are no web pages
+    assert [(link.url, str(link.refusal)) for link in found.refused] == [
+        ("http://10.0.0.7/2025/03/03/leak.html", "internal address not configured as a source: 10.0.0.7 (private)")
+    ]
 
 
 def test_an_atom_feed_leads_to_its_alternate_links_made_absolute() -> None:
@@ -263,6 +268,11 @@ def test_a_listing_page_on_a_source_host_at_an_internal_address_may_link_to_that
     ]
     found = discover_listing(f"{OWN}/news/", links, SCOPE)
     assert found.leads == (ArticleLink(f"{OWN}/2025/03/03/materials-for-batteries.html", "listing"),)
+    # the same host on another port is another origin: refused (links to other hosts are out of a listing's reach)
+    other_port = discover_listing(f"{OWN}/news/", [PageLink("http://127.0.0.9:6379/2025/03/03/redis.html")], SCOPE)
+    assert other_port.leads == () and [link.url for link in other_port.refused] == [
+        "http://127.0.0.9:6379/2025/03/03/redis.html"
+    ]
     assert discover_listing(f"{OWN}/news/", links, Scope()).leads == ()  # not a source's host: nothing
 
 

@@ -1,10 +1,10 @@
-"""URL identity (clean and canonical forms) and the address policy."""
+"""URL identity (clean and canonical forms) and what counts as an http(s) URL."""
 
 from __future__ import annotations
 
 import pytest
 
-from crawler.text.urls import canonical_url, clean_url, is_http_url, is_internal_host
+from crawler.text.urls import canonical_url, clean_url, is_http_url
 
 
 @pytest.mark.parametrize(
@@ -35,31 +35,6 @@ def test_clean_url_keeps_what_the_server_needs() -> None:
 
 def test_meaningful_parameters_are_kept() -> None:
     assert canonical_url("http://x.example/p?id=1") != canonical_url("http://x.example/p?id=2")
-
-
-@pytest.mark.parametrize(
-    "host",
-    [
-        "127.0.0.1",
-        "127.9.9.9",
-        "localhost",
-        "10.0.0.8",
-        "192.168.1.1",
-        "172.16.5.4",
-        "169.254.169.254",
-        "::1",
-        "fe80::1",
-        "0.0.0.0",
-        "::ffff:127.0.0.1",
-    ],
-)
-def test_internal_hosts(host: str) -> None:
-    assert is_internal_host(host)
-
-
-@pytest.mark.parametrize("host", ["8.8.8.8", "news.cn", "www.gov.cn", "2001:4860:4860::8888"])
-def test_public_hosts(host: str) -> None:
-    assert not is_internal_host(host)
 
 
 @pytest.mark.parametrize(
