@@ -1,9 +1,9 @@
 """refused requests: a crawl run counts, per source, the requests it did not send because robots.txt
 or the address policy refused them
 
-Revision ID: 0008
-Revises: 0007
-Create Date: 2026-12-02 09:00:00.000000
+Revision ID: 0009
+Revises: 0008
+Create Date: 2026-12-01 05:10:00.000000
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
