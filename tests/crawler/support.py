@@ -75,8 +75,9 @@ class _CurrentStandardError(logging.Handler):
 
 
 def article_html(title: str) -> str:
-    """A small English news article page with navigation around the article."""
-    body = "".join(f"<p>{PARAGRAPH} Paragraph {i}.</p>" for i in range(8))
+    """A small English news article page with navigation around the article (its paragraphs name its title,
+    so that articles of other titles are other texts, not copies of one)."""
+    body = "".join(f"<p>{PARAGRAPH} {title}, paragraph {i}.</p>" for i in range(8))
     return (
         f"<!doctype html><html lang='en'><head><title>{title}</title></head><body>"
         f"<nav><a href='/'>Home</a></nav><article><h1>{title}</h1>{body}</article></body></html>"
