@@ -26,6 +26,8 @@ CONCURRENT_ITEMS = 8
 DOWNLOAD_TIMEOUT = 20
 DOWNLOAD_MAXSIZE = 10 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
+# A body shorter or longer than its Content-Length is a failed fetch, never a page (Scrapy's default, relied on).
+DOWNLOAD_FAIL_ON_DATALOSS = True
 REDIRECT_MAX_TIMES = 5
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
@@ -48,6 +50,9 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.crawl.middlewares.BackoffRetryMiddleware": 550,
     "crawler.crawl.middlewares.AddressPolicyMiddleware": 50,
+    # a compressed body cut short or failing its checksum is a failed fetch (Scrapy keeps what it could read)
+    "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": None,
+    "crawler.crawl.bodies.StrictHttpCompressionMiddleware": 590,
     # on the way back: redirects (600), decompression (590), counting (585: every response, 304s and
     # retried ones included), conditional GET (580), then retries (550)
     "crawler.crawl.middlewares.SourceStatsMiddleware": 585,
