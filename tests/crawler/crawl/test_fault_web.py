@@ -4,17 +4,24 @@ never an article made of damaged or misread data."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
+from crawler.app.webserver import Reply
 from crawler.text.urls import canonical_url
 from storage import Database
 from storage.models import Article, FetchedUrl
 from tests.crawler.support import ai4s, article_html
-from tests.faultweb import ALLOW_ALL, FaultSite, answer, gzip_bad_crc, gzip_truncated, rss
+from tests.faultweb import ALLOW_ALL, FaultSite, RawReply, answer, gzip_bad_crc, gzip_truncated, rss
 
+EXTRA: tuple[str, ...] = ()
 FAST = ("-s", "DOWNLOAD_DELAY=0", "-s", "AI4S_EXTRACT_WORKERS=1", "-s", "AI4S_RETRY_BACKOFF_BASE=0.1")
 HTML = {"Content-Type": "text/html; charset=utf-8"}
 GZIPPED_HTML = {**HTML, "Content-Encoding": "gzip"}
@@ -84,3 +91,89 @@ def test_damaged_bodies_are_failed_fetches_never_articles(tmp_path: Path) -> Non
     assert "incorrect data check" in result.outcomes[canonical_url(urls["/2024/01/03/gzip-bad-crc.html"])][1]
     assert "Content-Length" in result.outcomes[canonical_url(urls["/2024/01/04/shorter-than-said.html"])][1]
     assert "Content-Length" in result.outcomes[canonical_url(urls["/2024/01/05/longer-than-said.html"])][1]
+
+
+# -- Retry-After pauses the whole host -------------------------------------------------------------
+def busy_once(retry_after: str | Callable[[], str], body: bytes) -> Callable[[str], Reply | RawReply]:
+    """A page that answers 503 with ``retry_after`` the first time, then ``body``."""
+    calls: list[str] = []
+
+    def reply(path: str) -> Reply | RawReply:
+        calls.append(path)
+        if len(calls) == 1:
+            value = retry_after() if callable(retry_after) else retry_after
+            return answer(503, b"busy", {"Content-Type": "text/plain", "Retry-After": value})
+        return answer(200, body, HTML)
+
+    return reply
+
+
+def slow_articles(site: FaultSite, prefix: str, count: int, delay: float) -> list[str]:
+    """``count`` article pages on ``site``, each served after ``delay`` seconds; their URLs."""
+
+    def slow(body: bytes) -> Callable[[str], RawReply]:
+        def reply(_: str) -> RawReply:
+            time.sleep(delay)
+            return answer(200, body, HTML)
+
+        return reply
+
+    return [
+        site.add(f"/2024/02/{day:02d}/{prefix}-story-{day}.html", slow(article_html(f"{prefix} story {day}").encode()))
+        for day in range(1, count + 1)
+    ]
+
+
+@pytest.mark.parametrize("form", ["seconds", "http-date"])
+def test_retry_after_pauses_every_request_to_that_host_and_no_other(tmp_path: Path, form: str) -> None:
+    busy, calm = FaultSite("busy", "127.0.4.2"), FaultSite("calm", "127.0.4.3")
+    wait = 3.0
+
+    def retry_after() -> str:
+        return "3" if form == "seconds" else format_datetime(datetime.now(UTC) + timedelta(seconds=wait), usegmt=True)
+
+    first = busy.add("/2024/01/31/busy-story.html", busy_once(retry_after, article_html("Busy story").encode()))
+    busy_urls = [first, *slow_articles(busy, "busy", 12, 0.3)]
+    calm_urls = slow_articles(calm, "calm", 10, 0.5)
+    for site, urls in ((busy, busy_urls), (calm, calm_urls)):
+        site.add("/rss.xml", rss(*urls))
+        site.add("/robots.txt", ALLOW_ALL)
+    sources = feed_source("busy", busy) + feed_source("calm", calm)
+    with busy, calm:
+        result = crawl(tmp_path, sources, "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=2", "-s", "AUTOTHROTTLE_ENABLED=False", *EXTRA)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (refused,) = [record for record in busy.records() if record.status == 503]
+    # an HTTP date has whole seconds: the pause ends between 2 and 3 seconds after the answer
+    pause_end = refused.answered + (wait if form == "seconds" else wait - 1.0)
+    # requests already sent when the 503 came (one other, at this concurrency) arrive at once; none after
+    during_pause = [r.path for r in busy.records() if refused.answered + 0.2 < r.arrived < pause_end]
+    assert during_pause == [], during_pause
+    retried = busy.records("/2024/01/31/busy-story.html")[1]
+    assert retried.arrived >= pause_end - 0.05
+    # the other host went on meanwhile
+    assert any(refused.answered + 0.2 < r.arrived < pause_end for r in calm.records())
+    assert set(result.articles) == {canonical_url(url) for url in busy_urls + calm_urls}
+
+
+def test_a_host_asking_to_wait_longer_than_the_crawl_waits_is_left_to_the_next_crawl(tmp_path: Path) -> None:
+    busy = FaultSite("busy", "127.0.4.4")
+    first = busy.add("/2024/01/31/busy-story.html", busy_once("3600", article_html("Busy story").encode()))
+    others = slow_articles(busy, "busy", 6, 0.3)
+    busy.add("/rss.xml", rss(first, *others))
+    busy.add("/robots.txt", ALLOW_ALL)
+    with busy:
+        started = time.time()
+        result = crawl(tmp_path, feed_source("busy", busy), "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1")
+        took = time.time() - started
+        (refused,) = [record for record in busy.records() if record.status == 503]
+        assert [r.path for r in busy.records() if r.arrived > refused.answered + 0.2] == []
+        assert took < 60  # nothing waited for the hour
+        for url in [first, *others]:
+            if canonical_url(url) not in result.articles:
+                outcome, error = result.outcomes[canonical_url(url)]
+                assert outcome == "http_error" and error is not None, (url, outcome, error)
+        assert "more than 60 s: nothing more of that host is requested in this crawl" in result.stderr
+        # the next crawl does not poll the host's feed before the deadline
+        before = len(busy.records("/rss.xml"))
+        crawl(tmp_path, feed_source("busy", busy))
+        assert len(busy.records("/rss.xml")) == before
