@@ -15,11 +15,15 @@ import pytest
 from sqlalchemy import select
 
 from crawler.app.webserver import Reply
+from crawler.text.extract import ExtractedArticle, extract_article
 from crawler.text.urls import canonical_url
 from storage import Database
 from storage.models import Article, FetchedUrl
 from tests.crawler.support import ai4s, article_html
+from tests.crawler.text.test_charset import lying_meta
 from tests.faultweb import ALLOW_ALL, FaultSite, RawReply, answer, gzip_bad_crc, gzip_truncated, rss
+from tests.localweb import load_corpus, transcode_to_big5
+from tests.textmetrics import token_f1
 
 EXTRA: tuple[str, ...] = ()
 FAST = ("-s", "DOWNLOAD_DELAY=0", "-s", "AI4S_EXTRACT_WORKERS=1", "-s", "AI4S_RETRY_BACKOFF_BASE=0.1")
@@ -140,7 +144,9 @@ def test_retry_after_pauses_every_request_to_that_host_and_no_other(tmp_path: Pa
         site.add("/robots.txt", ALLOW_ALL)
     sources = feed_source("busy", busy) + feed_source("calm", calm)
     with busy, calm:
-        result = crawl(tmp_path, sources, "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=2", "-s", "AUTOTHROTTLE_ENABLED=False", *EXTRA)
+        result = crawl(
+            tmp_path, sources, "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=2", "-s", "AUTOTHROTTLE_ENABLED=False", *EXTRA
+        )
     assert result.returncode == 0, result.stderr[-3000:]
     (refused,) = [record for record in busy.records() if record.status == 503]
     # an HTTP date has whole seconds: the pause ends between 2 and 3 seconds after the answer
@@ -177,3 +183,37 @@ def test_a_host_asking_to_wait_longer_than_the_crawl_waits_is_left_to_the_next_c
         before = len(busy.records("/rss.xml"))
         crawl(tmp_path, feed_source("busy", busy))
         assert len(busy.records("/rss.xml")) == before
+
+
+# -- lying charsets ------------------------------------------------------------------------------
+def test_a_page_comes_out_right_whatever_its_charset_header_says_or_not_at_all(
+    tmp_path: Path, corpus_dir: Path
+) -> None:
+    usable = [p for p in load_corpus(corpus_dir) if p.problem(allow_base=True) is None]
+    hant = next(p for p in usable if p.language == "zh-Hant")
+    gbk = [p for p in usable if p.encoding in ("gbk", "gb2312")][:2]
+    site = FaultSite("liar", "127.0.4.5")
+    latin1 = {"Content-Type": "text/html; charset=ISO-8859-1"}
+    big5_bytes = lying_meta(transcode_to_big5(hant.raw(), hant.encoding))
+    big5 = site.add("/2024/03/01/big5-story.html", answer(200, big5_bytes, latin1))
+    gb = [site.add(f"/2024/03/0{n + 2}/gbk-story.html", answer(200, page.raw(), latin1)) for n, page in enumerate(gbk)]
+    # a CMS that kept GBK text as Latin-1 and serves it as UTF-8: valid UTF-8 whose text is mojibake
+    mangled = gbk[0].raw().decode(gbk[0].encoding).encode(gbk[0].encoding).decode("latin-1").encode("utf-8")
+    double = site.add("/2024/03/09/double-encoded.html", answer(200, lying_meta(mangled, b"utf-8"), HTML))
+    site.add("/rss.xml", rss(big5, *gb, double))
+    site.add("/robots.txt", ALLOW_ALL)
+    with site:
+        result = crawl(tmp_path, feed_source("liar", site))
+    assert result.returncode == 0, result.stderr[-3000:]
+    honest = [
+        (big5, big5_bytes, "big5"),
+        *((url, page.raw(), page.encoding) for url, page in zip(gb, gbk, strict=True)),
+    ]
+    for url, body, charset in honest:
+        # what the page gives when its header tells the truth
+        truth = extract_article(body, url, charset, f"text/html; charset={charset}")
+        assert isinstance(truth, ExtractedArticle)
+        assert token_f1(result.articles[canonical_url(url)], truth.text) > 0.9, url
+    assert canonical_url(double) not in result.articles
+    outcome, error = result.outcomes[canonical_url(double)]
+    assert outcome == "network_error" and "mojibake" in (error or "")
