@@ -217,3 +217,69 @@ def test_a_page_comes_out_right_whatever_its_charset_header_says_or_not_at_all(
     assert canonical_url(double) not in result.articles
     outcome, error = result.outcomes[canonical_url(double)]
     assert outcome == "network_error" and "mojibake" in (error or "")
+
+
+# -- robots.txt -----------------------------------------------------------------------------------
+def robots_site(name: str, host: str, robots: dict[str, Reply | RawReply]) -> tuple[FaultSite, str]:
+    """A site with two start pages, a feed of two articles and the given robots.txt routes; its sources entry."""
+    site = FaultSite(name, host)
+    links = "".join(f"<a href='/2024/04/0{n}/story-{n}.html'>story {n}</a>" for n in (1, 2))
+    for path in ("/", "/news/"):
+        site.add(path, answer(200, f"<html><body>{links}</body></html>".encode(), HTML))
+    articles = [
+        site.add(f"/2024/04/0{n}/story-{n}.html", answer(200, article_html(f"Story {n}").encode(), HTML))
+        for n in (1, 2, 3, 4)
+    ]
+    site.add("/rss.xml", rss(*articles[2:]))
+    for path, reply in robots.items():
+        site.add(path, reply)
+    sources = f'[[source]]\nname = "{name}"\nstart_urls = ["{site.url("/")}", "{site.url("/news/")}"]\n'
+    return site, sources + f'feeds = ["{site.url("/rss.xml")}"]\n'
+
+
+def text(body: bytes) -> Reply:
+    return Reply(200, body, {"Content-Type": "text/plain"})
+
+
+@pytest.mark.parametrize(
+    "robots",
+    [
+        {"/robots.txt": text(b"User-agent: *\nDisallow: /\n")},
+        {
+            "/robots.txt": answer(301, b"", {"Location": "/moved/robots.txt"}),
+            "/moved/robots.txt": answer(302, b"", {"Location": "/moved/again/robots.txt"}),
+            "/moved/again/robots.txt": text(b"User-agent: *\nDisallow: /\n"),
+        },
+    ],
+    ids=["disallow all", "behind two redirects"],
+)
+def test_disallow_all_means_not_one_page_request(tmp_path: Path, robots: dict[str, Reply | RawReply]) -> None:
+    site, sources = robots_site("closed", "127.0.4.6", robots)
+    with site:
+        result = crawl(tmp_path, sources)
+    assert set(site.paths()) == set(robots), site.paths()  # neither start page, nor the feed, nor an article
+    assert result.articles == {}
+
+
+def test_only_the_first_500_kib_of_robots_txt_are_read(tmp_path: Path) -> None:
+    huge = b"User-agent: *\nDisallow: /2024/04/03/\n" + b"# padding\n" * 60_000 + b"Disallow: /\n"
+    site, sources = robots_site("huge", "127.0.4.7", {"/robots.txt": text(huge)})
+    with site:
+        crawl(tmp_path, sources)
+    paths = site.paths()
+    assert "/2024/04/03/story-3.html" not in paths  # a rule within the first 500 KiB holds
+    assert "/2024/04/04/story-4.html" in paths and "/" in paths  # the Disallow: / after them is not read
+
+
+@pytest.mark.parametrize(("delay", "cap", "gap"), [("1", "30", 1.0), ("3600", "1.5", 1.5)], ids=["honoured", "capped"])
+def test_crawl_delay_spaces_the_requests_to_its_host(tmp_path: Path, delay: str, cap: str, gap: float) -> None:
+    site, sources = robots_site(
+        "slow", "127.0.4.8", {"/robots.txt": text(f"User-agent: *\nCrawl-delay: {delay}\n".encode())}
+    )
+    with site:
+        result = crawl(tmp_path, sources, "-s", f"AI4S_CRAWL_DELAY_MAX={cap}")
+    arrivals = [record.arrived for record in site.records()][1:]  # after robots.txt
+    assert len(arrivals) >= 7, site.paths()  # 2 start pages, the feed, 4 articles
+    gaps = [later - earlier for earlier, later in zip(arrivals, arrivals[1:], strict=False)]
+    assert min(gaps) >= gap - 0.05, gaps
+    assert len(result.articles) == 4
