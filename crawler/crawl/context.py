@@ -19,6 +19,7 @@ import socket
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
 
 from scrapy import signals
@@ -29,7 +30,7 @@ from crawler.corpus.templates import forget_rare_blocks_of_the_past
 from crawler.crawl.items import EntryPoll
 from crawler.crawl.requests import OVER_BUDGET, stat_key
 from crawler.crawl.watchdog import PARENT_GONE
-from crawler.text.urls import canonical_url
+from crawler.text.urls import canonical_url, url_host
 from storage import Database
 from storage.counters import ENTRY_COUNTERS, RUN_COUNTERS, SourceRunCounts, describe_counts
 from storage.db import ENV_DB
@@ -117,6 +118,9 @@ class CrawlContext:
         # Entry-page polls are remembered only when the crawl finishes: a crawl cut short must
         # not mark as unchanged a page whose links it never followed.
         self.entry_polls: list[EntryPoll] = []
+        #: Hosts that asked to be left alone beyond this crawl (``Retry-After``), and until when: none of their
+        #: entry pages is polled before that by the next crawls.
+        self.host_deadlines: dict[str, datetime] = {}
         # SQLAlchemy sessions are used from this one thread only: writes are serialised and
         # the reactor never waits on the database.
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ai4s-db")
@@ -209,6 +213,10 @@ class CrawlContext:
         """Whether the corpus needs no fetch of ``url`` again (stored, final, or an article found by this crawl)."""
         return url_hash(canonical_url(url)) in self.known_urls
 
+    def defer_host(self, host: str, until: datetime) -> None:
+        """Remember that ``host`` asked not to be requested before ``until`` (saved with its entry pages' polls)."""
+        self.host_deadlines[host] = max(until, self.host_deadlines.get(host, until))
+
     def remember_entry_poll(self, poll: EntryPoll) -> None:
         """Keep ``poll`` until the crawl ends (it is saved then, if the crawl got that far)."""
         self.entry_polls.append(poll)
@@ -254,23 +262,28 @@ class CrawlContext:
 
     def _save_entry_polls(self, session: Session, hints_only: bool) -> None:
         """Save the entry-page polls of the sources that were crawled to the end (not cut by their
-        budget); with ``hints_only`` (a crawl cut short) only the waits sites asked for (Retry-After)."""
+        budget); with ``hints_only`` (a crawl cut short) only the waits sites asked for (Retry-After). A host that
+        asked to be left alone beyond this crawl gets its wait on every entry page polled in it."""
         cut = {name for name in self.config.source_names if self.stats.get_value(stat_key(name, OVER_BUDGET), 0)}
         for poll in self.entry_polls:
-            if hints_only:
-                if poll.changed or poll.not_before is None:
+            host_deadline = self.host_deadlines.get(url_host(poll.url))
+            not_before = max((when for when in (poll.not_before, host_deadline) if when), default=None)
+            changed = poll.changed
+            if hints_only or (poll.source in cut and host_deadline):
+                if not_before is None or (changed and not host_deadline):
                     continue
+                changed = False  # only the wait is saved, not what was read
             elif poll.source in cut:
                 continue
             save_entry_page(
                 session,
                 poll.url,
                 self.source_ids.get(poll.source),
-                changed=poll.changed,
+                changed=changed,
                 etag=poll.etag,
                 last_modified=poll.last_modified,
                 body_hash=poll.body_hash,
-                not_before=poll.not_before,
+                not_before=not_before,
                 poll_hint=poll.poll_hint,
                 http_status=poll.status,
                 children=self.entry_children(poll),

@@ -8,12 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import IgnoreRequest, ResponseDataLossError
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet.error import DNSLookupError, TCPTimedOutError
 from twisted.internet.error import TimeoutError as TwistedTimeoutError
 from twisted.python.failure import Failure
 
+from crawler.crawl.bodies import CorruptResponse
 from crawler.crawl.robots import RobotsTxtUnreachable
 from crawler.text.dates import retry_after_seconds
 
@@ -31,8 +32,9 @@ class FetchError:
 
 def was_refused(failure: Failure) -> bool:
     """True when the request was never sent because robots.txt or the address policy refused it (not
-    because the site's robots.txt could not be read: that is a failure to reach the site)."""
-    return bool(failure.check(IgnoreRequest)) and not failure.check(HttpError, RobotsTxtUnreachable)
+    because the site's robots.txt could not be read, nor because the body came damaged: those are failures
+    to fetch)."""
+    return bool(failure.check(IgnoreRequest)) and not failure.check(HttpError, RobotsTxtUnreachable, CorruptResponse)
 
 
 def fetch_error(failure: Failure) -> FetchError:
@@ -48,6 +50,8 @@ def fetch_error(failure: Failure) -> FetchError:
         return FetchError("network_error", "timed out")
     if failure.check(DNSLookupError):
         return FetchError("network_error", "DNS lookup failed")
-    if failure.check(RobotsTxtUnreachable):
+    if failure.check(RobotsTxtUnreachable, CorruptResponse):
         return FetchError("network_error", failure.getErrorMessage())
+    if failure.check(ResponseDataLossError):
+        return FetchError("network_error", "data loss: the body does not match its Content-Length")
     return FetchError("network_error", f"{failure.type.__name__}: {failure.getErrorMessage()}")

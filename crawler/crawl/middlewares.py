@@ -82,12 +82,15 @@ class SourceStatsMiddleware:
 class BackoffRetryMiddleware(RetryMiddleware):
     """Scrapy's retries (5xx, 429, timeouts, connection errors), waiting longer before each retry:
     ``AI4S_RETRY_BACKOFF_BASE`` seconds, doubled each time up to ``AI4S_RETRY_BACKOFF_MAX``,
-    or the server's ``Retry-After`` (seconds or an HTTP date) when it asks for longer (within the maximum)."""
+    or the server's ``Retry-After`` (seconds or an HTTP date) when it asks for longer (within the maximum).
+    The host of a ``Retry-After`` is paused as a whole by the downloader (:mod:`crawler.crawl.hosts`), so a
+    retry never goes out before the time the server asked for."""
 
     def __init__(self, settings: Any) -> None:
         super().__init__(settings)
         self.backoff_base = settings.getfloat("AI4S_RETRY_BACKOFF_BASE", 1.0)
         self.backoff_max = settings.getfloat("AI4S_RETRY_BACKOFF_MAX", 30.0)
+        self.retry_after_max = settings.getfloat("AI4S_RETRY_AFTER_MAX", 60.0)
 
     def delay(self, retry: Request, retry_after: float | None = None) -> float:
         """Seconds to wait before sending ``retry``: the backoff of its attempt, or the server's
@@ -98,10 +101,10 @@ class BackoffRetryMiddleware(RetryMiddleware):
 
     async def process_response(self, request: Request, response: Response) -> Request | Response:  # type: ignore[override]
         """A delayed retry request for a retryable status, else the response. A server asking for a
-        longer wait than ``AI4S_RETRY_BACKOFF_MAX`` is not retried in this crawl: its ``Retry-After``
-        is remembered for the next poll of an entry page."""
+        longer wait than ``AI4S_RETRY_AFTER_MAX`` is not retried in this crawl: its ``Retry-After`` is
+        remembered for the next poll of an entry page."""
         retry_after = retry_after_seconds(response.headers.get(b"Retry-After"), datetime.now(UTC))
-        if retry_after is not None and retry_after > self.backoff_max:
+        if retry_after is not None and retry_after > self.retry_after_max:
             return response
         result = super().process_response(request, response)
         if isinstance(result, Request):

@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+#: Outcomes of a fetched page that are failures to fetch it (tried again at the next crawl), not final answers.
+RETRIABLE_OUTCOMES = frozenset({"http_error", "network_error"})
+
 
 @dataclass
 class ExtractedPage:
@@ -167,8 +170,12 @@ class StorePipeline:
                 self.stats.inc_value(stat_key(page.source, "off_topic"))
         else:
             outcome, article_id, error = result.outcome, None, result.reason
-            self.stats.inc_value(stat_key(page.source, "not_articles"))
-            logger.info("Source %s: %s is not an article: %s", page.source, page.url, result.reason)
+            if outcome in RETRIABLE_OUTCOMES:  # fetched, but not readable: a failed fetch, not a page without article
+                self.stats.inc_value(stat_key(page.source, "errors"))
+                logger.warning("Source %s: %s not stored: %s", page.source, page.url, result.reason)
+            else:
+                self.stats.inc_value(stat_key(page.source, "not_articles"))
+                logger.info("Source %s: %s is not an article: %s", page.source, page.url, result.reason)
         if outcome in TERMINAL_OUTCOMES:  # known from now on: no listing of this crawl keeps it as a child
             self.context.note_article_pages(page.requested_url, page.url)
         for url in dict.fromkeys((page.requested_url, page.url)):

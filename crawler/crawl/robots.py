@@ -5,6 +5,11 @@ RFC 9309 §2.3.1: a robots.txt that answers 4xx ("unavailable") allows everythin
 5xx, or does not answer at all ("unreachable": a network error, a timeout), means complete
 disallow, until it can be read. Scrapy allows everything in both cases. Each crawl asks again, so
 a site whose robots.txt recovers is crawled again at the next crawl.
+
+Also: only the first 500 KiB of a robots.txt are parsed (RFC 9309 §2.5); its ``Crawl-delay`` is the least time
+between two requests to its host (capped at ``AI4S_CRAWL_DELAY_MAX``, see :mod:`crawler.crawl.hosts`); every
+request waits for the host's robots.txt (Scrapy let those that came while it was being fetched through, but
+the first); redirects of robots.txt are followed as any (``REDIRECT_MAX_TIMES``, 5).
 """
 
 from __future__ import annotations
@@ -16,6 +21,9 @@ from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest
 from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.misc import build_from_crawler
+from twisted.internet.defer import Deferred
+
+from crawler.crawl.hosts import PoliteDownloader
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -24,6 +32,9 @@ if TYPE_CHECKING:
     from scrapy.robotstxt import RobotParser
 
 logger = logging.getLogger(__name__)
+
+#: The part of a robots.txt that is read (RFC 9309 §2.5 asks crawlers to parse at least 500 KiB).
+MAX_ROBOTS_TXT_BYTES = 500 * 1024
 
 #: What an unreachable robots.txt stands for.
 DISALLOW_ALL = b"User-agent: *\nDisallow: /\n"
@@ -57,7 +68,22 @@ class StrictRobotsTxtMiddleware(RobotsTxtMiddleware):
             raise RobotsTxtUnreachable(f"robots.txt unreachable ({why}): nothing of this host is fetched")
         super().process_request_2(rp, request)
 
+    async def robot_parser(self, request: Request) -> RobotParser | None:
+        """The parser of the robots.txt of ``request``'s host, read once per crawl.
+
+        Every request that arrives while robots.txt is being fetched waits on one Deferred, and a Deferred hands
+        its result to the first waiter only: Scrapy let the others through unchecked (with ``Disallow: /``, a
+        site's second start page was requested). They take the parser stored by then."""
+        parser = await super().robot_parser(request)
+        if parser is None:
+            stored = self._parsers.get(urlparse_cached(request).netloc)
+            if stored is not None and not isinstance(stored, Deferred):
+                parser = stored
+        return parser
+
     async def _parse_robots(self, response: Response, netloc: str, request: Request) -> None:
+        if len(response.body) > MAX_ROBOTS_TXT_BYTES:  # RFC 9309 §2.5: parse at least 500 KiB, no more
+            response = response.replace(body=response.body[:MAX_ROBOTS_TXT_BYTES])
         if is_unreachable(response.status):
             logger.warning(
                 "robots.txt of %s answered %d: nothing of that host is fetched in this crawl (RFC 9309)",
@@ -68,6 +94,22 @@ class StrictRobotsTxtMiddleware(RobotsTxtMiddleware):
             self.unreachable[netloc] = f"HTTP {response.status}"
             response = response.replace(body=DISALLOW_ALL)
         await super()._parse_robots(response, netloc, request)
+        self._honour_crawl_delay(netloc, request)
+
+    def _honour_crawl_delay(self, netloc: str, request: Request) -> None:
+        """Make the host's ``Crawl-delay`` (for this crawler's user agent) its least delay between requests."""
+        parser = self._parsers.get(netloc)
+        protego = getattr(parser, "rp", None)  # Scrapy's Protego parser keeps the parsed rules there
+        if protego is None or not hasattr(protego, "crawl_delay"):
+            return
+        agent = self._robotstxt_useragent or request.headers.get(b"User-Agent", self._default_useragent)
+        if isinstance(agent, bytes):
+            agent = agent.decode("latin-1")
+        seconds = protego.crawl_delay(agent)
+        downloader = getattr(self.crawler.engine, "downloader", None)
+        if seconds and isinstance(downloader, PoliteDownloader):
+            applied = downloader.set_crawl_delay(request, float(seconds))
+            logger.info("robots.txt of %s asks for %s s between requests: %.1f s applied", netloc, seconds, applied)
 
     def _robots_error(self, exc: Exception, netloc: str) -> None:
         if isinstance(exc, IgnoreRequest):  # refused by policy before any fetch: nothing was learnt

@@ -26,6 +26,8 @@ CONCURRENT_ITEMS = 8
 DOWNLOAD_TIMEOUT = 20
 DOWNLOAD_MAXSIZE = 10 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
+# A body shorter or longer than its Content-Length is a failed fetch, never a page (Scrapy's default, relied on).
+DOWNLOAD_FAIL_ON_DATALOSS = True
 REDIRECT_MAX_TIMES = 5
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
@@ -39,6 +41,13 @@ RETRY_TIMES = 2
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 AI4S_RETRY_BACKOFF_BASE = 1.0  # seconds before the first retry; doubled for each further one
 AI4S_RETRY_BACKOFF_MAX = 30.0
+# A 429/503 with Retry-After pauses its whole host (crawler.crawl.hosts); a longer wait than this leaves the
+# host to the next crawl (its entry pages are not polled before the deadline, its article URLs are tried again).
+AI4S_RETRY_AFTER_MAX = 60.0
+# robots.txt Crawl-delay is honoured per host up to this many seconds (a site asking for more gets this).
+AI4S_CRAWL_DELAY_MAX = 30.0
+# The downloader whose host slots also wait for Retry-After and Crawl-delay.
+DOWNLOADER = "crawler.crawl.hosts.PoliteDownloader"
 
 # Non-2xx responses reach the spider's errback, which records them.
 HTTPERROR_ALLOW_ALL = False
@@ -53,6 +62,9 @@ DOWNLOADER_MIDDLEWARES = {
     # turned so before the retries (550) see it
     "crawler.crawl.addresses.AddressPolicyMiddleware": 50,
     "crawler.crawl.addresses.ResolvedAddressMiddleware": 560,
+    # a compressed body cut short or failing its checksum is a failed fetch (Scrapy keeps what it could read)
+    "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": None,
+    "crawler.crawl.bodies.StrictHttpCompressionMiddleware": 590,
     # on the way back: redirects (600), decompression (590), counting (585: every response, 304s and
     # retried ones included), conditional GET (580), then retries (550)
     "crawler.crawl.middlewares.SourceStatsMiddleware": 585,

@@ -4,12 +4,15 @@ Order of trust: a byte-order mark; then valid UTF-8 (legacy charsets almost neve
 valid multi-byte UTF-8 by accident, while pages and servers often mislabel UTF-8); then
 the charset declared by the HTTP header or the page itself, widened to its superset
 (GB2312/GBK → GB18030, Big5 → Big5-HKSCS, Latin-1 → Windows-1252) if it decodes cleanly
-or nearly so; then statistical detection (charset-normalizer).
+or nearly so, and, for a single-byte charset (which decodes any bytes), if its text does not read as
+mojibake; then statistical detection (charset-normalizer). :func:`is_implausible` tells whether the text
+that came out can be what the page says at all (the extractor stores no page whose text cannot).
 """
 
 from __future__ import annotations
 
 import codecs
+import re
 from dataclasses import dataclass
 
 from charset_normalizer import from_bytes
@@ -33,6 +36,22 @@ SUPERSETS = {
 
 #: Share of undecodable bytes tolerated in a declared charset (real pages carry a few bad bytes).
 TOLERATED_ERROR_RATE = 0.001
+
+#: Single-byte charsets that decode any bytes without an error, so their success says nothing.
+SINGLE_BYTE = frozenset({"cp1252", "latin-1", "iso8859-15", "cp1250", "cp1251", "iso8859-2", "koi8-r"})
+
+#: Mojibake: of the non-ASCII characters, the share that stand next to another one, from which a text is taken
+#: for a multi-byte charset (CJK) read byte by byte. Western text has its accented letters among ASCII ones
+#: (``é`` in ``café``: about 0.1 in French or German prose); CJK bytes read as Latin-1 come in unbroken runs (about 1).
+MOJIBAKE_RUN_SHARE = 0.6
+#: The letters Windows-1252 adds to Latin-1 (bytes 0x80-0x9F): with Latin-1's upper half, what mojibake is made of.
+#: Punctuation is left out (and the no-break space and middle dot): CJK text puts its own dashes, dots and
+#: quotes side by side.
+_MOJIBAKE_CHARS = re.compile("[\x80-\x9f\xa1-\xb6\xb8-\xffƒˆŠŒŽ˜šœžŸ]+")
+#: Fewer non-ASCII characters than this are too few to judge.
+MOJIBAKE_MIN_CHARS = 20
+#: A decoded text with a larger share of replacement characters (U+FFFD) among its non-ASCII ones is not text.
+MAX_REPLACEMENT_SHARE = 0.05
 
 
 @dataclass(frozen=True)
@@ -68,6 +87,32 @@ def _nearly_clean(errors: int, non_ascii: int, size: int) -> bool:
     return errors <= max(4, int(size * TOLERATED_ERROR_RATE)) and non_ascii >= 2 * errors
 
 
+def looks_like_mojibake(text: str) -> bool:
+    """True when ``text`` reads like the bytes of a multi-byte charset (GBK, Big5, UTF-8...) decoded one byte at a
+    time: runs of Latin-1 and Windows-1252 accented letters and symbols where words should be."""
+    runs = [len(run) for run in _MOJIBAKE_CHARS.findall(text)]
+    total = sum(runs)
+    return total >= MOJIBAKE_MIN_CHARS and sum(n for n in runs if n > 1) >= MOJIBAKE_RUN_SHARE * total
+
+
+def is_implausible(text: str) -> str | None:
+    """Why a decoded page's text cannot be what its author wrote (too many replacement characters, or mojibake),
+    or ``None`` when it reads as text."""
+    non_ascii = sum(1 for char in text if char > "\x7f")
+    replaced = text.count("\ufffd")
+    if non_ascii and replaced > max(4, MAX_REPLACEMENT_SHARE * non_ascii):
+        return f"{replaced} of its {non_ascii} non-ASCII characters could not be decoded"
+    if looks_like_mojibake(text):
+        return "its text reads as a multi-byte charset decoded byte by byte (mojibake)"
+    return None
+
+
+def _plausible(text: str, codec: str) -> bool:
+    """Whether ``text``, decoded with ``codec``, may be taken: a single-byte charset decodes anything, so its
+    text must not look like mojibake."""
+    return codec not in SINGLE_BYTE or not looks_like_mojibake(text)
+
+
 def decode_html(body: bytes, header_charset: str | None = None) -> DecodedPage:
     """Decode an HTML page's bytes; ``header_charset`` is the charset of the HTTP Content-Type, if any."""
     bom_encoding, bom = read_bom(body)
@@ -82,16 +127,19 @@ def decode_html(body: bytes, header_charset: str | None = None) -> DecodedPage:
     # A declared charset that decodes without error wins; else one with only a few bad bytes
     # (UTF-8 first: legacy multi-byte tables also "decode" UTF-8, with fewer but wrong errors).
     attempts = [(*_decode_errors(body, codec), codec) for codec in declared]
+    # A single-byte charset whose text reads as mojibake is a lie (a Big5 page served as ISO-8859-1).
     for text, errors, _, codec in attempts:
-        if errors == 0:
+        if errors == 0 and _plausible(text, codec):
             return DecodedPage(text, codec, "declared")
     attempts.sort(key=lambda attempt: (attempt[3] != "utf-8", attempt[1]))
     for text, errors, non_ascii, codec in attempts:
-        if _nearly_clean(errors, non_ascii, len(body)):
+        if _nearly_clean(errors, non_ascii, len(body)) and _plausible(text, codec):
             return DecodedPage(text, codec, "declared")
     best = from_bytes(body, cp_isolation=None).best()
     if best is not None:
         codec = _codec(best.encoding) or best.encoding
-        return DecodedPage(body.decode(codec, errors="replace"), codec, "detected")
+        text = body.decode(codec, errors="replace")
+        if _plausible(text, codec) or not declared:
+            return DecodedPage(text, codec, "detected")
     codec = declared[0] if declared else "utf-8"
     return DecodedPage(body.decode(codec, errors="replace"), codec, "fallback")

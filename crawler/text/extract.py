@@ -16,7 +16,7 @@ import lxml.html
 import trafilatura
 from trafilatura import bare_extraction
 
-from crawler.text.charset import decode_html
+from crawler.text.charset import decode_html, is_implausible
 from crawler.text.dates import parse_date
 from crawler.text.script import CJK_CHAR, HANGUL_CHAR, KANA_CHAR, weighted_length
 from crawler.text.template_blocks import block_key
@@ -47,7 +47,8 @@ class ExtractedArticle:
 
 @dataclass(frozen=True)
 class NotAnArticle:
-    """A page that holds no article, and why (``outcome`` is ``no_text`` or ``not_html``)."""
+    """A page that holds no article, and why (``outcome`` is ``no_text`` or ``not_html``; ``network_error`` for a
+    page whose text could not be decoded: a failed fetch, tried again at the next crawl)."""
 
     outcome: str
     reason: str
@@ -134,6 +135,9 @@ def extract_article(
     text = without_headline((document.text or "").strip(), document.title)
     if weighted_length(text) < MIN_ARTICLE_CHARS:
         return NotAnArticle("no_text", f"no article text ({len(text)} characters extracted)", decoded.encoding)
+    undecodable = is_implausible(f"{document.title or ''}\n{text}")
+    if undecodable:  # never stored as mojibake: a failed fetch, tried again at the next crawl
+        return NotAnArticle("network_error", f"undecodable as {decoded.encoding}: {undecodable}", decoded.encoding)
     declared = _html_lang(tree)
     return ExtractedArticle(
         text=text,

@@ -25,6 +25,7 @@ from twisted.python.failure import Failure
 from crawler.crawl.addresses import AddressRefused, note_refusal
 from crawler.crawl.context import CrawlContext, crawl_config
 from crawler.crawl.failures import fetch_error, was_refused
+from crawler.crawl.hosts import HostDeferred
 from crawler.crawl.items import EntryPoll, FetchFailure, PageItem
 from crawler.crawl.requests import (
     ENTRY_KINDS,
@@ -177,6 +178,9 @@ class NewsSpider(scrapy.Spider):
         if failure.check(PollDeferred):
             self.logger.info("Source %s: %s %s not polled: %s", source, kind, request.url, failure.getErrorMessage())
             return
+        if failure.check(HostDeferred):
+            yield from self.deferred(request, failure.value)
+            return
         if was_refused(failure):
             self.count(source, "refused")
             if not failure.check(AddressRefused):  # the address policy logs its refusals once per host
@@ -192,6 +196,20 @@ class NewsSpider(scrapy.Spider):
             self.count(source, "entry_pages_failed")
             if error.not_before:  # the server asked to wait: the next poll waits
                 yield EntryPoll(source, entry_url(request), error.status or 0, False, not_before=error.not_before)
+
+    def deferred(self, request: scrapy.Request, deferred: HostDeferred) -> Iterator[FetchFailure | EntryPoll]:
+        """A request not sent because its host asked to wait longer than this crawl does: an article URL is
+        recorded as a failed fetch (tried again at the next crawl), an entry page is not polled before the host's
+        deadline. Counted as an error of the source (and as ``deferred``)."""
+        source, kind = request.meta.get("ai4s_source", "?"), request.meta.get("ai4s_kind")
+        self.count(source, "deferred")
+        self.count(source, "errors")
+        self.logger.info("Source %s: %s %s not requested: %s", source, kind, request.url, deferred)
+        if kind == "article":
+            yield FetchFailure(source, request.url, "http_error", None, str(deferred))
+        elif kind in ENTRY_KINDS:
+            self.count(source, "entry_pages_failed")
+            yield EntryPoll(source, entry_url(request), 0, False, not_before=deferred.until)
 
     def unchanged(self, request: scrapy.Request, unchanged: NotModified) -> Iterator[EntryPoll | scrapy.Request]:
         """An entry page unchanged since the last poll is not a failure: the entry pages it led to last

@@ -1,0 +1,284 @@
+"""Real crawls of the fault web (:mod:`tests.faultweb`): damaged bodies, lying headers, a host that asks
+to be left alone, robots.txt details. What a fault costs is a failed fetch (tried again at the next crawl),
+never an article made of damaged or misread data."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from crawler.app.webserver import Reply
+from crawler.text.extract import ExtractedArticle, extract_article
+from crawler.text.urls import canonical_url
+from storage import Database
+from storage.models import Article, FetchedUrl
+from tests.crawler.support import ai4s, article_html
+from tests.crawler.text.test_charset import lying_meta
+from tests.faultweb import ALLOW_ALL, FaultSite, RawReply, answer, gzip_bad_crc, gzip_truncated, rss
+from tests.localweb import load_corpus, transcode_to_big5
+from tests.textmetrics import token_f1
+
+FAST = ("-s", "DOWNLOAD_DELAY=0", "-s", "AI4S_EXTRACT_WORKERS=1", "-s", "AI4S_RETRY_BACKOFF_BASE=0.1")
+HTML = {"Content-Type": "text/html; charset=utf-8"}
+GZIPPED_HTML = {**HTML, "Content-Encoding": "gzip"}
+
+
+@dataclass
+class FaultCrawl:
+    """What a crawl of the fault web left: its exit code and log, the stored articles' canonical URLs and text,
+    and each fetched URL's outcome and error."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    articles: dict[str, str]
+    outcomes: dict[str, tuple[str, str | None]]
+
+
+def crawl(tmp_path: Path, sources: str, *settings: str, timeout: float = 180) -> FaultCrawl:
+    """Crawl the sources written in ``sources`` (TOML) into a new SQLite file, with ``settings`` (``-s`` pairs)."""
+    sources_file = tmp_path / "sources.toml"
+    sources_file.write_text(sources, encoding="utf-8")
+    db_url = f"sqlite:///{tmp_path / 'corpus.sqlite3'}"
+    result = ai4s(
+        "crawl",
+        "--sources",
+        str(sources_file),
+        "--db",
+        db_url,
+        "--log-level",
+        "INFO",
+        *FAST,
+        *settings,
+        timeout=timeout,
+    )
+    with Database(db_url) as database, database.session() as session:
+        articles = {a.canonical_url: a.text for a in session.execute(select(Article)).scalars()}
+        outcomes = {f.canonical_url: (f.outcome, f.error) for f in session.execute(select(FetchedUrl)).scalars()}
+    return FaultCrawl(result.returncode, result.stdout, result.stderr, articles, outcomes)
+
+
+def feed_source(name: str, site: FaultSite) -> str:
+    """A sources-file entry for ``site``'s feed ``/rss.xml``."""
+    return f'[[source]]\nname = "{name}"\nfeeds = ["{site.url("/rss.xml")}"]\n'
+
+
+def test_damaged_bodies_are_failed_fetches_never_articles(tmp_path: Path) -> None:
+    site = FaultSite("damaged", "127.0.4.1")
+    pages = {
+        "/2024/01/01/whole-story.html": answer(200, article_html("A whole story").encode(), HTML),
+        "/2024/01/02/gzip-cut-short.html": answer(200, gzip_truncated(article_html("Cut").encode(), 0.6), GZIPPED_HTML),
+        "/2024/01/03/gzip-bad-crc.html": answer(200, gzip_bad_crc(article_html("Bad CRC").encode()), GZIPPED_HTML),
+        "/2024/01/04/shorter-than-said.html": answer(200, article_html("Short").encode()[:3000], HTML, 5000),
+        "/2024/01/05/longer-than-said.html": answer(200, article_html("Long").encode(), HTML, 2500),
+    }
+    urls = {path: site.add(path, reply) for path, reply in pages.items()}
+    site.add("/rss.xml", rss(*urls.values()))
+    site.add("/robots.txt", ALLOW_ALL)
+    with site:
+        result = crawl(tmp_path, feed_source("damaged", site), "-s", "RETRY_TIMES=1")
+    assert result.returncode == 0, result.stderr[-3000:]
+    whole = canonical_url(urls.pop("/2024/01/01/whole-story.html"))
+    assert set(result.articles) == {whole}
+    for path, url in urls.items():
+        outcome, error = result.outcomes[canonical_url(url)]
+        assert outcome == "network_error", (path, outcome, error)  # tried again at the next crawl
+    assert "gzip" in result.outcomes[canonical_url(urls["/2024/01/02/gzip-cut-short.html"])][1]
+    assert "incorrect data check" in result.outcomes[canonical_url(urls["/2024/01/03/gzip-bad-crc.html"])][1]
+    assert "Content-Length" in result.outcomes[canonical_url(urls["/2024/01/04/shorter-than-said.html"])][1]
+    assert "Content-Length" in result.outcomes[canonical_url(urls["/2024/01/05/longer-than-said.html"])][1]
+
+
+# -- Retry-After pauses the whole host -------------------------------------------------------------
+def busy_once(retry_after: str | Callable[[], str], body: bytes) -> Callable[[str], Reply | RawReply]:
+    """A page that answers 503 with ``retry_after`` the first time, then ``body``."""
+    calls: list[str] = []
+
+    def reply(path: str) -> Reply | RawReply:
+        calls.append(path)
+        if len(calls) == 1:
+            value = retry_after() if callable(retry_after) else retry_after
+            return answer(503, b"busy", {"Content-Type": "text/plain", "Retry-After": value})
+        return answer(200, body, HTML)
+
+    return reply
+
+
+def slow_articles(site: FaultSite, prefix: str, count: int, delay: float) -> list[str]:
+    """``count`` article pages on ``site``, each served after ``delay`` seconds; their URLs."""
+
+    def slow(body: bytes) -> Callable[[str], RawReply]:
+        def reply(_: str) -> RawReply:
+            time.sleep(delay)
+            return answer(200, body, HTML)
+
+        return reply
+
+    return [
+        site.add(f"/2024/02/{day:02d}/{prefix}-story-{day}.html", slow(article_html(f"{prefix} story {day}").encode()))
+        for day in range(1, count + 1)
+    ]
+
+
+@pytest.mark.parametrize("form", ["seconds", "http-date"])
+def test_retry_after_pauses_every_request_to_that_host_and_no_other(tmp_path: Path, form: str) -> None:
+    busy, calm = FaultSite("busy", "127.0.4.2"), FaultSite("calm", "127.0.4.3")
+    # well beyond the start of the extraction pool (with the first article), which holds the whole crawl for a
+    # few seconds on a busy machine: the other host must have had time to go on during the pause
+    wait = 10.0
+
+    def retry_after() -> str:
+        return "10" if form == "seconds" else format_datetime(datetime.now(UTC) + timedelta(seconds=wait), usegmt=True)
+
+    first = busy.add("/2024/01/31/busy-story.html", busy_once(retry_after, article_html("Busy story").encode()))
+    busy_urls = [*slow_articles(busy, "busy", 12, 0.3), first]  # the last in the feed is requested first
+    calm_urls = slow_articles(calm, "calm", 16, 0.5)
+    for site, urls in ((busy, busy_urls), (calm, calm_urls)):
+        site.add("/rss.xml", rss(*urls))
+        site.add("/robots.txt", ALLOW_ALL)
+    sources = feed_source("busy", busy) + feed_source("calm", calm)
+    with busy, calm:
+        result = crawl(tmp_path, sources, "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=2", "-s", "AUTOTHROTTLE_ENABLED=False")
+    assert result.returncode == 0, result.stderr[-3000:]
+    (refused,) = [record for record in busy.records() if record.status == 503]
+    # an HTTP date has whole seconds: the pause ends up to a second sooner
+    pause_end = refused.answered + (wait if form == "seconds" else wait - 1.0)
+    # requests already sent when the 503 came (one other, at this concurrency) arrive at once; none after
+    during_pause = [r.path for r in busy.records() if refused.answered + 0.2 < r.arrived < pause_end]
+    assert during_pause == [], during_pause
+    retried = busy.records("/2024/01/31/busy-story.html")[1]
+    assert retried.arrived >= pause_end - 0.05
+    # the other host went on meanwhile
+    assert any(refused.answered + 0.2 < r.arrived < pause_end for r in calm.records())
+    assert set(result.articles) == {canonical_url(url) for url in busy_urls + calm_urls}
+
+
+def test_a_host_asking_to_wait_longer_than_the_crawl_waits_is_left_to_the_next_crawl(tmp_path: Path) -> None:
+    busy = FaultSite("busy", "127.0.4.4")
+    first = busy.add("/2024/01/31/busy-story.html", busy_once("3600", article_html("Busy story").encode()))
+    others = slow_articles(busy, "busy", 6, 0.3)
+    busy.add("/rss.xml", rss(first, *others))
+    busy.add("/robots.txt", ALLOW_ALL)
+    with busy:
+        started = time.time()
+        result = crawl(tmp_path, feed_source("busy", busy), "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1")
+        took = time.time() - started
+        (refused,) = [record for record in busy.records() if record.status == 503]
+        assert [r.path for r in busy.records() if r.arrived > refused.answered + 0.2] == []
+        assert took < 60  # nothing waited for the hour
+        for url in [first, *others]:
+            if canonical_url(url) not in result.articles:
+                outcome, error = result.outcomes[canonical_url(url)]
+                assert outcome == "http_error" and error is not None, (url, outcome, error)
+        assert "more than 60 s: nothing more of that host is requested in this crawl" in result.stderr
+        # the next crawl does not poll the host's feed before the deadline
+        before = len(busy.records("/rss.xml"))
+        crawl(tmp_path, feed_source("busy", busy))
+        assert len(busy.records("/rss.xml")) == before
+
+
+# -- lying charsets ------------------------------------------------------------------------------
+def test_a_page_comes_out_right_whatever_its_charset_header_says_or_not_at_all(
+    tmp_path: Path, corpus_dir: Path
+) -> None:
+    usable = [p for p in load_corpus(corpus_dir) if p.problem(allow_base=True) is None]
+    hant = next(p for p in usable if p.language == "zh-Hant")
+    gbk = [p for p in usable if p.encoding in ("gbk", "gb2312")][:2]
+    site = FaultSite("liar", "127.0.4.5")
+    latin1 = {"Content-Type": "text/html; charset=ISO-8859-1"}
+    big5_bytes = lying_meta(transcode_to_big5(hant.raw(), hant.encoding))
+    big5 = site.add("/2024/03/01/big5-story.html", answer(200, big5_bytes, latin1))
+    gb = [site.add(f"/2024/03/0{n + 2}/gbk-story.html", answer(200, page.raw(), latin1)) for n, page in enumerate(gbk)]
+    # a CMS that kept GBK text as Latin-1 and serves it as UTF-8: valid UTF-8 whose text is mojibake
+    mangled = gbk[0].raw().decode(gbk[0].encoding).encode(gbk[0].encoding).decode("latin-1").encode("utf-8")
+    double = site.add("/2024/03/09/double-encoded.html", answer(200, lying_meta(mangled, b"utf-8"), HTML))
+    site.add("/rss.xml", rss(big5, *gb, double))
+    site.add("/robots.txt", ALLOW_ALL)
+    with site:
+        result = crawl(tmp_path, feed_source("liar", site))
+    assert result.returncode == 0, result.stderr[-3000:]
+    honest = [
+        (big5, big5_bytes, "big5"),
+        *((url, page.raw(), page.encoding) for url, page in zip(gb, gbk, strict=True)),
+    ]
+    for url, body, charset in honest:
+        # what the page gives when its header tells the truth
+        truth = extract_article(body, url, charset, f"text/html; charset={charset}")
+        assert isinstance(truth, ExtractedArticle)
+        assert token_f1(result.articles[canonical_url(url)], truth.text) > 0.9, url
+    assert canonical_url(double) not in result.articles
+    outcome, error = result.outcomes[canonical_url(double)]
+    assert outcome == "network_error" and "mojibake" in (error or "")
+
+
+# -- robots.txt -----------------------------------------------------------------------------------
+def robots_site(name: str, host: str, robots: dict[str, Reply | RawReply]) -> tuple[FaultSite, str]:
+    """A site with two start pages, a feed of two articles and the given robots.txt routes; its sources entry."""
+    site = FaultSite(name, host)
+    links = "".join(f"<a href='/2024/04/0{n}/story-{n}.html'>story {n}</a>" for n in (1, 2))
+    for path in ("/", "/news/"):
+        site.add(path, answer(200, f"<html><body>{links}</body></html>".encode(), HTML))
+    articles = [
+        site.add(f"/2024/04/0{n}/story-{n}.html", answer(200, article_html(f"Story {n}").encode(), HTML))
+        for n in (1, 2, 3, 4)
+    ]
+    site.add("/rss.xml", rss(*articles[2:]))
+    for path, reply in robots.items():
+        site.add(path, reply)
+    sources = f'[[source]]\nname = "{name}"\nstart_urls = ["{site.url("/")}", "{site.url("/news/")}"]\n'
+    return site, sources + f'feeds = ["{site.url("/rss.xml")}"]\n'
+
+
+def text(body: bytes) -> Reply:
+    return Reply(200, body, {"Content-Type": "text/plain"})
+
+
+@pytest.mark.parametrize(
+    "robots",
+    [
+        {"/robots.txt": text(b"User-agent: *\nDisallow: /\n")},
+        {
+            "/robots.txt": answer(301, b"", {"Location": "/moved/robots.txt"}),
+            "/moved/robots.txt": answer(302, b"", {"Location": "/moved/again/robots.txt"}),
+            "/moved/again/robots.txt": text(b"User-agent: *\nDisallow: /\n"),
+        },
+    ],
+    ids=["disallow all", "behind two redirects"],
+)
+def test_disallow_all_means_not_one_page_request(tmp_path: Path, robots: dict[str, Reply | RawReply]) -> None:
+    site, sources = robots_site("closed", "127.0.4.6", robots)
+    with site:
+        result = crawl(tmp_path, sources)
+    assert set(site.paths()) == set(robots), site.paths()  # neither start page, nor the feed, nor an article
+    assert result.articles == {}
+
+
+def test_only_the_first_500_kib_of_robots_txt_are_read(tmp_path: Path) -> None:
+    huge = b"User-agent: *\nDisallow: /2024/04/03/\n" + b"# padding\n" * 60_000 + b"Disallow: /\n"
+    site, sources = robots_site("huge", "127.0.4.7", {"/robots.txt": text(huge)})
+    with site:
+        crawl(tmp_path, sources)
+    paths = site.paths()
+    assert "/2024/04/03/story-3.html" not in paths  # a rule within the first 500 KiB holds
+    assert "/2024/04/04/story-4.html" in paths and "/" in paths  # the Disallow: / after them is not read
+
+
+@pytest.mark.parametrize(("delay", "cap", "gap"), [("1", "30", 1.0), ("3600", "1.5", 1.5)], ids=["honoured", "capped"])
+def test_crawl_delay_spaces_the_requests_to_its_host(tmp_path: Path, delay: str, cap: str, gap: float) -> None:
+    site, sources = robots_site(
+        "slow", "127.0.4.8", {"/robots.txt": text(f"User-agent: *\nCrawl-delay: {delay}\n".encode())}
+    )
+    with site:
+        result = crawl(tmp_path, sources, "-s", f"AI4S_CRAWL_DELAY_MAX={cap}")
+    arrivals = [record.arrived for record in site.records()][1:]  # after robots.txt
+    assert len(arrivals) >= 7, site.paths()  # 2 start pages, the feed, 4 articles
+    gaps = [later - earlier for earlier, later in zip(arrivals, arrivals[1:], strict=False)]
+    assert min(gaps) >= gap - 0.05, gaps
+    assert len(result.articles) == 4
