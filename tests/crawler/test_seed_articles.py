@@ -67,7 +67,7 @@ def test_a_seed_from_a_web_page_is_its_article_text_with_its_source(site: LocalS
     added = add_seed(url, tmp_path)
     text = added.read_text(encoding="utf-8")
     assert text.startswith(f"{TITLE}\n\n") and text.endswith(f"\n\nSource: {url}\n")
-    assert "Paragraph 7." in text and "Home" not in text  # the article, not the navigation
+    assert f"{TITLE}, paragraph 7." in text and "Home" not in text  # the article, not the navigation
     (request,) = site.requests_for("/news/catalysts.html")
     assert request.headers["User-Agent"] == USER_AGENT
 
