@@ -282,14 +282,7 @@ def update_relevance(session: Session, article_id: int, relevance: float, releva
 def replace_text(session: Session, article_id: int, text: str) -> bool:
     """Give a stored article a new text (and content hash); False, and nothing changed, when another
     article already has that text."""
-    c_hash = content_hash(text)
-    taken = session.execute(
-        select(Article.id).where(Article.content_hash == c_hash, Article.id != article_id).limit(1)
-    ).scalar()
-    if taken is not None:
-        return False
-    session.execute(update(Article).where(Article.id == article_id).values(text=text, content_hash=c_hash))
-    return True
+    return _update_unless_text_taken(session, article_id, {"text": text, "content_hash": content_hash(text)})
 
 
 @dataclass(frozen=True)
@@ -337,6 +330,15 @@ def replace_article_fields(session: Session, article_id: int, fields: ArticleFie
     current = session.execute(select(*(getattr(Article, name) for name in compared)).where(Article.id == article_id))
     if dict(current.one()._mapping) == {name: values[name] for name in compared}:
         return FieldsReplaced(FIELDS_UNCHANGED)
+    if _update_unless_text_taken(session, article_id, values):
+        return FieldsReplaced(FIELDS_CHANGED)
+    holder = select(Article.id).where(Article.content_hash == values["content_hash"], Article.id != article_id)
+    return FieldsReplaced(FIELDS_COLLIDE, session.execute(holder.limit(1)).scalar())
+
+
+def _update_unless_text_taken(session: Session, article_id: int, values: dict[str, Any]) -> bool:
+    """Set ``values`` (with the ``content_hash`` of their text) on article ``article_id`` unless another article
+    already holds that content hash; whether it was set."""
     holder = select(Article.id).where(Article.content_hash == values["content_hash"], Article.id != article_id)
     # The condition makes the check and the write one statement (SQLite's single writer runs it whole); on
     # PostgreSQL a crawl may store the same text in a transaction not yet committed, which the unique
@@ -345,14 +347,10 @@ def replace_article_fields(session: Session, article_id: int, fields: ArticleFie
     try:
         if session.get_bind().dialect.name == "postgresql":
             with session.begin_nested():
-                updated = session.execute(statement).rowcount  # type: ignore[attr-defined]
-        else:
-            updated = session.execute(statement).rowcount  # type: ignore[attr-defined]
+                return bool(session.execute(statement).rowcount)  # type: ignore[attr-defined]
+        return bool(session.execute(statement).rowcount)  # type: ignore[attr-defined]
     except IntegrityError:
-        updated = 0
-    if updated:
-        return FieldsReplaced(FIELDS_CHANGED)
-    return FieldsReplaced(FIELDS_COLLIDE, session.execute(holder.limit(1)).scalar())
+        return False
 
 
 def retriable_urls(session: Session, sources: list[str], max_attempts: int) -> list[tuple[str, str]]:
