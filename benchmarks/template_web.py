@@ -52,7 +52,7 @@ from sqlalchemy.exc import OperationalError  # noqa: E402
 
 from crawler.corpus.templates import clean_new_text, learn_blocks  # noqa: E402
 from crawler.text.extract import ExtractedArticle, extract_article, warm_up  # noqa: E402
-from crawler.text.template_blocks import TEMPLATE_PAGES  # noqa: E402
+from crawler.text.template_blocks import TEMPLATE_PAGES, KeyedBlocks  # noqa: E402
 from crawler.text.urls import canonical_url  # noqa: E402
 from storage import Database  # noqa: E402
 from storage.models import Article, ArticlePage, CrawlRun, Source, TemplateBlock  # noqa: E402
@@ -215,8 +215,9 @@ def learning_cost(db_url: str, workdir: Path) -> float:
             with replay.session() as session, session.begin():
                 source_id = ensure_source(session, name)
                 started = time.perf_counter()
-                clean_new_text(session, source_id, text)
-                learn_blocks(session, source_id, article_id, text)
+                blocks = KeyedBlocks.of(text)
+                clean_new_text(session, source_id, blocks)
+                learn_blocks(session, source_id, article_id, blocks)
                 spent += time.perf_counter() - started
     return 1000 * spent / max(1, len(pages))
 

@@ -21,14 +21,7 @@ from sqlalchemy.orm import Session
 from crawler.relevance.profile import RelevanceScorer
 from crawler.stories.assign import regroup_article
 from crawler.stories.fingerprint import fingerprint
-from crawler.text.template_blocks import (
-    TEMPLATE_PAGES,
-    CleanedText,
-    block_key,
-    page_block_keys,
-    remove_template,
-    text_blocks,
-)
+from crawler.text.template_blocks import TEMPLATE_PAGES, CleanedText, KeyedBlocks
 from storage.models import Article, utcnow
 from storage.repository import replace_text, update_relevance
 from storage.templates import block_pages, count_blocks, forget_rare_blocks, template_keys
@@ -38,26 +31,23 @@ from storage.templates import block_pages, count_blocks, forget_rare_blocks, tem
 RARE_BLOCKS_KEPT = timedelta(days=30)
 
 
-def clean_new_text(session: Session, source_id: int, text: str) -> CleanedText:
+def clean_new_text(session: Session, source_id: int, blocks: KeyedBlocks) -> CleanedText:
     """A new article's text without its source's template, counting the article itself: a block that the
     source's stored articles share with it on ``TEMPLATE_PAGES`` pages in all is template."""
-    pages = block_pages(session, source_id, page_block_keys(text))
-    return remove_template(text, {key for key, count in pages.items() if count + 1 >= TEMPLATE_PAGES})
+    pages = block_pages(session, source_id, blocks.samples())
+    return blocks.without({key for key, count in pages.items() if count + 1 >= TEMPLATE_PAGES})
 
 
 def clean_stored_text(session: Session, source_id: int, text: str) -> CleanedText:
     """A stored article's text without the blocks that are now its source's template."""
-    return remove_template(text, template_keys(session, source_id, page_block_keys(text), TEMPLATE_PAGES))
+    blocks = KeyedBlocks.of(text)
+    return blocks.without(template_keys(session, source_id, blocks.samples(), TEMPLATE_PAGES))
 
 
-def learn_blocks(session: Session, source_id: int, article_id: int, extracted_text: str) -> list[int]:
+def learn_blocks(session: Session, source_id: int, article_id: int, blocks: KeyedBlocks) -> list[int]:
     """Count the blocks of a newly stored article's text as extracted (template included: that is how the
     template stays known); return the earlier articles to clean again, whose blocks just became template."""
-    samples: dict[int, str] = {}
-    for block in text_blocks(extracted_text):
-        key = block_key(block)
-        if key is not None:
-            samples.setdefault(key, block)
+    samples = blocks.samples()
     return count_blocks(session, source_id, article_id, samples, TEMPLATE_PAGES, samples)
 
 

@@ -26,6 +26,7 @@ from crawler.relevance.profile import Relevance, RelevanceScorer
 from crawler.stories.assign import assign_story
 from crawler.stories.fingerprint import Fingerprint, fingerprint
 from crawler.text.extract import EXTRACTOR, ExtractedArticle, NotAnArticle, warm_up
+from crawler.text.template_blocks import KeyedBlocks
 from crawler.text.urls import canonical_url
 from storage import NewArticle
 from storage.models import TERMINAL_OUTCOMES
@@ -136,7 +137,8 @@ class StorePipeline:
         source_id = self.context.source_ids.get(page.source) or ensure_source(session, page.source)
         if isinstance(result, ExtractedArticle):
             # Reads first, writes after: on SQLite the write lock is taken only for the writes.
-            cleaned = clean_new_text(session, source_id, result.text)
+            blocks = KeyedBlocks.of(result.text)  # cut and keyed once, for cleaning and for counting
+            cleaned = clean_new_text(session, source_id, blocks)
             relevance = item.relevance = self.scorer.score(result.title, cleaned.text)
             found = fingerprint(cleaned.text) if cleaned.removed else item.fingerprint
             stored = store_article(
@@ -163,7 +165,7 @@ class StorePipeline:
             outcome, article_id, error = ("article" if stored.created else "duplicate"), stored.article_id, None
             if stored.created:
                 self._keep_page(session, stored.article_id, item)
-                self._learn_template(session, page.source, source_id, stored.article_id, result.text)
+                self._learn_template(session, page.source, source_id, stored.article_id, blocks)
                 self._assign_story(session, stored.article_id, found, page.source)
             self.stats.inc_value(stat_key(page.source, "new_articles" if stored.created else "duplicates"))
             if stored.created and not relevance.relevant:
@@ -191,9 +193,11 @@ class StorePipeline:
                 source_id=source_id,
             )
 
-    def _learn_template(self, session: Session, source: str, source_id: int, article_id: int, text: str) -> None:
+    def _learn_template(
+        self, session: Session, source: str, source_id: int, article_id: int, blocks: KeyedBlocks
+    ) -> None:
         """Count the new article's blocks; clean the earlier articles whose blocks just became template."""
-        recleaned = clean_again(session, learn_blocks(session, source_id, article_id, text), self.scorer)
+        recleaned = clean_again(session, learn_blocks(session, source_id, article_id, blocks), self.scorer)
         if recleaned.changed:
             logger.info(
                 "Source %s: its template is learned further; %d earlier articles cleaned of it",

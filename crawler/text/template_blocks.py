@@ -39,9 +39,41 @@ def block_key(block: str) -> int | None:
     return int.from_bytes(digest, "little", signed=True)
 
 
+@dataclass(frozen=True)
+class KeyedBlocks:
+    """An extracted text cut into its blocks, each with its key: made once a page, for cleaning and counting."""
+
+    text: str
+    blocks: tuple[tuple[str, int | None], ...]
+
+    @classmethod
+    def of(cls, text: str) -> KeyedBlocks:
+        """The blocks of ``text`` and their keys."""
+        return cls(text, tuple((block, block_key(block)) for block in text_blocks(text)))
+
+    def samples(self) -> dict[int, str]:
+        """Each distinct key, in the order of the text, with the first block that has it (a page counts once
+        per block)."""
+        samples: dict[int, str] = {}
+        for block, key in self.blocks:
+            if key is not None:
+                samples.setdefault(key, block)
+        return samples
+
+    def without(self, template: Collection[int]) -> CleanedText:
+        """The text without the blocks whose key is in ``template``; never nothing: a text that is all template
+        (a page with no text of its own) comes back whole."""
+        if not template:
+            return CleanedText(self.text, 0)
+        kept = [block for block, key in self.blocks if key not in template]
+        if not kept or len(kept) == len(self.blocks):
+            return CleanedText(self.text, 0)
+        return CleanedText("\n".join(kept), len(self.blocks) - len(kept))
+
+
 def page_block_keys(text: str) -> tuple[int, ...]:
     """The distinct keys of a text's blocks, in their order (a page counts once per block)."""
-    return tuple(dict.fromkeys(key for key in map(block_key, text_blocks(text)) if key is not None))
+    return tuple(KeyedBlocks.of(text).samples())
 
 
 @dataclass(frozen=True)
@@ -55,10 +87,4 @@ class CleanedText:
 def remove_template(text: str, template: Collection[int]) -> CleanedText:
     """``text`` without the blocks whose key is in ``template``; never nothing: a text that is all template
     (a page with no text of its own) comes back whole."""
-    if not template:
-        return CleanedText(text, 0)
-    blocks = text_blocks(text)
-    kept = [block for block in blocks if block_key(block) not in template]
-    if not kept or len(kept) == len(blocks):
-        return CleanedText(text, 0)
-    return CleanedText("\n".join(kept), len(blocks) - len(kept))
+    return KeyedBlocks.of(text).without(template)
