@@ -50,6 +50,7 @@ from email.utils import format_datetime
 from functools import lru_cache
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 from urllib.parse import parse_qs, urlsplit
 
 from crawler.app.webserver import LocalSite, Reply, RequestRecord, html_reply
@@ -945,7 +946,38 @@ def original_page(web: NewsWeb, article: ExpectedArticle) -> CorpusPage:
 
 
 # -- the web -----------------------------------------------------------------------------------
-class NewsWeb:
+class LoopbackWeb:
+    """A web of :class:`~crawler.app.webserver.LocalSite` servers, started and stopped together (and in a
+    ``with`` block); a subclass names its servers in :meth:`servers`."""
+
+    def servers(self) -> Iterable[LocalSite]:
+        """The servers of the web."""
+        raise NotImplementedError
+
+    def start(self) -> Self:
+        """Start serving every site; returns the web."""
+        for server in self.servers():
+            server.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop every site and release its port (all at once: each stop waits up to half a second)."""
+        stoppers = [threading.Thread(target=server.stop) for server in self.servers()]
+        for stopper in stoppers:
+            stopper.start()
+        for stopper in stoppers:
+            stopper.join()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+class NewsWeb(LoopbackWeb):
     """Four loopback news sites built from the test corpus; see the module docstring for what each holds.
 
     Build it with :meth:`build`, then :meth:`start` it (or use it as a context manager). It
@@ -1083,25 +1115,6 @@ class NewsWeb:
             paths = site.article_paths  # the live set: articles published later are slow too
             site.site.extra_delay = lambda record, paths=paths: seconds if bare_path(record.path) in paths else 0.0  # type: ignore[misc]
 
-    # -- life cycle ----------------------------------------------------------------------------
-    def start(self) -> NewsWeb:
-        """Start serving every site; returns the web."""
-        for site in self._sites:
-            site.site.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop every site and release its port (all at once: each stop waits up to half a second)."""
-        stoppers = [threading.Thread(target=site.site.stop) for site in self._sites]
-        for stopper in stoppers:
-            stopper.start()
-        for stopper in stoppers:
-            stopper.join()
-
-    def __enter__(self) -> NewsWeb:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+    def servers(self) -> Iterable[LocalSite]:
+        """The servers of its sites."""
+        return self.sites.values()

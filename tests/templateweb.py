@@ -43,14 +43,13 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from functools import lru_cache
 from pathlib import Path
-from types import TracebackType
 from urllib.parse import parse_qs, urlsplit
 
 import lxml.html
 from lxml import etree
 
 from crawler.app.webserver import LocalSite, Reply, RequestRecord, html_reply
-from tests.localweb import CorpusPage, bare_path, load_corpus, slugify
+from tests.localweb import CorpusPage, LoopbackWeb, bare_path, load_corpus, slugify
 
 #: Loopback addresses of the sites, in the order of :data:`SITE_PLANS` (other test webs use 127.0.0.x).
 SITE_HOSTS: tuple[str, ...] = tuple(f"127.0.3.{number}" for number in range(1, 9))
@@ -888,7 +887,7 @@ _NOT_FOUND = Reply(
 
 
 # -- the web -----------------------------------------------------------------------------------
-class TemplateWeb:
+class TemplateWeb(LoopbackWeb):
     """Eight loopback news sites, each wrapping its articles in one real template; see the module docstring.
 
     A context manager: ``with TemplateWeb(corpus_root, seed=0) as web:`` serves the sites. It cannot
@@ -1075,28 +1074,9 @@ class TemplateWeb:
                 counts[outlet.url(path)] += 1
         return counts
 
-    # -- life cycle ----------------------------------------------------------------------------
-    def start(self) -> TemplateWeb:
-        """Start serving every site; returns the web."""
-        for outlet in self._outlets:
-            outlet.site.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop every site and release its port (all at once: each stop waits up to half a second)."""
-        stoppers = [threading.Thread(target=o.site.stop) for o in self._outlets]
-        for stopper in stoppers:
-            stopper.start()
-        for stopper in stoppers:
-            stopper.join()
-
-    def __enter__(self) -> TemplateWeb:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+    def servers(self) -> Iterable[LocalSite]:
+        """The servers of its sites."""
+        return self.local_sites.values()
 
 
 @dataclass(frozen=True)
