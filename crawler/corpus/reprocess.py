@@ -11,7 +11,6 @@ reprocessed comes out unchanged).
 
 from __future__ import annotations
 
-import json
 import logging
 import multiprocessing
 import os
@@ -206,7 +205,7 @@ def article_fields(
         encoding=result.encoding,
         relevance=relevance.score,
         relevant=relevance.relevant,
-        evidence=json.dumps(relevance.evidence(), ensure_ascii=False),
+        evidence=relevance.evidence_json(),
         credited_source=credited_source(result.text),  # read before the template is removed
         minhash=computed.signature if computed else None,
         shingles=len(shingles),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from crawler.relevance.profile import RelevanceScorer
@@ -38,7 +37,7 @@ def rescore_articles(database: Database, scorer: RelevanceScorer, batch: int = 5
         with database.session() as session, session.begin():
             for article_id, title, text in rows:
                 result = scorer.score(title, text)
-                evidence = json.dumps(result.evidence(), ensure_ascii=False)
+                evidence = result.evidence_json()
                 update_relevance(session, article_id, result.score, result.relevant, evidence)
                 scored += 1
                 relevant += result.relevant

@@ -10,7 +10,6 @@ session (the transaction that stores the article), so concurrent crawls count on
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -81,7 +80,7 @@ def clean_again(session: Session, article_ids: Iterable[int], scorer: RelevanceS
             collisions.append(row.id)
             continue
         relevance = scorer.score(row.title, cleaned.text)
-        evidence = json.dumps(relevance.evidence(), ensure_ascii=False)
+        evidence = relevance.evidence_json()
         update_relevance(session, row.id, relevance.score, relevance.relevant, evidence)
         regroup_article(session, row.id, fingerprint(cleaned.text), row.first_seen)
         changed.append(row.id)

@@ -10,7 +10,6 @@ crawl context (:mod:`crawler.crawl.context`), which the store pipeline hands its
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 from concurrent.futures import Executor
@@ -156,7 +155,7 @@ class StorePipeline:
                     encoding=result.encoding,
                     relevance=relevance.score,
                     relevant=relevance.relevant,
-                    evidence=json.dumps(relevance.evidence(), ensure_ascii=False),
+                    evidence=relevance.evidence_json(),
                     credited_source=item.credited_source,
                 ),
                 run_id=self.context.run_id,

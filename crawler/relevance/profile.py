@@ -15,6 +15,7 @@ the weighted hits into a score in 0..1:
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import tomllib
@@ -100,6 +101,10 @@ class Relevance:
         """The strongest hits as plain dicts (for storage and reports)."""
         ranked = sorted(self.hits, key=lambda h: (h.facet != "core", -h.count, h.term))
         return [{"term": h.term, "facet": h.facet, "count": h.count, "where": list(h.where)} for h in ranked[:limit]]
+
+    def evidence_json(self) -> str:
+        """The strongest hits as the JSON text an article stores (``articles.evidence``)."""
+        return json.dumps(self.evidence(), ensure_ascii=False)
 
 
 # -- reading and writing profiles --------------------------------------------------------------
