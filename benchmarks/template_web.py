@@ -37,9 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import asdict, dataclass
-from email.message import Message
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -59,16 +57,15 @@ from storage.models import Article, ArticlePage, CrawlRun, Source, TemplateBlock
 from storage.repository import ensure_source  # noqa: E402
 from tests.templateweb import FAST_SETTINGS, TemplateArticle, TemplateWeb, squash  # noqa: E402
 from tests.templateweb_checks import (  # noqa: E402
+    fetch,
     mean_by_site,
+    requested_after_stored,
     requested_again,
     stored_articles,
     story_scores,
     text_scores,
 )
 from tests.textmetrics import token_f1  # noqa: E402
-
-# No proxies from the environment: the sites are on loopback and must be asked directly.
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 @dataclass(frozen=True)
@@ -85,12 +82,6 @@ class PageResult:
     product_title: bool
     product_outcome: str
     """``article``, or the product's reason for finding none."""
-
-
-def fetch(url: str) -> tuple[bytes, Message]:
-    """Body and headers of a GET of ``url``."""
-    with _OPENER.open(url, timeout=30) as response:
-        return response.read(), response.headers
 
 
 def same_title(extracted: str | None, truth: str) -> bool:
@@ -298,21 +289,11 @@ def measure_daemon(corpus: Path, seed: int, rounds: int, workdir: Path) -> dict:
             daemon.terminate()
             daemon.wait(timeout=60)
         seconds = time.monotonic() - started
-        with Database(db_url) as database, database.session() as session:
-            stored_at = {
-                url: seen.timestamp()
-                for url, seen in session.execute(select(Article.canonical_url, Article.first_seen))
-            }
-        again = [
-            f"{name}{record.path}"
-            for name, record in web.requests()
-            if (url := canonical_url(web.sites[name].base_url + record.path)) in stored_at
-            and record.time > stored_at[url] + 0.5
-        ]
+        again = requested_after_stored(web, db_url)
     return {
         "rounds": rounds,
         "seconds": round(seconds),
-        "stored": len(stored_at),
+        "stored": len({article.id for article in stored_articles(db_url).values()}),
         "requested_again": len(again),
         "requested_again_pages": again,
     }

@@ -11,6 +11,7 @@ import urllib.request
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from email.message import Message
 from itertools import combinations
 
 from sqlalchemy import select
@@ -18,17 +19,22 @@ from sqlalchemy import select
 from crawler.text.urls import canonical_url
 from storage import Database
 from storage.models import Article, FetchedUrl, Source
-from tests.templateweb import TemplateArticle
+from tests.templateweb import TemplateArticle, TemplateWeb
 from tests.textmetrics import token_f1
 
 # No proxies from the environment: the sites are on loopback and must be asked directly.
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
+def fetch(url: str) -> tuple[bytes, Message]:
+    """Body and headers of a GET of ``url`` (a page of the served web)."""
+    with _OPENER.open(url, timeout=30) as response:
+        return response.read(), response.headers
+
+
 def fetch_page(url: str) -> bytes:
     """The body of a GET of ``url`` (a page of the served web)."""
-    with _OPENER.open(url, timeout=30) as response:
-        return response.read()
+    return fetch(url)[0]
 
 
 @dataclass(frozen=True)
@@ -132,3 +138,18 @@ def requested_again(before: Counter[str], after: Counter[str], stored: dict[str,
     return {
         url: after[url] - before[url] for url in before if canonical_url(url) in stored and after[url] > before[url]
     }
+
+
+def requested_after_stored(web: TemplateWeb, db_url: str) -> list[str]:
+    """``site/path`` of every request of an article page made after the article was stored (half a second
+    after its first sight, for the request that stored it), in time order."""
+    with Database(db_url) as database, database.session() as session:
+        stored_at = {
+            url: seen.timestamp() for url, seen in session.execute(select(Article.canonical_url, Article.first_seen))
+        }
+    return [
+        f"{name}{record.path}"
+        for name, record in web.requests()
+        if (url := canonical_url(web.sites[name].base_url + record.path)) in stored_at
+        and record.time > stored_at[url] + 0.5
+    ]

@@ -15,11 +15,7 @@ from pathlib import Path
 
 import pytest
 import trafilatura
-from sqlalchemy import select
 
-from crawler.text.urls import canonical_url
-from storage import Database
-from storage.models import Article
 from tests.crawler.schedule.daemons import DaemonProcess, finished_runs, runs, wait_until
 from tests.crawler.support import ai4s
 from tests.templateweb import FAST_SETTINGS, SLUG_ONLY_SHAPES, TemplateArticle, TemplateWeb
@@ -28,6 +24,7 @@ from tests.templateweb_checks import (
     fetch_page,
     find,
     mean_by_site,
+    requested_after_stored,
     requested_again,
     stored_articles,
     story_scores,
@@ -138,19 +135,8 @@ def test_daemon_rounds_request_no_stored_article_page_again(corpus_dir: Path, tm
         finally:
             daemon.ensure_stopped()
         assert code == 0, daemon.log()[-3000:]
-        requests = web.requests()
         stored = stored_articles(db_url)
-        with Database(db_url) as database, database.session() as session:
-            stored_at = {
-                url: first_seen.timestamp()
-                for url, first_seen in session.execute(select(Article.canonical_url, Article.first_seen))
-            }
         unstored = [a.url for a in web.articles if a.site in names and not find(stored, a)]
         assert unstored == [], daemon.log()[-3000:]
-        again = [
-            (name, record.path)
-            for name, record in requests
-            if (url := canonical_url(web.sites[name].base_url + record.path)) in stored_at
-            and record.time > stored_at[url] + 0.5
-        ]
+        again = requested_after_stored(web, db_url)
         assert again == [], f"{len(runs(db_url))} runs"
