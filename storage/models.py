@@ -234,6 +234,11 @@ class CrawlRun(Base):
     pid: Mapped[int | None] = mapped_column(Integer)
     host: Mapped[str | None] = mapped_column(String(255))
     message: Mapped[str | None] = mapped_column(Text)
+    # A crawl sent to the cluster's queue: its task id (set by the daemon when it sends it), the worker
+    # running it and that worker's last sign of life (set by the worker): a dead worker's heartbeat goes stale.
+    task_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    worker: Mapped[str | None] = mapped_column(String(255))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class EntryPage(Base):

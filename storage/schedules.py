@@ -77,8 +77,11 @@ def adopt_run(session: Session, run_id: int, pid: int, host: str) -> bool:
 
 
 def abort_stale_runs(session: Session, is_alive: Callable[[CrawlRun], bool]) -> list[int]:
-    """Mark ``aborted`` every run still ``running`` whose process ``is_alive`` says is gone; their ids."""
-    stale = [run for run in session.execute(select(CrawlRun).where(CrawlRun.status == RunStatus.RUNNING)).scalars()]
+    """Mark ``aborted`` every run still ``running`` whose process ``is_alive`` says is gone (runs sent to
+    the cluster's queue aside); their ids."""
+    # a run sent to the cluster's queue (``task_id``) is judged by the daemon from the queue and its heartbeat
+    running = select(CrawlRun).where(CrawlRun.status == RunStatus.RUNNING, CrawlRun.task_id.is_(None))
+    stale = list(session.execute(running).scalars())
     aborted = [run.id for run in stale if not is_alive(run)]
     if aborted:
         session.execute(

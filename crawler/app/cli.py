@@ -60,6 +60,42 @@ TopicsOption = Annotated[
 ]
 
 
+BrokerFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--broker-file",
+        help="File holding the broker URL (redis://:PASSWORD@HOST:PORT/N). Default: $AI4S_BROKER_URL.",
+    ),
+]
+#: ``--broker URL`` is refused: a URL on the command line shows its password to whoever runs ``ps``.
+BrokerRefusedOption = Annotated[str | None, typer.Option("--broker", hidden=True)]
+
+
+def _broker(broker_file: Path | None, refused: str | None, required: bool) -> str | None:
+    """The broker URL from ``--broker-file`` or ``$AI4S_BROKER_URL``; exit 2 if ``--broker`` was given, or
+    if none is given and one is ``required``."""
+    from crawler.cluster.broker import BROKER_ENV, BrokerError, broker_url
+
+    if refused is not None:
+        raise _fail(
+            f"--broker is refused: a URL on the command line shows its password to anyone who runs ps; "
+            f"put it in ${BROKER_ENV} or in a file given with --broker-file"
+        )
+    try:
+        url = broker_url(broker_file)
+    except BrokerError as exc:
+        raise _fail(str(exc)) from None
+    if url is None and required:
+        raise _fail(f"no broker: set ${BROKER_ENV} or give --broker-file FILE (a redis:// URL)")
+    return url
+
+
+def _require_postgresql(config: Config) -> None:
+    """Exit 2 unless the database is PostgreSQL: a cluster's machines share one database."""
+    if not config.db_url.startswith("postgresql"):
+        raise _fail(f"a cluster needs a PostgreSQL database (--db postgresql://...), not {config.db_url}")
+
+
 def _fail(message: str, code: int = 2) -> typer.Exit:
     _stderr().print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
@@ -119,8 +155,11 @@ def daemon(
     digest_settle: Annotated[
         float, typer.Option(help="Seconds of the newest articles a digest leaves to the next (in-flight crawls).")
     ] = 60.0,
+    broker_file: BrokerFileOption = None,
+    broker: BrokerRefusedOption = None,
 ) -> None:
-    """Crawl every source on its own schedule, until SIGTERM or Ctrl-C (one daemon per database)."""
+    """Crawl every source on its own schedule, until SIGTERM or Ctrl-C (one daemon per database); with a
+    broker ($AI4S_BROKER_URL or --broker-file) the crawls go to the cluster's workers."""
     import logging
 
     from crawler.digest.mail import MailError
@@ -139,8 +178,11 @@ def daemon(
         digest_dir=digest_dir,
         digest_mail=digest_mail,
         digest_settle=digest_settle,
+        broker=_broker(broker_file, broker, required=False),
     )
     config = _load_config(db=db, sources_file=sources, source_names=source, topics_file=topics, settings=setting)
+    if options.broker is not None:
+        _require_postgresql(config)
     try:
         runner = Daemon(config, options)
     except (ValueError, MailError) as exc:  # a cron expression APScheduler refuses, mail without SMTP settings
@@ -149,6 +191,76 @@ def daemon(
         runner.run()
     except LockHeld as exc:
         raise _fail(f"{exc}; stop it first, or use another --db", code=3) from None
+
+
+@app.command()
+def worker(
+    sources: SourcesOption = None,
+    db: DbOption = None,
+    setting: Annotated[list[str], typer.Option("-s", "--set", help="Scrapy setting NAME=VALUE (repeatable).")] = [],  # noqa: B006
+    topics: TopicsOption = None,
+    concurrency: Annotated[int, typer.Option(min=1, help="Crawls running at once (one process each).")] = 1,
+    name: Annotated[
+        str | None, typer.Option(help="The worker's name (NAME or NAME@HOST). Default: ai4s-PID@HOST.")
+    ] = None,
+    time_limit: Annotated[float, typer.Option(help="Seconds a crawl may run before it is stopped.")] = 3600.0,
+    stop_timeout: Annotated[
+        float, typer.Option(help="Seconds a crawl gets to stop cleanly before it is killed.")
+    ] = 30.0,
+    log_dir: Annotated[
+        Path | None, typer.Option(help="Directory of the per-source crawl logs. Default: the user's log directory.")
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="Log level of the worker's own log (on stderr).")] = "INFO",
+    broker_file: BrokerFileOption = None,
+    broker: BrokerRefusedOption = None,
+) -> None:
+    """Run the crawls the daemon sends to the cluster's queue, until SIGTERM (the broker URL from
+    $AI4S_BROKER_URL or --broker-file; the database is the daemon's PostgreSQL)."""
+    import logging
+
+    from platformdirs import user_log_dir
+
+    from crawler.cluster.worker import WorkerSettings, run_worker
+    from storage.db import APP_NAME
+
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s", datefmt="%Y-%m-%d %H:%M:%S"
+    )
+    url = _broker(broker_file, broker, required=True)
+    assert url is not None
+    config = _load_config(db=db, sources_file=sources, topics_file=topics, settings=setting)
+    _require_postgresql(config)
+    settings = WorkerSettings(
+        config=config,
+        log_dir=log_dir or Path(user_log_dir(APP_NAME)),
+        time_limit=time_limit,
+        stop_timeout=stop_timeout,
+    )
+    run_worker(url, settings, concurrency=concurrency, name=name)
+
+
+@app.command()
+def workers(
+    db: DbOption = None,
+    broker_file: BrokerFileOption = None,
+    broker: BrokerRefusedOption = None,
+) -> None:
+    """Show the cluster: crawls waiting in the queue, each worker's running crawls and last heartbeat."""
+    from crawler.app.tables import workers_table
+    from crawler.cluster.app import make_app, queue_length
+    from crawler.cluster.dispatch import HEARTBEAT_STALE
+    from storage import Database
+    from storage.cluster import queued_runs
+
+    url = _broker(broker_file, broker, required=True)
+    assert url is not None
+    try:
+        waiting: int | None = queue_length(make_app(url))
+    except Exception:  # an unreachable broker: the table says so, the workers' rows still show
+        waiting = None
+    with Database(db) as database, database.session() as session:
+        runs = queued_runs(session)
+    _stdout().print(workers_table(waiting, runs, HEARTBEAT_STALE))
 
 
 @app.command()

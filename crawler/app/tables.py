@@ -14,6 +14,7 @@ from crawler.relevance.evaluate import ProfileEvaluation
 from crawler.schedule.jobs import job_id
 from crawler.sources import Source
 from crawler.text.durations import describe_interval, describe_moment
+from storage.cluster import QueuedRun
 from storage.counters import SUMMARY_COUNTERS, SourceRunCounts
 from storage.repository import CorpusStats
 from storage.schedules import ScheduleState
@@ -187,4 +188,31 @@ def reprocess_table(report: ReprocessReport) -> Table:
         table.add_row("  articles that joined an earlier story", str(stories.copies))
     for collision in report.collisions[:20]:
         table.add_row(f"  collision: article {collision.article_id}", f"text of article {collision.holder}")
+    return table
+
+
+def workers_table(queue_length: int | None, runs: Sequence[QueuedRun], stale_after: float) -> Table:
+    """``ai4s workers``: the jobs waiting in the queue, and each worker's running crawls and last heartbeat."""
+    now = datetime.now(UTC)
+    waiting = "unknown (the broker is unreachable)" if queue_length is None else str(queue_length)
+    table = Table(title=f"cluster: {waiting} crawls waiting in the queue", title_justify="left")
+    for column in ("worker", "running crawls", "last heartbeat", "state"):
+        table.add_column(column)
+    by_worker: dict[str, list[QueuedRun]] = {}
+    for run in runs:
+        if run.worker is not None:
+            by_worker.setdefault(run.worker, []).append(run)
+    for worker, running in sorted(by_worker.items()):
+        beats = [run.heartbeat_at for run in running if run.heartbeat_at is not None]
+        last = max(beats) if beats else None
+        alive = last is not None and (now - last).total_seconds() < stale_after
+        table.add_row(
+            worker,
+            ", ".join(f"{run.source} (run {run.run_id})" for run in running),
+            describe_moment(last, now) if last else "never",
+            "alive" if alive else "no heartbeat: gone? (its jobs run again elsewhere)",
+        )
+    unclaimed = [run for run in runs if run.worker is None]
+    if unclaimed:
+        table.caption = f"sent, no worker yet: {', '.join(f'{run.source} (run {run.run_id})' for run in unclaimed)}"
     return table

@@ -13,6 +13,10 @@ row and closes it if the child could not (a crash, a kill; :mod:`crawler.schedul
 close their run as ``interrupted``) and killed when they do not (their run is then ``aborted``).
 Whatever a crawl committed stays committed.
 
+With a broker (``DaemonOptions.broker``) the daemon is still the only scheduler, but a due crawl is
+sent to the cluster's queue instead of run here (:mod:`crawler.cluster.dispatch`); its outcome comes
+back through its crawl-run row, and moves the source's schedule as a crawl run here does.
+
 This module wires those parts: the lock, the signals, the main loop, and the two job functions.
 """
 
@@ -32,9 +36,12 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 from platformdirs import user_data_dir, user_log_dir
 
+from crawler.cluster.broker import masked
+from crawler.cluster.dispatch import Dispatcher
 from crawler.config import Config
 from crawler.digest.mail import SmtpSettings
 from crawler.schedule.jobs import DigestJob, check_schedules, make_scheduler, reschedule_crawl, sync_jobs
+from crawler.schedule.policy import RunResult
 from crawler.schedule.runs import (
     abort_orphaned_runs,
     adapt_schedule,
@@ -47,6 +54,7 @@ from crawler.schedule.runs import (
 from crawler.schedule.supervise import CrawlChild, crawl_command
 from crawler.sources import Source
 from storage import Database
+from storage.counters import SourceRunCounts
 from storage.db import APP_NAME
 from storage.lock import DatabaseLock
 
@@ -73,6 +81,8 @@ class DaemonOptions:
     digest_mail: list[str] = field(default_factory=list)
     digest_name: str = "daemon"
     digest_settle: float = 60.0  # seconds of the latest articles a digest leaves to the next one
+    broker: str | None = None  # a Redis URL: crawls go to the cluster's queue instead of running here
+    tick_interval: float = 10.0  # with a broker: seconds between two looks at the queued crawls
 
 
 # The job functions must be importable by reference (the job store pickles ``module:function``
@@ -124,6 +134,9 @@ class Daemon:
         self._children_lock = threading.Lock()
         self._active = 0
         self._idle = threading.Condition()
+        self.dispatcher: Dispatcher | None = None
+        if options.broker is not None:
+            self.dispatcher = Dispatcher(self.database, options.broker, options.time_limit, self._crawl_finished)
 
     # -- life cycle ---------------------------------------------------------------------
     def run(self) -> None:
@@ -148,6 +161,8 @@ class Daemon:
                 len(self.sources),
                 self.log_dir,
             )
+            if self.dispatcher is not None:
+                logger.info("Crawls are sent to the queue of %s", masked(self.options.broker or ""))
             self._watch_lock()
             self._shut_down()
         finally:
@@ -170,8 +185,14 @@ class Daemon:
 
     def _watch_lock(self) -> None:
         """Wait until told to stop, stopping too if the database lock is lost."""
-        checked = time.monotonic()
+        checked = ticked = time.monotonic()
         while not self.stopping.wait(0.5):
+            if self.dispatcher is not None and time.monotonic() - ticked > self.options.tick_interval:
+                ticked = time.monotonic()
+                try:
+                    self.dispatcher.tick()
+                except Exception:  # the database went away for a moment: the next tick sees the same rows
+                    logger.exception("Looking at the queued crawls failed")
             if time.monotonic() - checked > LOCK_CHECK_INTERVAL:
                 checked = time.monotonic()
                 if not self.lock.check():
@@ -220,7 +241,10 @@ class Daemon:
             return
         with self._job_running():
             try:
-                self._crawl(source)
+                if self.dispatcher is not None:
+                    self.dispatcher.send(name)
+                else:
+                    self._crawl(source)
             except Exception:
                 logger.exception("Source %s: the crawl job failed", name)
 
@@ -249,7 +273,14 @@ class Daemon:
         result, counts = close_crawl_run(
             self.database, source.name, run_id, ended, stderr_path, daemon_stopping=self.stopping.is_set()
         )
+        self._crawl_finished(source.name, result, counts, time.monotonic() - started)
+
+    def _crawl_finished(self, name: str, result: RunResult, counts: SourceRunCounts | None, seconds: float) -> None:
+        """Move the source's schedule by the result of its crawl, and log the run."""
+        source = self.sources.get(name)
+        if source is None:  # a queued crawl of a source no longer in the sources file
+            return
         state = adapt_schedule(self.database, source, result)
         if state.interval_seconds is not None and not self.stopping.is_set() and self.scheduler is not None:
             reschedule_crawl(self.scheduler, source, state.interval_seconds)
-        log_run(source, result, state, time.monotonic() - started, counts)
+        log_run(source, result, state, seconds, counts)

@@ -51,14 +51,23 @@ def close_crawl_run(
     daemon stopped because it is stopping itself says nothing of the source (``neutral``)."""
     with database.session() as session, session.begin():
         run = get_run(session, run_id)
-        status = run.status if run is not None else RunStatus.FAILED
-        message = run.message if run is not None else None
-        if status == RunStatus.RUNNING:
+        if run is not None and run.status == RunStatus.RUNNING:
             status = RunStatus.ABORTED if ended.stopped else RunStatus.FAILED
             message = ended.stopped or (
                 f"the crawl process ended with exit code {ended.code} without closing its run (see {stderr_path})"
             )
             finish_run(session, run_id, status, message)
+    return run_result(database, source, run_id, neutral=bool(ended.stopped) and daemon_stopping)
+
+
+def run_result(
+    database: Database, source: str, run_id: int, neutral: bool = False
+) -> tuple[RunResult, SourceRunCounts | None]:
+    """What closed run ``run_id`` says of ``source`` (for the policy), and its counts; ``neutral``: nothing."""
+    with database.session() as session, session.begin():
+        run = get_run(session, run_id)
+        status = run.status if run is not None else RunStatus.FAILED
+        message = run.message if run is not None else None
         counts = next((c for c in run_counts(session, run_id) if c.source == source), None)
     result = RunResult(
         run_id=run_id,
@@ -66,7 +75,7 @@ def close_crawl_run(
         new_articles=counts.new_articles if counts else 0,
         unreachable=counts.unreachable if counts else False,
         error=message if status != RunStatus.OK else None,
-        neutral=bool(ended.stopped) and daemon_stopping,
+        neutral=neutral,
     )
     return result, counts
 

@@ -1,0 +1,43 @@
+"""The cluster's commands: the broker URL from the environment or a file only, and ``ai4s workers``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from crawler.cluster.app import CRAWL_TASK, make_app
+from storage import Database
+from storage.cluster import claim_queued_run, start_queued_run
+from tests.crawler.cluster.conftest import REDIS_PASSWORD, RedisServer
+from tests.crawler.support import ai4s_in_process
+from tests.databases import postgres_url, reset_postgres
+
+
+def test_a_broker_url_on_the_command_line_is_refused() -> None:
+    result = ai4s_in_process("worker", "--broker", f"redis://:{REDIS_PASSWORD}@127.0.0.1:1/0")
+    assert result.returncode == 2
+    assert "--broker is refused" in result.stderr and "AI4S_BROKER_URL" in result.stderr
+    assert REDIS_PASSWORD not in result.stderr
+
+
+def test_a_worker_without_a_broker_or_with_sqlite_is_refused(tmp_path: Path) -> None:
+    assert "no broker" in ai4s_in_process("worker", env={"AI4S_BROKER_URL": ""}).stderr
+    broker_file = tmp_path / "broker"
+    broker_file.write_text(f"# the queue\nredis://:{REDIS_PASSWORD}@127.0.0.1:1/0\n", encoding="utf-8")
+    result = ai4s_in_process("worker", "--broker-file", str(broker_file), "--db", f"sqlite:///{tmp_path / 'c.db'}")
+    assert result.returncode == 2 and "PostgreSQL" in result.stderr
+
+
+def test_workers_shows_the_queue_and_each_workers_running_crawls(redis_server: RedisServer) -> None:
+    db_url = postgres_url()
+    reset_postgres(db_url)
+    with Database(db_url) as database, database.session() as session, session.begin():
+        waiting = start_queued_run(session, "waiting-source", "job-1")
+        running = start_queued_run(session, "running-source", "job-2")
+        assert claim_queued_run(session, running, "w7@machine")
+    make_app(redis_server.url).send_task(CRAWL_TASK, args=["waiting-source", waiting, 60.0], task_id="job-1")
+    result = ai4s_in_process("workers", "--db", db_url, env={"AI4S_BROKER_URL": redis_server.url})
+    assert result.returncode == 0, result.stderr
+    assert "1 crawls waiting in the queue" in result.stdout
+    row = next(line for line in result.stdout.splitlines() if "w7@machine" in line)
+    assert f"running-source (run {running})" in row and "alive" in row
+    assert f"waiting-source (run {waiting})" in result.stdout  # sent, no worker yet
