@@ -14,7 +14,9 @@ def test_feed_and_sitemap_dates_in_every_common_form_are_read_as_aware_datetimes
     assert parse_date("2026-11-30T08:15:00Z") == datetime(2026, 11, 30, 8, 15, tzinfo=UTC)
     assert parse_date("2026-11-30T16:15:00+08:00") == datetime(2026, 11, 30, 8, 15, tzinfo=UTC)
     assert parse_date("Mon, 30 Nov 2026 08:15:00 GMT") == datetime(2026, 11, 30, 8, 15, tzinfo=UTC)
-    assert parse_date("Mon, 30 Nov 2026 16:15:00 +0800") == datetime(2026, 11, 30, 16, 15, tzinfo=timezone(timedelta(hours=8)))
+    assert parse_date("Mon, 30 Nov 2026 16:15:00 +0800") == datetime(
+        2026, 11, 30, 16, 15, tzinfo=timezone(timedelta(hours=8))
+    )
     assert parse_date(b" 2026-11-30T08:15:00 ") == datetime(2026, 11, 30, 8, 15, tzinfo=UTC)  # no zone: UTC
 
 

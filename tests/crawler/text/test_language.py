@@ -20,4 +20,6 @@ def test_japanese_and_korean_prose_are_told_from_chinese() -> None:
 
 def test_latin_script_text_goes_to_the_language_model() -> None:
     assert detect_language("Researchers used machine learning to design new materials for batteries. " * 4) == "en"
-    assert detect_language("Die Forscher nutzten künstliche Intelligenz, um neue Materialien zu entdecken. " * 4) == "de"
+    assert (
+        detect_language("Die Forscher nutzten künstliche Intelligenz, um neue Materialien zu entdecken. " * 4) == "de"
+    )
