@@ -312,13 +312,52 @@ def stories_rebuild(db: DbOption = None) -> None:
     )
 
 
-@app.command("sources")
-def list_sources(sources: SourcesOption = None) -> None:
+sources_app = typer.Typer(help="The sources: the outlets crawled, and where their new articles are announced.")
+app.add_typer(sources_app, name="sources")
+
+
+@sources_app.callback(invoke_without_command=True)
+def list_sources(context: typer.Context, sources: SourcesOption = None) -> None:
     """List the configured sources with their feeds, sitemaps, listing pages and schedules."""
+    if context.invoked_subcommand is not None:
+        return
     from crawler.app.tables import sources_table
 
     config = _load_config(sources_file=sources, needs=("sources",))
     _stdout().print(sources_table(config.sources, config.sources_file))
+
+
+@sources_app.command("discover")
+def sources_discover(
+    urls: Annotated[list[str], typer.Argument(help="An outlet's home page, a section page or an article URL.")],
+    sources: SourcesOption = None,
+    write: Annotated[bool, typer.Option(help="Add the source to the sources file (comments kept).")] = False,
+    name: Annotated[str | None, typer.Option(help="The source's name (default: from the site's host).")] = None,
+) -> None:
+    """Find and check an outlet's feeds, sitemaps and listing pages; print its [[source]] block, or add it."""
+    from crawler.discover.outlet import describe_report, discover_outlet
+    from crawler.discover.sourcefile import add_source, source_block
+    from crawler.sources import SourcesError
+
+    path = _load_config(sources_file=sources, needs=()).sources_file
+    unusable = 0
+    for url in urls:
+        report = discover_outlet(url)
+        for line in describe_report(report):
+            _stderr().print(escape(line), highlight=False, soft_wrap=True)
+        if not report.usable:
+            unusable += 1
+            continue
+        if not write:
+            print(source_block(report, name))
+            continue
+        try:
+            added = add_source(path, report, name)
+        except SourcesError as exc:
+            raise _fail(str(exc)) from None
+        _stdout().print(f"added source {added!r} to {path}", highlight=False, soft_wrap=True)
+    if unusable:
+        raise typer.Exit(1)
 
 
 @app.command()
