@@ -477,8 +477,16 @@ def topics_eval(
 def seeds_add(
     source: Annotated[str, typer.Argument(help="A text file, or an http(s) URL of an article page.")],
     seeds: Annotated[Path, typer.Option(help="Folder of seed articles.")] = SEEDS_DIR,
+    sources: SourcesOption = None,
+    discover: Annotated[
+        bool, typer.Option(help="Discover the seed's outlet now (when its home page is known) and print its source.")
+    ] = False,
 ) -> None:
-    """Add a seed article (a text file, or the article text of a web page); then run `ai4s topics build`."""
+    """Add a seed article (a text file, or the article text of a web page); then run `ai4s topics build`.
+    The outlet it came from is proposed as a source."""
+    from crawler.discover.outlet import describe_report, discover_outlet
+    from crawler.discover.seeds import propose_outlets
+    from crawler.discover.sourcefile import source_block
     from crawler.seed_articles import SeedError, add_seed
 
     try:
@@ -486,6 +494,18 @@ def seeds_add(
     except SeedError as exc:
         raise _fail(str(exc)) from None
     _stdout().print(f"added {target}; now run: ai4s topics build --background DIR")
+    try:
+        followed = _load_config(sources_file=sources, needs=()).sources
+    except ValueError:  # a broken sources file does not stop a seed; nothing is known to be followed then
+        followed = ()
+    for proposal in propose_outlets(source, target.read_text(encoding="utf-8"), followed):
+        _stdout().print(f"outlet: {proposal.advice()}", highlight=False, soft_wrap=True)
+        if discover and proposal.home is not None and proposal.followed_by is None:
+            report = discover_outlet(proposal.home)
+            for line in describe_report(report):
+                _stderr().print(escape(line), highlight=False, soft_wrap=True)
+            if report.usable:
+                print(source_block(report))
 
 
 def _load_config(

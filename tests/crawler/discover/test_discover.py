@@ -18,7 +18,7 @@ from crawler.text.entrypoints import COMMON_FEED_PATHS, COMMON_SITEMAP_PATHS
 from seeds import DEFAULT_SOURCES_FILE
 from storage import Database
 from storage.models import Article
-from tests.crawler.support import ai4s, ai4s_in_process
+from tests.crawler.support import PARAGRAPH, ai4s, ai4s_in_process
 from tests.discoverweb import ARTICLES, FEED_SIZE, DiscoverWeb
 
 FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "AI4S_RETRY_BACKOFF_BASE=0.2"]
@@ -152,3 +152,43 @@ def test_the_written_source_crawled_finds_what_a_hand_written_one_finds(web: Dis
     assert len(found["hand"]) > FEED_SIZE  # the listing pages reach past what the feed lists
     assert found["discovered"] == found["hand"]
     assert len(found["discovered"]) >= ARTICLES - 2  # a corpus page or two may be no article to the extractor
+
+
+def seed_file(tmp_path: Path, credit: str) -> Path:
+    path = tmp_path / "seed.txt"
+    path.write_text(f"A report on machine learning in chemistry\n\n{PARAGRAPH * 3}\n\n{credit}\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("credit", "advice"),
+    [
+        ("来源：新华网", "新华网 (credited in its text) is already followed by source 'xinhua'"),
+        (
+            "Source: example-outlet.org",
+            "example-outlet.org (credited in its text) is not a source yet; to follow it run: "
+            "ai4s sources discover https://example-outlet.org/ --write",
+        ),
+        ("来源：光明网", "光明网 (credited in its text) is not a source yet: find its home page"),
+    ],
+)
+def test_seeds_add_proposes_the_outlet_a_seed_credits(tmp_path: Path, credit: str, advice: str) -> None:
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    result = ai4s_in_process("seeds", "add", str(seed_file(tmp_path, credit)), "--seeds", str(seeds))
+    assert result.returncode == 0, result.stderr
+    assert f"outlet: {advice}" in result.stdout.replace("\n", "")
+
+
+def test_seeds_add_from_a_page_discovers_its_site(web: DiscoverWeb, tmp_path: Path) -> None:
+    site = web.site("jsonfeed")
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    page = site.server.url(site.articles[0].path)
+    result = ai4s_in_process("seeds", "add", page, "--seeds", str(seeds), "--discover")
+    assert result.returncode == 0, result.stderr
+    assert f"(the seed's page) is not a source yet; to follow it run: ai4s sources discover {site.home}" in (
+        result.stdout.replace("\n", "")
+    )
+    block = result.stdout[result.stdout.index("[[source]]") :]
+    assert tomllib.loads(block)["source"][0]["feeds"] == [site.server.url("/feed.json")]
