@@ -198,6 +198,8 @@ class Fetcher:
             return Fetched(url, error=f"no answer: {type(exc).__name__}")
         complete = False  # a connection goes back to the pool only when its answer was read to the end
         try:
+            if not 200 <= response.status < 300:
+                complete = _drain_small(response)
             if response.status in (301, 302, 303, 307, 308):
                 return Fetched(url, response.status, location=response.headers.get("Location") or None)
             if not 200 <= response.status < 300:
@@ -227,6 +229,22 @@ class Fetcher:
                 response.release_conn()
             else:
                 response.close()
+
+
+#: An error page or redirect this small is read to its end, so that its connection can be used again.
+_DRAINED_BYTES = 64 * 1024
+
+
+def _drain_small(response: urllib3.BaseHTTPResponse) -> bool:
+    """Read the small body of an answer whose body is not wanted; whether it was read to its end."""
+    length = response.headers.get("Content-Length", "")
+    if not length.isdigit() or int(length) > _DRAINED_BYTES:
+        return False
+    try:
+        response.drain_conn()
+    except (urllib3.exceptions.HTTPError, OSError):
+        return False
+    return True
 
 
 def _origin(url: str) -> str:
