@@ -334,7 +334,7 @@ def sources_discover(
     write: Annotated[bool, typer.Option(help="Add the source to the sources file (comments kept).")] = False,
     name: Annotated[str | None, typer.Option(help="The source's name (default: from the site's host).")] = None,
 ) -> None:
-    """Find and check an outlet's feeds, sitemaps and listing pages; print its [[source]] block, or add it."""
+    """Find and check an outlet's feeds, sitemaps and listing pages; print its source table (TOML), or add it."""
     from crawler.discover.outlet import describe_report, discover_outlet
     from crawler.discover.sourcefile import add_source, source_block
     from crawler.sources import SourcesError

@@ -72,7 +72,8 @@ class EntryPointCheck:
         """One line saying what it yielded (``12 articles, newest 2026-11-30, fresh``) or why it did not."""
         if self.problem is not None:
             return self.problem
-        words = [f"{len(self.articles)} article{'s' if len(self.articles) != 1 else ''}"]
+        noun = "page" if self.kind == "sitemap" else "article"  # a sitemap lists every page, not only articles
+        words = [f"{len(self.articles)} {noun}{'s' if len(self.articles) != 1 else ''}"]
         if self.newest is not None:
             words.append(f"newest {self.newest.date().isoformat()}")
             words.append("fresh" if self.fresh else "stale")
