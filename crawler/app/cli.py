@@ -424,13 +424,52 @@ def stories_rebuild(db: DbOption = None) -> None:
     )
 
 
-@app.command("sources")
-def list_sources(sources: SourcesOption = None) -> None:
+sources_app = typer.Typer(help="The sources: the outlets crawled, and where their new articles are announced.")
+app.add_typer(sources_app, name="sources")
+
+
+@sources_app.callback(invoke_without_command=True)
+def list_sources(context: typer.Context, sources: SourcesOption = None) -> None:
     """List the configured sources with their feeds, sitemaps, listing pages and schedules."""
+    if context.invoked_subcommand is not None:
+        return
     from crawler.app.tables import sources_table
 
     config = _load_config(sources_file=sources, needs=("sources",))
     _stdout().print(sources_table(config.sources, config.sources_file))
+
+
+@sources_app.command("discover")
+def sources_discover(
+    urls: Annotated[list[str], typer.Argument(help="An outlet's home page, a section page or an article URL.")],
+    sources: SourcesOption = None,
+    write: Annotated[bool, typer.Option(help="Add the source to the sources file (comments kept).")] = False,
+    name: Annotated[str | None, typer.Option(help="The source's name (default: from the site's host).")] = None,
+) -> None:
+    """Find and check an outlet's feeds, sitemaps and listing pages; print its source table (TOML), or add it."""
+    from crawler.discover.outlet import describe_report, discover_outlet
+    from crawler.discover.sourcefile import add_source, source_block
+    from crawler.sources import SourcesError
+
+    path = _load_config(sources_file=sources, needs=()).sources_file
+    unusable = 0
+    for url in urls:
+        report = discover_outlet(url)
+        for line in describe_report(report):
+            _stderr().print(escape(line), highlight=False, soft_wrap=True)
+        if not report.usable:
+            unusable += 1
+            continue
+        if not write:
+            print(source_block(report, name))
+            continue
+        try:
+            added = add_source(path, report, name)
+        except SourcesError as exc:
+            raise _fail(str(exc)) from None
+        _stdout().print(f"added source {added!r} to {path}", highlight=False, soft_wrap=True)
+    if unusable:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -550,8 +589,16 @@ def topics_eval(
 def seeds_add(
     source: Annotated[str, typer.Argument(help="A text file, or an http(s) URL of an article page.")],
     seeds: Annotated[Path, typer.Option(help="Folder of seed articles.")] = SEEDS_DIR,
+    sources: SourcesOption = None,
+    discover: Annotated[
+        bool, typer.Option(help="Discover the seed's outlet now (when its home page is known) and print its source.")
+    ] = False,
 ) -> None:
-    """Add a seed article (a text file, or the article text of a web page); then run `ai4s topics build`."""
+    """Add a seed article (a text file, or the article text of a web page); then run `ai4s topics build`.
+    The outlet it came from is proposed as a source."""
+    from crawler.discover.outlet import describe_report, discover_outlet
+    from crawler.discover.seeds import propose_outlets
+    from crawler.discover.sourcefile import source_block
     from crawler.seed_articles import SeedError, add_seed
 
     try:
@@ -559,6 +606,18 @@ def seeds_add(
     except SeedError as exc:
         raise _fail(str(exc)) from None
     _stdout().print(f"added {target}; now run: ai4s topics build --background DIR")
+    try:
+        followed = _load_config(sources_file=sources, needs=()).sources
+    except ValueError:  # a broken sources file does not stop a seed; nothing is known to be followed then
+        followed = ()
+    for proposal in propose_outlets(source, target.read_text(encoding="utf-8"), followed):
+        _stdout().print(f"outlet: {proposal.advice()}", highlight=False, soft_wrap=True)
+        if discover and proposal.home is not None and proposal.followed_by is None:
+            report = discover_outlet(proposal.home)
+            for line in describe_report(report):
+                _stderr().print(escape(line), highlight=False, soft_wrap=True)
+            if report.usable:
+                print(source_block(report))
 
 
 def _load_config(

@@ -1,4 +1,4 @@
-"""Feeds (RSS 0.9x/1.0/2.0, Atom) and sitemaps (urlset, sitemap index, Google News) → URLs. Pure.
+"""Feeds (RSS 0.9x/1.0/2.0, Atom, JSON Feed) and sitemaps (urlset, sitemap index, Google News) → URLs. Pure.
 
 XML from the open web is parsed with entity expansion off, no network access and no
 DTD loading (no "billion laughs", no external entities), in recovering mode so a feed
@@ -8,6 +8,7 @@ sitemap at all raises :class:`FeedError`.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from io import BytesIO
@@ -114,7 +115,9 @@ def parse_feed(body: bytes, base_url: str) -> list[Entry]:
 
 
 def read_feed(body: bytes, base_url: str) -> Feed:
-    """An RSS or Atom feed: its item links (newest first, absolute) and its poll hint."""
+    """An RSS, Atom or JSON feed: its item links (newest first, absolute) and its poll hint."""
+    if body.lstrip()[:1] == b"{":
+        return read_json_feed(body, base_url)
     root = _root(body)
     kind = _local(root.tag)
     entries: list[Entry] = []
@@ -145,6 +148,33 @@ def read_feed(body: bytes, base_url: str) -> Feed:
     else:
         raise FeedError(f"not an RSS or Atom feed (root element <{_local(root.tag) or '?'}>)")
     return Feed(_newest_first(entries), _poll_hint(root))
+
+
+def read_json_feed(body: bytes, base_url: str) -> Feed:
+    """A JSON Feed (jsonfeed.org, version 1 or 1.1): its item links, newest first, made absolute."""
+    try:
+        document = json.loads(body.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise FeedError(f"not JSON: {exc}") from None
+    if not isinstance(document, dict) or "jsonfeed.org" not in str(document.get("version", "")):
+        raise FeedError("not a JSON Feed (no jsonfeed.org version)")
+    items = document.get("items")
+    entries = []
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, dict):
+            continue
+        link = item.get("url") or item.get("external_url")
+        if isinstance(link, str) and link.strip():
+            date = item.get("date_published") or item.get("date_modified")
+            title = item.get("title")
+            entries.append(
+                Entry(
+                    urljoin(base_url, link.strip()),
+                    parse_date(date) if isinstance(date, str) else None,
+                    title if isinstance(title, str) else None,
+                )
+            )
+    return Feed(_newest_first(entries))
 
 
 @dataclass(frozen=True)
