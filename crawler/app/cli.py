@@ -1,5 +1,5 @@
-"""The ``ai4s`` command line: crawl, daemon, jobs, digest, export, rescore, reprocess, stories, sources,
-stats, demo, topics and seeds.
+"""The ``ai4s`` command line: crawl, daemon, jobs, digest, export, search, rescore, reprocess, stories,
+sources, stats, demo, topics and seeds.
 
 The outer edge of the application: each command parses its options, builds the configuration
 (:func:`crawler.config.load_config`) where it needs the sources or the topic profile, calls one
@@ -219,6 +219,55 @@ def export(
         count = export_jsonl(database, stream, include_off_topic=all_articles)
     if out:
         _stderr().print(f"{count} articles written to {out}")
+
+
+#: The output formats of ``ai4s search``.
+SEARCH_FORMATS = ("table", "json", "jsonl")
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help='Words that must all occur (a "quoted phrase" as one), any script.')],
+    db: DbOption = None,
+    since: Annotated[
+        str | None,
+        typer.Option(help='Only articles first seen since then: a duration before now ("7d") or an ISO date.'),
+    ] = None,
+    source: Annotated[list[str], typer.Option("--source", help="Only articles of this source (repeatable).")] = [],  # noqa: B006
+    lang: Annotated[list[str], typer.Option("--lang", help="Only articles in this language (repeatable).")] = [],  # noqa: B006
+    all_articles: Annotated[bool, typer.Option("--all", help="Include the articles scored off-topic.")] = False,
+    limit: Annotated[int, typer.Option(min=1, help="How many stories.")] = 20,
+    format: Annotated[str, typer.Option("--format", help="table, json or jsonl.")] = "table",  # noqa: A002
+) -> None:
+    """Search the stored articles: the best-matching stories first, one per story, with its copies."""
+    from datetime import UTC, datetime
+
+    from crawler.app.tables import search_records, search_table
+    from crawler.digest.delivery import parse_since
+    from storage import Database
+    from storage.search import search_stories
+
+    if format not in SEARCH_FORMATS:
+        raise _fail(f"unknown format {format!r} (supported: {', '.join(SEARCH_FORMATS)})")
+    try:
+        since_moment = parse_since(since, datetime.now(UTC)) if since else None
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    with Database(db) as database, database.session() as session:
+        hits = search_stories(
+            session, query, since=since_moment, sources=source, languages=lang,
+            include_off_topic=all_articles, limit=limit,
+        )  # fmt: skip
+    if format == "table":
+        _stdout().print(search_table(query, hits))
+        return
+    import json
+
+    records = search_records(hits)
+    if format == "json":
+        sys.stdout.write(json.dumps(records, ensure_ascii=False, indent=2) + "\n")
+    else:
+        sys.stdout.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
 
 
 @app.command()
