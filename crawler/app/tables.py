@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from rich.markup import escape
 from rich.table import Table
 
+from crawler.digest.display import display_text
 from crawler.relevance.evaluate import ProfileEvaluation
 from crawler.schedule.jobs import job_id
 from crawler.sources import Source
@@ -142,9 +143,9 @@ def stories_table(stories: Sequence[StorySummary]) -> Table:
         head = story.representative
         table.add_row(
             str(story.id),
-            f"{head.title or head.url}\n{head.url}",
+            f"{escape(display_text(head.title) or head.url)}\n{escape(head.url)}",
             str(len(story.copies)),
-            ", ".join(story.outlets),
+            escape(", ".join(story.outlets)),
             story.first_seen.strftime("%Y-%m-%d %H:%M"),
             story.last_seen.strftime("%Y-%m-%d %H:%M"),
         )
