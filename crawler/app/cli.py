@@ -116,6 +116,9 @@ def daemon(
         Path | None, typer.Option(help="Where the digests are written. Default: digests/ in the user's data directory.")
     ] = None,
     digest_mail: Annotated[list[str], typer.Option(help="Mail each digest here (repeatable; AI4S_SMTP_*).")] = [],  # noqa: B006
+    digest_notify: Annotated[
+        list[str], typer.Option(help="Send each digest to this chat service: an Apprise URL (repeatable).")
+    ] = [],  # noqa: B006
     digest_settle: Annotated[
         float, typer.Option(help="Seconds of the newest articles a digest leaves to the next (in-flight crawls).")
     ] = 60.0,
@@ -123,6 +126,7 @@ def daemon(
     """Crawl every source on its own schedule, until SIGTERM or Ctrl-C (one daemon per database)."""
     import logging
 
+    from crawler.digest.chat import ChatError
     from crawler.digest.mail import MailError
     from crawler.schedule.daemon import Daemon, DaemonOptions
     from storage.lock import LockHeld
@@ -138,12 +142,13 @@ def daemon(
         digest_every=None if digest_every.strip().lower() in ("off", "none", "") else digest_every,
         digest_dir=digest_dir,
         digest_mail=digest_mail,
+        digest_notify=digest_notify,
         digest_settle=digest_settle,
     )
     config = _load_config(db=db, sources_file=sources, source_names=source, topics_file=topics, settings=setting)
     try:
         runner = Daemon(config, options)
-    except (ValueError, MailError) as exc:  # a cron expression APScheduler refuses, mail without SMTP settings
+    except (ValueError, MailError, ChatError) as exc:  # a cron APScheduler refuses, mail without SMTP, a bad chat URL
         raise _fail(str(exc)) from None
     try:
         runner.run()
@@ -181,22 +186,27 @@ def digest(
     mail: Annotated[
         list[str], typer.Option("--mail", help="Also send it to this address (repeatable; AI4S_SMTP_*).")
     ] = [],  # noqa: B006
+    notify: Annotated[
+        list[str],
+        typer.Option("--notify", help="Also send it to this chat service: an Apprise URL (repeatable)."),
+    ] = [],  # noqa: B006
     replay_id: Annotated[int | None, typer.Option("--replay", help="Render delivered digest ID again.")] = None,
 ) -> None:
     """What is new in AI for Science: one entry per story, with its outlets and why it matched."""
+    from crawler.digest.chat import ChatError
     from crawler.digest.delivery import DigestRefused, DigestRequest, deliver_digest, describe_delivery
     from crawler.digest.mail import MailError
     from storage.lock import LockHeld
 
     request = DigestRequest(
         name=name, since=since, since_last=since_last, languages=lang, sources=source,
-        formats=[format], out=out, mail_to=mail,
+        formats=[format], out=out, mail_to=mail, notify=notify,
     )  # fmt: skip
     try:
         delivery = deliver_digest(db, request, sys.stdout, replay_id=replay_id)
     except DigestRefused as exc:
         raise _fail(str(exc)) from None
-    except (ValueError, MailError, OSError, LockHeld) as exc:
+    except (ValueError, MailError, ChatError, OSError, LockHeld) as exc:
         raise _fail(str(exc), code=1) from None
     if delivery is not None:
         _stderr().print(describe_delivery(delivery, request), highlight=False)

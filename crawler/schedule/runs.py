@@ -8,10 +8,12 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from crawler.digest.chat import ChatError
 from crawler.digest.delivery import DigestRequest, make_digest
 from crawler.digest.mail import MailError
 from crawler.schedule.policy import RunResult, bounds_of, next_state
@@ -116,21 +118,24 @@ def log_run(
     logger.log(level, line, source.name, result.run_id, result.status, why, seconds, figures, pace, health)
 
 
-def deliver_scheduled_digest(database: Database, name: str, directory: Path, mail_to: list[str], settle: float) -> None:
-    """Write (and mail) digest ``name`` of what is new since its last one, into ``directory`` with its
-    Atom feed; a failure is logged and leaves the period to the next one."""
+def deliver_scheduled_digest(
+    database: Database, name: str, directory: Path, mail_to: list[str], settle: float, notify: Sequence[str] = ()
+) -> None:
+    """Write (and mail, and send to chat) digest ``name`` of what is new since its last one, into
+    ``directory`` with its Atom feed; a failure is logged and leaves the period to the next one."""
     request = DigestRequest(
         name=name,
         since_last=True,
         formats=["html", "md", "json"],
         out=directory,
         mail_to=list(mail_to),
+        notify=list(notify),
         settle=timedelta(seconds=settle),
         feed=directory / f"digest-{name}.atom",  # a stable address for feed readers
     )
     try:
         delivery = make_digest(database, request)
-    except (MailError, OSError, LockHeld) as exc:
+    except (MailError, ChatError, OSError, LockHeld) as exc:
         logger.warning("Digest %s failed, its period is left to the next one: %s", name, exc)
         return
     except Exception:
