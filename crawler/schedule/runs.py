@@ -16,6 +16,7 @@ from pathlib import Path
 from crawler.digest.chat import ChatError
 from crawler.digest.delivery import DigestRequest, make_digest
 from crawler.digest.mail import MailError
+from crawler.digest.render import plural
 from crawler.schedule.policy import RunResult, bounds_of, next_state
 from crawler.schedule.supervise import ChildExit, process_alive
 from crawler.sources import Source
@@ -143,11 +144,13 @@ def deliver_scheduled_digest(
         return
     counts = delivery.digest["counts"]
     mailed = f", mailed to {', '.join(delivery.mailed_to)}" if delivery.mailed_to else ""
+    if delivery.notified:
+        mailed += f", sent to {', '.join(delivery.notified)}"
     logger.info(
-        "Digest %s (%d): %d stories (%d new, %d grown) written to %s%s",
+        "Digest %s (%d): %s (%d new, %d grown) written to %s%s",
         name,
         delivery.run_id,
-        counts["stories"],
+        plural(counts["stories"], "story"),
         counts["new_stories"],
         counts["grown_stories"],
         delivery.files[0] if delivery.files else directory,
