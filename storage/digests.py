@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -109,6 +109,32 @@ def period_stories(
         for row in session.execute(statement):
             copies.setdefault(row.story_id, []).append(DigestCopy(*row))  # type: ignore[arg-type, call-arg]
     return [PeriodStory(story_id, began[story_id], copies[story_id]) for story_id in story_ids if story_id in copies]
+
+
+def daily_new_stories(
+    session: Session, since: datetime, until: datetime, languages: Sequence[str] = (), sources: Sequence[str] = ()
+) -> dict[tuple[str, str], int]:
+    """How many stories began each day (UTC, ISO date) of ``[since, until)``, by language (the primary
+    language tag of their on-topic copies; a story in two languages counts in both)."""
+    statement = (
+        select(Story.id, Story.first_seen, Article.language)
+        .join(Article, Article.story_id == Story.id)
+        .where(Story.first_seen >= since, Story.first_seen < until, Article.relevant.is_(True))
+    )
+    if languages:
+        statement = statement.where(Article.language.in_(list(languages)))
+    if sources:
+        statement = statement.join(Source, Source.id == Article.source_id).where(Source.name.in_(list(sources)))
+    seen: set[tuple[int, str]] = set()
+    counts: dict[tuple[str, str], int] = {}
+    for story_id, began, language in session.execute(statement.distinct()):
+        primary = (language or "unknown").split("-")[0].lower()
+        if (story_id, primary) in seen:
+            continue
+        seen.add((story_id, primary))
+        key = (began.astimezone(UTC).date().isoformat(), primary)
+        counts[key] = counts.get(key, 0) + 1
+    return counts
 
 
 def article_texts(session: Session, article_ids: Iterable[int]) -> dict[int, str]:

@@ -137,6 +137,20 @@ class ArticlePage(Base):
     extracted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class ArticleSearchText(Base):
+    """An article's title and text in the one form that search compares (simplified script, folded width
+    and case, single spaces; :func:`storage.search.search_form`), kept beside the article by the repository
+    functions that write its text. The full-text index is over ``body`` (title and text): on SQLite an FTS5
+    trigram table (``article_search_fts``), on PostgreSQL a pg_trgm GIN index, both made by migration and
+    not described here (:data:`storage.search.INDEX_OBJECTS`)."""
+
+    __tablename__ = "article_search"
+
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"), primary_key=True)
+    title: Mapped[str] = mapped_column(Text, default="")
+    body: Mapped[str] = mapped_column(Text)
+
+
 class Story(Base):
     """One story and all its copies (articles with this ``story_id``)."""
 

@@ -21,6 +21,7 @@ from storage.hashing import content_hash, url_hash
 from storage.models import (
     TERMINAL_OUTCOMES,
     Article,
+    ArticleSearchText,
     CrawlRun,
     CrawlRunSource,
     FetchedUrl,
@@ -28,6 +29,7 @@ from storage.models import (
     Source,
     utcnow,
 )
+from storage.searchtext import indexed_body
 
 
 def dialect_insert(session: Session, model: type) -> Any:
@@ -117,6 +119,7 @@ def store_article(
     )
     new_id = session.execute(statement).scalar()
     if new_id is not None:
+        index_article(session, new_id, article.title, article.text)
         return StoreResult(new_id, True)
     existing = session.execute(
         select(Article.id).where((Article.content_hash == c_hash) | (Article.url_hash == u_hash)).limit(1)
@@ -282,7 +285,24 @@ def update_relevance(session: Session, article_id: int, relevance: float, releva
 def replace_text(session: Session, article_id: int, text: str) -> bool:
     """Give a stored article a new text (and content hash); False, and nothing changed, when another
     article already has that text."""
-    return _update_unless_text_taken(session, article_id, {"text": text, "content_hash": content_hash(text)})
+    if not _update_unless_text_taken(session, article_id, {"text": text, "content_hash": content_hash(text)}):
+        return False
+    title = session.execute(select(Article.title).where(Article.id == article_id)).scalar_one()
+    index_article(session, article_id, title, text)
+    return True
+
+
+def index_article(session: Session, article_id: int, title: str | None, text: str) -> None:
+    """Store (or replace) the searched form of an article's title and text (:mod:`storage.search`):
+    every function that writes an article's title or text calls this."""
+    title_form, body = indexed_body(title, text)
+    statement = dialect_insert(session, ArticleSearchText).values(article_id=article_id, title=title_form, body=body)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[ArticleSearchText.article_id],
+            set_={"title": statement.excluded.title, "body": statement.excluded.body},
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -331,6 +351,7 @@ def replace_article_fields(session: Session, article_id: int, fields: ArticleFie
     if dict(current.one()._mapping) == {name: values[name] for name in compared}:
         return FieldsReplaced(FIELDS_UNCHANGED)
     if _update_unless_text_taken(session, article_id, values):
+        index_article(session, article_id, fields.title, fields.text)
         return FieldsReplaced(FIELDS_CHANGED)
     holder = select(Article.id).where(Article.content_hash == values["content_hash"], Article.id != article_id)
     return FieldsReplaced(FIELDS_COLLIDE, session.execute(holder.limit(1)).scalar())

@@ -160,6 +160,15 @@ def recent_stories(session: Session, limit: int = 20, include_off_topic: bool = 
     stories = list(session.execute(statement).scalars())
     if not stories:
         return []
+    copies = story_copies(session, [s.id for s in stories])
+    return [StorySummary(s.id, s.first_seen, s.last_seen, copies.get(s.id, [])) for s in stories]
+
+
+def story_copies(session: Session, story_ids: Iterable[int]) -> dict[int, list[Copy]]:
+    """All copies of each of ``story_ids``, the representative first."""
+    wanted = list(story_ids)
+    if not wanted:
+        return {}
     rows = session.execute(
         select(
             Article.id,
@@ -172,14 +181,14 @@ def recent_stories(session: Session, limit: int = 20, include_off_topic: bool = 
             Article.first_seen,
         )
         .join(Source, Source.id == Article.source_id)
-        .where(Article.story_id.in_([s.id for s in stories]))
+        .where(Article.story_id.in_(wanted))
     )
     copies: dict[int, list[Copy]] = {}
     for row in rows:
         copies.setdefault(row.story_id, []).append(
             Copy(row.id, row.name, row.url, row.title, row.site_name, row.credited_source, row.first_seen)
         )
-    return [StorySummary(s.id, s.first_seen, s.last_seen, representative_first(copies.get(s.id, []))) for s in stories]
+    return {story_id: representative_first(found) for story_id, found in copies.items()}
 
 
 # -- rebuilding ------------------------------------------------------------------------------

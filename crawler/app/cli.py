@@ -1,5 +1,5 @@
-"""The ``ai4s`` command line: crawl, daemon, jobs, digest, export, rescore, reprocess, stories, sources,
-stats, demo, topics and seeds.
+"""The ``ai4s`` command line: crawl, daemon, jobs, digest, export, search, rescore, reprocess, stories,
+sources, stats, demo, topics and seeds.
 
 The outer edge of the application: each command parses its options, builds the configuration
 (:func:`crawler.config.load_config`) where it needs the sources or the topic profile, calls one
@@ -152,6 +152,9 @@ def daemon(
         Path | None, typer.Option(help="Where the digests are written. Default: digests/ in the user's data directory.")
     ] = None,
     digest_mail: Annotated[list[str], typer.Option(help="Mail each digest here (repeatable; AI4S_SMTP_*).")] = [],  # noqa: B006
+    digest_notify: Annotated[
+        list[str], typer.Option(help="Send each digest to this chat service: an Apprise URL (repeatable).")
+    ] = [],  # noqa: B006
     digest_settle: Annotated[
         float, typer.Option(help="Seconds of the newest articles a digest leaves to the next (in-flight crawls).")
     ] = 60.0,
@@ -162,6 +165,7 @@ def daemon(
     broker ($AI4S_BROKER_URL or --broker-file) the crawls go to the cluster's workers."""
     import logging
 
+    from crawler.digest.chat import ChatError
     from crawler.digest.mail import MailError
     from crawler.schedule.daemon import Daemon, DaemonOptions
     from storage.lock import LockHeld
@@ -177,6 +181,7 @@ def daemon(
         digest_every=None if digest_every.strip().lower() in ("off", "none", "") else digest_every,
         digest_dir=digest_dir,
         digest_mail=digest_mail,
+        digest_notify=digest_notify,
         digest_settle=digest_settle,
         broker=_broker(broker_file, broker, required=False),
     )
@@ -185,7 +190,7 @@ def daemon(
         _require_postgresql(config)
     try:
         runner = Daemon(config, options)
-    except (ValueError, MailError) as exc:  # a cron expression APScheduler refuses, mail without SMTP settings
+    except (ValueError, MailError, ChatError) as exc:  # a cron APScheduler refuses, mail without SMTP, a bad chat URL
         raise _fail(str(exc)) from None
     try:
         runner.run()
@@ -293,22 +298,27 @@ def digest(
     mail: Annotated[
         list[str], typer.Option("--mail", help="Also send it to this address (repeatable; AI4S_SMTP_*).")
     ] = [],  # noqa: B006
+    notify: Annotated[
+        list[str],
+        typer.Option("--notify", help="Also send it to this chat service: an Apprise URL (repeatable)."),
+    ] = [],  # noqa: B006
     replay_id: Annotated[int | None, typer.Option("--replay", help="Render delivered digest ID again.")] = None,
 ) -> None:
     """What is new in AI for Science: one entry per story, with its outlets and why it matched."""
+    from crawler.digest.chat import ChatError
     from crawler.digest.delivery import DigestRefused, DigestRequest, deliver_digest, describe_delivery
     from crawler.digest.mail import MailError
     from storage.lock import LockHeld
 
     request = DigestRequest(
         name=name, since=since, since_last=since_last, languages=lang, sources=source,
-        formats=[format], out=out, mail_to=mail,
+        formats=[format], out=out, mail_to=mail, notify=notify,
     )  # fmt: skip
     try:
         delivery = deliver_digest(db, request, sys.stdout, replay_id=replay_id)
     except DigestRefused as exc:
         raise _fail(str(exc)) from None
-    except (ValueError, MailError, OSError, LockHeld) as exc:
+    except (ValueError, MailError, ChatError, OSError, LockHeld) as exc:
         raise _fail(str(exc), code=1) from None
     if delivery is not None:
         _stderr().print(describe_delivery(delivery, request), highlight=False)
@@ -331,6 +341,55 @@ def export(
         count = export_jsonl(database, stream, include_off_topic=all_articles)
     if out:
         _stderr().print(f"{count} articles written to {out}")
+
+
+#: The output formats of ``ai4s search``.
+SEARCH_FORMATS = ("table", "json", "jsonl")
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help='Words that must all occur (a "quoted phrase" as one), any script.')],
+    db: DbOption = None,
+    since: Annotated[
+        str | None,
+        typer.Option(help='Only articles first seen since then: a duration before now ("7d") or an ISO date.'),
+    ] = None,
+    source: Annotated[list[str], typer.Option("--source", help="Only articles of this source (repeatable).")] = [],  # noqa: B006
+    lang: Annotated[list[str], typer.Option("--lang", help="Only articles in this language (repeatable).")] = [],  # noqa: B006
+    all_articles: Annotated[bool, typer.Option("--all", help="Include the articles scored off-topic.")] = False,
+    limit: Annotated[int, typer.Option(min=1, help="How many stories.")] = 20,
+    format: Annotated[str, typer.Option("--format", help="table, json or jsonl.")] = "table",  # noqa: A002
+) -> None:
+    """Search the stored articles: the best-matching stories first, one per story, with its copies."""
+    from datetime import UTC, datetime
+
+    from crawler.app.tables import search_records, search_table
+    from crawler.digest.delivery import parse_since
+    from storage import Database
+    from storage.search import search_stories
+
+    if format not in SEARCH_FORMATS:
+        raise _fail(f"unknown format {format!r} (supported: {', '.join(SEARCH_FORMATS)})")
+    try:
+        since_moment = parse_since(since, datetime.now(UTC)) if since else None
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    with Database(db) as database, database.session() as session:
+        hits = search_stories(
+            session, query, since=since_moment, sources=source, languages=lang,
+            include_off_topic=all_articles, limit=limit,
+        )  # fmt: skip
+    if format == "table":
+        _stdout().print(search_table(query, hits))
+        return
+    import json
+
+    records = search_records(hits)
+    if format == "json":
+        sys.stdout.write(json.dumps(records, ensure_ascii=False, indent=2) + "\n")
+    else:
+        sys.stdout.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
 
 
 @app.command()

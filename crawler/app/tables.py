@@ -1,15 +1,17 @@
 """Terminal tables of the command line (rich): a crawl's summary, the corpus counts, the sources, their
-schedules and health, the stories, a topic profile's evaluation, a reprocessing run."""
+schedules and health, the stories, search hits, a topic profile's evaluation, a reprocessing run."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from rich.markup import escape
 from rich.table import Table
 
+from crawler.digest.display import display_text
 from crawler.relevance.evaluate import ProfileEvaluation
 from crawler.schedule.jobs import job_id
 from crawler.sources import Source
@@ -18,6 +20,7 @@ from storage.cluster import QueuedRun
 from storage.counters import SUMMARY_COUNTERS, SourceRunCounts
 from storage.repository import CorpusStats
 from storage.schedules import ScheduleState
+from storage.search import SearchHit
 from storage.stories import StorySummary
 
 if TYPE_CHECKING:  # imported only to be named: it loads the extractor
@@ -141,9 +144,9 @@ def stories_table(stories: Sequence[StorySummary]) -> Table:
         head = story.representative
         table.add_row(
             str(story.id),
-            f"{head.title or head.url}\n{head.url}",
+            f"{escape(display_text(head.title) or head.url)}\n{escape(head.url)}",
             str(len(story.copies)),
-            ", ".join(story.outlets),
+            escape(", ".join(story.outlets)),
             story.first_seen.strftime("%Y-%m-%d %H:%M"),
             story.last_seen.strftime("%Y-%m-%d %H:%M"),
         )
@@ -216,3 +219,42 @@ def workers_table(queue_length: int | None, runs: Sequence[QueuedRun], stale_aft
     if unclaimed:
         table.caption = f"sent, no worker yet: {', '.join(f'{run.source} (run {run.run_id})' for run in unclaimed)}"
     return table
+
+
+def search_table(query: str, hits: Sequence[SearchHit]) -> Table:
+    """``ai4s search``: each story found, best first: its headline, a passage, its copies and outlets."""
+    stories = "story" if len(hits) == 1 else "stories"
+    table = Table(title=f"{len(hits)} {stories} for {query!r}", title_justify="left")
+    for column in ("#", "headline and passage", "copies", "outlets", "first seen"):
+        table.add_column(column, justify="right" if column in ("#", "copies") else "left")
+    for number, hit in enumerate(hits, 1):
+        table.add_row(
+            str(number),
+            f"[bold]{escape(hit.title or hit.url)}[/]\n{escape(hit.excerpt)}\n[dim]{escape(hit.url)}[/]",
+            str(max(1, len(hit.copies))),
+            ", ".join(hit.outlets),
+            hit.first_seen.strftime("%Y-%m-%d %H:%M"),
+        )
+    return table
+
+
+def search_records(hits: Sequence[SearchHit]) -> list[dict[str, Any]]:
+    """The hits of ``ai4s search`` as JSON records, best first."""
+    return [
+        {
+            "story_id": hit.story_id,
+            "article_id": hit.article_id,
+            "title": hit.title,
+            "url": hit.url,
+            "source": hit.source,
+            "language": hit.language,
+            "published": hit.published.isoformat() if hit.published else None,
+            "first_seen": hit.first_seen.isoformat(),
+            "excerpt": hit.excerpt,
+            "copies": [
+                {"source": copy.source, "url": copy.url, "title": copy.title, "first_seen": copy.first_seen.isoformat()}
+                for copy in hit.copies
+            ],
+        }
+        for hit in hits
+    ]

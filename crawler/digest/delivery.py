@@ -1,8 +1,8 @@
 """Making a digest and delivering it: the period (``--since`` or since the last digest of that
-name), the files, the mail, and the record that moves the name's mark; and what ``ai4s digest``
+name), the files, the mail, the chat messages, and the record that moves the name's mark; and what ``ai4s digest``
 does (:func:`deliver_digest`: check the request, replay or make, hand the digest to standard output).
 
-The record is saved only once the files are written and the mail is sent, so a failed delivery
+The record is saved only once the files are written and the mail and chat messages are sent, so a failed delivery
 leaves the period to the next digest: no story is missed. The record holds the digest's data,
 so a past digest renders the same again (``ai4s digest --replay ID``).
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from crawler.digest.build import SETTLE, build_digest
+from crawler.digest.chat import ChatError, check_notify_urls, notify, private_url
 from crawler.digest.mail import SmtpSettings, build_message, send
-from crawler.digest.render import EXTENSIONS, FORMATS, render, subject
+from crawler.digest.render import EXTENSIONS, FORMATS, plural, render, subject
 from crawler.text.dates import parse_date
 from crawler.text.durations import EXAMPLES, parse_duration
 from storage import Database
@@ -58,6 +59,7 @@ class DigestRequest:
     formats: list[str] = field(default_factory=lambda: ["md"])
     out: Path | None = None  # a file (one format) or a directory (file names by date)
     mail_to: list[str] = field(default_factory=list)
+    notify: list[str] = field(default_factory=list)  # chat services (Apprise URLs) that get the Markdown digest
     settle: timedelta = SETTLE  # how much of the last moments a since-last digest leaves to the next
     feed: Path | None = None  # an Atom file of the recent digests of this name, replaced each time
 
@@ -76,23 +78,27 @@ class Delivery:
     rendered: dict[str, str]
     files: list[Path]
     mailed_to: list[str]
+    notified: list[str] = field(default_factory=list)  # the chat services, their secrets hidden
 
 
 def _write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (a reader never sees half a digest). A path that is not a
-    regular file (``/dev/stdout``, a pipe) is written to as it is: it must not be replaced."""
+    """Write ``text`` to ``path`` atomically (a reader never sees half a digest), with the permissions any
+    new file gets (0644 under the usual umask: a web server under another user can serve the feed). A
+    path that is not a regular file (``/dev/stdout``, a pipe) is written to as it is: it must not be replaced."""
     if path.exists() and not path.is_file():
         with path.open("w", encoding="utf-8") as stream:
             stream.write(text)
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    temporary = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    # os.open with 0o666 lets the umask decide, as open() does (mkstemp would make it 0600 whatever the umask)
+    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(text)
         os.replace(temporary, path)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
 
 
@@ -119,7 +125,9 @@ def _make_digest(
     # a --since-last digest leaves the last minute to the next one (see SETTLE): nothing in flight is missed
     until = now - request.settle if request.since_last else now
     formats = list(dict.fromkeys(request.formats + (["md", "html"] if request.mail_to else [])))
+    formats = list(dict.fromkeys(formats + (["md"] if request.notify else [])))
     smtp = SmtpSettings.from_environment() if request.mail_to else None  # a missing server fails before anything
+    check_notify_urls(request.notify)  # so does a chat URL Apprise does not know
     with database.session() as session:
         if request.since_last:
             since = last_digest_until(session, request.name) or until - FIRST_PERIOD
@@ -154,6 +162,8 @@ def _make_digest(
         emit(rendered)
     if smtp is not None:
         send(smtp, build_message(smtp.sender, request.mail_to, subject(digest), rendered["md"], rendered["html"]))
+    if request.notify:
+        notify(request.notify, subject(digest), rendered["md"])
     with database.session() as session, session.begin():
         run_id = save_digest_run(
             session,
@@ -164,7 +174,7 @@ def _make_digest(
             stories=digest["counts"]["stories"],
             payload=json.dumps(digest, ensure_ascii=False),
         )
-    return Delivery(run_id, digest, rendered, files, list(request.mail_to))
+    return Delivery(run_id, digest, rendered, files, list(request.mail_to), [private_url(u) for u in request.notify])
 
 
 def check_request(request: DigestRequest) -> None:
@@ -174,6 +184,10 @@ def check_request(request: DigestRequest) -> None:
             raise DigestRefused(f"unknown format {fmt!r} (supported: {', '.join(FORMATS)})")
     if request.since and request.since_last:
         raise DigestRefused("--since and --since-last exclude each other")
+    try:
+        check_notify_urls(request.notify)
+    except ChatError as exc:
+        raise DigestRefused(str(exc)) from None
 
 
 def deliver_digest(
@@ -212,8 +226,11 @@ def describe_delivery(delivery: Delivery, request: DigestRequest) -> str:
     counts, period = delivery.digest["counts"], delivery.digest["period"]
     where = f"; written to {request.out}" if request.out else ""
     mailed = f"; mailed to {', '.join(delivery.mailed_to)}" if delivery.mailed_to else ""
+    if delivery.notified:
+        mailed += f"; sent to {', '.join(delivery.notified)}"
     return (
-        f"digest {delivery.run_id} ({request.name}): {counts['stories']} stories ({counts['new_stories']} new, "
+        f"digest {delivery.run_id} ({request.name}): {plural(counts['stories'], 'story')} "
+        f"({counts['new_stories']} new, "
         f"{counts['grown_stories']} grown), {period['since']} – {period['until']}{where}{mailed}"
     )
 

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from crawler.digest.display import clean_line, safe_url
 from crawler.text.dates import parse_date
@@ -70,9 +70,87 @@ def markdown_link(text: object, url: str | None) -> MarkdownText:
 
 
 def when(stamp: str | None) -> str:
-    """``2026-11-22T08:00:00Z`` → ``2026-11-22 08:00 UTC``."""
+    """``2026-11-22T08:00:00Z`` → ``2026-11-22 08:00 UTC``; a moment at midnight UTC exactly, which is
+    how a date without a time is stored, → ``2026-11-22`` (no time is made up)."""
     moment = parse_date(stamp)
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else ""
+    if moment is None:
+        return ""
+    moment = moment.astimezone(UTC)
+    if (moment.hour, moment.minute, moment.second, moment.microsecond) == (0, 0, 0, 0):
+        return moment.strftime("%Y-%m-%d")
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """``1 story``, ``2 stories``, ``1 error``, ``3 errors``."""
+    if count == 1:
+        return f"{count} {word}"
+    return f"{count} {many or (word[:-1] + 'ies' if word.endswith('y') and word[-2:-1] not in 'aeiou' else word + 's')}"
+
+
+#: The colours of the chart's languages (the most frequent first), and of any further ones.
+CHART_COLOURS = ("#0b57d0", "#d9480f", "#2b8a3e", "#862e9c", "#5c940d")
+CHART_WIDTH, CHART_HEIGHT, CHART_TOP, CHART_BOTTOM, CHART_LEFT = 600, 170, 12, 24, 28
+
+
+def chart_svg(chart: dict[str, Any] | None) -> Markup:
+    """New stories per day by language as an inline SVG bar chart (stacked bars, a legend, no script)."""
+    if not chart or not chart.get("series"):
+        return Markup("")
+    days, series = chart["days"], chart["series"]
+    totals = [sum(values[i] for values in series.values()) for i in range(len(days))]
+    peak = max(max(totals), 1)
+    plot = CHART_HEIGHT - CHART_TOP - CHART_BOTTOM
+    step = (CHART_WIDTH - CHART_LEFT) / len(days)
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {CHART_WIDTH} {CHART_HEIGHT}" role="img" '
+        f'aria-labelledby="chart-title" xmlns="http://www.w3.org/2000/svg" preserveAspectRatio="xMidYMid meet">',
+        f'<title id="chart-title">New stories per day, last {len(days)} days, by language</title>',
+        f'<line x1="{CHART_LEFT}" y1="{CHART_TOP + plot}" x2="{CHART_WIDTH}" y2="{CHART_TOP + plot}" '
+        'stroke="#8c959f"/>',
+        f'<text x="{CHART_LEFT - 4}" y="{CHART_TOP + 8}" text-anchor="end" font-size="11" fill="#57606a">{peak}</text>',
+        f'<text x="{CHART_LEFT - 4}" y="{CHART_TOP + plot}" text-anchor="end" font-size="11" fill="#57606a">0</text>',
+    ]
+    colours = {lang: CHART_COLOURS[i % len(CHART_COLOURS)] for i, lang in enumerate(series)}
+    for index, day in enumerate(days):
+        bottom = CHART_TOP + plot
+        for lang, values in series.items():
+            if not values[index]:
+                continue
+            height = values[index] / peak * plot
+            bottom -= height
+            x = CHART_LEFT + index * step + 1
+            parts.append(
+                f'<rect x="{x:.1f}" y="{bottom:.1f}" width="{max(step - 2, 1):.1f}" height="{height:.1f}" '
+                f'fill="{colours[lang]}"><title>{escape(day)}: {values[index]} {escape(lang)}</title></rect>'
+            )
+    for index in (0, len(days) - 1):
+        anchor = "start" if index == 0 else "end"
+        x = CHART_LEFT + (index + (0 if index == 0 else 1)) * step
+        parts.append(
+            f'<text x="{x:.1f}" y="{CHART_HEIGHT - 6}" text-anchor="{anchor}" font-size="11" fill="#57606a">'
+            f"{escape(days[index])}</text>"
+        )
+    legend_x = CHART_WIDTH / 2 - 50 * len(series) / 2
+    for number, lang in enumerate(series):
+        x = legend_x + number * 60
+        parts.append(f'<rect x="{x:.1f}" y="{CHART_HEIGHT - 16}" width="10" height="10" fill="{colours[lang]}"/>')
+        parts.append(
+            f'<text x="{x + 14:.1f}" y="{CHART_HEIGHT - 7}" font-size="11" fill="#1b1f24">{escape(lang)}</text>'
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def sparkline(chart: dict[str, Any] | None) -> str:
+    """New stories per day as a line of block characters, a dot for a day without (for Markdown and chat)."""
+    if not chart or not chart.get("series"):
+        return ""
+    days = chart["days"]
+    totals = [sum(values[i] for values in chart["series"].values()) for i in range(len(days))]
+    peak = max(max(totals), 1)
+    blocks = "·▁▂▃▄▅▆▇█"
+    return "".join(blocks[0 if not n else max(1, round(n / peak * 8))] for n in totals)
 
 
 def latest(entry: dict[str, Any]) -> str:
@@ -98,6 +176,9 @@ def _environment(kind: str) -> Environment:
         environment.filters["entry_html"] = _entry_html
     environment.filters["when"] = when
     environment.filters["latest"] = latest
+    environment.filters["plural"] = plural
+    environment.filters["chart_svg"] = chart_svg
+    environment.filters["sparkline"] = sparkline
     return environment
 
 
@@ -119,13 +200,17 @@ def render(digest: dict[str, Any], fmt: str) -> str:
     if fmt not in FORMATS:
         raise ValueError(f"unknown digest format {fmt!r} (supported: {', '.join(FORMATS)})")
     template = _environment("md" if fmt == "md" else "html").get_template(f"digest.{fmt}.j2")
-    return template.render(**digest)
+    return template.render(**{**DIGEST_DEFAULTS, **digest})
+
+
+#: What a digest delivered before sections and the chart existed lacks (it renders as a flat list).
+DIGEST_DEFAULTS: dict[str, Any] = {"top": [], "sections": [], "chart": None, "active_outlets": []}
 
 
 def subject(digest: dict[str, Any]) -> str:
     """A one-line title for the digest (a mail subject)."""
     counts, period = digest["counts"], digest["period"]
     return (
-        f"AI for Science digest: {counts['stories']} stories, "
+        f"AI for Science digest: {plural(counts['stories'], 'story')}, "
         f"{when(period['since'])[:10]} – {when(period['until'])[:16]}"
     )

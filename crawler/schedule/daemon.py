@@ -39,6 +39,7 @@ from platformdirs import user_data_dir, user_log_dir
 from crawler.cluster.broker import masked
 from crawler.cluster.dispatch import Dispatcher
 from crawler.config import Config
+from crawler.digest.chat import check_notify_urls
 from crawler.digest.mail import SmtpSettings
 from crawler.schedule.jobs import DigestJob, check_schedules, make_scheduler, reschedule_crawl, sync_jobs
 from crawler.schedule.policy import RunResult
@@ -79,6 +80,7 @@ class DaemonOptions:
     digest_every: str | None = "1d"  # the digest job's schedule (interval or cron); None: no digest job
     digest_dir: Path | None = None  # where its files go; default: the user's data directory
     digest_mail: list[str] = field(default_factory=list)
+    digest_notify: list[str] = field(default_factory=list)  # chat services (Apprise URLs)
     digest_name: str = "daemon"
     digest_settle: float = 60.0  # seconds of the latest articles a digest leaves to the next one
     broker: str | None = None  # a Redis URL: crawls go to the cluster's queue instead of running here
@@ -119,10 +121,17 @@ class Daemon:
         check_schedules(config.sources, options.digest_every)
         if options.digest_mail:
             SmtpSettings.from_environment()  # mail without an SMTP server stops the daemon now
+        check_notify_urls(options.digest_notify)  # so does a chat URL Apprise does not know
         self.log_dir = options.log_dir or Path(user_log_dir(APP_NAME))
         digest_dir = options.digest_dir or Path(user_data_dir(APP_NAME)) / "digests"
         self.digest = (
-            DigestJob(options.digest_name, options.digest_every, digest_dir, tuple(options.digest_mail))
+            DigestJob(
+                options.digest_name,
+                options.digest_every,
+                digest_dir,
+                tuple(options.digest_mail),
+                tuple(options.digest_notify),
+            )
             if options.digest_every is not None
             else None
         )
@@ -231,7 +240,12 @@ class Daemon:
             return
         with self._job_running():
             deliver_scheduled_digest(
-                self.database, name, self.digest.directory, list(self.digest.mail_to), self.options.digest_settle
+                self.database,
+                name,
+                self.digest.directory,
+                list(self.digest.mail_to),
+                self.options.digest_settle,
+                notify=list(self.digest.notify),
             )
 
     def crawl_source(self, name: str) -> None:

@@ -57,6 +57,7 @@ class DigestJob:
     every: str
     directory: Path
     mail_to: tuple[str, ...] = ()
+    notify: tuple[str, ...] = ()  # chat services (Apprise URLs)
 
     @property
     def job_id(self) -> str:
@@ -157,6 +158,8 @@ def sync_jobs(
         job = existing.get(digest.job_id)
         next_run = put_job(scheduler, digest.job_id, DIGEST_JOB, digest.name, digest.trigger(), job, now)
         mail = f", mailed to {', '.join(digest.mail_to)}" if digest.mail_to else ""
+        if digest.notify:
+            mail += f", sent to {len(digest.notify)} chat service{'s' if len(digest.notify) > 1 else ''}"
         when, directory = _when(next_run), digest.directory
         logger.info("Digest %s: every %s, next %s, into %s%s", digest.name, digest.every, when, directory, mail)
     for source in sources:

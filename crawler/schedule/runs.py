@@ -8,12 +8,15 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from crawler.digest.chat import ChatError
 from crawler.digest.delivery import DigestRequest, make_digest
 from crawler.digest.mail import MailError
+from crawler.digest.render import plural
 from crawler.schedule.policy import RunResult, bounds_of, next_state
 from crawler.schedule.supervise import ChildExit, process_alive
 from crawler.sources import Source
@@ -125,21 +128,24 @@ def log_run(
     logger.log(level, line, source.name, result.run_id, result.status, why, seconds, figures, pace, health)
 
 
-def deliver_scheduled_digest(database: Database, name: str, directory: Path, mail_to: list[str], settle: float) -> None:
-    """Write (and mail) digest ``name`` of what is new since its last one, into ``directory`` with its
-    Atom feed; a failure is logged and leaves the period to the next one."""
+def deliver_scheduled_digest(
+    database: Database, name: str, directory: Path, mail_to: list[str], settle: float, notify: Sequence[str] = ()
+) -> None:
+    """Write (and mail, and send to chat) digest ``name`` of what is new since its last one, into
+    ``directory`` with its Atom feed; a failure is logged and leaves the period to the next one."""
     request = DigestRequest(
         name=name,
         since_last=True,
         formats=["html", "md", "json"],
         out=directory,
         mail_to=list(mail_to),
+        notify=list(notify),
         settle=timedelta(seconds=settle),
         feed=directory / f"digest-{name}.atom",  # a stable address for feed readers
     )
     try:
         delivery = make_digest(database, request)
-    except (MailError, OSError, LockHeld) as exc:
+    except (MailError, ChatError, OSError, LockHeld) as exc:
         logger.warning("Digest %s failed, its period is left to the next one: %s", name, exc)
         return
     except Exception:
@@ -147,11 +153,13 @@ def deliver_scheduled_digest(database: Database, name: str, directory: Path, mai
         return
     counts = delivery.digest["counts"]
     mailed = f", mailed to {', '.join(delivery.mailed_to)}" if delivery.mailed_to else ""
+    if delivery.notified:
+        mailed += f", sent to {', '.join(delivery.notified)}"
     logger.info(
-        "Digest %s (%d): %d stories (%d new, %d grown) written to %s%s",
+        "Digest %s (%d): %s (%d new, %d grown) written to %s%s",
         name,
         delivery.run_id,
-        counts["stories"],
+        plural(counts["stories"], "story"),
         counts["new_stories"],
         counts["grown_stories"],
         delivery.files[0] if delivery.files else directory,

@@ -7,6 +7,7 @@ from alembic import context
 
 from storage.db import make_engine, resolve_db_url
 from storage.models import Base
+from storage.search import include_in_schema_comparison
 
 config = context.config
 target_metadata = Base.metadata
@@ -25,7 +26,12 @@ def run_migrations_online() -> None:
 
 
 def _run(connection) -> None:  # type: ignore[no-untyped-def]
-    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=True,
+        include_name=include_in_schema_comparison,  # the search index is the migrations' own
+    )
     with context.begin_transaction():
         context.run_migrations()
 

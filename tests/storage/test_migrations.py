@@ -40,6 +40,7 @@ from crawler.app.webserver import LocalSite, Reply, html_reply
 from crawler.schedule.daemon import crawl_job, digest_job
 from storage.db import make_engine
 from storage.models import Base, scheduler_jobs
+from storage.search import include_in_schema_comparison
 from tests.crawler.support import article_html
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -322,7 +323,8 @@ def test_the_migrations_make_the_schema_the_models_describe(db_url_any: str) -> 
     alembic_to(engine, "head")
     try:
         with engine.connect() as connection:
-            differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+            context = MigrationContext.configure(connection, opts={"include_name": include_in_schema_comparison})
+            differences = compare_metadata(context, Base.metadata)
     finally:
         engine.dispose()
     assert differences == []

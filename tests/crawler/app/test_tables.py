@@ -37,3 +37,15 @@ def test_the_caption_says_what_every_column_counts() -> None:
     text = " ".join(rendered(summary_table([SourceRunCounts("xinhua")], "run")).split())
     for counter in SUMMARY_COUNTERS:
         assert f"{counter.header}: {counter.meaning}" in text
+
+
+def test_the_stories_table_shows_headlines_without_pinyin_readings_as_the_digest_does() -> None:
+    from datetime import UTC, datetime
+
+    from crawler.app.tables import stories_table
+    from storage.stories import Copy, StorySummary
+
+    seen = datetime(2026, 11, 21, 8, tzinfo=UTC)
+    head = Copy(1, "netease", "http://163.example/1", "新華網(wǎng)發(fā)布[科學]大模型", None, None, seen)
+    text = rendered(stories_table([StorySummary(7, seen, seen, [head])]))
+    assert "新華網發布[科學]大模型" in text and "wǎng" not in text

@@ -26,6 +26,7 @@ from markdown_it import MarkdownIt
 from sqlalchemy import select, update
 
 from crawler.app.demo import DemoWeb
+from crawler.digest.render import CHART_COLOURS
 from storage import Database, NewArticle
 from storage.models import Article, CrawlRun, Story
 from storage.repository import store_article
@@ -208,10 +209,11 @@ def test_markdown_renders_each_story_with_its_links(crawled: str) -> None:
     markdown = ai4s_in_process("digest", "--db", crawled, "--format", "md").stdout
     html = MarkdownIt("commonmark").render(markdown)
     page = lxml.html.fromstring(html)
-    headings = [h.text_content() for h in page.iter("h2")]
+    headings = [h.text_content() for h in page.iter("h3")]  # stories, under their sections' h2
     assert len(headings) == 5 and any(SUMMIT in h for h in headings)
     links = [a.get("href", "") for a in page.iter("a")]
-    assert len(links) == 6 and all(href.startswith("http://127.0.0.") for href in links)  # 5 stories + 1 repost
+    # 5 stories + 1 repost (the top stories link to stories again)
+    assert len(set(links)) == 6 and all(href.startswith("http://127.0.0.") for href in links)
 
 
 def _chromium(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -250,8 +252,18 @@ def test_the_html_digest_renders_in_a_real_browser_on_a_phone_screen(crawled: st
     image = Image.open(shot).convert("L")
     inked = sum(image.histogram()[:160]) / (image.width * image.height)
     assert image.size == (412, 1400) and inked > 0.01  # text, not a blank page
+    # the chart is drawn, at a phone's width and at a desktop's: its bars' colours are on the screen
+    bar_colours = {tuple(int(c[i : i + 2], 16) for i in (1, 3, 5)) for c in CHART_COLOURS}
+    for width in (412, 1280):
+        wide = tmp_path / f"shot-{width}.png"
+        _chromium(f"--screenshot={wide}", f"--window-size={width},1400", page.as_uri())
+        pixels = Image.open(wide).convert("RGB")
+        colours = {colour for _, colour in pixels.getcolors(maxcolors=1 << 20) or []}
+        assert colours & bar_colours, f"no chart bar at width {width}"
     dom = _chromium("--dump-dom", page.as_uri())
-    text = lxml.html.fromstring(dom.stdout).text_content()
+    live = lxml.html.fromstring(dom.stdout)
+    assert live.xpath("//*[local-name()='svg']//*[local-name()='rect']")  # the chart, as the browser built it
+    text = live.text_content()
     for story in digest["stories"]:
         assert story["headline"] in text
     # self-contained: nothing is loaded from anywhere (no src, no stylesheet link)
