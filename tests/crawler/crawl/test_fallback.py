@@ -13,7 +13,7 @@ from sqlalchemy import select
 from crawler.text.urls import canonical_url
 from storage import Database
 from storage.models import Article
-from tests.crawler.support import ai4s, ai4s_in_process
+from tests.crawler.support import ai4s, ai4s_in_process, table_rows
 from tests.fallbackweb import FallbackWeb
 
 FAST = ["-s", "DOWNLOAD_DELAY=0.05", "-s", "AUTOTHROTTLE_START_DELAY=0.05", "-s", "AI4S_RETRY_BACKOFF_BASE=0.2"]
@@ -46,15 +46,11 @@ def summary(stdout: str, source: str) -> dict[str, str]:
 
 
 def check_rows(db_url: str, source: str) -> dict[str, str]:
-    """``ai4s sources check --source SOURCE``: each entry point's row (its text, cells joined), by entry point URL."""
+    """``ai4s sources check --source SOURCE``: each entry point's row (its cells joined by " | "), by its URL."""
     result = ai4s_in_process("sources", "check", "--db", db_url, "--source", source)
     assert result.returncode == 0, result.stderr
-    rows = {}
-    for line in result.stdout.splitlines():
-        cells = [cell.strip() for cell in line.split("│")[1:-1]]
-        if len(cells) > 2 and cells[1].startswith("http"):
-            rows[cells[1]] = " | ".join(cells)
-    return rows
+    rows = table_rows(result.stdout, key_column=1)
+    return {url: " | ".join(cells) for url, cells in rows.items() if url.startswith("http")}
 
 
 def test_a_feed_that_dies_is_stood_in_for_by_the_homepage_and_used_again_when_it_comes_back(
