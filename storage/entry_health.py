@@ -18,6 +18,7 @@ import statistics
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -112,13 +113,20 @@ class EntryHealth:
         """What to do about it, in a few words ("" when nothing)."""
         if self.fallback:
             return "" if self.verdict == "ok" else "the homepage's listings fail too: check the site"
+        discover = f"`ai4s sources discover {self.site}`"
         if self.dead:
-            return f"drop this {self.kind}, or run `ai4s sources discover` on the site again"
+            return f"drop this {self.kind}, or run {discover} again"
         if self.failing:
             return "the fallback chain stands in; drop it if it keeps failing"
         if self.stale:
-            return "names nothing new: run `ai4s sources discover` on the site again"
+            return f"names nothing new: run {discover} again"
         return ""
+
+    @property
+    def site(self) -> str:
+        """The homepage of its site (what ``ai4s sources discover`` starts from)."""
+        parts = urlsplit(self.url)
+        return f"{parts.scheme}://{parts.netloc}/"
 
 
 def _health(source: str, row: EntryPointHealth) -> EntryHealth:

@@ -56,9 +56,13 @@ def test_sources_check_flags_dead_and_stale_entry_points_and_says_what_to_do(tmp
     rows = rows_of(result.stdout)
     dead = " ".join(rows[DEAD_FEED])
     assert "DEAD (3 failed polls)" in dead and "failed 404: HTTP 404 Not Found" in dead
-    assert "drop this feed, or run `ai4s sources discover`" in dead and rows[DEAD_FEED][4] == "7"
+    assert "drop this feed, or run `ai4s sources discover http://127.0.8.10/` again" in dead
+    assert rows[DEAD_FEED][4] == "7"
     stale = " ".join(rows[STALE_FEED])
-    assert f"STALE ({STALE_AFTER_POLLS} polls, nothing new)" in stale and "names nothing new" in stale
+    assert (
+        f"STALE ({STALE_AFTER_POLLS} polls, nothing new)" in stale
+        and "names nothing new: run `ai4s sources discover http://127.0.8.11/` again" in stale
+    )
     assert rows[STALE_FEED][7].endswith("ago")  # unchanged since
     sitemap = rows[GOOD_SITEMAP]
     assert sitemap[-2] == "ok" and sitemap[4] == str(STALE_AFTER_POLLS) and sitemap[-1] == ""
