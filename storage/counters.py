@@ -55,6 +55,9 @@ class SourceRunCounts:
         "failed", "feeds, sitemaps and listings that could not be fetched", entry_page=True, in_summary=False
     )
     errors: int = _counter("errors", "failed fetches and unreadable feeds")
+    fallbacks: int = _counter(
+        "fallback", "entry points that failed or went stale, stood in for by the source's others or its homepage"
+    )
 
     def values(self) -> dict[str, int]:
         """Every counter by name."""

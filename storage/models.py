@@ -1,6 +1,6 @@
 """The corpus schema: sources, articles (and the pages they were extracted from), stories, fetched URLs,
-crawl runs, and the daemon's state (entry pages for conditional re-polls, source schedules, the job
-store) (SQLAlchemy 2.x).
+crawl runs, and the daemon's state (entry pages for conditional re-polls, the health of each entry point,
+source schedules, the job store) (SQLAlchemy 2.x).
 
 Every fact that must be unique (a canonical URL, a content hash, a source name) is a
 named database constraint, so concurrent crawls cannot store a row twice.
@@ -279,6 +279,35 @@ class EntryPage(Base):
     last_fetched: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class EntryPointHealth(Base):
+    """How one entry point of a source (a configured feed, sitemap, robots.txt or listing page, or a listing
+    page its fallback chain found) has fared across crawls: its last answer, its failures in a row, the new
+    articles it named (all time, and in each of its last polls), and since when it has been unchanged."""
+
+    __tablename__ = "entry_point_health"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"), index=True)
+    url_hash: Mapped[str] = mapped_column(String(40))
+    url: Mapped[str] = mapped_column(Text)  # canonical
+    kind: Mapped[str] = mapped_column(String(20))  # feed, robots, sitemap or listing
+    fallback: Mapped[bool] = mapped_column(Boolean, default=False)  # found by the fallback chain, not configured
+    last_outcome: Mapped[str] = mapped_column(String(20))  # read, unchanged, failed, unreadable, refused, deferred
+    last_status: Mapped[int | None] = mapped_column(Integer)  # the HTTP status (None: no answer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_checked: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_ok: Mapped[datetime | None] = mapped_column(UTCDateTime())  # last read or unchanged answer
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    polls_without_new: Mapped[int] = mapped_column(Integer, default=0)  # answered polls in a row naming nothing new
+    articles_found: Mapped[int] = mapped_column(Integer, default=0)  # new articles it named, all time
+    recent_found: Mapped[str] = mapped_column(Text, default="[]")  # JSON: new articles of each of its last polls
+    last_new_article_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    unchanged_since: Mapped[datetime | None] = mapped_column(UTCDateTime())  # None: it changed at its last poll
+    first_checked: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = (UniqueConstraint("source_id", "url_hash", name="uq_entry_point_health_source_url"),)
+
+
 class SourceSchedule(Base):
     """A source's adaptive schedule and health, kept by the daemon: the interval it polls the
     source at now, the streaks that moved it there, and the last run's result."""
@@ -349,6 +378,8 @@ class CrawlRunSource(Base):
     entry_pages_read: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     entry_pages_unchanged: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     entry_pages_failed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Entry points that failed or went stale, stood in for by the source's others or its homepage's listings.
+    fallbacks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (UniqueConstraint("run_id", "source_id", name="uq_crawl_run_sources_run_source"),)
 

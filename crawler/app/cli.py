@@ -483,7 +483,7 @@ def stories_rebuild(db: DbOption = None) -> None:
     )
 
 
-sources_app = typer.Typer(help="The sources: the outlets crawled, and where their new articles are announced.")
+sources_app = typer.Typer(help="The sources: the outlets crawled, where they announce new articles, how that fares.")
 app.add_typer(sources_app, name="sources")
 
 
@@ -531,11 +531,33 @@ def sources_discover(
         raise typer.Exit(1)
 
 
+@sources_app.command("check")
+def sources_check(
+    db: DbOption = None,
+    source: Annotated[list[str], typer.Option("--source", help="Only this source (repeatable).")] = [],  # noqa: B006
+) -> None:
+    """Show how each entry point of the sources fares (from the crawls so far); flag dead and stale ones, with a fix."""
+    from crawler.app.tables import entry_health_table
+    from crawler.text.template_blocks import TEMPLATE_PAGES
+    from storage import Database
+    from storage.entry_health import entry_health
+    from storage.templates import source_templates
+
+    with Database(db) as database, database.session() as session:
+        entries = entry_health(session, source or None)
+        templates = {t.source: t.template_blocks for t in source_templates(session, TEMPLATE_PAGES, samples=0)}
+    if not entries:
+        raise _fail("no entry point polled yet" + (f" for {', '.join(source)}" if source else "") + ": run a crawl")
+    _stdout().print(entry_health_table(entries, templates))
+
+
 @app.command()
 def stats(db: DbOption = None) -> None:
-    """Print counts of the corpus: articles by source and language, fetched URLs, crawl runs."""
-    from crawler.app.tables import health_table, stats_table
+    """Print counts of the corpus: articles by source and language, fetched URLs, crawl runs; the sources
+    silent for longer than their usual gap between articles."""
+    from crawler.app.tables import health_table, silent_table, stats_table
     from storage import Database
+    from storage.entry_health import silent_sources
     from storage.repository import corpus_stats
     from storage.schedules import all_schedules
 
@@ -544,6 +566,9 @@ def stats(db: DbOption = None) -> None:
         schedules = all_schedules(session)
         if schedules:
             _stdout().print(health_table(schedules))
+        silent = silent_sources(session)
+        if silent:
+            _stdout().print(silent_table(silent))
         _stdout().print(f"database: {database.url}", highlight=False)
 
 

@@ -1,5 +1,6 @@
 """Terminal tables of the command line (rich): a crawl's summary, the corpus counts, the sources, their
-schedules and health, the stories, search hits, a topic profile's evaluation, a reprocessing run."""
+schedules and health, the health of their entry points, the stories, search hits, a topic profile's
+evaluation, a reprocessing run."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from crawler.sources import Source
 from crawler.text.durations import describe_interval, describe_moment
 from storage.cluster import QueuedRun
 from storage.counters import SUMMARY_COUNTERS, SourceRunCounts
+from storage.entry_health import RECENT_POLLS, EntryHealth, SilentSource
 from storage.repository import CorpusStats
 from storage.schedules import ScheduleState
 from storage.search import SearchHit
@@ -114,6 +116,79 @@ def health_table(schedules: dict[str, ScheduleState]) -> Table:
         table.add_column(column)
     for name, state in sorted(schedules.items()):
         table.add_row(name, health_text(state), _last_run(state, now), state.last_error or "")
+    return table
+
+
+def silent_table(silent: Sequence[SilentSource]) -> Table:
+    """The sources silent for longer than their usual gap between articles (``ai4s stats``)."""
+    now = datetime.now(UTC)
+    table = Table(title="silent sources (nothing new for longer than usual, though polled since)", title_justify="left")
+    for column in ("source", "newest article", "usual gap", "last polled"):
+        table.add_column(column)
+    for source in silent:
+        table.add_row(
+            f"[bold red]{source.source}[/]",
+            _ago(source.last_article_at, now),
+            describe_interval(source.usual_gap.total_seconds()),
+            _ago(source.last_polled, now),
+        )
+    return table
+
+
+def _ago(moment: datetime | None, now: datetime) -> str:
+    """How long ago ``moment`` was, in its two largest units ("never" for none)."""
+    return f"{describe_interval(max(0.0, (now - moment).total_seconds()))} ago" if moment else "never"
+
+
+def _verdict(entry: EntryHealth) -> str:
+    if entry.verdict == "dead":
+        return f"[bold red]DEAD[/] ({entry.consecutive_failures} failed polls)"
+    if entry.verdict == "failing":
+        return f"[yellow]failing[/] ({entry.consecutive_failures} in a row)"
+    if entry.verdict == "stale":
+        return f"[yellow]STALE[/] ({entry.polls_without_new} polls, nothing new)"
+    return "[green]ok[/]"
+
+
+def _last_answer(entry: EntryHealth, now: datetime) -> str:
+    status = f" {entry.last_status}" if entry.last_status else ""
+    error = f": {entry.last_error}" if entry.last_error and entry.last_outcome not in ("read", "unchanged") else ""
+    return f"{entry.last_outcome}{status}{error}, {_ago(entry.last_checked, now)}"
+
+
+def entry_health_table(entries: Sequence[EntryHealth], template_blocks: dict[str, int]) -> Table:
+    """``ai4s sources check``: each entry point of each source, its last answer, articles found, verdict and fix."""
+    now = datetime.now(UTC)
+    table = Table(
+        title="entry points",
+        title_justify="left",
+        caption=f"recent: new articles in its last {RECENT_POLLS} polls · fallback: found by the fallback chain "
+        "(the site's robots.txt or homepage) when the configured ones failed · template: blocks of the source's "
+        "learned site template",
+        caption_justify="left",
+    )
+    for column in ("source", "entry point", "kind", "last answer", "articles", "recent", "last new", "unchanged since"):
+        # URLs whole, to be copied into the sources file
+        table.add_column(
+            column, justify="right" if column in ("articles", "recent") else "left", no_wrap=column == "entry point"
+        )
+    table.add_column("health")
+    table.add_column("fix")
+    for entry in entries:
+        blocks = template_blocks.get(entry.source)
+        name = entry.source + (f"\n(template: {blocks})" if blocks else "")
+        table.add_row(
+            name,
+            entry.url,
+            entry.kind + (" (fallback)" if entry.fallback else ""),
+            _last_answer(entry, now),
+            str(entry.articles_found),
+            str(entry.articles_recent),
+            _ago(entry.last_new_article_at, now),
+            _ago(entry.unchanged_since, now) if entry.unchanged_since else "",
+            _verdict(entry),
+            entry.advice,
+        )
     return table
 
 

@@ -3,8 +3,8 @@
 It holds the configuration (:class:`crawler.config.Config`: the sources and the topic profile,
 loaded once), the database handle (one open, one Alembic check, per crawl), what the crawl
 reads from the corpus when it starts (the known URLs, the entry-page states, the article URLs to
-try again), the crawl-run row (created, or adopted from the daemon, and closed with the
-per-source counts), and the one thread that writes to the database.
+try again, the health of the entry points for the fallback chain), the crawl-run row (created, or adopted
+from the daemon, and closed with the per-source counts), and the one thread that writes to the database.
 
 Middlewares, pipelines and the spider ask for it in ``from_crawler`` with
 :meth:`CrawlContext.of`; none of them opens a database or reads the sources file itself.
@@ -27,6 +27,7 @@ from scrapy.exceptions import CloseSpider
 
 from crawler.config import ENV_SOURCES_FILE, ENV_TOPICS_FILE, SOURCE_NAMES_SETTING, Config, load_config
 from crawler.corpus.templates import forget_rare_blocks_of_the_past
+from crawler.crawl.fallback import FallbackChain
 from crawler.crawl.items import EntryPoll
 from crawler.crawl.requests import OVER_BUDGET, stat_key
 from crawler.crawl.watchdog import PARENT_GONE
@@ -34,6 +35,7 @@ from crawler.text.urls import canonical_url, url_host
 from storage import Database
 from storage.counters import ENTRY_COUNTERS, RUN_COUNTERS, SourceRunCounts, describe_counts
 from storage.db import ENV_DB
+from storage.entry_health import entry_health
 from storage.hashing import url_hash
 from storage.models import RunStatus
 from storage.polling import EntryPageState, load_entry_pages, save_entry_page
@@ -121,6 +123,8 @@ class CrawlContext:
         #: Hosts that asked to be left alone beyond this crawl (``Retry-After``), and until when: none of their
         #: entry pages is polled before that by the next crawls.
         self.host_deadlines: dict[str, datetime] = {}
+        #: The sources' entry points, how their polls came out and what they fell back to (saved as their health).
+        self.fallback_chain = FallbackChain()
         # SQLAlchemy sessions are used from this one thread only: writes are serialised and
         # the reactor never waits on the database.
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ai4s-db")
@@ -172,6 +176,7 @@ class CrawlContext:
             self.known_urls = known_url_hashes(session)
             self.entry_pages = self.without_known_articles(load_entry_pages(session, list(self.source_ids.values())))
             self.pending_retries = retriable_urls(session, names, self.max_article_attempts)
+            self.fallback_chain.load(entry_health(session, names))
         self.stats.set_value("ai4s/run_id", self.run_id)
         self.stats.set_value("ai4s/db_url", self.database.url)
         logger.info("Crawl run %d started on %s", self.run_id, self.database.url)
@@ -245,6 +250,8 @@ class CrawlContext:
         with self.database.session() as session, session.begin():
             # validators only after a complete crawl; the site's "not before" (Retry-After) always
             self._save_entry_polls(session, hints_only=status != RunStatus.OK)
+            complete = [name for name in names if status == RunStatus.OK and not self.was_cut(name)]
+            self.fallback_chain.save(session, self.run_id, self.source_ids, complete)
             for source in names:
                 values = self.counted(source)
                 save_run_counts(session, self.run_id, source, values)
@@ -260,11 +267,15 @@ class CrawlContext:
         """The run counters of ``source`` so far, by name (from the crawl's stats)."""
         return {name: self.stats.get_value(stat_key(source, name), 0) for name in RUN_COUNTERS + ENTRY_COUNTERS}
 
+    def was_cut(self, source: str) -> bool:
+        """Whether ``source``'s page budget (``max_pages``) cut its crawl short."""
+        return bool(self.stats.get_value(stat_key(source, OVER_BUDGET), 0))
+
     def _save_entry_polls(self, session: Session, hints_only: bool) -> None:
         """Save the entry-page polls of the sources that were crawled to the end (not cut by their
         budget); with ``hints_only`` (a crawl cut short) only the waits sites asked for (Retry-After). A host that
         asked to be left alone beyond this crawl gets its wait on every entry page polled in it."""
-        cut = {name for name in self.config.source_names if self.stats.get_value(stat_key(name, OVER_BUDGET), 0)}
+        cut = {name for name in self.config.source_names if self.was_cut(name)}
         for poll in self.entry_polls:
             host_deadline = self.host_deadlines.get(url_host(poll.url))
             not_before = max((when for when in (poll.not_before, host_deadline) if when), default=None)

@@ -91,6 +91,9 @@ REQUEST_FINGERPRINTER_CLASS = "crawler.crawl.middlewares.CanonicalUrlFingerprint
 DEPTH_LIMIT = 0  # depth is bounded per source (max_depth in sources.toml), not globally
 AI4S_MAX_PAGINATION = 10  # listing pages followed through "next page" links, per listing
 AI4S_MAX_SITEMAP_DEPTH = 3  # nesting of sitemap indexes
+# A source whose feeds/sitemaps fail or go stale falls back to its site's robots.txt sitemaps and homepage
+# listings (crawler/crawl/fallback.py); False only logs and counts it (for comparison, benchmarks/source_fallback.py).
+AI4S_FALLBACK = True
 
 # -- the product ------------------------------------------------------------------------
 # The crawl's configuration (crawler.config.Config): set by the runner (`ai4s crawl`, the daemon's

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from crawler.digest.display import clean_line, display_text, safe_url
 from crawler.digest.render import latest
 from crawler.digest.themes import theme_of, themes
+from crawler.text.durations import describe_interval
 from crawler.text.normalize import strip_syndication_boilerplate
 from crawler.text.script import is_unspaced_text
 from storage.digests import (
@@ -30,6 +31,7 @@ from storage.digests import (
     period_health,
     period_stories,
 )
+from storage.entry_health import silent_sources
 from storage.stories import Copy, representative_first
 
 SCHEMA = "ai4s-digest/1"
@@ -231,6 +233,7 @@ def build_digest(
     entries = sorted((_entry(story, ordered[story.story_id], since, texts, names) for story in stories), key=_rank)
     daily = daily_new_stories(session, until - CHART_DAYS * timedelta(days=1), until, languages, sources)
     health = period_health(session, since, until)
+    silent = [s for s in silent_sources(session, until) if not sources or s.source in sources]
     new_articles = sum(entry["new_copies"] for entry in entries)
     since_text = _iso(since) or ""
     outlets = {
@@ -266,6 +269,16 @@ def build_digest(
             ],
             "unhealthy_sources": [
                 {"source": u.source, "failures": u.failures, "last_error": u.last_error} for u in health.unhealthy
+            ],
+            # sources with nothing new for several of their usual gaps between articles, though polled since
+            "silent_sources": [
+                {
+                    "source": q.source,
+                    "last_article_at": _iso(q.last_article_at),
+                    "silent_for": describe_interval(q.silent_for(until).total_seconds()),
+                    "usual_gap": describe_interval(q.usual_gap.total_seconds()),
+                }
+                for q in silent
             ],
         },
     }

@@ -82,3 +82,18 @@ def article_html(title: str) -> str:
         f"<!doctype html><html lang='en'><head><title>{title}</title></head><body>"
         f"<nav><a href='/'>Home</a></nav><article><h1>{title}</h1>{body}</article></body></html>"
     )
+
+
+def table_rows(rendered: str, key_column: int = 0) -> dict[str, list[str]]:
+    """The rows of a rich table as printed, by the text of their ``key_column`` (which must not wrap): a line
+    whose key cell is empty continues the row above, its cells joined to that row's with spaces."""
+    rows: list[list[str]] = []
+    for line in rendered.splitlines():
+        cells = [cell.strip() for cell in line.split("│")[1:-1]]
+        if len(cells) <= key_column:
+            continue
+        if cells[key_column] or not rows:
+            rows.append(cells)
+        else:
+            rows[-1] = [f"{before} {cell}".strip() for before, cell in zip(rows[-1], cells, strict=True)]
+    return {row[key_column]: row for row in rows}

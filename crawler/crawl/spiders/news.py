@@ -8,7 +8,9 @@ never touches the database. Its sources come from the crawl's configuration
 :class:`crawler.crawl.middlewares.KnownUrlFilterMiddleware`, budgets by
 :class:`crawler.crawl.middlewares.SourceBudgetMiddleware`; extraction and storage happen in
 the pipelines. A page reached as a listing is judged by what it is once fetched
-(:func:`crawler.text.pages.page_kind`): an article is stored, never polled as an entry page.
+(:func:`crawler.text.pages.page_kind`): an article is stored, never polled as an entry page. How each
+entry point's poll came out goes to the crawl's fallback chain (:mod:`crawler.crawl.fallback`), which says
+when a source falls back to its other entry points or to its site's homepage.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from twisted.python.failure import Failure
 from crawler.crawl.addresses import AddressRefused, note_refusal
 from crawler.crawl.context import CrawlContext, crawl_config
 from crawler.crawl.failures import fetch_error, was_refused
+from crawler.crawl.fallback import FALLBACK_META, ROOT_META, Fallback, FallbackChain, tag, tag_entry_point
 from crawler.crawl.hosts import HostDeferred
 from crawler.crawl.items import EntryPoll, FetchFailure, PageItem
 from crawler.crawl.requests import (
@@ -46,7 +49,7 @@ from crawler.crawl.responses import (
 )
 from crawler.sources import Source
 from crawler.text.addresses import AddressPolicy
-from crawler.text.discovery import ArticleLink, Discovery, Scope, discover, revisit, start_pages
+from crawler.text.discovery import ArticleLink, Discovery, EntryPage, Scope, discover, revisit
 from crawler.text.pages import PageKind, page_kind
 
 
@@ -71,6 +74,13 @@ class NewsSpider(scrapy.Spider):
     def context(self) -> CrawlContext:
         """The crawl context (told which pages reached as listings turned out to be articles)."""
         return CrawlContext.of(self.crawler)
+
+    @cached_property
+    def chain(self) -> FallbackChain:
+        """The crawl's fallback chain (told how every entry point's poll came out)."""
+        chain = self.context.fallback_chain
+        chain.enabled = self.crawler.settings.getbool("AI4S_FALLBACK", True)
+        return chain
 
     @cached_property
     def scopes(self) -> dict[str, Scope]:
@@ -111,8 +121,27 @@ class NewsSpider(scrapy.Spider):
                 len(source.sitemaps),
                 len(source.start_urls),
             )
-            for page in start_pages(source.feeds, source.sitemaps, source.start_urls):
-                yield entry_request(source, page)
+            pages, fallback = self.chain.start(source)
+            for page in pages:
+                yield self.entry_point_request(source, page)
+            for request in self.fall_back(fallback):
+                yield request
+
+    def entry_point_request(self, source: Source, page: EntryPage, fallback: bool = False) -> scrapy.Request:
+        """The request that polls an entry point of ``source`` (configured, or added by the fallback chain)."""
+        request = entry_request(source, page)
+        tag_entry_point(request.meta, page, fallback)
+        return request
+
+    def fall_back(self, fallback: Fallback | None) -> Iterator[scrapy.Request]:
+        """Log and count a source's fallback; the requests for the pages it falls back to."""
+        if fallback is None:
+            return
+        self.crawler.stats.set_value(stat_key(fallback.source, "fallbacks"), self.chain.fallbacks(fallback.source))
+        self.logger.warning("Source %s: %s", fallback.source, fallback.message)
+        source = self.sources[fallback.source]
+        for page in fallback.pages:
+            yield self.entry_point_request(source, page, fallback=True)
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[scrapy.Request | PageItem | EntryPoll]:
         """An article page as a :class:`PageItem`; for an entry page, requests for what it leads to, then
@@ -133,10 +162,17 @@ class NewsSpider(scrapy.Spider):
             yield page_item(response, source.name, "listing")
         discovery = discover(fetched_entry_page(response), self.scopes[source.name])
         if discovery.unreadable:
+            if is_fallback_probe(response.meta):  # the fallback chain tried it: no fault of the source
+                self.logger.info("Source %s: %s %s: %s", source.name, kind, response.url, discovery.unreadable)
+                self.chain.note_poll(response.meta, "unreadable", response.status, discovery.unreadable)
+                return
             self.count(source.name, "entry_pages_failed")
             self.count(source.name, "errors")
             self.logger.warning(
                 "Source %s: %s %s unreadable: %s", source.name, kind, response.url, discovery.unreadable
+            )
+            yield from self.fall_back(
+                self.chain.note_poll(response.meta, "unreadable", response.status, discovery.unreadable)
             )
             return
         if discovery.summary:
@@ -144,8 +180,9 @@ class NewsSpider(scrapy.Spider):
         for refused in discovery.refused:
             self.count(source.name, "refused")
             note_refusal(self.crawler.stats, source.name, refused.url, refused.refusal)
-        yield from self.follow(source, discovery)
+        yield from self.follow(source, discovery, response.meta)
         self.count(source.name, "entry_pages_read")
+        self.chain.note_poll(response.meta, "read", response.status)
         yield entry_poll(response, discovery.entry_pages, discovery.poll_hint)
 
     def linked_article(self, source: Source, response: Response, judged: PageKind) -> PageItem:
@@ -159,13 +196,17 @@ class NewsSpider(scrapy.Spider):
         )
         return page_item(response, source.name, "listing")
 
-    def follow(self, source: Source, discovery: Discovery) -> Iterator[scrapy.Request]:
-        """Requests for what an entry page leads to, in its order."""
+    def follow(self, source: Source, discovery: Discovery, parent: dict[str, Any]) -> Iterator[scrapy.Request]:
+        """Requests for what an entry page (whose request had meta ``parent``) leads to, in its order."""
         for lead in discovery.leads:
             if isinstance(lead, ArticleLink):
-                yield article_request(lead.url, source, lead.via)
+                request = article_request(lead.url, source, lead.via)
+                tag(request.meta, parent)
+                self.chain.note_named(request.meta, lead.url)
             else:
-                yield entry_request(source, lead)
+                request = entry_request(source, lead)
+                tag(request.meta, parent)
+            yield request
 
     def on_error(self, failure: Failure) -> Iterator[FetchFailure | EntryPoll | scrapy.Request]:
         """Record a failed fetch: for an article candidate as a :class:`FetchFailure`, for others in the log
@@ -183,11 +224,16 @@ class NewsSpider(scrapy.Spider):
             return
         if was_refused(failure):
             self.count(source, "refused")
+            reason = failure.getErrorMessage()
             if not failure.check(AddressRefused):  # the address policy logs its refusals once per host
-                reason = failure.getErrorMessage()
                 self.logger.info("Source %s: %s %s not fetched: %s", source, kind, request.url, reason)
+            yield from self.fall_back(self.chain.note_poll(request.meta, "refused", None, reason))
             return
         error = fetch_error(failure)
+        if is_fallback_probe(request.meta):  # the fallback chain tried it: no fault of the source
+            self.logger.info("Source %s: %s %s: %s", source, kind, request.url, error.reason)
+            self.chain.note_poll(request.meta, "failed", error.status, error.reason)
+            return
         self.count(source, "errors")
         self.logger.warning("Source %s: %s %s failed: %s", source, kind, request.url, error.reason)
         if kind == "article":
@@ -196,6 +242,11 @@ class NewsSpider(scrapy.Spider):
             self.count(source, "entry_pages_failed")
             if error.not_before:  # the server asked to wait: the next poll waits
                 yield EntryPoll(source, entry_url(request), error.status or 0, False, not_before=error.not_before)
+            # a site that asked to wait is alive and said when to come back: no fallback to it meanwhile
+            fallback = self.chain.note_poll(
+                request.meta, "failed", error.status, error.reason, may_fall_back=not error.not_before
+            )
+            yield from self.fall_back(fallback)
 
     def deferred(self, request: scrapy.Request, deferred: HostDeferred) -> Iterator[FetchFailure | EntryPoll]:
         """A request not sent because its host asked to wait longer than this crawl does: an article URL is
@@ -209,6 +260,7 @@ class NewsSpider(scrapy.Spider):
             yield FetchFailure(source, request.url, "http_error", None, str(deferred))
         elif kind in ENTRY_KINDS:
             self.count(source, "entry_pages_failed")
+            self.chain.note_poll(request.meta, "deferred", None, str(deferred))
             yield EntryPoll(source, entry_url(request), 0, False, not_before=deferred.until)
 
     def unchanged(self, request: scrapy.Request, unchanged: NotModified) -> Iterator[EntryPoll | scrapy.Request]:
@@ -217,7 +269,13 @@ class NewsSpider(scrapy.Spider):
         name = request.meta.get("ai4s_source", "?")
         self.count(name, "entry_pages_unchanged")
         self.logger.info("Source %s: %s %s unchanged (%s)", name, request.meta.get("ai4s_kind"), request.url, unchanged)
+        self.chain.note_poll(request.meta, "unchanged", unchanged.status)
         source, state = self.sources.get(name), unchanged.state
         if source is not None and state is not None:
-            yield from self.follow(source, revisit(state.children, self.scopes[name]))
+            yield from self.follow(source, revisit(state.children, self.scopes[name]), request.meta)
             yield unchanged_poll(request, unchanged, state.poll_hint)
+
+
+def is_fallback_probe(meta: dict[str, Any]) -> bool:
+    """Whether the request with ``meta`` is the fallback chain's poll of a site's homepage or robots.txt."""
+    return bool(meta.get(FALLBACK_META) and meta.get(ROOT_META))

@@ -52,16 +52,18 @@ def test_the_demo_runs_offline_and_the_second_crawl_fetches_no_article_again(tmp
     first, second = result.stdout.split("crawl run 2: ok")
     total_first = next(line for line in first.splitlines() if "total" in line).split("│")[2:-1]
     total_second = next(line for line in second.splitlines() if "total" in line).split("│")[2:-1]
-    fetched, new, off_topic, dup, _, known, refused, unchanged, errors = (int(x) for x in total_first)
+    fetched, new, off_topic, dup, _, known, refused, unchanged, errors, fallbacks = (int(x) for x in total_first)
     # 12 article pages: the 5 seed articles, a repost of one of them (traditional script, an editor's
     # line: not an exact duplicate), and 6 ordinary news items
     assert new == 12 and dup == 0 and off_topic == 6 and errors == 0 and unchanged == 0
-    fetched2, new2, _, _, _, known2, refused2, unchanged2, errors2 = (int(x) for x in total_second)
+    fetched2, new2, _, _, _, known2, refused2, unchanged2, errors2, fallbacks2 = (int(x) for x in total_second)
     # nothing changed between the rounds: every feed, sitemap and listing answers 304, so no article
     # link is even read again, let alone fetched
     assert new2 == 0 and errors2 == 0 and unchanged2 > 0 and known2 == 0 and fetched2 == unchanged2 < fetched
     # the demo's sites link to their own pages and to public sites: the address policy refuses nothing
     assert refused == refused2 == 0
+    # every entry point of the demo answers: no source falls back
+    assert fallbacks == fallbacks2 == 0
 
 
 def test_the_demo_corpus_keeps_the_seed_stories_as_relevant_and_not_the_ordinary_news(tmp_path: Path) -> None:
