@@ -4,6 +4,10 @@ stats, demo, topics and seeds.
 The outer edge of the application: each command parses its options, builds the configuration
 (:func:`crawler.config.load_config`) where it needs the sources or the topic profile, calls one
 library function, and prints. Only ``python -m crawler`` (and the ``ai4s`` script) imports this module.
+
+Every command runs under :class:`crawler.app.errors.ErrorReportingGroup`: a mistake or a failure ends as
+one line on standard error with exit code 2 (usage) or 1 (run time), never a traceback; a command that
+reads or writes the corpus opens it through :func:`_corpus`, which names it once on standard error.
 """
 
 from __future__ import annotations
@@ -16,14 +20,16 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
+from crawler.app.errors import ErrorReportingGroup, report
 from seeds import DEFAULT_LEXICON, DEFAULT_PROFILE, DEFAULT_SOURCES_FILE, SEEDS_DIR
 
 if TYPE_CHECKING:
     from crawler.config import Config
+    from storage import Database
 
 app = typer.Typer(
+    cls=ErrorReportingGroup,
     help="ai4s-monitor: follow news coverage of AI for Science into a deduplicated corpus.",
     no_args_is_help=True,
     add_completion=False,
@@ -61,8 +67,27 @@ TopicsOption = Annotated[
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    _stderr().print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
+    """The exit of a command that stops on ``message`` (2: a usage mistake; 1: a failure at run time)."""
+    return report(message, code)
+
+
+def _note(line: str) -> None:
+    """Print ``line`` on standard error as it is: one line, however narrow the terminal."""
+    _stderr().print(line, highlight=False, soft_wrap=True, markup=False)
+
+
+def _corpus(db: str | None) -> Database:
+    """The corpus database at ``db`` (default: the configured one), opened, and named once on standard error;
+    a warning says so when it did not exist and this opening created it, empty."""
+    from storage import Database
+    from storage.db import display_url
+
+    database = Database(db)
+    if database.created:
+        _note(f"warning: new empty database created: {display_url(database.url)}")
+    else:
+        _note(f"database: {display_url(database.url)}")
+    return database
 
 
 @app.command()
@@ -84,12 +109,13 @@ def crawl(
     from storage.models import RunStatus
 
     config = _load_config(db=db, sources_file=sources, source_names=source, topics_file=topics, settings=setting)
+    _corpus(config.db_url).close()  # a database that cannot be opened stops the crawl before Scrapy starts
     with CrawlProgress(_stderr(), config.source_names) as progress:
         report = run_crawl(config, log_level=log_level.upper(), log_file=log_file, on_progress=progress.update)
     title = f"crawl run {report.run_id}: {report.status}"
     _stdout().print(summary_table(report.counts, title))
     if report.status == RunStatus.FAILED:
-        raise _fail("the crawl failed: see the log above", code=1)
+        raise _fail(f"the crawl failed: see {log_file or 'the lines above'}", code=1)
 
 
 @app.command()
@@ -141,6 +167,7 @@ def daemon(
         digest_settle=digest_settle,
     )
     config = _load_config(db=db, sources_file=sources, source_names=source, topics_file=topics, settings=setting)
+    _corpus(config.db_url).close()
     try:
         runner = Daemon(config, options)
     except (ValueError, MailError) as exc:  # a cron expression APScheduler refuses, mail without SMTP settings
@@ -155,11 +182,10 @@ def daemon(
 def jobs(sources: SourcesOption = None, db: DbOption = None) -> None:
     """Show each source's schedule: interval, next run, last run and health."""
     from crawler.app.tables import jobs_table
-    from storage import Database
     from storage.schedules import all_schedules, job_next_run_times
 
     config = _load_config(db=db, sources_file=sources, needs=("sources",))
-    with Database(config.db_url) as database, database.session() as session:
+    with _corpus(config.db_url) as database, database.session() as session:
         table = jobs_table(list(config.sources), all_schedules(session), job_next_run_times(session))
     _stdout().print(table)
 
@@ -192,6 +218,7 @@ def digest(
         name=name, since=since, since_last=since_last, languages=lang, sources=source,
         formats=[format], out=out, mail_to=mail,
     )  # fmt: skip
+    _corpus(db).close()
     try:
         delivery = deliver_digest(db, request, sys.stdout, replay_id=replay_id)
     except DigestRefused as exc:
@@ -211,13 +238,15 @@ def export(
 ) -> None:
     """Write every stored on-topic article (or all, with --all) as one JSON object per line."""
     from crawler.corpus.export import EXPORT_FORMATS, export_jsonl
-    from storage import Database
 
     if format not in EXPORT_FORMATS:
         raise _fail(f"unknown format {format!r} (supported: {', '.join(EXPORT_FORMATS)})")
-    with _output(out) as stream, Database(db) as database:
+    with _output(out) as stream, _corpus(db) as database:
         count = export_jsonl(database, stream, include_off_topic=all_articles)
-    if out:
+    if count == 0:
+        which = "no article" if all_articles else "no on-topic article (--all exports the off-topic ones too)"
+        _note(f"nothing exported: the database holds {which}")
+    elif out:
         _stderr().print(f"{count} articles written to {out}")
 
 
@@ -226,10 +255,9 @@ def rescore(db: DbOption = None, profile: TopicsOption = None) -> None:
     """Score every stored article again against the topic profile (after it changed)."""
     from crawler.corpus.rescore import rescore_articles
     from crawler.relevance.profile import RelevanceScorer
-    from storage import Database
 
     config = _load_config(db=db, topics_file=profile, needs=("profile",))
-    with Database(config.db_url) as database:
+    with _corpus(config.db_url) as database:
         counts = rescore_articles(database, RelevanceScorer(config.profile))
     _stdout().print(str(counts))
 
@@ -256,7 +284,6 @@ def reprocess(
     from crawler.corpus.reprocess import UnknownSource, reprocess_articles
     from crawler.digest.delivery import parse_since
     from crawler.relevance.profile import RelevanceScorer
-    from storage import Database
 
     config = _load_config(db=db, topics_file=topics, needs=("profile",))
     try:
@@ -264,7 +291,7 @@ def reprocess(
     except ValueError as exc:
         raise _fail(str(exc)) from None
     scorer = RelevanceScorer(config.profile)
-    with Database(config.db_url) as database, ReprocessProgress(_stderr()) as progress:
+    with _corpus(config.db_url) as database, ReprocessProgress(_stderr()) as progress:
         try:
             report = reprocess_articles(
                 database, scorer, source, since_moment, batch=batch, workers=workers, on_progress=progress.update
@@ -289,10 +316,9 @@ def stories(
     if context.invoked_subcommand is not None:
         return
     from crawler.app.tables import stories_table
-    from storage import Database
     from storage.stories import recent_stories
 
-    with Database(db) as database, database.session() as session:
+    with _corpus(db) as database, database.session() as session:
         found = recent_stories(session, limit=limit, include_off_topic=all_articles)
     _stdout().print(stories_table(found))
 
@@ -302,9 +328,8 @@ def stories_rebuild(db: DbOption = None) -> None:
     """Group every stored article into stories again (after an upgrade from a release without
     stories, or a change of the near-duplicate thresholds); atomic: a crash keeps the old stories."""
     from crawler.stories.assign import rebuild_stories
-    from storage import Database
 
-    with Database(db) as database:
+    with _corpus(db) as database:
         report = rebuild_stories(database, on_progress=lambda stage, n: _stderr().print(f"{stage}: {n} articles"))
     _stdout().print(
         f"{report.articles} articles in {report.stories} stories ({report.copies} copies joined an earlier story); "
@@ -325,16 +350,14 @@ def list_sources(sources: SourcesOption = None) -> None:
 def stats(db: DbOption = None) -> None:
     """Print counts of the corpus: articles by source and language, fetched URLs, crawl runs."""
     from crawler.app.tables import health_table, stats_table
-    from storage import Database
     from storage.repository import corpus_stats
     from storage.schedules import all_schedules
 
-    with Database(db) as database, database.session() as session:
+    with _corpus(db) as database, database.session() as session:
         _stdout().print(stats_table(corpus_stats(session)))
         schedules = all_schedules(session)
         if schedules:
             _stdout().print(health_table(schedules))
-        _stdout().print(f"database: {database.url}", highlight=False)
 
 
 @app.command()
