@@ -362,11 +362,24 @@ def stats(db: DbOption = None) -> None:
 
 @app.command()
 def demo(
-    db: DbOption = None,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="Database URL. Default: demo/corpus.sqlite3 in the user's data directory, replaced by each demo.",
+        ),
+    ] = None,
     rounds: Annotated[int, typer.Option(help="Crawls to run; the second shows that known articles are skipped.")] = 2,
+    serve: Annotated[
+        bool, typer.Option("--serve", help="Keep the demo web running after the crawls (until Ctrl-C): links work.")
+    ] = False,
 ) -> None:
-    """Start a small news web on 127.0.0.1, crawl it into a SQLite file and print the summary (offline)."""
-    from crawler.app.demo import DemoError, DemoWeb, run_demo
+    """Start a small news web on 127.0.0.1, crawl it into a SQLite file that is kept, and print the summary
+    and the commands to try on it (offline)."""
+    import shlex
+
+    from crawler.app.demo import DemoError, DemoWeb, run_demo, serve_until_interrupted
+    from storage.db import display_url
 
     def serving(web: DemoWeb, sources_file: Path) -> None:
         _stdout().print(
@@ -377,13 +390,24 @@ def demo(
     def round_starts(number: int) -> None:
         _stdout().print(f"\n[bold]Crawl {number} of {rounds}[/]")
 
+    def done(web: DemoWeb, db_url: str) -> None:
+        option = f"--db {shlex.quote(display_url(db_url))}"
+        tries = ["stats", "stories", "digest", "digest --format html --out demo-digest.html", "export"]
+        lines = [f"\nCorpus (kept): {display_url(db_url)}\nTry:", *(f"  ai4s {command} {option}" for command in tries)]
+        if serve:
+            home = ", ".join(site.base_url for site in web.sites.values())
+            lines.append(f"The demo web keeps serving ({home}) so that the digest's links work: Ctrl-C to stop.")
+        else:
+            lines.append("The digest links to the demo web, gone now: `ai4s demo --serve` keeps it running.")
+        _stdout().print("\n".join(lines), highlight=False, markup=False, soft_wrap=True)
+        sys.stdout.flush()  # the hints are read while the web serves
+        if serve:
+            serve_until_interrupted()
+
     try:
-        db_url = run_demo(db, rounds, on_ready=serving, on_round=round_starts)
+        run_demo(db, rounds, on_ready=serving, on_round=round_starts, on_done=done)
     except DemoError as exc:
         raise _fail(str(exc), code=1) from None
-    _stdout().print(
-        f"\nCorpus: {db_url}\nTry: ai4s stats --db {db_url}\n     ai4s export --db {db_url}", highlight=False
-    )
 
 
 topics_app = typer.Typer(
