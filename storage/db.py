@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 from platformdirs import user_data_dir
@@ -136,16 +137,11 @@ class Database:
     def __init__(self, url: str | None = None, *, auto_migrate: bool = True) -> None:
         self.url = resolve_db_url(url)
         self.created = False
-        try:
+        with _unavailable(self.url):  # a driver that is not installed, an unwritable folder
             self.engine = make_engine(self.url)
-        except (NoSuchModuleError, OSError) as exc:  # a driver that is not installed, an unwritable folder
-            raise DatabaseUnavailable(f"cannot open the database {display_url(self.url)}: {_reason(exc)}") from exc
-        try:
-            if auto_migrate:
+        if auto_migrate:
+            with _unavailable(self.url, self.engine):  # refused, unknown, unwritable, not a database
                 self.created = migrate(self.engine)
-        except (DBAPIError, OSError) as exc:  # refused, unknown, unwritable, not a database
-            self.engine.dispose()
-            raise DatabaseUnavailable(f"cannot open the database {display_url(self.url)}: {_reason(exc)}") from exc
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def session(self) -> Session:
@@ -161,6 +157,31 @@ class Database:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def probe_database(url: str | None = None) -> tuple[str, bool]:
+    """The resolved URL of the database at ``url`` and whether it is new (it has no schema yet), found by
+    connecting to it without migrating or changing it; raises as :class:`Database` does."""
+    from alembic.runtime.migration import MigrationContext
+
+    database = Database(url, auto_migrate=False)
+    try:
+        with _unavailable(database.url), database.engine.connect() as connection:
+            return database.url, MigrationContext.configure(connection).get_current_revision() is None
+    finally:
+        database.close()
+
+
+@contextmanager
+def _unavailable(url: str, engine: Engine | None = None) -> Iterator[None]:
+    """Within the block, a database or system error is a :class:`DatabaseUnavailable` naming ``url`` (and
+    ``engine`` is released)."""
+    try:
+        yield
+    except (DBAPIError, NoSuchModuleError, OSError) as exc:
+        if engine is not None:
+            engine.dispose()
+        raise DatabaseUnavailable(f"cannot open the database {display_url(url)}: {_reason(exc)}") from exc
 
 
 def _reason(exc: BaseException) -> str:

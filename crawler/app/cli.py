@@ -77,17 +77,32 @@ def _note(line: str) -> None:
 
 
 def _corpus(db: str | None) -> Database:
-    """The corpus database at ``db`` (default: the configured one), opened, and named once on standard error;
-    a warning says so when it did not exist and this opening created it, empty."""
+    """The corpus database at ``db`` (default: the configured one), opened, and named once on standard error
+    (:func:`_name_database`)."""
     from storage import Database
-    from storage.db import display_url
 
     database = Database(db)
-    if database.created:
-        _note(f"warning: new empty database created: {display_url(database.url)}")
-    else:
-        _note(f"database: {display_url(database.url)}")
+    _name_database(database.url, database.created)
     return database
+
+
+def _check_corpus(db: str | None) -> None:
+    """For a command whose library opens the database itself (crawl, daemon, digest): check that it can be
+    opened, before anything starts, and name it once on standard error (:func:`_name_database`)."""
+    from storage.db import probe_database
+
+    _name_database(*probe_database(db))
+
+
+def _name_database(url: str, new: bool) -> None:
+    """Say which database the command uses, with a warning when it is new: an empty corpus (a mistyped
+    path, or another user's data directory, more often than a wish to start afresh)."""
+    from storage.db import display_url
+
+    if new:
+        _note(f"warning: new empty database created: {display_url(url)}")
+    else:
+        _note(f"database: {display_url(url)}")
 
 
 @app.command()
@@ -109,7 +124,7 @@ def crawl(
     from storage.models import RunStatus
 
     config = _load_config(db=db, sources_file=sources, source_names=source, topics_file=topics, settings=setting)
-    _corpus(config.db_url).close()  # a database that cannot be opened stops the crawl before Scrapy starts
+    _check_corpus(config.db_url)  # a database that cannot be opened stops the crawl before Scrapy starts
     with CrawlProgress(_stderr(), config.source_names) as progress:
         report = run_crawl(config, log_level=log_level.upper(), log_file=log_file, on_progress=progress.update)
     title = f"crawl run {report.run_id}: {report.status}"
@@ -167,7 +182,7 @@ def daemon(
         digest_settle=digest_settle,
     )
     config = _load_config(db=db, sources_file=sources, source_names=source, topics_file=topics, settings=setting)
-    _corpus(config.db_url).close()
+    _check_corpus(config.db_url)
     try:
         runner = Daemon(config, options)
     except (ValueError, MailError) as exc:  # a cron expression APScheduler refuses, mail without SMTP settings
@@ -218,7 +233,7 @@ def digest(
         name=name, since=since, since_last=since_last, languages=lang, sources=source,
         formats=[format], out=out, mail_to=mail,
     )  # fmt: skip
-    _corpus(db).close()
+    _check_corpus(db)
     try:
         delivery = deliver_digest(db, request, sys.stdout, replay_id=replay_id)
     except DigestRefused as exc:

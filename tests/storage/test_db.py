@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import inspect, text
 
 from storage import Database, resolve_db_url
-from storage.db import DatabaseUnavailable, DatabaseUrlError, default_db_url
+from storage.db import DatabaseUnavailable, DatabaseUrlError, default_db_url, probe_database
 
 
 def test_flag_overrides_environment_which_overrides_default(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -52,6 +52,16 @@ def test_opening_says_whether_it_created_the_database(tmp_path: Path) -> None:
         assert first.created
     with Database(url) as again:
         assert not again.created
+
+
+def test_a_probe_says_whether_the_database_is_new_without_migrating_it(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'probed.sqlite3'}"
+    assert probe_database(url) == (url, True)
+    assert probe_database(url) == (url, True)  # the probe made no schema
+    Database(url).close()
+    assert probe_database(url) == (url, False)
+    with pytest.raises(DatabaseUnavailable, match="Connection refused"):
+        probe_database("postgresql://postgres@127.0.0.1:1/nothing")
 
 
 def test_a_database_that_cannot_be_opened_is_named_with_the_reason(tmp_path: Path) -> None:
