@@ -6,7 +6,7 @@ processes storing the same article at once end with one row, never an error or a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -48,6 +48,13 @@ def ensure_source(session: Session, name: str) -> int:
     """The id of the source called ``name``, creating its row if needed."""
     session.execute(dialect_insert(session, Source).values(name=name, created_at=utcnow()).on_conflict_do_nothing())
     return session.execute(select(Source.id).where(Source.name == name)).scalar_one()
+
+
+def unknown_sources(session: Session, names: Iterable[str]) -> list[str]:
+    """The ``names`` that no stored source has, in their order (a filter by them would match nothing)."""
+    wanted = list(dict.fromkeys(names))
+    known = set(session.execute(select(Source.name).where(Source.name.in_(wanted))).scalars())
+    return [name for name in wanted if name not in known]
 
 
 # -- articles and fetched URLs ------------------------------------------------------

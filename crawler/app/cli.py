@@ -4,6 +4,10 @@ sources, stats, demo, topics and seeds.
 The outer edge of the application: each command parses its options, builds the configuration
 (:func:`crawler.config.load_config`) where it needs the sources or the topic profile, calls one
 library function, and prints. Only ``python -m crawler`` (and the ``ai4s`` script) imports this module.
+
+Every command runs under :class:`crawler.app.errors.ErrorReportingGroup`: a mistake or a failure ends as
+one line on standard error with exit code 2 (usage) or 1 (run time), never a traceback; a command that
+reads or writes the corpus opens it through :func:`_corpus`, which names it once on standard error.
 """
 
 from __future__ import annotations
@@ -18,12 +22,17 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from crawler.app.errors import ErrorReportingGroup, report
 from seeds import DEFAULT_LEXICON, DEFAULT_PROFILE, DEFAULT_SOURCES_FILE, SEEDS_DIR
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from crawler.config import Config
+    from storage import Database
 
 app = typer.Typer(
+    cls=ErrorReportingGroup,
     help="ai4s-monitor: follow news coverage of AI for Science into a deduplicated corpus.",
     no_args_is_help=True,
     add_completion=False,
@@ -97,8 +106,51 @@ def _require_postgresql(config: Config) -> None:
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    _stderr().print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
+    """The exit of a command that stops on ``message`` (2: a usage mistake; 1: a failure at run time)."""
+    return report(message, code)
+
+
+def _note(line: str) -> None:
+    """Print ``line`` on standard error as it is: one line, however narrow the terminal."""
+    _stderr().print(line, highlight=False, soft_wrap=True, markup=False)
+
+
+def _corpus(db: str | None) -> Database:
+    """The corpus database at ``db`` (default: the configured one), opened, and named once on standard error
+    (:func:`_name_database`)."""
+    from storage import Database
+
+    database = Database(db)
+    _name_database(database.url, database.created)
+    return database
+
+
+def _refuse_unknown_sources(session: Session, names: Sequence[str]) -> None:
+    """Stop with a usage mistake when a ``--source`` names no stored source (the filter would match nothing)."""
+    from storage.repository import unknown_sources
+
+    unknown = unknown_sources(session, names)
+    if unknown:
+        raise _fail(f"--source: no stored source named {', '.join(map(repr, unknown))}")
+
+
+def _check_corpus(db: str | None) -> None:
+    """For a command whose library opens the database itself (crawl, daemon, digest): check that it can be
+    opened, before anything starts, and name it once on standard error (:func:`_name_database`)."""
+    from storage.db import probe_database
+
+    _name_database(*probe_database(db))
+
+
+def _name_database(url: str, new: bool) -> None:
+    """Say which database the command uses, with a warning when it is new: an empty corpus (a mistyped
+    path, or another user's data directory, more often than a wish to start afresh)."""
+    from storage.db import display_url
+
+    if new:
+        _note(f"warning: new empty database created: {display_url(url)}")
+    else:
+        _note(f"database: {display_url(url)}")
 
 
 @app.command()
@@ -120,12 +172,13 @@ def crawl(
     from storage.models import RunStatus
 
     config = _load_config(db=db, sources_file=sources, source_names=source, topics_file=topics, settings=setting)
+    _check_corpus(config.db_url)  # a database that cannot be opened stops the crawl before Scrapy starts
     with CrawlProgress(_stderr(), config.source_names) as progress:
         report = run_crawl(config, log_level=log_level.upper(), log_file=log_file, on_progress=progress.update)
     title = f"crawl run {report.run_id}: {report.status}"
     _stdout().print(summary_table(report.counts, title))
     if report.status == RunStatus.FAILED:
-        raise _fail("the crawl failed: see the log above", code=1)
+        raise _fail(f"the crawl failed: see {log_file or 'the lines above'}", code=1)
 
 
 @app.command()
@@ -188,6 +241,7 @@ def daemon(
     config = _load_config(db=db, sources_file=sources, source_names=source, topics_file=topics, settings=setting)
     if options.broker is not None:
         _require_postgresql(config)
+    _check_corpus(config.db_url)
     try:
         runner = Daemon(config, options)
     except (ValueError, MailError, ChatError) as exc:  # a cron APScheduler refuses, mail without SMTP, a bad chat URL
@@ -254,7 +308,6 @@ def workers(
     from crawler.app.tables import workers_table
     from crawler.cluster.app import make_app, queue_length
     from crawler.cluster.dispatch import HEARTBEAT_STALE
-    from storage import Database
     from storage.cluster import queued_runs
 
     url = _broker(broker_file, broker, required=True)
@@ -263,7 +316,7 @@ def workers(
         waiting: int | None = queue_length(make_app(url))
     except Exception:  # an unreachable broker: the table says so, the workers' rows still show
         waiting = None
-    with Database(db) as database, database.session() as session:
+    with _corpus(db) as database, database.session() as session:
         runs = queued_runs(session)
     _stdout().print(workers_table(waiting, runs, HEARTBEAT_STALE))
 
@@ -272,11 +325,10 @@ def workers(
 def jobs(sources: SourcesOption = None, db: DbOption = None) -> None:
     """Show each source's schedule: interval, next run, last run and health."""
     from crawler.app.tables import jobs_table
-    from storage import Database
     from storage.schedules import all_schedules, job_next_run_times
 
     config = _load_config(db=db, sources_file=sources, needs=("sources",))
-    with Database(config.db_url) as database, database.session() as session:
+    with _corpus(config.db_url) as database, database.session() as session:
         table = jobs_table(list(config.sources), all_schedules(session), job_next_run_times(session))
     _stdout().print(table)
 
@@ -314,6 +366,7 @@ def digest(
         name=name, since=since, since_last=since_last, languages=lang, sources=source,
         formats=[format], out=out, mail_to=mail, notify=notify,
     )  # fmt: skip
+    _check_corpus(db)
     try:
         delivery = deliver_digest(db, request, sys.stdout, replay_id=replay_id)
     except DigestRefused as exc:
@@ -333,13 +386,15 @@ def export(
 ) -> None:
     """Write every stored on-topic article (or all, with --all) as one JSON object per line."""
     from crawler.corpus.export import EXPORT_FORMATS, export_jsonl
-    from storage import Database
 
     if format not in EXPORT_FORMATS:
         raise _fail(f"unknown format {format!r} (supported: {', '.join(EXPORT_FORMATS)})")
-    with _output(out) as stream, Database(db) as database:
+    with _output(out) as stream, _corpus(db) as database:
         count = export_jsonl(database, stream, include_off_topic=all_articles)
-    if out:
+    if count == 0:
+        which = "no article" if all_articles else "no on-topic article (--all exports the off-topic ones too)"
+        _note(f"nothing exported: the database holds {which}")
+    elif out:
         _stderr().print(f"{count} articles written to {out}")
 
 
@@ -366,7 +421,6 @@ def search(
 
     from crawler.app.tables import search_records, search_table
     from crawler.digest.delivery import parse_since
-    from storage import Database
     from storage.search import search_stories
 
     if format not in SEARCH_FORMATS:
@@ -375,7 +429,8 @@ def search(
         since_moment = parse_since(since, datetime.now(UTC)) if since else None
     except ValueError as exc:
         raise _fail(str(exc)) from None
-    with Database(db) as database, database.session() as session:
+    with _corpus(db) as database, database.session() as session:
+        _refuse_unknown_sources(session, source)
         hits = search_stories(
             session, query, since=since_moment, sources=source, languages=lang,
             include_off_topic=all_articles, limit=limit,
@@ -397,10 +452,9 @@ def rescore(db: DbOption = None, profile: TopicsOption = None) -> None:
     """Score every stored article again against the topic profile (after it changed)."""
     from crawler.corpus.rescore import rescore_articles
     from crawler.relevance.profile import RelevanceScorer
-    from storage import Database
 
     config = _load_config(db=db, topics_file=profile, needs=("profile",))
-    with Database(config.db_url) as database:
+    with _corpus(config.db_url) as database:
         counts = rescore_articles(database, RelevanceScorer(config.profile))
     _stdout().print(str(counts))
 
@@ -427,7 +481,6 @@ def reprocess(
     from crawler.corpus.reprocess import UnknownSource, reprocess_articles
     from crawler.digest.delivery import parse_since
     from crawler.relevance.profile import RelevanceScorer
-    from storage import Database
 
     config = _load_config(db=db, topics_file=topics, needs=("profile",))
     try:
@@ -435,7 +488,7 @@ def reprocess(
     except ValueError as exc:
         raise _fail(str(exc)) from None
     scorer = RelevanceScorer(config.profile)
-    with Database(config.db_url) as database, ReprocessProgress(_stderr()) as progress:
+    with _corpus(config.db_url) as database, ReprocessProgress(_stderr()) as progress:
         try:
             report = reprocess_articles(
                 database, scorer, source, since_moment, batch=batch, workers=workers, on_progress=progress.update
@@ -460,10 +513,9 @@ def stories(
     if context.invoked_subcommand is not None:
         return
     from crawler.app.tables import stories_table
-    from storage import Database
     from storage.stories import recent_stories
 
-    with Database(db) as database, database.session() as session:
+    with _corpus(db) as database, database.session() as session:
         found = recent_stories(session, limit=limit, include_off_topic=all_articles)
     _stdout().print(stories_table(found))
 
@@ -473,9 +525,8 @@ def stories_rebuild(db: DbOption = None) -> None:
     """Group every stored article into stories again (after an upgrade from a release without
     stories, or a change of the near-duplicate thresholds); atomic: a crash keeps the old stories."""
     from crawler.stories.assign import rebuild_stories
-    from storage import Database
 
-    with Database(db) as database:
+    with _corpus(db) as database:
         report = rebuild_stories(database, on_progress=lambda stage, n: _stderr().print(f"{stage}: {n} articles"))
     _stdout().print(
         f"{report.articles} articles in {report.stories} stories ({report.copies} copies joined an earlier story); "
@@ -539,11 +590,11 @@ def sources_check(
     """Show how each entry point of the sources fares (from the crawls so far); flag dead and stale ones, with a fix."""
     from crawler.app.tables import entry_health_table
     from crawler.text.template_blocks import TEMPLATE_PAGES
-    from storage import Database
     from storage.entry_health import entry_health
     from storage.templates import source_templates
 
-    with Database(db) as database, database.session() as session:
+    with _corpus(db) as database, database.session() as session:
+        _refuse_unknown_sources(session, source)
         entries = entry_health(session, source or None)
         templates = {t.source: t.template_blocks for t in source_templates(session, TEMPLATE_PAGES, samples=0)}
     if not entries:
@@ -556,12 +607,11 @@ def stats(db: DbOption = None) -> None:
     """Print counts of the corpus: articles by source and language, fetched URLs, crawl runs; the sources
     silent for longer than their usual gap between articles."""
     from crawler.app.tables import health_table, silent_table, stats_table
-    from storage import Database
     from storage.entry_health import silent_sources
     from storage.repository import corpus_stats
     from storage.schedules import all_schedules
 
-    with Database(db) as database, database.session() as session:
+    with _corpus(db) as database, database.session() as session:
         _stdout().print(stats_table(corpus_stats(session)))
         schedules = all_schedules(session)
         if schedules:
@@ -569,16 +619,28 @@ def stats(db: DbOption = None) -> None:
         silent = silent_sources(session)
         if silent:
             _stdout().print(silent_table(silent))
-        _stdout().print(f"database: {database.url}", highlight=False)
 
 
 @app.command()
 def demo(
-    db: DbOption = None,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="Database URL. Default: demo/corpus.sqlite3 in the user's data directory, replaced by each demo.",
+        ),
+    ] = None,
     rounds: Annotated[int, typer.Option(help="Crawls to run; the second shows that known articles are skipped.")] = 2,
+    serve: Annotated[
+        bool, typer.Option("--serve", help="Keep the demo web running after the crawls (until Ctrl-C): links work.")
+    ] = False,
 ) -> None:
-    """Start a small news web on 127.0.0.1, crawl it into a SQLite file and print the summary (offline)."""
-    from crawler.app.demo import DemoError, DemoWeb, run_demo
+    """Start a small news web on 127.0.0.1, crawl it into a SQLite file that is kept, and print the summary
+    and the commands to try on it (offline)."""
+    import shlex
+
+    from crawler.app.demo import DemoError, DemoWeb, run_demo, serve_until_interrupted
+    from storage.db import display_url
 
     def serving(web: DemoWeb, sources_file: Path) -> None:
         _stdout().print(
@@ -589,13 +651,24 @@ def demo(
     def round_starts(number: int) -> None:
         _stdout().print(f"\n[bold]Crawl {number} of {rounds}[/]")
 
+    def done(web: DemoWeb, db_url: str) -> None:
+        option = f"--db {shlex.quote(display_url(db_url))}"
+        tries = ["stats", "stories", "digest", "digest --format html --out demo-digest.html", "export"]
+        lines = [f"\nCorpus (kept): {display_url(db_url)}\nTry:", *(f"  ai4s {command} {option}" for command in tries)]
+        if serve:
+            home = ", ".join(site.base_url for site in web.sites.values())
+            lines.append(f"The demo web keeps serving ({home}) so that the digest's links work: Ctrl-C to stop.")
+        else:
+            lines.append("The digest links to the demo web, gone now: `ai4s demo --serve` keeps it running.")
+        _stdout().print("\n".join(lines), highlight=False, markup=False, soft_wrap=True)
+        sys.stdout.flush()  # the hints are read while the web serves
+        if serve:
+            serve_until_interrupted()
+
     try:
-        db_url = run_demo(db, rounds, on_ready=serving, on_round=round_starts)
+        run_demo(db, rounds, on_ready=serving, on_round=round_starts, on_done=done)
     except DemoError as exc:
         raise _fail(str(exc), code=1) from None
-    _stdout().print(
-        f"\nCorpus: {db_url}\nTry: ai4s stats --db {db_url}\n     ai4s export --db {db_url}", highlight=False
-    )
 
 
 topics_app = typer.Typer(

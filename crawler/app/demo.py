@@ -17,6 +17,10 @@ and a few ordinary, invented non-AI news items from ``crawler/app/demo_content/*
 Xinhua story, is served twice: on demo-xinhua and, reposted under another template and URL, on
 demo-portal, so that the demo shows duplicate detection. Every page is rendered once, when the
 web is built; serving is static. :func:`run_demo` serves it and crawls it, as ``ai4s demo`` does.
+
+The demo keeps what it made in :func:`demo_dir` (the user's data directory): its corpus
+(``corpus.sqlite3``, replaced by the next demo, whose pages have other ports) and its sources file, so
+that ``ai4s stats``, ``stories``, ``digest`` and ``export`` can be tried on it afterwards.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import tempfile
+import threading
 import tomllib
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
@@ -35,9 +39,11 @@ from pathlib import Path
 from types import TracebackType
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from platformdirs import user_data_dir
 
 from crawler.app.webserver import LocalSite, Reply, html_reply
 from seeds import SEEDS_DIR
+from storage.db import APP_NAME
 
 CONTENT_DIR = Path(__file__).resolve().parent / "demo_content"
 BEIJING = timezone(timedelta(hours=8))
@@ -524,20 +530,44 @@ class DemoError(RuntimeError):
     """A demo crawl failed; the message says which one and how it ended."""
 
 
+def demo_dir() -> Path:
+    """Where the demo keeps its corpus and its sources file: ``demo/`` in the user's data directory."""
+    return Path(user_data_dir(APP_NAME)) / "demo"
+
+
+def default_demo_db() -> Path:
+    """The demo's own corpus, when no ``--db`` is given: a SQLite file in :func:`demo_dir`."""
+    return demo_dir() / "corpus.sqlite3"
+
+
+def remove_demo_corpus(path: Path) -> bool:
+    """Delete the SQLite file ``path`` of an earlier demo (with its WAL files); whether there was one."""
+    found = path.exists()
+    for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        leftover.unlink(missing_ok=True)
+    return found
+
+
 def run_demo(
     db_url: str | None,
     rounds: int,
     on_ready: Callable[[DemoWeb, Path], None] | None = None,
     on_round: Callable[[int], None] | None = None,
+    on_done: Callable[[DemoWeb, str], None] | None = None,
 ) -> str:
-    """Serve the demo web and crawl it ``rounds`` times into ``db_url`` (default: a SQLite file in a
-    new temporary folder), each crawl an ``ai4s crawl`` process printing its summary; the database URL.
+    """Serve the demo web and crawl it ``rounds`` times into ``db_url`` (default: :func:`default_demo_db`,
+    started afresh), each crawl an ``ai4s crawl`` process printing its summary; the database URL.
 
     ``on_ready`` gets the web and its sources file once it serves, ``on_round`` each round's number
-    before its crawl. Raises :class:`DemoError` when a crawl fails.
+    before its crawl, ``on_done`` the web and the database URL after the last crawl, while the web still
+    serves (it may keep it serving: :func:`serve_until_interrupted`). Raises :class:`DemoError` when a
+    crawl fails.
     """
-    workdir = Path(tempfile.mkdtemp(prefix="ai4s-demo-"))
-    db_url = db_url or f"sqlite:///{workdir / 'demo.sqlite3'}"
+    workdir = demo_dir()
+    workdir.mkdir(parents=True, exist_ok=True)
+    if db_url is None:
+        remove_demo_corpus(default_demo_db())  # its articles are at the ports of an earlier demo web
+        db_url = f"sqlite:///{default_demo_db()}"
     with DemoWeb() as web:
         sources_file = workdir / "sources.toml"
         sources_file.write_text(web.sources_toml(), encoding="utf-8")
@@ -553,4 +583,14 @@ def run_demo(
             )
             if result.returncode != 0:
                 raise DemoError(f"crawl {round_number} failed (exit {result.returncode})")
+        if on_done:
+            on_done(web, db_url)
     return db_url
+
+
+def serve_until_interrupted() -> None:
+    """Block (the demo web serving from its own threads) until Ctrl-C."""
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass

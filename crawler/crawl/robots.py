@@ -85,7 +85,8 @@ class StrictRobotsTxtMiddleware(RobotsTxtMiddleware):
         if len(response.body) > MAX_ROBOTS_TXT_BYTES:  # RFC 9309 §2.5: parse at least 500 KiB, no more
             response = response.replace(body=response.body[:MAX_ROBOTS_TXT_BYTES])
         if is_unreachable(response.status):
-            logger.warning(
+            # INFO: each source whose pages this stops says so in its own line (crawler.crawl.failures)
+            logger.info(
                 "robots.txt of %s answered %d: nothing of that host is fetched in this crawl (RFC 9309)",
                 netloc,
                 response.status,
@@ -115,7 +116,7 @@ class StrictRobotsTxtMiddleware(RobotsTxtMiddleware):
         if isinstance(exc, IgnoreRequest):  # refused by policy before any fetch: nothing was learnt
             super()._robots_error(exc, netloc)
             return
-        logger.warning(
+        logger.info(  # INFO, as above: the sources it stops say so
             "robots.txt of %s could not be fetched (%s): nothing of that host is fetched in this crawl (RFC 9309)",
             netloc,
             exc,

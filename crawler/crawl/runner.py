@@ -7,8 +7,10 @@ module; the CLI's ``crawl`` command is such a process, and the daemon starts one
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +23,33 @@ from storage.counters import SourceRunCounts
 from storage.models import RunStatus
 
 ProgressCallback = Callable[[dict[str, Any]], None]
+#: Scrapy components that log each download that failed for good as an ERROR, with its traceback. The crawl
+#: reports those failures itself (one line per source whose feed, sitemap or listing failed, and the errors
+#: column of the summary), so their records are demoted to DEBUG: in the log at ``--log-level DEBUG`` only.
+DOWNLOAD_FAILURE_LOGGERS = ("scrapy.downloadermiddlewares.retry", "scrapy.downloadermiddlewares.robotstxt")
+
+
+class DemoteToDebug(logging.Filter):
+    """A logger filter that logs every record of its logger at DEBUG, whatever level it was logged at."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep the record, at DEBUG."""
+        record.levelno, record.levelname = logging.DEBUG, logging.getLevelName(logging.DEBUG)
+        return True
+
+
+@contextmanager
+def download_failures_at_debug() -> Iterator[None]:
+    """Within the block, the records of :data:`DOWNLOAD_FAILURE_LOGGERS` are DEBUG records."""
+    demote = DemoteToDebug()
+    loggers = [logging.getLogger(name) for name in DOWNLOAD_FAILURE_LOGGERS]
+    for logger in loggers:
+        logger.addFilter(demote)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(demote)
 
 
 @dataclass
@@ -86,7 +115,8 @@ def run_crawl(
     if on_progress is not None:
         watcher.start()
     try:
-        process.start()
+        with download_failures_at_debug():
+            process.start()
     finally:
         done.set()
     stats = dict(crawler.stats.get_stats()) if crawler.stats else {}

@@ -28,6 +28,7 @@ from crawler.text.durations import EXAMPLES, parse_duration
 from storage import Database
 from storage.digests import get_digest_run, last_digest_until, recent_digest_payloads, save_digest_run
 from storage.lock import DatabaseLock
+from storage.repository import unknown_sources
 
 #: How many recent digests the Atom feed file holds.
 FEED_DIGESTS = 10
@@ -44,6 +45,8 @@ def parse_since(value: str, now: datetime) -> datetime:
         moment = parse_date(value)  # not a duration: perhaps a date
     if moment is None:
         raise ValueError(f"--since expects a duration such as {EXAMPLES}, or an ISO date, not {value!r}")
+    if moment > now:
+        raise ValueError(f"--since {value} is in the future: a period starts before now")
     return moment
 
 
@@ -188,6 +191,11 @@ def check_request(request: DigestRequest) -> None:
         check_notify_urls(request.notify)
     except ChatError as exc:
         raise DigestRefused(str(exc)) from None
+    if request.since:
+        try:
+            parse_since(request.since, datetime.now(UTC))
+        except ValueError as exc:
+            raise DigestRefused(str(exc)) from None
 
 
 def deliver_digest(
@@ -202,6 +210,10 @@ def deliver_digest(
     check_request(request)
     fmt = request.formats[0]
     with Database(db_url) as database:
+        with database.session() as session:
+            unknown = unknown_sources(session, request.sources)
+        if unknown:
+            raise DigestRefused(f"--source: no stored source named {', '.join(map(repr, unknown))}")
         if replay_id is not None:
             try:
                 text = render(replay(database, replay_id), fmt)

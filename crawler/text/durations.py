@@ -17,6 +17,14 @@ EXAMPLES = '"90s", "30m", "1.5h", "1d" or "2w"'
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(" + "|".join(sorted(UNIT_SECONDS, key=len, reverse=True)) + r")\s*$")
 _CRON_FIELD = re.compile(r"^[0-9*/,\-A-Za-z?]+$")
+#: The fields of a cron expression: name, lowest and highest value, and the names a value may have instead.
+_CRON_FIELDS = (
+    ("minute", 0, 59, ()),
+    ("hour", 0, 23, ()),
+    ("day of month", 1, 31, ()),
+    ("month", 1, 12, ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")),
+    ("day of week", 0, 7, ("sun", "mon", "tue", "wed", "thu", "fri", "sat")),
+)
 #: Units of :func:`describe_interval`, largest first.
 _DESCRIBED_UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
 
@@ -33,9 +41,31 @@ def parse_duration(text: str) -> float:
 
 
 def is_cron_expression(text: str) -> bool:
-    """True when ``text`` has the shape of a 5-field cron expression (its values are checked by whoever runs it)."""
+    """True when ``text`` has the shape of a 5-field cron expression (:func:`check_cron_values` checks its values)."""
     fields = text.split()
     return len(fields) == 5 and all(_CRON_FIELD.match(field) for field in fields)
+
+
+def check_cron_values(text: str) -> None:
+    """Raise :class:`ValueError` naming the first value of the cron expression ``text`` outside its field's
+    range (``61 25 * * *``: minute 61), or a step, name or range that cron does not accept."""
+    for value, (field, low, high, names) in zip(text.split(), _CRON_FIELDS, strict=True):
+        for part in value.lower().split(","):
+            span, slash, step = part.partition("/")
+            if slash and not (step.isdigit() and int(step) >= 1):
+                raise ValueError(f"{field} {part!r}: the step after '/' is a whole number of at least 1")
+            if span in ("*", "?"):
+                continue
+            bounds = span.split("-")
+            if len(bounds) > 2:
+                raise ValueError(f"{field} {part!r} is not a value or a range")
+            for bound in bounds:
+                if bound in names:
+                    continue
+                if not bound.isdigit():
+                    raise ValueError(f"{field} {bound!r} is not a number{' or a name' if names else ''}")
+                if not low <= int(bound) <= high:
+                    raise ValueError(f"{field} {bound} is out of range ({low}-{high})")
 
 
 def parse_schedule(text: str) -> float | None:
@@ -46,6 +76,7 @@ def parse_schedule(text: str) -> float | None:
     if _DURATION.match(text):
         return parse_duration(text)
     if is_cron_expression(text):
+        check_cron_values(text)
         return None
     raise ValueError(f"expected an interval such as {EXAMPLES}, or a 5-field cron expression")
 

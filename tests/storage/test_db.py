@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import inspect, text
 
 from storage import Database, resolve_db_url
-from storage.db import default_db_url
+from storage.db import DatabaseUnavailable, DatabaseUrlError, default_db_url, probe_database
 
 
 def test_flag_overrides_environment_which_overrides_default(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -22,6 +22,59 @@ def test_flag_overrides_environment_which_overrides_default(monkeypatch: pytest.
 
 def test_bare_path_is_a_sqlite_file(tmp_path: Path) -> None:
     assert resolve_db_url(str(tmp_path / "x.db")) == f"sqlite:///{tmp_path / 'x.db'}"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("not-a-url", r"'not-a-url' is neither a URL .* nor a SQLite file path .*\./not-a-url for a file here"),
+        ("foo://x", r"'foo://x': 'foo' is not supported \(use sqlite or postgresql"),
+        ("mysql://user:secret@host/db", r"'mysql://user:\*\*\*@host/db': 'mysql' is not supported"),
+        ("postgresql://host:port/db", r"'postgresql://host:port/db' is not a database URL"),
+        ("://x", r"'://x' is not a database URL"),
+    ],
+)
+def test_a_value_that_is_no_database_url_nor_a_file_path_is_refused(value: str, message: str) -> None:
+    with pytest.raises(DatabaseUrlError, match=message):
+        resolve_db_url(value)
+
+
+def test_a_path_without_a_folder_is_a_file_when_it_ends_like_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert resolve_db_url("corpus.sqlite3") == f"sqlite:///{tmp_path / 'corpus.sqlite3'}"
+
+
+def test_opening_says_whether_it_created_the_database(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'new.sqlite3'}"
+    with Database(url) as first:
+        assert first.created
+    with Database(url) as again:
+        assert not again.created
+
+
+def test_a_probe_says_whether_the_database_is_new_without_migrating_it(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'probed.sqlite3'}"
+    assert probe_database(url) == (url, True)
+    assert probe_database(url) == (url, True)  # the probe made no schema
+    Database(url).close()
+    assert probe_database(url) == (url, False)
+    with pytest.raises(DatabaseUnavailable, match="Connection refused"):
+        probe_database("postgresql://postgres@127.0.0.1:1/nothing")
+
+
+def test_a_database_that_cannot_be_opened_is_named_with_the_reason(tmp_path: Path) -> None:
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("Notes, neither a folder nor a SQLite database.\n" * 4, encoding="utf-8")
+    with pytest.raises(
+        DatabaseUnavailable, match=rf"cannot open the database sqlite:///{not_a_folder}/c.db: Not a dir"
+    ):
+        Database(f"sqlite:///{not_a_folder}/c.db")
+    with pytest.raises(DatabaseUnavailable, match=rf"cannot open the database sqlite:///{not_a_folder}: file is not a"):
+        Database(f"sqlite:///{not_a_folder}")
+    with pytest.raises(DatabaseUnavailable, match="Connection refused"):
+        Database("postgresql://postgres@127.0.0.1:1/nothing")
 
 
 def test_first_use_creates_the_schema_at_the_latest_migration(database: Database) -> None:

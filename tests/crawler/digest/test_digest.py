@@ -177,17 +177,19 @@ def test_since_last_twice_gives_an_empty_second_digest_and_replay_is_identical(c
         str(tmp_path / "1.html"),
     )
     assert first.returncode == 0, first.stderr
+    database_line, delivered = first.stderr.splitlines()[:2]
+    assert database_line == f"database: {corpus}"
+    run_id = delivered.split()[1]
     second = digest_json(corpus, "--since-last", "--name", "weekly")
     assert second["counts"]["stories"] == 0 and second["stories"] == []
     assert (
         second["period"]["since"]
-        == json.loads(
-            ai4s_in_process("digest", "--db", corpus, "--replay", first.stderr.split()[1], "--format", "json").stdout
-        )["period"]["until"]
+        == json.loads(ai4s_in_process("digest", "--db", corpus, "--replay", run_id, "--format", "json").stdout)[
+            "period"
+        ]["until"]
     )  # the second starts exactly where the first ended
     other = digest_json(corpus, "--since-last", "--name", "daily")  # another name keeps its own mark
     assert other["counts"]["stories"] == 5
-    run_id = first.stderr.split()[1]
     again = ai4s_in_process("digest", "--db", corpus, "--replay", run_id, "--format", "html")
     assert again.returncode == 0 and again.stdout == (tmp_path / "1.html").read_text(encoding="utf-8")
 

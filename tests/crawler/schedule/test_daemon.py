@@ -339,8 +339,9 @@ def test_the_daemon_checks_its_sources_and_schedules_before_it_starts(tmp_path: 
     assert list(only_b.sources) == ["b"]
     only_b.database.close()
     sources.write_text(sources.read_text(encoding="utf-8").replace("1-5", "1-9"), encoding="utf-8")
-    with pytest.raises(ValueError, match="source 'b'"):
+    # the sources file refuses it now, as every command that reads it does (issue 16), before the daemon
+    with pytest.raises(ValueError, match=r"source #2 \('b'\): key 'every' = '0 6 \* \* 1-9': day of week 9 is out"):
         Daemon(load_config(sources_file=sources, db=db_url), DaemonOptions())
     result = ai4s("daemon", "--sources", str(sources), "--db", db_url, timeout=60)
-    assert result.returncode == 2 and "invalid day of week" in result.stderr
+    assert result.returncode == 2 and "day of week 9 is out of range (0-7)" in result.stderr
     assert not (tmp_path / "c.sqlite3.daemon.lock").exists() or (tmp_path / "c.sqlite3.daemon.lock").read_text() == ""

@@ -107,7 +107,7 @@ def test_schedules_apscheduler_cannot_use_are_refused_with_their_source() -> Non
     check_schedules([good], "0 7 * * *")
     check_schedules([good], None)
     bad = Source(name="b", feeds=("http://b.example/rss",), every="0 6 * * 1-9")
-    with pytest.raises(ValueError, match=r"source 'b': every = '0 6 \* \* 1-9': invalid day of week"):
+    with pytest.raises(ValueError, match=r"source 'b': every = '0 6 \* \* 1-9': day of week 9 is out of range"):
         check_schedules([good, bad], None)
     with pytest.raises(ValueError, match="expected an interval such as"):
         check_schedules([good], "daily at six")

@@ -61,6 +61,29 @@ def test_a_schedule_is_an_interval_or_a_cron_expression() -> None:
         parse_schedule("0 8 * * 1-5 2026")
 
 
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("61 25 * * *", r"minute 61 is out of range \(0-59\)"),
+        ("0 24 * * *", r"hour 24 is out of range \(0-23\)"),
+        ("0 0 0 * *", r"day of month 0 is out of range \(1-31\)"),
+        ("0 0 1 13 *", r"month 13 is out of range \(1-12\)"),
+        ("0 0 * * 1-9", r"day of week 9 is out of range \(0-7\)"),
+        ("*/0 * * * *", r"minute '\*/0': the step after '/' is a whole number of at least 1"),
+        ("0 0 * foo *", r"month 'foo' is not a number or a name"),
+        ("0 0 * * 1-2-3", r"day of week '1-2-3' is not a value or a range"),
+    ],
+)
+def test_a_cron_expression_with_an_impossible_value_is_refused(expression: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_schedule(expression)
+
+
+def test_cron_expressions_within_their_ranges_are_accepted() -> None:
+    for expression in ("59 23 31 12 7", "0 0 1 1 0", "*/5 9-17 * jan-jun mon-fri", "0,30 */2 1,15 * 5-0", "0 8 ? * *"):
+        assert parse_schedule(expression) is None, expression
+
+
 def test_the_sources_file_reads_every_bound_with_the_same_grammar() -> None:
     (source,) = parse_sources(SOURCE + 'every = "2w"\nmin_every = "90s"\nmax_every = "8w"\n')
     assert (source.every, source.min_every, source.max_every) == ("2w", "90s", "8w")
