@@ -7,11 +7,13 @@ the user's data directory.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -106,7 +108,7 @@ def migrate(engine: Engine) -> None:
 
     config = Config()
     config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-    with engine.begin() as connection:
+    with _one_sqlite_migration_at_a_time(engine), engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SET LOCAL lock_timeout = 0"))  # waiting for another migration is expected
             connection.execute(
@@ -114,6 +116,22 @@ def migrate(engine: Engine) -> None:
             )
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+@contextmanager
+def _one_sqlite_migration_at_a_time(engine: Engine) -> Iterator[None]:
+    """On a SQLite file, hold an exclusive ``fcntl`` lock on ``FILE.migrate.lock`` (waiting for it) while
+    migrating: two processes opening one fresh file at once would both create its tables otherwise."""
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:":
+        yield
+        return
+    with Path(f"{Path(database).expanduser()}.migrate.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def is_retriable(error: BaseException) -> bool:

@@ -221,14 +221,16 @@ class UrlClaim(Base):
 
 class RunStatus:
     """How a crawl run stands: ``running``, then ``ok``, ``failed`` (crashed, or no entry page of any
-    source reachable), ``interrupted`` (time limit, shutdown, its daemon gone) or ``aborted`` (killed,
-    or its process found gone). Plain strings, stored as they are (the database column is text)."""
+    source reachable), ``interrupted`` (time limit, shutdown, its daemon gone), ``aborted`` (killed,
+    or its process found gone) or ``skipped`` (another crawl of its sources was running). Plain strings,
+    stored as they are (the database column is text)."""
 
     RUNNING: Final = "running"
     OK: Final = "ok"
     FAILED: Final = "failed"
     INTERRUPTED: Final = "interrupted"
     ABORTED: Final = "aborted"
+    SKIPPED: Final = "skipped"  # nothing crawled: another crawl held its sources (or their hosts) all along
 
 
 #: The statuses of runs that count as failures of their sources.
