@@ -90,7 +90,8 @@ def make_engine(url: str, pool_size: int = DEFAULT_POOL_SIZE, max_overflow: int 
         pool_pre_ping=True,
         pool_size=pool_size,
         max_overflow=max_overflow,
-        connect_args={"options": PG_SESSION_OPTIONS},
+        # the URL's own ?options=... come after ours, so an operator's setting wins
+        connect_args={"options": f"{PG_SESSION_OPTIONS} {parsed.query.get('options', '')}".strip()},
     )
 
 

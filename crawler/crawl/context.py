@@ -4,7 +4,9 @@ It holds the configuration (:class:`crawler.config.Config`: the sources and the 
 loaded once), the database handle (one open, one Alembic check, per crawl), what the crawl
 reads from the corpus when it starts (the known URLs, the entry-page states, the article URLs to
 try again), the crawl-run row (created, or adopted from the daemon, and closed with the
-per-source counts), and the one thread that writes to the database.
+per-source counts), and the one thread that writes to the database. On PostgreSQL it also holds the
+cluster-wide locks of its sources and their hosts (:mod:`crawler.crawl.exclusive`) from its start to its end,
+and crawls only the sources it got.
 
 Middlewares, pipelines and the spider ask for it in ``from_crawler`` with
 :meth:`CrawlContext.of`; none of them opens a database or reads the sources file itself.
@@ -27,7 +29,7 @@ from scrapy.exceptions import CloseSpider
 
 from crawler.config import ENV_SOURCES_FILE, ENV_TOPICS_FILE, SOURCE_NAMES_SETTING, Config, load_config
 from crawler.corpus.templates import forget_rare_blocks_of_the_past
-from crawler.crawl.exclusive import Exclusion, lock_sources
+from crawler.crawl.exclusive import lock_sources
 from crawler.crawl.items import EntryPoll
 from crawler.crawl.requests import OVER_BUDGET, stat_key
 from crawler.crawl.watchdog import PARENT_GONE
@@ -204,13 +206,14 @@ class CrawlContext:
         only the sources it got in the configuration, and drop the URL claims dead crawls of them left."""
         assert self.database is not None
         self.locks = AdvisoryLocks(self.database.url)
-        exclusion: Exclusion = lock_sources(self.locks, self.config.sources, self.host_lock_wait)
+        exclusion = lock_sources(self.locks, self.config.sources, self.host_lock_wait)
         for reason in exclusion.skipped.values():
             logger.warning("%s", reason)
         self.skipped = exclusion.skipped
         if exclusion.skipped:
             self.config = self.config.only(exclusion.kept)
         kept = sorted(exclusion.kept)
+        self.source_ids = {name: source_id for name, source_id in self.source_ids.items() if name in exclusion.kept}
         with self.database.session() as session, session.begin():
             dropped = release_claims_of_sources(session, kept, keep=self.run_id or 0)
         if dropped:
