@@ -33,10 +33,11 @@ from crawler.crawl.exclusive import lock_sources
 from crawler.crawl.items import EntryPoll
 from crawler.crawl.requests import OVER_BUDGET, stat_key
 from crawler.crawl.watchdog import PARENT_GONE
+from crawler.schedule.supervise import process_alive
 from crawler.text.urls import canonical_url, url_host
 from storage import Database
 from storage.advisory import AdvisoryLocks, supports_advisory_locks
-from storage.claims import release_claims, release_claims_of_sources
+from storage.claims import release_claims, release_claims_of_gone_runs, release_claims_of_sources
 from storage.counters import ENTRY_COUNTERS, RUN_COUNTERS, SourceRunCounts, describe_counts
 from storage.db import ENV_DB
 from storage.hashing import url_hash
@@ -191,6 +192,11 @@ class CrawlContext:
             self.source_ids = {name: ensure_source(session, name) for name in names}
         if supports_advisory_locks(self.database.url):
             names = self.exclude_others(names)
+        with self.database.session() as session, session.begin():
+            # a crawl killed on this machine: what it claimed and did not store is fetched now, not in minutes
+            dropped = release_claims_of_gone_runs(session, process_alive, keep=self.run_id or 0)
+        if dropped:
+            logger.info("%d URL claims of crawls that are gone dropped", dropped)
         # read after the locks: a crawl that waited for a host sees what the crawl before it stored
         with self.database.session() as session:
             self.known_urls = known_url_hashes(session)

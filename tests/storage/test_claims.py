@@ -72,3 +72,17 @@ def test_overlapping_batches_claimed_at_once_give_each_url_to_one_crawl(database
     assert set().union(*results.values()) == set(urls)
     with database.session() as session:
         assert session.execute(select(func.count()).select_from(UrlClaim)).scalar() == len(urls)
+
+
+def test_the_claims_of_crawls_that_are_gone_are_dropped(database: Database) -> None:
+    from storage.claims import release_claims_of_gone_runs
+    from storage.repository import finish_run, start_run
+
+    with database.session() as session, session.begin():
+        ended, killed, live, ours = (start_run(session, ["src"], pid=100 + i, host="here") for i in range(4))
+        finish_run(session, ended, "ok")
+    for run, urls in ((ended, URLS[:1]), (killed, URLS[1:2]), (live, URLS[2:3]), (ours, URLS[3:4])):
+        claim(database, urls, run=run)
+    dropped = database.transaction(lambda s: release_claims_of_gone_runs(s, lambda run: run.id != killed, keep=ours))
+    assert dropped == 2  # the ended run's and the killed one's; the live one's and our own stay
+    assert claim(database, URLS, run=ours) == {URLS[0], URLS[1], URLS[3], URLS[4], URLS[5]}
