@@ -14,8 +14,8 @@ it from the ``AI4S_*`` settings instead.
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -66,6 +66,15 @@ class Config:
     def __deepcopy__(self, memo: dict[int, object]) -> Config:
         """The same object: a loaded configuration is immutable, and Scrapy deep-copies its settings."""
         return self
+
+    def only(self, names: Iterable[str]) -> Config:
+        """This configuration with only the chosen sources among ``names`` (nothing is read again)."""
+        keep = set(names)
+        narrowed = replace(self, chosen_sources=tuple(name for name in self.source_names if name in keep))
+        narrowed.__dict__["sources"] = tuple(source for source in self.sources if source.name in keep)
+        if "profile" in self.__dict__:
+            narrowed.__dict__["profile"] = self.__dict__["profile"]
+        return narrowed
 
     def source(self, name: str) -> Source:
         """The chosen source called ``name``; :class:`KeyError` if it is not one of them."""

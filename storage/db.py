@@ -10,13 +10,18 @@ the user's data directory. A value without ``://`` is a SQLite file when it read
 from __future__ import annotations
 
 import errno
+import fcntl
+import logging
 import os
-from collections.abc import Iterator, Mapping
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from platformdirs import user_data_dir
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -36,6 +41,28 @@ class DatabaseUrlError(ValueError):
 class DatabaseUnavailable(RuntimeError):
     """A database that cannot be opened (refused, unknown, unwritable, not a database): the message says
     which and why."""
+
+
+logger = logging.getLogger(__name__)
+
+Result = TypeVar("Result")
+
+#: Set on every PostgreSQL connection of the project's engines. A process stalled inside a transaction (stopped,
+#: swapping, stuck in a loop) is cut off after a minute, so it cannot hold the story lock or row locks for long;
+#: a statement waits at most a minute for a lock (the story lock included) and fails instead, to be tried again.
+PG_SESSION_OPTIONS = "-c idle_in_transaction_session_timeout=60s -c lock_timeout=60s"
+
+#: The advisory-lock keys that let one process at a time migrate a PostgreSQL database ("AI4S", 3).
+MIGRATION_LOCK_KEYS = (0x41493453, 3)
+
+#: The connection budget of a process by default (the daemon, the CLI): pooled connections kept, and extra ones
+#: opened for a burst; a process never has more than their sum open on the engine.
+DEFAULT_POOL_SIZE = 5
+DEFAULT_MAX_OVERFLOW = 5
+
+#: SQLSTATEs of a transaction PostgreSQL rolled back because of another one, which succeeds when run again:
+#: a deadlock, a serialization failure, and a lock not granted within ``lock_timeout``.
+RETRIABLE_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
 
 
 def default_db_url() -> str:
@@ -90,8 +117,9 @@ def _set_sqlite_pragmas(dbapi_connection, connection_record) -> None:  # type: i
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite files get their directory created and WAL mode."""
+def make_engine(url: str, pool_size: int = DEFAULT_POOL_SIZE, max_overflow: int = DEFAULT_MAX_OVERFLOW) -> Engine:
+    """An engine for ``url``; SQLite files get their directory created and WAL mode, PostgreSQL connections
+    the session limits of :data:`PG_SESSION_OPTIONS` and a pool of ``pool_size`` + ``max_overflow`` at most."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -104,12 +132,23 @@ def make_engine(url: str) -> Engine:
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        # the URL's own ?options=... come after ours, so an operator's setting wins
+        connect_args={"options": f"{PG_SESSION_OPTIONS} {parsed.query.get('options', '')}".strip()},
+    )
 
 
 def migrate(engine: Engine) -> bool:
     """Bring the schema of ``engine``'s database up to the latest Alembic revision; whether the database
-    was new (it had no schema: this created it)."""
+    was new (it had no schema: this created it).
+
+    One process at a time migrates: on PostgreSQL the upgrade runs in one transaction that first takes a
+    transaction-level advisory lock, so processes starting together against a fresh database wait for the
+    first one, then find the schema at its head and do nothing (on a SQLite file, a file lock)."""
     import logging
 
     logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per plugin otherwise, on every start
@@ -119,11 +158,40 @@ def migrate(engine: Engine) -> bool:
 
     config = Config()
     config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-    with engine.begin() as connection:
+    with _one_sqlite_migration_at_a_time(engine), engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SET LOCAL lock_timeout = 0"))  # waiting for another migration is expected
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:a, :b)"), {"a": MIGRATION_LOCK_KEYS[0], "b": MIGRATION_LOCK_KEYS[1]}
+            )
         new = MigrationContext.configure(connection).get_current_revision() is None
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
     return new
+
+
+@contextmanager
+def _one_sqlite_migration_at_a_time(engine: Engine) -> Iterator[None]:
+    """On a SQLite file, hold an exclusive ``fcntl`` lock on ``FILE.migrate.lock`` (waiting for it) while
+    migrating: two processes opening one fresh file at once would both create its tables otherwise."""
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:":
+        yield
+        return
+    with Path(f"{Path(database).expanduser()}.migrate.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def is_retriable(error: BaseException) -> bool:
+    """Whether ``error`` is a transaction the database rolled back because of another one (see
+    :data:`RETRIABLE_SQLSTATES`): the same work, run again, succeeds."""
+    if not isinstance(error, DBAPIError):
+        return False
+    return getattr(error.orig, "sqlstate", None) in RETRIABLE_SQLSTATES
 
 
 class Database:
@@ -134,11 +202,18 @@ class Database:
     that cannot be reached, created or read.
     """
 
-    def __init__(self, url: str | None = None, *, auto_migrate: bool = True) -> None:
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        auto_migrate: bool = True,
+        pool_size: int = DEFAULT_POOL_SIZE,
+        max_overflow: int = DEFAULT_MAX_OVERFLOW,
+    ) -> None:
         self.url = resolve_db_url(url)
         self.created = False
         with _unavailable(self.url):  # a driver that is not installed, an unwritable folder
-            self.engine = make_engine(self.url)
+            self.engine = make_engine(self.url, pool_size, max_overflow)
         if auto_migrate:
             with _unavailable(self.url, self.engine):  # refused, unknown, unwritable, not a database
                 self.created = migrate(self.engine)
@@ -147,6 +222,22 @@ class Database:
     def session(self) -> Session:
         """A new session; use ``with db.session() as s, s.begin():`` to own the transaction."""
         return self.sessions()
+
+    def transaction(self, work: Callable[[Session], Result], attempts: int = 5) -> Result:
+        """``work(session)`` in one transaction, committed; run again (after a short random pause) when the
+        database rolled it back for a deadlock, a serialization failure or a lock timeout, up to ``attempts``
+        times. ``work`` must be safe to run again: what it did to the database was rolled back."""
+        for attempt in range(1, attempts + 1):
+            try:
+                with self.session() as session, session.begin():
+                    return work(session)
+            except DBAPIError as error:
+                if attempt == attempts or not is_retriable(error):
+                    raise
+                pause = random.uniform(0.05, 0.2) * 2 ** (attempt - 1)  # apart, so the two do not meet again
+                logger.warning("Transaction rolled back (%s); trying again in %.2f s", error.orig, pause)
+                time.sleep(pause)
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
         """Release every pooled connection."""

@@ -219,16 +219,32 @@ class FetchedUrl(Base):
     __table_args__ = (Index("ix_fetched_urls_outcome", "outcome"),)
 
 
+class UrlClaim(Base):
+    """An article URL a running crawl is about to fetch, so that a crawl of another source that links it too
+    leaves it alone (see :mod:`storage.claims`). ``claimed_by`` is the crawl run; a claim lapses at
+    ``expires_at``, so the claims of a crawl that died stop counting by themselves."""
+
+    __tablename__ = "url_claims"
+
+    url_hash: Mapped[str] = mapped_column(String(40), primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(100))
+    claimed_by: Mapped[int] = mapped_column(Integer, index=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
 class RunStatus:
     """How a crawl run stands: ``running``, then ``ok``, ``failed`` (crashed, or no entry page of any
-    source reachable), ``interrupted`` (time limit, shutdown, its daemon gone) or ``aborted`` (killed,
-    or its process found gone). Plain strings, stored as they are (the database column is text)."""
+    source reachable), ``interrupted`` (time limit, shutdown, its daemon gone), ``aborted`` (killed,
+    or its process found gone) or ``skipped`` (another crawl of its sources was running). Plain strings,
+    stored as they are (the database column is text)."""
 
     RUNNING: Final = "running"
     OK: Final = "ok"
     FAILED: Final = "failed"
     INTERRUPTED: Final = "interrupted"
     ABORTED: Final = "aborted"
+    SKIPPED: Final = "skipped"  # nothing crawled: another crawl held its sources (or their hosts) all along
 
 
 #: The statuses of runs that count as failures of their sources.

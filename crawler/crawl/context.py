@@ -4,7 +4,9 @@ It holds the configuration (:class:`crawler.config.Config`: the sources and the 
 loaded once), the database handle (one open, one Alembic check, per crawl), what the crawl
 reads from the corpus when it starts (the known URLs, the entry-page states, the article URLs to
 try again, the health of the entry points for the fallback chain), the crawl-run row (created, or adopted
-from the daemon, and closed with the per-source counts), and the one thread that writes to the database.
+from the daemon, and closed with the per-source counts), and the one thread that writes to the database. On
+PostgreSQL it also holds the cluster-wide locks of its sources and their hosts (:mod:`crawler.crawl.exclusive`)
+from its start to its end, and crawls only the sources it got.
 
 Middlewares, pipelines and the spider ask for it in ``from_crawler`` with
 :meth:`CrawlContext.of`; none of them opens a database or reads the sources file itself.
@@ -27,12 +29,16 @@ from scrapy.exceptions import CloseSpider
 
 from crawler.config import ENV_SOURCES_FILE, ENV_TOPICS_FILE, SOURCE_NAMES_SETTING, Config, load_config
 from crawler.corpus.templates import forget_rare_blocks_of_the_past
+from crawler.crawl.exclusive import lock_sources
 from crawler.crawl.fallback import FallbackChain
 from crawler.crawl.items import EntryPoll
 from crawler.crawl.requests import OVER_BUDGET, stat_key
 from crawler.crawl.watchdog import PARENT_GONE
+from crawler.schedule.supervise import process_alive
 from crawler.text.urls import canonical_url, url_host
 from storage import Database
+from storage.advisory import AdvisoryLocks, supports_advisory_locks
+from storage.claims import release_claims, release_claims_of_gone_runs, release_claims_of_sources
 from storage.counters import ENTRY_COUNTERS, RUN_COUNTERS, SourceRunCounts, describe_counts
 from storage.db import ENV_DB
 from storage.entry_health import entry_health
@@ -63,6 +69,14 @@ Result = TypeVar("Result")
 #: The close reason of a crawl whose context could not start (no database, or a run it may not adopt).
 CONTEXT_FAILED = "crawl_context_failed"
 
+#: The close reason of a crawl none of whose sources it may crawl now: other crawls hold them (or their hosts).
+CRAWL_SKIPPED = "crawl_skipped"
+
+#: The connection budget of a crawl process on PostgreSQL: one pooled connection for its database thread, one
+#: more for a burst (opening and closing the run), and the connection of its advisory locks: three at most.
+CRAWL_POOL_SIZE = 1
+CRAWL_MAX_OVERFLOW = 1
+
 #: How a closing spider's reason maps to a crawl run's status (any other reason: ``failed``,
 #: except the ``closespider_*`` limits, which end a crawl normally).
 RUN_STATUS_BY_REASON = {
@@ -71,6 +85,7 @@ RUN_STATUS_BY_REASON = {
     "cancelled": RunStatus.INTERRUPTED,
     "closespider_timeout": RunStatus.INTERRUPTED,  # the time limit of a crawl
     PARENT_GONE: RunStatus.INTERRUPTED,  # the daemon that started it died
+    CRAWL_SKIPPED: RunStatus.SKIPPED,  # another crawl was on its sources
 }
 
 
@@ -104,7 +119,12 @@ class CrawlContext:
         self.stats = crawler.stats
         self.adopted_run_id = crawler.settings.getint("AI4S_RUN_ID", 0) or None
         self.max_article_attempts = crawler.settings.getint("AI4S_MAX_ARTICLE_ATTEMPTS", 5)
+        self.host_lock_wait = crawler.settings.getfloat("AI4S_HOST_LOCK_WAIT", 600.0)
         self.database: Database | None = None
+        #: The cluster-wide locks of this crawl's sources and hosts (PostgreSQL only), held until it ends.
+        self.locks: AdvisoryLocks | None = None
+        #: The sources of the configuration this crawl does not crawl, with why (another crawl holds them).
+        self.skipped: dict[str, str] = {}
         self.run_id: int | None = None
         self.status: str | None = None  # set when the run is closed
         self.source_ids: dict[str, int] = {}
@@ -158,10 +178,12 @@ class CrawlContext:
         except Exception:
             logger.exception("The crawl could not start")
             raise CloseSpider(CONTEXT_FAILED) from None
+        if not self.config.source_names and self.skipped:
+            raise CloseSpider(CRAWL_SKIPPED)
 
     def open(self) -> None:
         """Open the database and start the run (see :meth:`spider_opened`)."""
-        self.database = Database(self.config.db_url)
+        self.database = Database(self.config.db_url, pool_size=CRAWL_POOL_SIZE, max_overflow=CRAWL_MAX_OVERFLOW)
         names = sorted(self.config.source_names)
         pid, host = os.getpid(), socket.gethostname()
         with self.database.session() as session, session.begin():
@@ -172,6 +194,14 @@ class CrawlContext:
             else:
                 self.run_id = start_run(session, names, pid=pid, host=host)
             self.source_ids = {name: ensure_source(session, name) for name in names}
+        if supports_advisory_locks(self.database.url):
+            names = self.exclude_others(names)
+        with self.database.session() as session, session.begin():
+            # a crawl killed on this machine: what it claimed and did not store is fetched now, not in minutes
+            dropped = release_claims_of_gone_runs(session, process_alive, keep=self.run_id or 0)
+        if dropped:
+            logger.info("%d URL claims of crawls that are gone dropped", dropped)
+        # read after the locks: a crawl that waited for a host sees what the crawl before it stored
         with self.database.session() as session:
             self.known_urls = known_url_hashes(session)
             self.entry_pages = self.without_known_articles(load_entry_pages(session, list(self.source_ids.values())))
@@ -182,6 +212,25 @@ class CrawlContext:
         logger.info("Crawl run %d started on %s", self.run_id, self.database.url)
         logger.info("%d URLs already known to the corpus will not be fetched again", len(self.known_urls))
 
+    def exclude_others(self, names: list[str]) -> list[str]:
+        """Take the cluster-wide locks of this crawl's sources and hosts (:mod:`crawler.crawl.exclusive`); keep
+        only the sources it got in the configuration, and drop the URL claims dead crawls of them left."""
+        assert self.database is not None
+        self.locks = AdvisoryLocks(self.database.url)
+        exclusion = lock_sources(self.locks, self.config.sources, self.host_lock_wait)
+        for reason in exclusion.skipped.values():
+            logger.warning("%s", reason)
+        self.skipped = exclusion.skipped
+        if exclusion.skipped:
+            self.config = self.config.only(exclusion.kept)
+        kept = sorted(exclusion.kept)
+        self.source_ids = {name: source_id for name, source_id in self.source_ids.items() if name in exclusion.kept}
+        with self.database.session() as session, session.begin():
+            dropped = release_claims_of_sources(session, kept, keep=self.run_id or 0)
+        if dropped:
+            logger.info("%d URL claims left by an earlier crawl of these sources dropped", dropped)
+        return kept
+
     # -- during the crawl ------------------------------------------------------------------
     async def write(self, work: Callable[[Session], Result]) -> Result:
         """``work(session)`` in one transaction, in the database thread; its result."""
@@ -190,8 +239,7 @@ class CrawlContext:
     def _in_transaction(self, work: Callable[[Session], Result]) -> Result:
         if self.database is None:
             raise RuntimeError("the crawl context is not open")
-        with self.database.session() as session, session.begin():
-            return work(session)
+        return self.database.transaction(work)  # run again after a deadlock with another crawl
 
     def without_known_articles(self, states: dict[str, EntryPageState]) -> dict[str, EntryPageState]:
         """The entry-page states without the children that are known article pages: an older crawl may have kept
@@ -238,11 +286,16 @@ class CrawlContext:
                 self.close_run(reason)
         finally:
             self.database.close()
+            if self.locks is not None:  # after the run is closed: the next crawl finds it finished
+                self.locks.close()
 
     def close_run(self, reason: str) -> None:
         """Close the run row for a spider closed for ``reason`` (see :meth:`spider_closed`)."""
         assert self.database is not None and self.run_id is not None
         status, message = run_status(reason), f"spider closed: {reason}"
+        if self.skipped:
+            skipped = "; ".join(self.skipped[name] for name in sorted(self.skipped))
+            message = skipped if status == RunStatus.SKIPPED else f"{message}; {skipped}"
         names = sorted(self.config.source_names)
         counts = [SourceRunCounts(source, **self.counted(source)) for source in names]
         if status == RunStatus.OK and counts and all(c.unreachable for c in counts):
@@ -259,6 +312,7 @@ class CrawlContext:
             forgotten = forget_rare_blocks_of_the_past(session)
             if forgotten:
                 logger.debug("%d text blocks seen once long ago forgotten (template learning)", forgotten)
+            release_claims(session, self.run_id)  # what it did not fetch is free for other crawls again
             finish_run(session, self.run_id, status, message=message)
         self.status, self.counts = status, counts
         self.stats.set_value("ai4s/run_status", status)
@@ -313,4 +367,4 @@ def crawl_config(crawler: Crawler) -> Config:
     return CrawlContext.of(crawler).config
 
 
-__all__ = ["CONTEXT_FAILED", "CrawlContext", "config_from_settings", "crawl_config", "run_status"]
+__all__ = ["CONTEXT_FAILED", "CRAWL_SKIPPED", "CrawlContext", "config_from_settings", "crawl_config", "run_status"]

@@ -79,6 +79,8 @@ SPIDER_MIDDLEWARES = {
     "crawler.crawl.middlewares.KnownUrlFilterMiddleware": 700,
     "crawler.crawl.middlewares.SourceBudgetMiddleware": 650,
     "crawler.crawl.middlewares.PendingRetryMiddleware": 750,
+    # last before the engine: only article requests that will be sent claim their URL (crawler.crawl.claims)
+    "crawler.crawl.claims.UrlClaimMiddleware": 600,
 }
 ITEM_PIPELINES = {
     "crawler.crawl.pipelines.ExtractPipeline": 300,
@@ -109,6 +111,9 @@ AI4S_MAX_ARTICLE_ATTEMPTS = 5  # an article URL that failed (5xx, network) is tr
 AI4S_HONOUR_POLL_HINTS = True  # Retry-After and a feed's ttl / sy:updatePeriod delay the next poll of that page
 AI4S_RUN_ID = None  # set by the daemon: the crawl-run row it created for this crawl
 AI4S_PARENT_PID = None  # set by the daemon: the crawl closes itself when that process is gone
+# Many crawl processes on one PostgreSQL (crawler.crawl.exclusive, crawler.crawl.claims):
+AI4S_HOST_LOCK_WAIT = 600.0  # seconds a crawl waits for a host another crawl (of another source) is on
+AI4S_URL_CLAIM_TTL = 900.0  # seconds an article URL claimed by a crawl stays its own if the crawl dies
 
 LOG_LEVEL = "INFO"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"

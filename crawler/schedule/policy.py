@@ -108,6 +108,11 @@ class RunResult:
         return not self.neutral and (self.status in FAILED_STATUSES or self.unreachable)
 
 
+#: Statuses of a run that says nothing of its source: stopped by a shutdown, or skipped because another
+#: crawl of the cluster held the source (or its host) all along.
+NEUTRAL_STATUSES = frozenset({"interrupted", "skipped"})
+
+
 def next_state(state: Record, bounds: Bounds | None, result: RunResult, now: datetime) -> Record:
     """The schedule of a source after ``result``: streaks, health and (for an interval) the new interval."""
     updated = replace(
@@ -118,7 +123,7 @@ def next_state(state: Record, bounds: Bounds | None, result: RunResult, now: dat
         last_new_articles=result.new_articles,
         last_error=result.error,
     )
-    if result.status == "interrupted" or result.neutral:
+    if result.status in NEUTRAL_STATUSES or result.neutral:
         return updated
     interval = state.interval_seconds if state.interval_seconds is not None else (bounds.every if bounds else None)
     if result.failed:

@@ -98,3 +98,16 @@ def test_the_configuration_is_shared_not_copied_by_scrapy_settings(tmp_path: Pat
 
     config = load_config(sources_file=_sources(tmp_path, "shared"), environ={})
     assert copy.deepcopy({"AI4S_CONFIG": config})["AI4S_CONFIG"] is config
+
+
+def test_a_configuration_narrowed_to_some_sources_reads_nothing_again(tmp_path: Path) -> None:
+    path = tmp_path / "three.toml"
+    path.write_text("".join(SOURCES.format(name=name) for name in ("one", "two", "three")), encoding="utf-8")
+    config = load_config(sources_file=path, environ={})
+    assert config.source_names == ["one", "two", "three"]
+    path.write_text("not toml at all [", encoding="utf-8")
+    narrowed = config.only(["three", "one"])
+    assert narrowed.source_names == ["one", "three"]  # the file's order, the sources as read
+    assert narrowed.source("three") is config.source("three")
+    assert narrowed.db_url == config.db_url and config.source_names == ["one", "two", "three"]
+    assert config.only([]).sources == ()

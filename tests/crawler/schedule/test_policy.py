@@ -92,6 +92,13 @@ def test_an_interrupted_run_or_one_stopped_by_a_shutdown_changes_nothing_but_the
     assert stopped.failures == 1 and stopped.last_status == "aborted"
 
 
+def test_a_run_skipped_because_another_crawl_held_the_source_is_not_an_empty_poll() -> None:
+    state = ScheduleState(every="30m", interval_seconds=1200.0, empty_polls=2, failures=1)
+    after = run(state, status="skipped")
+    assert (after.interval_seconds, after.empty_polls, after.failures) == (1200.0, 2, 1)
+    assert after.last_status == "skipped"
+
+
 def test_a_cron_source_keeps_its_times_but_its_health_is_tracked() -> None:
     state = ScheduleState(every="0 6 * * *")
     for _ in range(UNHEALTHY_AFTER_FAILURES):
@@ -147,8 +154,9 @@ def test_the_policy_returns_the_record_type_it_was_given() -> None:
 
 def test_the_policy_reads_run_statuses_as_storage_writes_them() -> None:
     # the pure policy may not import storage, so it spells the statuses it reads; they must be storage's
-    from crawler.schedule.policy import FAILED_STATUSES
+    from crawler.schedule.policy import FAILED_STATUSES, NEUTRAL_STATUSES
     from storage.models import FAILED_RUN_STATUSES, RunStatus
 
     assert FAILED_STATUSES == FAILED_RUN_STATUSES
     assert RunStatus.INTERRUPTED == "interrupted"
+    assert {RunStatus.INTERRUPTED, RunStatus.SKIPPED} == NEUTRAL_STATUSES
