@@ -17,6 +17,7 @@ from storage import Database
 from storage.advisory import HOST, SOURCE, AdvisoryLocks, advisory_key
 from storage.db import make_engine
 from tests.databases import postgres_url, reset_postgres
+from tests.storage.test_migrations import head_revision
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -109,7 +110,7 @@ def test_processes_migrating_one_fresh_database_at_once_all_succeed(pg_url: str)
         assert out.strip() == "migrated"
     engine = make_engine(pg_url)
     with engine.connect() as connection:
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0010"]
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [head_revision()]
         assert connection.execute(text("SELECT count(*) FROM url_claims")).scalar() == 0
     engine.dispose()
 

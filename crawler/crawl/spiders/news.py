@@ -242,9 +242,12 @@ class NewsSpider(scrapy.Spider):
             self.count(source, "entry_pages_failed")
             if error.not_before:  # the server asked to wait: the next poll waits
                 yield EntryPoll(source, entry_url(request), error.status or 0, False, not_before=error.not_before)
-            # a site that asked to wait is alive and said when to come back: no fallback to it meanwhile
+            # a site that asked to wait is alive and said when to come back: no fallback to it meanwhile; a site
+            # that gave no answer at all (refused, timed out, robots.txt unreachable) is not alive: its homepage
+            # would fail the same way
+            alive_and_failing = error.status is not None and not error.not_before
             fallback = self.chain.note_poll(
-                request.meta, "failed", error.status, error.reason, may_fall_back=not error.not_before
+                request.meta, "failed", error.status, error.reason, may_fall_back=alive_and_failing
             )
             yield from self.fall_back(fallback)
 
