@@ -54,8 +54,8 @@ class BaselineSpider(SitemapSpider):
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> BaselineSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
-        crawler.signals.connect(lambda: spider.figures.update(started=time.time()), signals.spider_opened)
-        crawler.signals.connect(lambda: spider.figures.update(finished=time.time()), signals.spider_closed)
+        crawler.signals.connect(lambda **_: spider.figures.update(started=time.time()), signals.spider_opened)
+        crawler.signals.connect(lambda **_: spider.figures.update(finished=time.time()), signals.spider_closed)
         return spider
 
     async def parse(self, response: Any) -> None:
