@@ -54,9 +54,18 @@ class BaselineSpider(SitemapSpider):
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> BaselineSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
-        crawler.signals.connect(lambda **_: spider.figures.update(started=time.time()), signals.spider_opened)
-        crawler.signals.connect(lambda **_: spider.figures.update(finished=time.time()), signals.spider_closed)
+        # bound methods: Scrapy holds signal receivers by weak reference, so a lambda would be gone at once
+        crawler.signals.connect(spider.opened, signals.spider_opened)
+        crawler.signals.connect(spider.closed_at, signals.spider_closed)
         return spider
+
+    def opened(self) -> None:
+        """Note when the crawl starts."""
+        self.figures["started"] = time.time()
+
+    def closed_at(self) -> None:
+        """Note when the crawl ends."""
+        self.figures["finished"] = time.time()
 
     async def parse(self, response: Any) -> None:
         """Count the page and, by mode, extract its text."""
