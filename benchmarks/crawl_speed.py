@@ -325,7 +325,16 @@ class TreeSampler(threading.Thread):
         if b"forkserver" in cmdline:  # the workers are forked from the fork server: same command line
             stat = proc_stat(pid)
             return FORK_SERVER if stat is not None and stat[0] == self.root else WORKER
+        if cmdline == self._root_cmdline():  # a baseline's pool workers are forked from it: its command line
+            return WORKER
         return "other"
+
+    def _root_cmdline(self) -> bytes:
+        """The command line of the tree's root (empty once it is gone)."""
+        try:
+            return Path(f"/proc/{self.root}/cmdline").read_bytes()
+        except OSError:
+            return b""
 
     def sample(self) -> None:
         """Take one sample of the tree."""
@@ -492,6 +501,32 @@ class CrawlResult:
     command: list[str]
 
 
+def run_sampled(
+    command: list[str], workdir: Path, name: str, interval: float, timeout: float
+) -> tuple[int, float, float, float, TreeSampler]:
+    """Run ``command`` (from the project root; output to ``workdir/<name>.stdout`` and ``.stderr``) while
+    sampling its process tree: (exit status, wall-clock seconds, start and end in epoch seconds, the sampler)."""
+    with open(workdir / f"{name}.stdout", "wb") as out, open(workdir / f"{name}.stderr", "wb") as err:
+        start, start_epoch = time.perf_counter(), time.time()
+        process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        sampler = TreeSampler(process.pid, interval)
+        sampler.start()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            print(f"crawl_speed: {name} took more than {timeout:g} s; killed", file=sys.stderr)
+            process.kill()
+            process.wait()
+        except BaseException:
+            process.kill()
+            process.wait()
+            raise
+        finally:
+            seconds, end_epoch = time.perf_counter() - start, time.time()
+            sampler.stop()
+    return process.returncode, seconds, start_epoch, end_epoch, sampler
+
+
 def run_crawl(
     sites: list[tuple[LocalSite, list[BenchPage]]],
     workdir: Path,
@@ -510,24 +545,7 @@ def run_crawl(
         command += ["-s", setting]
     command += ["--log-level", "WARNING"]
     log_start = {site.name: len(site.log) for site, _ in sites}
-    with open(workdir / "crawl.stdout", "wb") as out, open(workdir / "crawl.stderr", "wb") as err:
-        start, start_epoch = time.perf_counter(), time.time()
-        process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
-        sampler = TreeSampler(process.pid, interval)
-        sampler.start()
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            print(f"crawl_speed: the crawl took more than {timeout:g} s; killed", file=sys.stderr)
-            process.kill()
-            process.wait()
-        except BaseException:
-            process.kill()
-            process.wait()
-            raise
-        finally:
-            seconds, end_epoch = time.perf_counter() - start, time.time()
-            sampler.stop()
+    returncode, seconds, start_epoch, end_epoch, sampler = run_sampled(command, workdir, "crawl", interval, timeout)
     article_paths = {site.name: {p.url[len(site.base_url) :] for p in share} for site, share in sites}
     requested_at: list[float] = []
     other_requests = 0
@@ -557,7 +575,7 @@ def run_crawl(
     return CrawlResult(
         end_to_end=end_to_end,
         in_run=in_run,
-        returncode=process.returncode,
+        returncode=returncode,
         status=facts.status,
         outcomes=facts.outcomes,
         article_requests=len(requested_at),
@@ -574,6 +592,128 @@ def run_crawl(
         log_tail=log_lines[-15:],
         command=command,
     )
+
+
+# -- the plain-Scrapy baselines ----------------------------------------------------------------
+#: The baselines of ``baseline_spiders.py``: mode, and the name of its row.
+BASELINES = (
+    ("fetch", "fetch only (plain Scrapy, no extraction)"),
+    ("inline", "inline: trafilatura.extract in the callback"),
+    ("pool", "ceiling: trafilatura.extract, 2-process pool"),
+)
+PRODUCT = "product: python -m crawler crawl"
+
+
+@dataclass
+class SideBySide:
+    """One run of the side-by-side table: pages/s in run and end to end, peak PSS of its tree, CPU."""
+
+    name: str
+    in_run: Measurement | None
+    end_to_end: Measurement
+    returncode: int
+    peak_pss_mib: float
+    cpu_seconds: float
+
+    @property
+    def rate(self) -> float:
+        """pages/s in run (end to end where the run's own times are missing)."""
+        return (self.in_run or self.end_to_end).pages_per_s
+
+    def as_dict(self) -> dict[str, Any]:
+        """The figures, for ``--json``."""
+        return {
+            "name": self.name,
+            "in_run": self.in_run.as_dict() if self.in_run else None,
+            "end_to_end": self.end_to_end.as_dict(),
+            "returncode": self.returncode,
+            "peak_pss_mib": self.peak_pss_mib,
+            "cpu_seconds": self.cpu_seconds,
+        }
+
+
+def run_baseline(
+    mode: str,
+    name: str,
+    sites: list[tuple[LocalSite, list[BenchPage]]],
+    workdir: Path,
+    extra_settings: list[str],
+    interval: float,
+    timeout: float,
+) -> SideBySide:
+    """Run one plain-Scrapy baseline (``baseline_spiders.py MODE``) on the sites' sitemaps, with the crawl's
+    politeness-off settings, and measure it like the crawl."""
+    out = workdir / f"baseline-{mode}.json"
+    command = [sys.executable, str(Path(__file__).with_name("baseline_spiders.py")), mode, "--out", str(out)]
+    command += [site.url("/sitemap.xml") for site, _ in sites]
+    for setting in (*CRAWL_SETTINGS, *extra_settings):
+        command += ["-s", setting]
+    returncode, seconds, _, _, sampler = run_sampled(command, workdir, f"baseline-{mode}", interval, timeout)
+    figures = json.loads(out.read_text(encoding="utf-8")) if out.exists() else {}
+    pages, articles = int(figures.get("pages", 0)), int(figures.get("articles", 0))
+    in_run = None
+    if "started" in figures and "finished" in figures:
+        in_run = Measurement(name, pages, articles, figures["finished"] - figures["started"])
+    return SideBySide(
+        name,
+        in_run,
+        Measurement(name, pages, articles, seconds),
+        returncode,
+        sampler.peak_pss_kib / KIB_PER_MIB,
+        sum(v for k, v in sampler.cpu_totals().items() if k != WEB_SERVER),
+    )
+
+
+def product_row(crawl: CrawlResult) -> SideBySide:
+    """The crawl as a row of the side-by-side table."""
+    return SideBySide(
+        PRODUCT,
+        crawl.in_run,
+        crawl.end_to_end,
+        crawl.returncode,
+        crawl.peak_pss_mib,
+        sum(v for k, v in crawl.cpu_seconds.items() if k != WEB_SERVER),
+    )
+
+
+#: The issue's goals: the product at these shares of the ceiling and of the inline spider or more, under this PSS.
+TARGET_CEILING_RATIO = 0.8
+TARGET_INLINE_RATIO = 1.5
+TARGET_PSS_MIB = 600
+
+
+def side_by_side(rows: list[SideBySide]) -> tuple[str, dict[str, Any]]:
+    """The side-by-side table (baselines and product), its two ratios and the goals, and the same for ``--json``."""
+    lines = [
+        "side by side on the same served pages (pages/s in run: spider opened to closed, crawl_runs row for the "
+        "product; end to end: the subprocess's wall clock):",
+        f"  {'run':<46} {'pages':>5} {'articles':>8} {'pages/s':>8} {'e2e p/s':>8} {'peak PSS MiB':>12} {'CPU s':>7}",
+    ]
+    for row in rows:
+        lines.append(
+            f"  {row.name:<46} {row.end_to_end.pages:>5} {row.end_to_end.articles:>8} {row.rate:>8.1f} "
+            f"{row.end_to_end.pages_per_s:>8.1f} {row.peak_pss_mib:>12.0f} {row.cpu_seconds:>7.1f}"
+            + ("" if row.returncode == 0 else f"  (exit {row.returncode})")
+        )
+    by_name = {row.name: row for row in rows}
+    product, inline, ceiling = by_name.get(PRODUCT), by_name.get(BASELINES[1][1]), by_name.get(BASELINES[2][1])
+    ratios: dict[str, float] = {}
+    if product and inline and inline.rate:
+        ratios["product/inline"] = product.rate / inline.rate
+        ratios["product/inline end to end"] = product.end_to_end.pages_per_s / inline.end_to_end.pages_per_s
+    if product and ceiling and ceiling.rate:
+        ratios["product/ceiling"] = product.rate / ceiling.rate
+        ratios["product/ceiling end to end"] = product.end_to_end.pages_per_s / ceiling.end_to_end.pages_per_s
+    if ratios:
+        lines.append("  ratios of pages/s: " + "   ".join(f"{k} {v:.2f}" for k, v in ratios.items()))
+    if product and "product/inline" in ratios and "product/ceiling" in ratios:
+        goals = [
+            (f"product >= {TARGET_CEILING_RATIO} x ceiling", ratios["product/ceiling"] >= TARGET_CEILING_RATIO),
+            (f"product >= {TARGET_INLINE_RATIO} x inline", ratios["product/inline"] >= TARGET_INLINE_RATIO),
+            (f"product's peak PSS < {TARGET_PSS_MIB} MiB", product.peak_pss_mib < TARGET_PSS_MIB),
+        ]
+        lines.append("  goals: " + "; ".join(f"{goal}: {'met' if met else 'NOT met'}" for goal, met in goals))
+    return "\n".join(lines), {"rows": [row.as_dict() for row in rows], "ratios": ratios}
 
 
 # -- the report ---------------------------------------------------------------------------------
@@ -738,6 +878,8 @@ class Round:
     a: Measurement
     b: Measurement
     crawl: CrawlResult
+    baselines: list[SideBySide] = field(default_factory=list)
+    """The plain-Scrapy baselines (fetch only, inline, ceiling), run before the crawl."""
 
     @property
     def in_run_ratio(self) -> float:
@@ -766,7 +908,7 @@ def rounds_summary(rounds: list[Round], median: int) -> str:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command-line options."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--pages", type=int, default=300, help="corpus pages to use (default 300)")
+    parser.add_argument("--pages", type=int, default=600, help="corpus pages to use (default 600: all usable ones)")
     parser.add_argument(
         "--corpus", help="test corpus directory (default: $AI4S_TEST_CORPUS, else ../shared/corpus next to the project)"
     )
@@ -834,11 +976,17 @@ def main(argv: list[str] | None = None) -> int:
             a = extraction_serial(pages)
             print(f"{label}B: extraction only, in the pool ...", file=sys.stderr, flush=True)
             b = extraction_pool(pages)
-            print(f"{label}crawl of {len(sites)} loopback sites ...", file=sys.stderr, flush=True)
             round_dir = workdir / f"round-{number}"
             round_dir.mkdir()
+            baselines = []
+            for mode, name in BASELINES:
+                print(f"{label}baseline: {name} ...", file=sys.stderr, flush=True)
+                baselines.append(
+                    run_baseline(mode, name, sites, round_dir, args.settings, args.sample_interval, args.timeout)
+                )
+            print(f"{label}crawl of {len(sites)} loopback sites ...", file=sys.stderr, flush=True)
             crawl = run_crawl(sites, round_dir, args.settings, args.sample_interval, args.timeout, usable_cores())
-            rounds.append(Round(a, b, crawl))
+            rounds.append(Round(a, b, crawl, baselines))
             if crawl.returncode != 0:
                 break
     finally:
@@ -849,7 +997,8 @@ def main(argv: list[str] | None = None) -> int:
         median = ranked[(len(ranked) - 1) // 2]
         chosen = rounds[median]
         text, figures = report(pages, chosen.a, chosen.b, chosen.crawl, len(sites), args.settings, args.sample_interval)
-        print("\n" + text, flush=True)
+        table, figures["side_by_side"] = side_by_side([*chosen.baselines, product_row(chosen.crawl)])
+        print("\n" + text + "\n\n" + table, flush=True)
         if len(rounds) > 1:
             print("\n" + rounds_summary(rounds, median), flush=True)
         if args.json:

@@ -1,7 +1,9 @@
 """Item pipelines: extract and fingerprint (in a process pool, off the reactor thread) → clean of the
 source's template, score against the topic profile and store, with the article's page (kept compressed)
-and its story (one short transaction per page, in the crawl context's database thread: the template is
-learned from what is stored, so cleaning and storing are one step).
+and its story (in the crawl context's database thread: the template is learned from what is stored, so
+cleaning and storing are one step). Pages that arrive while a transaction runs are stored together in
+the next one (group commit): a kill loses at most the pages of the transaction under way, which were not
+recorded as fetched and are fetched again by the next crawl.
 
 They handle items only: the crawl-run row, the database and the entry-page polls belong to the
 crawl context (:mod:`crawler.crawl.context`), which the store pipeline hands its writes to.
@@ -12,8 +14,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from crawler.corpus.templates import clean_again, clean_new_text, learn_blocks
@@ -37,6 +41,9 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 logger = logging.getLogger(__name__)
+
+#: The most pages (and failures) stored in one transaction: bounds what a kill can make the next crawl fetch again.
+STORE_BATCH_MAX = 64
 
 #: Outcomes of a fetched page that are failures to fetch it (tried again at the next crawl), not final answers.
 RETRIABLE_OUTCOMES = frozenset({"http_error", "network_error"})
@@ -95,15 +102,24 @@ class ExtractPipeline:
         )
 
 
+def _run_all(stores: list[Callable[[Session], None]], session: Session) -> None:
+    """Run every store of a batch in ``session``'s transaction, in order."""
+    for store in stores:
+        store(session)
+
+
 class StorePipeline:
     """Stores articles (cleaned of their source's template, scored, with their story) and fetch outcomes,
-    one short transaction per page, and hands entry-page polls to the crawl context, which saves them
-    when the crawl ends."""
+    the pages that wait for the database together in one transaction (at most :data:`STORE_BATCH_MAX`), and
+    hands entry-page polls to the crawl context, which saves them when the crawl ends."""
 
     def __init__(self, crawler: Crawler, context: CrawlContext) -> None:
         self.stats = crawler.stats
         self.context = context
         self.scorer = RelevanceScorer(context.config.profile)
+        #: Stores waiting for the next transaction, each with the future its item awaits.
+        self.waiting: list[tuple[Callable[[Session], None], asyncio.Future[None]]] = []
+        self.flusher: asyncio.Task[None] | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
@@ -114,10 +130,43 @@ class StorePipeline:
         if isinstance(item, EntryPoll):
             self.context.remember_entry_poll(item)
         elif isinstance(item, FetchFailure):
-            await self.context.write(lambda session: self._record_failure(session, item))
+            await self._stored(lambda session: self._record_failure(session, item))
         elif isinstance(item, ExtractedPage):
-            await self.context.write(lambda session: self._store_page(session, item))
+            final = isinstance(item.result, ExtractedArticle) or item.result.outcome in TERMINAL_OUTCOMES
+            if final:  # known at once, not when its transaction commits: no listing of this crawl keeps it as a child
+                self.context.note_article_pages(item.page.requested_url, item.page.url)
+            await self._stored(lambda session: self._store_page(session, item))
         return item
+
+    async def _stored(self, store: Callable[[Session], None]) -> None:
+        """Run ``store`` in the next transaction; return once that transaction is committed."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.waiting.append((store, done))
+        if self.flusher is None or self.flusher.done():
+            self.flusher = asyncio.ensure_future(self._flush())
+        await done
+
+    async def _flush(self) -> None:
+        """Commit the waiting stores, in batches, until none waits (those that arrive meanwhile join the next)."""
+        while self.waiting:
+            batch, self.waiting = self.waiting[:STORE_BATCH_MAX], self.waiting[STORE_BATCH_MAX:]
+            try:
+                await self.context.write(partial(_run_all, [store for store, _ in batch]))
+            except Exception:  # noqa: BLE001 - one page's failure must not lose the others: each alone again
+                await self._one_by_one(batch)
+            else:
+                for _, done in batch:
+                    done.set_result(None)
+
+    async def _one_by_one(self, batch: list[tuple[Callable[[Session], None], asyncio.Future[None]]]) -> None:
+        """Run each store of a failed batch in a transaction of its own; the failing ones fail their item."""
+        for store, done in batch:
+            try:
+                await self.context.write(store)
+            except Exception as exc:  # noqa: BLE001 - handed to the item that awaits it
+                done.set_exception(exc)
+            else:
+                done.set_result(None)
 
     def _record_failure(self, session: Session, failure: FetchFailure) -> None:
         record_fetch(
@@ -177,8 +226,6 @@ class StorePipeline:
             else:
                 self.stats.inc_value(stat_key(page.source, "not_articles"))
                 logger.info("Source %s: %s is not an article: %s", page.source, page.url, result.reason)
-        if outcome in TERMINAL_OUTCOMES:  # known from now on: no listing of this crawl keeps it as a child
-            self.context.note_article_pages(page.requested_url, page.url)
         for url in dict.fromkeys((page.requested_url, page.url)):
             record_fetch(
                 session,

@@ -8,13 +8,26 @@ as a :class:`NotAnArticle` with the reason.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
 
 import lxml.html
 import trafilatura
+from htmldate import find_date
 from trafilatura import bare_extraction
+from trafilatura.json_metadata import extract_json, normalize_json
+from trafilatura.metadata import (
+    JSON_MINIFY,
+    META_URL,
+    examine_meta,
+    extract_author,
+    extract_sitename,
+    extract_title,
+    extract_url,
+)
+from trafilatura.settings import Document, set_date_params
 
 from crawler.text.charset import decode_html, is_implausible
 from crawler.text.dates import parse_date
@@ -106,6 +119,46 @@ def warm_up() -> None:
     detect_language("Warm-up text for the language model of the extraction workers.")
 
 
+#: JSON-LD and the settings some CMS put in JSON: where trafilatura reads an article's metadata first.
+_JSON_SCRIPTS = './/script[@type="application/ld+json" or @type="application/settings+json"]'
+
+
+def page_metadata(tree: lxml.html.HtmlElement, url: str | None) -> Document:
+    """Title, author, site name and publication date of a page, as trafilatura's ``extract_metadata`` finds them,
+    without what the crawler never stores (categories, tags, licence) and without its regular-expression
+    rescue of JSON-LD that does not parse (the most expensive step of all, for an author name)."""
+    metadata = examine_meta(tree)  # <meta> and Open Graph tags: cheap
+    if metadata.author and " " not in metadata.author:
+        metadata.author = None
+    for element in tree.xpath(_JSON_SCRIPTS):
+        if element.text:
+            try:
+                schema = json.loads(normalize_json(JSON_MINIFY.sub(r"\1", element.text)), strict=False)
+            except json.JSONDecodeError:
+                continue
+            try:
+                metadata = extract_json(schema, metadata)
+            except Exception:  # noqa: BLE001 - trafilatura's JSON-LD reader trips over odd shapes; the tags remain
+                continue
+    if not metadata.title:
+        metadata.title = extract_title(tree)
+    if not metadata.author:
+        metadata.author = extract_author(tree)
+    if not metadata.url:
+        metadata.url = extract_url(tree, url)
+    metadata.date = find_date(tree, **{**set_date_params(True), "url": metadata.url})
+    if not metadata.sitename:
+        metadata.sitename = extract_sitename(tree)
+    if metadata.sitename:
+        metadata.sitename = metadata.sitename.lstrip("@")
+        if metadata.sitename and "." not in metadata.sitename and not metadata.sitename[0].isupper():
+            metadata.sitename = metadata.sitename.title()
+    elif metadata.url and (match := META_URL.match(metadata.url)):
+        metadata.sitename = match[1]
+    metadata.clean_and_trim()
+    return metadata
+
+
 def without_headline(text: str, title: str | None) -> str:
     """The text without a first line that only repeats the page's title (the headline above the body, which
     extraction keeps on many templates); a text that is nothing else stays as it is."""
@@ -127,24 +180,25 @@ def extract_article(
         tree = lxml.html.fromstring(decoded.text.encode("utf-8"), parser=lxml.html.HTMLParser(encoding="utf-8"))
     except (lxml.etree.ParserError, ValueError) as exc:
         return NotAnArticle("no_text", f"unparseable HTML: {exc}", decoded.encoding)
+    metadata = page_metadata(tree, url)  # before extraction, which works on (and prunes) a copy of the tree
     document = bare_extraction(
-        tree, url=url, with_metadata=True, include_comments=False, include_tables=True, favor_precision=False
+        tree, url=url, with_metadata=False, include_comments=False, include_tables=True, favor_precision=False
     )
     if document is None or isinstance(document, dict):
         return NotAnArticle("no_text", "no article text (nothing extracted)", decoded.encoding)
-    text = without_headline((document.text or "").strip(), document.title)
+    text = without_headline((document.text or "").strip(), metadata.title)
     if weighted_length(text) < MIN_ARTICLE_CHARS:
         return NotAnArticle("no_text", f"no article text ({len(text)} characters extracted)", decoded.encoding)
-    undecodable = is_implausible(f"{document.title or ''}\n{text}")
+    undecodable = is_implausible(f"{metadata.title or ''}\n{text}")
     if undecodable:  # never stored as mojibake: a failed fetch, tried again at the next crawl
         return NotAnArticle("network_error", f"undecodable as {decoded.encoding}: {undecodable}", decoded.encoding)
     declared = _html_lang(tree)
     return ExtractedArticle(
         text=text,
-        title=(document.title or None),
-        published=parse_date(document.date),
-        author=(document.author or None),
-        site_name=(document.sitename or None),
+        title=(metadata.title or None),
+        published=parse_date(metadata.date),
+        author=(metadata.author or None),
+        site_name=(metadata.sitename or None),
         language=detect_language(text, declared),
         encoding=decoded.encoding,
     )
