@@ -29,6 +29,34 @@ def proc_stat(pid: int) -> tuple[int, float] | None:
     return int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICKS
 
 
+def proc_tree_cpu(pid: int) -> float | None:
+    """CPU seconds of ``pid`` and of its children it has waited for (utime + stime + cutime + cstime), or
+    ``None`` if it is gone: summed over a process tree, a child that ends and is reaped moves its time into
+    its parent's, so the sum goes on counting it."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rfind(")") + 2 :].split()
+    return sum(int(value) for value in fields[11:15]) / _TICKS
+
+
+def descendants(root: int) -> list[int]:
+    """``root`` and every process descending from it, from one scan of ``/proc``."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            stat = proc_stat(int(entry))
+            if stat is not None:
+                children.setdefault(stat[0], []).append(int(entry))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
 def proc_values(pid: int, name: str, keys: tuple[str, ...]) -> dict[str, int]:
     """The first number of each of ``keys`` in ``/proc/<pid>/<name>`` (``kB`` in ``status`` and
     ``smaps_rollup``); empty if the process is gone."""

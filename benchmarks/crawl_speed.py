@@ -50,7 +50,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 if str(PROJECT_ROOT) not in sys.path:  # importable without ``pip install -e .``
     sys.path.insert(0, str(PROJECT_ROOT))
 
-from bench_support import parse_db_time, proc_stat, proc_values, resolve_corpus  # noqa: E402
+from bench_support import descendants, parse_db_time, proc_stat, proc_values, resolve_corpus  # noqa: E402
 
 if TYPE_CHECKING:
     from crawler.app.webserver import LocalSite
@@ -261,22 +261,6 @@ def _cpu_seconds(pids: list[int]) -> float:
     return sum(stat[1] for stat in map(proc_stat, pids) if stat is not None)
 
 
-def _descendants(root: int) -> list[int]:
-    """``root`` and every process descending from it, from one scan of ``/proc``."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            stat = proc_stat(int(entry))
-            if stat is not None:
-                children.setdefault(stat[0], []).append(int(entry))
-    found, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        found.append(pid)
-        todo.extend(children.get(pid, []))
-    return found
-
-
 @dataclass
 class ProcessSeen:
     """What the sampler saw of one process of the crawl's tree."""
@@ -339,7 +323,7 @@ class TreeSampler(threading.Thread):
     def sample(self) -> None:
         """Take one sample of the tree."""
         pss = rss = count = 0
-        for pid in _descendants(self.root):
+        for pid in descendants(self.root):
             stat = proc_stat(pid)
             status = proc_values(pid, "status", ("VmRSS", "VmHWM"))
             if stat is None or not status:

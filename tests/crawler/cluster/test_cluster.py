@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -24,8 +22,8 @@ from crawler.cluster.app import CRAWL_TASK, QUEUE, make_app
 from storage import Database
 from storage.cluster import start_queued_run
 from storage.models import Article, CrawlRun
-from tests.crawler.cluster.conftest import REDIS_PASSWORD, RedisServer
-from tests.crawler.support import PROJECT_ROOT, article_html
+from tests.clustersupport import REDIS_PASSWORD, Process, RedisServer
+from tests.crawler.support import article_html
 from tests.databases import postgres_url, reset_postgres
 from tests.localweb import LoopbackWeb
 
@@ -85,44 +83,6 @@ class ClusterWeb(LoopbackWeb):
     def article_requests(self) -> Counter[str]:
         """How many times each article URL was requested."""
         return Counter(site.url(r.path) for site in self.sites for r in list(site.log) if "/news/" in r.path)
-
-
-class Process:
-    """An ``ai4s`` command in its own process group, its output in a file."""
-
-    def __init__(self, log: Path, *args: str, env: dict[str, str]) -> None:
-        self.log_path = log
-        with log.open("wb") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "crawler", *args],
-                cwd=PROJECT_ROOT,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env={**os.environ, **env},
-                start_new_session=True,
-            )
-
-    def log(self) -> str:
-        """What it wrote so far."""
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-    def kill(self) -> None:
-        """``kill -9`` of its whole process group (a worker and its pool processes)."""
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        """SIGTERM, then ``kill -9`` if it does not end."""
-        if self.process.poll() is not None:
-            return
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.kill()
 
 
 def wait_until(condition: Callable[[], object], timeout: float, what: str, logs: list[Process]) -> None:

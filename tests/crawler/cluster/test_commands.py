@@ -7,7 +7,7 @@ from pathlib import Path
 from crawler.cluster.app import CRAWL_TASK, make_app
 from storage import Database
 from storage.cluster import claim_queued_run, start_queued_run
-from tests.crawler.cluster.conftest import REDIS_PASSWORD, RedisServer
+from tests.clustersupport import REDIS_PASSWORD, RedisServer
 from tests.crawler.support import ai4s_in_process
 from tests.databases import postgres_url, reset_postgres
 

@@ -1,0 +1,113 @@
+"""The pieces of a cluster that the cluster tests and the cluster benchmark both start: a real
+``redis-server`` of their own on loopback, and ``ai4s`` commands (workers, a daemon) each in a
+process group of its own with its output in a file. No pytest here, so that benchmarks can import it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+#: The password of the test Redis (the tests check that it never shows in a log).
+REDIS_PASSWORD = "cluster-test-secret"
+
+
+class RedisServer:
+    """A ``redis-server`` on 127.0.0.1 without persistence: stopped, it comes back empty (a lost queue).
+
+    ``port`` 0 picks a free port."""
+
+    def __init__(self, directory: Path, port: int = 0, password: str = REDIS_PASSWORD) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
+        self.binary = binary
+        self.directory = directory
+        self.password = password
+        if not port:
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                port = probe.getsockname()[1]
+        self.port = port
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """The broker URL, with the password."""
+        return f"redis://:{self.password}@127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        """Start the server and wait until it answers."""
+        command = [
+            self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            "--requirepass", self.password, "--dir", str(self.directory),
+        ]  # fmt: skip
+        with (self.directory / "redis.log").open("ab") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"redis-server did not start on port {self.port} (see {self.directory / 'redis.log'})")
+
+    def stop(self) -> None:
+        """Stop the server (its queue is gone with it)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+        self.process = None
+
+
+class Process:
+    """An ``ai4s`` command (``python -m crawler ARGS``) in its own process group, its output in a file."""
+
+    def __init__(self, log: Path, *args: str, env: Mapping[str, str]) -> None:
+        self.log_path = log
+        with log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "crawler", *args],
+                cwd=PROJECT_ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **env},
+                start_new_session=True,
+            )
+
+    @property
+    def pid(self) -> int:
+        """The command's process id (also its process group's)."""
+        return self.process.pid
+
+    def log(self) -> str:
+        """What it wrote so far."""
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def kill(self) -> None:
+        """``kill -9`` of its whole process group (a worker and its pool processes)."""
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        """SIGTERM, then ``kill -9`` if it does not end."""
+        if self.process.poll() is not None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.kill()
