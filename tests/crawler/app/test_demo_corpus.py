@@ -69,9 +69,10 @@ def test_the_demo_keeps_its_corpus_and_its_web_so_that_its_hints_work(tmp_path: 
         stories = results[f"ai4s stories --db {db_url}"].stdout
         assert "5 most recent stories" in stories
         digest = results[f"ai4s digest --db {db_url}"].stdout
-        assert len(re.findall(r"^## \d+\. \[", digest, flags=re.MULTILINE)) == 5, digest
-        # a link per story, and one more for the repost of a Xinhua story on demo-portal ("Also reported by")
-        links = re.findall(r"\]\(<(http://127\.0\.0\.\d+:\d+/[^>]+)>\)", digest)
+        assert len(re.findall(r"^### \d+\. \[", digest, flags=re.MULTILINE)) == 5, digest  # one per story
+        # a link per story, and one more for the repost of a Xinhua story on demo-portal ("Also reported by");
+        # the top stories at the head link to some of them again
+        links = sorted(set(re.findall(r"\]\(<(http://127\.0\.0\.\d+:\d+/[^>]+)>\)", digest)))
         assert len(links) == 6, digest
         assert (tmp_path / "demo-digest.html").is_file()
         # the web still serves: the digest's links lead to the articles
