@@ -71,7 +71,7 @@ def test_sources_check_flags_dead_and_stale_entry_points_and_says_what_to_do(tmp
     only = ai4s_in_process("sources", "check", "--db", db_url, "--source", "deadfeed")
     assert set(rows_of(only.stdout)) == {DEAD_FEED}
     nothing = ai4s_in_process("sources", "check", "--db", db_url, "--source", "nosuch")
-    assert nothing.returncode == 2 and "no entry point polled yet for nosuch" in nothing.stderr
+    assert nothing.returncode == 2 and "no stored source named 'nosuch'" in nothing.stderr
 
 
 def test_stats_names_the_sources_silent_for_longer_than_their_usual_gap(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ FAST = [
     "-s", "AI4S_RETRY_BACKOFF_BASE=0.2",
     "-s", "AI4S_EXTRACT_WORKERS=1",
 ]  # fmt: skip
-STOP_TIMEOUT = 10.0
+STOP_TIMEOUT = 20.0  # seconds a crawl gets to close cleanly: room for a loaded 2-core machine, where 10 was seen short
 
 
 class DaemonProcess:
