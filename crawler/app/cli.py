@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from crawler.app.errors import ErrorReportingGroup, report
+from crawler.text.wording import plural
 from seeds import DEFAULT_LEXICON, DEFAULT_PROFILE, DEFAULT_SOURCES_FILE, SEEDS_DIR
 
 if TYPE_CHECKING:
@@ -395,7 +396,7 @@ def export(
         which = "no article" if all_articles else "no on-topic article (--all exports the off-topic ones too)"
         _note(f"nothing exported: the database holds {which}")
     elif out:
-        _stderr().print(f"{count} articles written to {out}")
+        _stderr().print(f"{plural(count, 'article')} written to {out}")
 
 
 #: The output formats of ``ai4s search``.
@@ -527,10 +528,13 @@ def stories_rebuild(db: DbOption = None) -> None:
     from crawler.stories.assign import rebuild_stories
 
     with _corpus(db) as database:
-        report = rebuild_stories(database, on_progress=lambda stage, n: _stderr().print(f"{stage}: {n} articles"))
+        report = rebuild_stories(
+            database, on_progress=lambda stage, n: _stderr().print(f"{stage}: {plural(n, 'article')}")
+        )
     _stdout().print(
-        f"{report.articles} articles in {report.stories} stories ({report.copies} copies joined an earlier story); "
-        f"{report.fingerprinted} articles fingerprinted now"
+        f"{plural(report.articles, 'article')} in {plural(report.stories, 'story')} "
+        f"({plural(report.copies, 'copy')} joined an earlier story); {plural(report.fingerprinted, 'article')} "
+        "fingerprinted now"
     )
 
 
@@ -644,8 +648,8 @@ def demo(
 
     def serving(web: DemoWeb, sources_file: Path) -> None:
         _stdout().print(
-            f"Demo news web: {len(web.sites)} sites on loopback, "
-            f"{web.expected_article_count()} article pages; sources in {sources_file}"
+            f"Demo news web: {plural(len(web.sites), 'site')} on loopback, "
+            f"{plural(web.expected_article_count(), 'article page')}; sources in {sources_file}"
         )
 
     def round_starts(number: int) -> None:
