@@ -298,14 +298,16 @@ def workers_table(queue_length: int | None, runs: Sequence[QueuedRun], stale_aft
 
 
 def search_table(query: str, hits: Sequence[SearchHit]) -> Table:
-    """``ai4s search``: each story found, best first: its headline, a passage, its copies and outlets."""
+    """``ai4s search``: each story found, best first: its headline, a passage, its copies and outlets (shown as
+    the digest shows them: without pinyin readings)."""
     table = Table(title=f"{plural(len(hits), 'story')} for {query!r}", title_justify="left")
     for column in ("#", "headline and passage", "copies", "outlets", "first seen"):
         table.add_column(column, justify="right" if column in ("#", "copies") else "left")
     for number, hit in enumerate(hits, 1):
         table.add_row(
             str(number),
-            f"[bold]{escape(hit.title or hit.url)}[/]\n{escape(hit.excerpt)}\n[dim]{escape(hit.url)}[/]",
+            f"[bold]{escape(display_text(hit.title) or hit.url)}[/]\n{escape(display_text(hit.excerpt))}\n"
+            f"[dim]{escape(hit.url)}[/]",
             str(max(1, len(hit.copies))),
             ", ".join(hit.outlets),
             hit.first_seen.strftime("%Y-%m-%d %H:%M"),
@@ -319,15 +321,20 @@ def search_records(hits: Sequence[SearchHit]) -> list[dict[str, Any]]:
         {
             "story_id": hit.story_id,
             "article_id": hit.article_id,
-            "title": hit.title,
+            "title": display_text(hit.title) or None,
             "url": hit.url,
             "source": hit.source,
             "language": hit.language,
             "published": hit.published.isoformat() if hit.published else None,
             "first_seen": hit.first_seen.isoformat(),
-            "excerpt": hit.excerpt,
+            "excerpt": display_text(hit.excerpt),
             "copies": [
-                {"source": copy.source, "url": copy.url, "title": copy.title, "first_seen": copy.first_seen.isoformat()}
+                {
+                    "source": copy.source,
+                    "url": copy.url,
+                    "title": display_text(copy.title) or None,
+                    "first_seen": copy.first_seen.isoformat(),
+                }
                 for copy in hit.copies
             ],
         }
