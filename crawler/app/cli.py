@@ -405,7 +405,9 @@ SEARCH_FORMATS = ("table", "json", "jsonl")
 
 @app.command()
 def search(
-    query: Annotated[str, typer.Argument(help='Words that must all occur (a "quoted phrase" as one), any script.')],
+    query: Annotated[
+        str | None, typer.Argument(help='Words that must all occur (a "quoted phrase" as one), any script.')
+    ] = None,
     db: DbOption = None,
     since: Annotated[
         str | None,
@@ -416,14 +418,24 @@ def search(
     all_articles: Annotated[bool, typer.Option("--all", help="Include the articles scored off-topic.")] = False,
     limit: Annotated[int, typer.Option(min=1, help="How many stories.")] = 20,
     format: Annotated[str, typer.Option("--format", help="table, json or jsonl.")] = "table",  # noqa: A002
+    reindex: Annotated[
+        bool, typer.Option("--reindex", help="Fill the search index again from every stored article, then stop.")
+    ] = False,
 ) -> None:
     """Search the stored articles: the best-matching stories first, one per story, with its copies."""
     from datetime import UTC, datetime
 
     from crawler.app.tables import search_records, search_table
     from crawler.digest.delivery import parse_since
-    from storage.search import search_stories
+    from storage.search import reindex_articles, search_stories
 
+    if reindex:
+        with _corpus(db) as database, database.engine.begin() as connection:
+            indexed = reindex_articles(connection)
+        _stdout().print(f"search index filled again: {plural(indexed, 'article')}")
+        return
+    if query is None:
+        raise _fail("search needs a QUERY (or --reindex)")
     if format not in SEARCH_FORMATS:
         raise _fail(f"unknown format {format!r} (supported: {', '.join(SEARCH_FORMATS)})")
     try:
