@@ -7,7 +7,7 @@ The articles are synthetic, made from the test corpus's real texts: each is 4 to
 random from the corpus pages of its language, so that the words and their frequencies are those of news
 (Chinese and English). 1 in 3 joins a story of 2 to 4 copies. Each database is migrated by the product and
 filled in bulk, its search rows in the product's form (:func:`storage.searchtext.indexed_body`, made from
-each paragraph's searched form computed once). Timed per query: the median of ``--repeat`` runs, after
+each paragraph's indexed form computed once). Timed per query: the median of ``--repeat`` runs, after
 one warm-up run; printed with the number of stories found and, for each backend, the plan of one query.
 PostgreSQL is skipped without ``--postgres`` (or ``$AI4S_BENCH_POSTGRES_URL``); its database's public
 schema is dropped first.
@@ -36,7 +36,7 @@ from storage import Database  # noqa: E402
 from storage.db import make_engine  # noqa: E402
 from storage.models import Article, ArticleSearchText, Source, Story  # noqa: E402
 from storage.search import TRIGRAM_INDEX, search_stories  # noqa: E402
-from storage.searchtext import search_form  # noqa: E402
+from storage.searchtext import indexed_form  # noqa: E402
 from tests.localweb import load_corpus  # noqa: E402
 
 #: Queries of each kind: short Chinese (LIKE fallback), Chinese words and phrases, traditional script,
@@ -58,13 +58,13 @@ BATCH = 2000
 
 
 def paragraphs_by_language(corpus: Path) -> dict[str, list[tuple[str, str]]]:
-    """The paragraphs (40 characters or more) of the corpus pages with their searched form, by language."""
+    """The paragraphs (40 characters or more) of the corpus pages with their indexed form, by language."""
     found: dict[str, list[tuple[str, str]]] = {"zh": [], "en": []}
     for page in load_corpus(corpus):
         language = "zh" if page.language.startswith("zh") else "en" if page.language.startswith("en") else None
         if language:
             kept = (p.strip() for p in page.body.split("\n") if len(p.strip()) >= 40)
-            found[language].extend((paragraph, search_form(paragraph)) for paragraph in kept)
+            found[language].extend((paragraph, indexed_form(paragraph)) for paragraph in kept)
     return found
 
 
@@ -101,9 +101,9 @@ def fill(url: str, size: int, paragraphs: dict[str, list[tuple[str, str]]], seed
                         "first_seen": seen, "last_seen": seen, "relevant": rng.random() < 0.8, "story_id": in_story,
                     }
                 )  # fmt: skip
-                # indexed_body(title, body), from the paragraphs' searched forms made once
-                title_form = search_form(title)
-                body_form = title_form + "\n" + " ".join(form for _, form in chosen)
+                # indexed_body(title, body), from the paragraphs' indexed forms made once (each opens with a space)
+                title_form = indexed_form(title)
+                body_form = title_form + "\n" + "".join(form for _, form in chosen)
                 search.append({"article_id": article_id, "title": title_form, "body": body_form})
             if stories:
                 connection.execute(insert(Story), stories)
@@ -148,7 +148,7 @@ def plan(url: str, query: str) -> str:
         if connection.dialect.name == "sqlite":
             rows = connection.execute(
                 text("EXPLAIN QUERY PLAN SELECT rowid FROM article_search_fts WHERE article_search_fts MATCH :q"),
-                {"q": f'"{term}"'},
+                {"q": '"' + term.replace('"', '""') + '"'},
             )
             lines = [str(row[-1]) for row in rows]
         else:
@@ -167,7 +167,8 @@ def report(name: str, url: str, size: int, paragraphs: dict[str, list[tuple[str,
     print(f"  {'query':<26} {'stories':>7} {'median ms':>10}")
     for query, found, median in time_queries(url, repeat):
         print(f"  {query:<26} {found:>7} {median * 1000:>10.1f}")
-    print(f"  plan of {QUERIES[1]!r}:\n    {plan(url, QUERIES[1])}")
+    for query in (QUERIES[1], "ai"):  # a Chinese word, and a two-letter Latin one (a word start: " ai")
+        print(f"  plan of {query!r}:\n    {plan(url, query)}")
 
 
 def main() -> None:

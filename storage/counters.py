@@ -3,13 +3,12 @@ what it counts, as one field of :class:`SourceRunCounts`.
 
 Everything else is derived from those fields: :data:`RUN_COUNTERS` and :data:`ENTRY_COUNTERS`
 (the crawl's stats keys and the columns of ``crawl_run_sources``, whose model a test holds to
-them), :data:`SUMMARY_COUNTERS` (the columns and caption of the summary table) and
-:func:`describe_counts` (a log line).
+them), :data:`SUMMARY_COUNTERS` (the columns and caption of the summary table) and the words of the log
+line of a run's counts (``crawler.schedule.counts`` writes it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import KW_ONLY, dataclass, field, fields
 from typing import Any
 
@@ -25,11 +24,14 @@ class Counter:
     meaning: str
     entry_page: bool  # counts entry pages (feeds, sitemaps, listings), not pages in general
     in_summary: bool  # a column of the crawl's summary table
+    noun: str | None  # the word counted in a line (``1 error``, ``2 errors``), where the header is no adjective
 
 
-def _counter(header: str, meaning: str, *, entry_page: bool = False, in_summary: bool = True) -> Any:
+def _counter(
+    header: str, meaning: str, *, entry_page: bool = False, in_summary: bool = True, noun: str | None = None
+) -> Any:
     """A counter field of :class:`SourceRunCounts` (0 unless counted)."""
-    return field(default=0, metadata={_META: (header, meaning, entry_page, in_summary)})
+    return field(default=0, metadata={_META: (header, meaning, entry_page, in_summary, noun)})
 
 
 @dataclass(frozen=True)
@@ -54,9 +56,11 @@ class SourceRunCounts:
     entry_pages_failed: int = _counter(
         "failed", "feeds, sitemaps and listings that could not be fetched", entry_page=True, in_summary=False
     )
-    errors: int = _counter("errors", "failed fetches and unreadable feeds")
+    errors: int = _counter("errors", "failed fetches and unreadable feeds", noun="error")
     fallbacks: int = _counter(
-        "fallback", "entry points that failed or went stale, stood in for by the source's others or its homepage"
+        "fallback",
+        "entry points that failed or went stale, stood in for by the source's others or its homepage",
+        noun="fallback",
     )
 
     def values(self) -> dict[str, int]:
@@ -79,11 +83,3 @@ RUN_COUNTERS: tuple[str, ...] = tuple(c.name for c in COUNTERS if not c.entry_pa
 ENTRY_COUNTERS: tuple[str, ...] = tuple(c.name for c in COUNTERS if c.entry_page)
 #: The columns of the crawl's summary table.
 SUMMARY_COUNTERS: tuple[Counter, ...] = tuple(c for c in COUNTERS if c.in_summary)
-_HEADERS = {c.name: c.header for c in COUNTERS}
-
-
-def describe_counts(counts: Mapping[str, int]) -> str:
-    """One source's counters in a line: ``12 fetched, 3 new, …; entry pages: 2 read, 1 unchanged, 0 failed``."""
-    pages = ", ".join(f"{int(counts.get(name, 0))} {_HEADERS[name]}" for name in RUN_COUNTERS)
-    entry = ", ".join(f"{int(counts.get(name, 0))} {_HEADERS[name]}" for name in ENTRY_COUNTERS)
-    return f"{pages}; entry pages: {entry}"

@@ -1,13 +1,17 @@
 """Full-text search over the stored articles: the searched form of their text, kept in ``article_search``
 by the repository functions that write an article's text, and the ranked search, one result per story.
 
-Matching is substring matching on one form of the text (:func:`search_form`: simplified script, folded
-width and case), so Chinese needs no word boundaries and traditional and simplified match each other.
-Every query term (a word, or a "quoted phrase") must occur in the title or the text. The index behind
-it is the database's own: on SQLite an FTS5 table with the trigram tokenizer (terms shorter than three
-characters, which trigrams cannot find, fall back to LIKE over the indexed text), on PostgreSQL a pg_trgm
-GIN index that serves LIKE. Ranking is plain SQL that both databases compute alike (terms in the title,
-then occurrences in the text, then the newest), so both give the same results on the same corpus.
+Matching is substring matching on one form of the text (:mod:`storage.searchtext`: simplified script,
+folded width and case, punctuation as spaces, a space opening each Latin word), so Chinese needs no word
+boundaries, traditional and simplified match each other, and a Latin term, searched with its opening
+space, matches at word starts only (``ai`` finds "AI model", not "said"; that space also makes a
+two-letter term three characters long, which a trigram index serves). Every query term (a word, or a
+"quoted phrase") must occur in the title or the text. The index behind it is the database's own: on
+SQLite an FTS5 table with the trigram tokenizer (terms still shorter than three characters: Chinese
+pairs such as 台风 and single letters, which trigrams cannot find, fall back to LIKE over the indexed
+text), on PostgreSQL a pg_trgm GIN index that serves LIKE. Ranking is plain SQL that both databases
+compute alike (terms in the title, then occurrences in the text, then the newest), so both give the same
+results on the same corpus.
 """
 
 from __future__ import annotations
@@ -17,13 +21,16 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import (
+    Connection,
     Integer,
     SQLColumnExpression,
     and_,
     case,
     cast,
     column,
+    delete,
     func,
+    insert,
     join,
     literal_column,
     or_,
@@ -35,7 +42,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import FromClause
 
 from storage.models import Article, ArticleSearchText, Source
-from storage.searchtext import flatten, query_terms, search_form
+from storage.searchtext import flatten, indexed_body, query_terms, search_form, term_positions
 from storage.stories import Copy, story_copies
 
 #: The FTS5 table over ``article_search.body`` on SQLite (its shadow tables share the prefix), and
@@ -45,6 +52,8 @@ TRIGRAM_INDEX = "ix_article_search_body_trgm"
 INDEX_OBJECTS = (FTS_TABLE, TRIGRAM_INDEX)
 #: Trigram indexes find substrings of three characters or more; shorter terms are matched by LIKE alone.
 TRIGRAM = 3
+#: Articles read and indexed per statement while the index is filled again.
+REINDEX_BATCH = 500
 
 
 def include_in_schema_comparison(name: str | None, type_: str, parent_names: object) -> bool:
@@ -186,8 +195,30 @@ def excerpt(article_text: str, terms: Sequence[str], width: int = 160) -> str:
     folded = search_form(flat)
     # Folding keeps the length almost always (t2s maps character to character); where it does not, the
     # positions found in the folded text do not point into the original, and the opening is shown.
-    found = [folded.find(term) for term in terms] if len(folded) == len(flat) else []
+    found = [next(term_positions(folded, term), -1) for term in terms] if len(folded) == len(flat) else []
     start = min((position for position in found if position >= 0), default=0)
     begin = max(0, start - width // 3)
     passage = flat[begin : begin + width]
     return ("…" if begin else "") + passage + ("…" if begin + width < len(flat) else "")
+
+
+def reindex_articles(connection: Connection) -> int:
+    """Fill the search index again from every stored article's title and text (after the indexed form
+    changed); the number of articles indexed. Plain tables, not the models: migrations call it too."""
+    articles = table("articles", column("id", Integer), column("title"), column("text"))
+    search = table("article_search", column("article_id", Integer), column("title"), column("body"))
+    connection.execute(delete(search))  # on SQLite, the triggers empty the FTS table with it
+    last_id, indexed = 0, 0
+    while rows := connection.execute(
+        select(articles.c.id, articles.c.title, articles.c.text)
+        .where(articles.c.id > last_id)
+        .order_by(articles.c.id)
+        .limit(REINDEX_BATCH)
+    ).all():
+        values = []
+        for article_id, title, text in rows:
+            title_form, body = indexed_body(title, text)
+            values.append({"article_id": article_id, "title": title_form, "body": body})
+        connection.execute(insert(search), values)
+        last_id, indexed = rows[-1][0], indexed + len(rows)
+    return indexed

@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from crawler.app.errors import ErrorReportingGroup, report
+from crawler.text.wording import plural
 from seeds import DEFAULT_LEXICON, DEFAULT_PROFILE, DEFAULT_SOURCES_FILE, SEEDS_DIR
 
 if TYPE_CHECKING:
@@ -395,7 +396,7 @@ def export(
         which = "no article" if all_articles else "no on-topic article (--all exports the off-topic ones too)"
         _note(f"nothing exported: the database holds {which}")
     elif out:
-        _stderr().print(f"{count} articles written to {out}")
+        _stderr().print(f"{plural(count, 'article')} written to {out}")
 
 
 #: The output formats of ``ai4s search``.
@@ -404,7 +405,9 @@ SEARCH_FORMATS = ("table", "json", "jsonl")
 
 @app.command()
 def search(
-    query: Annotated[str, typer.Argument(help='Words that must all occur (a "quoted phrase" as one), any script.')],
+    query: Annotated[
+        str | None, typer.Argument(help='Words that must all occur (a "quoted phrase" as one), any script.')
+    ] = None,
     db: DbOption = None,
     since: Annotated[
         str | None,
@@ -415,14 +418,24 @@ def search(
     all_articles: Annotated[bool, typer.Option("--all", help="Include the articles scored off-topic.")] = False,
     limit: Annotated[int, typer.Option(min=1, help="How many stories.")] = 20,
     format: Annotated[str, typer.Option("--format", help="table, json or jsonl.")] = "table",  # noqa: A002
+    reindex: Annotated[
+        bool, typer.Option("--reindex", help="Fill the search index again from every stored article, then stop.")
+    ] = False,
 ) -> None:
     """Search the stored articles: the best-matching stories first, one per story, with its copies."""
     from datetime import UTC, datetime
 
     from crawler.app.tables import search_records, search_table
     from crawler.digest.delivery import parse_since
-    from storage.search import search_stories
+    from storage.search import reindex_articles, search_stories
 
+    if reindex:
+        with _corpus(db) as database, database.engine.begin() as connection:
+            indexed = reindex_articles(connection)
+        _stdout().print(f"search index filled again: {plural(indexed, 'article')}")
+        return
+    if query is None:
+        raise _fail("search needs a QUERY (or --reindex)")
     if format not in SEARCH_FORMATS:
         raise _fail(f"unknown format {format!r} (supported: {', '.join(SEARCH_FORMATS)})")
     try:
@@ -527,10 +540,13 @@ def stories_rebuild(db: DbOption = None) -> None:
     from crawler.stories.assign import rebuild_stories
 
     with _corpus(db) as database:
-        report = rebuild_stories(database, on_progress=lambda stage, n: _stderr().print(f"{stage}: {n} articles"))
+        report = rebuild_stories(
+            database, on_progress=lambda stage, n: _stderr().print(f"{stage}: {plural(n, 'article')}")
+        )
     _stdout().print(
-        f"{report.articles} articles in {report.stories} stories ({report.copies} copies joined an earlier story); "
-        f"{report.fingerprinted} articles fingerprinted now"
+        f"{plural(report.articles, 'article')} in {plural(report.stories, 'story')} "
+        f"({plural(report.copies, 'copy')} joined an earlier story); {plural(report.fingerprinted, 'article')} "
+        "fingerprinted now"
     )
 
 
@@ -644,8 +660,8 @@ def demo(
 
     def serving(web: DemoWeb, sources_file: Path) -> None:
         _stdout().print(
-            f"Demo news web: {len(web.sites)} sites on loopback, "
-            f"{web.expected_article_count()} article pages; sources in {sources_file}"
+            f"Demo news web: {plural(len(web.sites), 'site')} on loopback, "
+            f"{plural(web.expected_article_count(), 'article page')}; sources in {sources_file}"
         )
 
     def round_starts(number: int) -> None:

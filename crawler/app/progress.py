@@ -16,6 +16,7 @@ from rich.progress import (
 )
 
 from crawler.crawl.requests import stat_key
+from crawler.text.wording import plural
 from storage.counters import COUNTERS
 
 if TYPE_CHECKING:  # imported only to be named: it loads the extractor
@@ -83,7 +84,7 @@ class ReprocessProgress:
 
     def update(self, report: ReprocessReport) -> None:
         """Show the counts of a report (after each batch, and when the stories are regrouped)."""
-        line = f"{report.changed} changed · {report.failed} failed · {len(report.collisions)} collisions"
+        line = f"{report.changed} changed · {report.failed} failed · {plural(len(report.collisions), 'collision')}"
         if report.reprocessed == report.to_reprocess:
             line += " · stories regrouped" if report.stories else " · regrouping stories"
         self.progress.update(self.task, total=report.to_reprocess, completed=report.reprocessed, line=line)

@@ -17,6 +17,7 @@ from crawler.relevance.evaluate import ProfileEvaluation
 from crawler.schedule.jobs import job_id
 from crawler.sources import Source
 from crawler.text.durations import describe_interval, describe_moment
+from crawler.text.wording import plural
 from storage.cluster import QueuedRun
 from storage.counters import SUMMARY_COUNTERS, SourceRunCounts
 from storage.entry_health import RECENT_POLLS, EntryHealth, SilentSource
@@ -72,7 +73,7 @@ def health_text(state: ScheduleState | None) -> str:
     if state is None or state.last_status is None:
         return "not run yet"
     if not state.healthy:
-        return f"[bold red]UNHEALTHY[/] ({state.failures} failed runs)"
+        return f"[bold red]UNHEALTHY[/] ({plural(state.failures, 'failed run')})"
     if state.failures:
         return f"[yellow]failing[/] ({state.failures} in a row)"
     return "[green]ok[/]"
@@ -142,11 +143,11 @@ def _ago(moment: datetime | None, now: datetime) -> str:
 
 def _verdict(entry: EntryHealth) -> str:
     if entry.verdict == "dead":
-        return f"[bold red]DEAD[/] ({entry.consecutive_failures} failed polls)"
+        return f"[bold red]DEAD[/] ({plural(entry.consecutive_failures, 'failed poll')})"
     if entry.verdict == "failing":
         return f"[yellow]failing[/] ({entry.consecutive_failures} in a row)"
     if entry.verdict == "stale":
-        return f"[yellow]STALE[/] ({entry.polls_without_new} polls, nothing new)"
+        return f"[yellow]STALE[/] ({plural(entry.polls_without_new, 'poll')}, nothing new)"
     return "[green]ok[/]"
 
 
@@ -212,7 +213,7 @@ def sources_table(sources: Sequence[Source], title: Path | str) -> Table:
 
 def stories_table(stories: Sequence[StorySummary]) -> Table:
     """``ai4s stories``: each story's representative headline, copies, outlets and first and last sighting."""
-    table = Table(title=f"{len(stories)} most recent stories", title_justify="left")
+    table = Table(title=plural(len(stories), "most recent story"), title_justify="left")
     for column in ("story", "headline (representative copy)", "copies", "outlets", "first seen", "last seen"):
         table.add_column(column, justify="right" if column in ("story", "copies") else "left")
     for story in stories:
@@ -272,8 +273,8 @@ def reprocess_table(report: ReprocessReport) -> Table:
 def workers_table(queue_length: int | None, runs: Sequence[QueuedRun], stale_after: float) -> Table:
     """``ai4s workers``: the jobs waiting in the queue, and each worker's running crawls and last heartbeat."""
     now = datetime.now(UTC)
-    waiting = "unknown (the broker is unreachable)" if queue_length is None else str(queue_length)
-    table = Table(title=f"cluster: {waiting} crawls waiting in the queue", title_justify="left")
+    waiting = "unknown (the broker is unreachable) crawls" if queue_length is None else plural(queue_length, "crawl")
+    table = Table(title=f"cluster: {waiting} waiting in the queue", title_justify="left")
     for column in ("worker", "running crawls", "last heartbeat", "state"):
         table.add_column(column)
     by_worker: dict[str, list[QueuedRun]] = {}
@@ -297,15 +298,16 @@ def workers_table(queue_length: int | None, runs: Sequence[QueuedRun], stale_aft
 
 
 def search_table(query: str, hits: Sequence[SearchHit]) -> Table:
-    """``ai4s search``: each story found, best first: its headline, a passage, its copies and outlets."""
-    stories = "story" if len(hits) == 1 else "stories"
-    table = Table(title=f"{len(hits)} {stories} for {query!r}", title_justify="left")
+    """``ai4s search``: each story found, best first: its headline, a passage, its copies and outlets (shown as
+    the digest shows them: without pinyin readings)."""
+    table = Table(title=f"{plural(len(hits), 'story')} for {query!r}", title_justify="left")
     for column in ("#", "headline and passage", "copies", "outlets", "first seen"):
         table.add_column(column, justify="right" if column in ("#", "copies") else "left")
     for number, hit in enumerate(hits, 1):
         table.add_row(
             str(number),
-            f"[bold]{escape(hit.title or hit.url)}[/]\n{escape(hit.excerpt)}\n[dim]{escape(hit.url)}[/]",
+            f"[bold]{escape(display_text(hit.title) or hit.url)}[/]\n{escape(display_text(hit.excerpt))}\n"
+            f"[dim]{escape(hit.url)}[/]",
             str(max(1, len(hit.copies))),
             ", ".join(hit.outlets),
             hit.first_seen.strftime("%Y-%m-%d %H:%M"),
@@ -319,15 +321,20 @@ def search_records(hits: Sequence[SearchHit]) -> list[dict[str, Any]]:
         {
             "story_id": hit.story_id,
             "article_id": hit.article_id,
-            "title": hit.title,
+            "title": display_text(hit.title) or None,
             "url": hit.url,
             "source": hit.source,
             "language": hit.language,
             "published": hit.published.isoformat() if hit.published else None,
             "first_seen": hit.first_seen.isoformat(),
-            "excerpt": hit.excerpt,
+            "excerpt": display_text(hit.excerpt),
             "copies": [
-                {"source": copy.source, "url": copy.url, "title": copy.title, "first_seen": copy.first_seen.isoformat()}
+                {
+                    "source": copy.source,
+                    "url": copy.url,
+                    "title": display_text(copy.title) or None,
+                    "first_seen": copy.first_seen.isoformat(),
+                }
                 for copy in hit.copies
             ],
         }

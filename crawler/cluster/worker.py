@@ -24,6 +24,7 @@ from crawler.cluster.broker import masked
 from crawler.config import Config
 from crawler.schedule.runs import close_crawl_run
 from crawler.schedule.supervise import CrawlChild, crawl_command
+from crawler.text.wording import plural
 from storage import Database
 from storage.cluster import beat, claim_queued_run
 from storage.models import RunStatus
@@ -106,8 +107,8 @@ def _crawl(
         heartbeat.join()
     result, counts = close_crawl_run(database, source, run_id, ended, stderr_path, daemon_stopping=False)
     logger.info(
-        "Source %s: run %d %s in %.1f s (%d new articles)",
-        source, run_id, result.status, time.monotonic() - started, result.new_articles,
+        "Source %s: run %d %s in %.1f s (%s)",
+        source, run_id, result.status, time.monotonic() - started, plural(result.new_articles, "new article"),
     )  # fmt: skip
     return {"run_id": run_id, "source": source, "status": result.status, "new_articles": result.new_articles}
 

@@ -34,12 +34,13 @@ from crawler.crawl.fallback import FallbackChain
 from crawler.crawl.items import EntryPoll
 from crawler.crawl.requests import OVER_BUDGET, stat_key
 from crawler.crawl.watchdog import PARENT_GONE
+from crawler.schedule.counts import describe_counts
 from crawler.schedule.supervise import process_alive
 from crawler.text.urls import canonical_url, url_host
 from storage import Database
 from storage.advisory import AdvisoryLocks, supports_advisory_locks
 from storage.claims import release_claims, release_claims_of_gone_runs, release_claims_of_sources
-from storage.counters import ENTRY_COUNTERS, RUN_COUNTERS, SourceRunCounts, describe_counts
+from storage.counters import ENTRY_COUNTERS, RUN_COUNTERS, SourceRunCounts
 from storage.db import ENV_DB
 from storage.entry_health import entry_health
 from storage.hashing import url_hash

@@ -31,6 +31,7 @@ from crawler.stories.fingerprint import Fingerprint, fingerprint
 from crawler.text.extract import EXTRACTOR, ExtractedArticle, NotAnArticle, warm_up
 from crawler.text.template_blocks import KeyedBlocks
 from crawler.text.urls import canonical_url
+from crawler.text.wording import plural
 from storage import NewArticle
 from storage.models import TERMINAL_OUTCOMES
 from storage.pages import CompressedPage, PageToKeep, compress_page, keep_page
@@ -246,9 +247,9 @@ class StorePipeline:
         recleaned = clean_again(session, learn_blocks(session, source_id, article_id, blocks), self.scorer)
         if recleaned.changed:
             logger.info(
-                "Source %s: its template is learned further; %d earlier articles cleaned of it",
+                "Source %s: its template is learned further; %s cleaned of it",
                 source,
-                len(recleaned.changed),
+                plural(len(recleaned.changed), "earlier article"),
             )
         for collision in recleaned.collisions:
             logger.warning(

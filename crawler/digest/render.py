@@ -22,6 +22,7 @@ from markupsafe import Markup, escape
 
 from crawler.digest.display import clean_line, safe_url
 from crawler.text.dates import parse_date
+from crawler.text.wording import plural
 
 FORMATS = ("md", "html", "json", "atom")
 #: File name extension of each format.
@@ -79,13 +80,6 @@ def when(stamp: str | None) -> str:
     if (moment.hour, moment.minute, moment.second, moment.microsecond) == (0, 0, 0, 0):
         return moment.strftime("%Y-%m-%d")
     return moment.strftime("%Y-%m-%d %H:%M UTC")
-
-
-def plural(count: int, word: str, many: str | None = None) -> str:
-    """``1 story``, ``2 stories``, ``1 error``, ``3 errors``."""
-    if count == 1:
-        return f"{count} {word}"
-    return f"{count} {many or (word[:-1] + 'ies' if word.endswith('y') and word[-2:-1] not in 'aeiou' else word + 's')}"
 
 
 #: The colours of the chart's languages (the most frequent first), and of any further ones.

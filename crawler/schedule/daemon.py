@@ -54,6 +54,7 @@ from crawler.schedule.runs import (
 )
 from crawler.schedule.supervise import CrawlChild, crawl_command
 from crawler.sources import Source
+from crawler.text.wording import plural
 from storage import Database
 from storage.counters import SourceRunCounts
 from storage.db import APP_NAME
@@ -164,10 +165,10 @@ class Daemon:
             sync_jobs(self.scheduler, list(self.sources.values()), intervals, self.digest)
             self.scheduler.resume()
             logger.info(
-                "Daemon started (pid %d) on %s: %d sources, crawl logs in %s",
+                "Daemon started (pid %d) on %s: %s, crawl logs in %s",
                 os.getpid(),
                 self.database.url,
-                len(self.sources),
+                plural(len(self.sources), "source"),
                 self.log_dir,
             )
             if self.dispatcher is not None:

@@ -16,13 +16,14 @@ from pathlib import Path
 from crawler.digest.chat import ChatError
 from crawler.digest.delivery import DigestRequest, make_digest
 from crawler.digest.mail import MailError
-from crawler.digest.render import plural
+from crawler.schedule.counts import describe_counts
 from crawler.schedule.policy import RunResult, bounds_of, next_state
 from crawler.schedule.supervise import ChildExit, process_alive
 from crawler.sources import Source
 from crawler.text.durations import describe_interval
+from crawler.text.wording import plural
 from storage import Database
-from storage.counters import SourceRunCounts, describe_counts
+from storage.counters import SourceRunCounts
 from storage.lock import LockHeld
 from storage.models import RunStatus
 from storage.repository import finish_run, run_counts, start_run
@@ -118,9 +119,9 @@ def log_run(
 ) -> None:
     """The daemon's one line about a finished crawl: status, counts, next pace and health (a warning if it failed)."""
     figures = describe_counts(counts.values()) if counts else "no counts"
-    health = "" if state.healthy else f"; UNHEALTHY after {state.failures} failed runs"
+    health = "" if state.healthy else f"; UNHEALTHY after {plural(state.failures, 'failed run')}"
     if state.failures and state.healthy:
-        health = f"; {state.failures} failed runs in a row"
+        health = f"; {plural(state.failures, 'failed run')} in a row"
     pace = f"every {describe_interval(state.interval_seconds)}" if state.interval_seconds else f"cron {source.every}"
     why = f" ({result.error})" if result.error else ""
     line = "Source %s: run %d %s%s in %.1f s: %s; next: %s%s"

@@ -6,14 +6,7 @@ import pytest
 from sqlalchemy import Integer
 
 from storage import Database
-from storage.counters import (
-    COUNTERS,
-    ENTRY_COUNTERS,
-    RUN_COUNTERS,
-    SUMMARY_COUNTERS,
-    SourceRunCounts,
-    describe_counts,
-)
+from storage.counters import COUNTERS, ENTRY_COUNTERS, RUN_COUNTERS, SUMMARY_COUNTERS, SourceRunCounts
 from storage.models import CrawlRunSource
 from storage.repository import run_counts, save_run_counts, start_run
 
@@ -61,15 +54,3 @@ def test_unreachable_means_every_entry_page_failed() -> None:
     assert not SourceRunCounts("a", entry_pages_failed=2, entry_pages_unchanged=1).unreachable
     assert not SourceRunCounts("a", entry_pages_failed=2, entry_pages_read=1).unreachable
     assert not SourceRunCounts("a").unreachable
-
-
-def test_describe_counts_names_each_value_by_its_header() -> None:
-    values = {name: 10 + index for index, name in enumerate(counter.name for counter in COUNTERS)}
-    line = describe_counts(values)
-    pages, entry = line.split("; entry pages: ")
-    by_header = {counter.header: counter.name for counter in COUNTERS}
-    for part in pages.split(", ") + entry.split(", "):
-        number, header = part.split(" ", 1)
-        assert values[by_header[header]] == int(number), part
-    assert len(pages.split(", ")) == len(RUN_COUNTERS) and len(entry.split(", ")) == len(ENTRY_COUNTERS)
-    assert describe_counts({}).startswith("0 fetched, 0 new")

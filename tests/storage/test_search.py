@@ -14,7 +14,7 @@ from storage import Database, NewArticle
 from storage.db import make_engine
 from storage.models import Article, Source
 from storage.repository import ArticleFields, replace_article_fields, replace_text, store_article
-from storage.search import search_stories
+from storage.search import reindex_articles, search_stories
 from storage.searchtext import indexed_body, query_terms, search_form
 from storage.stories import join_story, start_story
 from tests.localweb import load_corpus
@@ -167,8 +167,62 @@ def test_the_migration_indexes_the_articles_stored_before_it(db_url_any: str) ->
 
 def test_search_form_folds_script_width_and_case() -> None:
     assert search_form("ＡＩ　氣象  Model") == "ai 气象 model"
-    assert query_terms('  "Machine  Learning" 氣象 ai AI ') == ["machine learning", "气象", "ai"]
-    assert indexed_body(None, "Text") == ("", "text")
+    # a Latin term opens with a space (a word start), a Chinese one does not (no word boundaries)
+    assert query_terms('  "Machine  Learning" 氣象 ai AI ') == [" machine learning", "气象", " ai"]
+    assert query_terms("machine-learning, “AI”") == [" machine learning", " ai"]
+    assert indexed_body(None, "Text") == ("", " text")
+    # punctuation made spaces, and a space before a Latin word right after Chinese
+    assert indexed_body("AI模型：", "他说，用AI-based模型（2024年）") == (
+        " ai模型",
+        " ai模型\n 他说 用 ai based模型 2024年",
+    )
+
+
+def test_a_latin_term_matches_at_word_starts_only_on_either_database(database: Database) -> None:
+    said, ai, in_chinese, prefix = store(
+        database,
+        new_article("http://a.example/1", "Quotes", "The minister said the plan would work.", language="en"),
+        new_article("http://b.example/1", "Models", "An AI model forecasts the weather.", language="en"),
+        new_article("http://c.example/1", "模型", "研究团队用AI预测台风路径。"),
+        new_article("http://d.example/1", "Agents", "Aiming higher: agents plan experiments.", language="en"),
+    )
+
+    assert set(found(database, "ai")) == {ai, in_chinese, prefix}  # not inside "said"; at a word start after 用
+    assert set(found(database, "said")) == {said}
+    assert found(database, "aid") == []  # inside "said" only: a word start is needed
+    assert set(found(database, "aim")) == {prefix}  # a word start, not a whole word
+    assert found(database, "ai model") == [ai]
+    assert found(database, '"ai-model"') == [ai]  # punctuation in a term matches spaces in the text
+    assert found(database, "用ai") == [in_chinese]
+    with database.session() as session:
+        [hit] = search_stories(session, "said")
+    assert hit.excerpt.startswith("The minister said")
+
+
+def test_the_index_is_filled_again_on_request_and_by_the_migration_of_word_starts(db_url_any: str) -> None:
+    with Database(db_url_any) as database:
+        said, ai = store(
+            database,
+            new_article("http://a.example/1", "Quotes", "He said so.", language="en"),
+            new_article("http://b.example/1", "", "AI model.", language="en"),
+        )
+        with database.engine.begin() as connection:  # the form the index held before word starts
+            connection.execute(text("UPDATE article_search SET title = '', body = 'he said so.' WHERE article_id = :i"),
+                               {"i": said})  # fmt: skip
+            connection.execute(text("UPDATE article_search SET title = '', body = 'ai model.' WHERE article_id = :i"),
+                               {"i": ai})  # fmt: skip
+        assert found(database, "ai") == []
+        with database.engine.begin() as connection:
+            assert reindex_articles(connection) == 2
+        assert found(database, "ai") == [ai] and found(database, "said") == [said]
+        with database.engine.begin() as connection:
+            connection.execute(text("UPDATE article_search SET body = 'ai model.' WHERE article_id = :i"), {"i": ai})
+    engine = make_engine(db_url_any)
+    alembic_to(engine, "0013", down=True)
+    alembic_to(engine, "head")
+    engine.dispose()
+    with Database(db_url_any) as database:
+        assert found(database, "ai") == [ai]
 
 
 # -- the same results on both databases -------------------------------------------------------------

@@ -51,6 +51,7 @@ from crawler.sources import Source
 from crawler.text.addresses import AddressPolicy
 from crawler.text.discovery import ArticleLink, Discovery, EntryPage, Scope, discover, revisit
 from crawler.text.pages import PageKind, page_kind
+from crawler.text.wording import plural
 
 
 class NewsSpider(scrapy.Spider):
@@ -115,11 +116,11 @@ class NewsSpider(scrapy.Spider):
         """The entry points of every source: feeds, sitemaps (or robots.txt naming them), listing pages."""
         for source in self.sources.values():
             self.logger.info(
-                "Source %s: %d feeds, %d sitemaps, %d listing pages",
+                "Source %s: %s, %s, %s",
                 source.name,
-                len(source.feeds),
-                len(source.sitemaps),
-                len(source.start_urls),
+                plural(len(source.feeds), "feed"),
+                plural(len(source.sitemaps), "sitemap"),
+                plural(len(source.start_urls), "listing page"),
             )
             pages, fallback = self.chain.start(source)
             for page in pages:

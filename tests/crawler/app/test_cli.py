@@ -91,7 +91,7 @@ def test_the_demo_corpus_keeps_the_seed_stories_as_relevant_and_not_the_ordinary
     assert listing.returncode == 0 and "5 most recent stories" in listing.stdout
     # rebuilding the stories from scratch finds the same grouping (12 articles, one copy)
     rebuilt = ai4s_in_process("stories", "rebuild", "--db", db_url)
-    assert rebuilt.returncode == 0 and "12 articles in 11 stories (1 copies joined" in rebuilt.stdout
+    assert rebuilt.returncode == 0 and "12 articles in 11 stories (1 copy joined" in rebuilt.stdout
     again = [json.loads(line) for line in ai4s_in_process("export", "--db", db_url).stdout.splitlines()]
     assert len({row["story_id"] for row in again}) == 5
     # After a profile change, rescore applies it to the stored articles.

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from sqlalchemy import text
+
 from storage import Database, NewArticle
 from storage.repository import store_article
 from storage.stories import join_story, start_story
@@ -55,3 +57,16 @@ def test_a_wrong_format_or_period_is_one_line(tmp_path: Path) -> None:
         result = ai4s_in_process("search", "模型", "--db", db, *args)
         assert result.returncode == 2
         assert "error:" in result.stderr and "Traceback" not in result.stderr + result.stdout
+
+
+def test_search_reindex_fills_the_index_again_and_a_query_is_needed_otherwise(tmp_path: Path) -> None:
+    db = corpus(tmp_path)
+    with Database(db) as database, database.engine.begin() as connection:
+        connection.execute(text("DELETE FROM article_search"))  # an index lost, or filled in an older form
+    assert "0 stories" in ai4s_in_process("search", "enzymes", "--db", db).stdout
+    result = ai4s_in_process("search", "--reindex", "--db", db)
+    assert result.returncode == 0 and "search index filled again: 3 articles" in result.stdout, result.stderr
+    assert "1 story for 'enzymes'" in ai4s_in_process("search", "enzymes", "--db", db).stdout
+    missing = ai4s_in_process("search", "--db", db)
+    assert missing.returncode == 2 and "search needs a QUERY (or --reindex)" in missing.stderr
+    assert "Traceback" not in missing.stderr

@@ -49,3 +49,24 @@ def test_the_stories_table_shows_headlines_without_pinyin_readings_as_the_digest
     head = Copy(1, "netease", "http://163.example/1", "新華網(wǎng)發(fā)布[科學]大模型", None, None, seen)
     text = rendered(stories_table([StorySummary(7, seen, seen, [head])]))
     assert "新華網發布[科學]大模型" in text and "wǎng" not in text
+
+
+def test_search_results_show_headlines_and_passages_without_pinyin_readings_as_the_digest_does() -> None:
+    from datetime import UTC, datetime
+
+    from crawler.app.tables import search_records, search_table
+    from storage.search import SearchHit
+    from storage.stories import Copy
+
+    seen = datetime(2026, 11, 21, 8, tzinfo=UTC)
+    title, passage = "新華網(wǎng)發(fā)布[科學]大模型", "新華網(wǎng)消息：大模型預(yù)報天氣"
+    copy = Copy(1, "netease", "http://163.example/1", title, None, None, seen)
+    hit = SearchHit(7, 1, title, copy.url, "netease", "zh", None, seen, passage, [copy])
+    text = rendered(search_table("大模型", [hit]))
+    assert "新華網發布[科學]大模型" in text and "新華網消息：大模型預報天氣" in text and "wǎng" not in text
+    [record] = search_records([hit])
+    assert (record["title"], record["excerpt"], record["copies"][0]["title"]) == (
+        "新華網發布[科學]大模型",
+        "新華網消息：大模型預報天氣",
+        "新華網發布[科學]大模型",
+    )

@@ -37,7 +37,7 @@ def test_workers_shows_the_queue_and_each_workers_running_crawls(redis_server: R
     make_app(redis_server.url).send_task(CRAWL_TASK, args=["waiting-source", waiting, 60.0], task_id="job-1")
     result = ai4s_in_process("workers", "--db", db_url, env={"AI4S_BROKER_URL": redis_server.url})
     assert result.returncode == 0, result.stderr
-    assert "1 crawls waiting in the queue" in result.stdout
+    assert "1 crawl waiting in the queue" in result.stdout
     row = next(line for line in result.stdout.splitlines() if "w7@machine" in line)
     assert f"running-source (run {running})" in row and "alive" in row
     assert f"waiting-source (run {waiting})" in result.stdout  # sent, no worker yet

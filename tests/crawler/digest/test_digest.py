@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -31,6 +32,7 @@ from storage import Database, NewArticle
 from storage.models import Article, CrawlRun, Story
 from storage.repository import store_article
 from storage.stories import start_story
+from tests.crawler.digest.devtools import RenderedText, families_covering, rendered_fonts
 from tests.crawler.support import ai4s, ai4s_in_process
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -271,6 +273,54 @@ def test_the_html_digest_renders_in_a_real_browser_on_a_phone_screen(crawled: st
     # self-contained: nothing is loaded from anywhere (no src, no stylesheet link)
     source = page.read_text(encoding="utf-8")
     assert "src=" not in source and "<link" not in source and "@import" not in source
+
+
+#: Chinese characters (CJK unified ideographs, their extension A and the compatibility ones).
+CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def drawn_as_glyphs(rendered: RenderedText) -> bool:
+    """Whether every Chinese character of an element was drawn by a font that has a glyph for it (not as the
+    empty box, .notdef, of a font without Chinese, which is what a browser draws when no font has it)."""
+    chinese = "".join(CJK.findall(rendered.text))
+    covering = families_covering(chinese)
+    return sum(glyphs for family, glyphs in rendered.fonts if family in covering) >= len(chinese)
+
+
+def fonts_without_chinese(directory: Path) -> dict[str, str]:
+    """An environment whose fontconfig knows one font only, one without Chinese: a machine without CJK fonts."""
+    chinese_files = set(subprocess.run(["fc-list", ":charset=4e2d", "file"], capture_output=True, text=True,
+                                       check=True).stdout.split())  # fmt: skip
+    latin_files = subprocess.run(["fc-list", ":lang=en", "file"], capture_output=True, text=True, check=True)
+    candidates = sorted(name.rstrip(":") for name in latin_files.stdout.split() if name not in chinese_files)
+    assert candidates, "fontconfig lists no font without Chinese to stand for a machine without CJK fonts"
+    (directory / "fonts").mkdir()
+    only = Path(candidates[0].rstrip(":"))
+    (directory / "fonts" / only.name).symlink_to(only)
+    config = directory / "fonts.conf"
+    config.write_text(
+        f'<?xml version="1.0"?>\n<fontconfig><dir>{directory / "fonts"}</dir>'
+        f"<cachedir>{directory / 'fc-cache'}</cachedir></fontconfig>\n",
+        encoding="utf-8",
+    )
+    return dict(os.environ, FONTCONFIG_FILE=str(config))
+
+
+@pytest.mark.usefixtures("chromium")
+def test_chinese_headlines_are_drawn_as_glyphs_not_empty_boxes(crawled: str, tmp_path: Path) -> None:
+    page = tmp_path / "digest.html"
+    assert ai4s_in_process("digest", "--db", crawled, "--format", "html", "--out", str(page)).returncode == 0
+    assert CHROMIUM is not None
+    headlines = "article h2 a, article h3 a"
+    chinese = [found for found in rendered_fonts(CHROMIUM, page.as_uri(), headlines) if CJK.search(found.text)]
+    assert any(SUMMIT in found.text for found in chinese)
+    for found in chinese:
+        assert drawn_as_glyphs(found), f"{found.text!r} drawn with {found.fonts}"
+    # The same check in a browser on a machine without a CJK font fails: its Chinese is drawn as boxes by the
+    # one font it has, which has no glyph for it.
+    blind = rendered_fonts(CHROMIUM, page.as_uri(), headlines, env=fonts_without_chinese(tmp_path))
+    summit = next(found for found in blind if SUMMIT in found.text)
+    assert summit.fonts and not drawn_as_glyphs(summit), summit.fonts
 
 
 # -- untrusted content ---------------------------------------------------------------------
