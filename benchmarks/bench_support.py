@@ -41,14 +41,20 @@ def proc_tree_cpu(pid: int) -> float | None:
     return sum(int(value) for value in fields[11:15]) / _TICKS
 
 
-def descendants(root: int) -> list[int]:
-    """``root`` and every process descending from it, from one scan of ``/proc``."""
+def children_by_parent() -> dict[int, list[int]]:
+    """Parent pid -> child pids, from one scan of ``/proc``."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             stat = proc_stat(int(entry))
             if stat is not None:
                 children.setdefault(stat[0], []).append(int(entry))
+    return children
+
+
+def descendants(root: int) -> list[int]:
+    """``root`` and every process descending from it, from one scan of ``/proc``."""
+    children = children_by_parent()
     found, todo = [], [root]
     while todo:
         pid = todo.pop()

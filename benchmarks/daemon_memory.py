@@ -56,7 +56,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 if str(PROJECT_ROOT) not in sys.path:  # importable without ``pip install -e .``
     sys.path.insert(0, str(PROJECT_ROOT))
 
-from bench_support import parse_db_time, proc_stat, proc_values, resolve_corpus  # noqa: E402
+from bench_support import children_by_parent, parse_db_time, proc_stat, proc_values, resolve_corpus  # noqa: E402
 
 #: The test suite's fast daemon settings (tests/crawler/schedule/daemons.py).
 FAST_SETTINGS = (
@@ -80,20 +80,9 @@ def _fd_count(pid: int) -> int | None:
         return None
 
 
-def _children_map() -> dict[int, list[int]]:
-    """Parent pid -> child pids, from one scan of ``/proc``."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            stat = proc_stat(int(entry))
-            if stat is not None:
-                children.setdefault(stat[0], []).append(int(entry))
-    return children
-
-
 def _descendants(root: int) -> list[tuple[int, int]]:
     """``(pid, depth)`` of every process descending from ``root`` (``root`` excluded; depth 1 = a child)."""
-    children = _children_map()
+    children = children_by_parent()
     found: list[tuple[int, int]] = []
     todo = [(pid, 1) for pid in children.get(root, [])]
     while todo:

@@ -72,7 +72,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 if str(PROJECT_ROOT) not in sys.path:  # importable without ``pip install -e .``
     sys.path.insert(0, str(PROJECT_ROOT))
 
-from bench_support import parse_db_time, proc_stat, resolve_corpus  # noqa: E402
+from bench_support import children_by_parent, parse_db_time, proc_stat, resolve_corpus  # noqa: E402
 
 if TYPE_CHECKING:
     from crawler.app.webserver import LocalSite, Reply, RequestRecord
@@ -349,12 +349,7 @@ class CpuSampler(threading.Thread):
         self.last: dict[int, float] = {}
 
     def sample(self) -> None:
-        children: dict[int, list[int]] = {}
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                stat = proc_stat(int(entry))
-                if stat is not None:
-                    children.setdefault(stat[0], []).append(int(entry))
+        children = children_by_parent()
         todo = [self.root]
         while todo:
             pid = todo.pop()
