@@ -292,6 +292,8 @@ class TreeSampler(threading.Thread):
         self.series: list[tuple[float, dict[str, float]]] = []
         """(epoch seconds, CPU seconds by role so far) at every sample."""
         self.peak_pss_kib = 0
+        self.peak_pss_by_process: list[tuple[str, int]] = []
+        """(role, PSS in KiB) of every process of the tree at the sample of the peak."""
         self.peak_rss_sum_kib = 0
         self.peak_processes = 0
         self._server_base = 0.0
@@ -323,6 +325,7 @@ class TreeSampler(threading.Thread):
     def sample(self) -> None:
         """Take one sample of the tree."""
         pss = rss = count = 0
+        by_process: list[tuple[str, int]] = []
         for pid in descendants(self.root):
             stat = proc_stat(pid)
             status = proc_values(pid, "status", ("VmRSS", "VmHWM"))
@@ -334,10 +337,12 @@ class TreeSampler(threading.Thread):
             seen.cpu_seconds = stat[1]
             seen.peak_rss_kib = max(seen.peak_rss_kib, status.get("VmHWM", 0))
             rss += status.get("VmRSS", 0)
-            pss += proc_values(pid, "smaps_rollup", ("Pss",)).get("Pss", status.get("VmRSS", 0))
+            process_pss = proc_values(pid, "smaps_rollup", ("Pss",)).get("Pss", status.get("VmRSS", 0))
+            pss += process_pss
+            by_process.append((seen.role, process_pss))
             count += 1
         if pss > self.peak_pss_kib:
-            self.peak_pss_kib, self.peak_processes = pss, count
+            self.peak_pss_kib, self.peak_processes, self.peak_pss_by_process = pss, count, by_process
         self.peak_rss_sum_kib = max(self.peak_rss_sum_kib, rss)
         self.series.append((time.time(), self.cpu_by_role()))
 
@@ -475,6 +480,7 @@ class CrawlResult:
     peak_pss_mib: float
     peak_rss_sum_mib: float
     peak_processes: int
+    peak_pss_by_process: list[tuple[str, float]]
     largest_process_mib: float
     samples: int
     cpu_seconds: dict[str, float]
@@ -567,6 +573,7 @@ def run_crawl(
         peak_pss_mib=sampler.peak_pss_kib / KIB_PER_MIB,
         peak_rss_sum_mib=sampler.peak_rss_sum_kib / KIB_PER_MIB,
         peak_processes=sampler.peak_processes,
+        peak_pss_by_process=[(role, kib / KIB_PER_MIB) for role, kib in sampler.peak_pss_by_process],
         largest_process_mib=max((p.peak_rss_kib for p in sampler.processes.values()), default=0) / KIB_PER_MIB,
         samples=len(sampler.series),
         cpu_seconds=cpu,
@@ -784,6 +791,7 @@ def report(
         f"sampled from /proc every {interval:g} s ({crawl.samples} samples):",
         f"  {crawl.peak_pss_mib:7.0f} MiB  PSS summed over the tree (shared pages counted once; "
         f"{crawl.peak_processes} processes at the peak)",
+        "           at the peak: " + ", ".join(f"{role} {mib:.0f}" for role, mib in crawl.peak_pss_by_process) + " MiB",
         f"  {crawl.peak_rss_sum_mib:7.0f} MiB  RSS summed over the tree (pages the forked workers share counted "
         "in each: an upper bound)",
         f"  {crawl.largest_process_mib:7.0f} MiB  largest single process (its VmHWM)",

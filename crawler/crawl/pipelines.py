@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING, Any
 from crawler.corpus.templates import clean_again, clean_new_text, learn_blocks
 from crawler.crawl.context import CrawlContext
 from crawler.crawl.items import EntryPoll, FetchFailure, PageItem
-from crawler.crawl.pool import ProcessedPage, make_extraction_pool, process_page
+from crawler.crawl.pool import ProcessedPage, make_extraction_pool, process_page, warm_up_worker
 from crawler.crawl.requests import stat_key
 from crawler.relevance.profile import Relevance, RelevanceScorer
 from crawler.stories.assign import assign_story
 from crawler.stories.fingerprint import Fingerprint, fingerprint
-from crawler.text.extract import EXTRACTOR, ExtractedArticle, NotAnArticle, warm_up
+from crawler.text.article import EXTRACTOR, ExtractedArticle, NotAnArticle
 from crawler.text.template_blocks import KeyedBlocks
 from crawler.text.urls import canonical_url
 from crawler.text.wording import plural
@@ -80,7 +80,7 @@ class ExtractPipeline:
         if self.pool is None:
             self.pool = make_extraction_pool(self.workers)
             for _ in range(self.workers or os.cpu_count() or 1):
-                self.pool.submit(warm_up)
+                self.pool.submit(warm_up_worker)
         return self.pool
 
     def close_spider(self) -> None:

@@ -1,9 +1,27 @@
-"""Imported once by the extraction pool's fork server: the extractor and its language model are
-loaded there, so every worker forked from it starts ready instead of loading them itself."""
+"""What an extraction worker does with a fetched page. Imported once by the extraction pool's fork server:
+the extractor, its language model and OpenCC's dictionaries are loaded there, so every worker forked from
+it starts ready and shares them, while the crawl process never loads them."""
 
-from crawler.crawl.pool import process_page  # noqa: F401 - imported here so the workers inherit it
-from crawler.stories.fingerprint import fingerprint
-from crawler.text.extract import warm_up
+from __future__ import annotations
+
+import gc
+
+from crawler.crawl.pool import ProcessedPage
+from crawler.stories.fingerprint import credited_source, fingerprint
+from crawler.text.extract import ExtractedArticle, extract_article, warm_up
+from storage.pages import compress_page
+
+
+def processed_page(body: bytes, url: str, header_charset: str | None, content_type: str | None) -> ProcessedPage:
+    """Extract a fetched page and, when it holds an article, fingerprint it and compress the page."""
+    result = extract_article(body, url, header_charset, content_type)
+    if not isinstance(result, ExtractedArticle):
+        return ProcessedPage(result)
+    return ProcessedPage(result, fingerprint(result.text), credited_source(result.text), compress_page(body))
+
 
 warm_up()
-fingerprint("warm up " * 50)  # loads OpenCC's dictionaries here too
+fingerprint("warm up " * 50)  # loads datasketch and OpenCC's dictionaries here too
+# What is loaded so far is never freed: kept out of the collector's sight, the workers forked from here do not
+# write to those pages (a collection would, copying them one by one) and keep sharing them.
+gc.freeze()

@@ -16,12 +16,16 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING
 
 import numpy as np
-from datasketch import MinHash
 
 from crawler.text.normalize import normalize_for_comparison
 from crawler.text.script import CJK, CJK_CHAR, character_class
+
+if TYPE_CHECKING:
+    from datasketch import MinHash
 
 NUM_PERM = 128
 BANDS = 32
@@ -39,7 +43,20 @@ _TOKEN = re.compile(f"[{character_class(CJK)}]|[^\\s{character_class(CJK)}]+")
 #: The MinHash seed and the permutations it gives: fixed, so that the signatures stored in the database stay
 #: comparable across runs (changing either means fingerprinting every stored article again).
 MINHASH_SEED = 1
-PERMUTATIONS = MinHash(num_perm=NUM_PERM, seed=MINHASH_SEED, scheme="affine32").permutations
+
+
+@cache
+def _permutations() -> tuple[np.ndarray, np.ndarray]:
+    """The MinHash permutations of :data:`MINHASH_SEED`, made once."""
+    return _minhash_class()(num_perm=NUM_PERM, seed=MINHASH_SEED, scheme="affine32").permutations
+
+
+def _minhash_class() -> type[MinHash]:
+    """datasketch's MinHash, imported on first use: datasketch imports SciPy (about 60 MB), which a process
+    that only compares stored signatures (the crawl process, mostly) never needs."""
+    from datasketch import MinHash
+
+    return MinHash
 
 
 @dataclass(frozen=True)
@@ -84,7 +101,7 @@ def shingles_fingerprint(shingles: set[str]) -> Fingerprint | None:
     """The fingerprint of a set of shingles, or ``None`` when there are too few to compare."""
     if len(shingles) < MIN_SHINGLES:
         return None
-    minhash = MinHash(num_perm=NUM_PERM, seed=MINHASH_SEED, permutations=PERMUTATIONS, scheme="affine32")
+    minhash = _minhash_class()(num_perm=NUM_PERM, seed=MINHASH_SEED, permutations=_permutations(), scheme="affine32")
     minhash.update_batch([s.encode("utf-8") for s in shingles])
     values = minhash.hashvalues.astype("<u4")
     return Fingerprint(values.tobytes(), len(shingles), band_keys(values))

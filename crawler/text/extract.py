@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
-from datetime import datetime
 
 import lxml.html
-import trafilatura
 from htmldate import find_date
 from trafilatura import bare_extraction
 from trafilatura.json_metadata import extract_json, normalize_json
@@ -29,43 +26,18 @@ from trafilatura.metadata import (
 )
 from trafilatura.settings import Document, set_date_params
 
+from crawler.text.article import EXTRACTOR as EXTRACTOR  # where the crawler's modules have found it
+from crawler.text.article import ExtractedArticle, NotAnArticle
 from crawler.text.charset import decode_html, is_implausible
 from crawler.text.dates import parse_date
 from crawler.text.script import CJK_CHAR, HANGUL_CHAR, KANA_CHAR, weighted_length
 from crawler.text.template_blocks import block_key
-
-#: The extractor that makes an article's fields, as kept with each article's page: a page whose
-#: article was extracted by another one is worth extracting again (``ai4s reprocess``).
-EXTRACTOR = f"trafilatura {trafilatura.__version__}"
 
 #: Below this many characters of text (CJK characters count double), a page holds no article.
 MIN_ARTICLE_CHARS = 250
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _LANG_CODE = re.compile(r"^[a-zA-Z]{2,3}(?:[-_][a-zA-Z0-9]{2,8})*$")
-
-
-@dataclass(frozen=True)
-class ExtractedArticle:
-    """The fields of an article page."""
-
-    text: str
-    title: str | None
-    published: datetime | None
-    author: str | None
-    site_name: str | None
-    language: str | None
-    encoding: str
-
-
-@dataclass(frozen=True)
-class NotAnArticle:
-    """A page that holds no article, and why (``outcome`` is ``no_text`` or ``not_html``; ``network_error`` for a
-    page whose text could not be decoded: a failed fetch, tried again at the next crawl)."""
-
-    outcome: str
-    reason: str
-    encoding: str | None = None
 
 
 def is_html(content_type: str | None, body: bytes) -> bool:
