@@ -1,9 +1,11 @@
 """The pieces of a cluster that the cluster tests and the cluster benchmark both start: a real
-``redis-server`` of their own on loopback, and ``ai4s`` commands (workers, a daemon) each in a
-process group of its own with its output in a file. No pytest here, so that benchmarks can import it."""
+``redis-server`` of their own on loopback, ``ai4s`` commands (workers, a daemon) each in a
+process group of its own with its output in a file, and a tag on every request naming the crawl that
+sent it (for the test sites' request logs). No pytest here, so that benchmarks can import it."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -13,10 +15,40 @@ import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 #: The password of the test Redis (the tests check that it never shows in a log).
 REDIS_PASSWORD = "cluster-test-secret"
+#: The request header that names the crawl which sent a request (its run id and process id).
+CRAWL_HEADER = "X-Test-Crawl"
+
+
+class CrawlTagMiddleware:
+    """A Scrapy downloader middleware (for tests) that marks every request of a crawl with
+    :data:`CRAWL_HEADER`, ``RUN_ID:PID``: workers run many crawls with one User-Agent, and a site's log
+    must tell them apart."""
+
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> CrawlTagMiddleware:
+        """The middleware of one crawl process."""
+        return cls(f"{crawler.settings.get('AI4S_RUN_ID') or '-'}:{os.getpid()}")
+
+    def process_request(self, request: Any) -> None:
+        """Tag ``request`` (robots.txt requests too: they pass through the downloader middlewares)."""
+        request.headers[CRAWL_HEADER] = self.tag
+
+
+def crawl_tag_settings() -> list[str]:
+    """The ``-s`` options that add :class:`CrawlTagMiddleware` to the crawler's own downloader middlewares (a
+    ``-s`` dict replaces the project's, so it carries them all)."""
+    from crawler.crawl import settings
+
+    middlewares = {**settings.DOWNLOADER_MIDDLEWARES, f"{__name__}.CrawlTagMiddleware": 990}
+    return ["-s", f"DOWNLOADER_MIDDLEWARES={json.dumps(middlewares)}"]
 
 
 class RedisServer:

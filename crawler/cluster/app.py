@@ -39,6 +39,9 @@ def make_app(broker: str, crawl_seconds: float = 3600.0) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
+        # a busy worker reserves no job it cannot start: without this, after a broker reconnect (the prefetch
+        # count then forgets the running job) a job waits behind a long crawl while other workers are idle
+        worker_disable_prefetch=True,
         task_default_queue=QUEUE,
         task_create_missing_queues=True,
         broker_connection_retry=True,

@@ -1,5 +1,6 @@
-"""Fixtures of the cluster tests: a real ``redis-server`` of the test's own on a free loopback port
-(with a password, so that the tests can check it never shows), stopped after the test."""
+"""Fixtures of the cluster tests: a real ``redis-server`` of the test's own on a free loopback port, or on
+``AI4S_TEST_REDIS_PORT`` when set (with a password, so that the tests can check it never shows), stopped
+after the test."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
         pytest.skip(message)
     directory = tmp_path / "redis"
     directory.mkdir()
-    server = RedisServer(directory)
+    server = RedisServer(directory, port=int(os.environ.get("AI4S_TEST_REDIS_PORT") or 0))
     server.start()
     try:
         yield server
