@@ -5,6 +5,8 @@ directory is on ``sys.path``)."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,21 @@ def proc_tree_cpu(pid: int) -> float | None:
         return None
     fields = text[text.rfind(")") + 2 :].split()
     return sum(int(value) for value in fields[11:15]) / _TICKS
+
+
+def wait_or_kill(process: subprocess.Popen[bytes], timeout: float, label: str) -> None:
+    """Wait for ``process`` up to ``timeout`` seconds; kill it when it takes longer (saying so on stderr,
+    as ``label took more than ...``) or when the wait is interrupted (then re-raise)."""
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        print(f"{label} took more than {timeout:g} s; killed", file=sys.stderr)
+        process.kill()
+        process.wait()
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
 
 
 def children_by_parent() -> dict[int, list[int]]:

@@ -50,7 +50,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 if str(PROJECT_ROOT) not in sys.path:  # importable without ``pip install -e .``
     sys.path.insert(0, str(PROJECT_ROOT))
 
-from bench_support import descendants, parse_db_time, proc_stat, proc_values, resolve_corpus  # noqa: E402
+from bench_support import descendants, parse_db_time, proc_stat, proc_values, resolve_corpus, wait_or_kill  # noqa: E402
 
 if TYPE_CHECKING:
     from crawler.app.webserver import LocalSite
@@ -502,15 +502,7 @@ def run_sampled(
         sampler = TreeSampler(process.pid, interval)
         sampler.start()
         try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            print(f"crawl_speed: {name} took more than {timeout:g} s; killed", file=sys.stderr)
-            process.kill()
-            process.wait()
-        except BaseException:
-            process.kill()
-            process.wait()
-            raise
+            wait_or_kill(process, timeout, f"crawl_speed: {name}")
         finally:
             seconds, end_epoch = time.perf_counter() - start, time.time()
             sampler.stop()

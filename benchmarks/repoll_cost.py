@@ -72,7 +72,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 if str(PROJECT_ROOT) not in sys.path:  # importable without ``pip install -e .``
     sys.path.insert(0, str(PROJECT_ROOT))
 
-from bench_support import children_by_parent, parse_db_time, proc_stat, resolve_corpus  # noqa: E402
+from bench_support import children_by_parent, parse_db_time, proc_stat, resolve_corpus, wait_or_kill  # noqa: E402
 
 if TYPE_CHECKING:
     from crawler.app.webserver import LocalSite, Reply, RequestRecord
@@ -404,15 +404,7 @@ def run_crawl(
         sampler = CpuSampler(process.pid)
         sampler.start()
         try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            print(f"repoll_cost: the {phase} crawl took more than {timeout:g} s; killed", file=sys.stderr)
-            process.kill()
-            process.wait()
-        except BaseException:
-            process.kill()
-            process.wait()
-            raise
+            wait_or_kill(process, timeout, f"repoll_cost: the {phase} crawl")
         finally:
             seconds = time.perf_counter() - start
             cpu, worker_cpu = sampler.stop()
