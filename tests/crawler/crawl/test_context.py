@@ -51,7 +51,7 @@ def test_a_crawl_creates_its_run_and_closes_it_with_each_sources_counts(
     assert context.status == "ok" and crawler.stats.get_value("ai4s/run_status") == "ok"
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Source alpha:")]
     assert lines == [
-        "Source alpha: 3 fetched, 2 new, 0 off-topic, 0 dup, 0 no article, 0 known, 0 refused, 0 errors, 0 fallback; "
+        "Source alpha: 3 fetched, 2 new, 0 off-topic, 0 dup, 0 no article, 0 known, 0 refused, 0 errors, 0 fallbacks; "
         "entry pages: 1 read, 0 unchanged, 0 failed"
     ]
 
