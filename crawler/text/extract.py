@@ -118,7 +118,11 @@ def page_metadata(tree: lxml.html.HtmlElement, url: str | None) -> Document:
         metadata.author = extract_author(tree)
     if not metadata.url:
         metadata.url = extract_url(tree, url)
-    metadata.date = find_date(tree, **{**set_date_params(True), "url": metadata.url})
+    # htmldate's quick search (meta and JSON-LD tags, the URL, marked-up dates) first; its extensive search
+    # (free text, dateparser's locales) only on the pages where that found nothing.
+    metadata.date = find_date(tree, **{**set_date_params(False), "url": metadata.url}) or find_date(
+        tree, **{**set_date_params(True), "url": metadata.url}
+    )
     if not metadata.sitename:
         metadata.sitename = extract_sitename(tree)
     if metadata.sitename:
