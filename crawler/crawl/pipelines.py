@@ -69,19 +69,27 @@ class ExtractPipeline:
     def __init__(self, crawler: Crawler) -> None:
         self.workers = crawler.settings.getint("AI4S_EXTRACT_WORKERS", 0)
         self.pool: Executor | None = None
+        self.starting: asyncio.Future[Executor] | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ExtractPipeline:
         return cls(crawler)
 
-    def _started_pool(self) -> Executor:
-        """The worker pool, started with the first page to extract: a re-poll that finds nothing new
-        (the daemon's most common crawl) never pays for it."""
-        if self.pool is None:
-            self.pool = make_extraction_pool(self.workers)
-            for _ in range(self.workers or os.cpu_count() or 1):
-                self.pool.submit(warm_up_worker)
-        return self.pool
+    async def _started_pool(self) -> Executor:
+        """The worker pool, started with the first page to extract (a re-poll that finds nothing new, the
+        daemon's most common crawl, never pays for it), in a thread: downloads go on while its fork server
+        loads the extractor."""
+        if self.starting is None:
+            self.starting = asyncio.ensure_future(asyncio.to_thread(self._start_pool))
+        return await asyncio.shield(self.starting)
+
+    def _start_pool(self) -> Executor:
+        """Start the worker pool and its workers."""
+        pool = make_extraction_pool(self.workers)
+        for _ in range(self.workers or os.cpu_count() or 1):
+            pool.submit(warm_up_worker)
+        self.pool = pool
+        return pool
 
     def close_spider(self) -> None:
         """Stop the worker pool."""
@@ -92,7 +100,8 @@ class ExtractPipeline:
         """An :class:`ExtractedPage` for a :class:`PageItem`; anything else passes unchanged."""
         if not isinstance(item, PageItem):
             return item
-        future = self._started_pool().submit(process_page, item.body, item.url, item.header_charset, item.content_type)
+        pool = await self._started_pool()
+        future = pool.submit(process_page, item.body, item.url, item.header_charset, item.content_type)
         try:
             processed = await asyncio.wrap_future(future)
         except Exception as exc:  # a crashed worker or a bug on one page must not stop the crawl

@@ -7,7 +7,7 @@ from __future__ import annotations
 import gc
 
 from crawler.crawl.pool import ProcessedPage
-from crawler.stories.fingerprint import credited_source, fingerprint
+from crawler.stories.fingerprint import MIN_SHINGLES, credited_source, fingerprint
 from crawler.text.extract import ExtractedArticle, extract_article, warm_up
 from storage.pages import compress_page
 
@@ -21,7 +21,9 @@ def processed_page(body: bytes, url: str, header_charset: str | None, content_ty
 
 
 warm_up()
-fingerprint("warm up " * 50)  # loads datasketch and OpenCC's dictionaries here too
+# Long enough to be fingerprinted: loads datasketch (and with it SciPy) and OpenCC's dictionaries here too, not
+# in each worker.
+fingerprint(" ".join(f"warm-up{number}" for number in range(MIN_SHINGLES + 10)))
 # What is loaded so far is never freed: kept out of the collector's sight, the workers forked from here do not
 # write to those pages (a collection would, copying them one by one) and keep sharing them.
 gc.freeze()

@@ -86,9 +86,16 @@ def _language_classifier():  # type: ignore[no-untyped-def]
     return classify
 
 
+#: A page whose only date is in words of a language htmldate's own patterns do not cover: reading it loads
+#: dateparser, which htmldate's extensive search imports on the first such page.
+_DATE_IN_WORDS = "<html><body><article><p>Warm-up.</p><p>5 мая 2024 г.</p></article></body></html>"
+
+
 def warm_up() -> None:
-    """Load everything extraction needs (the language model included), so the first page is not slow."""
+    """Load everything extraction needs (the language model and the date parser included), so the first page
+    is not slow."""
     detect_language("Warm-up text for the language model of the extraction workers.")
+    find_date(_DATE_IN_WORDS, **set_date_params(True))
 
 
 #: JSON-LD and the settings some CMS put in JSON: where trafilatura reads an article's metadata first.
