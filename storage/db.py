@@ -109,10 +109,10 @@ def display_url(url: str) -> str:
 def _set_sqlite_pragmas(dbapi_connection, connection_record) -> None:  # type: ignore[no-untyped-def]
     """WAL for concurrent readers and one writer, enforced foreign keys, a wait on locks, a larger cache."""
     cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=30000")  # first: setting the journal mode waits for another writer too
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA cache_size=-32768")  # 32 MiB of page cache: the band index is read at random
     cursor.close()
 

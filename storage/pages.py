@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 import zstandard
@@ -18,7 +19,7 @@ from sqlalchemy import ColumnElement, Select, func, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import Article, ArticlePage, utcnow
-from storage.repository import dialect_insert
+from storage.repository import dialect_of, insert_in
 
 #: The codec of newly kept pages: Zstandard at level 3. Measured on 400 corpus pages by
 #: ``benchmarks/raw_storage.py``, it stores 0.18 of the raw page at about 1 ms a page, where zlib at level 9
@@ -74,19 +75,25 @@ class PageToKeep:
 def keep_page(session: Session, article_id: int, kept: PageToKeep) -> None:
     """Keep the page that article ``article_id`` was extracted from (once: a page already kept stays)."""
     now = utcnow()
-    statement = dialect_insert(session, ArticlePage).values(
-        article_id=article_id,
-        body=kept.page.data,
-        codec=kept.page.codec,
-        raw_size=kept.page.raw_size,
-        content_type=kept.content_type,
-        header_charset=kept.header_charset,
-        url=kept.url,
-        fetched_at=now,
-        extractor=kept.extractor,
-        extracted_at=now,
-    )
-    session.execute(statement.on_conflict_do_nothing())
+    values = {
+        "article_id": article_id,
+        "body": kept.page.data,
+        "codec": kept.page.codec,
+        "raw_size": kept.page.raw_size,
+        "content_type": kept.content_type,
+        "header_charset": kept.header_charset,
+        "url": kept.url,
+        "fetched_at": now,
+        "extractor": kept.extractor,
+        "extracted_at": now,
+    }
+    session.execute(_page_insert(dialect_of(session)), values)
+
+
+@cache
+def _page_insert(dialect: str) -> Any:
+    """Insert a kept page unless its article has one."""
+    return insert_in(dialect, ArticlePage).on_conflict_do_nothing()
 
 
 @dataclass(frozen=True)

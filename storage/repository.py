@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -35,7 +36,18 @@ from storage.searchtext import indexed_body
 def dialect_insert(session: Session, model: type) -> Any:
     """An INSERT into ``model`` in the session's SQL dialect, so that it takes ON CONFLICT clauses
     (``on_conflict_do_nothing``, ``on_conflict_do_update``) on SQLite and PostgreSQL alike."""
-    dialect = session.get_bind().dialect.name
+    return insert_in(dialect_of(session), model)
+
+
+def dialect_of(session: Session) -> str:
+    """The name of the session's SQL dialect (``sqlite``, ``postgresql``): the key of statements made once."""
+    return session.get_bind().dialect.name
+
+
+@cache
+def insert_in(dialect: str, model: type) -> Any:
+    """An INSERT into ``model`` in ``dialect``. Statements are immutable: one made once, executed with its values
+    as parameters, serves every call (building an upsert for each row cost more than running it)."""
     if dialect == "sqlite":
         return sqlite.insert(model)
     if dialect == "postgresql":
@@ -98,33 +110,29 @@ def store_article(
     now = utcnow()
     u_hash = url_hash(article.canonical_url)
     c_hash = content_hash(article.text)
-    statement = (
-        dialect_insert(session, Article)
-        .values(
-            source_id=source_id,
-            url=article.url,
-            canonical_url=article.canonical_url,
-            url_hash=u_hash,
-            title=article.title,
-            text=article.text,
-            author=article.author,
-            site_name=article.site_name,
-            published=article.published,
-            language=article.language,
-            encoding=article.encoding,
-            relevance=article.relevance,
-            relevant=article.relevant,
-            evidence=article.evidence,
-            credited_source=article.credited_source,
-            content_hash=c_hash,
-            first_seen=now,
-            last_seen=now,
-            run_id=run_id,
-        )
-        .on_conflict_do_nothing()
-        .returning(Article.id)
-    )
-    new_id = session.execute(statement).scalar()
+    values = {
+        "source_id": source_id,
+        "url": article.url,
+        "canonical_url": article.canonical_url,
+        "url_hash": u_hash,
+        "title": article.title,
+        "text": article.text,
+        "author": article.author,
+        "site_name": article.site_name,
+        "published": article.published,
+        "language": article.language,
+        "encoding": article.encoding,
+        "relevance": article.relevance,
+        "relevant": article.relevant,
+        "evidence": article.evidence,
+        "credited_source": article.credited_source,
+        "content_hash": c_hash,
+        "first_seen": now,
+        "last_seen": now,
+        "run_id": run_id,
+    }
+    statement = _article_insert(dialect_of(session))
+    new_id = session.execute(statement, values).scalar()
     if new_id is not None:
         index_article(session, new_id, article.title, article.text)
         return StoreResult(new_id, True)
@@ -150,20 +158,33 @@ def record_fetch(
     """Remember that ``canonical_url`` was fetched and what came of it (an upsert by URL hash)."""
     source_id = source_id or ensure_source(session, source)
     now = utcnow()
-    statement = dialect_insert(session, FetchedUrl).values(
-        url_hash=url_hash(canonical_url),
-        url=url,
-        canonical_url=canonical_url,
-        source_id=source_id,
-        outcome=outcome,
-        http_status=http_status,
-        error=error,
-        article_id=article_id,
-        attempts=1,
-        first_fetched=now,
-        last_fetched=now,
-    )
-    statement = statement.on_conflict_do_update(
+    values = {
+        "url_hash": url_hash(canonical_url),
+        "url": url,
+        "canonical_url": canonical_url,
+        "source_id": source_id,
+        "outcome": outcome,
+        "http_status": http_status,
+        "error": error,
+        "article_id": article_id,
+        "attempts": 1,
+        "first_fetched": now,
+        "last_fetched": now,
+    }
+    session.execute(_fetch_upsert(dialect_of(session)), values)
+
+
+@cache
+def _article_insert(dialect: str) -> Any:
+    """Insert an article unless one of its unique facts (URL hash, content hash) is stored; return its id."""
+    return insert_in(dialect, Article).on_conflict_do_nothing().returning(Article.id)
+
+
+@cache
+def _fetch_upsert(dialect: str) -> Any:
+    """Insert a fetched URL, or update its row: latest outcome, one more attempt, an article id kept."""
+    statement = insert_in(dialect, FetchedUrl)
+    return statement.on_conflict_do_update(
         index_elements=[FetchedUrl.url_hash],
         set_={
             "url": statement.excluded.url,
@@ -175,7 +196,6 @@ def record_fetch(
             "last_fetched": statement.excluded.last_fetched,
         },
     )
-    session.execute(statement)
 
 
 def known_url_hashes(session: Session) -> set[str]:
@@ -303,12 +323,17 @@ def index_article(session: Session, article_id: int, title: str | None, text: st
     """Store (or replace) the searched form of an article's title and text (:mod:`storage.search`):
     every function that writes an article's title or text calls this."""
     title_form, body = indexed_body(title, text)
-    statement = dialect_insert(session, ArticleSearchText).values(article_id=article_id, title=title_form, body=body)
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[ArticleSearchText.article_id],
-            set_={"title": statement.excluded.title, "body": statement.excluded.body},
-        )
+    values = {"article_id": article_id, "title": title_form, "body": body}
+    session.execute(_search_text_upsert(dialect_of(session)), values)
+
+
+@cache
+def _search_text_upsert(dialect: str) -> Any:
+    """Insert or replace an article's searched form."""
+    statement = insert_in(dialect, ArticleSearchText)
+    return statement.on_conflict_do_update(
+        index_elements=[ArticleSearchText.article_id],
+        set_={"title": statement.excluded.title, "body": statement.excluded.body},
     )
 
 
@@ -373,7 +398,7 @@ def _update_unless_text_taken(session: Session, article_id: int, values: dict[st
     # constraint then refuses: a savepoint keeps the caller's transaction alive through that.
     statement = update(Article).where(Article.id == article_id, ~holder.exists()).values(**values)
     try:
-        if session.get_bind().dialect.name == "postgresql":
+        if dialect_of(session) == "postgresql":
             with session.begin_nested():
                 return bool(session.execute(statement).rowcount)  # type: ignore[attr-defined]
         return bool(session.execute(statement).rowcount)  # type: ignore[attr-defined]

@@ -7,12 +7,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
+from typing import Any
 
 from sqlalchemy import case, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from storage.models import Article, Source, Story, StoryBand, utcnow
-from storage.repository import dialect_insert
+from storage.repository import dialect_of, insert_in
 
 #: The PostgreSQL advisory-lock keys that serialise story assignment between processes ("AI4S", 2).
 STORY_LOCK_KEYS = (0x41493453, 2)
@@ -63,7 +65,13 @@ def save_fingerprint(
     session.execute(update(Article).where(Article.id == article_id).values(minhash=minhash, shingles=shingles))
     rows = [{"band_key": key, "article_id": article_id} for key in dict.fromkeys(band_keys)]
     if rows:  # executemany with one statement: compiled once and cached, not once per article
-        session.execute(dialect_insert(session, StoryBand).on_conflict_do_nothing(), rows)
+        session.execute(_band_insert(dialect_of(session)), rows)
+
+
+@cache
+def _band_insert(dialect: str) -> Any:
+    """Insert a band key of an article unless it is there."""
+    return insert_in(dialect, StoryBand).on_conflict_do_nothing()
 
 
 def start_story(session: Session, article_id: int, seen: datetime | None = None) -> int:

@@ -10,12 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
+from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import Source, TemplateBlock, utcnow
-from storage.repository import dialect_insert
+from storage.repository import dialect_of, insert_in
 
 #: A kept sample of a block is cut to this many characters.
 SAMPLE_CHARS = 200
@@ -92,17 +94,20 @@ def count_blocks(
             }
             for key in new
         ]
-        insert = dialect_insert(session, TemplateBlock)
-        # another crawl of the source may have counted the block since it was read: count this article too
-        session.execute(
-            insert.on_conflict_do_update(
-                index_elements=["source_id", "block_key"],
-                set_={"pages": TemplateBlock.pages + 1, "last_seen": insert.excluded.last_seen},
-            ),
-            rows,
-        )
+        session.execute(_count_upsert(dialect_of(session)), rows)
     to_clean.pop(article_id, None)
     return list(to_clean)
+
+
+@cache
+def _count_upsert(dialect: str) -> Any:
+    """Insert a block's first count; another crawl of the source may have counted the block since it was read:
+    then count this article too."""
+    insert = insert_in(dialect, TemplateBlock)
+    return insert.on_conflict_do_update(
+        index_elements=["source_id", "block_key"],
+        set_={"pages": TemplateBlock.pages + 1, "last_seen": insert.excluded.last_seen},
+    )
 
 
 def template_keys(session: Session, source_id: int, keys: Iterable[int], threshold: int) -> set[int]:
