@@ -110,6 +110,21 @@ def _count_upsert(dialect: str) -> Any:
     )
 
 
+def shared_blocks(session: Session, source_ids: Iterable[int], threshold: int) -> dict[int, set[int]]:
+    """The blocks held by at least ``threshold`` stored articles of each of ``source_ids`` (by source id)."""
+    wanted = list(source_ids)
+    shared: dict[int, set[int]] = {source_id: set() for source_id in wanted}
+    if wanted:
+        rows = session.execute(
+            select(TemplateBlock.source_id, TemplateBlock.block_key).where(
+                TemplateBlock.source_id.in_(wanted), TemplateBlock.pages >= threshold
+            )
+        )
+        for row in rows:
+            shared[row.source_id].add(row.block_key)
+    return shared
+
+
 def template_keys(session: Session, source_id: int, keys: Iterable[int], threshold: int) -> set[int]:
     """Which of ``keys`` are the source's template: held by at least ``threshold`` of its stored articles."""
     return {key for key, pages in block_pages(session, source_id, keys).items() if pages >= threshold}

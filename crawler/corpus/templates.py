@@ -23,18 +23,38 @@ from crawler.stories.fingerprint import fingerprint
 from crawler.text.template_blocks import TEMPLATE_PAGES, CleanedText, KeyedBlocks
 from storage.models import Article, utcnow
 from storage.repository import replace_text, update_relevance
-from storage.templates import block_pages, count_blocks, forget_rare_blocks, template_keys
+from storage.templates import block_pages, count_blocks, forget_rare_blocks, shared_blocks, template_keys
 
 #: A block seen on fewer than ``TEMPLATE_PAGES`` articles is forgotten when it has not recurred for this long (an
 #: article's own paragraphs never recur: without this the table would keep every paragraph ever stored).
 RARE_BLOCKS_KEPT = timedelta(days=30)
 
 
-def clean_new_text(session: Session, source_id: int, blocks: KeyedBlocks) -> CleanedText:
+@dataclass(frozen=True)
+class NewTextCleaning:
+    """A new article's text cleaned of its source's template, with the blocks that decided it."""
+
+    cleaned: CleanedText
+    #: The text's blocks that are its source's template (removed, unless that left nothing).
+    template: frozenset[int]
+    #: The text's blocks that a stored article of its source holds too: once this article is stored, they are
+    #: template for the source's next new article.
+    shared: frozenset[int]
+
+
+def clean_new_text(session: Session, source_id: int, blocks: KeyedBlocks) -> NewTextCleaning:
     """A new article's text without its source's template, counting the article itself: a block that the
     source's stored articles share with it on ``TEMPLATE_PAGES`` pages in all is template."""
     pages = block_pages(session, source_id, blocks.samples())
-    return blocks.without({key for key, count in pages.items() if count + 1 >= TEMPLATE_PAGES})
+    template = frozenset(key for key, count in pages.items() if count + 1 >= TEMPLATE_PAGES)
+    return NewTextCleaning(blocks.without(template), template, frozenset(pages))
+
+
+def likely_template(session: Session, source_ids: Iterable[int]) -> dict[int, frozenset[int]]:
+    """For each source, the blocks that are template for its next new article as the corpus stands (held by
+    ``TEMPLATE_PAGES`` - 1 stored articles): what the extraction workers remove before fingerprinting."""
+    shared = shared_blocks(session, source_ids, TEMPLATE_PAGES - 1)
+    return {source_id: frozenset(keys) for source_id, keys in shared.items()}
 
 
 def clean_stored_text(session: Session, source_id: int, text: str) -> CleanedText:

@@ -28,7 +28,7 @@ from scrapy import signals
 from scrapy.exceptions import CloseSpider
 
 from crawler.config import ENV_SOURCES_FILE, ENV_TOPICS_FILE, SOURCE_NAMES_SETTING, Config, load_config
-from crawler.corpus.templates import forget_rare_blocks_of_the_past
+from crawler.corpus.templates import forget_rare_blocks_of_the_past, likely_template
 from crawler.crawl.exclusive import lock_sources
 from crawler.crawl.fallback import FallbackChain
 from crawler.crawl.items import EntryPoll
@@ -134,6 +134,10 @@ class CrawlContext:
         self.known_urls: set[str] = set()
         #: What the last poll of each entry page left, by URL hash.
         self.entry_pages: dict[str, EntryPageState] = {}
+        #: Per source name, the blocks its next new article is likely to be cleaned of (read as the crawl started,
+        #: grown as it stores): the extraction workers fingerprint the text without them, so that the store
+        #: seldom has to fingerprint again (see :class:`crawler.crawl.pipelines.StorePipeline`).
+        self.template_hints: dict[str, frozenset[int]] = {}
         #: ``(url, source name)`` of article URLs whose last fetch failed for a passing reason.
         self.pending_retries: list[tuple[str, str]] = []
         #: The per-source counts the run was closed with (also saved in the database).
@@ -205,6 +209,8 @@ class CrawlContext:
         # read after the locks: a crawl that waited for a host sees what the crawl before it stored
         with self.database.session() as session:
             self.known_urls = known_url_hashes(session)
+            hints = likely_template(session, self.source_ids.values())
+            self.template_hints = {name: hints[source_id] for name, source_id in self.source_ids.items()}
             self.entry_pages = self.without_known_articles(load_entry_pages(session, list(self.source_ids.values())))
             self.pending_retries = retriable_urls(session, names, self.max_article_attempts)
             self.fallback_chain.load(entry_health(session, names))

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from crawler.corpus.templates import clean_again, clean_new_text, learn_blocks
+from crawler.corpus.templates import NewTextCleaning, clean_again, clean_new_text, learn_blocks
 from crawler.crawl.context import CrawlContext
 from crawler.crawl.items import EntryPoll, FetchFailure, PageItem
 from crawler.crawl.pool import ProcessedPage, make_extraction_pool, process_page, warm_up_worker
@@ -61,19 +61,22 @@ class ExtractedPage:
     credited_source: str | None = None
     compressed_page: CompressedPage | None = None
     relevance: Relevance | None = None
+    #: The blocks removed from the text before ``fingerprint`` was made (see :class:`ProcessedPage`).
+    fingerprinted_without: frozenset[int] = frozenset()
 
 
 class ExtractPipeline:
     """Runs extraction for every :class:`PageItem` in a pool of processes, so it uses every core."""
 
-    def __init__(self, crawler: Crawler) -> None:
+    def __init__(self, crawler: Crawler, context: CrawlContext) -> None:
         self.workers = crawler.settings.getint("AI4S_EXTRACT_WORKERS", 0)
+        self.context = context
         self.pool: Executor | None = None
         self.starting: asyncio.Future[Executor] | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ExtractPipeline:
-        return cls(crawler)
+        return cls(crawler, CrawlContext.of(crawler))
 
     async def _started_pool(self) -> Executor:
         """The worker pool, started with the first page to extract (a re-poll that finds nothing new, the
@@ -101,15 +104,29 @@ class ExtractPipeline:
         if not isinstance(item, PageItem):
             return item
         pool = await self._started_pool()
-        future = pool.submit(process_page, item.body, item.url, item.header_charset, item.content_type)
+        template = self.context.template_hints.get(item.source, frozenset())
+        future = pool.submit(process_page, item.body, item.url, item.header_charset, item.content_type, template)
         try:
             processed = await asyncio.wrap_future(future)
         except Exception as exc:  # a crashed worker or a bug on one page must not stop the crawl
             logger.error("Extraction of %s failed: %r", item.url, exc)
             processed = ProcessedPage(NotAnArticle("no_text", f"extraction failed: {exc!r}"))
         return ExtractedPage(
-            item, processed.result, processed.fingerprint, processed.credited_source, processed.compressed_page
+            item,
+            processed.result,
+            processed.fingerprint,
+            processed.credited_source,
+            processed.compressed_page,
+            fingerprinted_without=processed.fingerprinted_without,
         )
+
+
+def _fingerprinted_as_cleaned(item: ExtractedPage, cleaning: NewTextCleaning) -> bool:
+    """Whether the worker fingerprinted the text the store cleaned: it removed the same template blocks, or
+    neither removed any."""
+    return cleaning.template == item.fingerprinted_without or not (
+        cleaning.cleaned.removed or item.fingerprinted_without
+    )
 
 
 def _run_all(stores: list[Callable[[Session], None]], session: Session) -> None:
@@ -196,9 +213,10 @@ class StorePipeline:
         if isinstance(result, ExtractedArticle):
             # Reads first, writes after: on SQLite the write lock is taken only for the writes.
             blocks = KeyedBlocks.of(result.text)  # cut and keyed once, for cleaning and for counting
-            cleaned = clean_new_text(session, source_id, blocks)
+            cleaning = clean_new_text(session, source_id, blocks)
+            cleaned = cleaning.cleaned
             relevance = item.relevance = self.scorer.score(result.title, cleaned.text)
-            found = fingerprint(cleaned.text) if cleaned.removed else item.fingerprint
+            found = item.fingerprint if _fingerprinted_as_cleaned(item, cleaning) else fingerprint(cleaned.text)
             stored = store_article(
                 session,
                 NewArticle(
@@ -224,6 +242,8 @@ class StorePipeline:
             if stored.created:
                 self._keep_page(session, stored.article_id, item)
                 self._learn_template(session, page.source, source_id, stored.article_id, blocks)
+                hints = self.context.template_hints
+                hints[page.source] = hints.get(page.source, frozenset()) | cleaning.shared
                 self._assign_story(session, stored.article_id, found, page.source)
             self.stats.inc_value(stat_key(page.source, "new_articles" if stored.created else "duplicates"))
             if stored.created and not relevance.relevant:

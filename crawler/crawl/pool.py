@@ -29,13 +29,22 @@ class ProcessedPage:
     fingerprint: Fingerprint | None = None
     credited_source: str | None = None
     compressed_page: CompressedPage | None = None
+    #: The blocks removed from the text before it was fingerprinted (those of ``template`` it holds).
+    fingerprinted_without: frozenset[int] = frozenset()
 
 
-def process_page(body: bytes, url: str, header_charset: str | None, content_type: str | None) -> ProcessedPage:
-    """Extract a fetched page and, when it holds an article, fingerprint it and compress the page."""
+def process_page(
+    body: bytes,
+    url: str,
+    header_charset: str | None,
+    content_type: str | None,
+    template: frozenset[int] = frozenset(),
+) -> ProcessedPage:
+    """Extract a fetched page and, when it holds an article, fingerprint it (without the blocks of ``template``,
+    its source's template as far as the crawl knows it) and compress the page."""
     from crawler.crawl.pool_preload import processed_page  # loaded by the fork server: at hand in every worker
 
-    return processed_page(body, url, header_charset, content_type)
+    return processed_page(body, url, header_charset, content_type, template)
 
 
 def warm_up_worker() -> None:

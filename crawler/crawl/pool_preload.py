@@ -9,15 +9,27 @@ import gc
 from crawler.crawl.pool import ProcessedPage
 from crawler.stories.fingerprint import MIN_SHINGLES, credited_source, fingerprint
 from crawler.text.extract import ExtractedArticle, extract_article, warm_up
+from crawler.text.template_blocks import KeyedBlocks
 from storage.pages import compress_page
 
 
-def processed_page(body: bytes, url: str, header_charset: str | None, content_type: str | None) -> ProcessedPage:
-    """Extract a fetched page and, when it holds an article, fingerprint it and compress the page."""
+def processed_page(
+    body: bytes, url: str, header_charset: str | None, content_type: str | None, template: frozenset[int]
+) -> ProcessedPage:
+    """Extract a fetched page and, when it holds an article, fingerprint it without the blocks of ``template``
+    and compress the page."""
     result = extract_article(body, url, header_charset, content_type)
     if not isinstance(result, ExtractedArticle):
         return ProcessedPage(result)
-    return ProcessedPage(result, fingerprint(result.text), credited_source(result.text), compress_page(body))
+    blocks = KeyedBlocks.of(result.text)
+    removed = frozenset(key for _, key in blocks.blocks if key in template)
+    return ProcessedPage(
+        result,
+        fingerprint(blocks.without(removed).text),
+        credited_source(result.text),  # the credit line is read before the template is removed
+        compress_page(body),
+        removed,
+    )
 
 
 warm_up()

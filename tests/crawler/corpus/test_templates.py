@@ -21,8 +21,10 @@ from crawler.corpus.reprocess import reprocess_articles
 from crawler.corpus.templates import RARE_BLOCKS_KEPT
 from crawler.crawl.items import PageItem
 from crawler.crawl.pipelines import ExtractedPage, StorePipeline
-from crawler.crawl.pool import process_page
+from crawler.crawl.pool import ProcessedPage, process_page
 from crawler.relevance.profile import RelevanceScorer
+from crawler.stories.fingerprint import fingerprint
+from crawler.text.template_blocks import block_key
 from storage import Database
 from storage.models import Article, Story, TemplateBlock, utcnow
 from tests.crawler.crawl.components import corpus, make_config, open_crawl
@@ -97,6 +99,61 @@ def test_the_template_is_learned_and_removed_from_every_article_the_first_ones_t
         assert token_f1(article.text, text["body"]) > 0.9
     assert stories == len(texts)  # six stories sharing one template are six stories
     assert learned == set(TEMPLATE_LINES)
+
+
+def _store_hinted(pipeline: StorePipeline, url: str, body: bytes) -> ProcessedPage:
+    """Store a page as a crawl does: extracted and fingerprinted without the template the crawl knows so far."""
+    page = PageItem("alpha", url, url, 200, body, "text/html; charset=utf-8", "utf-8", "listing")
+    known = pipeline.context.template_hints.get("alpha", frozenset())
+    processed = process_page(page.body, page.url, page.header_charset, page.content_type, known)
+    item = ExtractedPage(
+        page,
+        processed.result,
+        processed.fingerprint,
+        processed.credited_source,
+        fingerprinted_without=processed.fingerprinted_without,
+    )
+    asyncio.run(pipeline.process_item(item))  # type: ignore[arg-type]
+    return processed
+
+
+def test_the_workers_fingerprint_the_text_without_the_template_the_crawl_knows(
+    tmp_path: Path, corpus_dir: Path
+) -> None:
+    texts = _labelled_texts(corpus_dir, "dev_r_en", 6)
+    config = make_config(tmp_path)
+    template = {block_key(line) for line in TEMPLATE_LINES}
+    with open_crawl(config) as crawler:
+        store = StorePipeline.from_crawler(crawler)
+        first = [
+            _store_hinted(store, f"{SITE}/a/{number}", _page(text["title"], text["body"], TEMPLATE_LINES))
+            for number, text in enumerate(texts[:3])
+        ]
+    # the first page is fingerprinted whole; from the third, the workers know the template the crawl learned
+    assert first[0].fingerprinted_without == frozenset()
+    assert first[2].fingerprinted_without == template
+    with open_crawl(config) as crawler:  # the next crawl knows the template from its start
+        store = StorePipeline.from_crawler(crawler)
+        later = [
+            _store_hinted(store, f"{SITE}/b/{number}", _page(text["title"], text["body"], TEMPLATE_LINES))
+            for number, text in enumerate(texts[3:])
+        ]
+        # a worker told of a block that is not template (a stale or wrong hint): the store fingerprints again
+        text = texts[5]
+        own = block_key(text["body"].split("\n")[0])
+        store.context.template_hints["alpha"] = frozenset(template | {own})
+        wrong = _store_hinted(
+            store, f"{SITE}/c/0", _page(text["title"], text["body"] + "\nOne more line.", TEMPLATE_LINES)
+        )
+    assert all(processed.fingerprinted_without == template for processed in later)
+    assert own in wrong.fingerprinted_without
+    with corpus(config) as session:
+        articles = session.execute(select(Article).order_by(Article.id)).scalars().all()
+    assert len(articles) == len(texts) + 1
+    for article in articles:  # every stored fingerprint is that of the stored text, cleaned of the template
+        assert not any(line in article.text for line in TEMPLATE_LINES)
+        expected = fingerprint(article.text)
+        assert expected is not None and article.minhash == expected.signature
 
 
 def test_a_short_article_on_a_heavy_template_survives(tmp_path: Path, corpus_dir: Path) -> None:
