@@ -42,6 +42,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import FromClause
 
 from storage.models import Article, ArticleSearchText, Source
+from storage.repository import dialect_of
 from storage.searchtext import flatten, indexed_body, query_terms, search_form, term_positions
 from storage.stories import Copy, story_copies
 
@@ -100,7 +101,7 @@ def _matching(session: Session, terms: Sequence[str]) -> tuple[FromClause, Colum
     short_terms = [term for term in terms if len(term) < TRIGRAM]
     conditions = [_contains(ArticleSearchText.body, term) for term in short_terms]
     searched = join(Article, ArticleSearchText, ArticleSearchText.article_id == Article.id)
-    if session.get_bind().dialect.name == "sqlite":
+    if dialect_of(session) == "sqlite":
         if long_terms:
             # The FTS table leads the join: as an IN (subquery) SQLite's planner would rather walk the
             # articles by their relevant flag and test each (100 times slower on 100,000 articles).

@@ -28,7 +28,7 @@ def serialize_story_assignment(session: Session) -> None:
     query that follows, in READ COMMITTED, sees every story committed before). SQLite needs
     nothing: the article just stored holds the database's single write lock until commit.
     """
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect_of(session) == "postgresql":
         session.execute(
             text("SELECT pg_advisory_xact_lock(:a, :b)"), {"a": STORY_LOCK_KEYS[0], "b": STORY_LOCK_KEYS[1]}
         )
