@@ -244,10 +244,13 @@ _SHORT_LABEL_MAX = 12
 _SENTENCE_END = re.compile(r"[.!?。…\"'”’」』)]$")
 _STORY_LINE_MIN = 40
 _IMAGE_MARKDOWN = re.compile(r"!\[[^\]\n]*\]\([^)\n]*\)")
-_NOTE_ENDS = (")", "）", "】", "]", "〕")
+#: The brackets that close an editor's note: a line can end with a note only if it ends with one of them.
+_NOTE_CLOSE = ")）】]〕"
 _TRAILING_EDITOR_NOTES = re.compile(
-    r"(?:\s*[(（【\[〔]\s*(?:责任编辑|責任編輯|责编|責編|编辑|編輯|编校|編校)\s*[:：][^()（）【】\[\]〔〕\n]{1,30}[)）】\]〕])+\s*$"
+    r"(?:\s*[(（【\[〔]\s*(?:责任编辑|責任編輯|责编|責編|编辑|編輯|编校|編校)\s*[:：][^()（）【】\[\]〔〕\n]{1,30}"
+    f"[{re.escape(_NOTE_CLOSE)}])+\\s*$"
 )
+_NOTE_ENDS = tuple(_NOTE_CLOSE)  # for str.endswith
 
 
 def _line_keys(lines: list[str]) -> tuple[list[str], list[str]]:
@@ -317,9 +320,6 @@ def _story_lines(text: str) -> list[tuple[str, str]]:
 
 # --------------------------------------------------------------------------- comparison
 
-# 著 is both zhù (显著) and the particle zhe (标志着): OpenCC keeps the traditional 著 where
-# simplified text writes 着, so the two scripts only meet when 着 folds to 著.
-
 
 def _is_punctuation_or_symbol(char: str) -> bool:
     return unicodedata.category(char)[0] in "PS"
@@ -349,6 +349,8 @@ _SPACE_BY_UNSPACED = re.compile(f"(?<=[{_UNSPACED}]) | (?=[{_UNSPACED}])")
 def normalize_for_comparison(text: str) -> str:
     """Text for near-duplicate detection: no boilerplate, matching-normalised, no punctuation, no spaces in CJK."""
     matching = " ".join(form for _, form in _story_lines(text))  # the kept lines, each converted once
+    # 著 is both zhù (显著) and the particle zhe (标志着): OpenCC keeps the traditional 著 where
+    # simplified text writes 着, so the two scripts only meet when 着 folds to 著.
     text = _PUNCTUATION.sub(" ", _WHITESPACE.sub(" ", matching).strip().replace("着", "著"))
     if max(text, default="") > "\uffff":  # emoji and other symbols beyond the BMP: rare, tested one by one
         text = "".join(" " if char > "\uffff" and _is_punctuation_or_symbol(char) else char for char in text)
