@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from itertools import pairwise
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from sqlalchemy import select
@@ -207,12 +208,17 @@ def crawl_spans(requests: list[Served], cut_short: set[str]) -> dict[str, list[t
     return {host: sorted(spans) for host, spans in by_host.items()}
 
 
-def wait_until(condition: Callable[[], object], timeout: float, what: str, logs: list[Process]) -> None:
-    """Poll ``condition``; fail with ``what`` and the processes' logs after ``timeout`` seconds."""
+#: What a polled condition answers.
+Found = TypeVar("Found")
+
+
+def wait_until(condition: Callable[[], Found], timeout: float, what: str, logs: list[Process]) -> Found:
+    """Poll ``condition`` and return its first true answer (the state it saw, which may have moved on since); fail
+    with ``what`` and the processes' logs after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if condition():
-            return
+        if found := condition():
+            return found
         time.sleep(0.5)
     tails = "\n".join(f"--- {p.log_path.name}\n{p.log()[-3000:]}" for p in logs)
     pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}\n{tails}")
@@ -282,8 +288,7 @@ def test_daemon_and_three_workers_crawl_every_source_once_through_a_killed_worke
                 stored = [u for u in stored_urls(db_url) if f"/{SLOW_SOURCE}/" in u]
                 return running[0] if running and 1 <= len(stored) < SLOW_ARTICLES else None
 
-            wait_until(slow_crawl_midway, 300, "the slow source's crawl in the middle", processes)
-            victim = slow_crawl_midway()
+            victim = wait_until(slow_crawl_midway, 300, "the slow source's crawl in the middle", processes)
             assert victim is not None and victim.worker is not None
             killed = victim.worker.split("@")[0]
             workers[killed].kill()
