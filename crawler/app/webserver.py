@@ -42,6 +42,15 @@ class RequestRecord:
 Handler = Callable[["RequestRecord"], Reply]
 
 
+class _Server(ThreadingHTTPServer):
+    """A threading HTTP server with a listen backlog of a real web server's size (nginx: 511): with
+    socketserver's 5, a crawler opening 16 connections at once has SYNs dropped and retried after
+    1, 3, 7 seconds."""
+
+    request_queue_size = 511
+    daemon_threads = True
+
+
 class LocalSite:
     """A site served on ``host`` (a loopback address) at a free port, from a table of routes.
 
@@ -125,6 +134,9 @@ class LocalSite:
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # TCP_NODELAY, as web servers set it (nginx's tcp_nodelay): the headers and the body are two writes,
+            # and with Nagle's algorithm the body would wait for the client's delayed ACK of the headers (40 ms)
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002
                 return  # the site keeps its own log
@@ -160,9 +172,7 @@ class LocalSite:
             def do_HEAD(self) -> None:  # noqa: N802
                 self._answer(send_body=False)
 
-        server = ThreadingHTTPServer((self.host, self.port), _Handler)
-        server.daemon_threads = True
-        return server
+        return _Server((self.host, self.port), _Handler)
 
     def start(self) -> str:
         """Start serving in a background thread; return the base URL."""
