@@ -61,11 +61,11 @@ from crawler.stories.fingerprint import (  # noqa: E402
     MIN_SHINGLES,
     MINHASH_SEED,
     NUM_PERM,
-    PERMUTATIONS,
     Fingerprint,
     band_keys,
     containment,
     is_copy,
+    permutations,
     shingle_set,
     shingles_fingerprint,
 )
@@ -142,6 +142,7 @@ def choose_texts(candidates: list[Text], count: int, seed: int) -> tuple[list[Te
 
 # --- methods ----------------------------------------------------------------------------------
 
+PERMUTATIONS = permutations()
 _A32 = np.asarray(PERMUTATIONS[0], dtype=np.uint32)
 _B32 = np.asarray(PERMUTATIONS[1], dtype=np.uint32)
 _TEMPLATE = MinHash(num_perm=NUM_PERM, seed=MINHASH_SEED, permutations=PERMUTATIONS, scheme="affine32")
@@ -157,14 +158,14 @@ def _fmix32(values: np.ndarray) -> np.ndarray:
 
 
 def ds_product(shingles: set[str]) -> bytes:
-    """(a) The product today: ``shingles_fingerprint`` without the band keys."""
+    """(a) datasketch's own ``MinHash`` with the product's permutations (the product's path until it adopted (c2))."""
     minhash = MinHash(num_perm=NUM_PERM, seed=MINHASH_SEED, permutations=PERMUTATIONS, scheme="affine32")
     minhash.update_batch([s.encode("utf-8") for s in shingles])
     return minhash.hashvalues.astype("<u4").tobytes()
 
 
 def ds_full_fingerprint(shingles: set[str]) -> bytes:
-    """(a) plus the 32 band keys: the whole of ``shingles_fingerprint``."""
+    """The product's whole ``shingles_fingerprint``: (c2) plus the 32 band keys."""
     found = shingles_fingerprint(shingles)
     assert found is not None
     return found.signature
@@ -234,11 +235,11 @@ class Method:
 
 def methods(with_rensa: bool) -> list[Method]:
     found = [
-        Method("a", "(a) datasketch, product path", "datasketch", ds_product, note="update_batch, fixed permutations"),
-        Method("a+", "(a) + band keys", "datasketch", ds_full_fingerprint, note="shingles_fingerprint() whole"),
+        Method("a", "(a) datasketch MinHash", "datasketch", ds_product, note="update_batch, fixed permutations"),
+        Method("a+", "product: (c2) + band keys", "datasketch", ds_full_fingerprint, note="shingles_fingerprint()"),
         Method("c1", "(c1) datasketch, template copy", "datasketch", ds_template_copy, note="same signatures"),
         Method("c1'", "(c1') datasketch MinHash.bulk", "datasketch", batch=ds_bulk, note="batch; same signatures"),
-        Method("c2", "(c2) numpy re-implementation", "datasketch", numpy_same, note="bit-identical to (a)"),
+        Method("c2", "(c2) numpy, the product's", "datasketch", numpy_same, note="bit-identical to (a)"),
         Method("c3", "(c3) datasketch, crc32 hash", "datasketch-crc32", ds_crc32, note="other signatures"),
     ]
     if with_rensa:

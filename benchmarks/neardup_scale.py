@@ -15,8 +15,8 @@ For each size N:
    from (seed, group, variant) whenever needed, never held in memory all at once.
 2. **Fingerprints** (not part of the detection cost; in the product they are computed in the
    crawl's worker pool): the synthetic tokens are already in comparison form, so 3-word shingles
-   are built from them directly and hashed by datasketch's ``MinHash.update_batch`` with the
-   product's permutations (``crawler.stories.fingerprint.PERMUTATIONS``, scheme affine32), band keys by
+   are built from them directly and signed by ``crawler.stories.fingerprint.shingles_fingerprint`` (datasketch's
+   MinHash, scheme affine32, with the product's permutations), band keys by
    ``crawler.stories.fingerprint.band_keys``. The run checks on a sample that this gives exactly what
    ``crawler.stories.fingerprint.fingerprint(text)`` gives, and says so. Computed by a process pool, written
    to files next to the database, read back in chunks.
@@ -381,8 +381,8 @@ def run_size(size: int, args: argparse.Namespace, base: Path) -> list[Row]:
     work.mkdir(parents=True)
     same, sample = verify_fast_path(args.seed, groups, variants, args.verify)
     print(
-        f"  fingerprint path: tokens -> {WORD_SHINGLE}-word shingles -> datasketch MinHash.update_batch "
-        f"(product permutations, affine32) -> crawler.stories.fingerprint.band_keys; identical to "
+        f"  fingerprint path: tokens -> {WORD_SHINGLE}-word shingles -> shingles_fingerprint "
+        f"(datasketch's MinHash, affine32, product permutations) -> band_keys; identical to "
         f"crawler.stories.fingerprint.fingerprint(text) on {same}/{sample} sample docs",
         flush=True,
     )

@@ -33,8 +33,7 @@ def processed_page(
 
 
 warm_up()
-# Long enough to be fingerprinted: loads datasketch (and with it SciPy) and OpenCC's dictionaries here too, not
-# in each worker.
+# Long enough to be fingerprinted: loads OpenCC's dictionaries here too, not in each worker.
 fingerprint(" ".join(f"warm-up{number}" for number in range(MIN_SHINGLES + 10)))
 # What is loaded so far is never freed: kept out of the collector's sight, the workers forked from here do not
 # write to those pages (a collection would, copying them one by one) and keep sharing them.

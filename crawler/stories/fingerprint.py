@@ -5,7 +5,11 @@ Texts are compared in their comparison form (:func:`crawler.text.normalize.norma
 boilerplate lines of syndication removed, traditional folded to simplified, pinyin annotations,
 punctuation and spacing dropped). Shingles are runs of :data:`CJK_SHINGLE` characters for CJK
 text and of :data:`WORD_SHINGLE` words for Latin-script text. A signature is a datasketch MinHash
-of ``NUM_PERM`` 32-bit values; cut into ``BANDS`` bands of ``ROWS`` values, each band gives one
+of ``NUM_PERM`` 32-bit values (scheme ``affine32``, SHA-1 of each shingle), computed here in a few numpy
+lines that give datasketch's values bit for bit (``tests/crawler/stories/test_fingerprint.py`` checks
+them against datasketch): importing datasketch loads SciPy, 60 MiB and a third of a second in every
+process that fingerprints, for nothing the product uses (``benchmarks/minhash_libs.py``, row (c2)).
+Cut into ``BANDS`` bands of ``ROWS`` values, each band gives one
 64-bit key, stored in the database: two articles sharing a key are candidates, and the
 estimated Jaccard similarity (or containment, for a copy that kept only part of the story)
 decides.
@@ -17,15 +21,11 @@ import hashlib
 import re
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from crawler.text.normalize import normalize_for_comparison
 from crawler.text.script import CJK, CJK_CHAR, character_class
-
-if TYPE_CHECKING:
-    from datasketch import MinHash
 
 NUM_PERM = 128
 BANDS = 32
@@ -46,17 +46,31 @@ MINHASH_SEED = 1
 
 
 @cache
-def _permutations() -> tuple[np.ndarray, np.ndarray]:
-    """The MinHash permutations of :data:`MINHASH_SEED`, made once."""
-    return _minhash_class()(num_perm=NUM_PERM, seed=MINHASH_SEED, scheme="affine32").permutations
+def permutations() -> tuple[np.ndarray, np.ndarray]:
+    """The ``NUM_PERM`` affine permutations ``h -> a * h + b`` (mod 2**32) of :data:`MINHASH_SEED`, drawn as
+    datasketch's ``MinHash(seed=MINHASH_SEED, scheme="affine32")`` draws them: ``a`` odd, so each is a bijection."""
+    generator = np.random.RandomState(MINHASH_SEED)
+    a = generator.randint(0, 1 << 31, NUM_PERM, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = generator.randint(0, 1 << 32, NUM_PERM, dtype=np.uint32)
+    return a, b
 
 
-def _minhash_class() -> type[MinHash]:
-    """datasketch's MinHash, imported on first use: datasketch imports SciPy (about 60 MB), which a process
-    that only compares stored signatures (the crawl process, mostly) never needs."""
-    from datasketch import MinHash
+def _premixed(values: np.ndarray) -> np.ndarray:
+    """The MurmurHash3 finalizer on uint32 values: datasketch's pre-mix of each hash before the permutations."""
+    values = values ^ (values >> np.uint32(16))
+    values = values * np.uint32(0x85EBCA6B)
+    values = values ^ (values >> np.uint32(13))
+    values = values * np.uint32(0xC2B2AE35)
+    return values ^ (values >> np.uint32(16))
 
-    return MinHash
+
+def minhash_values(shingles: set[str]) -> np.ndarray:
+    """The MinHash signature of a non-empty set of shingles: ``NUM_PERM`` uint32 values."""
+    sha1 = hashlib.sha1
+    digests = b"".join([sha1(shingle.encode("utf-8")).digest()[:4] for shingle in shingles])
+    hashed = _premixed(np.frombuffer(digests, dtype="<u4").astype(np.uint32))
+    a, b = permutations()
+    return (hashed[:, None] * a + b).min(axis=0)
 
 
 @dataclass(frozen=True)
@@ -101,9 +115,7 @@ def shingles_fingerprint(shingles: set[str]) -> Fingerprint | None:
     """The fingerprint of a set of shingles, or ``None`` when there are too few to compare."""
     if len(shingles) < MIN_SHINGLES:
         return None
-    minhash = _minhash_class()(num_perm=NUM_PERM, seed=MINHASH_SEED, permutations=_permutations(), scheme="affine32")
-    minhash.update_batch([s.encode("utf-8") for s in shingles])
-    values = minhash.hashvalues.astype("<u4")
+    values = minhash_values(shingles).astype("<u4")
     return Fingerprint(values.tobytes(), len(shingles), band_keys(values))
 
 

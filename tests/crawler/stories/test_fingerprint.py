@@ -5,10 +5,21 @@ from __future__ import annotations
 
 import itertools
 import re
+from pathlib import Path
 
 import pytest
 
-from crawler.stories.fingerprint import Fingerprint, credited_source, fingerprint, is_copy, jaccard
+from crawler.stories.fingerprint import (
+    MINHASH_SEED,
+    NUM_PERM,
+    Fingerprint,
+    credited_source,
+    fingerprint,
+    is_copy,
+    jaccard,
+    minhash_values,
+    shingle_set,
+)
 from crawler.text.normalize import to_simplified, to_traditional
 from tests.crawler.support import PROJECT_ROOT
 
@@ -81,3 +92,15 @@ def test_short_texts_are_not_fingerprinted() -> None:
 )
 def test_credited_source(text: str, outlet: str | None) -> None:
     assert credited_source(text) == outlet
+
+
+@pytest.mark.parametrize("seed_file", SEEDS[:6], ids=lambda path: path.stem)
+def test_signatures_are_datasketch_minhash_values_bit_for_bit(seed_file: Path) -> None:
+    """The numpy MinHash gives the values datasketch's ``MinHash(seed=MINHASH_SEED, scheme="affine32")`` gives
+    (its own permutations, not ours): the signatures stored by earlier releases stay comparable."""
+    datasketch = pytest.importorskip("datasketch", reason="datasketch is the reference of the signatures (test extra)")
+    text = seed_file.read_text(encoding="utf-8")
+    for shingles in (shingle_set(text), shingle_set(to_traditional(text)[: len(text) // 3]), {"a", "b c", "短"}):
+        reference = datasketch.MinHash(num_perm=NUM_PERM, seed=MINHASH_SEED, scheme="affine32")
+        reference.update_batch([shingle.encode("utf-8") for shingle in shingles])
+        assert minhash_values(shingles).tolist() == reference.hashvalues.tolist()
