@@ -29,7 +29,6 @@ run (``pip install rensa`` for the others). rensa is not a project dependency.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import os
@@ -65,6 +64,7 @@ from crawler.stories.fingerprint import (  # noqa: E402
     band_keys,
     containment,
     is_copy,
+    minhash_values,
     permutations,
     shingle_set,
     shingles_fingerprint,
@@ -143,18 +143,7 @@ def choose_texts(candidates: list[Text], count: int, seed: int) -> tuple[list[Te
 # --- methods ----------------------------------------------------------------------------------
 
 PERMUTATIONS = permutations()
-_A32 = np.asarray(PERMUTATIONS[0], dtype=np.uint32)
-_B32 = np.asarray(PERMUTATIONS[1], dtype=np.uint32)
 _TEMPLATE = MinHash(num_perm=NUM_PERM, seed=MINHASH_SEED, permutations=PERMUTATIONS, scheme="affine32")
-
-
-def _fmix32(values: np.ndarray) -> np.ndarray:
-    """datasketch's pre-mix for affine32 (the MurmurHash3 finalizer), on uint32 arrays."""
-    values = values ^ (values >> np.uint32(16))
-    values = values * np.uint32(0x85EBCA6B)
-    values = values ^ (values >> np.uint32(13))
-    values = values * np.uint32(0xC2B2AE35)
-    return values ^ (values >> np.uint32(16))
 
 
 def ds_product(shingles: set[str]) -> bytes:
@@ -188,12 +177,10 @@ def ds_crc32(shingles: set[str]) -> bytes:
 
 
 def numpy_same(shingles: set[str]) -> bytes:
-    """(c2) datasketch's algorithm in a few numpy lines: SHA-1 digests joined into one buffer,
-    fmix, affine permutations, column minimum. Bit-identical to (a), checked on every text."""
-    sha1 = hashlib.sha1
-    digests = b"".join([sha1(s.encode("utf-8")).digest()[:4] for s in shingles])
-    hashed = _fmix32(np.frombuffer(digests, dtype="<u4"))
-    return (hashed[:, None] * _A32 + _B32).min(axis=0).astype("<u4").tobytes()
+    """(c2) datasketch's algorithm in a few numpy lines (``crawler.stories.fingerprint.minhash_values``, the
+    product's): SHA-1 digests joined into one buffer, fmix, affine permutations, column minimum.
+    Bit-identical to (a), checked on every text."""
+    return minhash_values(shingles).astype("<u4").tobytes()
 
 
 def rensa_r(shingles: set[str]) -> bytes:
