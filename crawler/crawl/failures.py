@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from scrapy.exceptions import IgnoreRequest, ResponseDataLossError
+from scrapy.exceptions import CannotResolveHostError, DownloadTimeoutError, IgnoreRequest, ResponseDataLossError
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet.error import DNSLookupError, TCPTimedOutError
 from twisted.internet.error import TimeoutError as TwistedTimeoutError
@@ -46,9 +46,11 @@ def fetch_error(failure: Failure) -> FetchError:
         wait = retry_after_seconds(response.headers.get(b"Retry-After"), now)
         not_before = now + timedelta(seconds=wait) if wait else None
         return FetchError("gone" if status in (404, 410) else "http_error", f"HTTP {status}", status, not_before)
-    if failure.check(TwistedTimeoutError, TCPTimedOutError):
+    # Scrapy 2.13 and later raise its own DownloadTimeoutError and CannotResolveHostError; Twisted's are kept
+    # for the download handlers that still raise them
+    if failure.check(DownloadTimeoutError, TwistedTimeoutError, TCPTimedOutError):
         return FetchError("network_error", "timed out")
-    if failure.check(DNSLookupError):
+    if failure.check(CannotResolveHostError, DNSLookupError):
         return FetchError("network_error", "DNS lookup failed")
     if failure.check(RobotsTxtUnreachable, CorruptResponse):
         return FetchError("network_error", failure.getErrorMessage())

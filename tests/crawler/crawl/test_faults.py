@@ -61,12 +61,13 @@ def test_broken_inputs_are_recorded_and_the_crawl_goes_on(tmp_path: Path) -> Non
     with Database(db_url) as database, database.session() as session:
         articles = set(session.execute(select(Article.canonical_url)).scalars())
         outcomes = {f.canonical_url: f.outcome for f in session.execute(select(FetchedUrl)).scalars()}
+        errors = {f.canonical_url: f.error for f in session.execute(select(FetchedUrl)).scalars()}
         run = session.execute(select(CrawlRun)).scalar_one()
         counts = session.execute(select(CrawlRunSource)).scalar_one()
     assert articles == {canonical_url(good)}
     assert outcomes[canonical_url(empty)] == "no_text"
     assert outcomes[canonical_url(huge)] == "network_error"  # cancelled at DOWNLOAD_MAXSIZE
-    assert outcomes[canonical_url(slow)] == "network_error"  # timed out
+    assert outcomes[canonical_url(slow)] == "network_error" and errors[canonical_url(slow)] == "timed out"
     assert outcomes[canonical_url(down)] == "http_error"  # 503 after its retry
     assert len(site.requests_for("/2024/02/04/down-story.html")) == 2  # first try + one retry
     assert run.status == "ok" and run.finished_at is not None
