@@ -26,6 +26,7 @@ class PageItem:
     content_type: str | None
     header_charset: str | None
     via: str  # "feed", "sitemap", "listing" or "retry": how the URL was discovered (see crawler.crawl.requests)
+    first_published: datetime | None = None  # when the feed or sitemap that named it says it was first published
 
 
 @dataclass

@@ -105,7 +105,9 @@ class ExtractPipeline:
             return item
         pool = await self._started_pool()
         template = self.context.template_hints.get(item.source, frozenset())
-        future = pool.submit(process_page, item.body, item.url, item.header_charset, item.content_type, template)
+        future = pool.submit(
+            process_page, item.body, item.url, item.header_charset, item.content_type, template, item.first_published
+        )
         try:
             processed = await asyncio.wrap_future(future)
         except Exception as exc:  # a crashed worker or a bug on one page must not stop the crawl

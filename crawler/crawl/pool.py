@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 from crawler.text.article import ExtractedArticle, NotAnArticle
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from crawler.stories.fingerprint import Fingerprint
     from storage.pages import CompressedPage
 
@@ -39,12 +41,14 @@ def process_page(
     header_charset: str | None,
     content_type: str | None,
     template: frozenset[int] = frozenset(),
+    first_published: datetime | None = None,
 ) -> ProcessedPage:
     """Extract a fetched page and, when it holds an article, fingerprint it (without the blocks of ``template``,
-    its source's template as far as the crawl knows it) and compress the page."""
+    its source's template as far as the crawl knows it) and compress the page. ``first_published`` is the date
+    the feed or sitemap that named the page gave, if any (see :func:`crawler.text.extract.extract_article`)."""
     from crawler.crawl.pool_preload import processed_page  # loaded by the fork server: at hand in every worker
 
-    return processed_page(body, url, header_charset, content_type, template)
+    return processed_page(body, url, header_charset, content_type, template, first_published)
 
 
 def warm_up_worker() -> None:

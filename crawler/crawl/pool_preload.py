@@ -5,6 +5,7 @@ it starts ready and shares them, while the crawl process never loads them."""
 from __future__ import annotations
 
 import gc
+from datetime import datetime
 
 from crawler.crawl.pool import ProcessedPage
 from crawler.stories.fingerprint import MIN_SHINGLES, credited_source, fingerprint
@@ -14,11 +15,16 @@ from storage.pages import compress_page
 
 
 def processed_page(
-    body: bytes, url: str, header_charset: str | None, content_type: str | None, template: frozenset[int]
+    body: bytes,
+    url: str,
+    header_charset: str | None,
+    content_type: str | None,
+    template: frozenset[int],
+    first_published: datetime | None = None,
 ) -> ProcessedPage:
     """Extract a fetched page and, when it holds an article, fingerprint it without the blocks of ``template``
     and compress the page."""
-    result = extract_article(body, url, header_charset, content_type)
+    result = extract_article(body, url, header_charset, content_type, first_published)
     if not isinstance(result, ExtractedArticle):
         return ProcessedPage(result)
     blocks = KeyedBlocks.of(result.text)

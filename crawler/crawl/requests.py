@@ -5,7 +5,8 @@ not read (:class:`NotModified`, :class:`PollDeferred`).
 The spider and the middlewares both build requests here, so a middleware that adds requests
 (the pending retries) needs nothing from the spider. Request meta keys: ``ai4s_source`` (the
 source name), ``ai4s_kind`` (one of :data:`ENTRY_KINDS` or ``article``), ``ai4s_max_pages``
-(the source's budget), ``ai4s_via`` (how an article was discovered), ``ai4s_depth`` and
+(the source's budget), ``ai4s_via`` (how an article was discovered), ``ai4s_first_published`` (when the
+feed or sitemap that named an article says it was first published), ``ai4s_depth`` and
 ``ai4s_page`` (of an entry page), ``ai4s_body_hash`` (set on the way back, for the poll).
 
 A request built here names no callback: Scrapy hands its response to the spider's ``parse``,
@@ -16,6 +17,7 @@ which reads ``ai4s_kind``; the spider also handles the failures of every request
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from scrapy import Request
@@ -74,10 +76,12 @@ def _source_request(url: str, source: Source, kind: str, **meta: Any) -> Request
     )
 
 
-def article_request(url: str, source: Source, via: str) -> Request:
+def article_request(url: str, source: Source, via: str, first_published: datetime | None = None) -> Request:
     """A request for a candidate article page of ``source``, found through ``via`` (``feed``,
-    ``sitemap``, ``listing`` or ``retry``)."""
-    return _source_request(url, source, "article", ai4s_via=via)
+    ``sitemap``, ``listing`` or ``retry``), with the publication date its feed or sitemap gave, if any."""
+    if first_published is None:
+        return _source_request(url, source, "article", ai4s_via=via)
+    return _source_request(url, source, "article", ai4s_via=via, ai4s_first_published=first_published)
 
 
 def entry_request(source: Source, child: tuple[str, str, int, int]) -> Request:

@@ -66,6 +66,7 @@ def page_item(response: Response, source: str, via: str) -> PageItem:
         content_type=content_type_text,
         header_charset=charset,
         via=via,
+        first_published=response.meta.get("ai4s_first_published"),
     )
 
 

@@ -18,6 +18,7 @@ import struct
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from gzip import GzipFile
 from io import BytesIO
 from typing import NamedTuple
@@ -46,10 +47,12 @@ class EntryPage(NamedTuple):
 
 @dataclass(frozen=True)
 class ArticleLink:
-    """A candidate article page, and how it was found (``feed``, ``sitemap`` or ``listing``)."""
+    """A candidate article page, how it was found (``feed``, ``sitemap`` or ``listing``) and, if the feed or
+    sitemap that names it says, when it was first published."""
 
     url: str
     via: str
+    first_published: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -168,7 +171,8 @@ def discover_feed(body: bytes, url: str, scope: Scope) -> Discovery:
     except FeedError as exc:
         return Discovery(unreadable=str(exc))
     allowed, refused = scope.judge(entry.url for entry in feed.entries)
-    articles = tuple(ArticleLink(url, "feed") for url in allowed)
+    first_published = {entry.url: entry.first_published for entry in feed.entries}
+    articles = tuple(ArticleLink(url, "feed", first_published.get(url)) for url in allowed)
     return Discovery(
         articles, poll_hint=feed.poll_hint, summary=f"lists {len(feed.entries)} items", refused=tuple(refused)
     )
@@ -198,9 +202,9 @@ def discover_sitemap(body: bytes, url: str, scope: Scope, depth: int = 0) -> Dis
     summary = f"lists {len(sitemap.children)} {'sitemaps' if sitemap.is_index else 'pages'}"
     allowed, refused = scope.judge(entry.url for entry in sitemap.children)
     if not sitemap.is_index:
-        return Discovery(
-            tuple(ArticleLink(page, "sitemap") for page in allowed), summary=summary, refused=tuple(refused)
-        )
+        first_published = {entry.url: entry.first_published for entry in sitemap.children}
+        pages = tuple(ArticleLink(page, "sitemap", first_published.get(page)) for page in allowed)
+        return Discovery(pages, summary=summary, refused=tuple(refused))
     if depth >= scope.max_sitemap_depth:
         return Discovery(summary=summary)
     leads = tuple(EntryPage(child, "sitemap", depth + 1) for child in allowed)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 
 import lxml.html
 from htmldate import find_date
@@ -102,10 +103,11 @@ def warm_up() -> None:
 _JSON_SCRIPTS = './/script[@type="application/ld+json" or @type="application/settings+json"]'
 
 
-def page_metadata(tree: lxml.html.HtmlElement, url: str | None) -> Document:
+def page_metadata(tree: lxml.html.HtmlElement, url: str | None, search_text_for_date: bool = True) -> Document:
     """Title, author, site name and publication date of a page, as trafilatura's ``extract_metadata`` finds them,
     without what the crawler never stores (categories, tags, licence) and without its regular-expression
-    rescue of JSON-LD that does not parse (the most expensive step of all, for an author name)."""
+    rescue of JSON-LD that does not parse (the most expensive step of all, for an author name). Where the page's
+    tags, URL and marked-up dates give no date, its text is searched for one only if ``search_text_for_date``."""
     metadata = examine_meta(tree)  # <meta> and Open Graph tags: cheap
     if metadata.author and " " not in metadata.author:
         metadata.author = None
@@ -127,9 +129,9 @@ def page_metadata(tree: lxml.html.HtmlElement, url: str | None) -> Document:
         metadata.url = extract_url(tree, url)
     # htmldate's quick search (meta and JSON-LD tags, the URL, marked-up dates) first; its extensive search
     # (free text, dateparser's locales) only on the pages where that found nothing.
-    metadata.date = find_date(tree, **{**set_date_params(False), "url": metadata.url}) or find_date(
-        tree, **{**set_date_params(True), "url": metadata.url}
-    )
+    metadata.date = find_date(tree, **{**set_date_params(False), "url": metadata.url})
+    if not metadata.date and search_text_for_date:
+        metadata.date = find_date(tree, **{**set_date_params(True), "url": metadata.url})
     if not metadata.sitename:
         metadata.sitename = extract_sitename(tree)
     if metadata.sitename:
@@ -152,9 +154,15 @@ def without_headline(text: str, title: str | None) -> str:
 
 
 def extract_article(
-    body: bytes, url: str, header_charset: str | None = None, content_type: str | None = None
+    body: bytes,
+    url: str,
+    header_charset: str | None = None,
+    content_type: str | None = None,
+    first_published: datetime | None = None,
 ) -> ExtractedArticle | NotAnArticle:
-    """The article in a fetched page, or why there is none."""
+    """The article in a fetched page, or why there is none. ``first_published``, the date the feed or sitemap
+    that named the page gave, stands in for a date the page's tags, URL and marked-up dates do not give (in
+    place of htmldate's search of the text: slow, and a guess where the publisher's feed says)."""
     if not is_html(content_type, body):
         kind = (content_type or "unknown").split(";")[0].strip()
         return NotAnArticle("not_html", f"not a web page ({kind})")
@@ -163,7 +171,8 @@ def extract_article(
         tree = lxml.html.fromstring(decoded.text.encode("utf-8"), parser=lxml.html.HTMLParser(encoding="utf-8"))
     except (lxml.etree.ParserError, ValueError) as exc:
         return NotAnArticle("no_text", f"unparseable HTML: {exc}", decoded.encoding)
-    metadata = page_metadata(tree, url)  # before extraction, which works on (and prunes) a copy of the tree
+    # before extraction, which works on (and prunes) a copy of the tree
+    metadata = page_metadata(tree, url, search_text_for_date=first_published is None)
     document = bare_extraction(
         tree, url=url, with_metadata=False, include_comments=False, include_tables=True, favor_precision=False
     )
@@ -179,7 +188,7 @@ def extract_article(
     return ExtractedArticle(
         text=text,
         title=(metadata.title or None),
-        published=parse_date(metadata.date),
+        published=parse_date(metadata.date) or first_published,
         author=(metadata.author or None),
         site_name=(metadata.sitename or None),
         language=detect_language(text, declared),

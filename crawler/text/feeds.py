@@ -27,11 +27,14 @@ class FeedError(ValueError):
 
 @dataclass(frozen=True)
 class Entry:
-    """A URL announced by a feed or sitemap, with its date if given (newest first is the crawl order)."""
+    """A URL announced by a feed or sitemap, with its date if given (newest first is the crawl order) and, where
+    the entry says so, when the page was first published (a feed's ``pubDate``, ``published`` or
+    ``date_published``, a news sitemap's ``publication_date``; never an update time nor a sitemap's ``lastmod``)."""
 
     url: str
     published: datetime | None = None
     title: str | None = None
+    first_published: datetime | None = None
 
 
 def _parser() -> lxml.etree.XMLParser:
@@ -132,7 +135,10 @@ def read_feed(body: bytes, base_url: str) -> Feed:
                     break
             if href:
                 date = _child_text(entry, "published", "updated", "issued", "modified")
-                entries.append(Entry(urljoin(base_url, href.strip()), parse_date(date), _child_text(entry, "title")))
+                first = parse_date(_child_text(entry, "published", "issued"))
+                entries.append(
+                    Entry(urljoin(base_url, href.strip()), parse_date(date), _child_text(entry, "title"), first)
+                )
     elif kind in ("rss", "rdf"):
         for item in root.iter():
             if _local(item.tag) != "item":
@@ -144,7 +150,8 @@ def read_feed(body: bytes, base_url: str) -> Feed:
                         link = child.text.strip()
             if link:
                 date = _child_text(item, "pubdate", "date", "published", "updated")
-                entries.append(Entry(urljoin(base_url, link), parse_date(date), _child_text(item, "title")))
+                first = parse_date(_child_text(item, "pubdate", "date", "published"))
+                entries.append(Entry(urljoin(base_url, link), parse_date(date), _child_text(item, "title"), first))
     else:
         raise FeedError(f"not an RSS or Atom feed (root element <{_local(root.tag) or '?'}>)")
     return Feed(_newest_first(entries), _poll_hint(root))
@@ -166,12 +173,14 @@ def read_json_feed(body: bytes, base_url: str) -> Feed:
         link = item.get("url") or item.get("external_url")
         if isinstance(link, str) and link.strip():
             date = item.get("date_published") or item.get("date_modified")
+            first = item.get("date_published")
             title = item.get("title")
             entries.append(
                 Entry(
                     urljoin(base_url, link.strip()),
                     parse_date(date) if isinstance(date, str) else None,
                     title if isinstance(title, str) else None,
+                    parse_date(first) if isinstance(first, str) else None,
                 )
             )
     return Feed(_newest_first(entries))
@@ -199,12 +208,13 @@ def parse_sitemap(body: bytes, base_url: str) -> Sitemap:
         if not loc:
             continue
         date = _child_text(element, "lastmod")
-        title = None
+        title = first = None
         for child in element:
             if _local(child.tag) == "news":  # Google News sitemap
-                date = _child_text(child, "publication_date") or date
+                first = _child_text(child, "publication_date")
+                date = first or date
                 title = _child_text(child, "title")
-        entries.append(Entry(urljoin(base_url, loc), parse_date(date), title))
+        entries.append(Entry(urljoin(base_url, loc), parse_date(date), title, parse_date(first)))
     return Sitemap(kind == "sitemapindex", _newest_first(entries))
 
 

@@ -201,7 +201,7 @@ class NewsSpider(scrapy.Spider):
         """Requests for what an entry page (whose request had meta ``parent``) leads to, in its order."""
         for lead in discovery.leads:
             if isinstance(lead, ArticleLink):
-                request = article_request(lead.url, source, lead.via)
+                request = article_request(lead.url, source, lead.via, lead.first_published)
                 tag(request.meta, parent)
                 self.chain.note_named(request.meta, lead.url)
             else:

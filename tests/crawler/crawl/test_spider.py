@@ -70,6 +70,16 @@ def test_a_response_goes_to_the_parser_of_its_kind(spider: NewsSpider) -> None:
     assert spider.crawler.stats.get_value(stat_key("alpha", "entry_pages_read")) == 1
 
 
+def test_the_date_a_feed_gives_an_article_travels_with_its_request_to_its_page_item(spider: NewsSpider) -> None:
+    request = entry_request(spider.sources["alpha"], (FEED, "feed", 0, 1))
+    item = f"<item><title>t</title><link>{STORY}</link><pubDate>Tue, 01 Jul 2025 06:30:00 GMT</pubDate></item>"
+    article, _ = spider.parse(XmlResponse(FEED, body=f"<rss><channel>{item}</channel></rss>".encode(), request=request))
+    assert article.meta["ai4s_first_published"] == datetime(2025, 7, 1, 6, 30, tzinfo=UTC)
+    page = HtmlResponse(STORY, body=b"<html><body><p>story</p></body></html>", request=article)
+    (fetched,) = spider.parse(page)
+    assert isinstance(fetched, PageItem) and fetched.first_published == datetime(2025, 7, 1, 6, 30, tzinfo=UTC)
+
+
 @pytest.mark.parametrize("form", ["seconds", "http-date"])
 def test_an_entry_page_that_asks_to_wait_is_not_polled_again_before_then(spider: NewsSpider, form: str) -> None:
     wait = timedelta(hours=2)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 
@@ -97,8 +98,8 @@ NEWS_URLSET = f"""<?xml version="1.0" encoding="UTF-8"?>
 LISTING = f"{SITE}/news/science/"
 
 
-def article(path: str, via: str) -> ArticleLink:
-    return ArticleLink(f"{SITE}{path}", via)
+def article(path: str, via: str, first_published: datetime | None = None) -> ArticleLink:
+    return ArticleLink(f"{SITE}{path}", via, first_published)
 
 
 # -- feeds --------------------------------------------------------------------------------------
@@ -107,10 +108,11 @@ def article(path: str, via: str) -> ArticleLink:
 def test_a_feed_leads_to_its_items_newest_first_and_asks_for_its_ttl() -> None:
     found = discover_feed(RSS, f"{SITE}/rss/ai.xml", SCOPE)
     assert found.unreadable is None
+    # each with the publication date the feed gives it
     assert found.leads == (
-        article("/2025/03/04/ai-weather-model.html?utm_source=rss", "feed"),
-        ArticleLink(f"{OWN}/2025/03/03/materials.html", "feed"),
-        article("/2025/03/02/protein-design.html", "feed"),
+        article("/2025/03/04/ai-weather-model.html?utm_source=rss", "feed", datetime(2025, 3, 4, 7, 30, tzinfo=UTC)),
+        ArticleLink(f"{OWN}/2025/03/03/materials.html", "feed", datetime(2025, 3, 3, 12, 0, tzinfo=UTC)),
+        article("/2025/03/02/protein-design.html", "feed", datetime(2025, 3, 2, 9, 0, tzinfo=UTC)),
     )
     assert found.entry_pages == ()
     assert found.poll_hint == 30 * 60
@@ -181,8 +183,8 @@ def test_a_gzipped_news_sitemap_leads_to_its_pages_newest_first() -> None:
     zipped = discover_sitemap(gzip.compress(NEWS_URLSET), f"{SITE}/sitemaps/news.xml.gz", SCOPE)
     assert zipped == plain
     assert plain.leads == (
-        article("/2025/03/04/ai-drug-discovery-trial.html", "sitemap"),
-        article("/2025/03/03/quantum-chemistry-ml.html", "sitemap"),
+        article("/2025/03/04/ai-drug-discovery-trial.html", "sitemap", datetime(2025, 3, 4, 6, 0, tzinfo=UTC)),
+        article("/2025/03/03/quantum-chemistry-ml.html", "sitemap", datetime(2025, 3, 3, 10, 0, tzinfo=UTC)),
     )
     assert plain.summary == "lists 3 pages"
 

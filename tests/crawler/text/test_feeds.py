@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from crawler.text.feeds import FeedError, parse_feed, parse_sitemap, sitemaps_in_robots
@@ -59,6 +61,9 @@ def test_google_news_sitemap_and_index() -> None:
     assert not sitemap.is_index
     assert [e.url for e in sitemap.children] == ["http://news.example/b.html", "http://news.example/a.html"]
     assert sitemap.children[1].title == "A"
+    # the news sitemap's publication date is a first publication; a lastmod is not
+    assert sitemap.children[1].first_published == datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
+    assert sitemap.children[0].first_published is None and sitemap.children[0].published is not None
     index = parse_sitemap(
         b"<sitemapindex><sitemap><loc>/s1.xml.gz</loc></sitemap></sitemapindex>", "http://news.example/"
     )
@@ -71,3 +76,14 @@ def test_sitemaps_named_in_robots() -> None:
         "http://news.example/sitemap_index.xml",
         "http://news.example/news.xml",
     ]
+
+
+def test_first_publication_is_what_a_feed_says_was_published_never_an_update() -> None:
+    rss = {e.url: e.first_published for e in parse_feed(RSS, "http://news.example/rss.xml")}
+    assert rss["http://news.example/2024/03/01/new.html"] == datetime(2024, 3, 1, 8, 0, tzinfo=UTC)
+    assert rss["http://news.example/2024/02/01/guid.html"] is None  # no pubDate
+    # an Atom entry with only <updated> has a date to order by, but no first publication
+    (atom,) = parse_feed(ATOM, "http://news.example/")
+    assert atom.published is not None and atom.first_published is None
+    published = ATOM.replace(b"<updated>", b"<published>2024-01-15T09:30:00Z</published><updated>")
+    assert parse_feed(published, "http://news.example/")[0].first_published == datetime(2024, 1, 15, 9, 30, tzinfo=UTC)

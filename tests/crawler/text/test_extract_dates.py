@@ -1,0 +1,48 @@
+"""The publication date of an extracted article: the page's own tags and marked-up dates first; where they give
+none, the date the feed or sitemap that named the page gave, else a search of the page's text."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from crawler.text.extract import ExtractedArticle, extract_article
+
+URL = "https://lab.example/news/ai-climate-emulator"
+PARAGRAPHS = "".join(
+    f"<p>{sentence}</p>"
+    for sentence in (
+        "Researchers trained a neural emulator of the climate system on decades of simulations.",
+        "It now reproduces regional rainfall patterns a thousand times faster than the model it learned from.",
+        "The team says the emulator lets them run large ensembles of scenarios on a single workstation.",
+        "Its errors stay within those of the physical model on every continent but Antarctica.",
+        "The code and the trained weights are published under an open licence for other groups to test.",
+    )
+)
+
+
+def page(head: str = "", dateline: str = "") -> bytes:
+    body = f"<article><h1>AI emulates the climate</h1>{dateline}{PARAGRAPHS}</article>"
+    return f"<html><head><title>AI emulates the climate</title>{head}</head><body>{body}</body></html>".encode()
+
+
+def published(body: bytes, first_published: datetime | None = None) -> datetime | None:
+    result = extract_article(body, URL, "utf-8", "text/html", first_published)
+    assert isinstance(result, ExtractedArticle), result
+    return result.published
+
+
+FEED_DATE = datetime(2025, 3, 3, 8, 30, tzinfo=UTC)
+
+
+def test_a_date_only_in_the_text_is_found_by_searching_it() -> None:
+    assert published(page(dateline="<p>Posted on 12 May 2021 by the lab</p>")) == datetime(2021, 5, 12, tzinfo=UTC)
+
+
+def test_the_feed_date_stands_in_for_the_search_of_the_text() -> None:
+    assert published(page(dateline="<p>Posted on 12 May 2021 by the lab</p>"), FEED_DATE) == FEED_DATE
+    assert published(page(), FEED_DATE) == FEED_DATE  # a page with no date at all
+
+
+def test_the_date_the_page_declares_wins_over_the_feed() -> None:
+    declared = '<meta property="article:published_time" content="2025-03-01T10:00:00+00:00">'
+    assert published(page(head=declared), FEED_DATE) == datetime(2025, 3, 1, tzinfo=UTC)
