@@ -14,6 +14,7 @@ import fcntl
 import logging
 import os
 import random
+import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -110,11 +111,31 @@ def _set_sqlite_pragmas(dbapi_connection, connection_record) -> None:  # type: i
     """WAL for concurrent readers and one writer, enforced foreign keys, a wait on locks, a larger cache."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA busy_timeout=30000")  # first: setting the journal mode waits for another writer too
-    cursor.execute("PRAGMA journal_mode=WAL")
+    _switch_to_wal(cursor)
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA cache_size=-32768")  # 32 MiB of page cache: the band index is read at random
     cursor.close()
+
+
+#: Tries and first pause of the switch of a new SQLite file to WAL while other processes make the same switch.
+WAL_SWITCH_TRIES = 40
+WAL_SWITCH_PAUSE = 0.01
+
+
+def _switch_to_wal(cursor: sqlite3.Cursor) -> None:
+    """Put the database in WAL mode (a no-op once it is). Processes that open a new file at the same moment
+    all switch it, from the rollback journal it starts in, where SQLite answers "database is locked" at once
+    to one of two connections that would otherwise wait for each other (its busy timeout does not apply):
+    that one tries again, after a short and growing pause."""
+    for attempt in range(WAL_SWITCH_TRIES):
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == WAL_SWITCH_TRIES - 1:
+                raise
+            time.sleep(WAL_SWITCH_PAUSE * min(attempt + 1, 10))
 
 
 def make_engine(url: str, pool_size: int = DEFAULT_POOL_SIZE, max_overflow: int = DEFAULT_MAX_OVERFLOW) -> Engine:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import warnings
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect, text
 
 from storage import Database, resolve_db_url
-from storage.db import DatabaseUnavailable, DatabaseUrlError, default_db_url, probe_database
+from storage.db import DatabaseUnavailable, DatabaseUrlError, default_db_url, make_engine, probe_database
 
 
 def test_flag_overrides_environment_which_overrides_default(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -133,3 +137,38 @@ def test_a_database_made_by_an_older_release_is_upgraded_with_its_rows(db_url_an
         version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
     assert (row.url, row.text, row.relevance, bool(row.relevant)) == ("http://a/1", "body", None, True)
     assert version != "0001"
+
+
+def _connect_at_once(url: str, barrier: Barrier, errors: Queue[str]) -> None:
+    """Connect to ``url`` when every process of ``barrier`` is ready, and put any error on ``errors``."""
+    engine = make_engine(url)
+    barrier.wait()
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 - the test reports whatever the connection raised
+        errors.put(f"{type(exc).__name__}: {exc}")
+    finally:
+        engine.dispose()
+
+
+def test_processes_opening_a_new_sqlite_file_at_the_same_moment_all_open_it(tmp_path: Path) -> None:
+    """Two crawls started together on a new file both switch it to WAL: SQLite refuses one of two at once
+    ("database is locked", with no busy wait) where they would wait for each other; the refused one tries again.
+    Without that, about one try in twenty of six processes failed here."""
+    context = multiprocessing.get_context("fork")  # fast to start, so that the six really meet
+    errors: Queue[str] = context.Queue()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # Python 3.12+ warns about fork in a threaded process
+        for attempt in range(100):
+            url = f"sqlite:///{tmp_path / f'new-{attempt}.sqlite3'}"
+            barrier = context.Barrier(6)
+            processes = [context.Process(target=_connect_at_once, args=(url, barrier, errors)) for _ in range(6)]
+            for process in processes:
+                process.start()
+            for process in processes:
+                process.join(timeout=60)
+    failures = []
+    while not errors.empty():
+        failures.append(errors.get())
+    assert failures == []
