@@ -116,10 +116,13 @@ def put_job(
     first_run: datetime | None = None,
 ) -> datetime:
     """Add or replace job ``key`` calling ``func(arg)``; its next run. A job whose trigger did not
-    change keeps its next run (past or not: a late one runs once, coalesced); a new one starts at
-    ``first_run`` if given; any other at the trigger's next firing."""
-    if job is not None and str(job.trigger) == str(trigger) and job.next_run_time is not None:
-        next_run: datetime = job.next_run_time
+    change keeps its next run (past or not: a late one runs once, coalesced), and so does one whose next run
+    was missed while no daemon ran, whatever its new trigger (a crawl that adapted the interval as the daemon
+    stopped must not cost the catch-up); a new one starts at ``first_run`` if given; any other at the
+    trigger's next firing."""
+    stored = job.next_run_time if job is not None else None
+    if job is not None and stored is not None and (str(job.trigger) == str(trigger) or stored <= now):
+        next_run: datetime = stored
     elif job is None and first_run is not None:
         next_run = first_run
     else:

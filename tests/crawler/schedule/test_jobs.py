@@ -19,8 +19,10 @@ from crawler.schedule.jobs import (
     check_schedules,
     job_id,
     make_scheduler,
+    put_job,
     sync_jobs,
 )
+from crawler.schedule.policy import make_trigger
 from crawler.sources import Source, parse_sources
 from storage import Database
 from storage.schedules import job_next_run_times
@@ -89,6 +91,34 @@ def test_jobs_follow_the_sources_and_keep_their_next_run_across_restarts(databas
         sync_jobs(scheduler, sources[:1], {"a": 7200.0}, None)
         (job,) = scheduler.get_jobs()
         assert (job.next_run_time - datetime.now(UTC)).total_seconds() > 7000
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+def test_a_run_missed_while_no_daemon_ran_stays_due_whatever_the_new_interval(database: Database) -> None:
+    """A crawl that adapts its source's interval as the daemon stops leaves the job store with the old trigger:
+    at the restart, the new trigger must not cost the catch-up of the runs missed in between."""
+    source = parse_sources(SOURCES)[0]
+    now = datetime.now(UTC)
+    missed = now - timedelta(minutes=20)
+    scheduler = paused_scheduler(database)
+    try:
+        scheduler.add_job(CRAWL_JOB, trigger=make_trigger(source, 1800.0), args=[source.name], id=job_id(source.name))
+        stored = scheduler.get_job(job_id(source.name))
+        stored.next_run_time = (
+            missed  # as the job store holds it after the daemon was down (not modify_job: that runs it)
+        )
+        next_run = put_job(
+            scheduler, job_id(source.name), CRAWL_JOB, source.name, make_trigger(source, 900.0), stored, now
+        )
+        assert next_run == missed
+        assert str(scheduler.get_job(job_id(source.name)).trigger) == "interval[0:15:00]"
+        # a next run still to come moves to the new trigger's first firing
+        stored.next_run_time = now + timedelta(minutes=20)
+        next_run = put_job(
+            scheduler, job_id(source.name), CRAWL_JOB, source.name, make_trigger(source, 3600.0), stored, now
+        )
+        assert (next_run - now).total_seconds() > 3000
     finally:
         scheduler.shutdown(wait=False)
 
