@@ -46,12 +46,15 @@ def dialect_of(session: Session) -> str:
 
 @cache
 def insert_in(dialect: str, model: type) -> Any:
-    """An INSERT into ``model`` in ``dialect``. Statements are immutable: one made once, executed with its values
-    as parameters, serves every call (building an upsert for each row cost more than running it)."""
+    """An INSERT into ``model``'s table in ``dialect``. Statements are immutable: one made once, executed with its
+    values as parameters, serves every call (building an upsert for each row cost more than running it). A Core
+    statement on the table, not an ORM one on the class: the ORM's bulk insert costs twice as much a statement
+    and adds nothing to rows given as column values (0.142 against 0.068 ms for 32 story bands)."""
+    table = model.__table__  # type: ignore[attr-defined]
     if dialect == "sqlite":
-        return sqlite.insert(model)
+        return sqlite.insert(table)
     if dialect == "postgresql":
-        return postgresql.insert(model)
+        return postgresql.insert(table)
     raise NotImplementedError(f"database dialect {dialect!r} is not supported (use SQLite or PostgreSQL)")
 
 

@@ -8,13 +8,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import case, delete, func, insert, select, text, update
+from sqlalchemy import Table, case, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from storage.models import Article, Source, Story, StoryBand, utcnow
 from storage.repository import dialect_of, insert_in
+
+#: The tables written for every new article, in Core statements: an ORM-enabled UPDATE on the class first looks
+#: for the rows among the session's objects, for nothing here (0.31 against 0.19 ms a new story).
+_ARTICLES = cast(Table, Article.__table__)
+_STORIES = cast(Table, Story.__table__)
 
 #: The PostgreSQL advisory-lock keys that serialise story assignment between processes ("AI4S", 2).
 STORY_LOCK_KEYS = (0x41493453, 2)
@@ -62,7 +67,7 @@ def save_fingerprint(
     session: Session, article_id: int, minhash: bytes, shingles: int, band_keys: Iterable[int]
 ) -> None:
     """Store an article's signature and its band keys in the index."""
-    session.execute(update(Article).where(Article.id == article_id).values(minhash=minhash, shingles=shingles))
+    session.execute(update(_ARTICLES).where(_ARTICLES.c.id == article_id).values(minhash=minhash, shingles=shingles))
     rows = [{"band_key": key, "article_id": article_id} for key in dict.fromkeys(band_keys)]
     if rows:  # executemany with one statement: compiled once and cached, not once per article
         session.execute(_band_insert(dialect_of(session)), rows)
@@ -78,9 +83,9 @@ def start_story(session: Session, article_id: int, seen: datetime | None = None)
     """A new story with ``article_id`` as its only copy; returns the story id."""
     seen = seen or utcnow()
     story_id = session.execute(
-        insert(Story).values(first_seen=seen, last_seen=seen, copies=1).returning(Story.id)
+        insert(_STORIES).values(first_seen=seen, last_seen=seen, copies=1).returning(_STORIES.c.id)
     ).scalar_one()
-    session.execute(update(Article).where(Article.id == article_id).values(story_id=story_id))
+    session.execute(update(_ARTICLES).where(_ARTICLES.c.id == article_id).values(story_id=story_id))
     return story_id
 
 
