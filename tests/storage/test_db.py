@@ -13,6 +13,7 @@ from sqlalchemy import inspect, text
 
 from storage import Database, resolve_db_url
 from storage.db import DatabaseUnavailable, DatabaseUrlError, default_db_url, make_engine, probe_database
+from storage.searchtext import indexed_body
 
 
 def test_flag_overrides_environment_which_overrides_default(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -137,6 +138,9 @@ def test_a_database_made_by_an_older_release_is_upgraded_with_its_rows(db_url_an
         version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
     assert (row.url, row.text, row.relevance, bool(row.relevant)) == ("http://a/1", "body", None, True)
     assert version != "0001"
+    with Database(db_url_any) as upgraded, upgraded.engine.connect() as connection:
+        indexed = connection.execute(text("SELECT article_id, title, body FROM article_search")).all()
+    assert [tuple(row) for row in indexed] == [(1, *indexed_body("t", "body"))]  # the old article is searchable
 
 
 def _connect_at_once(url: str, barrier: Barrier, errors: Queue[str]) -> None:

@@ -1,6 +1,7 @@
 """article search: the searched form of each article's title and text (article_search), indexed for
 substring search: an FTS5 trigram table kept by triggers on SQLite, a pg_trgm GIN index on PostgreSQL;
-filled here for the articles already stored
+the articles already stored are indexed by 0014, which fills the index in the form the search reads now
+(filling it here too indexed every article twice on an upgrade through both)
 
 Revision ID: 0011
 Revises: 0010
@@ -12,15 +13,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from storage.searchtext import indexed_body
-
 revision = "0011"
 down_revision = "0010"
 branch_labels = None
 depends_on = None
-
-#: Articles read and indexed per statement while filling the index.
-BATCH = 500
 
 SQLITE_INDEX = (
     "CREATE VIRTUAL TABLE article_search_fts USING fts5("
@@ -51,26 +47,6 @@ def upgrade() -> None:
     bind = op.get_bind()
     for statement in SQLITE_INDEX if bind.dialect.name == "sqlite" else POSTGRESQL_INDEX:
         op.execute(statement)
-    _fill(bind)
-
-
-def _fill(bind: sa.Connection) -> None:
-    """Index every stored article, in batches by id."""
-    articles = sa.table("articles", sa.column("id"), sa.column("title"), sa.column("text"))
-    search = sa.table("article_search", sa.column("article_id"), sa.column("title"), sa.column("body"))
-    last_id = 0
-    while rows := bind.execute(
-        sa.select(articles.c.id, articles.c.title, articles.c.text)
-        .where(articles.c.id > last_id)
-        .order_by(articles.c.id)
-        .limit(BATCH)
-    ).all():
-        values = []
-        for article_id, title, text in rows:
-            title_form, body = indexed_body(title, text)
-            values.append({"article_id": article_id, "title": title_form, "body": body})
-        bind.execute(sa.insert(search), values)
-        last_id = rows[-1][0]
 
 
 def downgrade() -> None:

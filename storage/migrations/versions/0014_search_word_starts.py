@@ -1,6 +1,6 @@
 """search at word starts: the index holds each article's text with punctuation as spaces and a space opening
 every Latin word (a Latin term matches at word starts, and a two-letter one can use the trigram index); the
-index of the articles already stored is filled again in that form
+index of the articles already stored is filled (again, for a database made at 0011 to 0013) in that form
 
 Revision ID: 0014
 Revises: 0013
