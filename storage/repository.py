@@ -10,9 +10,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -44,13 +44,18 @@ def dialect_of(session: Session) -> str:
     return session.get_bind().dialect.name
 
 
+def table_of(model: type) -> Table:
+    """The Core table of the mapped class ``model``: what a statement written for every stored page targets (an
+    ORM statement on the class costs about twice as much and adds nothing to rows given as column values)."""
+    return cast(Table, model.__table__)  # type: ignore[attr-defined]
+
+
 @cache
 def insert_in(dialect: str, model: type) -> Any:
-    """An INSERT into ``model``'s table in ``dialect``. Statements are immutable: one made once, executed with its
-    values as parameters, serves every call (building an upsert for each row cost more than running it). A Core
-    statement on the table, not an ORM one on the class: the ORM's bulk insert costs twice as much a statement
-    and adds nothing to rows given as column values (0.142 against 0.068 ms for 32 story bands)."""
-    table = model.__table__  # type: ignore[attr-defined]
+    """An INSERT into ``model``'s table (:func:`table_of`) in ``dialect``. Statements are immutable: one made once,
+    executed with its values as parameters, serves every call (building an upsert for each row cost more than
+    running it). The ORM's bulk insert on the class cost 0.142 ms for 32 story bands, this one 0.068 ms."""
+    table = table_of(model)
     if dialect == "sqlite":
         return sqlite.insert(table)
     if dialect == "postgresql":

@@ -8,18 +8,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, case, delete, func, insert, select, text, update
+from sqlalchemy import case, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from storage.models import Article, Source, Story, StoryBand, utcnow
-from storage.repository import dialect_of, insert_in
+from storage.repository import dialect_of, insert_in, table_of
 
 #: The tables written for every new article, in Core statements: an ORM-enabled UPDATE on the class first looks
 #: for the rows among the session's objects, for nothing here (0.31 against 0.19 ms a new story).
-_ARTICLES = cast(Table, Article.__table__)
-_STORIES = cast(Table, Story.__table__)
+_ARTICLES = table_of(Article)
+_STORIES = table_of(Story)
 
 #: The PostgreSQL advisory-lock keys that serialise story assignment between processes ("AI4S", 2).
 STORY_LOCK_KEYS = (0x41493453, 2)
@@ -92,14 +92,15 @@ def start_story(session: Session, article_id: int, seen: datetime | None = None)
 def join_story(session: Session, article_id: int, story_id: int, seen: datetime | None = None) -> None:
     """Make ``article_id`` (first seen at ``seen``, by default now) a copy of story ``story_id``."""
     seen = seen or utcnow()
-    session.execute(update(Article).where(Article.id == article_id).values(story_id=story_id))
+    session.execute(update(_ARTICLES).where(_ARTICLES.c.id == article_id).values(story_id=story_id))
+    stories = _STORIES.c
     session.execute(
-        update(Story)
-        .where(Story.id == story_id)
+        update(_STORIES)
+        .where(stories.id == story_id)
         .values(
-            copies=Story.copies + 1,
-            first_seen=case((Story.first_seen > seen, seen), else_=Story.first_seen),
-            last_seen=case((Story.last_seen < seen, seen), else_=Story.last_seen),
+            copies=stories.copies + 1,
+            first_seen=case((stories.first_seen > seen, seen), else_=stories.first_seen),
+            last_seen=case((stories.last_seen < seen, seen), else_=stories.last_seen),
         )
     )
 

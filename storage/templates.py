@@ -11,13 +11,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import Source, TemplateBlock, utcnow
-from storage.repository import dialect_of, insert_in
+from storage.repository import dialect_of, insert_in, table_of
 
 #: A kept sample of a block is cut to this many characters.
 SAMPLE_CHARS = 200
@@ -72,8 +72,13 @@ def count_blocks(
         elif row.pending:  # it is template from now on: the articles that held it before are cleaned again
             to_clean.update(dict.fromkeys(int(held) for held in row.pending.split(",") if held))
             pending, sample = None, (samples or {}).get(key, "")[:SAMPLE_CHARS] or None
-        values = {"key_source_id": source_id, "key_block_key": key, "pages": pages, "pending": pending}
-        values["last_seen"] = now
+        values = {
+            "key_source_id": source_id,
+            "key_block_key": key,
+            "pages": pages,
+            "pending": pending,
+            "last_seen": now,
+        }
         if sample:
             values["sample"] = sample
         updates.append(values)
@@ -100,7 +105,7 @@ def count_blocks(
     return list(to_clean)
 
 
-_BLOCKS = cast(Table, TemplateBlock.__table__)
+_BLOCKS = table_of(TemplateBlock)
 
 
 @cache

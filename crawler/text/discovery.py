@@ -24,7 +24,7 @@ from io import BytesIO
 from typing import NamedTuple
 
 from crawler.text.addresses import AddressPolicy, Refusal
-from crawler.text.feeds import FeedError, parse_sitemap, read_feed, sitemaps_in_robots
+from crawler.text.feeds import Entry, FeedError, parse_sitemap, read_feed, sitemaps_in_robots
 from crawler.text.links import is_fetchable_link, is_pagination, looks_like_article
 from crawler.text.urls import url_host
 
@@ -171,11 +171,17 @@ def discover_feed(body: bytes, url: str, scope: Scope) -> Discovery:
     except FeedError as exc:
         return Discovery(unreadable=str(exc))
     allowed, refused = scope.judge(entry.url for entry in feed.entries)
-    first_published = {entry.url: entry.first_published for entry in feed.entries}
-    articles = tuple(ArticleLink(url, "feed", first_published.get(url)) for url in allowed)
+    articles = _article_links(allowed, feed.entries, "feed")
     return Discovery(
         articles, poll_hint=feed.poll_hint, summary=f"lists {len(feed.entries)} items", refused=tuple(refused)
     )
+
+
+def _article_links(allowed: Iterable[str], entries: Iterable[Entry], via: str) -> tuple[ArticleLink, ...]:
+    """The ``allowed`` URLs of a feed's or sitemap's ``entries`` as candidate articles found through ``via``,
+    each with the first publication its entry gives."""
+    first_published = {entry.url: entry.first_published for entry in entries}
+    return tuple(ArticleLink(url, via, first_published.get(url)) for url in allowed)
 
 
 def discover_robots(body: bytes, url: str, scope: Scope) -> Discovery:
@@ -202,8 +208,7 @@ def discover_sitemap(body: bytes, url: str, scope: Scope, depth: int = 0) -> Dis
     summary = f"lists {len(sitemap.children)} {'sitemaps' if sitemap.is_index else 'pages'}"
     allowed, refused = scope.judge(entry.url for entry in sitemap.children)
     if not sitemap.is_index:
-        first_published = {entry.url: entry.first_published for entry in sitemap.children}
-        pages = tuple(ArticleLink(page, "sitemap", first_published.get(page)) for page in allowed)
+        pages = _article_links(allowed, sitemap.children, "sitemap")
         return Discovery(pages, summary=summary, refused=tuple(refused))
     if depth >= scope.max_sitemap_depth:
         return Discovery(summary=summary)

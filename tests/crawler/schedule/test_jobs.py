@@ -99,25 +99,20 @@ def test_a_run_missed_while_no_daemon_ran_stays_due_whatever_the_new_interval(da
     """A crawl that adapts its source's interval as the daemon stops leaves the job store with the old trigger:
     at the restart, the new trigger must not cost the catch-up of the runs missed in between."""
     source = parse_sources(SOURCES)[0]
-    now = datetime.now(UTC)
+    key, now = job_id(source.name), datetime.now(UTC)
     missed = now - timedelta(minutes=20)
     scheduler = paused_scheduler(database)
     try:
-        scheduler.add_job(CRAWL_JOB, trigger=make_trigger(source, 1800.0), args=[source.name], id=job_id(source.name))
-        stored = scheduler.get_job(job_id(source.name))
-        stored.next_run_time = (
-            missed  # as the job store holds it after the daemon was down (not modify_job: that runs it)
-        )
-        next_run = put_job(
-            scheduler, job_id(source.name), CRAWL_JOB, source.name, make_trigger(source, 900.0), stored, now
-        )
+        scheduler.add_job(CRAWL_JOB, trigger=make_trigger(source, 1800.0), args=[source.name], id=key)
+        stored = scheduler.get_job(key)
+        # as the job store holds it after the daemon was down (not modify_job: that runs it)
+        stored.next_run_time = missed
+        next_run = put_job(scheduler, key, CRAWL_JOB, source.name, make_trigger(source, 900.0), stored, now)
         assert next_run == missed
-        assert str(scheduler.get_job(job_id(source.name)).trigger) == "interval[0:15:00]"
+        assert str(scheduler.get_job(key).trigger) == "interval[0:15:00]"
         # a next run still to come moves to the new trigger's first firing
         stored.next_run_time = now + timedelta(minutes=20)
-        next_run = put_job(
-            scheduler, job_id(source.name), CRAWL_JOB, source.name, make_trigger(source, 3600.0), stored, now
-        )
+        next_run = put_job(scheduler, key, CRAWL_JOB, source.name, make_trigger(source, 3600.0), stored, now)
         assert (next_run - now).total_seconds() > 3000
     finally:
         scheduler.shutdown(wait=False)
