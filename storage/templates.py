@@ -72,13 +72,7 @@ def count_blocks(
         elif row.pending:  # it is template from now on: the articles that held it before are cleaned again
             to_clean.update(dict.fromkeys(int(held) for held in row.pending.split(",") if held))
             pending, sample = None, (samples or {}).get(key, "")[:SAMPLE_CHARS] or None
-        values = {
-            "key_source_id": source_id,
-            "key_block_key": key,
-            "pages": pages,
-            "pending": pending,
-            "last_seen": now,
-        }
+        values = {"b_source_id": source_id, "b_block_key": key, "pages": pages, "pending": pending, "last_seen": now}
         if sample:
             values["sample"] = sample
         updates.append(values)
@@ -110,12 +104,13 @@ _BLOCKS = table_of(TemplateBlock)
 
 @cache
 def _count_update(columns: tuple[str, ...]) -> Any:
-    """An UPDATE of one counted block, found by its primary key (``key_source_id``, ``key_block_key``), setting
-    the other ``columns`` of the values it is run with: a Core statement, cheaper than the ORM's bulk update."""
+    """An UPDATE of one counted block, found by its primary key (bound as ``b_source_id`` and ``b_block_key``, as
+    SQLAlchemy's documentation names a key bound apart from the columns set), setting the other ``columns`` of the
+    values it is run with: a Core statement, cheaper than the ORM's bulk update."""
     statement = update(_BLOCKS).where(
-        _BLOCKS.c.source_id == bindparam("key_source_id"), _BLOCKS.c.block_key == bindparam("key_block_key")
+        _BLOCKS.c.source_id == bindparam("b_source_id"), _BLOCKS.c.block_key == bindparam("b_block_key")
     )
-    return statement.values({name: bindparam(name) for name in columns if not name.startswith("key_")})
+    return statement.values({name: bindparam(name) for name in columns if not name.startswith("b_")})
 
 
 @cache
