@@ -72,6 +72,8 @@ MAX_PAGE_BYTES = 1_000_000
 MIN_ENGLISH_RATIO = 0.08
 #: Delay of the slow feedsite article, in seconds (well under a 10 s download timeout).
 SLOW_DELAY = 2.0
+#: How long :meth:`NewsWeb.slow_articles` holds the article requests past its ``hold_after``, in seconds.
+HOLD_DELAY = 60.0
 #: Articles per listing page on the listing site.
 PER_PAGE = 6
 #: How many of the newest sitemapsite articles go into the Google News sitemap.
@@ -1109,11 +1111,28 @@ class NewsWeb(LoopbackWeb):
             if bare_path(record.path) in paths[name]
         ]
 
-    def slow_articles(self, seconds: float) -> None:
-        """Answer every article page ``seconds`` later than usual (0 for the usual speed)."""
+    def slow_articles(self, seconds: float, hold_after: int | None = None) -> None:
+        """Answer every article page ``seconds`` later than usual (0 for the usual speed).
+
+        With ``hold_after``, only the first ``hold_after`` article requests from now on get that
+        delay; every later one is held for :data:`HOLD_DELAY`, so a crawl is certain to be still
+        running (and not yet finished) when a test interrupts it.
+        """
+        answered = 0
+        lock = threading.Lock()
+
+        def delay(record: RequestRecord, paths: set[str]) -> float:
+            nonlocal answered
+            if bare_path(record.path) not in paths:
+                return 0.0
+            with lock:
+                answered += 1
+                held = hold_after is not None and answered > hold_after
+            return HOLD_DELAY if held else seconds
+
         for site in self._sites:
             paths = site.article_paths  # the live set: articles published later are slow too
-            site.site.extra_delay = lambda record, paths=paths: seconds if bare_path(record.path) in paths else 0.0  # type: ignore[misc]
+            site.site.extra_delay = lambda record, paths=paths: delay(record, paths)  # type: ignore[misc]
 
     def servers(self) -> Iterable[LocalSite]:
         """The servers of its sites."""

@@ -129,7 +129,7 @@ def test_kill_9_mid_crawl_then_restart_loses_and_duplicates_nothing(
     sources = write_sources(tmp_path / "sources.toml", web, "2s", keep=lambda n: n == "sitemapsite")
     db_path = tmp_path / "corpus.sqlite3"
     db_url = f"sqlite:///{db_path}"
-    web.slow_articles(0.4)
+    web.slow_articles(0.4, hold_after=5)  # 5 of its 9 articles come; the rest wait until the kill
     daemon = DaemonProcess(tmp_path, sources, db_url)
     daemons.append(daemon)
     wait_until(lambda: len(stored_urls(db_url)) >= 3, 120, "a few articles stored by the first crawl", daemon)
