@@ -46,6 +46,10 @@ logger = logging.getLogger(__name__)
 #: The most pages (and failures) stored in one transaction: bounds what a kill can make the next crawl fetch again.
 STORE_BATCH_MAX = 64
 
+#: A store: run in a transaction (perhaps again, after a rollback), it returns the crawl counters (stat keys) it
+#: adds, counted only once its transaction is committed.
+Store = Callable[["Session"], list[str]]
+
 #: Outcomes of a fetched page that are failures to fetch it (tried again at the next crawl), not final answers.
 RETRIABLE_OUTCOMES = frozenset({"http_error", "network_error"})
 
@@ -131,10 +135,9 @@ def _fingerprinted_as_cleaned(item: ExtractedPage, cleaning: NewTextCleaning) ->
     )
 
 
-def _run_all(stores: list[Callable[[Session], None]], session: Session) -> None:
-    """Run every store of a batch in ``session``'s transaction, in order."""
-    for store in stores:
-        store(session)
+def _run_all(stores: list[Store], session: Session) -> list[list[str]]:
+    """Run every store of a batch in ``session``'s transaction, in order; the counters of each."""
+    return [store(session) for store in stores]
 
 
 class StorePipeline:
@@ -147,7 +150,7 @@ class StorePipeline:
         self.context = context
         self.scorer = RelevanceScorer(context.config.profile)
         #: Stores waiting for the next transaction, each with the future its item awaits.
-        self.waiting: list[tuple[Callable[[Session], None], asyncio.Future[None]]] = []
+        self.waiting: list[tuple[Store, asyncio.Future[None]]] = []
         self.flusher: asyncio.Task[None] | None = None
 
     @classmethod
@@ -167,8 +170,8 @@ class StorePipeline:
             await self._stored(lambda session: self._store_page(session, item))
         return item
 
-    async def _stored(self, store: Callable[[Session], None]) -> None:
-        """Run ``store`` in the next transaction; return once that transaction is committed."""
+    async def _stored(self, store: Store) -> None:
+        """Run ``store`` in the next transaction; return once that transaction is committed and counted."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.waiting.append((store, done))
         if self.flusher is None or self.flusher.done():
@@ -180,24 +183,31 @@ class StorePipeline:
         while self.waiting:
             batch, self.waiting = self.waiting[:STORE_BATCH_MAX], self.waiting[STORE_BATCH_MAX:]
             try:
-                await self.context.write(partial(_run_all, [store for store, _ in batch]))
+                counted = await self.context.write(partial(_run_all, [store for store, _ in batch]))
             except Exception:  # noqa: BLE001 - one page's failure must not lose the others: each alone again
                 await self._one_by_one(batch)
             else:
-                for _, done in batch:
+                for (_, done), counters in zip(batch, counted, strict=True):
+                    self._count(counters)
                     done.set_result(None)
 
-    async def _one_by_one(self, batch: list[tuple[Callable[[Session], None], asyncio.Future[None]]]) -> None:
+    async def _one_by_one(self, batch: list[tuple[Store, asyncio.Future[None]]]) -> None:
         """Run each store of a failed batch in a transaction of its own; the failing ones fail their item."""
         for store, done in batch:
             try:
-                await self.context.write(store)
+                counters = await self.context.write(store)
             except Exception as exc:  # noqa: BLE001 - handed to the item that awaits it
                 done.set_exception(exc)
             else:
+                self._count(counters)
                 done.set_result(None)
 
-    def _record_failure(self, session: Session, failure: FetchFailure) -> None:
+    def _count(self, counters: list[str]) -> None:
+        """Add one to each of a committed store's counters."""
+        for key in counters:
+            self.stats.inc_value(key)
+
+    def _record_failure(self, session: Session, failure: FetchFailure) -> list[str]:
         record_fetch(
             session,
             source=failure.source,
@@ -208,9 +218,12 @@ class StorePipeline:
             error=failure.error,
             source_id=self.context.source_ids.get(failure.source),
         )
+        return []  # counted when the fetch failed
 
-    def _store_page(self, session: Session, item: ExtractedPage) -> None:
+    def _store_page(self, session: Session, item: ExtractedPage) -> list[str]:
+        """Store a page's article (or why it has none) and its URLs; the counters it adds."""
         page, result = item.page, item.result
+        counters: list[str] = []
         source_id = self.context.source_ids.get(page.source) or ensure_source(session, page.source)
         if isinstance(result, ExtractedArticle):
             # Reads first, writes after: on SQLite the write lock is taken only for the writes.
@@ -246,17 +259,18 @@ class StorePipeline:
                 self._learn_template(session, page.source, source_id, stored.article_id, blocks)
                 hints = self.context.template_hints
                 hints[page.source] = hints.get(page.source, frozenset()) | cleaning.shared
-                self._assign_story(session, stored.article_id, found, page.source)
-            self.stats.inc_value(stat_key(page.source, "new_articles" if stored.created else "duplicates"))
+                if self._assign_story(session, stored.article_id, found, page.source):
+                    counters.append(stat_key(page.source, "copies"))
+            counters.append(stat_key(page.source, "new_articles" if stored.created else "duplicates"))
             if stored.created and not relevance.relevant:
-                self.stats.inc_value(stat_key(page.source, "off_topic"))
+                counters.append(stat_key(page.source, "off_topic"))
         else:
             outcome, article_id, error = result.outcome, None, result.reason
             if outcome in RETRIABLE_OUTCOMES:  # fetched, but not readable: a failed fetch, not a page without article
-                self.stats.inc_value(stat_key(page.source, "errors"))
+                counters.append(stat_key(page.source, "errors"))
                 logger.warning("Source %s: %s not stored: %s", page.source, page.url, result.reason)
             else:
-                self.stats.inc_value(stat_key(page.source, "not_articles"))
+                counters.append(stat_key(page.source, "not_articles"))
                 logger.info("Source %s: %s is not an article: %s", page.source, page.url, result.reason)
         for url in dict.fromkeys((page.requested_url, page.url)):
             record_fetch(
@@ -270,6 +284,7 @@ class StorePipeline:
                 article_id=article_id,
                 source_id=source_id,
             )
+        return counters
 
     def _learn_template(
         self, session: Session, source: str, source_id: int, article_id: int, blocks: KeyedBlocks
@@ -294,11 +309,10 @@ class StorePipeline:
         kept = PageToKeep(compressed, page.url, page.content_type, page.header_charset, EXTRACTOR)
         keep_page(session, article_id, kept)
 
-    def _assign_story(self, session: Session, article_id: int, fp: Fingerprint | None, source: str) -> None:
-        """Put a new article into its story; count and log it when it is a copy of an earlier one."""
+    def _assign_story(self, session: Session, article_id: int, fp: Fingerprint | None, source: str) -> bool:
+        """Put a new article into its story; log it and say so when it is a copy of an earlier one."""
         assignment = assign_story(session, article_id, fp)
         if assignment.joined:
-            self.stats.inc_value(stat_key(source, "copies"))
             logger.info(
                 "Source %s: article %d is a copy in story %d (similarity %.2f)",
                 source,
@@ -306,3 +320,4 @@ class StorePipeline:
                 assignment.story_id,
                 assignment.similarity,
             )
+        return assignment.joined

@@ -131,6 +131,32 @@ def test_a_failed_fetch_is_remembered_to_be_tried_again(tmp_path: Path) -> None:
         assert retriable_urls(session, ["alpha"], max_attempts=5) == [(url, "alpha")]
 
 
+def test_a_store_that_fails_in_a_shared_transaction_loses_and_double_counts_nothing(tmp_path: Path) -> None:
+    # Three items reach the database together, in one transaction; the failure's status does not fit an SQLite
+    # integer, so that transaction rolls back and each store runs again in a transaction of its own.
+    config = make_config(tmp_path)
+    first = _extracted("Machine learning predicts new catalysts")
+    second_url = MOVED_TO.replace("catalysts", "proteins")
+    second = _extracted("Deep learning folds proteins for AI for Science")
+    second = replace(second, page=replace(second.page, url=second_url, requested_url=second_url))
+    unstorable = FetchFailure("alpha", "http://127.0.0.40:8040/2025/06/02/odd.html", "http_error", 2**70, "HTTP ?")
+
+    async def together(store: StorePipeline) -> list[Any]:
+        items = (first, unstorable, second)
+        return await asyncio.gather(*(store.process_item(item) for item in items), return_exceptions=True)
+
+    with open_crawl(config) as crawler:
+        results = asyncio.run(together(StorePipeline.from_crawler(crawler)))
+        counted = {name: crawler.stats.get_value(stat_key("alpha", name)) for name in ("new_articles", "duplicates")}
+    assert results[0] is first and results[2] is second and isinstance(results[1], OverflowError)
+    assert counted == {"new_articles": 2, "duplicates": None}
+    with corpus(config) as session:
+        stored = set(session.execute(select(Article.canonical_url)).scalars())
+        fetched = set(session.execute(select(FetchedUrl.canonical_url)).scalars())
+    assert stored == {canonical_url(MOVED_TO), canonical_url(second_url)}
+    assert fetched == {canonical_url(REQUESTED), canonical_url(MOVED_TO), canonical_url(second_url)}
+
+
 def test_an_entry_poll_is_handed_to_the_crawl_context(tmp_path: Path) -> None:
     config: Config = make_config(tmp_path)
     poll = EntryPoll("alpha", "http://127.0.0.40:8040/rss.xml", 200, changed=True, etag='"v1"')
