@@ -577,6 +577,8 @@ def sources_discover(
     from crawler.discover.sourcefile import add_source, source_block
     from crawler.sources import SourcesError
 
+    if name is not None and len(urls) > 1:
+        raise _fail(f"--name names one source, and {len(urls)} URLs were given: discover them one at a time")
     path = _load_config(sources_file=sources, needs=()).sources_file
     unusable = 0
     for url in urls:

@@ -131,6 +131,17 @@ def test_write_adds_the_source_and_keeps_the_comments(web: DiscoverWeb, tmp_path
     assert path.read_text(encoding="utf-8") == text
 
 
+def test_one_name_for_several_outlets_is_refused_before_anything_is_asked(web: DiscoverWeb, tmp_path: Path) -> None:
+    path = tmp_path / "sources.toml"
+    sites = [web.site("conventional"), web.site("alternate")]
+    asked_before = [len(site.server.log) for site in sites]
+    result = ai4s_in_process(
+        "sources", "discover", *(site.home for site in sites), "--sources", str(path), "--write", "--name", "one"
+    )
+    assert result.returncode == 2 and "--name names one source, and 2 URLs were given" in result.stderr
+    assert not path.exists() and [len(site.server.log) for site in sites] == asked_before
+
+
 def stored_urls(db_url: str) -> set[str]:
     with Database(db_url) as database, database.session() as session:
         return set(session.execute(select(Article.url)).scalars())
