@@ -176,6 +176,8 @@ def crawl(
     _check_corpus(config.db_url)  # a database that cannot be opened stops the crawl before Scrapy starts
     with CrawlProgress(_stderr(), config.source_names) as progress:
         report = run_crawl(config, log_level=log_level.upper(), log_file=log_file, on_progress=progress.update)
+    if report.failure:  # nothing was crawled: no table, the reason
+        raise _fail(report.failure, code=1)
     title = f"crawl run {report.run_id}: {report.status}"
     _stdout().print(summary_table(report.counts, title))
     if report.status == RunStatus.FAILED:

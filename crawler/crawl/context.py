@@ -128,6 +128,7 @@ class CrawlContext:
         self.skipped: dict[str, str] = {}
         self.run_id: int | None = None
         self.status: str | None = None  # set when the run is closed
+        self.failure: str | None = None  # why the crawl could not start, if it could not
         self.source_ids: dict[str, int] = {}
         #: Hashes of the canonical URLs the corpus needs no fetch of again: read as the crawl started, and the
         #: article pages this crawl found behind links that looked like listings (:meth:`note_article_pages`).
@@ -180,8 +181,10 @@ class CrawlContext:
         corpus; a failure closes the spider (reason :data:`CONTEXT_FAILED`) before anything is fetched."""
         try:
             self.open()
-        except Exception:
-            logger.exception("The crawl could not start")
+        except Exception as exc:
+            self.failure = f"the crawl could not start: {(str(exc).strip().splitlines() or [type(exc).__name__])[0]}"
+            logger.error("%s", self.failure[0].upper() + self.failure[1:])
+            logger.debug("The crawl could not start", exc_info=True)
             raise CloseSpider(CONTEXT_FAILED) from None
         if not self.config.source_names and self.skipped:
             raise CloseSpider(CRAWL_SKIPPED)

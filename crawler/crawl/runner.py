@@ -55,12 +55,14 @@ def download_failures_at_debug() -> Iterator[None]:
 
 @dataclass
 class CrawlReport:
-    """How a crawl ended: its run id and status, the per-source counts, and Scrapy's stats."""
+    """How a crawl ended: its run id and status, the per-source counts, Scrapy's stats, and why it could not
+    start if it could not."""
 
     run_id: int | None
     status: str
     counts: list[SourceRunCounts]
     stats: dict[str, Any]
+    failure: str | None = None
 
 
 def build_settings(config: Config, log_level: str = "INFO", log_file: str | None = None) -> Settings:
@@ -128,4 +130,4 @@ def run_crawl(
     context = _context_of(crawler)
     if context is None:
         return CrawlReport(None, RunStatus.FAILED, [], stats)
-    return CrawlReport(context.run_id, context.status or RunStatus.FAILED, context.counts, stats)
+    return CrawlReport(context.run_id, context.status or RunStatus.FAILED, context.counts, stats, context.failure)

@@ -210,3 +210,14 @@ def test_a_crawl_of_unreachable_sources_prints_a_line_per_source_and_the_summary
     assert "[scrapy.downloadermiddlewares.retry] DEBUG: Gave up retrying" in text
     assert "[scrapy.downloadermiddlewares.robotstxt] DEBUG: Error downloading" in text
     assert "ERROR" not in text
+
+
+def test_a_crawl_that_cannot_start_says_why_on_the_terminal_even_with_a_log_file(tmp_path: Path) -> None:
+    sources = sources_file(tmp_path)
+    db = f"sqlite:///{tmp_path / 'c.sqlite3'}"
+    log = tmp_path / "crawl.log"
+    result = ai4s("crawl", "--sources", str(sources), "--db", db, "-s", "AI4S_RUN_ID=999", "--log-file", str(log))
+    assert result.returncode == 1
+    assert error_line(result) == "error: the crawl could not start: crawl run 999 does not exist or is not running"
+    assert result.stdout == ""  # no summary table of a crawl that never ran
+    assert "ERROR: The crawl could not start: crawl run 999 does not exist" in log.read_text(encoding="utf-8")

@@ -91,6 +91,7 @@ def test_a_run_that_cannot_be_adopted_closes_the_spider_before_anything_starts(t
     assert closing.value.reason == CONTEXT_FAILED
     context.spider_closed(CONTEXT_FAILED)
     assert context.run_id is None and context.status is None and context.counts == []
+    assert context.failure == "the crawl could not start: crawl run 99 does not exist or is not running"
     with corpus(config) as session:
         assert session.execute(select(func.count()).select_from(CrawlRun)).scalar_one() == 0
 
