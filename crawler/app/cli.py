@@ -307,21 +307,24 @@ def workers(
     broker_file: BrokerFileOption = None,
     broker: BrokerRefusedOption = None,
 ) -> None:
-    """Show the cluster: crawls waiting in the queue, each worker's running crawls and last heartbeat."""
+    """Show the cluster: crawls waiting in the queue, each worker's running crawls and last heartbeat, and the
+    idle workers (those that answer a ping)."""
     from crawler.app.tables import workers_table
-    from crawler.cluster.app import make_app, queue_length
+    from crawler.cluster.app import make_app, online_workers, queue_length
     from crawler.cluster.dispatch import HEARTBEAT_STALE
     from storage.cluster import queued_runs
 
     url = _broker(broker_file, broker, required=True)
     assert url is not None
+    app = make_app(url)
     try:
-        waiting: int | None = queue_length(make_app(url))
+        waiting: int | None = queue_length(app)
+        online: list[str] | None = online_workers(app)
     except Exception:  # an unreachable broker: the table says so, the workers' rows still show
-        waiting = None
+        waiting = online = None
     with _corpus(db) as database, database.session() as session:
         runs = queued_runs(session)
-    _stdout().print(workers_table(waiting, runs, HEARTBEAT_STALE))
+    _stdout().print(workers_table(waiting, runs, HEARTBEAT_STALE, online))
 
 
 @app.command()

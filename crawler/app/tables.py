@@ -270,8 +270,11 @@ def reprocess_table(report: ReprocessReport) -> Table:
     return table
 
 
-def workers_table(queue_length: int | None, runs: Sequence[QueuedRun], stale_after: float) -> Table:
-    """``ai4s workers``: the jobs waiting in the queue, and each worker's running crawls and last heartbeat."""
+def workers_table(
+    queue_length: int | None, runs: Sequence[QueuedRun], stale_after: float, online: Sequence[str] | None = None
+) -> Table:
+    """``ai4s workers``: the jobs waiting in the queue, each worker's running crawls and last heartbeat, and the
+    workers that answered a ping (``online``; ``None``: the broker could not be asked) with no crawl running."""
     now = datetime.now(UTC)
     waiting = "unknown (the broker is unreachable) crawls" if queue_length is None else plural(queue_length, "crawl")
     table = Table(title=f"cluster: {waiting} waiting in the queue", title_justify="left")
@@ -291,9 +294,14 @@ def workers_table(queue_length: int | None, runs: Sequence[QueuedRun], stale_aft
             describe_moment(last, now) if last else "never",
             "alive" if alive else "no heartbeat: gone? (its jobs run again elsewhere)",
         )
+    for worker in sorted(set(online or ()) - set(by_worker)):
+        table.add_row(worker, "none", "-", "idle (answered a ping)")
+    if online is None:
+        table.caption = "idle workers unknown: the broker could not be asked"
     unclaimed = [run for run in runs if run.worker is None]
     if unclaimed:
-        table.caption = f"sent, no worker yet: {', '.join(f'{run.source} (run {run.run_id})' for run in unclaimed)}"
+        sent = f"sent, no worker yet: {', '.join(f'{run.source} (run {run.run_id})' for run in unclaimed)}"
+        table.caption = f"{sent}\n{table.caption}" if table.caption else sent
     return table
 
 

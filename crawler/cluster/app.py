@@ -88,6 +88,16 @@ def queue_length(app: Celery) -> int:
         return int(connection.default_channel.client.llen(QUEUE))
 
 
+#: Seconds ``ai4s workers`` waits for the workers to answer its ping.
+PING_TIMEOUT = 1.0
+
+
+def online_workers(app: Celery, timeout: float = PING_TIMEOUT) -> list[str]:
+    """The names of the workers that answer a ping within ``timeout`` seconds (Celery's remote control), sorted."""
+    replies = app.control.ping(timeout=timeout) or []
+    return sorted({name for reply in replies for name in reply})
+
+
 def _task_ids(messages: Iterable[bytes | str | dict[str, object]]) -> set[str]:
     """The task ids of raw Celery messages (protocol 2: ``headers.id``)."""
     ids = set()

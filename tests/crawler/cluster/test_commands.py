@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 from crawler.cluster.app import CRAWL_TASK, make_app
 from storage import Database
 from storage.cluster import claim_queued_run, start_queued_run
-from tests.clustersupport import REDIS_PASSWORD, RedisServer
+from tests.clustersupport import REDIS_PASSWORD, Process, RedisServer
+from tests.crawler.schedule.daemons import wait_until
 from tests.crawler.support import ai4s_in_process
 from tests.databases import postgres_url, reset_postgres
 
@@ -41,3 +43,27 @@ def test_workers_shows_the_queue_and_each_workers_running_crawls(redis_server: R
     row = next(line for line in result.stdout.splitlines() if "w7@machine" in line)
     assert f"running-source (run {running})" in row and "alive" in row
     assert f"waiting-source (run {waiting})" in result.stdout  # sent, no worker yet
+
+
+def test_workers_shows_an_idle_worker_that_answers_and_forgets_it_once_stopped(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    db_url = postgres_url()
+    reset_postgres(db_url)
+    sources = tmp_path / "sources.toml"
+    sources.write_text('[[source]]\nname = "s00"\nfeeds = ["http://127.0.5.1:9/rss.xml"]\n', encoding="utf-8")
+    env = {"AI4S_BROKER_URL": redis_server.url}
+    worker = Process(
+        tmp_path / "worker.log", "worker", "--db", db_url, "--sources", str(sources), "--name", "idle9", env=env
+    )
+    name = f"idle9@{socket.gethostname()}"
+    try:
+        wait_until(lambda: "ready" in worker.log(), 120, "the worker to start")
+        result = ai4s_in_process("workers", "--db", db_url, env=env)
+        assert result.returncode == 0, result.stderr
+        row = next((line for line in result.stdout.splitlines() if name in line), None)
+        assert row is not None and "idle (answered a ping)" in row, result.stdout
+    finally:
+        worker.stop()
+    after = ai4s_in_process("workers", "--db", db_url, env=env)
+    assert after.returncode == 0 and name not in after.stdout
