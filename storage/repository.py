@@ -214,6 +214,19 @@ def known_url_hashes(session: Session) -> set[str]:
     return known
 
 
+def known_among(session: Session, canonical_urls: Iterable[str]) -> set[str]:
+    """Those of ``canonical_urls`` that need no fetching again (stored or found final), as the database has them
+    now: what another crawl stored after this one read :func:`known_url_hashes`."""
+    by_hash = {url_hash(url): url for url in canonical_urls}
+    if not by_hash:
+        return set()
+    keys = list(by_hash)
+    final = select(FetchedUrl.url_hash).where(FetchedUrl.url_hash.in_(keys), FetchedUrl.outcome.in_(TERMINAL_OUTCOMES))
+    found = set(session.execute(final).scalars())
+    found.update(session.execute(select(Article.url_hash).where(Article.url_hash.in_(keys))).scalars())
+    return {by_hash[key] for key in found}
+
+
 # -- crawl runs -------------------------------------------------------------------------
 def start_run(session: Session, sources: list[str], pid: int | None = None, host: str | None = None) -> int:
     """Create a ``running`` crawl-run row and return its id."""

@@ -3,8 +3,10 @@ crawls (two processes, maybe two machines), is fetched by one of them.
 
 Before an article request is scheduled, its canonical URL is claimed in the database for this crawl run
 (:func:`storage.claims.claim_urls`); a URL a live other crawl claimed is dropped here (counted as
-``ai4s/<source>/claimed_elsewhere``): that crawl stores it, and the next crawl knows it. The article links of
-one page are claimed in one statement, in the crawl context's database thread. Claims lapse after
+``ai4s/<source>/claimed_elsewhere``): that crawl stores it, and the next crawl knows it. A URL claimed and found
+stored (or answered for good) since this crawl started, by a crawl that has ended since, is dropped as known
+(``ai4s/<source>/skipped_known``): a crawl releases its claims only after it stored what it fetched. The
+article links of one page are claimed in one statement, in the crawl context's database thread. Claims lapse after
 ``AI4S_URL_CLAIM_TTL`` seconds, so those of a crawl that died free their URLs by themselves; a crawl that
 ends releases its own (:meth:`crawler.crawl.context.CrawlContext.close_run`).
 
@@ -25,10 +27,12 @@ from crawler.crawl.context import CrawlContext
 from crawler.crawl.requests import stat_key
 from crawler.text.urls import canonical_url
 from storage.claims import claim_urls
+from storage.repository import known_among
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Response
+    from sqlalchemy.orm import Session
 
 logger = logging.getLogger(__name__)
 
@@ -73,10 +77,19 @@ class UrlClaimMiddleware:
         if run_id is None:  # the crawl did not start: nothing to claim for
             return requests
         wanted = [(canonical_url(request.url), request.meta.get("ai4s_source", "?")) for request in requests]
-        claimed = await self.context.write(lambda session: claim_urls(session, wanted, run_id, self.ttl))
+
+        def claim_unknown(session: Session) -> tuple[set[str], set[str]]:
+            claimed = claim_urls(session, wanted, run_id, self.ttl)
+            return claimed, known_among(session, claimed)  # after the claim: see the module docstring
+
+        claimed, known = await self.context.write(claim_unknown)
         kept = []
         for request, (url, source) in zip(requests, wanted, strict=True):
-            if url in claimed:
+            if url in known:
+                self.context.note_article_pages(url)  # the known-URL filter drops its next links
+                self.stats.inc_value(stat_key(source, "skipped_known"))
+                logger.info("Source %s: %s not fetched: another crawl stored it since this one started", source, url)
+            elif url in claimed:
                 kept.append(request)
             else:
                 self.stats.inc_value(stat_key(source, CLAIMED_ELSEWHERE))

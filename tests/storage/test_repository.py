@@ -14,6 +14,7 @@ from storage.repository import (
     corpus_stats,
     finish_run,
     iter_articles,
+    known_among,
     known_url_hashes,
     record_fetch,
     run_counts,
@@ -101,6 +102,18 @@ def test_known_urls_are_the_final_outcomes_only(database: Database) -> None:
     with database.session() as session:
         known = known_url_hashes(session)
     assert known == {url_hash("http://a/1"), url_hash("http://a/2"), url_hash("http://a/3")}
+
+
+def test_known_among_names_the_given_urls_stored_or_answered_for_good(database: Database) -> None:
+    stored = "http://news.example/2024/05/01/a.html"
+    with database.session() as session, session.begin():
+        store_article(session, article(stored))
+        record_fetch(session, source="s", url="http://a/gone", canonical_url="http://a/gone", outcome="gone")
+        record_fetch(session, source="s", url="http://a/busy", canonical_url="http://a/busy", outcome="http_error")
+    asked = [stored, "http://a/gone", "http://a/busy", "http://a/never-seen"]
+    with database.session() as session:
+        assert known_among(session, asked) == {stored, "http://a/gone"}
+        assert known_among(session, []) == set()
 
 
 def test_a_retried_url_becomes_known_once_it_succeeds(database: Database) -> None:
