@@ -20,7 +20,6 @@ import os
 import socket
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
 
@@ -32,18 +31,18 @@ from crawler.corpus.templates import forget_rare_blocks_of_the_past, likely_temp
 from crawler.crawl.exclusive import lock_sources
 from crawler.crawl.fallback import FallbackChain
 from crawler.crawl.items import EntryPoll
+from crawler.crawl.known import KnownUrls
 from crawler.crawl.requests import OVER_BUDGET, stat_key
 from crawler.crawl.watchdog import PARENT_GONE
 from crawler.schedule.counts import describe_counts
 from crawler.schedule.supervise import process_alive
-from crawler.text.urls import canonical_url, url_host
+from crawler.text.urls import url_host
 from storage import Database
 from storage.advisory import AdvisoryLocks, supports_advisory_locks
 from storage.claims import release_claims, release_claims_of_gone_runs, release_claims_of_sources
 from storage.counters import ENTRY_COUNTERS, RUN_COUNTERS, SourceRunCounts
 from storage.db import ENV_DB
 from storage.entry_health import entry_health
-from storage.hashing import url_hash
 from storage.models import RunStatus
 from storage.polling import EntryPageState, load_entry_pages, save_entry_page
 from storage.repository import (
@@ -130,9 +129,8 @@ class CrawlContext:
         self.status: str | None = None  # set when the run is closed
         self.failure: str | None = None  # why the crawl could not start, if it could not
         self.source_ids: dict[str, int] = {}
-        #: Hashes of the canonical URLs the corpus needs no fetch of again: read as the crawl started, and the
-        #: article pages this crawl found behind links that looked like listings (:meth:`note_article_pages`).
-        self.known_urls: set[str] = set()
+        #: The pages the crawl needs no fetch of: what the corpus knew as it started, and the article pages found since.
+        self.known = KnownUrls()
         #: What the last poll of each entry page left, by URL hash.
         self.entry_pages: dict[str, EntryPageState] = {}
         #: Per source name, the blocks its next new article is likely to be cleaned of (read as the crawl started,
@@ -211,16 +209,18 @@ class CrawlContext:
             logger.info("%d URL claims of crawls that are gone dropped", dropped)
         # read after the locks: a crawl that waited for a host sees what the crawl before it stored
         with self.database.session() as session:
-            self.known_urls = known_url_hashes(session)
+            self.known = KnownUrls(known_url_hashes(session))
             hints = likely_template(session, self.source_ids.values())
             self.template_hints = {name: hints[source_id] for name, source_id in self.source_ids.items()}
-            self.entry_pages = self.without_known_articles(load_entry_pages(session, list(self.source_ids.values())))
+            self.entry_pages = self.known.without_known_articles(
+                load_entry_pages(session, list(self.source_ids.values()))
+            )
             self.pending_retries = retriable_urls(session, names, self.max_article_attempts)
             self.fallback_chain.load(entry_health(session, names))
         self.stats.set_value("ai4s/run_id", self.run_id)
         self.stats.set_value("ai4s/db_url", self.database.url)
         logger.info("Crawl run %d started on %s", self.run_id, self.database.url)
-        logger.info("%d URLs already known to the corpus will not be fetched again", len(self.known_urls))
+        logger.info("%d URLs already known to the corpus will not be fetched again", len(self.known.hashes))
 
     def exclude_others(self, names: list[str]) -> list[str]:
         """Take the cluster-wide locks of this crawl's sources and hosts (:mod:`crawler.crawl.exclusive`); keep
@@ -250,31 +250,6 @@ class CrawlContext:
         if self.database is None:
             raise RuntimeError("the crawl context is not open")
         return self.database.transaction(work)  # run again after a deadlock with another crawl
-
-    def without_known_articles(self, states: dict[str, EntryPageState]) -> dict[str, EntryPageState]:
-        """The entry-page states without the children that are known article pages: an older crawl may have kept
-        one among a listing's children (a link it requested as an article, or found to be one only later), and a
-        listing unchanged since is never to lead to it again."""
-        return {
-            key: replace(state, children=tuple(child for child in state.children if not self.is_known_article(child)))
-            for key, state in states.items()
-        }
-
-    def is_known_article(self, child: tuple[str, str, int, int]) -> bool:
-        """Whether a remembered child page (``(url, kind, depth, page)``), linked from a listing, is known as an
-        article page (a start page or a next page of a listing never is: those are polled whatever they are)."""
-        url, kind, depth, page = child
-        return kind == "listing" and depth >= 1 and page == 1 and self.is_known(url)
-
-    def note_article_pages(self, *urls: str) -> None:
-        """Know the canonical forms of ``urls`` from now on as article pages found by this crawl (pages reached
-        as listings that turned out to be articles): no listing keeps them among its children, and no request
-        of a listing page reaches them again."""
-        self.known_urls.update(url_hash(canonical_url(url)) for url in urls)
-
-    def is_known(self, url: str) -> bool:
-        """Whether the corpus needs no fetch of ``url`` again (stored, final, or an article found by this crawl)."""
-        return url_hash(canonical_url(url)) in self.known_urls
 
     def defer_host(self, host: str, until: datetime) -> None:
         """Remember that ``host`` asked not to be requested before ``until`` (saved with its entry pages' polls)."""
@@ -369,7 +344,7 @@ class CrawlContext:
         entry page, whatever its URL looked like on the page that linked it."""
         if poll.children is None:
             return None
-        return [child for child in poll.children if not self.is_known_article(child)]
+        return [child for child in poll.children if not self.known.is_known_article(child)]
 
 
 def crawl_config(crawler: Crawler) -> Config:

@@ -225,7 +225,7 @@ class KnownUrlFilterMiddleware(BaseSpiderMiddleware):
         if meta.get("ai4s_kind") != "article" and not is_linked_listing(meta):
             return request
         key = url_hash(canonical_url(request.url))
-        if key in self.context.known_urls:
+        if key in self.context.known.hashes:
             if key not in self.skipped:
                 self.skipped.add(key)
                 self.crawler.stats.inc_value(stat_key(meta.get("ai4s_source", "?"), "skipped_known"))

@@ -166,7 +166,7 @@ class StorePipeline:
         elif isinstance(item, ExtractedPage):
             final = isinstance(item.result, ExtractedArticle) or item.result.outcome in TERMINAL_OUTCOMES
             if final:  # known at once, not when its transaction commits: no listing of this crawl keeps it as a child
-                self.context.note_article_pages(item.page.requested_url, item.page.url)
+                self.context.known.note_article_pages(item.page.requested_url, item.page.url)
             await self._stored(lambda session: self._store_page(session, item))
         return item
 

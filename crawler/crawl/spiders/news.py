@@ -190,7 +190,7 @@ class NewsSpider(scrapy.Spider):
         """A page reached through a link that looked like a listing's but that is an article: an item (stored as
         an article, with the decision), never an entry page (its links are not followed, no poll is kept of it,
         and the listing that linked it does not keep it among its children)."""
-        self.context.note_article_pages(entry_url(response.request), response.url)  # type: ignore[arg-type]
+        self.context.known.note_article_pages(entry_url(response.request), response.url)  # type: ignore[arg-type]
         self.crawler.stats.inc_value(stat_key(source.name, "linked_listings_were_articles"))
         self.logger.info(
             "Source %s: %s is an article, not a listing (%s)", source.name, response.url, ", ".join(judged.evidence)

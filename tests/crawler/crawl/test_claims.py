@@ -28,7 +28,7 @@ def test_a_url_another_crawl_stored_since_this_one_started_is_not_fetched_again(
     config = make_config(tmp_path)
     with open_crawl(config) as crawler:
         context = CrawlContext.of(crawler)
-        assert url_hash(STORED_SINCE) not in context.known_urls
+        assert url_hash(STORED_SINCE) not in context.known.hashes
         # another crawl fetches and stores the wire story now, then ends (its claims go with it)
         with Database(config.db_url) as database, database.session() as session, session.begin():
             record_fetch(session, source="beta", url=STORED_SINCE, canonical_url=STORED_SINCE, outcome="article")
@@ -37,4 +37,4 @@ def test_a_url_another_crawl_stored_since_this_one_started_is_not_fetched_again(
         kept = asyncio.run(middleware.claim(requests))
         assert [request.url for request in kept] == [NEW]
         assert crawler.stats.get_value(stat_key("alpha", "skipped_known")) == 1
-        assert url_hash(STORED_SINCE) in context.known_urls  # its next links are dropped before any claim
+        assert url_hash(STORED_SINCE) in context.known.hashes  # its next links are dropped before any claim

@@ -131,7 +131,7 @@ def test_a_linked_listing_known_as_an_article_is_dropped_but_never_a_start_page_
         ]
         assert all(middleware.get_processed_request(request, None) is request for request in kept)
         found = "http://127.0.0.41:8041/p/quantum-chemistry-goes-faster"
-        CrawlContext.of(crawler).note_article_pages(found)  # found to be an article by this crawl
+        CrawlContext.of(crawler).known.note_article_pages(found)  # found to be an article by this crawl
         assert middleware.get_processed_request(entry_request(beta, (found, "listing", 2, 1)), None) is None
         assert crawler.stats.get_value(stat_key("beta", "skipped_known")) == 2
 
