@@ -27,6 +27,7 @@ from crawler.crawl.context import CrawlContext
 from crawler.crawl.requests import stat_key
 from crawler.text.urls import canonical_url
 from storage.claims import claim_urls
+from storage.hashing import url_hash
 from storage.repository import known_among
 
 if TYPE_CHECKING:
@@ -87,7 +88,8 @@ class UrlClaimMiddleware:
         for request, (url, source) in zip(requests, wanted, strict=True):
             if url in known:
                 self.context.known.note_article_pages(url)  # the known-URL filter drops its next links
-                self.stats.inc_value(stat_key(source, "skipped_known"))
+                if self.context.known.first_skip(url_hash(url)):
+                    self.stats.inc_value(stat_key(source, "skipped_known"))
                 logger.info("Source %s: %s not fetched: another crawl stored it since this one started", source, url)
             elif url in claimed:
                 kept.append(request)

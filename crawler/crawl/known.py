@@ -24,6 +24,15 @@ class KnownUrls:
 
     def __init__(self, hashes: Iterable[str] = ()) -> None:
         self.hashes = set(hashes)
+        self.skipped: set[str] = set()  # the known pages a link to was dropped, each counted once
+
+    def first_skip(self, key: str) -> bool:
+        """Whether a link to the known page of URL hash ``key`` is dropped for the first time in this crawl (and is
+        to be counted as skipped: once per page, however often it is linked, by whichever step drops it)."""
+        if key in self.skipped:
+            return False
+        self.skipped.add(key)
+        return True
 
     def __contains__(self, url: str) -> bool:
         """Whether the corpus needs no fetch of ``url`` again (stored, final, or an article found by this crawl)."""

@@ -213,7 +213,6 @@ class KnownUrlFilterMiddleware(BaseSpiderMiddleware):
     def __init__(self, crawler: Crawler, context: CrawlContext) -> None:
         super().__init__(crawler)
         self.context = context
-        self.skipped: set[str] = set()  # counted once per URL, however often it is linked
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> KnownUrlFilterMiddleware:
@@ -226,8 +225,7 @@ class KnownUrlFilterMiddleware(BaseSpiderMiddleware):
             return request
         key = url_hash(canonical_url(request.url))
         if key in self.context.known.hashes:
-            if key not in self.skipped:
-                self.skipped.add(key)
+            if self.context.known.first_skip(key):
                 self.crawler.stats.inc_value(stat_key(meta.get("ai4s_source", "?"), "skipped_known"))
             return None
         return request

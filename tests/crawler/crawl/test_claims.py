@@ -10,6 +10,7 @@ from scrapy import Request
 
 from crawler.crawl.claims import UrlClaimMiddleware
 from crawler.crawl.context import CrawlContext
+from crawler.crawl.middlewares import KnownUrlFilterMiddleware
 from crawler.crawl.requests import stat_key
 from storage import Database
 from storage.hashing import url_hash
@@ -38,3 +39,6 @@ def test_a_url_another_crawl_stored_since_this_one_started_is_not_fetched_again(
         assert [request.url for request in kept] == [NEW]
         assert crawler.stats.get_value(stat_key("alpha", "skipped_known")) == 1
         assert url_hash(STORED_SINCE) in context.known.hashes  # its next links are dropped before any claim
+        # linked again later in the crawl: the known-URL filter drops it, and it is still counted once
+        dropped = KnownUrlFilterMiddleware.from_crawler(crawler).get_processed_request(requests[0], None)
+        assert dropped is None and crawler.stats.get_value(stat_key("alpha", "skipped_known")) == 1
