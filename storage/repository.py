@@ -206,12 +206,21 @@ def _fetch_upsert(dialect: str) -> Any:
     )
 
 
+def _known_hashes(session: Session, among: list[str] | None = None) -> set[str]:
+    """URL hashes that need no fetching again: an article is stored under them, or their last fetch was a final
+    answer; only those ``among`` the given hashes, if given."""
+    final = select(FetchedUrl.url_hash).where(FetchedUrl.outcome.in_(TERMINAL_OUTCOMES))
+    stored = select(Article.url_hash)
+    if among is not None:
+        final, stored = final.where(FetchedUrl.url_hash.in_(among)), stored.where(Article.url_hash.in_(among))
+    known = set(session.execute(final).scalars())
+    known.update(session.execute(stored).scalars())
+    return known
+
+
 def known_url_hashes(session: Session) -> set[str]:
     """Hashes of every canonical URL that needs no fetching again (stored or found final)."""
-    rows = session.execute(select(FetchedUrl.url_hash).where(FetchedUrl.outcome.in_(TERMINAL_OUTCOMES)))
-    known = set(rows.scalars())
-    known.update(session.execute(select(Article.url_hash)).scalars())
-    return known
+    return _known_hashes(session)
 
 
 def known_among(session: Session, canonical_urls: Iterable[str]) -> set[str]:
@@ -220,11 +229,7 @@ def known_among(session: Session, canonical_urls: Iterable[str]) -> set[str]:
     by_hash = {url_hash(url): url for url in canonical_urls}
     if not by_hash:
         return set()
-    keys = list(by_hash)
-    final = select(FetchedUrl.url_hash).where(FetchedUrl.url_hash.in_(keys), FetchedUrl.outcome.in_(TERMINAL_OUTCOMES))
-    found = set(session.execute(final).scalars())
-    found.update(session.execute(select(Article.url_hash).where(Article.url_hash.in_(keys))).scalars())
-    return {by_hash[key] for key in found}
+    return {by_hash[key] for key in _known_hashes(session, list(by_hash))}
 
 
 # -- crawl runs -------------------------------------------------------------------------
