@@ -87,8 +87,7 @@ class UrlClaimMiddleware:
         kept = []
         for request, (url, source) in zip(requests, wanted, strict=True):
             if url in known:
-                self.context.known.note_article_pages(url)  # the known-URL filter drops its next links
-                if self.context.known.first_skip(url_hash(url)):
+                if self.context.known.skip(url_hash(url)):  # and the known-URL filter drops its next links
                     self.stats.inc_value(stat_key(source, "skipped_known"))
                 logger.info("Source %s: %s not fetched: another crawl stored it since this one started", source, url)
             elif url in claimed:

@@ -26,9 +26,11 @@ class KnownUrls:
         self.hashes = set(hashes)
         self.skipped: set[str] = set()  # the known pages a link to was dropped, each counted once
 
-    def first_skip(self, key: str) -> bool:
-        """Whether a link to the known page of URL hash ``key`` is dropped for the first time in this crawl (and is
-        to be counted as skipped: once per page, however often it is linked, by whichever step drops it)."""
+    def skip(self, key: str) -> bool:
+        """Note a link dropped because the page of URL hash ``key`` is known (known from now on, if it was not);
+        whether it is the first in this crawl, to be counted as skipped: once per page, however often it is
+        linked, by whichever step drops it."""
+        self.hashes.add(key)
         if key in self.skipped:
             return False
         self.skipped.add(key)

@@ -225,7 +225,7 @@ class KnownUrlFilterMiddleware(BaseSpiderMiddleware):
             return request
         key = url_hash(canonical_url(request.url))
         if key in self.context.known.hashes:
-            if self.context.known.first_skip(key):
+            if self.context.known.skip(key):
                 self.crawler.stats.inc_value(stat_key(meta.get("ai4s_source", "?"), "skipped_known"))
             return None
         return request
