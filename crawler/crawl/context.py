@@ -180,8 +180,9 @@ class CrawlContext:
         try:
             self.open()
         except Exception as exc:
-            self.failure = f"the crawl could not start: {(str(exc).strip().splitlines() or [type(exc).__name__])[0]}"
-            logger.error("%s", self.failure[0].upper() + self.failure[1:])
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            self.failure = f"the crawl could not start: {reason}"
+            logger.error("The crawl could not start: %s", reason)
             logger.debug("The crawl could not start", exc_info=True)
             raise CloseSpider(CONTEXT_FAILED) from None
         if not self.config.source_names and self.skipped:
