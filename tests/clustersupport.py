@@ -13,9 +13,11 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 #: The password of the test Redis (the tests check that it never shows in a log).
@@ -143,3 +145,19 @@ class Process:
             self.process.wait(timeout=60)
         except subprocess.TimeoutExpired:
             self.kill()
+
+
+#: What a polled condition answers.
+Found = TypeVar("Found")
+
+
+def wait_until(condition: Callable[[], Found], timeout: float, what: str, logs: list[Process]) -> Found:
+    """Poll ``condition`` and return its first true answer (the state it saw, which may have moved on since); fail
+    with ``what`` and the processes' logs after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if found := condition():
+            return found
+        time.sleep(0.5)
+    tails = "\n".join(f"--- {p.log_path.name}\n{p.log()[-3000:]}" for p in logs)
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}\n{tails}")

@@ -21,7 +21,6 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from itertools import pairwise
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 from sqlalchemy import select
@@ -31,7 +30,7 @@ from crawler.cluster.app import CRAWL_TASK, QUEUE, make_app
 from storage import Database
 from storage.cluster import start_queued_run
 from storage.models import Article, CrawlRun
-from tests.clustersupport import CRAWL_HEADER, REDIS_PASSWORD, Process, RedisServer, crawl_tag_settings
+from tests.clustersupport import CRAWL_HEADER, REDIS_PASSWORD, Process, RedisServer, crawl_tag_settings, wait_until
 from tests.databases import postgres_url, reset_postgres
 from tests.localweb import LoopbackWeb
 
@@ -206,22 +205,6 @@ def crawl_spans(requests: list[Served], cut_short: set[str]) -> dict[str, list[t
     for (host, crawl), (start, end) in spans.items():
         by_host[host].append((start, end, crawl))
     return {host: sorted(spans) for host, spans in by_host.items()}
-
-
-#: What a polled condition answers.
-Found = TypeVar("Found")
-
-
-def wait_until(condition: Callable[[], Found], timeout: float, what: str, logs: list[Process]) -> Found:
-    """Poll ``condition`` and return its first true answer (the state it saw, which may have moved on since); fail
-    with ``what`` and the processes' logs after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if found := condition():
-            return found
-        time.sleep(0.5)
-    tails = "\n".join(f"--- {p.log_path.name}\n{p.log()[-3000:]}" for p in logs)
-    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}\n{tails}")
 
 
 def runs_of(db_url: str, source: str) -> list[CrawlRun]:

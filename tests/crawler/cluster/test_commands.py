@@ -8,8 +8,7 @@ from pathlib import Path
 from crawler.cluster.app import CRAWL_TASK, make_app
 from storage import Database
 from storage.cluster import claim_queued_run, start_queued_run
-from tests.clustersupport import REDIS_PASSWORD, Process, RedisServer
-from tests.crawler.schedule.daemons import wait_until
+from tests.clustersupport import REDIS_PASSWORD, Process, RedisServer, wait_until
 from tests.crawler.support import ai4s_in_process
 from tests.databases import postgres_url, reset_postgres
 
@@ -58,7 +57,7 @@ def test_workers_shows_an_idle_worker_that_answers_and_forgets_it_once_stopped(
     )
     name = f"idle9@{socket.gethostname()}"
     try:
-        wait_until(lambda: "ready" in worker.log(), 120, "the worker to start")
+        wait_until(lambda: "ready" in worker.log(), 120, "the worker to start", [worker])
         result = ai4s_in_process("workers", "--db", db_url, env=env)
         assert result.returncode == 0, result.stderr
         row = next((line for line in result.stdout.splitlines() if name in line), None)
