@@ -13,7 +13,7 @@ the crawler's own charset detection (``crawler.text.charset``, timed as part of 
 * ``resiliparse``: Resiliparse's ``extract_plain_text(main_content=True)``, with list bullets, alt texts
   and links left out (the truth has none of them), on Resiliparse's own parse (lexbor);
 * ``fast-if-resiliparse-agrees``: ``trafilatura-fast`` where at least half of its words are Resiliparse's
-  too (Dice coefficient of the word counts, each CJK character a word), ``trafilatura`` otherwise: an
+  too (token F1 of the two texts, the project's scorer: each CJK character a word), ``trafilatura`` otherwise: an
   independent extractor as the check that makes the comparison with readability and jusText unnecessary;
 * ``lxml-parse`` and ``selectolax-parse``: parsing alone, lxml (which the product parses with once) against
   selectolax's lexbor, the parser the issue names for reading metadata; no text, no F1.
@@ -28,10 +28,8 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import re
 import sys
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +42,6 @@ from extraction_quality import corpus_pages  # noqa: E402
 
 from crawler.text.charset import decode_html  # noqa: E402
 from crawler.text.extract import ExtractedArticle, extract_article  # noqa: E402
-from crawler.text.script import CJK_CHAR  # noqa: E402
 from tests.textmetrics import token_f1  # noqa: E402
 
 
@@ -58,9 +55,9 @@ class TruthPage:
     body: str
 
 
-#: Share of shared words from which ``fast-if-resiliparse-agrees`` keeps the fast extraction.
+#: Share of shared words (token F1 of the two texts) from which ``fast-if-resiliparse-agrees`` keeps the fast
+#: extraction.
 MIN_AGREEMENT = 0.5
-_WORD = re.compile(f"{CJK_CHAR.pattern}|\\w+")
 
 #: An engine: page → extracted text (``None`` for the parse-only rows, which extract nothing).
 Engine = Callable[[TruthPage], str | None]
@@ -80,13 +77,6 @@ def truth_pages(corpus: Path, limit: int) -> list[TruthPage]:
 
 def _decoded(page: TruthPage) -> str:
     return decode_html(page.raw, page.charset).text
-
-
-def agreement(one: str, other: str) -> float:
-    """Dice coefficient of the word counts of two texts (each CJK character a word), 0..1."""
-    words, other_words = Counter(_WORD.findall(one.lower())), Counter(_WORD.findall(other.lower()))
-    shared = (words & other_words).total()
-    return 2 * shared / (words.total() + other_words.total()) if shared else 0.0
 
 
 def product(page: TruthPage) -> str | None:
@@ -119,7 +109,7 @@ def engines() -> dict[str, Engine | str]:
             html = _decoded(page)
             tree = lxml.html.fromstring(html.encode("utf-8"), parser=utf8)  # parsed once, as the product does
             fast = trafilatura.extract(tree, url=page.url, fast=True) or ""
-            if fast and agreement(fast, resiliparse(page)) >= MIN_AGREEMENT:
+            if fast and token_f1(fast, resiliparse(page)) >= MIN_AGREEMENT:
                 return fast
             return trafilatura.extract(tree, url=page.url) or ""
 
