@@ -16,7 +16,7 @@ import logging
 import os
 from collections.abc import Callable
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -46,9 +46,22 @@ logger = logging.getLogger(__name__)
 #: The most pages (and failures) stored in one transaction: bounds what a kill can make the next crawl fetch again.
 STORE_BATCH_MAX = 64
 
-#: A store: run in a transaction (perhaps again, after a rollback), it returns the crawl counters (stat keys) it
-#: adds, counted only once its transaction is committed.
-Store = Callable[["Session"], list[str]]
+
+@dataclass
+class StoreReport:
+    """What a store adds to the crawl once its transaction is committed: counters (stat keys) and log lines, so
+    that a store run again after a rollback neither counts nor logs twice, and a rolled-back one does neither."""
+
+    counters: list[str] = field(default_factory=list)
+    lines: list[tuple[int, str, tuple[object, ...]]] = field(default_factory=list)
+
+    def log(self, level: int, message: str, *args: object) -> None:
+        """Log ``message % args`` at ``level`` once the transaction is committed."""
+        self.lines.append((level, message, args))
+
+
+#: A store: run in a transaction (perhaps again, after a rollback), it returns what it adds to the crawl.
+Store = Callable[["Session"], StoreReport]
 
 #: Outcomes of a fetched page that are failures to fetch it (tried again at the next crawl), not final answers.
 RETRIABLE_OUTCOMES = frozenset({"http_error", "network_error"})
@@ -135,8 +148,8 @@ def _fingerprinted_as_cleaned(item: ExtractedPage, cleaning: NewTextCleaning) ->
     )
 
 
-def _run_all(stores: list[Store], session: Session) -> list[list[str]]:
-    """Run every store of a batch in ``session``'s transaction, in order; the counters of each."""
+def _run_all(stores: list[Store], session: Session) -> list[StoreReport]:
+    """Run every store of a batch in ``session``'s transaction, in order; the report of each."""
     return [store(session) for store in stores]
 
 
@@ -183,31 +196,33 @@ class StorePipeline:
         while self.waiting:
             batch, self.waiting = self.waiting[:STORE_BATCH_MAX], self.waiting[STORE_BATCH_MAX:]
             try:
-                counted = await self.context.write(partial(_run_all, [store for store, _ in batch]))
+                reports = await self.context.write(partial(_run_all, [store for store, _ in batch]))
             except Exception:  # noqa: BLE001 - one page's failure must not lose the others: each alone again
                 await self._one_by_one(batch)
             else:
-                for (_, done), counters in zip(batch, counted, strict=True):
-                    self._count(counters)
+                for (_, done), report in zip(batch, reports, strict=True):
+                    self._committed(report)
                     done.set_result(None)
 
     async def _one_by_one(self, batch: list[tuple[Store, asyncio.Future[None]]]) -> None:
         """Run each store of a failed batch in a transaction of its own; the failing ones fail their item."""
         for store, done in batch:
             try:
-                counters = await self.context.write(store)
+                report = await self.context.write(store)
             except Exception as exc:  # noqa: BLE001 - handed to the item that awaits it
                 done.set_exception(exc)
             else:
-                self._count(counters)
+                self._committed(report)
                 done.set_result(None)
 
-    def _count(self, counters: list[str]) -> None:
-        """Add one to each of a committed store's counters."""
-        for key in counters:
+    def _committed(self, report: StoreReport) -> None:
+        """Add one to each of a committed store's counters and log its lines."""
+        for key in report.counters:
             self.stats.inc_value(key)
+        for level, message, args in report.lines:
+            logger.log(level, message, *args)
 
-    def _record_failure(self, session: Session, failure: FetchFailure) -> list[str]:
+    def _record_failure(self, session: Session, failure: FetchFailure) -> StoreReport:
         record_fetch(
             session,
             source=failure.source,
@@ -218,12 +233,12 @@ class StorePipeline:
             error=failure.error,
             source_id=self.context.source_ids.get(failure.source),
         )
-        return []  # counted when the fetch failed
+        return StoreReport()  # counted when the fetch failed
 
-    def _store_page(self, session: Session, item: ExtractedPage) -> list[str]:
-        """Store a page's article (or why it has none) and its URLs; the counters it adds."""
+    def _store_page(self, session: Session, item: ExtractedPage) -> StoreReport:
+        """Store a page's article (or why it has none) and its URLs; what that adds to the crawl."""
         page, result = item.page, item.result
-        counters: list[str] = []
+        added = StoreReport()
         source_id = self.context.source_ids.get(page.source) or ensure_source(session, page.source)
         if isinstance(result, ExtractedArticle):
             # Reads first, writes after: on SQLite the write lock is taken only for the writes.
@@ -256,22 +271,22 @@ class StorePipeline:
             outcome, article_id, error = ("article" if stored.created else "duplicate"), stored.article_id, None
             if stored.created:
                 self._keep_page(session, stored.article_id, item)
-                self._learn_template(session, page.source, source_id, stored.article_id, blocks)
+                self._learn_template(session, page.source, source_id, stored.article_id, blocks, added)
                 hints = self.context.template_hints
                 hints[page.source] = hints.get(page.source, frozenset()) | cleaning.shared
-                if self._assign_story(session, stored.article_id, found, page.source):
-                    counters.append(stat_key(page.source, "copies"))
-            counters.append(stat_key(page.source, "new_articles" if stored.created else "duplicates"))
+                if self._assign_story(session, stored.article_id, found, page.source, added):
+                    added.counters.append(stat_key(page.source, "copies"))
+            added.counters.append(stat_key(page.source, "new_articles" if stored.created else "duplicates"))
             if stored.created and not relevance.relevant:
-                counters.append(stat_key(page.source, "off_topic"))
+                added.counters.append(stat_key(page.source, "off_topic"))
         else:
             outcome, article_id, error = result.outcome, None, result.reason
             if outcome in RETRIABLE_OUTCOMES:  # fetched, but not readable: a failed fetch, not a page without article
-                counters.append(stat_key(page.source, "errors"))
-                logger.warning("Source %s: %s not stored: %s", page.source, page.url, result.reason)
+                added.counters.append(stat_key(page.source, "errors"))
+                added.log(logging.WARNING, "Source %s: %s not stored: %s", page.source, page.url, result.reason)
             else:
-                counters.append(stat_key(page.source, "not_articles"))
-                logger.info("Source %s: %s is not an article: %s", page.source, page.url, result.reason)
+                added.counters.append(stat_key(page.source, "not_articles"))
+                added.log(logging.INFO, "Source %s: %s is not an article: %s", page.source, page.url, result.reason)
         for url in dict.fromkeys((page.requested_url, page.url)):
             record_fetch(
                 session,
@@ -284,22 +299,26 @@ class StorePipeline:
                 article_id=article_id,
                 source_id=source_id,
             )
-        return counters
+        return added
 
     def _learn_template(
-        self, session: Session, source: str, source_id: int, article_id: int, blocks: KeyedBlocks
+        self, session: Session, source: str, source_id: int, article_id: int, blocks: KeyedBlocks, added: StoreReport
     ) -> None:
         """Count the new article's blocks; clean the earlier articles whose blocks just became template."""
         recleaned = clean_again(session, learn_blocks(session, source_id, article_id, blocks), self.scorer)
         if recleaned.changed:
-            logger.info(
+            added.log(
+                logging.INFO,
                 "Source %s: its template is learned further; %s cleaned of it",
                 source,
                 plural(len(recleaned.changed), "earlier article"),
             )
         for collision in recleaned.collisions:
-            logger.warning(
-                "Source %s: article %d, cleaned of the template, is another article's text", source, collision
+            added.log(
+                logging.WARNING,
+                "Source %s: article %d, cleaned of the template, is another article's text",
+                source,
+                collision,
             )
 
     def _keep_page(self, session: Session, article_id: int, item: ExtractedPage) -> None:
@@ -309,11 +328,14 @@ class StorePipeline:
         kept = PageToKeep(compressed, page.url, page.content_type, page.header_charset, EXTRACTOR)
         keep_page(session, article_id, kept)
 
-    def _assign_story(self, session: Session, article_id: int, fp: Fingerprint | None, source: str) -> bool:
+    def _assign_story(
+        self, session: Session, article_id: int, fp: Fingerprint | None, source: str, added: StoreReport
+    ) -> bool:
         """Put a new article into its story; log it and say so when it is a copy of an earlier one."""
         assignment = assign_story(session, article_id, fp)
         if assignment.joined:
-            logger.info(
+            added.log(
+                logging.INFO,
                 "Source %s: article %d is a copy in story %d (similarity %.2f)",
                 source,
                 article_id,

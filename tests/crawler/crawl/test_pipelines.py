@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from crawler.config import Config
@@ -131,8 +133,10 @@ def test_a_failed_fetch_is_remembered_to_be_tried_again(tmp_path: Path) -> None:
         assert retriable_urls(session, ["alpha"], max_attempts=5) == [(url, "alpha")]
 
 
-def test_a_store_that_fails_in_a_shared_transaction_loses_and_double_counts_nothing(tmp_path: Path) -> None:
-    # Three items reach the database together, in one transaction; the failure's status does not fit an SQLite
+def test_a_store_that_fails_in_a_shared_transaction_loses_and_double_counts_or_logs_nothing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Four items reach the database together, in one transaction; the failure's status does not fit an SQLite
     # integer, so that transaction rolls back and each store runs again in a transaction of its own.
     config = make_config(tmp_path)
     first = _extracted("Machine learning predicts new catalysts")
@@ -140,21 +144,31 @@ def test_a_store_that_fails_in_a_shared_transaction_loses_and_double_counts_noth
     second = _extracted("Deep learning folds proteins for AI for Science")
     second = replace(second, page=replace(second.page, url=second_url, requested_url=second_url))
     unstorable = FetchFailure("alpha", "http://127.0.0.40:8040/2025/06/02/odd.html", "http_error", 2**70, "HTTP ?")
+    short_url = MOVED_TO.replace("catalysts", "brief")
+    brief = b"<html><body><p>Brief.</p></body></html>"
+    short_page = PageItem("alpha", short_url, short_url, 200, brief, "text/html", None, "feed")
+    short = ExtractedPage(short_page, process_page(short_page.body, short_url, None, "text/html").result)
 
     async def together(store: StorePipeline) -> list[Any]:
-        items = (first, unstorable, second)
+        items = (first, short, unstorable, second)
         return await asyncio.gather(*(store.process_item(item) for item in items), return_exceptions=True)
 
-    with open_crawl(config) as crawler:
+    with open_crawl(config) as crawler, caplog.at_level(logging.INFO, logger="crawler.crawl.pipelines"):
         results = asyncio.run(together(StorePipeline.from_crawler(crawler)))
-        counted = {name: crawler.stats.get_value(stat_key("alpha", name)) for name in ("new_articles", "duplicates")}
-    assert results[0] is first and results[2] is second and isinstance(results[1], OverflowError)
-    assert counted == {"new_articles": 2, "duplicates": None}
+        names = ("new_articles", "duplicates", "not_articles")
+        counted = {name: crawler.stats.get_value(stat_key("alpha", name)) for name in names}
+    assert results[0] is first and results[1] is short and results[3] is second
+    assert isinstance(results[2], OverflowError)
+    assert counted == {"new_articles": 2, "duplicates": None, "not_articles": 1}
+    # the page without an article is logged once: its store ran twice, but committed once
+    assert [r.getMessage() for r in caplog.records if short_url in r.getMessage()] == [
+        f"Source alpha: {short_url} is not an article: no article text (6 characters extracted)"
+    ]
     with corpus(config) as session:
         stored = set(session.execute(select(Article.canonical_url)).scalars())
         fetched = set(session.execute(select(FetchedUrl.canonical_url)).scalars())
     assert stored == {canonical_url(MOVED_TO), canonical_url(second_url)}
-    assert fetched == {canonical_url(REQUESTED), canonical_url(MOVED_TO), canonical_url(second_url)}
+    assert fetched == {canonical_url(url) for url in (REQUESTED, MOVED_TO, second_url, short_url)}
 
 
 def test_an_entry_poll_is_handed_to_the_crawl_context(tmp_path: Path) -> None:
