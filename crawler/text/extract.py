@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime
+from urllib.parse import urlsplit
 
 import lxml.html
 from htmldate import find_date
@@ -33,6 +34,7 @@ from crawler.text.charset import decode_html, is_implausible
 from crawler.text.dates import parse_date
 from crawler.text.script import CJK_CHAR, HANGUL_CHAR, KANA_CHAR, weighted_length
 from crawler.text.template_blocks import block_key
+from crawler.text.titles import headline
 
 #: Below this many characters of text (CJK characters count double), a page holds no article.
 MIN_ARTICLE_CHARS = 250
@@ -141,7 +143,15 @@ def page_metadata(tree: lxml.html.HtmlElement, url: str | None, search_text_for_
     elif metadata.url and (match := META_URL.match(metadata.url)):
         metadata.sitename = match[1]
     metadata.clean_and_trim()
+    metadata.title = headline(
+        metadata.title, _headings(tree), metadata.sitename, urlsplit(metadata.url or url or "").hostname
+    )
     return metadata
+
+
+def _headings(tree: lxml.html.HtmlElement) -> list[str]:
+    """The texts of a page's first ``<h1>`` elements, where its headline is."""
+    return [heading.text_content() for heading in tree.xpath("(//h1)[position() <= 5]")]
 
 
 def without_headline(text: str, title: str | None) -> str:

@@ -1,0 +1,138 @@
+"""An article's headline from the title a page gives (Open Graph, JSON-LD, ``<title>``): without the site's
+name that most templates add to it ("Steigende US-Zinsen setzen Dax zu | Börsen-Zeitung", "… ：朝日新聞デジタル",
+"… – DW – 13.06.2023"). Pure: no Scrapy, no database.
+
+Two signs tell the site's part from the headline, as Readability.js and newspaper read them:
+
+- the page's own headline: where a heading (``<h1>``) is the title up to a separator, the heading is the
+  headline and the rest of the title is the site's ("… - National | Globalnews.ca");
+- the site's name: where the part of the title after (or before) a separator is made only of the site's
+  name, its host name and dates, that part goes.
+
+A title is cut only at a separator; at a heading only where the part kept is at least as long as the part
+dropped (a site's logo in an ``<h1>`` never becomes the headline), at the site's name only where what is
+kept is long enough to be a headline. A headline with a colon or a dash of its own ("Climate change: Labor
+on track …") stays whole unless the rest names the site; a kicker before the heading stays too.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+
+from crawler.text.script import weighted_length
+
+#: Where a site's name is joined to a headline: bars and colons (with or without spaces, as CJK titles write
+#: them), bullets, and dashes, slashes or underscores with a space on one side or between non-Latin
+#: characters ("标题-新华网"), never inside a word ("US-Zinsen"). ``ㅣ`` is the Hangul letter Korean titles use
+#: as a bar.
+SEPARATOR = re.compile(
+    r"\s*(?:[|｜ㅣ:：·•*»«~]+|::)\s*"
+    r"|\s+[-‐–—_/\\]+\s*|\s*[-‐–—_/\\]+\s+"
+    r"|(?<=[^\x00-\x7f])[-‐–—_](?=[^\x00-\x7f])"
+)
+#: A part of a title that is only a date (and a time): "28.04.2023", "31.10.2023, 10.19 Uhr".
+_DATE_ONLY = re.compile(r"^[\d\s.,:/\-]*\d{2,4}[\d\s.,:/\-]*(?:uhr|h)?$")
+#: The fewest characters (CJK characters count double) a headline cut from a title keeps.
+MIN_HEADLINE_CHARS = 6
+_NOT_WORD = re.compile(r"[\W_]+")
+#: Host labels that name no site.
+_GENERIC_LABELS = frozenset({"www", "m", "mobile", "amp", "news", "web", "en"})
+#: Second-level labels of country domains (``news.example.com.cn``, ``site.co.uk``): part of the suffix.
+_SECOND_LEVEL = frozenset({"com", "org", "net", "gov", "edu", "co", "ac", "or", "ne", "go"})
+
+
+def _folded(value: str) -> str:
+    """``value`` compared as a reader would: width and case folded, spacing single."""
+    return " ".join(unicodedata.normalize("NFKC", value).casefold().split())
+
+
+def _key(value: str) -> str:
+    """``value`` with only its letters and digits, folded: "Börsen-Zeitung" and "börsen zeitung" alike."""
+    return _NOT_WORD.sub("", _folded(value))
+
+
+def _host_keys(host: str | None) -> set[str]:
+    """What a title may call a site by its host: each label that names something, and runs of consecutive
+    labels ("golem.de" for www.golem.de, "hejfish.com" for fischerhuette.hejfish.com)."""
+    labels = [_key(label) for label in (host or "").lower().split(".") if label]
+    if all(label.isdigit() for label in labels):  # an IP address names no site
+        return set()
+    suffix = 2 if len(labels) >= 3 and labels[-2] in _SECOND_LEVEL else 1  # "com", "com.cn": no site's name
+    keys = {label for label in labels[:-suffix] if label not in _GENERIC_LABELS and len(label) >= 2}
+    for start in range(len(labels) - suffix):
+        for end in range(start + 2, len(labels) + 1):
+            keys.add("".join(labels[start:end]))
+    return keys
+
+
+def _names_site(part: str, site_key: str, host_keys: set[str]) -> bool:
+    """True when ``part`` of a title is the site's name (or a piece of it of three characters or more, or it with
+    a little more) or its host name."""
+    key = _key(part)
+    if not key:
+        return False
+    if key in host_keys or key.removeprefix("the") in host_keys:
+        return True
+    if not site_key:
+        return False
+    if key == site_key or (len(key) >= 3 and key in site_key):
+        return True
+    # the site's name with a little more ("Globalnews.ca" for Global News), not a sentence that mentions it
+    return len(site_key) >= 3 and site_key in key and len(key) <= 2 * len(site_key)
+
+
+def _is_site_part(part: str, site_key: str, host_keys: set[str]) -> bool:
+    """True when every piece of ``part`` is the site's name or a date, and at least one names the site."""
+    pieces = [piece for piece in SEPARATOR.split(part) if piece and piece.strip()]
+    named = [_names_site(piece, site_key, host_keys) for piece in pieces]
+    dated = [bool(_DATE_ONLY.match(_folded(piece))) for piece in pieces]
+    return any(named) and all(n or d for n, d in zip(named, dated, strict=True))
+
+
+def _cuts(title: str) -> Iterator[tuple[str, str]]:
+    """Each way of cutting ``title`` in two at a separator: (before, after), both stripped and not empty."""
+    for found in SEPARATOR.finditer(title):
+        before, after = title[: found.start()].strip(), title[found.end() :].strip()
+        if _key(before) and _key(after):
+            yield before, after
+
+
+def _outweighs(kept: str, dropped: str) -> bool:
+    """True when the part of a title kept is at least as long as the part dropped (CJK characters count
+    double), and long enough to be a headline."""
+    return weighted_length(kept) >= max(weighted_length(dropped), MIN_HEADLINE_CHARS)
+
+
+def _is_headline(part: str, site_key: str, host_keys: set[str]) -> bool:
+    """True when what is left of a title once the site's name is cut is long enough to be a headline and is
+    not the site's name itself."""
+    return weighted_length(part) >= MIN_HEADLINE_CHARS and not _is_site_part(part, site_key, host_keys)
+
+
+def headline(
+    title: str | None, headings: Iterable[str] = (), site_name: str | None = None, host: str | None = None
+) -> str | None:
+    """The headline in a page's ``title``: without the site's name (and dates) that the template joins to it.
+    ``headings`` are the page's ``<h1>`` texts, ``site_name`` what its tags call the site, ``host`` the host
+    name of its URL. A title with nothing to cut is returned as it is."""
+    if not title or not title.strip():
+        return title
+    title = title.strip()
+    folded_headings = {_folded(heading) for heading in headings if heading and heading.strip()}
+    if _folded(title) in folded_headings:
+        return title
+    cuts = list(_cuts(title))
+    for before, after in cuts:
+        if _folded(before) in folded_headings and _outweighs(before, after):
+            return before
+    site_key, host_keys = _key(site_name or ""), _host_keys(host)
+    for before, after in cuts:  # the longest site part first: "… | DW | 28.04.2023"
+        if _is_site_part(after, site_key, host_keys) and _is_headline(before, site_key, host_keys):
+            return before
+    for before, after in reversed(cuts):  # a site's name before the headline, shorter than it
+        if _is_site_part(before, site_key, host_keys) and _is_headline(after, site_key, host_keys):
+            if _outweighs(after, before):
+                return after
+    return title
