@@ -30,6 +30,7 @@ from trafilatura.settings import Document, set_date_params
 
 from crawler.text.article import EXTRACTOR as EXTRACTOR  # where the crawler's modules have found it
 from crawler.text.article import ExtractedArticle, NotAnArticle
+from crawler.text.bylines import chinese_byline
 from crawler.text.charset import decode_html, is_implausible
 from crawler.text.dates import parse_date
 from crawler.text.script import CJK_CHAR, HANGUL_CHAR, KANA_CHAR, weighted_length
@@ -95,9 +96,10 @@ _DATE_IN_WORDS = "<html><body><article><p>Warm-up.</p><p>5 мая 2024 г.</p></
 
 
 def warm_up() -> None:
-    """Load everything extraction needs (the language model and the date parser included), so the first page
-    is not slow."""
+    """Load everything extraction needs (the language model, the date parser and the byline patterns included),
+    so the first page is not slow."""
     detect_language("Warm-up text for the language model of the extraction workers.")
+    chinese_byline("记者 王明")
     find_date(_DATE_IN_WORDS, **set_date_params(True))
 
 
@@ -199,7 +201,7 @@ def extract_article(
         text=text,
         title=(metadata.title or None),
         published=parse_date(metadata.date) or first_published,
-        author=(metadata.author or None),
+        author=(metadata.author or chinese_byline(text) or None),
         site_name=(metadata.sitename or None),
         language=detect_language(text, declared),
         encoding=decoded.encoding,

@@ -1,0 +1,71 @@
+"""Chinese bylines: the reporters a Chinese news text names after their role, in either script, and nobody where
+the role word starts a sentence ("记者了解到")."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from crawler.text.bylines import chinese_byline
+from crawler.text.extract import extract_article
+
+LEAD = "人工智能驱动的科学研究正在改变材料、生命和气候科学的研究方式。"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (f"新华社北京3月5日电（记者张三、李四）{LEAD}", "张三; 李四"),
+        (f"光明日报记者 王建宏 张文攀\n{LEAD}", "王建宏; 张文攀"),
+        (f"顶端新闻·河南商报记者马俊峰/文 受访者供图\n{LEAD}", "马俊峰"),
+        (f"本报讯（实习记者 樊亮 张明超 记者 何静）{LEAD}", "樊亮; 张明超; 何静"),
+        (f"文/李明\n{LEAD}", "李明"),
+        (f"{LEAD}\n欧阳娜娜/文", "欧阳娜娜"),
+        (f"本報記者 陳小明 報導\n{LEAD}", "陳小明"),
+        (f"採寫：科技日報 記者 孫明源\n{LEAD}", "孫明源"),
+        (f"{LEAD}\n作者：赵丽 单位：中国科学院", "赵丽"),
+    ],
+)
+def test_the_reporters_of_a_byline_are_found(text: str, expected: str) -> None:
+    assert chinese_byline(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"记者了解到，{LEAD}",
+        f"记者从科技部获悉，{LEAD}",
+        f"记者王毅外长表示，{LEAD}",  # no name ends there: 王毅外长 is not a byline
+        f"记者向他们询问了{LEAD}",
+        f"编辑：苏亮\n{LEAD}",  # an editor is not the author
+        f"{LEAD}\n" + "\n".join(LEAD for _ in range(10)) + "\n（记者张三）\n" + "\n".join(LEAD for _ in range(10)),
+        "The reporter John Smith wrote this article in English.",
+    ],
+)
+def test_no_byline_names_nobody(text: str) -> None:
+    assert chinese_byline(text) is None
+
+
+def test_an_extracted_chinese_article_without_an_author_tag_has_its_reporters() -> None:
+    paragraphs = "".join(f"<p>{LEAD}研究团队第{i}次公布了新的成果。</p>" for i in range(6))
+    html = (
+        "<html lang='zh-CN'><head><meta charset='utf-8'><title>科学智能助力新材料研发</title></head><body>"
+        f"<article><h1>科学智能助力新材料研发</h1><p>新华社上海5月6日电（记者周琳、郑钧天）</p>{paragraphs}"
+        "</article></body></html>"
+    ).encode()
+    article = extract_article(html, "https://news.example.cn/2025/05/06/c_1.htm", "utf-8", "text/html")
+    assert article.author == "周琳; 郑钧天"  # type: ignore[union-attr]
+
+
+def test_on_the_chinese_corpus_pages_the_byline_names_the_reporter_the_dataset_names(corpus_dir: Path) -> None:
+    """cwced's hand-copied authors: where the text's byline names someone, it is the dataset's author."""
+    found = right = 0
+    for truth_file in sorted((corpus_dir / "cwced").glob("*.json")):
+        truth = json.loads(truth_file.read_text(encoding="utf-8"))
+        names = chinese_byline(truth.get("body") or "")
+        if names and truth.get("authors"):
+            found += 1
+            right += any(author in names.split("; ") for author in truth["authors"])
+    assert found >= 5 and right >= found - 1, (found, right)
