@@ -96,10 +96,9 @@ _DATE_IN_WORDS = "<html><body><article><p>Warm-up.</p><p>5 мая 2024 г.</p></
 
 
 def warm_up() -> None:
-    """Load everything extraction needs (the language model, the date parser and the byline patterns included),
-    so the first page is not slow."""
+    """Load everything extraction needs (the language model and the date parser included), so the first page
+    is not slow."""
     detect_language("Warm-up text for the language model of the extraction workers.")
-    chinese_byline("记者 王明")
     find_date(_DATE_IN_WORDS, **set_date_params(True))
 
 
