@@ -1,5 +1,5 @@
-"""Dates as the web writes them, read in one place: feed and sitemap dates, page metadata dates,
-and the HTTP ``Retry-After`` header.
+"""Dates as the web writes them, read in one place: feed and sitemap dates, page metadata dates, the
+timestamp a page shows above its article, and the HTTP ``Retry-After`` header.
 
 Every function returns aware datetimes (UTC when the text names no zone) or ``None`` for text
 that is not a date: a bad date on a page is missing metadata, never an error.
@@ -7,8 +7,18 @@ that is not a date: a bad date on a page is missing metadata, never an error.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
+
+#: A date with a time of day, as portals print when an article was published: "2004年7月16日08:19",
+#: "2005-05-13 14:15", "2022/02/13 20:04:17". A date without a time is as often a copyright year, a
+#: date the text talks about or an archive's heading, so it is not read here.
+_SHOWN_TIMESTAMP = re.compile(
+    r"(?<!\d)((?:19|20)\d{2})\s*(?:年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日|[-/.](\d{1,2})[-/.](\d{1,2}))"
+    r"\s*(?:[（(][^）)\d]{0,8}[）)])?\s*([01]?\d|2[0-3])\s*[:：时]\s*([0-5]\d)(?!\d)"
+)
 
 
 def parse_date(value: str | bytes | None) -> datetime | None:
@@ -45,3 +55,18 @@ def retry_after_seconds(value: str | bytes | None, now: datetime | None = None) 
     if when is None:
         return None
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def shown_timestamp(texts: Iterable[str], latest: date) -> date | None:
+    """The date of the first timestamp (a date with a time of day) in a page's ``texts``, in document order,
+    not after ``latest``: what a page without dated tags shows as its article's publication time."""
+    for text in texts:
+        for found in _SHOWN_TIMESTAMP.finditer(text):
+            year, month, day = int(found[1]), int(found[2] or found[4]), int(found[3] or found[5])
+            try:
+                shown = date(year, month, day)
+            except ValueError:
+                continue
+            if shown <= latest:
+                return shown
+    return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import lxml.html
@@ -32,7 +32,7 @@ from crawler.text.article import EXTRACTOR as EXTRACTOR  # where the crawler's m
 from crawler.text.article import ExtractedArticle, NotAnArticle
 from crawler.text.bylines import chinese_byline
 from crawler.text.charset import decode_html, is_implausible
-from crawler.text.dates import parse_date
+from crawler.text.dates import parse_date, shown_timestamp
 from crawler.text.script import CJK_CHAR, HANGUL_CHAR, KANA_CHAR, weighted_length
 from crawler.text.template_blocks import block_key
 from crawler.text.titles import headline
@@ -102,6 +102,8 @@ def warm_up() -> None:
     find_date(_DATE_IN_WORDS, **set_date_params(True))
 
 
+#: The text a reader sees: not scripts, styles or comments.
+_VISIBLE_TEXT = "//body//text()[not(ancestor::script) and not(ancestor::style)]"
 #: JSON-LD and the settings some CMS put in JSON: where trafilatura reads an article's metadata first.
 _JSON_SCRIPTS = './/script[@type="application/ld+json" or @type="application/settings+json"]'
 
@@ -133,6 +135,9 @@ def page_metadata(tree: lxml.html.HtmlElement, url: str | None, search_text_for_
     # htmldate's quick search (meta and JSON-LD tags, the URL, marked-up dates) first; its extensive search
     # (free text, dateparser's locales) only on the pages where that found nothing.
     metadata.date = find_date(tree, **{**set_date_params(False), "url": metadata.url})
+    if not metadata.date and search_text_for_date:
+        shown = shown_timestamp(tree.xpath(_VISIBLE_TEXT), datetime.now(UTC).date())
+        metadata.date = shown.isoformat() if shown else None
     if not metadata.date and search_text_for_date:
         metadata.date = find_date(tree, **{**set_date_params(True), "url": metadata.url})
     if not metadata.sitename:

@@ -1,10 +1,11 @@
-"""The one date parser: feed, sitemap and page dates, and Retry-After in both of its forms."""
+"""The one date parser: feed, sitemap and page dates, the timestamp a page shows, and Retry-After in both of its
+forms."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
-from crawler.text.dates import parse_date, retry_after_seconds
+from crawler.text.dates import parse_date, retry_after_seconds, shown_timestamp
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 
@@ -37,3 +38,25 @@ def test_retry_after_in_seconds_and_as_an_http_date() -> None:
 def test_an_unreadable_retry_after_asks_for_nothing() -> None:
     for value in (None, "", "soon", "-5", "1.5", "Tue, 99 Dec 2026 99:99:99 GMT"):
         assert retry_after_seconds(value, NOW) is None, value
+
+
+def test_the_first_timestamp_a_page_shows_is_read_in_either_form() -> None:
+    today = NOW.date()
+    assert shown_timestamp(["时间：2004年10月21日14:18 来源：本报"], today) == date(2004, 10, 21)
+    assert shown_timestamp(["AUTO.SOHU.COM  2003年11月12日16:36", "2005-01-28 10:00"], today) == date(2003, 11, 12)
+    assert shown_timestamp(["Posted 2022/02/13 20:04:17 by the editors"], today) == date(2022, 2, 13)
+    assert shown_timestamp(["2006年12月27日（北京时间）09:30"], today) == date(2006, 12, 27)
+
+
+def test_a_date_without_a_time_or_an_impossible_or_future_one_is_no_timestamp() -> None:
+    today = NOW.date()
+    texts = [
+        "Copyright 2005",
+        "2006年12月27日 星期三",
+        "管道即将建成（2004年10月）",
+        "2019-13-45 10:00",
+        "v12022-01-01 10:00",
+    ]
+    assert shown_timestamp(texts, today) is None
+    assert shown_timestamp(["2027-01-05 10:00"], today) is None
+    assert shown_timestamp(["2027-01-05 10:00", "2026-11-30 09:00"], today) == date(2026, 11, 30)

@@ -46,3 +46,15 @@ def test_the_feed_date_stands_in_for_the_search_of_the_text() -> None:
 def test_the_date_the_page_declares_wins_over_the_feed() -> None:
     declared = '<meta property="article:published_time" content="2025-03-01T10:00:00+00:00">'
     assert published(page(head=declared), FEED_DATE) == datetime(2025, 3, 1, tzinfo=UTC)
+
+
+def test_the_timestamp_a_portal_shows_is_its_date_and_a_year_alone_is_not() -> None:
+    # a Chinese portal of the 2000s: no dated tag, the time of publication printed above the article, a
+    # copyright year below it (htmldate's search of the text took the copyright year: 2005-01-01)
+    shown = "<p>2004年7月16日08:19 来源：新华网</p>"
+    footer = "<p>Copyright © 2005 Portal. All rights reserved.</p>"
+    body = page(dateline=shown).replace(b"</body>", footer.encode() + b"</body>")
+    assert published(body) == datetime(2004, 7, 16, tzinfo=UTC)
+    assert published(page(dateline="<p>Updated 2023-05-02 14:05</p>")) == datetime(2023, 5, 2, tzinfo=UTC)
+    # the feed's date still stands in for whatever the text shows
+    assert published(page(dateline=shown), FEED_DATE) == FEED_DATE
