@@ -14,6 +14,8 @@ import re
 
 from crawler.text.script import HAN, character_class
 
+_HAN = character_class(HAN)
+
 #: The common Chinese surnames, simplified, then the traditional forms of those that differ.
 _SURNAMES = (
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢"
@@ -21,28 +23,44 @@ _SURNAMES = (
     "康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕单季裴霍涂成"
     "苗谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻祁蒲房滕屈饶解牟艾尤阳时穆农司卓古吉缪简车项连芦麦褚娄窦戚岑景党宫费"
     "卜冷晏席卫米柏宗瞿桂全佟应臧闵苟邬边卞姬师和仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩明佘池查麻苑迟邝封危支"
+    "洪赖萧代惠"
     "劉叢吳呂喬單嚴塗婁孫宮寧嶽師張應於時楊榮欒歐湯溫畢盧竇範簡紀繆羅聶莊華萬葉蔣藍蘆蘇蘭衛許謝譚費賀賈趙車農連"
-    "遊遲邊鄒鄔鄧鄭鄺錢鍾閆閔閻關陳陸陽鞏韋韓項顏顧餘饒馬馮駱魯鮑麥黃黨齊龍龐龔"
+    "遊遲邊鄒鄔鄧鄭鄺錢鍾閆閔閻關陳陸陽鞏韋韓項顏顧餘饒馬馮駱魯鮑麥黃黨齊龍龐龔賴蕭鐘"
 )
 _COMPOUND_SURNAMES = "欧阳|司马|诸葛|上官|司徒|东方|皇甫|慕容|令狐|尉迟|长孙|宇文|夏侯|歐陽|司馬|諸葛|東方|尉遲|長孫"
-#: Words of a reporter's role that a byline puts before the names, in either script.
-_ROLES = "记者|特约记者|通讯员|作者|撰文|撰稿|文字|采写|記者|特約記者|通訊員|採寫"
+#: Words of a reporter's role that a byline puts before the names, in either script ("第一作者" and "通讯作者"
+#: of a paper the text reports on are scientists, not its authors).
+_ROLES = (
+    "记者|特约记者|通讯员|实习生|(?<!第一)(?<!通讯)(?<!共同)作者|撰稿人|撰文|撰稿|文字|采写"
+    "|記者|特約記者|通訊員|實習生|(?<!第一)(?<!通訊)(?<!共同)作者|撰稿人|採寫"
+)
+#: Words that start with a surname and follow a role word in a sentence or a dateline, not names: the city
+#: a reporter writes from ("本报记者 张三 成都报道") and what a reporter did ("记者关注到").
+_NOT_NAMES = frozenset(
+    "关注 关注到 连线 周末 简介 方面 查证 高兴 明确 时间 于是 何时 金融 黄金 石油 安全 成为 成功 江苏 安徽 武汉"
+    " 成都 郑州 苏州 常州 温州 宁波 沈阳 兰州 石家庄 包头 万元 关于 关注了 蕭條 關注 連線 週末 簡介 時間".split()
+)
 #: What may end a byline right after a name (not a colon: a word before a colon is a label, "单位："), in
 #: either script.
 _AFTER_NAME = (
-    r"(?=$|[\s、，,。；;）)】\]/／|｜]|报道|报导|摄影?|发自|电|实习生|通讯员|编辑|责编|文图|图文|整理|综合"
-    r"|報道|報導|攝影?|發自|電|實習生|通訊員|編輯|責編|文圖|圖文|綜合)"
+    r"(?=$|[\s、，,。；;）)】〕\]/／|｜]|报道|报导|摄影?|发自|电|实习生|通讯员|编辑|责编|文图|图文|整理|综合"
+    r"|報道|報導|攝影?|發自|電|實習生|通訊員|編輯|責編|文圖|圖文|綜合"
+    # the place and day of a dateline right after the name: "吳欣紜台北5日電", "张三北京报道"
+    rf"|[{_HAN}]{{2,3}}(?:\d{{1,2}}日)?(?:电|電|报道|報導))"
 )
 _SEPARATOR = r"[\s、，,和及]+"
-_HAN = character_class(HAN)
 _NAME = rf"(?:(?:{_COMPOUND_SURNAMES})[{_HAN}]{{1,2}}|[{_SURNAMES}][{_HAN}]{{1,2}})"
 _NAMES = rf"(?P<names>{_NAME}{_AFTER_NAME}(?:{_SEPARATOR}{_NAME}{_AFTER_NAME})*)"
 #: A byline: names after a role ("记者张三"), after "文/" or before "/文".
 _BYLINES = (
-    re.compile(rf"(?:{_ROLES})[\s:：]*{_NAMES}"),
-    re.compile(rf"(?<![{_HAN}])文\s*[/／|｜]\s*{_NAMES}"),
+    re.compile(rf"(?:{_ROLES})[\s:：|｜]*{_NAMES}"),
+    re.compile(
+        rf"(?<![{_HAN}])(?:(?:文[/／]图|图[/／]文|图文|文[/／]圖|圖[/／]文|圖文)[\s/／|｜:：]*|文\s*[/／|｜:：]\s*){_NAMES}"
+    ),
     re.compile(rf"(?<![{_HAN}]){_NAMES}\s*[/／]\s*文(?![{_HAN}])"),
 )
+#: A caption's credit: "新华社记者 王五 摄".
+_PHOTO_CREDIT = re.compile(r"[摄攝](?:影)?\s*[)）]?\s*$")
 #: Where a byline is looked for: the first and last lines of a text.
 BYLINE_LINES = 4
 
@@ -51,14 +69,17 @@ def chinese_byline(text: str) -> str | None:
     """The reporters a Chinese news text names in its byline (first or last lines), joined by "; ", or ``None``."""
     lines = [line for line in text.splitlines() if line.strip()]
     candidates = lines[:BYLINE_LINES] + lines[BYLINE_LINES:][-BYLINE_LINES:]
+    photographers: list[str] = []
     for line in candidates:
         names = [
             name
             for pattern in _BYLINES
             for found in pattern.finditer(line)
             for name in re.split(_SEPARATOR, found["names"].strip())
-            if name
+            if name and name not in _NOT_NAMES
         ]
-        if names:  # "（实习记者 樊亮 张明超 记者惠禾）": every reporter of the line
+        if names and _PHOTO_CREDIT.search(line):  # a caption's photographer, if no one wrote it
+            photographers = photographers or names
+        elif names:  # "（实习记者 樊亮 张明超 记者惠禾）": every reporter of the line
             return "; ".join(dict.fromkeys(names))
-    return None
+    return "; ".join(dict.fromkeys(photographers)) or None

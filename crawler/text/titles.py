@@ -21,17 +21,26 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 
-from crawler.text.script import weighted_length
+from crawler.text.script import HAN, character_class, weighted_length
 
 #: Where a site's name is joined to a headline: bars and colons (with or without spaces, as CJK titles write
 #: them), bullets, and dashes, slashes or underscores with a space on one side or between non-Latin
 #: characters ("标题-新华网"), never inside a word ("US-Zinsen"). ``ㅣ`` is the Hangul letter Korean titles use
 #: as a bar.
 SEPARATOR = re.compile(
-    r"\s*(?:[|｜ㅣ:：·•*»«~]+|::)\s*"
+    r"\s*(?:[|｜ㅣ:：·•*~]+|::|-{2,})\s*"
     r"|\s+[-‐–—_/\\]+\s*|\s*[-‐–—_/\\]+\s+"
     r"|(?<=[^\x00-\x7f])[-‐–—_](?=[^\x00-\x7f])"
 )
+#: The last piece of a Chinese title that names a publication, where no tag names the site: a few Han
+#: characters ending as the names of news sites, papers, agencies and broadcasters do (新华网, 中国政府网,
+#: 科技日报, 新华社, 央视网(cctv.com), 澎湃新闻-The Paper), and words that end so but name no site.
+_CHINESE_PUBLICATION = re.compile(
+    rf"^[{character_class(HAN)}]{{1,8}}(?:网|網|报|報|社|台|新闻|新聞|在线|在線)(?:\s*[(（][\w.]+[)）]|-[A-Za-z ]+)?$"
+)
+#: A channel of a Chinese portal, between a headline and the portal's name ("_教育频道_中国青年网").
+_CHINESE_CHANNEL = re.compile(rf"^[{character_class(HAN)}]{{1,6}}(?:频道|頻道)$")
+_NOT_PUBLICATIONS = frozenset({"互联网", "物联网", "因特网", "局域网", "以太网", "电网", "互聯網", "物聯網", "電網"})
 #: A part of a title that is only a date (and a time): "28.04.2023", "31.10.2023, 10.19 Uhr".
 _DATE_ONLY = re.compile(r"^[\d\s.,:/\-]*\d{2,4}[\d\s.,:/\-]*(?:uhr|h)?$")
 #: The fewest characters (CJK characters count double) a headline cut from a title keeps.
@@ -53,15 +62,17 @@ def _key(value: str) -> str:
     return _NOT_WORD.sub("", _folded(value))
 
 
-def _host_keys(host: str | None) -> set[str]:
+def _host_keys(host: str | None, domain_only: bool = False) -> set[str]:
     """What a title may call a site by its host: each label that names something, and runs of consecutive
-    labels ("golem.de" for www.golem.de, "hejfish.com" for fischerhuette.hejfish.com)."""
+    labels ("golem.de" for www.golem.de, "hejfish.com" for fischerhuette.hejfish.com); with ``domain_only``,
+    the registered domain's name alone ("nikkei", "nikkei.com" for asia.nikkei.com)."""
     labels = [_key(label) for label in (host or "").lower().split(".") if label]
     if all(label.isdigit() for label in labels):  # an IP address names no site
         return set()
     suffix = 2 if len(labels) >= 3 and labels[-2] in _SECOND_LEVEL else 1  # "com", "com.cn": no site's name
-    keys = {label for label in labels[:-suffix] if label not in _GENERIC_LABELS and len(label) >= 2}
-    for start in range(len(labels) - suffix):
+    first = max(len(labels) - suffix - 1, 0) if domain_only else 0
+    keys = {label for label in labels[first:-suffix] if label not in _GENERIC_LABELS and len(label) >= 2}
+    for start in range(first, len(labels) - suffix):
         for end in range(start + 2, len(labels) + 1):
             keys.add("".join(labels[start:end]))
     return keys
@@ -69,11 +80,13 @@ def _host_keys(host: str | None) -> set[str]:
 
 def _names_site(part: str, site_key: str, host_keys: set[str]) -> bool:
     """True when ``part`` of a title is the site's name (or a piece of it of three characters or more, or it with
-    a little more) or its host name."""
+    a little more), its host name, or reads as the name of a Chinese publication."""
     key = _key(part)
     if not key:
         return False
     if key in host_keys or key.removeprefix("the") in host_keys:
+        return True
+    if _CHINESE_PUBLICATION.match(part.strip()) and part.strip() not in _NOT_PUBLICATIONS:
         return True
     if not site_key:
         return False
@@ -84,11 +97,12 @@ def _names_site(part: str, site_key: str, host_keys: set[str]) -> bool:
 
 
 def _is_site_part(part: str, site_key: str, host_keys: set[str]) -> bool:
-    """True when every piece of ``part`` is the site's name or a date, and at least one names the site."""
-    pieces = [piece for piece in SEPARATOR.split(part) if piece and piece.strip()]
+    """True when every piece of ``part`` is the site's name, one of its channels or a date, and at least one
+    names the site."""
+    pieces = [piece.strip() for piece in SEPARATOR.split(part) if piece and piece.strip()]
     named = [_names_site(piece, site_key, host_keys) for piece in pieces]
-    dated = [bool(_DATE_ONLY.match(_folded(piece))) for piece in pieces]
-    return any(named) and all(n or d for n, d in zip(named, dated, strict=True))
+    other = [bool(_DATE_ONLY.match(_folded(piece)) or _CHINESE_CHANNEL.match(piece)) for piece in pieces]
+    return any(named) and all(n or o for n, o in zip(named, other, strict=True))
 
 
 def _cuts(title: str) -> Iterator[tuple[str, str]]:
@@ -100,9 +114,9 @@ def _cuts(title: str) -> Iterator[tuple[str, str]]:
 
 
 def _outweighs(kept: str, dropped: str) -> bool:
-    """True when the part of a title kept is at least as long as the part dropped (CJK characters count
+    """True when the part of a title kept is at least half as long as the part dropped (CJK characters count
     double), and long enough to be a headline."""
-    return weighted_length(kept) >= max(weighted_length(dropped), MIN_HEADLINE_CHARS)
+    return weighted_length(kept) >= max(weighted_length(dropped) / 2, MIN_HEADLINE_CHARS)
 
 
 def _is_headline(part: str, site_key: str, host_keys: set[str]) -> bool:
@@ -124,15 +138,19 @@ def headline(
     if _folded(title) in folded_headings:
         return title
     cuts = list(_cuts(title))
+    site_key, host_keys = _key(site_name or ""), _host_keys(host)
     for before, after in cuts:
         if _folded(before) in folded_headings and _outweighs(before, after):
-            return before
-    site_key, host_keys = _key(site_name or ""), _host_keys(host)
+            if not _is_site_part(before, site_key, host_keys):
+                return before
     for before, after in cuts:  # the longest site part first: "… | DW | 28.04.2023"
         if _is_site_part(after, site_key, host_keys) and _is_headline(before, site_key, host_keys):
             return before
-    for before, after in reversed(cuts):  # a site's name before the headline, shorter than it
-        if _is_site_part(before, site_key, host_keys) and _is_headline(after, site_key, host_keys):
-            if _outweighs(after, before):
+    # A site's name before the headline: the whole of it, or the domain's name ("China: …" on a China Daily
+    # page is a kicker, not the site), shorter than the headline.
+    domain_keys = _host_keys(host, domain_only=True)
+    for before, after in reversed(cuts):
+        if _key(before) in {site_key, *domain_keys} - {""} and _is_headline(after, site_key, host_keys):
+            if weighted_length(after) >= weighted_length(before):
                 return after
     return title

@@ -26,6 +26,18 @@ LEAD = "人工智能驱动的科学研究正在改变材料、生命和气候科
         (f"本報記者 陳小明 報導\n{LEAD}", "陳小明"),
         (f"採寫：科技日報 記者 孫明源\n{LEAD}", "孫明源"),
         (f"{LEAD}\n作者：赵丽 单位：中国科学院", "赵丽"),
+        # the place a reporter writes from, and the dateline of a news agency, are no names
+        (f"本报记者 张三 成都报道\n{LEAD}", "张三"),
+        (f"本报记者张三北京报道\n{LEAD}", "张三"),
+        (f"（中央社記者吳欣紜台北5日電）{LEAD}", "吳欣紜"),
+        (f"〔記者蕭玗欣／台北報導〕{LEAD}", "蕭玗欣"),
+        # an intern is a reporter too; a caption's photographer only where no one else is named
+        (f"（记者 张三 实习生 李四）{LEAD}", "张三; 李四"),
+        (f"新华社记者 王五 摄\n新华社北京3月5日电（记者张三、李四）{LEAD}", "张三; 李四"),
+        (f"新华社记者 王五 摄\n{LEAD}", "王五"),
+        (f"作者 | 张三\n{LEAD}", "张三"),
+        (f"文/图 张三\n{LEAD}", "张三"),
+        (f"撰稿人：张三\n{LEAD}", "张三"),
     ],
 )
 def test_the_reporters_of_a_byline_are_found(text: str, expected: str) -> None:
@@ -39,6 +51,10 @@ def test_the_reporters_of_a_byline_are_found(text: str, expected: str) -> None:
         f"记者从科技部获悉，{LEAD}",
         f"记者王毅外长表示，{LEAD}",  # no name ends there: 王毅外长 is not a byline
         f"记者向他们询问了{LEAD}",
+        f"记者关注到，{LEAD}",
+        f"记者周末电话采访了专家。{LEAD}",
+        f"论文第一作者张三、通讯作者李四介绍，{LEAD}",  # the scientists of a paper, not the article's authors
+        f"{LEAD}\n作者简介：研究员，长期从事材料研究",
         f"编辑：苏亮\n{LEAD}",  # an editor is not the author
         f"{LEAD}\n" + "\n".join(LEAD for _ in range(10)) + "\n（记者张三）\n" + "\n".join(LEAD for _ in range(10)),
         "The reporter John Smith wrote this article in English.",

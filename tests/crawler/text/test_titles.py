@@ -27,6 +27,11 @@ from tests.localweb import CorpusPage, load_corpus
         ("人工智能助力新材料研发-新华网", "新华网", "www.xinhuanet.com", None),
         ("人工智能助力新材料研发 | 新华网", "新华网", None, None),
         ("AI系统发现新抗生素-정치ㅣ한국일보", "한국일보", None, "AI系统发现新抗生素-정치"),
+        # Chinese portals that no tag names: their name and channel read as such
+        ("人工智能助力新材料研发-新华网", "xinhuanet.com", "www.xinhuanet.com", None),
+        ("人工智能助力新材料研发_教育频道_中国青年网", None, "edu.youth.cn", None),
+        ("人工智能助力新材料研发_新闻频道_央视网(cctv.com)", None, "news.cctv.com", None),
+        ("人工智能助力新材料研发--科技日报", None, None, None),
     ],
 )
 def test_the_site_name_after_the_headline_is_cut(
@@ -63,6 +68,13 @@ def test_the_page_heading_marks_where_the_headline_ends() -> None:
         ("Israel - Gaza: what the ceasefire talks are about", [], "Example News", "news.example"),
         # a hyphen inside a word is no separator, even where the part after it is the site's name
         ("US-Zinsen setzen Dax zu", [], "Zinsen", None),
+        # a kicker that is a piece of the site's name or a label of its host is no site's name
+        ("China: new AI rules for research take effect", [], "China Daily", "www.chinadaily.com.cn"),
+        ("Asia: new AI rules for research take effect", [], "Nikkei Asia", "asia.nikkei.com"),
+        ("中国科学院院士：AI将改变科研范式", [], "中国科学院", "www.cas.cn"),
+        # quotation marks are no separators, and a word that ends as a site's name does is not one
+        ("Intelligence artificielle : « La science va changer » selon des chercheurs", [], "Le Monde", None),
+        ("华为发布新的工业平台-物联网", [], None, None),
         # a site's logo in the <h1> is not the headline, nor is it taken for the site's name
         ("AI finds new antibiotics in soil samples | Welt", ["Welt"], None, None),
         # what would be left is too short to be a headline, or is the site's name too
