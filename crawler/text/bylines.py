@@ -65,6 +65,19 @@ _PHOTO_CREDIT = re.compile(r"[摄攝](?:影)?\s*[)）]?\s*$")
 BYLINE_LINES = 4
 
 
+#: A reporter's role, with what joins it to the name, at the start of an author a tag or byline gave
+#: ("作者 林可欣", "记者：张三", "文/李明").
+_LEADING_ROLE = re.compile(
+    r"^\s*(?:(?:本报|本報)?(?:特约|特約)?(?:记者|記者|作者|撰稿人?|通讯员|通訊員)\s*[：:/／|｜]?"
+    r"|(?:文|文字|撰文)\s*[：:/／|｜])\s*(?=\S)"
+)
+
+
+def without_role(author: str) -> str:
+    """``author`` without a Chinese reporter's role before the name ("作者 林可欣" → "林可欣")."""
+    return _LEADING_ROLE.sub("", author, count=1)
+
+
 def chinese_byline(text: str) -> str | None:
     """The reporters a Chinese news text names in its byline (first or last lines), joined by "; ", or ``None``."""
     lines = [line for line in text.splitlines() if line.strip()]

@@ -30,7 +30,7 @@ from trafilatura.settings import Document, set_date_params
 
 from crawler.text.article import EXTRACTOR as EXTRACTOR  # where the crawler's modules have found it
 from crawler.text.article import ExtractedArticle, NotAnArticle
-from crawler.text.bylines import chinese_byline
+from crawler.text.bylines import chinese_byline, without_role
 from crawler.text.charset import decode_html, is_implausible
 from crawler.text.dates import parse_date, shown_timestamp
 from crawler.text.script import CJK_CHAR, HANGUL_CHAR, KANA_CHAR, weighted_length
@@ -205,7 +205,7 @@ def extract_article(
         text=text,
         title=(metadata.title or None),
         published=parse_date(metadata.date) or first_published,
-        author=(metadata.author or chinese_byline(text) or None),
+        author=(without_role(metadata.author) if metadata.author else chinese_byline(text)) or None,
         site_name=(metadata.sitename or None),
         language=detect_language(text, declared),
         encoding=decoded.encoding,

@@ -1,5 +1,5 @@
 """Chinese bylines: the reporters a Chinese news text names after their role, in either script, and nobody where
-the role word starts a sentence ("记者了解到")."""
+the role word starts a sentence ("记者了解到"); an author's name without the role a byline puts before it."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.text.bylines import chinese_byline
+from crawler.text.bylines import chinese_byline, without_role
 from crawler.text.extract import extract_article
 
 LEAD = "人工智能驱动的科学研究正在改变材料、生命和气候科学的研究方式。"
@@ -62,6 +62,26 @@ def test_the_reporters_of_a_byline_are_found(text: str, expected: str) -> None:
 )
 def test_no_byline_names_nobody(text: str) -> None:
     assert chinese_byline(text) is None
+
+
+@pytest.mark.parametrize(
+    ("author", "name"),
+    [
+        ("作者 林可欣", "林可欣"),
+        ("记者：张三", "张三"),
+        ("本报记者 王建宏", "王建宏"),
+        ("記者 陳諾", "陳諾"),
+        ("文/李明", "李明"),
+        ("撰稿人：赵丽", "赵丽"),
+        # no role, or a word that only starts as one, or nothing but a role
+        ("Jane Doe", "Jane Doe"),
+        ("文化部", "文化部"),
+        ("文章", "文章"),
+        ("作者", "作者"),
+    ],
+)
+def test_a_reporter_s_role_before_an_author_s_name_goes(author: str, name: str) -> None:
+    assert without_role(author) == name
 
 
 def test_an_extracted_chinese_article_without_an_author_tag_has_its_reporters() -> None:
