@@ -9,10 +9,11 @@ Two signs tell the site's part from the headline, as Readability.js and newspape
 - the site's name: where the part of the title after (or before) a separator is made only of the site's
   name, its host name and dates, that part goes.
 
-A title is cut only at a separator; at a heading only where the part kept is at least as long as the part
-dropped (a site's logo in an ``<h1>`` never becomes the headline), at the site's name only where what is
-kept is long enough to be a headline. A headline with a colon or a dash of its own ("Climate change: Labor
-on track …") stays whole unless the rest names the site; a kicker before the heading stays too.
+A title is cut only at a separator; at a heading only where the part kept is at least half as long as the
+part dropped and is not the site's name (a site's logo in an ``<h1>`` never becomes the headline), at the
+site's name only where what is kept is long enough to be a headline. A headline with a colon or a dash of
+its own ("Climate change: Labor on track …") stays whole unless the rest names the site; a kicker before
+the heading stays too.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 
 from crawler.text.script import HAN, character_class, weighted_length
+
+_HAN = character_class(HAN)
 
 #: Where a site's name is joined to a headline: bars and colons (with or without spaces, as CJK titles write
 #: them), bullets, and dashes, slashes or underscores with a space on one side or between non-Latin
@@ -36,10 +39,10 @@ SEPARATOR = re.compile(
 #: characters ending as the names of news sites, papers, agencies and broadcasters do (新华网, 中国政府网,
 #: 科技日报, 新华社, 央视网(cctv.com), 澎湃新闻-The Paper), and words that end so but name no site.
 _CHINESE_PUBLICATION = re.compile(
-    rf"^[{character_class(HAN)}]{{1,8}}(?:网|網|报|報|社|台|新闻|新聞|在线|在線)(?:\s*[(（][\w.]+[)）]|-[A-Za-z ]+)?$"
+    rf"^[{_HAN}]{{1,8}}(?:网|網|报|報|社|台|新闻|新聞|在线|在線)(?:\s*[(（][\w.]+[)）]|-[A-Za-z ]+)?$"
 )
 #: A channel of a Chinese portal, between a headline and the portal's name ("_教育频道_中国青年网").
-_CHINESE_CHANNEL = re.compile(rf"^[{character_class(HAN)}]{{1,6}}(?:频道|頻道)$")
+_CHINESE_CHANNEL = re.compile(rf"^[{_HAN}]{{1,6}}(?:频道|頻道)$")
 _NOT_PUBLICATIONS = frozenset({"互联网", "物联网", "因特网", "局域网", "以太网", "电网", "互聯網", "物聯網", "電網"})
 #: A part of a title that is only a date (and a time): "28.04.2023", "31.10.2023, 10.19 Uhr".
 _DATE_ONLY = re.compile(r"^[\d\s.,:/\-]*\d{2,4}[\d\s.,:/\-]*(?:uhr|h)?$")
@@ -140,9 +143,9 @@ def headline(
     cuts = list(_cuts(title))
     site_key, host_keys = _key(site_name or ""), _host_keys(host)
     for before, after in cuts:
-        if _folded(before) in folded_headings and _outweighs(before, after):
-            if not _is_site_part(before, site_key, host_keys):
-                return before
+        heading = _folded(before) in folded_headings and _outweighs(before, after)
+        if heading and not _is_site_part(before, site_key, host_keys):
+            return before
     for before, after in cuts:  # the longest site part first: "… | DW | 28.04.2023"
         if _is_site_part(after, site_key, host_keys) and _is_headline(before, site_key, host_keys):
             return before
@@ -150,7 +153,11 @@ def headline(
     # page is a kicker, not the site), shorter than the headline.
     domain_keys = _host_keys(host, domain_only=True)
     for before, after in reversed(cuts):
-        if _key(before) in {site_key, *domain_keys} - {""} and _is_headline(after, site_key, host_keys):
-            if weighted_length(after) >= weighted_length(before):
-                return after
+        site_first = _key(before) in {site_key, *domain_keys} - {""}
+        if (
+            site_first
+            and _is_headline(after, site_key, host_keys)
+            and weighted_length(after) >= weighted_length(before)
+        ):
+            return after
     return title
