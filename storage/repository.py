@@ -96,6 +96,29 @@ class NewArticle:
     relevant: bool = True
     evidence: str | None = None  # JSON
     credited_source: str | None = None
+    #: Its :class:`StoredForms`, when made ahead (by an extraction worker); made here when missing or not its own.
+    forms: StoredForms | None = None
+
+
+@dataclass(frozen=True)
+class StoredForms:
+    """What storing an article derives from its title and text: the content hash (the unique key of the text)
+    and the search index's forms. Made once, where the text is at hand, for the title and text it names."""
+
+    title: str | None
+    text: str
+    content_hash: str
+    indexed_title: str
+    indexed_body: str
+
+    @classmethod
+    def of(cls, title: str | None, text: str) -> StoredForms:
+        """The stored forms of ``title`` and ``text``."""
+        return cls(title, text, content_hash(text), *indexed_body(title, text))
+
+    def are_of(self, title: str | None, text: str) -> bool:
+        """Whether these are the forms of ``title`` and ``text``."""
+        return self.text == text and self.title == title
 
 
 @dataclass(frozen=True)
@@ -117,7 +140,10 @@ def store_article(
     source_id = source_id or ensure_source(session, article.source)
     now = utcnow()
     u_hash = url_hash(article.canonical_url)
-    c_hash = content_hash(article.text)
+    forms = article.forms
+    if forms is None or not forms.are_of(article.title, article.text):
+        forms = StoredForms.of(article.title, article.text)
+    c_hash = forms.content_hash
     values = {
         "source_id": source_id,
         "url": article.url,
@@ -142,7 +168,7 @@ def store_article(
     statement = _article_insert(dialect_of(session))
     new_id = session.execute(statement, values).scalar()
     if new_id is not None:
-        index_article(session, new_id, article.title, article.text)
+        _index(session, new_id, forms.indexed_title, forms.indexed_body)
         return StoreResult(new_id, True)
     existing = session.execute(
         select(Article.id).where((Article.content_hash == c_hash) | (Article.url_hash == u_hash)).limit(1)
@@ -348,7 +374,11 @@ def replace_text(session: Session, article_id: int, text: str) -> bool:
 def index_article(session: Session, article_id: int, title: str | None, text: str) -> None:
     """Store (or replace) the searched form of an article's title and text (:mod:`storage.search`):
     every function that writes an article's title or text calls this."""
-    title_form, body = indexed_body(title, text)
+    _index(session, article_id, *indexed_body(title, text))
+
+
+def _index(session: Session, article_id: int, title_form: str, body: str) -> None:
+    """Store (or replace) the searched forms of an article's title and text."""
     values = {"article_id": article_id, "title": title_form, "body": body}
     session.execute(_search_text_upsert(dialect_of(session)), values)
 

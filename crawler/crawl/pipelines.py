@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from crawler.corpus.templates import NewTextCleaning, clean_again, clean_new_text, learn_blocks
+from crawler.corpus.templates import clean_again, clean_new_text, learn_blocks
 from crawler.crawl.context import CrawlContext
 from crawler.crawl.items import EntryPoll, FetchFailure, PageItem
-from crawler.crawl.pool import ProcessedPage, make_extraction_pool, process_page, warm_up_worker
+from crawler.crawl.pool import CleanedInWorker, ProcessedPage, make_extraction_pool, process_page, warm_up_worker
 from crawler.crawl.requests import stat_key
 from crawler.relevance.profile import Relevance, RelevanceScorer
 from crawler.stories.assign import assign_story
@@ -69,17 +69,28 @@ RETRIABLE_OUTCOMES = frozenset({"http_error", "network_error"})
 
 @dataclass
 class ExtractedPage:
-    """A fetched page with what extraction made of it, its fingerprint, its page compressed (to keep
-    beside a new article), and its relevance once scored."""
+    """A fetched page with what extraction made of it (see :class:`ProcessedPage`), and its relevance once
+    scored."""
 
     page: PageItem
     result: ExtractedArticle | NotAnArticle
-    fingerprint: Fingerprint | None = None
+    blocks: KeyedBlocks | None = None
+    cleaned: CleanedInWorker | None = None
     credited_source: str | None = None
     compressed_page: CompressedPage | None = None
     relevance: Relevance | None = None
-    #: The blocks removed from the text before ``fingerprint`` was made (see :class:`ProcessedPage`).
-    fingerprinted_without: frozenset[int] = frozenset()
+
+    @classmethod
+    def of(cls, page: PageItem, processed: ProcessedPage) -> ExtractedPage:
+        """The fetched ``page`` with what a worker made of it."""
+        return cls(
+            page,
+            processed.result,
+            processed.blocks,
+            processed.cleaned,
+            processed.credited_source,
+            processed.compressed_page,
+        )
 
 
 class ExtractPipeline:
@@ -105,7 +116,7 @@ class ExtractPipeline:
 
     def _start_pool(self) -> Executor:
         """Start the worker pool and its workers."""
-        pool = make_extraction_pool(self.workers)
+        pool = make_extraction_pool(self.workers, self.context.config.profile)
         for _ in range(self.workers or os.cpu_count() or 1):
             pool.submit(warm_up_worker)
         self.pool = pool
@@ -130,22 +141,13 @@ class ExtractPipeline:
         except Exception as exc:  # a crashed worker or a bug on one page must not stop the crawl
             logger.error("Extraction of %s failed: %r", item.url, exc)
             processed = ProcessedPage(NotAnArticle("no_text", f"extraction failed: {exc!r}"))
-        return ExtractedPage(
-            item,
-            processed.result,
-            processed.fingerprint,
-            processed.credited_source,
-            processed.compressed_page,
-            fingerprinted_without=processed.fingerprinted_without,
-        )
+        return ExtractedPage.of(item, processed)
 
 
-def _fingerprinted_as_cleaned(item: ExtractedPage, cleaning: NewTextCleaning) -> bool:
-    """Whether the worker fingerprinted the text the store cleaned: it removed the same template blocks, or
-    neither removed any."""
-    return cleaning.template == item.fingerprinted_without or not (
-        cleaning.cleaned.removed or item.fingerprinted_without
-    )
+def _made_in_worker(item: ExtractedPage, text: str) -> CleanedInWorker | None:
+    """What the worker made of the article's text, where it cleaned it as the store did (to the same ``text``)."""
+    cleaned = item.cleaned
+    return cleaned if cleaned is not None and cleaned.text == text else None
 
 
 def _run_all(stores: list[Store], session: Session) -> list[StoreReport]:
@@ -242,11 +244,12 @@ class StorePipeline:
         source_id = self.context.source_ids.get(page.source) or ensure_source(session, page.source)
         if isinstance(result, ExtractedArticle):
             # Reads first, writes after: on SQLite the write lock is taken only for the writes.
-            blocks = KeyedBlocks.of(result.text)  # cut and keyed once, for cleaning and for counting
+            blocks = item.blocks or KeyedBlocks.of(result.text)  # cut and keyed once, for cleaning and for counting
             cleaning = clean_new_text(session, source_id, blocks)
             cleaned = cleaning.cleaned
-            relevance = item.relevance = self.scorer.score(result.title, cleaned.text)
-            found = item.fingerprint if _fingerprinted_as_cleaned(item, cleaning) else fingerprint(cleaned.text)
+            made = _made_in_worker(item, cleaned.text)
+            relevance = item.relevance = (made and made.relevance) or self.scorer.score(result.title, cleaned.text)
+            found = made.fingerprint if made else fingerprint(cleaned.text)
             stored = store_article(
                 session,
                 NewArticle(
@@ -264,6 +267,7 @@ class StorePipeline:
                     relevant=relevance.relevant,
                     evidence=relevance.evidence_json(),
                     credited_source=item.credited_source,
+                    forms=made.forms if made else None,
                 ),
                 run_id=self.context.run_id,
                 source_id=source_id,

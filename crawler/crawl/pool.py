@@ -1,6 +1,8 @@
 """The extraction pool: worker processes forked from a fork server that has loaded the extractor, and
-what a worker does with one fetched page (extract the article, fingerprint it for near-duplicate
-detection while the text is at hand, and compress the page of an article, to be kept beside it).
+what a worker does with one fetched page (extract the article, cut its text into keyed blocks, and make
+what storing it needs while the text is at hand: the fingerprint for near-duplicate detection, the
+relevance score, the content hash and the search forms of the text cleaned of the template the crawl knows,
+and the page compressed, to be kept beside it).
 
 The crawl process imports this module but never the extractor: what a worker does lives in
 :mod:`crawler.crawl.pool_preload`, which only the fork server (and so every worker) imports.
@@ -19,20 +21,37 @@ from crawler.text.article import ExtractedArticle, NotAnArticle
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from crawler.relevance.profile import Relevance, TopicProfile
     from crawler.stories.fingerprint import Fingerprint
+    from crawler.text.template_blocks import KeyedBlocks
     from storage.pages import CompressedPage
+    from storage.repository import StoredForms
+
+
+@dataclass(frozen=True)
+class CleanedInWorker:
+    """What a worker made of an article's text without the template blocks it was told of. The store uses it
+    where its own cleaning gives this same text, and makes it again otherwise."""
+
+    text: str
+    #: The template blocks taken out of the extracted text to give :attr:`text`.
+    removed: frozenset[int]
+    fingerprint: Fingerprint | None
+    #: ``None`` where the worker was given no topic profile.
+    relevance: Relevance | None
+    forms: StoredForms
 
 
 @dataclass(frozen=True)
 class ProcessedPage:
-    """The extraction result, and for an article its fingerprint, the outlet it credits and its page compressed."""
+    """The extraction result, and for an article its text's keyed blocks, what the worker made of the text
+    cleaned of the template it knew, the outlet it credits and its page compressed."""
 
     result: ExtractedArticle | NotAnArticle
-    fingerprint: Fingerprint | None = None
+    blocks: KeyedBlocks | None = None
+    cleaned: CleanedInWorker | None = None
     credited_source: str | None = None
     compressed_page: CompressedPage | None = None
-    #: The blocks removed from the text before it was fingerprinted (those of ``template`` it holds).
-    fingerprinted_without: frozenset[int] = frozenset()
 
 
 def process_page(
@@ -43,9 +62,10 @@ def process_page(
     template: frozenset[int] = frozenset(),
     first_published: datetime | None = None,
 ) -> ProcessedPage:
-    """Extract a fetched page and, when it holds an article, fingerprint it (without the blocks of ``template``,
-    its source's template as far as the crawl knows it) and compress the page. ``first_published`` is the date
-    the feed or sitemap that named the page gave, if any (see :func:`crawler.text.extract.extract_article`)."""
+    """Extract a fetched page and, when it holds an article, fingerprint and score its text without the blocks
+    of ``template`` (its source's template as far as the crawl knows it) and compress the page.
+    ``first_published`` is the date the feed or sitemap that named the page gave, if any (see
+    :func:`crawler.text.extract.extract_article`)."""
     from crawler.crawl.pool_preload import processed_page  # loaded by the fork server: at hand in every worker
 
     return processed_page(body, url, header_charset, content_type, template, first_published)
@@ -58,8 +78,16 @@ def warm_up_worker() -> None:
     warm_up()
 
 
-def make_extraction_pool(workers: int = 0) -> Executor:
-    """A process pool for :func:`process_page` (``workers`` = 0: one per core).
+def use_profile(profile: TopicProfile | None) -> None:
+    """Score the articles this worker extracts against ``profile`` (``None``: leave scoring to the store)."""
+    from crawler.crawl.pool_preload import use_profile as use
+
+    use(profile)
+
+
+def make_extraction_pool(workers: int = 0, profile: TopicProfile | None = None) -> Executor:
+    """A process pool for :func:`process_page` (``workers`` = 0: one per core), whose workers score the
+    articles they extract against ``profile``, if one is given.
 
     Workers are forked from a fork server that has already imported the extractor, so they
     start fast, share its memory until they write to it, and share nothing with the reactor's threads.
@@ -69,4 +97,4 @@ def make_extraction_pool(workers: int = 0) -> Executor:
     workers = workers or os.cpu_count() or 1
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["crawler.crawl.pool_preload"])
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=use_profile, initargs=(profile,))

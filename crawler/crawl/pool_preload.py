@@ -7,11 +7,22 @@ from __future__ import annotations
 import gc
 from datetime import datetime
 
-from crawler.crawl.pool import ProcessedPage
+from crawler.crawl.pool import CleanedInWorker, ProcessedPage
+from crawler.relevance.profile import RelevanceScorer, TopicProfile
 from crawler.stories.fingerprint import MIN_SHINGLES, credited_source, fingerprint
 from crawler.text.extract import ExtractedArticle, extract_article, warm_up
 from crawler.text.template_blocks import KeyedBlocks
 from storage.pages import compress_page
+from storage.repository import StoredForms
+
+#: The scorer of the crawl's topic profile, set when the worker starts (:func:`use_profile`).
+_scorer: RelevanceScorer | None = None
+
+
+def use_profile(profile: TopicProfile | None) -> None:
+    """Score the articles this worker extracts against ``profile`` (``None``: do not score them)."""
+    global _scorer
+    _scorer = RelevanceScorer(profile) if profile is not None else None
 
 
 def processed_page(
@@ -22,25 +33,32 @@ def processed_page(
     template: frozenset[int],
     first_published: datetime | None = None,
 ) -> ProcessedPage:
-    """Extract a fetched page and, when it holds an article, fingerprint it without the blocks of ``template``
-    and compress the page."""
+    """Extract a fetched page and, when it holds an article, fingerprint and score it without the blocks of
+    ``template``, make its stored forms and compress the page."""
     result = extract_article(body, url, header_charset, content_type, first_published)
     if not isinstance(result, ExtractedArticle):
         return ProcessedPage(result)
     blocks = KeyedBlocks.of(result.text)
     removed = frozenset(key for _, key in blocks.blocks if key in template)
-    return ProcessedPage(
-        result,
-        fingerprint(blocks.without(removed).text),
-        credited_source(result.text),  # the credit line is read before the template is removed
-        compress_page(body),
-        removed,
+    cut = blocks.without(removed)
+    text = cut.text
+    cleaned = CleanedInWorker(
+        text,
+        removed if cut.removed else frozenset(),
+        fingerprint(text),
+        _scorer.score(result.title, text) if _scorer is not None else None,
+        StoredForms.of(result.title, text),
     )
+    # The credit line is read before the template is removed.
+    return ProcessedPage(result, blocks, cleaned, credited_source(result.text), compress_page(body))
 
 
 warm_up()
-# Long enough to be fingerprinted: loads OpenCC's dictionaries here too, not in each worker.
-fingerprint(" ".join(f"warm-up{number}" for number in range(MIN_SHINGLES + 10)))
+# Long enough to be fingerprinted: loads OpenCC's dictionaries here too (the fingerprint's and the search
+# forms'), not in each worker.
+_WARM_UP_TEXT = " ".join(f"warm-up{number}" for number in range(MIN_SHINGLES + 10))
+fingerprint(_WARM_UP_TEXT)
+StoredForms.of("warm-up", _WARM_UP_TEXT)
 # What is loaded so far is never freed: kept out of the collector's sight, the workers forked from here do not
 # write to those pages (a collection would, copying them one by one) and keep sharing them.
 gc.freeze()

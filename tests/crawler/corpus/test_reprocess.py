@@ -91,7 +91,7 @@ def store_crawled(database: Database, scorer: RelevanceScorer, page: CrawledPage
             assert processed.compressed_page is not None
             kept = PageToKeep(processed.compressed_page, page.url, page.content_type, None, EXTRACTOR)
             keep_page(session, stored.article_id, kept)
-        assign_story(session, stored.article_id, processed.fingerprint)
+        assign_story(session, stored.article_id, processed.cleaned.fingerprint if processed.cleaned else None)
     return stored.article_id
 
 

@@ -64,7 +64,7 @@ def _page(title: str, body: str, template: list[str], credit: str = "") -> bytes
 def _store(pipeline: StorePipeline, url: str, body: bytes) -> ExtractedPage:
     page = PageItem("alpha", url, url, 200, body, "text/html; charset=utf-8", "utf-8", "listing")
     processed = process_page(page.body, page.url, page.header_charset, page.content_type)
-    item = ExtractedPage(page, processed.result, processed.fingerprint, processed.credited_source)
+    item = ExtractedPage.of(page, processed)
     asyncio.run(pipeline.process_item(item))  # type: ignore[arg-type]
     return item
 
@@ -106,15 +106,15 @@ def _store_hinted(pipeline: StorePipeline, url: str, body: bytes) -> ProcessedPa
     page = PageItem("alpha", url, url, 200, body, "text/html; charset=utf-8", "utf-8", "listing")
     known = pipeline.context.template_hints.get("alpha", frozenset())
     processed = process_page(page.body, page.url, page.header_charset, page.content_type, known)
-    item = ExtractedPage(
-        page,
-        processed.result,
-        processed.fingerprint,
-        processed.credited_source,
-        fingerprinted_without=processed.fingerprinted_without,
-    )
+    item = ExtractedPage.of(page, processed)
     asyncio.run(pipeline.process_item(item))  # type: ignore[arg-type]
     return processed
+
+
+def _removed(processed: ProcessedPage) -> frozenset[int]:
+    """The template blocks the worker took out of the text it fingerprinted."""
+    assert processed.cleaned is not None
+    return processed.cleaned.removed
 
 
 def test_the_workers_fingerprint_the_text_without_the_template_the_crawl_knows(
@@ -130,8 +130,8 @@ def test_the_workers_fingerprint_the_text_without_the_template_the_crawl_knows(
             for number, text in enumerate(texts[:3])
         ]
     # the first page is fingerprinted whole; from the third, the workers know the template the crawl learned
-    assert first[0].fingerprinted_without == frozenset()
-    assert first[2].fingerprinted_without == template
+    assert _removed(first[0]) == frozenset()
+    assert _removed(first[2]) == template
     with open_crawl(config) as crawler:  # the next crawl knows the template from its start
         store = StorePipeline.from_crawler(crawler)
         later = [
@@ -145,8 +145,8 @@ def test_the_workers_fingerprint_the_text_without_the_template_the_crawl_knows(
         wrong = _store_hinted(
             store, f"{SITE}/c/0", _page(text["title"], text["body"] + "\nOne more line.", TEMPLATE_LINES)
         )
-    assert all(processed.fingerprinted_without == template for processed in later)
-    assert own in wrong.fingerprinted_without
+    assert all(_removed(processed) == template for processed in later)
+    assert own in _removed(wrong)
     with corpus(config) as session:
         articles = session.execute(select(Article).order_by(Article.id)).scalars().all()
     assert len(articles) == len(texts) + 1

@@ -20,11 +20,15 @@ from crawler.crawl.items import EntryPoll, FetchFailure, PageItem
 from crawler.crawl.pipelines import ExtractedPage, StorePipeline
 from crawler.crawl.pool import process_page
 from crawler.crawl.requests import stat_key
+from crawler.relevance.profile import Relevance, RelevanceScorer
+from crawler.text.article import ExtractedArticle
 from crawler.text.extract import EXTRACTOR
 from crawler.text.urls import canonical_url
+from storage.hashing import content_hash
 from storage.models import Article, ArticlePage, CrawlRun, FetchedUrl
 from storage.pages import compress_page, read_kept_page
-from storage.repository import retriable_urls
+from storage.repository import StoredForms, retriable_urls
+from storage.search import search_stories
 from tests.crawler.crawl.components import corpus, make_config, open_crawl
 from tests.crawler.support import article_html
 
@@ -37,7 +41,7 @@ def _extracted(title: str) -> ExtractedPage:
     body = article_html(title).encode()
     page = PageItem("alpha", MOVED_TO, REQUESTED, 200, body, "text/html; charset=utf-8", "utf-8", "feed")
     processed = process_page(page.body, page.url, page.header_charset, page.content_type)
-    return ExtractedPage(page, processed.result, processed.fingerprint, processed.credited_source)
+    return ExtractedPage.of(page, processed)
 
 
 def _through(pipelines: list[Any], item: Any) -> Any:
@@ -94,12 +98,12 @@ def test_a_new_article_keeps_the_page_it_came_from_and_a_duplicate_keeps_none(tm
     config = make_config(tmp_path)
     title = "Machine learning predicts new catalysts"
     first = _extracted(title)
-    elsewhere = ExtractedPage(
-        replace(first.page, url=MOVED_TO.replace("catalysts", "repost"), body=first.page.body + b"<!-- repost -->"),
-        first.result,
-        first.fingerprint,
-        first.credited_source,
-        compress_page(first.page.body + b"<!-- repost -->"),
+    elsewhere = replace(
+        first,
+        page=replace(
+            first.page, url=MOVED_TO.replace("catalysts", "repost"), body=first.page.body + b"<!-- repost -->"
+        ),
+        compressed_page=compress_page(first.page.body + b"<!-- repost -->"),
     )
     with open_crawl(config) as crawler:
         store = StorePipeline.from_crawler(crawler)
@@ -114,6 +118,43 @@ def test_a_new_article_keeps_the_page_it_came_from_and_a_duplicate_keeps_none(tm
     assert page.body() == article_html(title).encode() == first.page.body
     assert (page.url, page.content_type, page.header_charset) == (MOVED_TO, "text/html; charset=utf-8", "utf-8")
     assert page.extractor == EXTRACTOR and kept.raw_size == len(first.page.body) > len(kept.body)
+
+
+def test_the_store_takes_what_the_worker_made_only_for_the_text_it_stores(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    marked = Relevance(0.123, True, (), {})  # a score no scorer gives these texts: shows whose score is stored
+    first = _extracted("Machine learning predicts new catalysts")
+    assert first.cleaned is not None
+    first = replace(first, cleaned=replace(first.cleaned, relevance=marked))
+    # a worker that cleaned the text otherwise (a stale template hint): its values are of another text
+    second_url = MOVED_TO.replace("catalysts", "proteins")
+    second = _extracted("Deep learning folds proteins for AI for Science")
+    assert second.cleaned is not None and isinstance(second.result, ExtractedArticle)
+    other_text = second.cleaned.text + "\nA line of the template the store knows nothing of."
+    second = replace(
+        second,
+        page=replace(second.page, url=second_url, requested_url=second_url),
+        cleaned=replace(
+            second.cleaned,
+            text=other_text,
+            relevance=marked,
+            forms=StoredForms.of(second.result.title, other_text),
+        ),
+    )
+    with open_crawl(config) as crawler:
+        store = StorePipeline.from_crawler(crawler)
+        for item in (first, second):
+            _through([store], item)
+    with corpus(config) as session:
+        articles = {a.canonical_url: a for a in session.execute(select(Article)).scalars()}
+        found = {hit.url for hit in search_stories(session, "folds proteins", include_off_topic=True)}
+        stale = search_stories(session, '"the store knows nothing of"', include_off_topic=True)
+    taken, made_again = articles[canonical_url(MOVED_TO)], articles[canonical_url(second_url)]
+    assert taken.relevance == 0.123
+    expected = RelevanceScorer(config.profile).score(made_again.title, made_again.text)
+    assert made_again.relevance == expected.score != 0.123
+    assert made_again.content_hash == content_hash(made_again.text) and "template" not in made_again.text
+    assert found == {second_url} and stale == []  # indexed as stored, not as the worker had it
 
 
 def test_a_failed_fetch_is_remembered_to_be_tried_again(tmp_path: Path) -> None:

@@ -9,7 +9,9 @@ import sys
 from pathlib import Path
 
 from crawler.crawl.pool import make_extraction_pool, process_page
+from crawler.relevance.profile import RelevanceScorer, load_profile
 from crawler.text.article import ExtractedArticle
+from storage.repository import StoredForms
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
@@ -48,6 +50,21 @@ def test_a_worker_extracts_and_fingerprints_a_page() -> None:
         pool.shutdown(wait=True)
     assert isinstance(processed.result, ExtractedArticle)
     assert processed.result.title == "Protein folding"
-    assert processed.fingerprint is not None
+    assert processed.cleaned is not None and processed.cleaned.fingerprint is not None
     assert processed.compressed_page is not None
     assert processed == process_page(ARTICLE_PAGE, "http://example.org/a", None, "text/html")
+
+
+def test_a_pool_given_the_topic_profile_scores_in_the_worker_as_the_store_would() -> None:
+    profile = load_profile()
+    pool = make_extraction_pool(1, profile)
+    try:
+        processed = pool.submit(process_page, ARTICLE_PAGE, "http://example.org/a", None, "text/html").result(300)
+    finally:
+        pool.shutdown(wait=True)
+    assert isinstance(processed.result, ExtractedArticle) and processed.cleaned is not None
+    expected = RelevanceScorer(profile).score(processed.result.title, processed.cleaned.text)
+    assert processed.cleaned.relevance == expected
+    assert processed.cleaned.forms == StoredForms.of(processed.result.title, processed.result.text)
+    # without a profile the worker leaves scoring to the store
+    assert process_page(ARTICLE_PAGE, "http://example.org/a", None, "text/html").cleaned.relevance is None  # type: ignore[union-attr]
