@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from scrapy import Request
+from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import HtmlResponse, Response
 
@@ -22,6 +23,7 @@ from crawler.crawl.context import CrawlContext
 from crawler.crawl.middlewares import (
     BackoffRetryMiddleware,
     ConditionalGetMiddleware,
+    HeadMetaRefreshMiddleware,
     KnownUrlFilterMiddleware,
     PendingRetryMiddleware,
     SourceBudgetMiddleware,
@@ -31,6 +33,7 @@ from crawler.text.urls import canonical_url
 from storage.polling import save_entry_page
 from storage.repository import ensure_source, record_fetch
 from tests.crawler.crawl.components import corpus, make_config, make_crawler, open_crawl
+from tests.localweb import load_corpus
 
 FEED = "http://127.0.0.40:8040/rss.xml"
 LISTING = "http://127.0.0.41:8041/news/"
@@ -245,3 +248,67 @@ def test_every_component_gets_the_one_crawl_context(config: Config) -> None:
     assert KnownUrlFilterMiddleware.from_crawler(crawler).context is context
     assert PendingRetryMiddleware.from_crawler(crawler).context is context
     assert crawler.spider is not None and list(crawler.spider.sources) == config.source_names
+
+
+# -- meta refresh ------------------------------------------------------------------------------
+class _CountingResponse(HtmlResponse):
+    """An HTML response that counts the reads of its decoded text."""
+
+    decoded = 0
+
+    @property
+    def text(self) -> str:
+        self.decoded += 1
+        return super().text
+
+
+def _refreshed(middleware: MetaRefreshMiddleware, body: bytes, content_type: str) -> tuple[str | None, int]:
+    """Where ``middleware`` redirects a page of ``body`` (``None``: nowhere), and how often it decoded it."""
+    request = Request(LISTING)
+    response = _CountingResponse(LISTING, body=body, headers={"Content-Type": content_type}, request=request)
+    result = middleware.process_response(request, response)
+    return (result.url if isinstance(result, Request) else None), response.decoded
+
+
+REFRESH_PAGES = {
+    "plain": (b"<html><head><meta http-equiv='Refresh' content='0; url=/moved.html'></head></html>", "utf-8"),
+    "spelled with a reference": (b"<meta http-equiv='&#114;efresh' content='1;url=/moved.html'>", "utf-8"),
+    "in EBCDIC": ("<meta http-equiv='refresh' content='0; url=/moved.html'>", "cp500"),
+    "after Chinese text": ("<title>科学智能</title><meta http-equiv=refresh content='0;url=/moved.html'>", "gbk"),
+    "in UTF-16": ("<meta http-equiv='refresh' content='0; url=/moved.html'>", "utf-16"),
+    "too slow to follow": (b"<meta http-equiv='refresh' content='600; url=/moved.html'>", "utf-8"),
+    "none": (b"<html><head><title>Fresh news</title></head><body><p>&#8220;AI&#8221;</p></body></html>", "utf-8"),
+    "beyond what is read": (
+        b"<p>" + b"x" * 17000 + b"</p><meta http-equiv='refresh' content='0;url=/m.html'>",
+        "utf-8",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(REFRESH_PAGES))
+def test_a_meta_refresh_redirects_as_with_scrapys_middleware(config: Config, kind: str) -> None:
+    body, charset = REFRESH_PAGES[kind]
+    raw = body.encode(charset) if isinstance(body, str) else body
+    crawler = make_crawler(config)
+    ours = _refreshed(HeadMetaRefreshMiddleware.from_crawler(crawler), raw, f"text/html; charset={charset}")
+    scrapys = _refreshed(MetaRefreshMiddleware.from_crawler(crawler), raw, f"text/html; charset={charset}")
+    assert ours[0] == scrapys[0]
+    assert (ours[0] is not None) == (kind in {"plain", "after Chinese text", "in UTF-16", "in EBCDIC"})
+    if kind in {"none", "beyond what is read"}:
+        assert ours[1] == 0 < scrapys[1]  # no refresh where one is read: the page is never decoded
+
+
+def test_corpus_pages_are_redirected_as_with_scrapys_middleware(config: Config, corpus_dir: Path) -> None:
+    crawler = make_crawler(config)
+    ours, scrapys = HeadMetaRefreshMiddleware.from_crawler(crawler), MetaRefreshMiddleware.from_crawler(crawler)
+    decoded = 0
+    pages = [page for page in load_corpus(corpus_dir) if page.source != "relevance"]
+    for page in pages:
+        content_type = f"text/html; charset={page.encoding}"
+        (url, read), (expected, _) = (
+            _refreshed(ours, page.raw(), content_type),
+            _refreshed(scrapys, page.raw(), content_type),
+        )
+        assert url == expected, page.id
+        decoded += read > 0
+    assert decoded < len(pages) / 4  # most pages spell no "refresh": only the others are decoded
