@@ -1,9 +1,9 @@
-"""Item pipelines: extract and fingerprint (in a process pool, off the reactor thread) → clean of the
-source's template, score against the topic profile and store, with the article's page (kept compressed)
-and its story (in the crawl context's database thread: the template is learned from what is stored, so
-cleaning and storing are one step). Pages that arrive while a transaction runs are stored together in
-the next one (group commit): a kill loses at most the pages of the transaction under way, which were not
-recorded as fetched and are fetched again by the next crawl.
+"""Item pipelines: extract, fingerprint and score (in a process pool, off the reactor thread) → clean of the
+source's template (scoring and fingerprinting again where that is not the text the worker had) and store, with
+the article's page (kept compressed) and its story (in the crawl context's database thread: the template is
+learned from what is stored, so cleaning and storing are one step). Pages that arrive while a transaction runs
+are stored together in the next one (group commit): a kill loses at most the pages of the transaction under way,
+which were not recorded as fetched and are fetched again by the next crawl.
 
 They handle items only: the crawl-run row, the database and the entry-page polls belong to the
 crawl context (:mod:`crawler.crawl.context`), which the store pipeline hands its writes to.
