@@ -11,13 +11,13 @@ middlewares are in :mod:`crawler.crawl.addresses`.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import hashlib
 import logging
 import re
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from scrapy import Request
@@ -25,7 +25,7 @@ from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.http import HtmlResponse
 from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
-from w3lib.encoding import http_content_type_encoding
+from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, read_bom
 
 from crawler.crawl.context import CrawlContext
 from crawler.crawl.requests import (
@@ -126,27 +126,50 @@ class BackoffRetryMiddleware(RetryMiddleware):
         return result
 
 
-#: Scrapy reads a meta refresh in a page's first 4,096 characters: at most this many bytes in any encoding.
-_REFRESH_HEAD_BYTES = 4 * 4096 + 4  # four bytes a character (UTF-8, UTF-32), and a byte order mark
+#: Scrapy reads a meta refresh in a page's first 4,096 characters: at most this many bytes in the encodings of
+#: :data:`_ASCII_MARKUP_ENCODINGS` (four bytes a character in UTF-8 and GB18030, and a byte order mark).
+_REFRESH_HEAD_BYTES = 4 * 4096 + 4
 _REFRESH = re.compile(rb"refresh", re.IGNORECASE)
+#: Encodings in which the word ``refresh`` is only ever written as its ASCII bytes: stateless, every ASCII byte
+#: itself, and no other byte sequence an ASCII letter (the encodings of the web but UTF-16; not ISO-2022-JP or
+#: HZ, whose escapes can split a word, nor EBCDIC or Python's escape codecs).
+_ASCII_MARKUP_ENCODINGS = frozenset(
+    codecs.lookup(name).name
+    for name in (
+        *("utf-8", "ascii", "latin-1", "cp866", "cp874", "koi8-r", "koi8-u", "mac-roman", "mac-cyrillic"),
+        *(f"iso8859-{part}" for part in (2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16)),
+        *(f"cp{page}" for page in range(1250, 1259)),
+        *("gbk", "gb2312", "gb18030", "big5", "big5hkscs", "cp950", "euc-jp", "shift_jis", "cp932", "euc-kr", "cp949"),
+    )
+)
 
 
-@lru_cache(maxsize=64)
-def _ascii_compatible(encoding: str) -> bool:
-    """Whether ``encoding`` writes markup as ASCII does (not UTF-16, UTF-32 or EBCDIC); unknown ones are not."""
-    sample = "<meta http-equiv=refresh>"
+def _scrapy_encoding(body: bytes, content_type: str | None) -> str | None:
+    """The encoding Scrapy decodes an HTML page with, where it is found without decoding the page (a byte order
+    mark, the ``Content-Type`` header, a ``<meta>`` or XML declaration, in Scrapy's order); ``None`` where Scrapy
+    would guess it from the whole body (ASCII or UTF-8 where it decodes as either, else charset_normalizer's)."""
+    bom, _ = read_bom(body)
+    declared = bom or http_content_type_encoding(content_type) or html_body_declared_encoding(body)
+    if not declared:
+        return None
     try:
-        return sample.encode(encoding) == sample.encode("ascii")
-    except (LookupError, UnicodeError):
-        return False
+        return codecs.lookup(declared).name
+    except LookupError:  # unknown to Python: not one of ours, so Scrapy's middleware decides
+        return declared
 
 
 def may_refresh(body: bytes, content_type: str | None) -> bool:
-    """Whether an HTML page may hold a meta refresh where Scrapy reads one (its first 4,096 characters, where a
-    ``<meta>`` whose attributes say ``refresh`` is one): ``False`` only where it certainly holds none. A page in
-    an encoding that does not write markup as ASCII does (declared, or with NUL bytes: UTF-16, UTF-32) may."""
-    declared = http_content_type_encoding(content_type)
-    if (declared and not _ascii_compatible(declared)) or b"\x00" in body[:64]:
+    """Whether an HTML page may hold a meta refresh where Scrapy reads one (a ``<meta>`` whose attributes say
+    ``refresh``, in its first 4,096 characters): ``False`` only where it certainly holds none, in an encoding
+    that writes the word only as its ASCII bytes and whose bytes do not spell it there."""
+    encoding = _scrapy_encoding(body, content_type)
+    if encoding is None:
+        try:
+            body.decode("utf-8")  # what Scrapy's guess would be (ASCII is UTF-8)
+        except UnicodeDecodeError:
+            return True
+        encoding = "utf-8"
+    if encoding not in _ASCII_MARKUP_ENCODINGS:
         return True
     return _REFRESH.search(body, 0, _REFRESH_HEAD_BYTES) is not None
 
@@ -154,7 +177,7 @@ def may_refresh(body: bytes, content_type: str | None) -> bool:
 class HeadMetaRefreshMiddleware(MetaRefreshMiddleware):
     """Scrapy's meta-refresh redirects, without decoding every page: Scrapy's middleware decodes a page's whole
     body (kept on the response, about twice its size in memory) to read its first 4,096 characters, while most
-    pages spell no ``refresh`` there at all (:func:`may_refresh`); only the others go through it."""
+    pages certainly hold no refresh there (:func:`may_refresh`); only the others go through it."""
 
     def process_response(self, request: Request, response: Response) -> Request | Response:  # type: ignore[override]
         """The redirect a page's meta refresh asks for, as Scrapy's middleware makes it, or the response."""

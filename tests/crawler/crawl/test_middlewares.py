@@ -21,6 +21,7 @@ from crawler.config import Config
 from crawler.crawl.addresses import AddressPolicyMiddleware
 from crawler.crawl.context import CrawlContext
 from crawler.crawl.middlewares import (
+    _ASCII_MARKUP_ENCODINGS,
     BackoffRetryMiddleware,
     ConditionalGetMiddleware,
     HeadMetaRefreshMiddleware,
@@ -270,31 +271,52 @@ def _refreshed(middleware: MetaRefreshMiddleware, body: bytes, content_type: str
     return (result.url if isinstance(result, Request) else None), response.decoded
 
 
-REFRESH_PAGES = {
-    "plain": (b"<html><head><meta http-equiv='Refresh' content='0; url=/moved.html'></head></html>", "utf-8"),
-    "spelled with a reference": (b"<meta http-equiv='&#114;efresh' content='1;url=/moved.html'>", "utf-8"),
-    "in EBCDIC": ("<meta http-equiv='refresh' content='0; url=/moved.html'>", "cp500"),
-    "after Chinese text": ("<title>科学智能</title><meta http-equiv=refresh content='0;url=/moved.html'>", "gbk"),
-    "in UTF-16": ("<meta http-equiv='refresh' content='0; url=/moved.html'>", "utf-16"),
-    "too slow to follow": (b"<meta http-equiv='refresh' content='600; url=/moved.html'>", "utf-8"),
-    "none": (b"<html><head><title>Fresh news</title></head><body><p>&#8220;AI&#8221;</p></body></html>", "utf-8"),
-    "beyond what is read": (
-        b"<p>" + b"x" * 17000 + b"</p><meta http-equiv='refresh' content='0;url=/m.html'>",
-        "utf-8",
+META_REFRESH = "<meta http-equiv='refresh' content='0; url=/moved.html'>"
+HTML = "text/html"
+
+#: Pages as served (body, Content-Type), and whether a browser following Scrapy would be redirected.
+REFRESH_PAGES: dict[str, tuple[bytes, str, bool]] = {
+    "plain": (b"<html><head><meta http-equiv='Refresh' content='0; url=/moved.html'></head></html>", HTML, True),
+    "after Chinese text": (f"<title>科学智能</title>{META_REFRESH}".encode("gbk"), f"{HTML}; charset=gbk", True),
+    "in UTF-16, declared": (META_REFRESH.encode("utf-16"), f"{HTML}; charset=utf-16", True),
+    # a byte order mark wins over the header; no NUL byte among the first Chinese characters
+    "in UTF-16 after its BOM": (
+        b"\xff\xfe" + f"科学智能研究{'人' * 31}{META_REFRESH}".encode("utf-16-le"),
+        f"{HTML}; charset=utf-8",
+        True,
     ),
+    "in EBCDIC, declared": (META_REFRESH.encode("cp500"), f"{HTML}; charset=cp500", True),
+    "in EBCDIC, by its <meta>": (b"<meta charset=cp500>" + META_REFRESH.encode("cp500"), HTML, True),
+    "in EBCDIC, by its XML declaration": (
+        b'<?xml version="1.0" encoding="cp037"?>' + META_REFRESH.encode("cp037"),
+        HTML,
+        True,
+    ),
+    "in EBCDIC, undeclared": (
+        ("<html><body>" + "Die Forscher nutzten künstliche Intelligenz. " * 20 + META_REFRESH).encode("cp500"),
+        HTML,
+        True,
+    ),
+    "after ISO-2022-JP escapes": (b"\x1b(B" * 6000 + META_REFRESH.encode(), f"{HTML}; charset=iso-2022-jp", True),
+    "after HZ line continuations": (b"~\n" * 9000 + META_REFRESH.encode(), f"{HTML}; charset=hz-gb-2312", True),
+    "spelled with a reference": (b"<meta http-equiv='&#114;efresh' content='1;url=/moved.html'>", HTML, False),
+    "too slow to follow": (b"<meta http-equiv='refresh' content='600; url=/moved.html'>", HTML, False),
+    "none": (b"<html><head><title>Fresh news</title></head><body><p>&#8220;AI&#8221;</p></body></html>", HTML, False),
+    "none, in GBK by its <meta>": ("<meta charset=gbk><p>科学智能</p>".encode("gbk"), HTML, False),
+    "none, undeclared UTF-8": ("<html><body><p>科学智能</p></body></html>".encode(), HTML, False),
+    "beyond what is read": (("<p>科学智能" * 2000 + "</p>" + META_REFRESH).encode(), f"{HTML}; charset=utf-8", False),
 }
 
 
 @pytest.mark.parametrize("kind", sorted(REFRESH_PAGES))
 def test_a_meta_refresh_redirects_as_with_scrapys_middleware(config: Config, kind: str) -> None:
-    body, charset = REFRESH_PAGES[kind]
-    raw = body.encode(charset) if isinstance(body, str) else body
+    raw, content_type, redirects = REFRESH_PAGES[kind]
     crawler = make_crawler(config)
-    ours = _refreshed(HeadMetaRefreshMiddleware.from_crawler(crawler), raw, f"text/html; charset={charset}")
-    scrapys = _refreshed(MetaRefreshMiddleware.from_crawler(crawler), raw, f"text/html; charset={charset}")
+    ours = _refreshed(HeadMetaRefreshMiddleware.from_crawler(crawler), raw, content_type)
+    scrapys = _refreshed(MetaRefreshMiddleware.from_crawler(crawler), raw, content_type)
     assert ours[0] == scrapys[0]
-    assert (ours[0] is not None) == (kind in {"plain", "after Chinese text", "in UTF-16", "in EBCDIC"})
-    if kind in {"none", "beyond what is read"}:
+    assert (ours[0] is not None) == redirects
+    if kind.startswith("none") or kind == "beyond what is read":
         assert ours[1] == 0 < scrapys[1]  # no refresh where one is read: the page is never decoded
 
 
@@ -304,11 +326,33 @@ def test_corpus_pages_are_redirected_as_with_scrapys_middleware(config: Config, 
     decoded = 0
     pages = [page for page in load_corpus(corpus_dir) if page.source != "relevance"]
     for page in pages:
-        content_type = f"text/html; charset={page.encoding}"
-        (url, read), (expected, _) = (
-            _refreshed(ours, page.raw(), content_type),
-            _refreshed(scrapys, page.raw(), content_type),
-        )
-        assert url == expected, page.id
-        decoded += read > 0
-    assert decoded < len(pages) / 4  # most pages spell no "refresh": only the others are decoded
+        for content_type in (f"text/html; charset={page.encoding}", "text/html"):  # declared, or found by Scrapy
+            (url, read), (expected, _) = (
+                _refreshed(ours, page.raw(), content_type),
+                _refreshed(scrapys, page.raw(), content_type),
+            )
+            assert url == expected, page.id
+            decoded += read > 0
+    assert decoded < 2 * len(pages) / 4  # most pages spell no "refresh": only the others are decoded
+
+
+def test_the_encodings_read_as_ascii_write_refresh_only_as_its_ascii_bytes() -> None:
+    letters = set("refreshREFRESH")
+    # ASCII written otherwise by the encodings left out: escapes (ISO-2022-JP, HZ), Python's escape codecs, UTF-7
+    ascii_tricks = [
+        bytes(range(128)),
+        b"a\x1b(Bb",
+        b"a\x1b$Bb",
+        b"a~\nb",
+        b"a~{b",
+        b"a\\x72b",
+        b"a\\u0072b",
+        b"a+AHI-b",
+    ]
+    for encoding in _ASCII_MARKUP_ENCODINGS:
+        for ascii_bytes in ascii_tricks:  # ASCII bytes are their own characters, whatever comes around them
+            assert ascii_bytes.decode(encoding) == ascii_bytes.decode("ascii"), (encoding, ascii_bytes)
+        for lead in range(0x80, 0x100):  # a non-ASCII byte, alone or leading a pair, never gives a letter of its own
+            for second in range(0x100):
+                decoded = bytes((lead, second)).decode(encoding, "replace")
+                assert not (letters & set(decoded)) or chr(second) in decoded, (encoding, lead, second)
