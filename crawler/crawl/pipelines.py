@@ -16,6 +16,7 @@ import logging
 import os
 from collections.abc import Callable
 from concurrent.futures import Executor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -94,13 +95,21 @@ class ExtractedPage:
 
 
 class ExtractPipeline:
-    """Runs extraction for every :class:`PageItem` in a pool of processes, so it uses every core."""
+    """Runs extraction for every :class:`PageItem` in a pool of processes, so it uses every core.
+
+    A worker that dies (killed, out of memory, a crash in a C library) breaks its pool: the next pages go to
+    a new pool, and the pages the broken one held are extracted again one at a time, each alone in a pool of
+    one worker, so that none is lost and a page that kills its worker again is known as the cause (stored as
+    failed, never fetched again)."""
 
     def __init__(self, crawler: Crawler, context: CrawlContext) -> None:
         self.workers = crawler.settings.getint("AI4S_EXTRACT_WORKERS", 0)
         self.context = context
         self.pool: Executor | None = None
         self.starting: asyncio.Future[Executor] | None = None
+        #: The pool of one worker that extracts, one at a time, the pages a broken pool held.
+        self.isolation: Executor | None = None
+        self.isolation_lock = asyncio.Lock()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ExtractPipeline:
@@ -122,26 +131,63 @@ class ExtractPipeline:
         self.pool = pool
         return pool
 
+    def _discard(self, broken: Executor) -> None:
+        """Stop using a pool whose worker died (it takes no more work): the next page starts a new one."""
+        if self.pool is broken:
+            self.pool, self.starting = None, None
+            broken.shutdown(wait=False, cancel_futures=True)
+
     def close_spider(self) -> None:
-        """Stop the worker pool."""
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
+        """Stop the worker pools."""
+        for pool in (self.pool, self.isolation):
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
 
     async def process_item(self, item: Any) -> Any:
         """An :class:`ExtractedPage` for a :class:`PageItem`; anything else passes unchanged."""
         if not isinstance(item, PageItem):
             return item
-        pool = await self._started_pool()
         template = self.context.template_hints.get(item.source, frozenset())
-        future = pool.submit(
-            process_page, item.body, item.url, item.header_charset, item.content_type, template, item.first_published
-        )
+        pool = await self._started_pool()
         try:
-            processed = await asyncio.wrap_future(future)
-        except Exception as exc:  # a crashed worker or a bug on one page must not stop the crawl
-            logger.error("Extraction of %s failed: %r", item.url, exc)
-            processed = ProcessedPage(NotAnArticle("no_text", f"extraction failed: {exc!r}"))
+            processed = await _processed_in(pool, item, template)
+        except BrokenProcessPool as exc:
+            self._discard(pool)
+            logger.warning("Extraction of %s: a worker died (%s); extracting it again on its own", item.url, exc)
+            processed = await self._processed_alone(item, template)
+        except Exception as exc:  # a bug on one page must not stop the crawl
+            processed = _failed(item, exc)
         return ExtractedPage.of(item, processed)
+
+    async def _processed_alone(self, item: PageItem, template: frozenset[int]) -> ProcessedPage:
+        """What a pool of one worker, extracting nothing else, makes of ``item``: a failure where its worker dies."""
+        async with self.isolation_lock:
+            if self.isolation is None:
+                self.isolation = await asyncio.to_thread(make_extraction_pool, 1, self.context.config.profile)
+            pool = self.isolation
+            try:
+                return await _processed_in(pool, item, template)
+            except BrokenProcessPool as exc:
+                self.isolation = None
+                pool.shutdown(wait=False, cancel_futures=True)
+                return _failed(item, f"the worker extracting it alone died ({exc})")
+            except Exception as exc:  # as in process_item
+                return _failed(item, exc)
+
+
+async def _processed_in(pool: Executor, item: PageItem, template: frozenset[int]) -> ProcessedPage:
+    """What a worker of ``pool`` makes of ``item``, knowing its source's ``template``."""
+    future = pool.submit(
+        process_page, item.body, item.url, item.header_charset, item.content_type, template, item.first_published
+    )
+    return await asyncio.wrap_future(future)
+
+
+def _failed(item: PageItem, why: Exception | str) -> ProcessedPage:
+    """A page whose extraction failed (logged): no article, for a reason that is final."""
+    reason = why if isinstance(why, str) else repr(why)
+    logger.error("Extraction of %s failed: %s", item.url, reason)
+    return ProcessedPage(NotAnArticle("no_text", f"extraction failed: {reason}"))
 
 
 def _made_in_worker(item: ExtractedPage, text: str) -> CleanedInWorker | None:

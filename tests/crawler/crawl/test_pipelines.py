@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import signal
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -17,15 +19,15 @@ from sqlalchemy import select
 from crawler.config import Config
 from crawler.crawl.context import CrawlContext
 from crawler.crawl.items import EntryPoll, FetchFailure, PageItem
-from crawler.crawl.pipelines import ExtractedPage, StorePipeline
-from crawler.crawl.pool import process_page
+from crawler.crawl.pipelines import ExtractedPage, ExtractPipeline, StorePipeline
+from crawler.crawl.pool import ProcessedPage, process_page
 from crawler.crawl.requests import stat_key
 from crawler.relevance.profile import Relevance, RelevanceScorer
-from crawler.text.article import ExtractedArticle
+from crawler.text.article import ExtractedArticle, NotAnArticle
 from crawler.text.extract import EXTRACTOR
 from crawler.text.urls import canonical_url
 from storage.hashing import content_hash
-from storage.models import Article, ArticlePage, CrawlRun, FetchedUrl
+from storage.models import TERMINAL_OUTCOMES, Article, ArticlePage, CrawlRun, FetchedUrl
 from storage.pages import compress_page, read_kept_page
 from storage.repository import StoredForms, retriable_urls
 from storage.search import search_stories
@@ -218,3 +220,90 @@ def test_an_entry_poll_is_handed_to_the_crawl_context(tmp_path: Path) -> None:
     with open_crawl(config) as crawler:
         _through([StorePipeline.from_crawler(crawler)], poll)
         assert CrawlContext.of(crawler).entry_polls == [poll]
+
+
+# -- a worker that dies -------------------------------------------------------------------------
+def _extraction_workers() -> list[int]:
+    """The pids of this process's extraction workers: the children of its multiprocessing fork server."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    servers = [
+        pid
+        for pid, parent in parents.items()
+        if parent == os.getpid() and b"forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
+    return [pid for pid, parent in parents.items() if parent in servers]
+
+
+def _kill_workers() -> int:
+    """Kill every extraction worker of this process at once (SIGKILL, as the kernel's out-of-memory killer
+    does); how many there were."""
+    workers = _extraction_workers()
+    for pid in workers:
+        os.kill(pid, signal.SIGKILL)
+    return len(workers)
+
+
+def _article_page(number: int) -> PageItem:
+    url = f"http://127.0.0.40:8040/2025/06/03/story-{number}.html"
+    body = article_html(f"Machine learning finds catalyst number {number}").encode()
+    return PageItem("alpha", url, url, 200, body, "text/html; charset=utf-8", "utf-8", "feed")
+
+
+def test_pages_held_by_a_worker_that_died_are_extracted_again_and_the_next_go_to_a_new_pool(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def crawl(pipeline: ExtractPipeline) -> tuple[list[ExtractedPage], int, ExtractedPage]:
+        items = [asyncio.ensure_future(pipeline.process_item(_article_page(number))) for number in range(24)]
+        await asyncio.wait(items, return_when=asyncio.FIRST_COMPLETED)  # the pool is busy with the others
+        killed = _kill_workers()
+        done = await asyncio.gather(*items)
+        return done, killed, await pipeline.process_item(_article_page(99))
+
+    config = make_config(tmp_path)
+    with open_crawl(config) as crawler, caplog.at_level(logging.WARNING, logger="crawler.crawl.pipelines"):
+        pipeline = ExtractPipeline.from_crawler(crawler)
+        try:
+            done, killed, later = asyncio.run(crawl(pipeline))
+        finally:
+            pipeline.close_spider()
+    assert killed >= 1
+    assert all(isinstance(item.result, ExtractedArticle) for item in done)  # none lost
+    assert [item.result.title for item in done] == [  # type: ignore[union-attr]
+        f"Machine learning finds catalyst number {number}" for number in range(24)
+    ]
+    assert isinstance(later.result, ExtractedArticle)  # a new pool took the next page
+    died = [r.getMessage() for r in caplog.records if "a worker died" in r.getMessage()]
+    assert died and all("extracting it again on its own" in line for line in died)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_a_page_whose_worker_dies_when_it_is_extracted_alone_is_stored_as_failed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def alone(pipeline: ExtractPipeline) -> tuple[ExtractedPage, int, ProcessedPage]:
+        first = await pipeline._processed_alone(_article_page(1), frozenset())  # starts the pool of one worker
+        assert isinstance(first.result, ExtractedArticle)
+        killed = _kill_workers()
+        return first, killed, await pipeline._processed_alone(_article_page(2), frozenset())
+
+    config = make_config(tmp_path)
+    with open_crawl(config) as crawler, caplog.at_level(logging.ERROR, logger="crawler.crawl.pipelines"):
+        pipeline = ExtractPipeline.from_crawler(crawler)
+        try:
+            _, killed, failed = asyncio.run(alone(pipeline))
+            after = asyncio.run(pipeline._processed_alone(_article_page(3), frozenset()))
+        finally:
+            pipeline.close_spider()
+    assert killed == 1
+    assert isinstance(failed.result, NotAnArticle) and failed.result.outcome in TERMINAL_OUTCOMES
+    assert "the worker extracting it alone died" in failed.result.reason
+    assert isinstance(after.result, ExtractedArticle)  # the next page alone gets a new worker
+    assert [r.getMessage() for r in caplog.records] == [
+        f"Extraction of {_article_page(2).url} failed: {failed.result.reason.removeprefix('extraction failed: ')}"
+    ]
