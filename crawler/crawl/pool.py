@@ -62,8 +62,9 @@ def process_page(
     template: frozenset[int] = frozenset(),
     first_published: datetime | None = None,
 ) -> ProcessedPage:
-    """Extract a fetched page and, when it holds an article, fingerprint and score its text without the blocks
-    of ``template`` (its source's template as far as the crawl knows it) and compress the page.
+    """Extract a fetched page and, when it holds an article, fingerprint its text without the blocks of
+    ``template`` (its source's template as far as the crawl knows it), score it where the worker was given a
+    topic profile (:func:`make_extraction_pool`), and compress the page.
     ``first_published`` is the date the feed or sitemap that named the page gave, if any (see
     :func:`crawler.text.extract.extract_article`)."""
     from crawler.crawl.pool_preload import processed_page  # loaded by the fork server: at hand in every worker

@@ -33,8 +33,8 @@ def processed_page(
     template: frozenset[int],
     first_published: datetime | None = None,
 ) -> ProcessedPage:
-    """Extract a fetched page and, when it holds an article, fingerprint and score it without the blocks of
-    ``template``, make its stored forms and compress the page."""
+    """Extract a fetched page and, when it holds an article, fingerprint it without the blocks of ``template``
+    (and score it, where :func:`use_profile` gave a profile), make its stored forms and compress the page."""
     result = extract_article(body, url, header_charset, content_type, first_published)
     if not isinstance(result, ExtractedArticle):
         return ProcessedPage(result)

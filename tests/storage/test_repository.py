@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
 from storage import Database, NewArticle
 from storage.hashing import content_hash, url_hash
-from storage.models import Article, FetchedUrl
+from storage.models import Article, ArticleSearchText, FetchedUrl
 from storage.repository import (
+    StoredForms,
     corpus_stats,
     finish_run,
     iter_articles,
@@ -59,6 +61,21 @@ def test_the_same_text_under_another_url_is_a_duplicate(database: Database) -> N
         )
     assert copy == type(copy)(first.article_id, False)
     assert count_articles(database) == 1
+
+
+def test_stored_forms_made_ahead_are_used_only_for_their_own_title_and_text(database: Database) -> None:
+    other = "另一篇文章的正文，讲的是天气预报。" * 10
+    with database.session() as session, session.begin():
+        made_ahead = store_article(session, replace(article(), forms=StoredForms.of("标题", TEXT)))
+        mismatched = replace(
+            article(url="http://news.example/2024/05/02/b.html", text=other), forms=StoredForms.of("标题", TEXT)
+        )
+        stored = store_article(session, mismatched)  # forms of another text: made again from its own
+    assert made_ahead.created and stored.created and stored.article_id != made_ahead.article_id
+    with database.session() as session:
+        row = session.get(Article, stored.article_id)
+        assert row is not None and row.content_hash == content_hash(other)
+        assert session.get(ArticleSearchText, stored.article_id).body == StoredForms.of("标题", other).indexed_body  # type: ignore[union-attr]
 
 
 def test_concurrent_writers_store_one_row(database: Database) -> None:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from crawler.crawl.pool import make_extraction_pool, process_page
-from crawler.relevance.profile import RelevanceScorer, load_profile
+from crawler.relevance.profile import RelevanceScorer, Term, TopicProfile, load_profile
 from crawler.text.article import ExtractedArticle
 from storage.repository import StoredForms
 
@@ -56,7 +56,7 @@ def test_a_worker_extracts_and_fingerprints_a_page() -> None:
 
 
 def test_a_pool_given_the_topic_profile_scores_in_the_worker_as_the_store_would() -> None:
-    profile = load_profile()
+    profile = TopicProfile((Term("protein folding", "core"), Term("crystallised", "method")))  # not the default
     pool = make_extraction_pool(1, profile)
     try:
         processed = pool.submit(process_page, ARTICLE_PAGE, "http://example.org/a", None, "text/html").result(300)
@@ -65,6 +65,7 @@ def test_a_pool_given_the_topic_profile_scores_in_the_worker_as_the_store_would(
     assert isinstance(processed.result, ExtractedArticle) and processed.cleaned is not None
     expected = RelevanceScorer(profile).score(processed.result.title, processed.cleaned.text)
     assert processed.cleaned.relevance == expected
+    assert expected != RelevanceScorer(load_profile()).score(processed.result.title, processed.cleaned.text)
     assert processed.cleaned.forms == StoredForms.of(processed.result.title, processed.result.text)
     # without a profile the worker leaves scoring to the store
     assert process_page(ARTICLE_PAGE, "http://example.org/a", None, "text/html").cleaned.relevance is None  # type: ignore[union-attr]

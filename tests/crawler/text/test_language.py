@@ -33,3 +33,9 @@ def test_on_real_articles_the_language_is_the_one_the_corpus_labels(corpus_dir: 
     wrong = [page.id for page in pages if detect_language(page.body) != page.language.split("-")[0]]
     assert len(pages) >= 500
     assert len(wrong) <= 0.03 * len(pages), wrong  # 11 of 600 (English read as Zulu or Xhosa, German as English)
+
+
+def test_a_chinese_article_after_an_english_abstract_is_chinese() -> None:
+    abstract = "Researchers used machine learning to design new materials for batteries. " * 13  # 962 characters
+    article = "研究团队利用人工智能模型预测蛋白质结构，并在新材料发现中取得进展，相关成果发表在国际期刊上。" * 45
+    assert detect_language(abstract + article) == "zh"
