@@ -409,7 +409,10 @@ OUTCOMES = (
     "gone",  # 404 / 410
     "http_error",  # other HTTP errors (5xx, 429...): tried again next crawl
     "network_error",  # timeouts, refused connections, DNS: tried again next crawl
+    "extraction_error",  # its extraction killed the worker extracting it alone: tried again next crawl
 )
 
 #: Outcomes after which a URL is never requested again as an article.
 TERMINAL_OUTCOMES = ("article", "duplicate", "no_text", "not_html", "gone")
+#: Outcomes after which a URL is requested again by the next crawls, up to their most attempts.
+RETRIABLE_OUTCOMES = ("http_error", "network_error", "extraction_error")

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from storage.counters import ENTRY_COUNTERS, RUN_COUNTERS, SourceRunCounts
 from storage.hashing import content_hash, url_hash
 from storage.models import (
+    RETRIABLE_OUTCOMES,
     TERMINAL_OUTCOMES,
     Article,
     ArticleSearchText,
@@ -464,12 +465,13 @@ def _update_unless_text_taken(session: Session, article_id: int, values: dict[st
 
 def retriable_urls(session: Session, sources: list[str], max_attempts: int) -> list[tuple[str, str]]:
     """``(url, source name)`` of article URLs of ``sources`` whose last fetch failed for a reason
-    that may pass (HTTP 5xx/429, network) and that were tried fewer than ``max_attempts`` times."""
+    that may pass (HTTP 5xx/429, network, a worker that died) and that were tried fewer than ``max_attempts``
+    times."""
     rows = session.execute(
         select(FetchedUrl.url, Source.name)
         .join(Source, Source.id == FetchedUrl.source_id)
         .where(
-            FetchedUrl.outcome.in_(("http_error", "network_error")),
+            FetchedUrl.outcome.in_(RETRIABLE_OUTCOMES),
             FetchedUrl.attempts < max_attempts,
             Source.name.in_(sources),
         )

@@ -34,7 +34,7 @@ from crawler.text.template_blocks import KeyedBlocks
 from crawler.text.urls import canonical_url
 from crawler.text.wording import plural
 from storage import NewArticle
-from storage.models import TERMINAL_OUTCOMES
+from storage.models import RETRIABLE_OUTCOMES, TERMINAL_OUTCOMES
 from storage.pages import CompressedPage, PageToKeep, compress_page, keep_page
 from storage.repository import ensure_source, record_fetch, store_article
 
@@ -63,9 +63,6 @@ class StoreReport:
 
 #: A store: run in a transaction (perhaps again, after a rollback), it returns what it adds to the crawl.
 Store = Callable[["Session"], StoreReport]
-
-#: Outcomes of a fetched page that are failures to fetch it (tried again at the next crawl), not final answers.
-RETRIABLE_OUTCOMES = frozenset({"http_error", "network_error"})
 
 
 @dataclass
@@ -100,7 +97,7 @@ class ExtractPipeline:
     A worker that dies (killed, out of memory, a crash in a C library) breaks its pool: the next pages go to
     a new pool, and the pages the broken one held are extracted again one at a time, each alone in a pool of
     one worker, so that none is lost and a page that kills its worker again is known as the cause (stored as
-    failed, never fetched again)."""
+    failed, ``extraction_error``: fetched again by the next crawls, up to their most attempts)."""
 
     def __init__(self, crawler: Crawler, context: CrawlContext) -> None:
         self.workers = crawler.settings.getint("AI4S_EXTRACT_WORKERS", 0)
@@ -170,7 +167,9 @@ class ExtractPipeline:
             except BrokenProcessPool as exc:
                 self.isolation = None
                 pool.shutdown(wait=False, cancel_futures=True)
-                return _failed(item, f"the worker extracting it alone died ({exc})")
+                # Most likely the page's doing, but a worker can die of something else (memory pressure): tried
+                # again at the next crawls, up to their most attempts.
+                return _failed(item, f"the worker extracting it alone died ({exc})", "extraction_error")
             except Exception as exc:  # as in process_item
                 return _failed(item, exc)
 
@@ -183,11 +182,11 @@ async def _processed_in(pool: Executor, item: PageItem, template: frozenset[int]
     return await asyncio.wrap_future(future)
 
 
-def _failed(item: PageItem, why: Exception | str) -> ProcessedPage:
-    """A page whose extraction failed (logged): no article, for a reason that is final."""
+def _failed(item: PageItem, why: Exception | str, outcome: str = "no_text") -> ProcessedPage:
+    """A page whose extraction failed (logged): no article, for a reason that is final unless ``outcome`` says."""
     reason = why if isinstance(why, str) else repr(why)
     logger.error("Extraction of %s failed: %s", item.url, reason)
-    return ProcessedPage(NotAnArticle("no_text", f"extraction failed: {reason}"))
+    return ProcessedPage(NotAnArticle(outcome, f"extraction failed: {reason}"))
 
 
 def _made_in_worker(item: ExtractedPage, text: str) -> CleanedInWorker | None:

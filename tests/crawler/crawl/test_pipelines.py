@@ -27,7 +27,7 @@ from crawler.text.article import ExtractedArticle, NotAnArticle
 from crawler.text.extract import EXTRACTOR
 from crawler.text.urls import canonical_url
 from storage.hashing import content_hash
-from storage.models import TERMINAL_OUTCOMES, Article, ArticlePage, CrawlRun, FetchedUrl
+from storage.models import RETRIABLE_OUTCOMES, Article, ArticlePage, CrawlRun, FetchedUrl
 from storage.pages import compress_page, read_kept_page
 from storage.repository import StoredForms, retriable_urls
 from storage.search import search_stories
@@ -301,9 +301,13 @@ def test_a_page_whose_worker_dies_when_it_is_extracted_alone_is_stored_as_failed
         finally:
             pipeline.close_spider()
     assert killed == 1
-    assert isinstance(failed.result, NotAnArticle) and failed.result.outcome in TERMINAL_OUTCOMES
+    assert isinstance(failed.result, NotAnArticle) and failed.result.outcome in RETRIABLE_OUTCOMES
     assert "the worker extracting it alone died" in failed.result.reason
     assert isinstance(after.result, ExtractedArticle)  # the next page alone gets a new worker
-    assert [r.getMessage() for r in caplog.records] == [
+    with open_crawl(config) as crawler:  # stored as a failed fetch: the next crawls try it again
+        _through([StorePipeline.from_crawler(crawler)], ExtractedPage.of(_article_page(2), failed))
+    with corpus(config) as session:
+        assert retriable_urls(session, ["alpha"], max_attempts=3) == [(_article_page(2).url, "alpha")]
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == [
         f"Extraction of {_article_page(2).url} failed: {failed.result.reason.removeprefix('extraction failed: ')}"
     ]
