@@ -233,10 +233,12 @@ def _fetch_upsert(dialect: str) -> Any:
     )
 
 
-def _known_hashes(session: Session, among: list[str] | None = None) -> set[str]:
-    """URL hashes that need no fetching again: an article is stored under them, or their last fetch was a final
-    answer; only those ``among`` the given hashes, if given."""
-    final = select(FetchedUrl.url_hash).where(FetchedUrl.outcome.in_(TERMINAL_OUTCOMES))
+def _known_hashes(session: Session, max_attempts: int, among: list[str] | None = None) -> set[str]:
+    """URL hashes that need no fetching again: an article is stored under them, their last fetch was a final
+    answer, or their page killed the worker extracting it and was tried ``max_attempts`` times (a page that
+    crashes the extractor is not fetched for ever); only those ``among`` the given hashes, if given."""
+    given_up = (FetchedUrl.outcome == "extraction_error") & (FetchedUrl.attempts >= max_attempts)
+    final = select(FetchedUrl.url_hash).where(FetchedUrl.outcome.in_(TERMINAL_OUTCOMES) | given_up)
     stored = select(Article.url_hash)
     if among is not None:
         final, stored = final.where(FetchedUrl.url_hash.in_(among)), stored.where(Article.url_hash.in_(among))
@@ -245,18 +247,19 @@ def _known_hashes(session: Session, among: list[str] | None = None) -> set[str]:
     return known
 
 
-def known_url_hashes(session: Session) -> set[str]:
-    """Hashes of every canonical URL that needs no fetching again (stored or found final)."""
-    return _known_hashes(session)
+def known_url_hashes(session: Session, *, max_attempts: int) -> set[str]:
+    """Hashes of every canonical URL that needs no fetching again (stored, found final, or given up after
+    ``max_attempts`` tries whose extraction killed its worker)."""
+    return _known_hashes(session, max_attempts)
 
 
-def known_among(session: Session, canonical_urls: Iterable[str]) -> set[str]:
+def known_among(session: Session, canonical_urls: Iterable[str], *, max_attempts: int) -> set[str]:
     """Those of ``canonical_urls`` that need no fetching again (stored or found final), as the database has them
     now: what another crawl stored after this one read :func:`known_url_hashes`."""
     by_hash = {url_hash(url): url for url in canonical_urls}
     if not by_hash:
         return set()
-    return {by_hash[key] for key in _known_hashes(session, list(by_hash))}
+    return {by_hash[key] for key in _known_hashes(session, max_attempts, list(by_hash))}
 
 
 # -- crawl runs -------------------------------------------------------------------------

@@ -81,7 +81,8 @@ class UrlClaimMiddleware:
 
         def claim_unknown(session: Session) -> tuple[set[str], set[str]]:
             claimed = claim_urls(session, wanted, run_id, self.ttl)
-            return claimed, known_among(session, claimed)  # after the claim: see the module docstring
+            # after the claim: see the module docstring
+            return claimed, known_among(session, claimed, max_attempts=self.context.max_article_attempts)
 
         claimed, known = await self.context.write(claim_unknown)
         kept = []

@@ -210,7 +210,7 @@ class CrawlContext:
             logger.info("%d URL claims of crawls that are gone dropped", dropped)
         # read after the locks: a crawl that waited for a host sees what the crawl before it stored
         with self.database.session() as session:
-            self.known = KnownUrls(known_url_hashes(session))
+            self.known = KnownUrls(known_url_hashes(session, max_attempts=self.max_article_attempts))
             hints = likely_template(session, self.source_ids.values())
             self.template_hints = {name: hints[source_id] for name, source_id in self.source_ids.items()}
             self.entry_pages = self.known.without_known_articles(

@@ -15,8 +15,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Callable
-from concurrent.futures import Executor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -43,6 +42,10 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 logger = logging.getLogger(__name__)
+
+#: Times a page is extracted alone, each time by a new worker, before a worker's death is put down to it (a worker
+#: can die of something else, such as memory pressure, once).
+ISOLATED_TRIES = 2
 
 #: The most pages (and failures) stored in one transaction: bounds what a kill can make the next crawl fetch again.
 STORE_BATCH_MAX = 64
@@ -96,8 +99,10 @@ class ExtractPipeline:
 
     A worker that dies (killed, out of memory, a crash in a C library) breaks its pool: the next pages go to
     a new pool, and the pages the broken one held are extracted again one at a time, each alone in a pool of
-    one worker, so that none is lost and a page that kills its worker again is known as the cause (stored as
-    failed, ``extraction_error``: fetched again by the next crawls, up to their most attempts)."""
+    one worker, so that none is lost and a page that kills its worker again is known as the likely cause
+    (stored as ``extraction_error``: fetched again by the next crawls, up to their most attempts; see
+    :func:`storage.repository.known_url_hashes`). A page whose extraction raises is the page's failure
+    (``no_text``, final): the worker returns it as its result."""
 
     def __init__(self, crawler: Crawler, context: CrawlContext) -> None:
         self.workers = crawler.settings.getint("AI4S_EXTRACT_WORKERS", 0)
@@ -115,17 +120,26 @@ class ExtractPipeline:
     async def _started_pool(self) -> Executor:
         """The worker pool, started with the first page to extract (a re-poll that finds nothing new, the
         daemon's most common crawl, never pays for it), in a thread: downloads go on while its fork server
-        loads the extractor."""
-        if self.starting is None:
-            self.starting = asyncio.ensure_future(asyncio.to_thread(self._start_pool))
-        return await asyncio.shield(self.starting)
+        loads the extractor. A start that failed is tried again."""
+        starting = self.starting
+        if starting is None or (starting.done() and (starting.cancelled() or starting.exception() is not None)):
+            starting = self.starting = asyncio.ensure_future(asyncio.to_thread(self._start_main_pool))
+        return await asyncio.shield(starting)
 
-    def _start_pool(self) -> Executor:
-        """Start the worker pool and its workers."""
-        pool = make_extraction_pool(self.workers, self.context.config.profile)
-        for _ in range(self.workers or os.cpu_count() or 1):
-            pool.submit(warm_up_worker)
-        self.pool = pool
+    def _start_main_pool(self) -> Executor:
+        """Start the worker pool of the crawl."""
+        self.pool = self._start_pool(self.workers or os.cpu_count() or 1)
+        return self.pool
+
+    def _start_pool(self, workers: int) -> Executor:
+        """Start a pool of ``workers`` workers (forked here, not on the reactor's thread)."""
+        pool = make_extraction_pool(workers, self.context.config.profile)
+        try:
+            for _ in range(workers):
+                pool.submit(warm_up_worker)
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
         return pool
 
     def _discard(self, broken: Executor) -> None:
@@ -144,49 +158,49 @@ class ExtractPipeline:
         """An :class:`ExtractedPage` for a :class:`PageItem`; anything else passes unchanged."""
         if not isinstance(item, PageItem):
             return item
-        template = self.context.template_hints.get(item.source, frozenset())
-        pool = await self._started_pool()
         try:
-            processed = await _processed_in(pool, item, template)
-        except BrokenProcessPool as exc:
-            self._discard(pool)
-            logger.warning("Extraction of %s: a worker died (%s); extracting it again on its own", item.url, exc)
-            processed = await self._processed_alone(item, template)
-        except Exception as exc:  # a bug on one page must not stop the crawl
-            processed = _failed(item, exc)
+            pool = await self._started_pool()
+        except Exception as exc:  # no memory, no fork server: the next page tries to start it again
+            logger.warning("Extraction of %s: the worker pool did not start (%r); extracting it alone", item.url, exc)
+            processed = await self._processed_alone(item)
+        else:
+            try:
+                processed = await asyncio.wrap_future(self._submit(pool, item))
+            except Exception as exc:  # the pool's failure, never the page's (its worker returns those)
+                self._discard(pool)
+                logger.warning("Extraction of %s: a worker died (%r); extracting it again alone", item.url, exc)
+                processed = await self._processed_alone(item)
+        if processed.failure:
+            logger.error("Extraction of %s failed: %s", item.url, processed.failure)
         return ExtractedPage.of(item, processed)
 
-    async def _processed_alone(self, item: PageItem, template: frozenset[int]) -> ProcessedPage:
-        """What a pool of one worker, extracting nothing else, makes of ``item``: a failure where its worker dies."""
+    def _submit(self, pool: Executor, item: PageItem) -> Future[ProcessedPage]:
+        """``item`` handed to a worker of ``pool``, with its source's template as the crawl knows it now."""
+        template = self.context.template_hints.get(item.source, frozenset())
+        return pool.submit(
+            process_page, item.body, item.url, item.header_charset, item.content_type, template, item.first_published
+        )
+
+    async def _processed_alone(self, item: PageItem) -> ProcessedPage:
+        """What a pool of one worker, extracting nothing else, makes of ``item``; a retriable failure where such a
+        worker dies (or cannot be started) :data:`ISOLATED_TRIES` times while it is given the page."""
         async with self.isolation_lock:
-            if self.isolation is None:
-                self.isolation = await asyncio.to_thread(make_extraction_pool, 1, self.context.config.profile)
-            pool = self.isolation
-            try:
-                return await _processed_in(pool, item, template)
-            except BrokenProcessPool as exc:
-                self.isolation = None
-                pool.shutdown(wait=False, cancel_futures=True)
-                # Most likely the page's doing, but a worker can die of something else (memory pressure): tried
-                # again at the next crawls, up to their most attempts.
-                return _failed(item, f"the worker extracting it alone died ({exc})", "extraction_error")
-            except Exception as exc:  # as in process_item
-                return _failed(item, exc)
+            why = ""
+            for _ in range(ISOLATED_TRIES):
+                try:
+                    if self.isolation is None:
+                        self.isolation = await asyncio.to_thread(self._start_pool, 1)
+                    return await asyncio.wrap_future(self._submit(self.isolation, item))
+                except Exception as exc:  # as in process_item: the pool's failure
+                    self._drop_isolation()
+                    why = f"the worker extracting it alone died, {ISOLATED_TRIES} times ({exc!r})"
+            return ProcessedPage(NotAnArticle("extraction_error", f"extraction failed: {why}"), failure=why)
 
-
-async def _processed_in(pool: Executor, item: PageItem, template: frozenset[int]) -> ProcessedPage:
-    """What a worker of ``pool`` makes of ``item``, knowing its source's ``template``."""
-    future = pool.submit(
-        process_page, item.body, item.url, item.header_charset, item.content_type, template, item.first_published
-    )
-    return await asyncio.wrap_future(future)
-
-
-def _failed(item: PageItem, why: Exception | str, outcome: str = "no_text") -> ProcessedPage:
-    """A page whose extraction failed (logged): no article, for a reason that is final unless ``outcome`` says."""
-    reason = why if isinstance(why, str) else repr(why)
-    logger.error("Extraction of %s failed: %s", item.url, reason)
-    return ProcessedPage(NotAnArticle(outcome, f"extraction failed: {reason}"))
+    def _drop_isolation(self) -> None:
+        """Stop using the pool of one worker (broken, or never started): the next page alone starts a new one."""
+        if self.isolation is not None:
+            self.isolation.shutdown(wait=False, cancel_futures=True)
+            self.isolation = None
 
 
 def _made_in_worker(item: ExtractedPage, text: str) -> CleanedInWorker | None:

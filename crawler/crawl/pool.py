@@ -52,6 +52,8 @@ class ProcessedPage:
     cleaned: CleanedInWorker | None = None
     credited_source: str | None = None
     compressed_page: CompressedPage | None = None
+    #: Why extraction failed, where it raised (logged as an error by the crawl).
+    failure: str | None = None
 
 
 def process_page(
@@ -69,7 +71,10 @@ def process_page(
     :func:`crawler.text.extract.extract_article`)."""
     from crawler.crawl.pool_preload import processed_page  # loaded by the fork server: at hand in every worker
 
-    return processed_page(body, url, header_charset, content_type, template, first_published)
+    try:
+        return processed_page(body, url, header_charset, content_type, template, first_published)
+    except Exception as exc:  # the page's doing: its result, so that what a pool raises is the pool's failure
+        return ProcessedPage(NotAnArticle("no_text", f"extraction failed: {exc!r}"), failure=repr(exc))
 
 
 def warm_up_worker() -> None:

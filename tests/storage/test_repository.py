@@ -19,6 +19,7 @@ from storage.repository import (
     known_among,
     known_url_hashes,
     record_fetch,
+    retriable_urls,
     run_counts,
     save_run_counts,
     start_run,
@@ -117,7 +118,7 @@ def test_known_urls_are_the_final_outcomes_only(database: Database) -> None:
         ]:
             record_fetch(session, source="s", url=url, canonical_url=url, outcome=outcome)
     with database.session() as session:
-        known = known_url_hashes(session)
+        known = known_url_hashes(session, max_attempts=5)
     assert known == {url_hash("http://a/1"), url_hash("http://a/2"), url_hash("http://a/3")}
 
 
@@ -129,8 +130,8 @@ def test_known_among_names_the_given_urls_stored_or_answered_for_good(database: 
         record_fetch(session, source="s", url="http://a/busy", canonical_url="http://a/busy", outcome="http_error")
     asked = [stored, "http://a/gone", "http://a/busy", "http://a/never-seen"]
     with database.session() as session:
-        assert known_among(session, asked) == {stored, "http://a/gone"}
-        assert known_among(session, []) == set()
+        assert known_among(session, asked, max_attempts=5) == {stored, "http://a/gone"}
+        assert known_among(session, [], max_attempts=5) == set()
 
 
 def test_a_retried_url_becomes_known_once_it_succeeds(database: Database) -> None:
@@ -139,14 +140,31 @@ def test_a_retried_url_becomes_known_once_it_succeeds(database: Database) -> Non
             session, source="s", url="http://a/1", canonical_url="http://a/1", outcome="http_error", http_status=500
         )
     with database.session() as session, session.begin():
-        assert url_hash("http://a/1") not in known_url_hashes(session)
+        assert url_hash("http://a/1") not in known_url_hashes(session, max_attempts=5)
         record_fetch(
             session, source="s", url="http://a/1", canonical_url="http://a/1", outcome="article", http_status=200
         )
     with database.session() as session:
         row = session.execute(select(FetchedUrl)).scalar_one()
         assert (row.outcome, row.http_status, row.attempts) == ("article", 200, 2)
-        assert url_hash("http://a/1") in known_url_hashes(session)
+        assert url_hash("http://a/1") in known_url_hashes(session, max_attempts=5)
+
+
+def test_a_page_that_kills_its_extraction_is_given_up_after_the_most_attempts_a_failed_server_never(
+    database: Database,
+) -> None:
+    crashing, busy = "http://a/crashing", "http://a/busy"
+    for attempt in range(1, 4):
+        with database.session() as session, session.begin():
+            record_fetch(session, source="s", url=crashing, canonical_url=crashing, outcome="extraction_error")
+            record_fetch(session, source="s", url=busy, canonical_url=busy, outcome="http_error", http_status=503)
+        with database.session() as session:
+            known = known_url_hashes(session, max_attempts=3)
+            retried = retriable_urls(session, ["s"], max_attempts=3)
+            assert (url_hash(crashing) in known) == (attempt == 3)
+            assert known_among(session, [crashing, busy], max_attempts=3) == ({crashing} if attempt == 3 else set())
+            assert url_hash(busy) not in known  # a server that fails may come back: its links are always followed
+            assert set(retried) == ({(crashing, "s"), (busy, "s")} if attempt < 3 else set())
 
 
 def test_run_counts_and_stats(database: Database) -> None:

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from crawler.config import Config
 from crawler.crawl.context import CrawlContext
 from crawler.crawl.items import EntryPoll, FetchFailure, PageItem
-from crawler.crawl.pipelines import ExtractedPage, ExtractPipeline, StorePipeline
+from crawler.crawl.pipelines import ISOLATED_TRIES, ExtractedPage, ExtractPipeline, StorePipeline
 from crawler.crawl.pool import ProcessedPage, process_page
 from crawler.crawl.requests import stat_key
 from crawler.relevance.profile import Relevance, RelevanceScorer
@@ -32,7 +32,7 @@ from storage.pages import compress_page, read_kept_page
 from storage.repository import StoredForms, retriable_urls
 from storage.search import search_stories
 from tests.crawler.crawl.components import corpus, make_config, open_crawl
-from tests.crawler.support import article_html
+from tests.crawler.support import PARAGRAPH, article_html
 
 REQUESTED = "http://127.0.0.40:8040/2025/06/01/story.html?utm_source=rss"
 MOVED_TO = "http://127.0.0.40:8040/2025/06/01/ai-for-science-catalysts.html"
@@ -266,7 +266,10 @@ def test_pages_held_by_a_worker_that_died_are_extracted_again_and_the_next_go_to
         return done, killed, await pipeline.process_item(_article_page(99))
 
     config = make_config(tmp_path)
-    with open_crawl(config) as crawler, caplog.at_level(logging.WARNING, logger="crawler.crawl.pipelines"):
+    with (
+        open_crawl(config, AI4S_EXTRACT_WORKERS=2) as crawler,
+        caplog.at_level(logging.WARNING, logger="crawler.crawl.pipelines"),
+    ):
         pipeline = ExtractPipeline.from_crawler(crawler)
         try:
             done, killed, later = asyncio.run(crawl(pipeline))
@@ -279,35 +282,47 @@ def test_pages_held_by_a_worker_that_died_are_extracted_again_and_the_next_go_to
     ]
     assert isinstance(later.result, ExtractedArticle)  # a new pool took the next page
     died = [r.getMessage() for r in caplog.records if "a worker died" in r.getMessage()]
-    assert died and all("extracting it again on its own" in line for line in died)
+    assert died and all("extracting it again alone" in line for line in died)  # the pages the pool held
+    assert not [line for line in died if _article_page(99).url in line]  # the next page went to a new pool
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
-def test_a_page_whose_worker_dies_when_it_is_extracted_alone_is_stored_as_failed(
+def _big_page() -> PageItem:
+    """An article page whose extraction takes over a second."""
+    url = "http://127.0.0.40:8040/2025/06/03/long-story.html"
+    paragraphs = "".join(f"<p>{PARAGRAPH} Number {number}.</p>" for number in range(6000))
+    body = f"<html><body><article><h1>A long story</h1>{paragraphs}</article></body></html>".encode()
+    return PageItem("alpha", url, url, 200, body, "text/html; charset=utf-8", "utf-8", "feed")
+
+
+def test_a_page_is_blamed_only_for_workers_that_die_each_time_it_is_extracted_alone(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async def alone(pipeline: ExtractPipeline) -> tuple[ExtractedPage, int, ProcessedPage]:
-        first = await pipeline._processed_alone(_article_page(1), frozenset())  # starts the pool of one worker
-        assert isinstance(first.result, ExtractedArticle)
-        killed = _kill_workers()
-        return first, killed, await pipeline._processed_alone(_article_page(2), frozenset())
+    async def alone(pipeline: ExtractPipeline) -> tuple[list[ProcessedPage], int, ProcessedPage]:
+        first = await pipeline._processed_alone(_article_page(1))  # starts the pool of one worker
+        _kill_workers()  # which dies while idle: not the next page's doing
+        second = await pipeline._processed_alone(_article_page(2))
+        long = asyncio.ensure_future(pipeline._processed_alone(_big_page()))
+        kills = 0
+        while not long.done():  # every worker given the long page dies before it is done
+            await asyncio.sleep(0.4)
+            kills += 0 if long.done() else _kill_workers()
+        third = await pipeline._processed_alone(_article_page(3))
+        return [first, second, third], kills, long.result()
 
     config = make_config(tmp_path)
     with open_crawl(config) as crawler, caplog.at_level(logging.ERROR, logger="crawler.crawl.pipelines"):
         pipeline = ExtractPipeline.from_crawler(crawler)
         try:
-            _, killed, failed = asyncio.run(alone(pipeline))
-            after = asyncio.run(pipeline._processed_alone(_article_page(3), frozenset()))
+            fine, kills, failed = asyncio.run(alone(pipeline))
         finally:
             pipeline.close_spider()
-    assert killed == 1
+    assert all(isinstance(processed.result, ExtractedArticle) for processed in fine)
+    assert kills >= ISOLATED_TRIES
     assert isinstance(failed.result, NotAnArticle) and failed.result.outcome in RETRIABLE_OUTCOMES
-    assert "the worker extracting it alone died" in failed.result.reason
-    assert isinstance(after.result, ExtractedArticle)  # the next page alone gets a new worker
-    with open_crawl(config) as crawler:  # stored as a failed fetch: the next crawls try it again
-        _through([StorePipeline.from_crawler(crawler)], ExtractedPage.of(_article_page(2), failed))
+    assert failed.result.reason.startswith("extraction failed: ") and failed.failure
+    with open_crawl(config) as crawler, caplog.at_level(logging.ERROR, logger="crawler.crawl.pipelines"):
+        store = StorePipeline.from_crawler(crawler)
+        _through([store], ExtractedPage.of(_big_page(), failed))  # a failed fetch: the next crawls try it again
     with corpus(config) as session:
-        assert retriable_urls(session, ["alpha"], max_attempts=3) == [(_article_page(2).url, "alpha")]
-    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == [
-        f"Extraction of {_article_page(2).url} failed: {failed.result.reason.removeprefix('extraction failed: ')}"
-    ]
+        assert retriable_urls(session, ["alpha"], max_attempts=3) == [(_big_page().url, "alpha")]
