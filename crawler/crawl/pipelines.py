@@ -34,7 +34,7 @@ from crawler.text.urls import canonical_url
 from crawler.text.wording import plural
 from storage import NewArticle
 from storage.models import RETRIABLE_OUTCOMES, TERMINAL_OUTCOMES
-from storage.pages import CompressedPage, PageToKeep, compress_page, keep_page
+from storage.pages import PageToKeep, compress_page, keep_page
 from storage.repository import ensure_source, record_fetch, store_article
 
 if TYPE_CHECKING:
@@ -70,28 +70,16 @@ Store = Callable[["Session"], StoreReport]
 
 @dataclass
 class ExtractedPage:
-    """A fetched page with what extraction made of it (see :class:`ProcessedPage`), and its relevance once
-    scored."""
+    """A fetched page with what a worker made of it, and its relevance once scored."""
 
     page: PageItem
-    result: ExtractedArticle | NotAnArticle
-    blocks: KeyedBlocks | None = None
-    cleaned: CleanedInWorker | None = None
-    credited_source: str | None = None
-    compressed_page: CompressedPage | None = None
+    processed: ProcessedPage
     relevance: Relevance | None = None
 
-    @classmethod
-    def of(cls, page: PageItem, processed: ProcessedPage) -> ExtractedPage:
-        """The fetched ``page`` with what a worker made of it."""
-        return cls(
-            page,
-            processed.result,
-            processed.blocks,
-            processed.cleaned,
-            processed.credited_source,
-            processed.compressed_page,
-        )
+    @property
+    def result(self) -> ExtractedArticle | NotAnArticle:
+        """What extraction made of the page: its article, or why it has none."""
+        return self.processed.result
 
 
 class ExtractPipeline:
@@ -172,7 +160,7 @@ class ExtractPipeline:
                 processed = await self._processed_alone(item)
         if processed.failure:
             logger.error("Extraction of %s failed: %s", item.url, processed.failure)
-        return ExtractedPage.of(item, processed)
+        return ExtractedPage(item, processed)
 
     def _submit(self, pool: Executor, item: PageItem) -> Future[ProcessedPage]:
         """``item`` handed to a worker of ``pool``, with its source's template as the crawl knows it now."""
@@ -205,7 +193,7 @@ class ExtractPipeline:
 
 def _made_in_worker(item: ExtractedPage, text: str) -> CleanedInWorker | None:
     """What the worker made of the article's text, where it cleaned it as the store did (to the same ``text``)."""
-    cleaned = item.cleaned
+    cleaned = item.processed.cleaned
     return cleaned if cleaned is not None and cleaned.text == text else None
 
 
@@ -303,7 +291,8 @@ class StorePipeline:
         source_id = self.context.source_ids.get(page.source) or ensure_source(session, page.source)
         if isinstance(result, ExtractedArticle):
             # Reads first, writes after: on SQLite the write lock is taken only for the writes.
-            blocks = item.blocks or KeyedBlocks.of(result.text)  # cut and keyed once, for cleaning and for counting
+            # cut and keyed once (in the worker, as a rule), for cleaning and for counting
+            blocks = item.processed.blocks or KeyedBlocks.of(result.text)
             cleaning = clean_new_text(session, source_id, blocks)
             cleaned = cleaning.cleaned
             made = _made_in_worker(item, cleaned.text)
@@ -325,7 +314,7 @@ class StorePipeline:
                     relevance=relevance.score,
                     relevant=relevance.relevant,
                     evidence=relevance.evidence_json(),
-                    credited_source=item.credited_source,
+                    credited_source=item.processed.credited_source,
                     forms=made.forms if made else None,
                 ),
                 run_id=self.context.run_id,
@@ -387,7 +376,7 @@ class StorePipeline:
     def _keep_page(self, session: Session, article_id: int, item: ExtractedPage) -> None:
         """Keep the page a new article was extracted from, so a later extractor can extract it again."""
         page = item.page
-        compressed = item.compressed_page or compress_page(page.body)
+        compressed = item.processed.compressed_page or compress_page(page.body)
         kept = PageToKeep(compressed, page.url, page.content_type, page.header_charset, EXTRACTOR)
         keep_page(session, article_id, kept)
 

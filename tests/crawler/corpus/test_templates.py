@@ -64,7 +64,7 @@ def _page(title: str, body: str, template: list[str], credit: str = "") -> bytes
 def _store(pipeline: StorePipeline, url: str, body: bytes) -> ExtractedPage:
     page = PageItem("alpha", url, url, 200, body, "text/html; charset=utf-8", "utf-8", "listing")
     processed = process_page(page.body, page.url, page.header_charset, page.content_type)
-    item = ExtractedPage.of(page, processed)
+    item = ExtractedPage(page, processed)
     asyncio.run(pipeline.process_item(item))  # type: ignore[arg-type]
     return item
 
@@ -106,7 +106,7 @@ def _store_hinted(pipeline: StorePipeline, url: str, body: bytes) -> ProcessedPa
     page = PageItem("alpha", url, url, 200, body, "text/html; charset=utf-8", "utf-8", "listing")
     known = pipeline.context.template_hints.get("alpha", frozenset())
     processed = process_page(page.body, page.url, page.header_charset, page.content_type, known)
-    item = ExtractedPage.of(page, processed)
+    item = ExtractedPage(page, processed)
     asyncio.run(pipeline.process_item(item))  # type: ignore[arg-type]
     return processed
 

@@ -43,7 +43,7 @@ def _extracted(title: str) -> ExtractedPage:
     body = article_html(title).encode()
     page = PageItem("alpha", MOVED_TO, REQUESTED, 200, body, "text/html; charset=utf-8", "utf-8", "feed")
     processed = process_page(page.body, page.url, page.header_charset, page.content_type)
-    return ExtractedPage.of(page, processed)
+    return ExtractedPage(page, processed)
 
 
 def _through(pipelines: list[Any], item: Any) -> Any:
@@ -105,7 +105,7 @@ def test_a_new_article_keeps_the_page_it_came_from_and_a_duplicate_keeps_none(tm
         page=replace(
             first.page, url=MOVED_TO.replace("catalysts", "repost"), body=first.page.body + b"<!-- repost -->"
         ),
-        compressed_page=compress_page(first.page.body + b"<!-- repost -->"),
+        processed=replace(first.processed, compressed_page=compress_page(first.page.body + b"<!-- repost -->")),
     )
     with open_crawl(config) as crawler:
         store = StorePipeline.from_crawler(crawler)
@@ -126,22 +126,25 @@ def test_the_store_takes_what_the_worker_made_only_for_the_text_it_stores(tmp_pa
     config = make_config(tmp_path)
     marked = Relevance(0.123, True, (), {})  # a score no scorer gives these texts: shows whose score is stored
     first = _extracted("Machine learning predicts new catalysts")
-    assert first.cleaned is not None
-    first = replace(first, cleaned=replace(first.cleaned, relevance=marked))
+    assert first.processed.cleaned is not None
+    first = replace(
+        first, processed=replace(first.processed, cleaned=replace(first.processed.cleaned, relevance=marked))
+    )
     # a worker that cleaned the text otherwise (a stale template hint): its values are of another text
     second_url = MOVED_TO.replace("catalysts", "proteins")
     second = _extracted("Deep learning folds proteins for AI for Science")
-    assert second.cleaned is not None and isinstance(second.result, ExtractedArticle)
-    other_text = second.cleaned.text + "\nA line of the template the store knows nothing of."
+    assert second.processed.cleaned is not None and isinstance(second.result, ExtractedArticle)
+    other_text = second.processed.cleaned.text + "\nA line of the template the store knows nothing of."
+    otherwise = replace(
+        second.processed.cleaned,
+        text=other_text,
+        relevance=marked,
+        forms=StoredForms.of(second.result.title, other_text),
+    )
     second = replace(
         second,
         page=replace(second.page, url=second_url, requested_url=second_url),
-        cleaned=replace(
-            second.cleaned,
-            text=other_text,
-            relevance=marked,
-            forms=StoredForms.of(second.result.title, other_text),
-        ),
+        processed=replace(second.processed, cleaned=otherwise),
     )
     with open_crawl(config) as crawler:
         store = StorePipeline.from_crawler(crawler)
@@ -190,7 +193,7 @@ def test_a_store_that_fails_in_a_shared_transaction_loses_and_double_counts_or_l
     short_url = MOVED_TO.replace("catalysts", "brief")
     brief = b"<html><body><p>Brief.</p></body></html>"
     short_page = PageItem("alpha", short_url, short_url, 200, brief, "text/html", None, "feed")
-    short = ExtractedPage(short_page, process_page(short_page.body, short_url, None, "text/html").result)
+    short = ExtractedPage(short_page, process_page(short_page.body, short_url, None, "text/html"))
 
     async def together(store: StorePipeline) -> list[Any]:
         items = (first, short, unstorable, second)
@@ -323,6 +326,6 @@ def test_a_page_is_blamed_only_for_workers_that_die_each_time_it_is_extracted_al
     assert failed.result.reason.startswith("extraction failed: ") and failed.failure
     with open_crawl(config) as crawler, caplog.at_level(logging.ERROR, logger="crawler.crawl.pipelines"):
         store = StorePipeline.from_crawler(crawler)
-        _through([store], ExtractedPage.of(_big_page(), failed))  # a failed fetch: the next crawls try it again
+        _through([store], ExtractedPage(_big_page(), failed))  # a failed fetch: the next crawls try it again
     with corpus(config) as session:
         assert retriable_urls(session, ["alpha"], max_attempts=3) == [(_big_page().url, "alpha")]
