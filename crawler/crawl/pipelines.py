@@ -182,7 +182,7 @@ class ExtractPipeline:
                 except Exception as exc:  # as in process_item: the pool's failure
                     self._drop_isolation()
                     why = f"the worker extracting it alone died, {ISOLATED_TRIES} times ({exc!r})"
-            return ProcessedPage(NotAnArticle("extraction_error", f"extraction failed: {why}"), failure=why)
+            return ProcessedPage.failed("extraction_error", why)
 
     def _drop_isolation(self) -> None:
         """Stop using the pool of one worker (broken, or never started): the next page alone starts a new one."""

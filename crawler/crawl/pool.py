@@ -55,6 +55,11 @@ class ProcessedPage:
     #: Why extraction failed, where it raised (logged as an error by the crawl).
     failure: str | None = None
 
+    @classmethod
+    def failed(cls, outcome: str, why: str) -> ProcessedPage:
+        """A page whose extraction failed, for ``why``: no article, with ``outcome``."""
+        return cls(NotAnArticle(outcome, f"extraction failed: {why}"), failure=why)
+
 
 def process_page(
     body: bytes,
@@ -74,7 +79,7 @@ def process_page(
     try:
         return processed_page(body, url, header_charset, content_type, template, first_published)
     except Exception as exc:  # the page's doing: its result, so that what a pool raises is the pool's failure
-        return ProcessedPage(NotAnArticle("no_text", f"extraction failed: {exc!r}"), failure=repr(exc))
+        return ProcessedPage.failed("no_text", repr(exc))
 
 
 def warm_up_worker() -> None:
