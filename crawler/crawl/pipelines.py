@@ -90,10 +90,13 @@ class ExtractPipeline:
     one worker, so that none is lost and a page that kills its worker again is known as the likely cause
     (stored as ``extraction_error``: fetched again by the next crawls, up to their most attempts; see
     :func:`storage.repository.known_url_hashes`). A page whose extraction raises is the page's failure
-    (``no_text``, final): the worker returns it as its result."""
+    (``no_text``, final): the worker returns it as its result. A page may take ``AI4S_EXTRACT_CPU_LIMIT``
+    seconds of a worker's CPU time: beyond it, it is an ``extraction_error`` too (or ends its worker, as
+    :func:`crawler.crawl.pool.cpu_time_limit` says), so that a hostile page cannot hold a worker for ever."""
 
     def __init__(self, crawler: Crawler, context: CrawlContext) -> None:
         self.workers = crawler.settings.getint("AI4S_EXTRACT_WORKERS", 0)
+        self.cpu_limit = crawler.settings.getfloat("AI4S_EXTRACT_CPU_LIMIT", 0) or None
         self.context = context
         self.pool: Executor | None = None
         self.starting: asyncio.Future[Executor] | None = None
@@ -121,7 +124,7 @@ class ExtractPipeline:
 
     def _start_pool(self, workers: int) -> Executor:
         """Start a pool of ``workers`` workers (forked here, not on the reactor's thread)."""
-        pool = make_extraction_pool(workers, self.context.config.profile)
+        pool = make_extraction_pool(workers, self.context.config.profile, self.cpu_limit)
         try:
             for _ in range(workers):
                 pool.submit(warm_up_worker)

@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
+from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
+from types import FrameType
 from typing import TYPE_CHECKING
 
 from crawler.text.article import ExtractedArticle, NotAnArticle
@@ -61,6 +65,35 @@ class ProcessedPage:
         return cls(NotAnArticle(outcome, f"extraction failed: {why}"), failure=why)
 
 
+class CpuTimeUp(BaseException):
+    """Raised in a worker whose page has used up the CPU time it may take (a :class:`BaseException`, so that
+    the extractor's own ``except Exception`` clauses let it through)."""
+
+
+def _raise_cpu_time_up(signum: int, frame: FrameType | None) -> None:
+    raise CpuTimeUp
+
+
+@contextmanager
+def cpu_time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise :class:`CpuTimeUp` in the block once this process has used ``seconds`` of CPU time in it, and end
+    the process where it is still running at twice that (at least one second more): the kernel's timers count
+    the time, so a page that keeps the interpreter inside C code is stopped too. ``None``: no limit. For a
+    worker's main thread only: the process ends, and signals reach that thread."""
+    if not seconds:
+        yield
+        return
+    signal.signal(signal.SIGVTALRM, _raise_cpu_time_up)
+    signal.signal(signal.SIGPROF, signal.SIG_DFL)  # the default action: end the process
+    signal.setitimer(signal.ITIMER_PROF, seconds + max(seconds, 1.0))
+    signal.setitimer(signal.ITIMER_VIRTUAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_VIRTUAL, 0)
+        signal.setitimer(signal.ITIMER_PROF, 0)
+
+
 def process_page(
     body: bytes,
     url: str,
@@ -73,11 +106,18 @@ def process_page(
     ``template`` (its source's template as far as the crawl knows it), score it where the worker was given a
     topic profile (:func:`make_extraction_pool`), and compress the page.
     ``first_published`` is the date the feed or sitemap that named the page gave, if any (see
-    :func:`crawler.text.extract.extract_article`)."""
-    from crawler.crawl.pool_preload import processed_page  # loaded by the fork server: at hand in every worker
+    :func:`crawler.text.extract.extract_article`).
+
+    In a worker given a CPU time limit, a page that takes longer fails as ``extraction_error`` (tried again by
+    the next crawls, up to their most attempts); one that holds the interpreter in C code ends its worker, as
+    :func:`cpu_time_limit` says."""
+    from crawler.crawl import pool_preload as worker  # loaded by the fork server: at hand in every worker
 
     try:
-        return processed_page(body, url, header_charset, content_type, template, first_published)
+        with cpu_time_limit(worker.cpu_limit):
+            return worker.processed_page(body, url, header_charset, content_type, template, first_published)
+    except CpuTimeUp:
+        return ProcessedPage.failed("extraction_error", f"it took more than {worker.cpu_limit:g} s of CPU time")
     except Exception as exc:  # the page's doing: its result, so that what a pool raises is the pool's failure
         return ProcessedPage.failed("no_text", repr(exc))
 
@@ -89,16 +129,20 @@ def warm_up_worker() -> None:
     warm_up()
 
 
-def use_profile(profile: TopicProfile | None) -> None:
-    """Score the articles this worker extracts against ``profile`` (``None``: leave scoring to the store)."""
-    from crawler.crawl.pool_preload import use_profile as use
+def configure_worker(profile: TopicProfile | None, cpu_limit: float | None) -> None:
+    """Score the articles this worker extracts against ``profile`` (``None``: leave scoring to the store), and
+    give each page at most ``cpu_limit`` seconds of CPU time (``None``: no limit)."""
+    from crawler.crawl.pool_preload import configure
 
-    use(profile)
+    configure(profile, cpu_limit)
 
 
-def make_extraction_pool(workers: int = 0, profile: TopicProfile | None = None) -> Executor:
+def make_extraction_pool(
+    workers: int = 0, profile: TopicProfile | None = None, cpu_limit: float | None = None
+) -> Executor:
     """A process pool for :func:`process_page` (``workers`` = 0: one per core), whose workers score the
-    articles they extract against ``profile``, if one is given.
+    articles they extract against ``profile``, if one is given, and give each page at most ``cpu_limit``
+    seconds of CPU time, if one is given.
 
     Workers are forked from a fork server that has already imported the extractor, so they
     start fast, share its memory until they write to it, and share nothing with the reactor's threads.
@@ -108,4 +152,6 @@ def make_extraction_pool(workers: int = 0, profile: TopicProfile | None = None) 
     workers = workers or os.cpu_count() or 1
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["crawler.crawl.pool_preload"])
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=use_profile, initargs=(profile,))
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=configure_worker, initargs=(profile, cpu_limit)
+    )

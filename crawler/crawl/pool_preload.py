@@ -15,14 +15,18 @@ from crawler.text.template_blocks import KeyedBlocks
 from storage.pages import compress_page
 from storage.repository import StoredForms
 
-#: The scorer of the crawl's topic profile, set when the worker starts (:func:`use_profile`).
+#: The scorer of the crawl's topic profile, set when the worker starts (:func:`configure`).
 _scorer: RelevanceScorer | None = None
+#: The CPU seconds a page may take in this worker (``None``: no limit), set when the worker starts.
+cpu_limit: float | None = None
 
 
-def use_profile(profile: TopicProfile | None) -> None:
-    """Score the articles this worker extracts against ``profile`` (``None``: do not score them)."""
-    global _scorer
+def configure(profile: TopicProfile | None, page_cpu_limit: float | None) -> None:
+    """Score the articles this worker extracts against ``profile`` (``None``: do not score them), and give
+    each page at most ``page_cpu_limit`` seconds of CPU time (``None``: no limit)."""
+    global _scorer, cpu_limit
     _scorer = RelevanceScorer(profile) if profile is not None else None
+    cpu_limit = page_cpu_limit
 
 
 def processed_page(
@@ -34,7 +38,7 @@ def processed_page(
     first_published: datetime | None = None,
 ) -> ProcessedPage:
     """Extract a fetched page and, when it holds an article, fingerprint it without the blocks of ``template``
-    (and score it, where :func:`use_profile` gave a profile), make its stored forms and compress the page."""
+    (and score it, where :func:`configure` gave a profile), make its stored forms and compress the page."""
     result = extract_article(body, url, header_charset, content_type, first_published)
     if not isinstance(result, ExtractedArticle):
         return ProcessedPage(result)

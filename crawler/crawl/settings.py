@@ -109,6 +109,10 @@ AI4S_SOURCE_NAMES: list[str] = []  # default: every source in the file
 AI4S_DB = None  # default: $AI4S_DB, else a SQLite file in the user's data directory
 AI4S_TOPICS_FILE = None  # default: seeds/topics.toml
 AI4S_EXTRACT_WORKERS = 0  # extraction processes; 0 = one per CPU core
+# CPU seconds a page's extraction may take (0 = no limit): a hostile page (a 7 MB page of links takes about a
+# minute) is an extraction_error beyond it, tried again up to AI4S_MAX_ARTICLE_ATTEMPTS; its worker is ended at
+# twice that, where the page holds it in C code
+AI4S_EXTRACT_CPU_LIMIT = 20.0
 AI4S_MAX_ARTICLE_ATTEMPTS = 5  # an article URL that failed (5xx, network) is tried again up to this many times
 AI4S_HONOUR_POLL_HINTS = True  # Retry-After and a feed's ttl / sy:updatePeriod delay the next poll of that page
 AI4S_RUN_ID = None  # set by the daemon: the crawl-run row it created for this crawl

@@ -84,6 +84,13 @@ def article_html(title: str) -> str:
     )
 
 
+def link_farm_html(links: int = 60_000) -> str:
+    """A page of nothing but ``links`` links, as a hostile or broken site serves (60,000 links, 4 MB: over ten seconds
+    of extraction, a cost that grows faster than the page)."""
+    anchors = "".join(f"<a href='/story/{n}.html'>AI model predicts protein structure {n}</a>" for n in range(links))
+    return f"<!doctype html><html><head><title>Index</title></head><body>{anchors}</body></html>"
+
+
 def table_rows(rendered: str, key_column: int = 0) -> dict[str, list[str]]:
     """The rows of a rich table as printed, by the text of their ``key_column`` (which must not wrap): a line
     whose key cell is empty continues the row above, its cells joined to that row's with spaces."""

@@ -32,7 +32,7 @@ from storage.pages import compress_page, read_kept_page
 from storage.repository import StoredForms, retriable_urls
 from storage.search import search_stories
 from tests.crawler.crawl.components import corpus, make_config, open_crawl
-from tests.crawler.support import PARAGRAPH, article_html
+from tests.crawler.support import PARAGRAPH, article_html, link_farm_html
 
 REQUESTED = "http://127.0.0.40:8040/2025/06/01/story.html?utm_source=rss"
 MOVED_TO = "http://127.0.0.40:8040/2025/06/01/ai-for-science-catalysts.html"
@@ -329,3 +329,34 @@ def test_a_page_is_blamed_only_for_workers_that_die_each_time_it_is_extracted_al
         _through([store], ExtractedPage(_big_page(), failed))  # a failed fetch: the next crawls try it again
     with corpus(config) as session:
         assert retriable_urls(session, ["alpha"], max_attempts=3) == [(_big_page().url, "alpha")]
+
+
+def test_a_page_beyond_the_cpu_limit_is_stored_as_a_failure_the_next_crawls_retry_and_the_others_go_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = "http://127.0.0.40:8040/index-of-everything.html"
+    farm = PageItem("alpha", url, url, 200, link_farm_html().encode(), "text/html; charset=utf-8", "utf-8", "feed")
+
+    async def crawl(pipeline: ExtractPipeline) -> list[ExtractedPage]:
+        pages = [_article_page(1), farm, *[_article_page(number) for number in range(2, 8)]]
+        return list(await asyncio.gather(*(pipeline.process_item(page) for page in pages)))
+
+    config = make_config(tmp_path)
+    with (
+        open_crawl(config, AI4S_EXTRACT_WORKERS=2, AI4S_EXTRACT_CPU_LIMIT=1) as crawler,
+        caplog.at_level(logging.WARNING, logger="crawler.crawl.pipelines"),
+    ):
+        pipeline = ExtractPipeline.from_crawler(crawler)
+        try:
+            first, stopped, *others = asyncio.run(crawl(pipeline))
+        finally:
+            pipeline.close_spider()
+        _through([StorePipeline.from_crawler(crawler)], stopped)
+    assert all(isinstance(item.result, ExtractedArticle) for item in [first, *others])
+    assert isinstance(stopped.result, NotAnArticle) and stopped.result.outcome == "extraction_error"
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == [
+        f"Extraction of {url} failed: it took more than 1 s of CPU time"
+    ]
+    assert not [r for r in caplog.records if "died" in r.getMessage()]  # its worker went on
+    with corpus(config) as session:
+        assert retriable_urls(session, ["alpha"], max_attempts=3) == [(url, "alpha")]

@@ -4,14 +4,19 @@ through a worker forked from the fork server."""
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
-from crawler.crawl.pool import make_extraction_pool, process_page
+from crawler.crawl.pool import configure_worker, make_extraction_pool, process_page
 from crawler.relevance.profile import RelevanceScorer, Term, TopicProfile, load_profile
-from crawler.text.article import ExtractedArticle
+from crawler.text.article import ExtractedArticle, NotAnArticle
+from storage.models import RETRIABLE_OUTCOMES
 from storage.repository import StoredForms
+from tests.crawler.support import link_farm_html
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
@@ -69,3 +74,36 @@ def test_a_pool_given_the_topic_profile_scores_in_the_worker_as_the_store_would(
     assert processed.cleaned.forms == StoredForms.of(processed.result.title, processed.result.text)
     # without a profile the worker leaves scoring to the store
     assert process_page(ARTICLE_PAGE, "http://example.org/a", None, "text/html").cleaned.relevance is None  # type: ignore[union-attr]
+
+
+def test_a_page_beyond_its_cpu_time_fails_to_be_tried_again_and_its_worker_goes_on() -> None:
+    farm = link_farm_html().encode()
+    pool = make_extraction_pool(1, cpu_limit=1.0)
+    try:
+        worker = pool.submit(os.getpid).result(300)
+        stopped = pool.submit(process_page, farm, "http://example.org/index.html", "utf-8", "text/html").result(300)
+        after = pool.submit(process_page, ARTICLE_PAGE, "http://example.org/a", None, "text/html").result(300)
+        same_worker = pool.submit(os.getpid).result(300)
+    finally:
+        pool.shutdown(wait=True)
+    assert isinstance(stopped.result, NotAnArticle) and stopped.result.outcome in RETRIABLE_OUTCOMES
+    assert stopped.failure == "it took more than 1 s of CPU time"
+    assert isinstance(after.result, ExtractedArticle)  # the limit is per page: the next one has all of it
+    assert same_worker == worker  # which the same worker extracted: the limit ended a page, not the worker
+
+
+def _extract_deaf_to_the_soft_limit(body: bytes) -> None:
+    """Extract ``body`` under a 0.5 s limit in a process that never hears the limit's first signal, as one whose
+    page holds it in C code would not."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGVTALRM})
+    configure_worker(None, 0.5)
+    process_page(body, "http://example.org/index.html", "utf-8", "text/html")
+
+
+def test_a_page_that_keeps_its_worker_from_stopping_at_the_limit_ends_the_worker() -> None:
+    child = multiprocessing.get_context("fork").Process(
+        target=_extract_deaf_to_the_soft_limit, args=(link_farm_html().encode(),)
+    )
+    child.start()
+    child.join(300)
+    assert child.exitcode == -signal.SIGPROF  # ended by the kernel at twice the limit, not left to finish
