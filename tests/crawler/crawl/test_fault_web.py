@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import select
@@ -19,7 +20,7 @@ from crawler.text.extract import ExtractedArticle, extract_article
 from crawler.text.urls import canonical_url
 from storage import Database
 from storage.models import Article, FetchedUrl
-from tests.crawler.support import ai4s, article_html
+from tests.crawler.support import ai4s, article_html, link_farm_html
 from tests.crawler.text.test_charset import lying_meta
 from tests.faultweb import ALLOW_ALL, FaultSite, RawReply, answer, gzip_bad_crc, gzip_truncated, rss
 from tests.localweb import load_corpus, transcode_to_big5
@@ -94,6 +95,27 @@ def test_damaged_bodies_are_failed_fetches_never_articles(tmp_path: Path) -> Non
     assert "incorrect data check" in result.outcomes[canonical_url(urls["/2024/01/03/gzip-bad-crc.html"])][1]
     assert "Content-Length" in result.outcomes[canonical_url(urls["/2024/01/04/shorter-than-said.html"])][1]
     assert "Content-Length" in result.outcomes[canonical_url(urls["/2024/01/05/longer-than-said.html"])][1]
+
+
+def test_a_page_too_costly_to_extract_is_a_failure_tried_again_and_the_crawl_goes_on(tmp_path: Path) -> None:
+    site = FaultSite("farm", "127.0.4.2")
+    farm = site.add("/2024/01/01/index-of-everything.html", answer(200, link_farm_html().encode(), HTML))
+    stories = [
+        site.add(f"/2024/01/{day:02d}/story.html", answer(200, article_html(f"Story {day}").encode(), HTML))
+        for day in range(2, 6)
+    ]
+    site.add("/rss.xml", rss(farm, *stories))
+    site.add("/robots.txt", ALLOW_ALL)
+    with site:
+        first = crawl(tmp_path, feed_source("farm", site), "-s", "AI4S_EXTRACT_CPU_LIMIT=1")
+        again = crawl(tmp_path, feed_source("farm", site), "-s", "AI4S_EXTRACT_CPU_LIMIT=1")
+    assert first.returncode == 0 and again.returncode == 0, first.stderr[-3000:] + again.stderr[-3000:]
+    assert set(first.articles) == {canonical_url(url) for url in stories}
+    outcome, error = first.outcomes[canonical_url(farm)]
+    assert (outcome, error) == ("extraction_error", "extraction failed: it took more than 1 s of CPU time")
+    assert f"Extraction of {farm} failed: it took more than 1 s of CPU time" in first.stderr
+    assert len(site.records(urlsplit(farm).path)) == 2  # the next crawl tried it again...
+    assert all(len(site.records(urlsplit(url).path)) == 1 for url in stories)  # ...and none of the stored stories
 
 
 # -- Retry-After pauses the whole host -------------------------------------------------------------
