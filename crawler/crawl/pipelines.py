@@ -100,9 +100,11 @@ class ExtractPipeline:
         self.context = context
         self.pool: Executor | None = None
         self.starting: asyncio.Future[Executor] | None = None
-        #: The pool of one worker that extracts, one at a time, the pages a broken pool held.
+        #: The pool of one worker that extracts, one at a time, the pages a broken pool held (stopped once none
+        #: is left: a worker's memory is not kept for the rest of the crawl).
         self.isolation: Executor | None = None
         self.isolation_lock = asyncio.Lock()
+        self.waiting_alone = 0
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ExtractPipeline:
@@ -175,20 +177,26 @@ class ExtractPipeline:
     async def _processed_alone(self, item: PageItem) -> ProcessedPage:
         """What a pool of one worker, extracting nothing else, makes of ``item``; a retriable failure where such a
         worker dies (or cannot be started) :data:`ISOLATED_TRIES` times while it is given the page."""
-        async with self.isolation_lock:
-            why = ""
-            for _ in range(ISOLATED_TRIES):
-                try:
-                    if self.isolation is None:
-                        self.isolation = await asyncio.to_thread(self._start_pool, 1)
-                    return await asyncio.wrap_future(self._submit(self.isolation, item))
-                except Exception as exc:  # as in process_item: the pool's failure
-                    self._drop_isolation()
-                    why = f"the worker extracting it alone died, {ISOLATED_TRIES} times ({exc!r})"
-            return ProcessedPage.failed("extraction_error", why)
+        self.waiting_alone += 1
+        try:
+            async with self.isolation_lock:
+                why = ""
+                for _ in range(ISOLATED_TRIES):
+                    try:
+                        if self.isolation is None:
+                            self.isolation = await asyncio.to_thread(self._start_pool, 1)
+                        return await asyncio.wrap_future(self._submit(self.isolation, item))
+                    except Exception as exc:  # as in process_item: the pool's failure
+                        self._drop_isolation()
+                        why = f"the worker extracting it alone died, {ISOLATED_TRIES} times ({exc!r})"
+                return ProcessedPage.failed("extraction_error", why)
+        finally:
+            self.waiting_alone -= 1
+            if not self.waiting_alone:  # the last of the pages a broken pool held
+                self._drop_isolation()
 
     def _drop_isolation(self) -> None:
-        """Stop using the pool of one worker (broken, or never started): the next page alone starts a new one."""
+        """Stop the pool of one worker (broken, or no page left for it): the next page alone starts a new one."""
         if self.isolation is not None:
             self.isolation.shutdown(wait=False, cancel_futures=True)
             self.isolation = None

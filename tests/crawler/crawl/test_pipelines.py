@@ -266,6 +266,7 @@ def test_pages_held_by_a_worker_that_died_are_extracted_again_and_the_next_go_to
         await asyncio.wait(items, return_when=asyncio.FIRST_COMPLETED)  # the pool is busy with the others
         killed = _kill_workers()
         done = await asyncio.gather(*items)
+        assert pipeline.isolation is None  # the worker that extracted them alone is stopped with the last one
         return done, killed, await pipeline.process_item(_article_page(99))
 
     config = make_config(tmp_path)
@@ -302,9 +303,14 @@ def test_a_page_is_blamed_only_for_workers_that_die_each_time_it_is_extracted_al
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     async def alone(pipeline: ExtractPipeline) -> tuple[list[ProcessedPage], int, ProcessedPage]:
-        first = await pipeline._processed_alone(_article_page(1))  # starts the pool of one worker
-        _kill_workers()  # which dies while idle: not the next page's doing
-        second = await pipeline._processed_alone(_article_page(2))
+        first, second = await asyncio.gather(  # the pool of one worker takes one page, then the other
+            pipeline._processed_alone(_article_page(1)), pipeline._processed_alone(_article_page(2))
+        )
+        for _ in range(100):  # and stops with no page left for it
+            if not _extraction_workers():
+                break
+            await asyncio.sleep(0.1)
+        assert pipeline.isolation is None and not _extraction_workers()
         long = asyncio.ensure_future(pipeline._processed_alone(_big_page()))
         kills = 0
         while not long.done():  # every worker given the long page dies before it is done
