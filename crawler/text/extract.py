@@ -16,17 +16,20 @@ from urllib.parse import urlsplit
 import lxml.html
 from htmldate import find_date
 from trafilatura import bare_extraction
+from trafilatura.baseline import block_text
 from trafilatura.json_metadata import extract_json, normalize_json
 from trafilatura.metadata import (
     JSON_MINIFY,
     META_URL,
+    TITLE_XPATHS,
     examine_meta,
+    examine_title_element,
     extract_author,
     extract_sitename,
-    extract_title,
     extract_url,
 )
 from trafilatura.settings import Document, set_date_params
+from trafilatura.utils import trim
 
 from crawler.text.article import EXTRACTOR as EXTRACTOR  # where the crawler's modules have found it
 from crawler.text.article import ExtractedArticle, NotAnArticle
@@ -133,7 +136,7 @@ def page_metadata(tree: lxml.html.HtmlElement, url: str | None, search_text_for_
             except Exception:  # noqa: BLE001 - trafilatura's JSON-LD reader trips over odd shapes; the tags remain
                 continue
     if not metadata.title:
-        metadata.title = extract_title(tree)
+        metadata.title = page_title(tree)
     if not metadata.author:
         metadata.author = extract_author(tree)
     if not metadata.url:
@@ -159,6 +162,52 @@ def page_metadata(tree: lxml.html.HtmlElement, url: str | None, search_text_for_
         metadata.title, _headings(tree), metadata.sitename, urlsplit(metadata.url or url or "").hostname
     )
     return metadata
+
+
+def page_title(tree: lxml.html.HtmlElement) -> str | None:
+    """The title of a page whose tags give none, as trafilatura's ``extract_title`` finds it (the only ``<h1>``,
+    a heading whose class or id says title or headline, a part of the ``<title>`` element, the first ``<h1>``
+    or ``<h2>``), except that a heading in the page's furniture (a menu, a comment form, a sidebar, hidden)
+    is not taken: templates give their headings the same class names ("Hauptmenü", "Leave a reply")."""
+    headings = tree.findall(".//h1")
+    if len(headings) == 1 and (title := block_text(headings[0])):
+        return title
+    for expression in TITLE_XPATHS:
+        for element in expression(tree):
+            text = trim(" ".join(element.itertext()))
+            if 2 < len(text) < 200 and not _in_furniture(element):
+                return text
+    title, first, second = examine_title_element(tree)
+    for part in (first, second, title):
+        if part and "." not in part:
+            return part
+    for heading in headings:
+        if text := block_text(heading):
+            return text
+    second_level = tree.xpath("(.//h2)[1]")
+    return (block_text(second_level[0]) or None) if second_level else (title or None)
+
+
+#: The class or id of what holds a page's furniture, not its article: menus, comment forms, sidebars, sharing
+#: buttons, the site's name or logo, hidden elements.
+_FURNITURE = re.compile(
+    r"(?:^|[\s_-])(?:nav|navbar|navigation|menu|dropdown|comments?|respond|reply|sidebar|widget|social|share|footer)(?:$|[\s_-])"
+    r"|site[-_]?(?:title|name)|logo|branding|hidden|invisible",
+    re.IGNORECASE,
+)
+
+
+def _in_furniture(element: lxml.html.HtmlElement) -> bool:
+    """Whether ``element`` is part of the page's furniture: in a ``<nav>``, ``<aside>``, ``<footer>`` or
+    ``<form>``, or in an element whose class or id says menu, comments, sidebar, sharing, site name, logo or hidden."""
+    for node in (element, *element.iterancestors()):
+        if node.tag in ("body", "html"):  # whose classes describe the page's layout ("one-sidebar")
+            return False
+        if node.tag in ("nav", "aside", "footer", "form"):
+            return True
+        if _FURNITURE.search(f"{node.get('class', '')} {node.get('id', '')}"):
+            return True
+    return False
 
 
 def _headings(tree: lxml.html.HtmlElement) -> list[str]:
