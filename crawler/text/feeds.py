@@ -163,6 +163,8 @@ def read_json_feed(body: bytes, base_url: str) -> Feed:
         document = json.loads(body.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise FeedError(f"not JSON: {exc}") from None
+    except RecursionError:  # Python's parser recurses once per level: a hostile feed nests thousands
+        raise FeedError("not a JSON Feed: nested too deeply") from None
     if not isinstance(document, dict) or "jsonfeed.org" not in str(document.get("version", "")):
         raise FeedError("not a JSON Feed (no jsonfeed.org version)")
     items = document.get("items")

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from crawler.text.feeds import FeedError, parse_feed, parse_sitemap, sitemaps_in_robots
+from crawler.text.feeds import FeedError, parse_feed, parse_sitemap, read_json_feed, sitemaps_in_robots
 
 RSS = b"""<?xml version="1.0" encoding="UTF-8"?>
 <rss version="2.0"><channel><title>t</title>
@@ -51,6 +51,21 @@ def test_entities_are_neither_expanded_nor_loaded() -> None:
 def test_not_a_feed_is_an_error(body: bytes) -> None:
     with pytest.raises(FeedError):
         parse_feed(body, "http://news.example/")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"<html></html>",
+        b'{"version": "1.1"}',
+        b'{"version": "https://jsonfeed.org/version/1", "items": ' + b"[" * 100_000,
+    ],
+    ids=["empty", "html", "no-jsonfeed-version", "nested-100000-deep"],
+)
+def test_not_a_json_feed_is_an_error_however_deeply_it_nests(body: bytes) -> None:
+    with pytest.raises(FeedError):
+        read_json_feed(body, "http://news.example/feed.json")
 
 
 def test_google_news_sitemap_and_index() -> None:
