@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from storage.hashing import url_hash
 from storage.models import CrawlRun, RunStatus, UrlClaim, utcnow
-from storage.repository import dialect_insert
+from storage.repository import batches, dialect_insert
 
 #: How long a claim holds when the claiming crawl does not release it (it died): then another crawl may fetch.
 DEFAULT_CLAIM_TTL = timedelta(minutes=15)
@@ -43,18 +43,20 @@ def claim_urls(
         {"url_hash": key, "url": url, "source": source, "claimed_by": claimant, "expires_at": now + ttl}
         for key, (url, source) in sorted(by_hash.items())
     ]
-    statement = dialect_insert(session, UrlClaim).values(rows)
-    statement = statement.on_conflict_do_update(
-        index_elements=[UrlClaim.url_hash],
-        set_={
-            "url": statement.excluded.url,
-            "source": statement.excluded.source,
-            "claimed_by": statement.excluded.claimed_by,
-            "expires_at": statement.excluded.expires_at,
-        },
-        where=or_(UrlClaim.claimed_by == claimant, UrlClaim.expires_at < now),
-    ).returning(UrlClaim.url_hash)
-    claimed = set(session.execute(statement).scalars())
+    claimed: set[str] = set()
+    for batch in batches(rows):  # in hash order still: a page can link more URLs than a statement binds
+        statement = dialect_insert(session, UrlClaim).values(list(batch))
+        statement = statement.on_conflict_do_update(
+            index_elements=[UrlClaim.url_hash],
+            set_={
+                "url": statement.excluded.url,
+                "source": statement.excluded.source,
+                "claimed_by": statement.excluded.claimed_by,
+                "expires_at": statement.excluded.expires_at,
+            },
+            where=or_(UrlClaim.claimed_by == claimant, UrlClaim.expires_at < now),
+        ).returning(UrlClaim.url_hash)
+        claimed.update(session.execute(statement).scalars())
     return {by_hash[key][0] for key in claimed}
 
 

@@ -16,8 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storage.models import FAILED_RUN_STATUSES, Article, CrawlRun, DigestRun, Source, SourceSchedule, Story, utcnow
-
-_CHUNK = 500  # ids per IN (...) list
+from storage.repository import batches
 
 
 @dataclass(frozen=True)
@@ -48,11 +47,6 @@ class PeriodStory:
     copies: list[DigestCopy]
 
 
-def _chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:
-    for start in range(0, len(ids), _CHUNK):
-        yield ids[start : start + _CHUNK]
-
-
 def period_stories(
     session: Session,
     since: datetime,
@@ -78,7 +72,7 @@ def period_stories(
         return []
     began: dict[int, datetime] = {}
     copies: dict[int, list[DigestCopy]] = {}
-    for chunk in _chunks(story_ids):
+    for chunk in batches(story_ids):
         began.update(
             (story_id, seen)
             for story_id, seen in session.execute(select(Story.id, Story.first_seen).where(Story.id.in_(chunk)))
@@ -141,7 +135,7 @@ def article_texts(session: Session, article_ids: Iterable[int]) -> dict[int, str
     """The texts of the given articles, by id."""
     ids = sorted(set(article_ids))
     texts: dict[int, str] = {}
-    for chunk in _chunks(ids):
+    for chunk in batches(ids):
         texts.update(
             (article_id, text)
             for article_id, text in session.execute(select(Article.id, Article.text).where(Article.id.in_(chunk)))

@@ -6,11 +6,11 @@ processes storing the same article at once end with one row, never an error or a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -233,6 +233,19 @@ def _fetch_upsert(dialect: str) -> Any:
     )
 
 
+_Item = TypeVar("_Item")
+
+#: The most values one statement binds in an ``IN`` list or in ``VALUES`` rows: far under what SQLite (32,766)
+#: and PostgreSQL (65,535) allow a statement, whatever a page links.
+STATEMENT_BATCH = 500
+
+
+def batches(items: Sequence[_Item], size: int = STATEMENT_BATCH) -> Iterator[Sequence[_Item]]:
+    """``items`` in consecutive slices of at most ``size``, in order."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
 def _known_hashes(session: Session, max_attempts: int, among: list[str] | None = None) -> set[str]:
     """URL hashes that need no fetching again: an article is stored under them, their last fetch was a final
     answer, or their page killed the worker extracting it and was tried ``max_attempts`` times (a page that
@@ -240,10 +253,12 @@ def _known_hashes(session: Session, max_attempts: int, among: list[str] | None =
     given_up = (FetchedUrl.outcome == "extraction_error") & (FetchedUrl.attempts >= max_attempts)
     final = select(FetchedUrl.url_hash).where(FetchedUrl.outcome.in_(TERMINAL_OUTCOMES) | given_up)
     stored = select(Article.url_hash)
-    if among is not None:
-        final, stored = final.where(FetchedUrl.url_hash.in_(among)), stored.where(Article.url_hash.in_(among))
-    known = set(session.execute(final).scalars())
-    known.update(session.execute(stored).scalars())
+    if among is None:
+        return set(session.execute(final).scalars()) | set(session.execute(stored).scalars())
+    known: set[str] = set()
+    for batch in batches(among):
+        known.update(session.execute(final.where(FetchedUrl.url_hash.in_(batch))).scalars())
+        known.update(session.execute(stored.where(Article.url_hash.in_(batch))).scalars())
     return known
 
 

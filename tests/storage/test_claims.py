@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from storage import Database
 from storage.claims import claim_urls, release_claims, release_claims_of_sources
 from storage.models import UrlClaim, utcnow
+from storage.repository import known_among, record_fetch
 
 URLS = [f"https://wire.example/story/{i}" for i in range(6)]
 
@@ -23,6 +24,19 @@ def test_a_url_claimed_by_a_live_crawl_is_not_another_crawls(database: Database)
     assert claim(database, URLS[:4], run=1) == set(URLS[:4])
     assert claim(database, URLS[2:], run=2) == set(URLS[4:])
     assert claim(database, URLS[:4], run=1) == set(URLS[:4])  # claiming again what is one's own is fine
+
+
+def test_a_page_linking_more_urls_than_a_statement_binds_is_claimed_and_checked_whole(database: Database) -> None:
+    # 70,000 URLs: five values each passes SQLite's and PostgreSQL's limits on one statement's parameters
+    many = [f"https://wire.example/2024/05/01/story-{i}.html" for i in range(70_000)]
+    assert claim(database, many[:10], run=2) == set(many[:10])
+    assert claim(database, many, run=1) == set(many[10:])
+    known = [many[5], many[69_999]]  # one in the first batch of the check, one in its last
+    database.transaction(
+        lambda s: [record_fetch(s, source="src", url=url, canonical_url=url, outcome="not_html") for url in known]
+    )
+    with database.session() as session:
+        assert known_among(session, many, max_attempts=3) == set(known)
 
 
 def test_a_lapsed_claim_is_taken_over(database: Database) -> None:
