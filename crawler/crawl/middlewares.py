@@ -300,11 +300,15 @@ class KnownUrlFilterMiddleware(BaseSpiderMiddleware):
 
 
 class SourceBudgetMiddleware(BaseSpiderMiddleware):
-    """Caps the pages requested per source and crawl (``max_pages`` in the sources file)."""
+    """Caps the pages requested per source and crawl (``max_pages`` in the sources file). A page is counted
+    once, however often the source names it: a request for a page already counted (which the scheduler's
+    duplicate filter drops) passes uncounted, so a feed that repeats one link does not use up the budget."""
 
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
         self.requested: Counter[str] = Counter()
+        #: The fingerprints of the requests counted (at most the budget of each source).
+        self.counted: set[bytes] = set()
         self.warned: set[str] = set()
 
     def get_processed_request(self, request: Request, response: Response | None) -> Request | None:
@@ -312,6 +316,9 @@ class SourceBudgetMiddleware(BaseSpiderMiddleware):
         source = request.meta.get("ai4s_source")
         budget = request.meta.get("ai4s_max_pages")
         if not source or budget is None:
+            return request
+        fingerprint = self.crawler.request_fingerprinter.fingerprint(request)
+        if fingerprint in self.counted:
             return request
         if self.requested[source] >= budget:
             self.crawler.stats.inc_value(stat_key(source, OVER_BUDGET))
@@ -322,4 +329,5 @@ class SourceBudgetMiddleware(BaseSpiderMiddleware):
                 )
             return None
         self.requested[source] += 1
+        self.counted.add(fingerprint)
         return request

@@ -178,6 +178,18 @@ def test_a_source_gets_no_more_requests_than_its_budget(config: Config) -> None:
     assert crawler.stats.get_value(stat_key("beta", "over_budget")) is None
 
 
+def test_a_page_named_again_does_not_use_up_the_budget(config: Config) -> None:
+    alpha = config.source("alpha")  # max_pages = 3
+    crawler = make_crawler(config)
+    middleware = SourceBudgetMiddleware.from_crawler(crawler)
+    repeated = "http://127.0.0.40:8040/2025/02/01/story.html"
+    others = [f"http://127.0.0.40:8040/2025/02/0{i}/story.html" for i in range(2, 5)]
+    named = [repeated] * 30 + [f"{repeated}?utm_source=rss", *others]  # a feed that repeats its first item
+    passed = [middleware.get_processed_request(article_request(url, alpha, "feed"), None) for url in named]
+    assert [request.url for request in passed[-3:] if request is not None] == others[:2]  # two of three: the cap
+    assert crawler.stats.get_value(stat_key("alpha", "over_budget")) == 1
+
+
 # -- address policy ----------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("url", "refusal"),
