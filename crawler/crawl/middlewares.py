@@ -301,8 +301,9 @@ class KnownUrlFilterMiddleware(BaseSpiderMiddleware):
 
 class SourceBudgetMiddleware(BaseSpiderMiddleware):
     """Caps the pages requested per source and crawl (``max_pages`` in the sources file). A page is counted
-    once, however often the source names it: a request for a page already counted (which the scheduler's
-    duplicate filter drops) passes uncounted, so a feed that repeats one link does not use up the budget."""
+    once, however often the source names it: until the budget is used up, a request for a page already counted
+    (which the scheduler's duplicate filter drops) passes uncounted, so a feed that repeats one link does not
+    use up the budget."""
 
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
@@ -317,9 +318,6 @@ class SourceBudgetMiddleware(BaseSpiderMiddleware):
         budget = request.meta.get("ai4s_max_pages")
         if not source or budget is None:
             return request
-        fingerprint = self.crawler.request_fingerprinter.fingerprint(request)
-        if fingerprint in self.counted:
-            return request
         if self.requested[source] >= budget:
             self.crawler.stats.inc_value(stat_key(source, OVER_BUDGET))
             if source not in self.warned:
@@ -328,6 +326,8 @@ class SourceBudgetMiddleware(BaseSpiderMiddleware):
                     "Source %s reached its budget of %d pages; the rest waits for the next crawl", source, budget
                 )
             return None
-        self.requested[source] += 1
-        self.counted.add(fingerprint)
+        fingerprint = self.crawler.request_fingerprinter.fingerprint(request)  # kept: the scheduler's too
+        if fingerprint not in self.counted:
+            self.requested[source] += 1
+            self.counted.add(fingerprint)
         return request

@@ -20,6 +20,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import NamedTuple
 from urllib.parse import unquote, urlsplit
 
@@ -39,6 +40,7 @@ class MalformedHost(ValueError):
     """A host that ends in a number but is no valid IPv4 address (``999.1``, ``1.2.3.4.5``)."""
 
 
+@lru_cache(maxsize=1024)  # a page's links name few hosts: each is read once
 def normal_host(host: str) -> str:
     """``host`` as a URL parser reads it: percent-escapes decoded, full-width forms folded, lower case,
     no brackets or trailing dot, and an IP address in its one canonical spelling (``0x7f.1`` is
@@ -144,6 +146,7 @@ def is_loopback_name(host: str) -> bool:
     return host == "localhost" or host.endswith(".localhost")
 
 
+@lru_cache(maxsize=1024)
 def host_kind(host: str) -> str | None:
     """What kind of internal host ``host`` is as written (an internal address in any spelling, ``localhost``,
     or ``malformed``), or ``None`` for a public address or a host name that only resolving can judge."""

@@ -9,6 +9,7 @@ port, sorted query, trailing slash) and is the identity the corpus stores and ha
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from urllib.parse import urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url, url_query_cleaner
@@ -98,6 +99,7 @@ def clean_url(url: str) -> str:
     return cleaned
 
 
+@lru_cache(maxsize=1024)  # each link is canonicalised where it is named, then where known links are dropped
 def canonical_url(url: str) -> str:
     """The identity of ``url``: cleaned, scheme and host lower-cased, default port, query sorted, no trailing slash."""
     cleaned = canonicalize_url(clean_url(url), keep_fragments=False)

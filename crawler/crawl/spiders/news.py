@@ -15,6 +15,7 @@ when a source falls back to its other entry points or to its site's homepage.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from functools import cached_property
 from typing import Any
@@ -52,6 +53,9 @@ from crawler.text.addresses import AddressPolicy
 from crawler.text.discovery import ArticleLink, Discovery, EntryPage, Scope, discover, revisit
 from crawler.text.pages import PageKind, page_kind
 from crawler.text.wording import plural
+
+#: Requests made from an entry page between two turns of the reactor (a sitemap can name 50,000 pages).
+FOLLOW_BATCH = 200
 
 
 class NewsSpider(scrapy.Spider):
@@ -144,11 +148,14 @@ class NewsSpider(scrapy.Spider):
         for page in fallback.pages:
             yield self.entry_point_request(source, page, fallback=True)
 
-    def parse(self, response: Response, **kwargs: Any) -> Iterator[scrapy.Request | PageItem | EntryPoll]:
+    async def parse(self, response: Response, **kwargs: Any) -> AsyncIterator[scrapy.Request | PageItem | EntryPoll]:
         """An article page as a :class:`PageItem`; for an entry page, requests for what it leads to, then
         its :class:`EntryPoll`. A page reached through a listing's link is an entry page only if it is no article
         (:func:`crawler.text.pages.page_kind`: the fetched page decides, not its URL); a start page that declares
-        itself an article is also an item."""
+        itself an article is also an item.
+
+        An entry page is read in a thread and its requests are made in batches, so that the reactor goes on
+        (downloads, their timeouts) while a large sitemap or listing is read: 50,000 URLs take seconds."""
         source = self.sources[response.meta["ai4s_source"]]
         kind = response.meta.get("ai4s_kind", "article")
         if kind == "article":
@@ -161,7 +168,8 @@ class NewsSpider(scrapy.Spider):
                 return
         elif kind == "listing" and declares_article(response):
             yield page_item(response, source.name, "listing")
-        discovery = discover(fetched_entry_page(response), self.scopes[source.name])
+        scope = self.scopes[source.name]
+        discovery = await asyncio.to_thread(lambda: discover(fetched_entry_page(response), scope))
         if discovery.unreadable:
             if is_fallback_probe(response.meta):  # the fallback chain tried it: no fault of the source
                 self.logger.info("Source %s: %s %s: %s", source.name, kind, response.url, discovery.unreadable)
@@ -172,16 +180,20 @@ class NewsSpider(scrapy.Spider):
             self.logger.warning(
                 "Source %s: %s %s unreadable: %s", source.name, kind, response.url, discovery.unreadable
             )
-            yield from self.fall_back(
+            for request in self.fall_back(
                 self.chain.note_poll(response.meta, "unreadable", response.status, discovery.unreadable)
-            )
+            ):
+                yield request
             return
         if discovery.summary:
             self.logger.info("Source %s: %s %s %s", source.name, kind, response.url, discovery.summary)
         for refused in discovery.refused:
             self.count(source.name, "refused")
             note_refusal(self.crawler.stats, source.name, refused.url, refused.refusal)
-        yield from self.follow(source, discovery, response.meta)
+        for number, request in enumerate(self.follow(source, discovery, response.meta), 1):
+            yield request
+            if number % FOLLOW_BATCH == 0:
+                await asyncio.sleep(0)
         self.count(source.name, "entry_pages_read")
         self.chain.note_poll(response.meta, "read", response.status)
         yield entry_poll(response, discovery.entry_pages, discovery.poll_hint)

@@ -4,6 +4,7 @@ never an article made of damaged or misread data."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from scrapy.settings import default_settings
 from sqlalchemy import select
 
 from crawler.app.webserver import Reply
@@ -118,7 +120,30 @@ def test_a_page_too_costly_to_extract_is_a_failure_tried_again_and_the_crawl_goe
     assert all(len(site.records(urlsplit(url).path)) == 1 for url in stories)  # ...and none of the stored stories
 
 
-# -- Retry-After pauses the whole host -------------------------------------------------------------
+def test_a_sitemap_of_50000_pages_is_read_without_holding_the_crawl(tmp_path: Path) -> None:
+    # the sitemaps protocol's most: seconds of parsing, judging and making requests, while downloads wait
+    site = FaultSite("big", "127.0.4.3")
+    locs = "".join(f"<url><loc>{site.url(f'/2024/05/01/story-{n}.html')}</loc></url>" for n in range(50_000))
+    sitemap = f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{locs}</urlset>'.encode()
+    site.add("/sitemap.xml", answer(200, sitemap, {"Content-Type": "application/xml"}))
+    for n in range(50_000):
+        site.add(f"/2024/05/01/story-{n}.html", answer(200, article_html(f"Story {n}").encode(), HTML))
+    site.add("/robots.txt", ALLOW_ALL)
+    heartbeat = tmp_path / "longest-hold.txt"
+    extensions = {**default_settings.EXTENSIONS_BASE, "tests.crawler.crawl.heartbeat.ReactorHeartbeat": 0}
+    sources = f'[[source]]\nname = "big"\nsitemaps = ["{site.url("/sitemap.xml")}"]\nmax_pages = 5\n'
+    with site:
+        result = crawl(
+            tmp_path, sources, "-s", f"EXTENSIONS_BASE={json.dumps(extensions)}", "-s", f"HEARTBEAT_FILE={heartbeat}"
+        )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(result.outcomes) == 4 and result.articles  # the budget: the sitemap and four of its pages
+    assert "Source big reached its budget of 5 pages" in result.stderr
+    assert (
+        float(heartbeat.read_text()) < 1.0
+    )  # the reactor turned all along (about 5 s of work in one go before) -------------------------------------------------------------
+
+
 def busy_once(retry_after: str | Callable[[], str], body: bytes) -> Callable[[str], Reply | RawReply]:
     """A page that answers 503 with ``retry_after`` the first time, then ``body``."""
     calls: list[str] = []

@@ -5,13 +5,15 @@ earliest next poll of that page."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from scrapy import Request
-from scrapy.http import HtmlResponse, XmlResponse
+from scrapy.http import HtmlResponse, Response, XmlResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
@@ -60,11 +62,20 @@ def test_a_request_built_outside_the_spider_is_handled_by_it(spider: NewsSpider)
     assert (failure.url, failure.outcome, failure.http_status) == (STORY, "http_error", 500)
 
 
+def parsed(spider: NewsSpider, response: Response) -> list[Any]:
+    """What the spider's callback yields for ``response``, in order."""
+
+    async def collect() -> list[Any]:
+        return [output async for output in spider.parse(response)]
+
+    return asyncio.run(collect())
+
+
 def test_a_response_goes_to_the_parser_of_its_kind(spider: NewsSpider) -> None:
     request = entry_request(spider.sources["alpha"], (FEED, "feed", 0, 1))
     body = f"<rss><channel><item><title>t</title><link>{STORY}</link></item></channel></rss>".encode()
     response = XmlResponse(FEED, body=body, request=request)
-    article, poll = spider.parse(response)
+    article, poll = parsed(spider, response)
     assert isinstance(article, Request) and article.url == STORY and article.meta["ai4s_via"] == "feed"
     assert isinstance(poll, EntryPoll) and poll.url == FEED and poll.changed
     assert spider.crawler.stats.get_value(stat_key("alpha", "entry_pages_read")) == 1
@@ -73,10 +84,12 @@ def test_a_response_goes_to_the_parser_of_its_kind(spider: NewsSpider) -> None:
 def test_the_date_a_feed_gives_an_article_travels_with_its_request_to_its_page_item(spider: NewsSpider) -> None:
     request = entry_request(spider.sources["alpha"], (FEED, "feed", 0, 1))
     item = f"<item><title>t</title><link>{STORY}</link><pubDate>Tue, 01 Jul 2025 06:30:00 GMT</pubDate></item>"
-    article, _ = spider.parse(XmlResponse(FEED, body=f"<rss><channel>{item}</channel></rss>".encode(), request=request))
+    article, _ = parsed(
+        spider, XmlResponse(FEED, body=f"<rss><channel>{item}</channel></rss>".encode(), request=request)
+    )
     assert article.meta["ai4s_first_published"] == datetime(2025, 7, 1, 6, 30, tzinfo=UTC)
     page = HtmlResponse(STORY, body=b"<html><body><p>story</p></body></html>", request=article)
-    (fetched,) = spider.parse(page)
+    (fetched,) = parsed(spider, page)
     assert isinstance(fetched, PageItem) and fetched.first_published == datetime(2025, 7, 1, 6, 30, tzinfo=UTC)
 
 
@@ -99,7 +112,7 @@ def listing_response(spider: NewsSpider, og_type: str = "website") -> HtmlRespon
 
 
 def test_a_listing_page_leads_to_its_pages_and_articles_in_page_order_then_its_poll(spider: NewsSpider) -> None:
-    *requests, poll = spider.parse(listing_response(spider))
+    *requests, poll = parsed(spider, listing_response(spider))
     assert [(r.url, r.meta["ai4s_kind"], r.meta.get("ai4s_depth"), r.meta.get("ai4s_page")) for r in requests] == [
         ("http://127.0.0.41:8041/news/tech/", "listing", 1, 1),
         ("http://127.0.0.41:8041/2025/07/01/ai-discovers-new-antibiotics.html", "article", None, None),
@@ -113,7 +126,7 @@ def test_a_listing_page_leads_to_its_pages_and_articles_in_page_order_then_its_p
 
 
 def test_a_listing_page_that_says_it_is_an_article_is_also_an_item(spider: NewsSpider) -> None:
-    item, *rest = spider.parse(listing_response(spider, og_type="article"))
+    item, *rest = parsed(spider, listing_response(spider, og_type="article"))
     assert isinstance(item, PageItem) and (item.url, item.via, item.source) == (LISTING, "listing", "beta")
     assert len(rest) == 4 and isinstance(rest[-1], EntryPoll)
 
@@ -122,17 +135,17 @@ def test_the_bounds_of_a_crawl_come_from_its_settings(tmp_path: Path) -> None:
     crawler = make_crawler(make_config(tmp_path), AI4S_MAX_PAGINATION=1, AI4S_MAX_SITEMAP_DEPTH=0)
     spider = crawler.spider
     assert isinstance(spider, NewsSpider)
-    *requests, poll = spider.parse(listing_response(spider))
+    *requests, poll = parsed(spider, listing_response(spider))
     assert [r.url for r in requests if r.meta["ai4s_kind"] == "listing"] == ["http://127.0.0.41:8041/news/tech/"]
     index = b"<sitemapindex><sitemap><loc>/sitemap-1.xml</loc></sitemap></sitemapindex>"
     request = entry_request(spider.sources["alpha"], ("http://127.0.0.40:8040/sitemap.xml", "sitemap", 0, 1))
-    (poll,) = spider.parse(XmlResponse(request.url, body=index, request=request))
+    (poll,) = parsed(spider, XmlResponse(request.url, body=index, request=request))
     assert isinstance(poll, EntryPoll) and poll.children == []
 
 
 def test_an_unreadable_entry_page_counts_as_failed_and_leads_nowhere(spider: NewsSpider) -> None:
     request = entry_request(spider.sources["alpha"], (FEED, "feed", 0, 1))
-    assert list(spider.parse(HtmlResponse(FEED, body=b"<html><body>Moved</body></html>", request=request))) == []
+    assert list(parsed(spider, HtmlResponse(FEED, body=b"<html><body>Moved</body></html>", request=request))) == []
     stats = spider.crawler.stats
     assert stats.get_value(stat_key("alpha", "entry_pages_failed")) == stats.get_value(stat_key("alpha", "errors")) == 1
     assert stats.get_value(stat_key("alpha", "entry_pages_read")) is None
@@ -149,7 +162,7 @@ ARTICLE_PAGE = (
 def test_a_page_linked_as_a_listing_that_is_an_article_is_an_item_and_never_an_entry_page(spider: NewsSpider) -> None:
     url = "http://127.0.0.41:8041/article/ai-finds-catalysts"
     request = entry_request(spider.sources["beta"], (url, "listing", 1, 1))
-    (item,) = spider.parse(HtmlResponse(url, body=ARTICLE_PAGE.encode(), request=request))
+    (item,) = parsed(spider, HtmlResponse(url, body=ARTICLE_PAGE.encode(), request=request))
     assert isinstance(item, PageItem) and (item.url, item.via, item.source) == (url, "listing", "beta")
     assert spider.crawler.stats.get_value(stat_key("beta", "linked_listings_were_articles")) == 1
     assert url + "?utm_source=home" in spider.context.known
@@ -167,7 +180,7 @@ def test_a_page_linked_as_a_listing_that_is_an_article_is_an_item_and_never_an_e
 def test_a_section_of_headlines_stays_a_listing_whatever_it_declares(spider: NewsSpider) -> None:
     request = entry_request(spider.sources["beta"], ("http://127.0.0.41:8041/news/tech/", "listing", 1, 1))
     body = LISTING_PAGE.format(og_type="article").encode()
-    *requests, poll = spider.parse(HtmlResponse(request.url, body=body, request=request))
+    *requests, poll = parsed(spider, HtmlResponse(request.url, body=body, request=request))
     assert isinstance(poll, EntryPoll) and poll.children and len(requests) == 3
     assert all(isinstance(r, Request) for r in requests)  # og:type alone does not make it an item
     assert spider.crawler.stats.get_value(stat_key("beta", "linked_listings_were_articles")) is None
