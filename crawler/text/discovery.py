@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from gzip import GzipFile
 from io import BytesIO
+from itertools import islice
 from typing import NamedTuple
 
 from crawler.text.addresses import AddressPolicy, Refusal
@@ -32,6 +33,9 @@ from crawler.text.urls import url_host
 ENTRY_PAGE_KINDS = ("feed", "robots", "sitemap", "listing")
 #: The first bytes of a gzip stream (magic number and the deflate method).
 GZIP_MAGIC = b"\x1f\x8b\x08"
+#: The most links read from one entry page: the sitemaps protocol's most URLs in a sitemap. A feed's or
+#: sitemap's newest come first; a page that names more (10 MiB of sitemap can name 300,000) is read that far.
+MAX_ENTRY_LINKS = 50_000
 _GUNZIP_CHUNK = 65536
 
 
@@ -170,18 +174,23 @@ def discover_feed(body: bytes, url: str, scope: Scope) -> Discovery:
         feed = read_feed(body, url)
     except FeedError as exc:
         return Discovery(unreadable=str(exc))
-    allowed, refused = scope.judge(entry.url for entry in feed.entries)
-    articles = _article_links(allowed, feed.entries, "feed")
-    return Discovery(
-        articles, poll_hint=feed.poll_hint, summary=f"lists {len(feed.entries)} items", refused=tuple(refused)
-    )
+    entries = feed.entries[:MAX_ENTRY_LINKS]
+    allowed, refused = scope.judge(entry.url for entry in entries)
+    articles = _article_links(allowed, entries, "feed")
+    summary = f"lists {len(feed.entries)} items{_read_only(len(feed.entries))}"
+    return Discovery(articles, poll_hint=feed.poll_hint, summary=summary, refused=tuple(refused))
+
+
+def _read_only(listed: int) -> str:
+    """What a summary adds where an entry page lists more than :data:`MAX_ENTRY_LINKS` links."""
+    return f" (the newest {MAX_ENTRY_LINKS:,} read)" if listed > MAX_ENTRY_LINKS else ""
 
 
 def _article_links(allowed: Iterable[str], entries: Iterable[Entry], via: str) -> tuple[ArticleLink, ...]:
     """The ``allowed`` URLs of a feed's or sitemap's ``entries`` as candidate articles found through ``via``,
-    each with the first publication its entry gives."""
+    each once, with the first publication its entry gives."""
     first_published = {entry.url: entry.first_published for entry in entries}
-    return tuple(ArticleLink(url, via, first_published.get(url)) for url in allowed)
+    return tuple(ArticleLink(url, via, first_published.get(url)) for url in dict.fromkeys(allowed))
 
 
 def discover_robots(body: bytes, url: str, scope: Scope) -> Discovery:
@@ -205,14 +214,16 @@ def discover_sitemap(body: bytes, url: str, scope: Scope, depth: int = 0) -> Dis
         sitemap = parse_sitemap(body, url)
     except FeedError as exc:
         return Discovery(unreadable=str(exc))
-    summary = f"lists {len(sitemap.children)} {'sitemaps' if sitemap.is_index else 'pages'}"
-    allowed, refused = scope.judge(entry.url for entry in sitemap.children)
+    listed = len(sitemap.children)
+    summary = f"lists {listed} {'sitemaps' if sitemap.is_index else 'pages'}{_read_only(listed)}"
+    children = sitemap.children[:MAX_ENTRY_LINKS]
+    allowed, refused = scope.judge(entry.url for entry in children)
     if not sitemap.is_index:
-        pages = _article_links(allowed, sitemap.children, "sitemap")
+        pages = _article_links(allowed, children, "sitemap")
         return Discovery(pages, summary=summary, refused=tuple(refused))
     if depth >= scope.max_sitemap_depth:
         return Discovery(summary=summary)
-    leads = tuple(EntryPage(child, "sitemap", depth + 1) for child in allowed)
+    leads = tuple(EntryPage(child, "sitemap", depth + 1) for child in dict.fromkeys(allowed))
     return Discovery(leads, summary=summary, refused=tuple(refused))
 
 
@@ -224,7 +235,7 @@ def discover_listing(url: str, links: Iterable[PageLink], scope: Scope, depth: i
     leads: list[ArticleLink | EntryPage] = []
     refused: list[RefusedLink] = []
     seen: set[str] = set()
-    for link in links:
+    for link in islice(links, MAX_ENTRY_LINKS):
         target = link.url
         if target in seen or url_host(target) != site:
             continue

@@ -12,6 +12,7 @@ import pytest
 
 from crawler.text.addresses import AddressPolicy
 from crawler.text.discovery import (
+    MAX_ENTRY_LINKS,
     ArticleLink,
     Discovery,
     EntryPage,
@@ -187,6 +188,18 @@ def test_a_gzipped_news_sitemap_leads_to_its_pages_newest_first() -> None:
         article("/2025/03/03/quantum-chemistry-ml.html", "sitemap", datetime(2025, 3, 3, 10, 0, tzinfo=UTC)),
     )
     assert plain.summary == "lists 3 pages"
+
+
+def test_a_sitemap_naming_more_pages_than_the_protocol_allows_is_read_to_its_newest_50000_each_once() -> None:
+    # 10 MiB of sitemap can name 300,000 pages; and a generator can name one page many times
+    urls = [f"<url><loc>{SITE}/2025/01/01/story-{n}.html</loc></url>" for n in range(MAX_ENTRY_LINKS + 5000)]
+    repeated = f"<url><loc>{SITE}/2025/01/01/story-0.html</loc></url>" * 3
+    body = f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{repeated}{"".join(urls)}</urlset>'
+    found = discover_sitemap(body.encode(), f"{SITE}/sitemap.xml", SCOPE)
+    assert found.summary == f"lists {MAX_ENTRY_LINKS + 5003} pages (the newest 50,000 read)"
+    assert [lead.url for lead in found.leads] == [
+        f"{SITE}/2025/01/01/story-{n}.html" for n in range(MAX_ENTRY_LINKS - 3)
+    ]
 
 
 def test_a_gzipped_sitemap_larger_than_the_bound_or_broken_is_unreadable() -> None:
