@@ -86,12 +86,20 @@ def cpu_time_limit(seconds: float | None) -> Iterator[None]:
     signal.signal(signal.SIGVTALRM, _raise_cpu_time_up)
     signal.signal(signal.SIGPROF, signal.SIG_DFL)  # the default action: end the process
     signal.setitimer(signal.ITIMER_PROF, seconds + max(seconds, 1.0))
-    signal.setitimer(signal.ITIMER_VIRTUAL, seconds)
+    # again every so often after the first: one raised where Python cannot raise (a __del__, a weakref's
+    # callback) is printed and dropped
+    signal.setitimer(signal.ITIMER_VIRTUAL, seconds, min(seconds, 1.0))
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_VIRTUAL, 0)
-        signal.setitimer(signal.ITIMER_PROF, 0)
+        stop_cpu_timers()
+
+
+def stop_cpu_timers() -> None:
+    """Disarm :func:`cpu_time_limit`'s timers (again, where its signal came as the block ended and cut its
+    cleanup short)."""
+    signal.setitimer(signal.ITIMER_VIRTUAL, 0)
+    signal.setitimer(signal.ITIMER_PROF, 0)
 
 
 def process_page(
@@ -117,6 +125,7 @@ def process_page(
         with cpu_time_limit(worker.cpu_limit):
             return worker.processed_page(body, url, header_charset, content_type, template, first_published)
     except CpuTimeUp:
+        stop_cpu_timers()
         return ProcessedPage.failed("extraction_error", f"it took more than {worker.cpu_limit:g} s of CPU time")
     except Exception as exc:  # the page's doing: its result, so that what a pool raises is the pool's failure
         return ProcessedPage.failed("no_text", repr(exc))

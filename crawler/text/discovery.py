@@ -34,7 +34,8 @@ ENTRY_PAGE_KINDS = ("feed", "robots", "sitemap", "listing")
 #: The first bytes of a gzip stream (magic number and the deflate method).
 GZIP_MAGIC = b"\x1f\x8b\x08"
 #: The most links read from one entry page: the sitemaps protocol's most URLs in a sitemap. A feed's or
-#: sitemap's newest come first; a page that names more (10 MiB of sitemap can name 300,000) is read that far.
+#: sitemap's entries come newest first where they are dated; a page that names more (10 MiB of sitemap can
+#: name 300,000) is read that far.
 MAX_ENTRY_LINKS = 50_000
 _GUNZIP_CHUNK = 65536
 
@@ -183,7 +184,7 @@ def discover_feed(body: bytes, url: str, scope: Scope) -> Discovery:
 
 def _read_only(listed: int) -> str:
     """What a summary adds where an entry page lists more than :data:`MAX_ENTRY_LINKS` links."""
-    return f" (the newest {MAX_ENTRY_LINKS:,} read)" if listed > MAX_ENTRY_LINKS else ""
+    return f" (the first {MAX_ENTRY_LINKS:,} read)" if listed > MAX_ENTRY_LINKS else ""
 
 
 def _article_links(allowed: Iterable[str], entries: Iterable[Entry], via: str) -> tuple[ArticleLink, ...]:

@@ -172,10 +172,16 @@ def page_title(tree: lxml.html.HtmlElement) -> str | None:
     headings = tree.findall(".//h1")
     if len(headings) == 1 and (title := block_text(headings[0])):
         return title
+    page_chars: int | None = None
     for expression in TITLE_XPATHS:
         for element in expression(tree):
             text = trim(" ".join(element.itertext()))
-            if 2 < len(text) < 200 and not _in_furniture(element):
+            if not 2 < len(text) < 200:
+                continue
+            if page_chars is None:
+                body = tree.find(".//body")
+                page_chars = len((body if body is not None else tree).text_content())
+            if not _in_furniture(element, page_chars):
                 return text
     title, first, second = examine_title_element(tree)
     for part in (first, second, title):
@@ -188,24 +194,31 @@ def page_title(tree: lxml.html.HtmlElement) -> str | None:
     return (block_text(second_level[0]) or None) if second_level else (title or None)
 
 
-#: The class or id of what holds a page's furniture, not its article: menus, comment forms, sidebars, sharing
-#: buttons, the site's name or logo, hidden elements.
+#: A word of the class or id of what holds a page's furniture, not its article (menus, comment forms,
+#: sidebars, sharing buttons, the site's name or logo), or a class that hides a heading from the reader.
 _FURNITURE = re.compile(
-    r"(?:^|[\s_-])(?:nav|navbar|navigation|menu|dropdown|comments?|respond|reply|sidebar|widget|social|share|footer)(?:$|[\s_-])"
-    r"|site[-_]?(?:title|name)|logo|branding|hidden|invisible",
+    r"(?:^|[\s_-])(?:nav|navbar|navigation|menu|dropdown|comments?|respond|reply|sidebar|widget|social|share"
+    r"|footer|logo|branding|site[-_]?(?:title|name))(?:$|[\s_-])"
+    r"|element-invisible|visually-hidden|sr-only|screen-reader",
     re.IGNORECASE,
 )
+#: A container with at least this share of the page's text wraps the page, whatever its class says
+#: ("overflow-hidden", "content-sidebar-wrap", "with-comments").
+_WRAPPER_SHARE = 0.5
 
 
-def _in_furniture(element: lxml.html.HtmlElement) -> bool:
+def _in_furniture(element: lxml.html.HtmlElement, page_chars: int) -> bool:
     """Whether ``element`` is part of the page's furniture: in a ``<nav>``, ``<aside>``, ``<footer>`` or
-    ``<form>``, or in an element whose class or id says menu, comments, sidebar, sharing, site name, logo or hidden."""
+    ``<form>``, or in an element whose class or id says menu, comments, sidebar, sharing, site name or logo,
+    that holds less than half of the page's ``page_chars`` characters of text; never within an ``<article>``
+    or ``<main>`` but for such an element in it."""
     for node in (element, *element.iterancestors()):
-        if node.tag in ("body", "html"):  # whose classes describe the page's layout ("one-sidebar")
+        if node.tag in ("body", "html", "article", "main"):
             return False
-        if node.tag in ("nav", "aside", "footer", "form"):
-            return True
-        if _FURNITURE.search(f"{node.get('class', '')} {node.get('id', '')}"):
+        named = node.tag in ("nav", "aside", "footer", "form") or _FURNITURE.search(
+            f"{node.get('class', '')} {node.get('id', '')}"
+        )
+        if named and len(node.text_content()) < page_chars * _WRAPPER_SHARE:
             return True
     return False
 

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from crawler.crawl.pool import configure_worker, make_extraction_pool, process_page
+from crawler.crawl.pool import CpuTimeUp, configure_worker, cpu_time_limit, make_extraction_pool, process_page
 from crawler.relevance.profile import RelevanceScorer, Term, TopicProfile, load_profile
 from crawler.text.article import ExtractedArticle, NotAnArticle
 from storage.models import RETRIABLE_OUTCOMES
@@ -107,3 +107,30 @@ def test_a_page_that_keeps_its_worker_from_stopping_at_the_limit_ends_the_worker
     child.start()
     child.join(300)
     assert child.exitcode == -signal.SIGPROF  # ended by the kernel at twice the limit, not left to finish
+
+
+def _swallow_the_first_stop(report: multiprocessing.queues.Queue[int]) -> None:
+    """Run past a 0.3 s limit, dropping its first :class:`CpuTimeUp` as Python drops one raised in a ``__del__``;
+    report how many came before the block was left."""
+    stops = 0
+    try:
+        with cpu_time_limit(0.3):
+            while True:
+                try:
+                    sum(range(10_000))
+                except CpuTimeUp:
+                    stops += 1
+                    if stops > 1:
+                        raise
+    except CpuTimeUp:
+        report.put(stops)
+
+
+def test_a_stop_that_is_lost_comes_again_before_the_worker_is_ended() -> None:
+    context = multiprocessing.get_context("fork")
+    report = context.Queue()
+    child = context.Process(target=_swallow_the_first_stop, args=(report,))
+    child.start()
+    child.join(300)
+    assert child.exitcode == 0  # not ended at twice the limit
+    assert report.get(timeout=10) == 2

@@ -196,7 +196,7 @@ def test_a_sitemap_naming_more_pages_than_the_protocol_allows_is_read_to_its_new
     repeated = f"<url><loc>{SITE}/2025/01/01/story-0.html</loc></url>" * 3
     body = f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{repeated}{"".join(urls)}</urlset>'
     found = discover_sitemap(body.encode(), f"{SITE}/sitemap.xml", SCOPE)
-    assert found.summary == f"lists {MAX_ENTRY_LINKS + 5003} pages (the newest 50,000 read)"
+    assert found.summary == f"lists {MAX_ENTRY_LINKS + 5003} pages (the first 50,000 read)"
     assert [lead.url for lead in found.leads] == [
         f"{SITE}/2025/01/01/story-{n}.html" for n in range(MAX_ENTRY_LINKS - 3)
     ]

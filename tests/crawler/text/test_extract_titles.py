@@ -70,3 +70,16 @@ def test_a_headline_classed_as_a_title_in_the_article_is_still_the_title() -> No
         "</div></div></body></html>"
     )
     assert title_of(html) == HEADLINE
+
+
+def test_a_wrapper_of_the_whole_page_is_no_furniture_whatever_its_class_says() -> None:
+    # class and id words of page-wide wrappers: Tailwind's overflow-hidden, Genesis's content-sidebar-wrap,
+    # an off-canvas menu's push wrapper
+    html = (
+        "<html><head><title>Daily Times</title></head><body>"
+        "<div id='menu-push' class='site-container content-sidebar-wrap overflow-hidden with-comments'>"
+        "<h1 class='site-title'>Daily Times</h1>"
+        f"<div class='post'><h1 class='entry-title'>{HEADLINE}</h1>{PARAGRAPHS}</div>"
+        "</div></body></html>"
+    )
+    assert title_of(html) == HEADLINE
