@@ -63,6 +63,12 @@ _BYLINES = (
 _PHOTO_CREDIT = re.compile(r"[摄攝](?:影)?\s*[)）]?\s*$")
 #: Where a byline is looked for: the first and last lines of a text.
 BYLINE_LINES = 4
+#: A reporter's role as the label of a field ("作者：", "记者:"), how a page's info line names its authors: the
+#: role right before a colon.
+_COLON = re.compile("[:：]")
+_ROLE_BEFORE_COLON = re.compile(rf"(?:{_ROLES})\s*$")
+#: The most characters between a colon and the start of the role it labels.
+_LABEL_CHARS = 8
 
 
 #: A reporter's role, with what joins it to the name, at the start of an author a tag or byline gave
@@ -76,6 +82,21 @@ _LEADING_ROLE = re.compile(
 def without_role(author: str) -> str:
     """``author`` without a Chinese reporter's role before the name ("作者 林可欣" → "林可欣")."""
     return _LEADING_ROLE.sub("", author, count=1)
+
+
+def has_role_label(text: str) -> bool:
+    """Whether ``text`` labels a field with a reporter's role ("作者：")."""
+    return any(
+        _ROLE_BEFORE_COLON.search(text, max(0, colon.start() - _LABEL_CHARS), colon.start())
+        for colon in _COLON.finditer(text)
+    )
+
+
+def labelled_byline(line: str) -> str | None:
+    """The reporters a short line of a page names after a role's label ("时间：2004年10月21日 作者：郭励弘 来源：…",
+    the info line under a headline), joined by "; ", or ``None``: a role word in a sentence ("经记者查实")
+    is no label."""
+    return chinese_byline(line) if has_role_label(line) else None
 
 
 def chinese_byline(text: str) -> str | None:

@@ -33,7 +33,7 @@ from trafilatura.utils import trim
 
 from crawler.text.article import EXTRACTOR as EXTRACTOR  # where the crawler's modules have found it
 from crawler.text.article import ExtractedArticle, NotAnArticle
-from crawler.text.bylines import chinese_byline, without_role
+from crawler.text.bylines import chinese_byline, has_role_label, labelled_byline, without_role
 from crawler.text.charset import decode_html, is_implausible
 from crawler.text.dates import parse_date, shown_timestamp
 from crawler.text.script import CJK_CHAR, HANGUL_CHAR, KANA_CHAR, weighted_length
@@ -228,6 +228,34 @@ def _headings(tree: lxml.html.HtmlElement) -> list[str]:
     return [heading.text_content() for heading in tree.xpath("(//h1)[position() <= 5]")]
 
 
+#: The longest info line: a date, a source, the authors and a few links.
+INFO_LINE_CHARS = 120
+#: The text of a page that may label a field: where its info line names the authors ("作者：…").
+_LABEL_TEXT = lxml.etree.XPath(
+    f"//body//text()[string-length(.) <= {INFO_LINE_CHARS} and (contains(., '：') or contains(., ':'))]"
+)
+
+
+def _byline(tree: lxml.html.HtmlElement, text: str) -> str | None:
+    """The reporters a Chinese page names where its tags name none: in its text's byline, else in a short line
+    of the page labelled with their role (the info line under the headline, which extraction leaves out)."""
+    found = chinese_byline(text)
+    if found or not CJK_CHAR.search(text):
+        return found
+    for node in _LABEL_TEXT(tree):
+        if not has_role_label(node):
+            continue
+        holder = node.getparent()
+        if holder is not None and node.is_tail:  # text after a child ("<br>作者：…"): its container's
+            holder = holder.getparent()
+        if holder is None or holder.tag in ("script", "style"):
+            continue
+        line = " ".join(holder.text_content().split())
+        if len(line) <= INFO_LINE_CHARS and (found := labelled_byline(line)):
+            return found
+    return None
+
+
 def without_headline(text: str, title: str | None) -> str:
     """The text without a first line that only repeats the page's title (the headline above the body, which
     extraction keeps on many templates); a text that is nothing else stays as it is."""
@@ -273,7 +301,7 @@ def extract_article(
         text=text,
         title=(metadata.title or None),
         published=parse_date(metadata.date) or first_published,
-        author=(without_role(metadata.author) if metadata.author else chinese_byline(text)) or None,
+        author=(without_role(metadata.author) if metadata.author else _byline(tree, text)) or None,
         site_name=(metadata.sitename or None),
         language=detect_language(text, declared),
         encoding=decoded.encoding,

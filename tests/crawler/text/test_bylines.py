@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.text.bylines import chinese_byline, without_role
+from crawler.text.bylines import chinese_byline, labelled_byline, without_role
 from crawler.text.extract import extract_article
 
 LEAD = "人工智能驱动的科学研究正在改变材料、生命和气候科学的研究方式。"
@@ -93,6 +93,31 @@ def test_an_extracted_chinese_article_without_an_author_tag_has_its_reporters() 
     ).encode()
     article = extract_article(html, "https://news.example.cn/2025/05/06/c_1.htm", "utf-8", "text/html")
     assert article.author == "周琳; 郑钧天"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("info", "author"),
+    [
+        ("<div class='info'>时间：2004年10月21日14:18 作者：郭励弘 来源：经济参考报</div>", "郭励弘"),
+        ("<div>2015-11-05 阅读：8169<br>来源:转载 作者:<a href='/u/1'>孙仲旻</a></div>", "孙仲旻"),  # after a <br>
+        ("<td>编辑： 金金 来源： 21世纪经济报道 作者：宋怡 杨志华</td>", "宋怡; 杨志华"),
+        ("<p>经记者查实，这则新闻的主角并不是河南师大的教师。</p>", None),  # a role word in a sentence: no label
+        ("<div>编辑：苏亮</div>", None),  # an editor is not the author
+    ],
+)
+def test_a_page_s_info_line_names_the_authors_its_text_does_not(info: str, author: str | None) -> None:
+    paragraphs = "".join(f"<p>{LEAD}研究团队第{i}次公布了新的成果。</p>" for i in range(6))
+    html = (
+        "<html lang='zh-CN'><head><meta charset='utf-8'><title>科学智能助力新材料研发</title></head><body>"
+        f"<h1>科学智能助力新材料研发</h1>{info}<div class='content'>{paragraphs}</div></body></html>"
+    ).encode()
+    article = extract_article(html, "https://news.example.cn/2025/05/06/c_1.htm", "utf-8", "text/html")
+    assert article.author == author  # type: ignore[union-attr]
+
+
+def test_a_line_names_reporters_only_after_their_role_s_label() -> None:
+    assert labelled_byline("时间：2004年10月21日 作者：郭励弘") == "郭励弘"
+    assert labelled_byline("经记者查实，这则新闻的主角并不是教师") is None
 
 
 def test_on_the_chinese_corpus_pages_the_byline_names_the_reporter_the_dataset_names(corpus_dir: Path) -> None:
