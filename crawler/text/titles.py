@@ -22,9 +22,10 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 
-from crawler.text.script import HAN, character_class, weighted_length
+from crawler.text.script import HAN, HANGUL, character_class, weighted_length
 
 _HAN = character_class(HAN)
+_HANGUL = character_class(HANGUL)
 
 #: Where a site's name is joined to a headline: bars and colons (with or without spaces, as CJK titles write
 #: them), bullets, and dashes, slashes or underscores with a space on one side or between non-Latin
@@ -33,7 +34,7 @@ _HAN = character_class(HAN)
 SEPARATOR = re.compile(
     r"\s*(?:[|｜ㅣ:：·•*~]+|::|-{2,})\s*"
     r"|\s+[-‐–—_/\\]+\s*|\s*[-‐–—_/\\]+\s+"
-    r"|(?<=[^\x00-\x7f])[-‐–—_](?=[^\x00-\x7f])"
+    r"|(?<=[^\x00-\x7f])[-‐–—_]+(?=[^\x00-\x7f])"
 )
 #: The last piece of a Chinese title that names a publication, where no tag names the site: a few Han
 #: characters ending as the names of news sites, papers, agencies and broadcasters do (新华网, 中国政府网,
@@ -44,6 +45,12 @@ _CHINESE_PUBLICATION = re.compile(
 #: A channel of a Chinese portal, between a headline and the portal's name ("_教育频道_中国青年网").
 _CHINESE_CHANNEL = re.compile(rf"^[{_HAN}]{{1,6}}(?:频道|頻道)$")
 _NOT_PUBLICATIONS = frozenset({"互联网", "物联网", "因特网", "局域网", "以太网", "电网", "互聯網", "物聯網", "電網"})
+#: A section's label between a headline and the site's name ("… - 科技 - 人民网", "…_国务院文件_中国政府网",
+#: "… - Research - Nature", "…-정치ㅣ한국일보"): up to six Han or Hangul characters, or one or two words of Latin
+#: letters.
+_SECTION_LABEL = re.compile(
+    rf"^(?:[{_HAN}{_HANGUL}]{{1,6}}|[A-Za-z\u00c0-\u024f]{{2,12}}(?: [A-Za-z\u00c0-\u024f]{{2,12}})?)$"
+)
 #: A part of a title that is only a date (and a time): "28.04.2023", "31.10.2023, 10.19 Uhr".
 _DATE_ONLY = re.compile(r"^[\d\s.,:/\-]*\d{2,4}[\d\s.,:/\-]*(?:uhr|h)?$")
 #: The fewest characters (CJK characters count double) a headline cut from a title keeps.
@@ -100,12 +107,22 @@ def _names_site(part: str, site_key: str, host_keys: set[str]) -> bool:
 
 
 def _is_site_part(part: str, site_key: str, host_keys: set[str]) -> bool:
-    """True when every piece of ``part`` is the site's name, one of its channels or a date, and at least one
-    names the site."""
+    """True when every piece of ``part`` is the site's name, one of its channels or sections or a date, and at
+    least one names the site (a section only before it: "科技 - 人民网")."""
     pieces = [piece.strip() for piece in SEPARATOR.split(part) if piece and piece.strip()]
     named = [_names_site(piece, site_key, host_keys) for piece in pieces]
-    other = [bool(_DATE_ONLY.match(_folded(piece)) or _CHINESE_CHANNEL.match(piece)) for piece in pieces]
-    return any(named) and all(n or o for n, o in zip(named, other, strict=True))
+    if not any(named):
+        return False
+    last_named = max(index for index, name in enumerate(named) if name)
+    other = [
+        bool(
+            _DATE_ONLY.match(_folded(piece))
+            or _CHINESE_CHANNEL.match(piece)
+            or (index < last_named and _SECTION_LABEL.match(piece))
+        )
+        for index, piece in enumerate(pieces)
+    ]
+    return all(n or o for n, o in zip(named, other, strict=True))
 
 
 def _cuts(title: str) -> Iterator[tuple[str, str]]:

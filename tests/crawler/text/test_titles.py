@@ -26,12 +26,21 @@ from tests.localweb import CorpusPage, load_corpus
         ("人工智能助力新材料研发：科技日报", "科技日报", "www.stdaily.com", None),
         ("人工智能助力新材料研发-新华网", "新华网", "www.xinhuanet.com", None),
         ("人工智能助力新材料研发 | 新华网", "新华网", None, None),
-        ("AI系统发现新抗生素-정치ㅣ한국일보", "한국일보", None, "AI系统发现新抗生素-정치"),
+        ("AI系统发现新抗生素-정치ㅣ한국일보", "한국일보", None, "AI系统发现新抗生素"),  # and its section
         # Chinese portals that no tag names: their name and channel read as such
         ("人工智能助力新材料研发-新华网", "xinhuanet.com", "www.xinhuanet.com", None),
         ("人工智能助力新材料研发_教育频道_中国青年网", None, "edu.youth.cn", None),
         ("人工智能助力新材料研发_新闻频道_央视网(cctv.com)", None, "news.cctv.com", None),
         ("人工智能助力新材料研发--科技日报", None, None, None),
+        ("人工智能助力新材料研发__中国政府网", None, "www.gov.cn", None),  # an empty channel
+        # a section's label between the headline and the site's name
+        ("人工智能助力新材料研发 - 科技 - 人民网", None, "tech.people.com.cn", None),
+        ("人工智能助力新材料研发_科学智能_上海交通大学新闻网", None, "news.sjtu.edu.cn", None),
+        ("人工智能助力新材料研发_国务院文件_中国政府网", None, "www.gov.cn", None),
+        ("Quantum chip sets a speed record - Research - Nature", "Nature", "www.nature.com", None),
+        # no label: too long to be one, or after the site's name
+        ("Quantum chip - what it means for you - Nature", "Nature", None, "Quantum chip - what it means for you"),
+        ("人工智能助力新材料研发_中国政府网_要闻", None, "www.gov.cn", "人工智能助力新材料研发_中国政府网_要闻"),
     ],
 )
 def test_the_site_name_after_the_headline_is_cut(
