@@ -40,6 +40,11 @@ _NOT_NAMES = frozenset(
     "关注 关注到 连线 周末 简介 方面 查证 高兴 明确 时间 于是 何时 金融 黄金 石油 安全 成为 成功 江苏 安徽 武汉"
     " 成都 郑州 苏州 常州 温州 宁波 沈阳 兰州 石家庄 包头 万元 关于 关注了 蕭條 關注 連線 週末 簡介 時間".split()
 )
+#: A surname with a title, not a name: whom an interview's reporter asks ("记者：王局长，您好"), in either script.
+_TITLED = re.compile(
+    "(?:局长|院长|部长|市长|省长|县长|校长|所长|处长|科长|厂长|社长|主任|教授|博士|先生|女士|老师|书记|总|"
+    "局長|院長|部長|市長|省長|縣長|校長|所長|處長|科長|廠長|主任|教授|博士|先生|女士|老師|書記|總)$"
+)
 #: What may end a byline right after a name (not a colon: a word before a colon is a label, "单位："), in
 #: either script.
 _AFTER_NAME = (
@@ -66,7 +71,7 @@ BYLINE_LINES = 4
 #: A reporter's role as the label of a field ("作者：", "记者:"), how a page's info line names its authors: the
 #: role right before a colon.
 _COLON = re.compile("[:：]")
-_ROLE_BEFORE_COLON = re.compile(rf"(?:{_ROLES})\s*$")
+_ROLE_BEFORE_COLON = re.compile(rf"(?<!摄影)(?<!攝影)(?:{_ROLES})\s*$")  # a photographer is no author
 #: The most characters between a colon and the start of the role it labels.
 _LABEL_CHARS = 8
 
@@ -110,7 +115,7 @@ def chinese_byline(text: str) -> str | None:
             for pattern in _BYLINES
             for found in pattern.finditer(line)
             for name in re.split(_SEPARATOR, found["names"].strip())
-            if name and name not in _NOT_NAMES
+            if name and name not in _NOT_NAMES and not _TITLED.search(name)
         ]
         if names and _PHOTO_CREDIT.search(line):  # a caption's photographer, if no one wrote it
             photographers = photographers or names

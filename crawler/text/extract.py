@@ -195,10 +195,11 @@ def page_title(tree: lxml.html.HtmlElement) -> str | None:
 
 
 #: A word of the class or id of what holds a page's furniture, not its article (menus, comment forms,
-#: sidebars, sharing buttons, the site's name or logo), or a class that hides a heading from the reader.
+#: sidebars, sharing buttons, related and popular articles, the site's name or logo), or a class that hides
+#: a heading from the reader.
 _FURNITURE = re.compile(
     r"(?:^|[\s_-])(?:nav|navbar|navigation|menu|dropdown|comments?|respond|reply|sidebar|widget|social|share"
-    r"|footer|logo|branding|site[-_]?(?:title|name))(?:$|[\s_-])"
+    r"|related|recommend|hot|rank|footer|logo|branding|site[-_]?(?:title|name))(?:$|[\s_-])"
     r"|element-invisible|visually-hidden|sr-only|screen-reader",
     re.IGNORECASE,
 )
@@ -230,28 +231,43 @@ def _headings(tree: lxml.html.HtmlElement) -> list[str]:
 
 #: The longest info line: a date, a source, the authors and a few links.
 INFO_LINE_CHARS = 120
-#: The text of a page that may label a field: where its info line names the authors ("作者：…").
-_LABEL_TEXT = lxml.etree.XPath(
-    f"//body//text()[string-length(.) <= {INFO_LINE_CHARS} and (contains(., '：') or contains(., ':'))]"
-)
+#: Text that may label a field ("作者：…"), after the page's first ``<h1>`` (where its info line is), or
+#: anywhere in a page without one.
+_LABEL_CONDITION = f"string-length(.) <= {INFO_LINE_CHARS} and (contains(., '：') or contains(., ':'))"
+_LABEL_AFTER_HEADING = lxml.etree.XPath(f"(//h1)[1]/following::text()[{_LABEL_CONDITION}]")
+_LABEL_TEXT = lxml.etree.XPath(f"//body//text()[{_LABEL_CONDITION}]")
+#: Punctuation of a sentence, which an info line has none of.
+_SENTENCE_MARK = re.compile("[，。？！；]")
 
 
-def _byline(tree: lxml.html.HtmlElement, text: str) -> str | None:
+def _byline(tree: lxml.html.HtmlElement, text: str, language: str | None) -> str | None:
     """The reporters a Chinese page names where its tags name none: in its text's byline, else in a short line
-    of the page labelled with their role (the info line under the headline, which extraction leaves out)."""
+    of the page labelled with their role (the info line under the headline, which extraction leaves out):
+    never a sentence of the text itself (an interview's "记者：…，…？" question), a line of a list, or of the
+    page's furniture (a sidebar's or a comment's "作者：")."""
+    if not (language or "").startswith("zh"):  # a Japanese page's Han names read as a Chinese byline
+        return None
     found = chinese_byline(text)
-    if found or not CJK_CHAR.search(text):
+    if found:
         return found
-    for node in _LABEL_TEXT(tree):
+    labels = _LABEL_AFTER_HEADING(tree) if tree.find(".//h1") is not None else _LABEL_TEXT(tree)
+    page_chars: int | None = None
+    flat_text = " ".join(text.split())
+    for node in labels:
         if not has_role_label(node):
             continue
         holder = node.getparent()
         if holder is not None and node.is_tail:  # text after a child ("<br>作者：…"): its container's
             holder = holder.getparent()
-        if holder is None or holder.tag in ("script", "style"):
+        if holder is None or holder.tag in ("script", "style") or holder.xpath("ancestor-or-self::li"):
             continue
         line = " ".join(holder.text_content().split())
-        if len(line) <= INFO_LINE_CHARS and (found := labelled_byline(line)):
+        if len(line) > INFO_LINE_CHARS or (line in flat_text and _SENTENCE_MARK.search(line)):
+            continue
+        if page_chars is None:
+            body = tree.find(".//body")
+            page_chars = len((body if body is not None else tree).text_content())
+        if not _in_furniture(holder, page_chars) and (found := labelled_byline(line)):
             return found
     return None
 
@@ -296,13 +312,13 @@ def extract_article(
     undecodable = is_implausible(f"{metadata.title or ''}\n{text}")
     if undecodable:  # never stored as mojibake: a failed fetch, tried again at the next crawl
         return NotAnArticle("network_error", f"undecodable as {decoded.encoding}: {undecodable}", decoded.encoding)
-    declared = _html_lang(tree)
+    language = detect_language(text, _html_lang(tree))
     return ExtractedArticle(
         text=text,
         title=(metadata.title or None),
         published=parse_date(metadata.date) or first_published,
-        author=(without_role(metadata.author) if metadata.author else _byline(tree, text)) or None,
+        author=(without_role(metadata.author) if metadata.author else _byline(tree, text, language)) or None,
         site_name=(metadata.sitename or None),
-        language=detect_language(text, declared),
+        language=language,
         encoding=decoded.encoding,
     )

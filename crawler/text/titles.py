@@ -51,6 +51,8 @@ _NOT_PUBLICATIONS = frozenset({"互联网", "物联网", "因特网", "局域网
 _SECTION_LABEL = re.compile(
     rf"^(?:[{_HAN}{_HANGUL}]{{1,6}}|[A-Za-z\u00c0-\u024f]{{2,12}}(?: [A-Za-z\u00c0-\u024f]{{2,12}})?)$"
 )
+#: How many times as long as a section's label the headline before it is, at least.
+SECTION_SHARE = 2
 #: A part of a title that is only a date (and a time): "28.04.2023", "31.10.2023, 10.19 Uhr".
 _DATE_ONLY = re.compile(r"^[\d\s.,:/\-]*\d{2,4}[\d\s.,:/\-]*(?:uhr|h)?$")
 #: The fewest characters (CJK characters count double) a headline cut from a title keeps.
@@ -107,30 +109,43 @@ def _names_site(part: str, site_key: str, host_keys: set[str]) -> bool:
 
 
 def _is_site_part(part: str, site_key: str, host_keys: set[str]) -> bool:
-    """True when every piece of ``part`` is the site's name, one of its channels or sections or a date, and at
-    least one names the site (a section only before it: "科技 - 人民网")."""
+    """True when every piece of ``part`` is the site's name, one of its channels or a date, and at least one
+    names the site."""
     pieces = [piece.strip() for piece in SEPARATOR.split(part) if piece and piece.strip()]
     named = [_names_site(piece, site_key, host_keys) for piece in pieces]
-    if not any(named):
+    other = [bool(_DATE_ONLY.match(_folded(piece)) or _CHINESE_CHANNEL.match(piece)) for piece in pieces]
+    return any(named) and all(n or o for n, o in zip(named, other, strict=True))
+
+
+def _mark(separator: str) -> str:
+    """A separator's symbols, without the spaces around them (" - " and "-" alike)."""
+    return "".join(separator.split())
+
+
+def _is_section_then_site(kept: str, after: str, separator: str, site_key: str, host_keys: set[str]) -> bool:
+    """True when ``after`` is a section's label, then the site's part, joined by the same ``separator`` that
+    joins it to the headline ``kept`` ("… - 科技 - 人民网", "…_国务院文件_中国政府网"), and the label is short
+    beside the headline: a headline's own colon, dash or last words are no section ("外交部：中方坚决反对-新华网",
+    "上海合作组织-中亚峰会-新华网")."""
+    mark = _mark(separator)
+    found = SEPARATOR.search(after)
+    if found is None or _mark(found.group()) != mark or mark in (":", "："):
         return False
-    last_named = max(index for index, name in enumerate(named) if name)
-    other = [
-        bool(
-            _DATE_ONLY.match(_folded(piece))
-            or _CHINESE_CHANNEL.match(piece)
-            or (index < last_named and _SECTION_LABEL.match(piece))
-        )
-        for index, piece in enumerate(pieces)
-    ]
-    return all(n or o for n, o in zip(named, other, strict=True))
+    label, rest = after[: found.start()].strip(), after[found.end() :].strip()
+    return (
+        _SECTION_LABEL.match(label) is not None
+        and weighted_length(kept) >= SECTION_SHARE * weighted_length(label)
+        and _is_site_part(rest, site_key, host_keys)
+    )
 
 
-def _cuts(title: str) -> Iterator[tuple[str, str]]:
-    """Each way of cutting ``title`` in two at a separator: (before, after), both stripped and not empty."""
+def _cuts(title: str) -> Iterator[tuple[str, str, str]]:
+    """Each way of cutting ``title`` in two at a separator: (before, after, the separator), the two parts
+    stripped and not empty."""
     for found in SEPARATOR.finditer(title):
         before, after = title[: found.start()].strip(), title[found.end() :].strip()
         if _key(before) and _key(after):
-            yield before, after
+            yield before, after, found.group()
 
 
 def _outweighs(kept: str, dropped: str) -> bool:
@@ -159,17 +174,20 @@ def headline(
         return title
     cuts = list(_cuts(title))
     site_key, host_keys = _key(site_name or ""), _host_keys(host)
-    for before, after in cuts:
+    for before, after, _ in cuts:
         heading = _folded(before) in folded_headings and _outweighs(before, after)
         if heading and not _is_site_part(before, site_key, host_keys):
             return before
-    for before, after in cuts:  # the longest site part first: "… | DW | 28.04.2023"
-        if _is_site_part(after, site_key, host_keys) and _is_headline(before, site_key, host_keys):
+    for before, after, separator in cuts:  # the longest site part first: "… | DW | 28.04.2023"
+        site_part = _is_site_part(after, site_key, host_keys) or _is_section_then_site(
+            before, after, separator, site_key, host_keys
+        )
+        if site_part and _is_headline(before, site_key, host_keys):
             return before
     # A site's name before the headline: the whole of it, or the domain's name ("China: …" on a China Daily
     # page is a kicker, not the site), shorter than the headline.
     domain_keys = _host_keys(host, domain_only=True)
-    for before, after in reversed(cuts):
+    for before, after, _ in reversed(cuts):
         site_first = _key(before) in {site_key, *domain_keys} - {""}
         if (
             site_first

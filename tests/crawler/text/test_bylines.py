@@ -115,6 +115,53 @@ def test_a_page_s_info_line_names_the_authors_its_text_does_not(info: str, autho
     assert article.author == author  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        # another article's author in a list or a sidebar, before the headline or after the text
+        ("<ul class='hot'><li><a href='/1.html'>热点新闻</a> 作者：王建国</li></ul>", ""),
+        ("", "<div class='related-news'><p>相关阅读：量子计算新进展 作者：王建国</p></div>"),
+        # a reader's comment
+        ("", "<div class='comment-list'><span>作者：张小明</span> 2024-01-01 说得好！</div>"),
+        # a photographer's credit
+        ("", "<p class='credit'>摄影记者：何毅</p>"),
+    ],
+)
+def test_no_author_is_taken_from_the_page_s_furniture_or_a_photo_credit(before: str, after: str) -> None:
+    paragraphs = "".join(f"<p>{LEAD}研究团队第{i}次公布了新的成果。</p>" for i in range(6))
+    html = (
+        "<html lang='zh-CN'><head><meta charset='utf-8'><title>科学智能助力新材料研发</title></head><body>"
+        f"{before}<h1>科学智能助力新材料研发</h1><div class='content'>{paragraphs}</div>{after}</body></html>"
+    ).encode()
+    article = extract_article(html, "https://news.example.cn/2025/05/06/c_1.htm", "utf-8", "text/html")
+    assert article.author is None  # type: ignore[union-attr]
+
+
+def test_an_interview_s_question_in_the_text_names_no_author() -> None:
+    questions = "".join(
+        f"<p>记者：王局长，您好。请谈谈第{i}个问题。</p><p>王局长：{LEAD}我们第{i}次公布了新的成果。</p>"
+        for i in range(4)
+    )
+    html = (
+        "<html lang='zh-CN'><head><meta charset='utf-8'><title>专访：科学智能助力新材料研发</title></head><body>"
+        f"<h1>专访：科学智能助力新材料研发</h1><div class='content'>{questions}</div></body></html>"
+    ).encode()
+    article = extract_article(html, "https://news.example.cn/2025/05/06/c_2.htm", "utf-8", "text/html")
+    assert article.author is None  # type: ignore[union-attr]
+
+
+def test_a_japanese_page_s_label_is_not_read_as_a_chinese_byline() -> None:
+    paragraphs = "".join(
+        f"<p>人工知能を使った研究が、材料科学の進め方を変えつつある。第{i}回の発表。</p>" for i in range(6)
+    )
+    html = (
+        "<html lang='ja'><head><meta charset='utf-8'><title>AIが新素材開発を加速</title></head><body>"
+        f"<h1>AIが新素材開発を加速</h1><p>作者：田中 太郎</p><div class='content'>{paragraphs}</div></body></html>"
+    ).encode()
+    article = extract_article(html, "https://news.example.jp/2025/05/06/a.html", "utf-8", "text/html")
+    assert article.author is None  # type: ignore[union-attr]
+
+
 def test_a_line_names_reporters_only_after_their_role_s_label() -> None:
     assert labelled_byline("时间：2004年10月21日 作者：郭励弘") == "郭励弘"
     assert labelled_byline("经记者查实，这则新闻的主角并不是教师") is None

@@ -26,7 +26,7 @@ from tests.localweb import CorpusPage, load_corpus
         ("人工智能助力新材料研发：科技日报", "科技日报", "www.stdaily.com", None),
         ("人工智能助力新材料研发-新华网", "新华网", "www.xinhuanet.com", None),
         ("人工智能助力新材料研发 | 新华网", "新华网", None, None),
-        ("AI系统发现新抗生素-정치ㅣ한국일보", "한국일보", None, "AI系统发现新抗生素"),  # and its section
+        ("AI系统发现新抗生素-정치ㅣ한국일보", "한국일보", None, "AI系统发现新抗生素-정치"),
         # Chinese portals that no tag names: their name and channel read as such
         ("人工智能助力新材料研发-新华网", "xinhuanet.com", "www.xinhuanet.com", None),
         ("人工智能助力新材料研发_教育频道_中国青年网", None, "edu.youth.cn", None),
@@ -38,9 +38,14 @@ from tests.localweb import CorpusPage, load_corpus
         ("人工智能助力新材料研发_科学智能_上海交通大学新闻网", None, "news.sjtu.edu.cn", None),
         ("人工智能助力新材料研发_国务院文件_中国政府网", None, "www.gov.cn", None),
         ("Quantum chip sets a speed record - Research - Nature", "Nature", "www.nature.com", None),
-        # no label: too long to be one, or after the site's name
+        # no label: too long to be one, after the site's name, joined otherwise, or a headline's own last words
         ("Quantum chip - what it means for you - Nature", "Nature", None, "Quantum chip - what it means for you"),
         ("人工智能助力新材料研发_中国政府网_要闻", None, "www.gov.cn", "人工智能助力新材料研发_中国政府网_要闻"),
+        ("外交部：中方坚决反对-新华网", None, "www.news.cn", "外交部：中方坚决反对"),
+        ("科学智能——新的范式 - 新华网", None, "www.news.cn", "科学智能——新的范式"),
+        ("上海合作组织-中亚峰会-新华网", None, "www.news.cn", "上海合作组织-中亚峰会"),
+        ("Brexit - What Next - The Guardian", "The Guardian", None, "Brexit - What Next"),
+        ("Würde des Lebens – ein Projekt | Große Fragen", "Große Fragen", None, "Würde des Lebens – ein Projekt"),
     ],
 )
 def test_the_site_name_after_the_headline_is_cut(
