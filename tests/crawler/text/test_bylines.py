@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from crawler.text.bylines import chinese_byline, labelled_byline, without_role
-from crawler.text.extract import extract_article
+from crawler.text.extract import ExtractedArticle, extract_article
 
 LEAD = "人工智能驱动的科学研究正在改变材料、生命和气候科学的研究方式。"
 
@@ -84,15 +84,23 @@ def test_a_reporter_s_role_before_an_author_s_name_goes(author: str, name: str) 
     assert without_role(author) == name
 
 
-def test_an_extracted_chinese_article_without_an_author_tag_has_its_reporters() -> None:
-    paragraphs = "".join(f"<p>{LEAD}研究团队第{i}次公布了新的成果。</p>" for i in range(6))
+PARAGRAPHS = "".join(f"<p>{LEAD}研究团队第{i}次公布了新的成果。</p>" for i in range(6))
+TITLE = "科学智能助力新材料研发"
+
+
+def author_of(body: str, lang: str = "zh-CN", title: str = TITLE) -> str | None:
+    """The author of the article extracted from a page of ``body`` (no author tag)."""
     html = (
-        "<html lang='zh-CN'><head><meta charset='utf-8'><title>科学智能助力新材料研发</title></head><body>"
-        f"<article><h1>科学智能助力新材料研发</h1><p>新华社上海5月6日电（记者周琳、郑钧天）</p>{paragraphs}"
-        "</article></body></html>"
+        f"<html lang='{lang}'><head><meta charset='utf-8'><title>{title}</title></head><body>{body}</body></html>"
     ).encode()
     article = extract_article(html, "https://news.example.cn/2025/05/06/c_1.htm", "utf-8", "text/html")
-    assert article.author == "周琳; 郑钧天"  # type: ignore[union-attr]
+    assert isinstance(article, ExtractedArticle), article
+    return article.author
+
+
+def test_an_extracted_chinese_article_without_an_author_tag_has_its_reporters() -> None:
+    byline = "<p>新华社上海5月6日电（记者周琳、郑钧天）</p>"
+    assert author_of(f"<article><h1>{TITLE}</h1>{byline}{PARAGRAPHS}</article>") == "周琳; 郑钧天"
 
 
 @pytest.mark.parametrize(
@@ -106,13 +114,7 @@ def test_an_extracted_chinese_article_without_an_author_tag_has_its_reporters() 
     ],
 )
 def test_a_page_s_info_line_names_the_authors_its_text_does_not(info: str, author: str | None) -> None:
-    paragraphs = "".join(f"<p>{LEAD}研究团队第{i}次公布了新的成果。</p>" for i in range(6))
-    html = (
-        "<html lang='zh-CN'><head><meta charset='utf-8'><title>科学智能助力新材料研发</title></head><body>"
-        f"<h1>科学智能助力新材料研发</h1>{info}<div class='content'>{paragraphs}</div></body></html>"
-    ).encode()
-    article = extract_article(html, "https://news.example.cn/2025/05/06/c_1.htm", "utf-8", "text/html")
-    assert article.author == author  # type: ignore[union-attr]
+    assert author_of(f"<h1>{TITLE}</h1>{info}<div class='content'>{PARAGRAPHS}</div>") == author
 
 
 @pytest.mark.parametrize(
@@ -128,13 +130,7 @@ def test_a_page_s_info_line_names_the_authors_its_text_does_not(info: str, autho
     ],
 )
 def test_no_author_is_taken_from_the_page_s_furniture_or_a_photo_credit(before: str, after: str) -> None:
-    paragraphs = "".join(f"<p>{LEAD}研究团队第{i}次公布了新的成果。</p>" for i in range(6))
-    html = (
-        "<html lang='zh-CN'><head><meta charset='utf-8'><title>科学智能助力新材料研发</title></head><body>"
-        f"{before}<h1>科学智能助力新材料研发</h1><div class='content'>{paragraphs}</div>{after}</body></html>"
-    ).encode()
-    article = extract_article(html, "https://news.example.cn/2025/05/06/c_1.htm", "utf-8", "text/html")
-    assert article.author is None  # type: ignore[union-attr]
+    assert author_of(f"{before}<h1>{TITLE}</h1><div class='content'>{PARAGRAPHS}</div>{after}") is None
 
 
 def test_an_interview_s_question_in_the_text_names_no_author() -> None:
@@ -142,24 +138,15 @@ def test_an_interview_s_question_in_the_text_names_no_author() -> None:
         f"<p>记者：王局长，您好。请谈谈第{i}个问题。</p><p>王局长：{LEAD}我们第{i}次公布了新的成果。</p>"
         for i in range(4)
     )
-    html = (
-        "<html lang='zh-CN'><head><meta charset='utf-8'><title>专访：科学智能助力新材料研发</title></head><body>"
-        f"<h1>专访：科学智能助力新材料研发</h1><div class='content'>{questions}</div></body></html>"
-    ).encode()
-    article = extract_article(html, "https://news.example.cn/2025/05/06/c_2.htm", "utf-8", "text/html")
-    assert article.author is None  # type: ignore[union-attr]
+    assert author_of(f"<h1>专访：{TITLE}</h1><div class='content'>{questions}</div>") is None
 
 
 def test_a_japanese_page_s_label_is_not_read_as_a_chinese_byline() -> None:
     paragraphs = "".join(
         f"<p>人工知能を使った研究が、材料科学の進め方を変えつつある。第{i}回の発表。</p>" for i in range(6)
     )
-    html = (
-        "<html lang='ja'><head><meta charset='utf-8'><title>AIが新素材開発を加速</title></head><body>"
-        f"<h1>AIが新素材開発を加速</h1><p>作者：田中 太郎</p><div class='content'>{paragraphs}</div></body></html>"
-    ).encode()
-    article = extract_article(html, "https://news.example.jp/2025/05/06/a.html", "utf-8", "text/html")
-    assert article.author is None  # type: ignore[union-attr]
+    body = f"<h1>AIが新素材開発を加速</h1><p>作者：田中 太郎</p><div class='content'>{paragraphs}</div>"
+    assert author_of(body, lang="ja", title="AIが新素材開発を加速") is None
 
 
 def test_a_line_names_reporters_only_after_their_role_s_label() -> None:
