@@ -409,7 +409,7 @@ OUTCOMES = (
     "gone",  # 404 / 410
     "http_error",  # other HTTP errors (5xx, 429...): tried again next crawl
     "network_error",  # timeouts, refused connections, DNS: tried again next crawl
-    "extraction_error",  # its extraction killed the worker extracting it alone: tried again next crawl
+    "extraction_error",  # its extraction killed its worker, or ran past its CPU time: tried again next crawl
 )
 
 #: Outcomes after which a URL is never requested again as an article.

@@ -248,8 +248,9 @@ def batches(items: Sequence[_Item], size: int = STATEMENT_BATCH) -> Iterator[Seq
 
 def _known_hashes(session: Session, max_attempts: int, among: list[str] | None = None) -> set[str]:
     """URL hashes that need no fetching again: an article is stored under them, their last fetch was a final
-    answer, or their page killed the worker extracting it and was tried ``max_attempts`` times (a page that
-    crashes the extractor is not fetched for ever); only those ``among`` the given hashes, if given."""
+    answer, or their extraction failed (killed its worker, or ran past its CPU time) and was tried
+    ``max_attempts`` times (a page that defeats the extractor is not fetched for ever); only those ``among`` the
+    given hashes, if given."""
     given_up = (FetchedUrl.outcome == "extraction_error") & (FetchedUrl.attempts >= max_attempts)
     final = select(FetchedUrl.url_hash).where(FetchedUrl.outcome.in_(TERMINAL_OUTCOMES) | given_up)
     stored = select(Article.url_hash)
@@ -264,7 +265,7 @@ def _known_hashes(session: Session, max_attempts: int, among: list[str] | None =
 
 def known_url_hashes(session: Session, *, max_attempts: int) -> set[str]:
     """Hashes of every canonical URL that needs no fetching again (stored, found final, or given up after
-    ``max_attempts`` tries whose extraction killed its worker)."""
+    ``max_attempts`` tries whose extraction failed)."""
     return _known_hashes(session, max_attempts)
 
 
@@ -483,8 +484,8 @@ def _update_unless_text_taken(session: Session, article_id: int, values: dict[st
 
 def retriable_urls(session: Session, sources: list[str], max_attempts: int) -> list[tuple[str, str]]:
     """``(url, source name)`` of article URLs of ``sources`` whose last fetch failed for a reason
-    that may pass (HTTP 5xx/429, network, a worker that died) and that were tried fewer than ``max_attempts``
-    times."""
+    that may pass (HTTP 5xx/429, network, an extraction that killed its worker or ran past its CPU time) and
+    that were tried fewer than ``max_attempts`` times."""
     rows = session.execute(
         select(FetchedUrl.url, Source.name)
         .join(Source, Source.id == FetchedUrl.source_id)

@@ -30,7 +30,7 @@ class ExtractedArticle:
 class NotAnArticle:
     """A page that holds no article, and why (``outcome`` is ``no_text`` or ``not_html``; ``network_error`` for a
     page whose text could not be decoded: a failed fetch, tried again at the next crawl; ``extraction_error`` for
-    a page whose extraction killed its worker, tried again too)."""
+    a page whose extraction killed its worker or ran past its CPU time, tried again too)."""
 
     outcome: str
     reason: str

@@ -179,8 +179,7 @@ def page_title(tree: lxml.html.HtmlElement) -> str | None:
             if not 2 < len(text) < 200:
                 continue
             if page_chars is None:
-                body = tree.find(".//body")
-                page_chars = len((body if body is not None else tree).text_content())
+                page_chars = _page_chars(tree)
             if not _in_furniture(element, page_chars):
                 return text
     title, first, second = examine_title_element(tree)
@@ -206,6 +205,12 @@ _FURNITURE = re.compile(
 #: A container with at least this share of the page's text wraps the page, whatever its class says
 #: ("overflow-hidden", "content-sidebar-wrap", "with-comments").
 _WRAPPER_SHARE = 0.5
+
+
+def _page_chars(tree: lxml.html.HtmlElement) -> int:
+    """How many characters of text a page's body holds (its whole tree's, where it has no ``<body>``)."""
+    body = tree.find(".//body")
+    return len((body if body is not None else tree).text_content())
 
 
 def _in_furniture(element: lxml.html.HtmlElement, page_chars: int) -> bool:
@@ -265,8 +270,7 @@ def _byline(tree: lxml.html.HtmlElement, text: str, language: str | None) -> str
         if len(line) > INFO_LINE_CHARS or (line in flat_text and _SENTENCE_MARK.search(line)):
             continue
         if page_chars is None:
-            body = tree.find(".//body")
-            page_chars = len((body if body is not None else tree).text_content())
+            page_chars = _page_chars(tree)
         if not _in_furniture(holder, page_chars) and (found := labelled_byline(line)):
             return found
     return None
