@@ -89,6 +89,39 @@ def without_role(author: str) -> str:
     return _LEADING_ROLE.sub("", author, count=1)
 
 
+#: The label of the field that follows an author's name on the same line ("李小龙 发表于：…", "张三 编辑：李四"), or
+#: that a field starts with ("发布时间：…"): a few Han characters and a colon, after a space or at the start.
+_FIELD_LABEL = re.compile(rf"(?:^|\s+)[{_HAN}]{{1,6}}\s*[:：]")
+#: A forum's or blog's post line after the name, its colon gone ("作者：李小龙 发表于"), in either script.
+_POSTED = re.compile(r"\s+(?:发表于|发布于|发表|发布|发表时间|发布时间|时间|發表於|發佈於|發表|發佈|時間)\s*$")
+#: A field of a byline that names no author: when it was written ("Updated", "Published May 3"), a role
+#: ("Staff Writer"), the site's account ("admin"), or a role word alone ("文", "作者").
+_NO_AUTHOR = re.compile(
+    r"(?:last\s+)?(?:updated|published|posted|modified|date|on)\b.*"
+    r"|(?:(?:staff|senior|chief|contributing|special|guest)\s+)?"
+    r"(?:writer|reporter|correspondent|editor|contributor|columnist)s?"
+    r"|admin(?:istrator)?|staff|webmaster|文|图|圖|文字|作者|记者|記者",
+    re.IGNORECASE,
+)
+
+
+def author_name(author: str) -> str | None:
+    """The authors named by the author a tag, JSON-LD or trafilatura's byline search gave, joined by "; ", or
+    ``None``: without a reporter's role before a name, the next fields of its line ("作者：李小龙 发表于：…" →
+    "李小龙"), a date, a role or an account ("Jane Doe; Staff Writer" → "Jane Doe", "Admin" → ``None``); a
+    field another label starts ("责任编辑：…", "发布时间：…") names no author."""
+    names = []
+    for part in author.split(";"):
+        name = without_role(part.strip())
+        label = _FIELD_LABEL.search(name)
+        if label:
+            name = name[: label.start()]
+        name = _POSTED.sub("", name).strip(" :：|｜,，")
+        if name and not _NO_AUTHOR.fullmatch(name) and not any(char.isdigit() for char in name):
+            names.append(name)
+    return "; ".join(dict.fromkeys(names)) or None
+
+
 def has_role_label(text: str) -> bool:
     """Whether ``text`` labels a field with a reporter's role ("作者：")."""
     return any(

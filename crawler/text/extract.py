@@ -33,10 +33,10 @@ from trafilatura.utils import trim
 
 from crawler.text.article import EXTRACTOR as EXTRACTOR  # where the crawler's modules have found it
 from crawler.text.article import ExtractedArticle, NotAnArticle
-from crawler.text.bylines import chinese_byline, has_role_label, labelled_byline, without_role
+from crawler.text.bylines import author_name, chinese_byline, has_role_label, labelled_byline
 from crawler.text.charset import decode_html, is_implausible
 from crawler.text.dates import parse_date, shown_timestamp
-from crawler.text.script import CJK_CHAR, HANGUL_CHAR, KANA_CHAR, weighted_length
+from crawler.text.script import CJK_CHAR, HAN_CHAR, HANGUL_CHAR, KANA_CHAR, weighted_length
 from crawler.text.template_blocks import block_key
 from crawler.text.titles import headline
 
@@ -117,13 +117,26 @@ _VISIBLE_TEXT = "//body//text()[not(ancestor::script) and not(ancestor::style)]"
 _JSON_SCRIPTS = './/script[@type="application/ld+json" or @type="application/settings+json"]'
 
 
+#: The end of a Chinese site's name ("新华网", "半月谈网"), which some sites put in their author tag.
+_SITE_NAME_END = ("网", "網")
+
+
+def _is_tagged_name(author: str, site_name: str | None) -> bool:
+    """Whether the author a page's ``<meta>`` tags give may be a person's name: a first and a last name in Latin
+    script (one word is a site's account or name, as trafilatura has it), or Han characters (Chinese names are
+    not spaced) that are not the site's name."""
+    if HAN_CHAR.search(author):
+        return author != site_name and not author.endswith(_SITE_NAME_END)
+    return " " in author
+
+
 def page_metadata(tree: lxml.html.HtmlElement, url: str | None, search_text_for_date: bool = True) -> Document:
     """Title, author, site name and publication date of a page, as trafilatura's ``extract_metadata`` finds them,
     without what the crawler never stores (categories, tags, licence) and without its regular-expression
     rescue of JSON-LD that does not parse (the most expensive step of all, for an author name). Where the page's
     tags, URL and marked-up dates give no date, its text is searched for one only if ``search_text_for_date``."""
     metadata = examine_meta(tree)  # <meta> and Open Graph tags: cheap
-    if metadata.author and " " not in metadata.author:
+    if metadata.author and not _is_tagged_name(metadata.author, metadata.sitename):
         metadata.author = None
     for element in tree.xpath(_JSON_SCRIPTS):
         if element.text:
@@ -321,7 +334,7 @@ def extract_article(
         text=text,
         title=(metadata.title or None),
         published=parse_date(metadata.date) or first_published,
-        author=(without_role(metadata.author) if metadata.author else _byline(tree, text, language)) or None,
+        author=(metadata.author and author_name(metadata.author)) or _byline(tree, text, language),
         site_name=(metadata.sitename or None),
         language=language,
         encoding=decoded.encoding,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.text.bylines import chinese_byline, labelled_byline, without_role
+from crawler.text.bylines import author_name, chinese_byline, labelled_byline, without_role
 from crawler.text.extract import ExtractedArticle, extract_article
 
 LEAD = "人工智能驱动的科学研究正在改变材料、生命和气候科学的研究方式。"
@@ -84,6 +84,32 @@ def test_a_reporter_s_role_before_an_author_s_name_goes(author: str, name: str) 
     assert without_role(author) == name
 
 
+@pytest.mark.parametrize(
+    ("author", "names"),
+    [
+        # the next fields of a forum's, a blog's or a portal's post line
+        ("作者：李小龙 发表于：", "李小龙"),
+        ("作者：李小龙 发表于", "李小龙"),
+        ("作者：李小龙 来源：新华网", "李小龙"),
+        ("文; 张三 编辑：李四", "张三"),
+        ("John Smith; Updated", "John Smith"),
+        ("John Smith; Published May 3", "John Smith"),
+        ("Jane Doe; Staff Writer", "Jane Doe"),
+        # several authors stay
+        ("Jane Doe; Max Mustermann", "Jane Doe; Max Mustermann"),
+        ("作者：张三 李四", "张三 李四"),
+        # no author at all: an account, a role word, another field
+        ("Admin", None),
+        ("作者", None),
+        ("发布时间：", None),
+        ("责任编辑：孔德明", None),
+        ("2024-05-06", None),
+    ],
+)
+def test_an_author_field_keeps_the_names_and_loses_the_rest_of_its_line(author: str, names: str | None) -> None:
+    assert author_name(author) == names
+
+
 PARAGRAPHS = "".join(f"<p>{LEAD}研究团队第{i}次公布了新的成果。</p>" for i in range(6))
 TITLE = "科学智能助力新材料研发"
 
@@ -115,6 +141,30 @@ def test_an_extracted_chinese_article_without_an_author_tag_has_its_reporters() 
 )
 def test_a_page_s_info_line_names_the_authors_its_text_does_not(info: str, author: str | None) -> None:
     assert author_of(f"<h1>{TITLE}</h1>{info}<div class='content'>{PARAGRAPHS}</div>") == author
+
+
+def test_a_forum_post_line_gives_its_author_without_the_date_label() -> None:
+    info = "<div class='author'>作者：李小龙 发表于：2010-03-01 12:00</div>"
+    assert author_of(f"<h1>{TITLE}</h1>{info}<div class='content'>{PARAGRAPHS}</div>") == "李小龙"
+
+
+@pytest.mark.parametrize(
+    ("tag", "author"),
+    [
+        ("孔德明", "孔德明"),  # a Chinese name has no space
+        ("新华网", None),  # the site's name
+        ("admin", None),  # an account
+    ],
+)
+def test_a_chinese_author_tag_names_the_author(tag: str, author: str | None) -> None:
+    body = f"<h1>{TITLE}</h1><div class='content'>{PARAGRAPHS}</div>"
+    html = (
+        f"<html lang='zh-CN'><head><meta charset='utf-8'><meta name='author' content='{tag}'>"
+        f"<title>{TITLE}</title></head><body>{body}</body></html>"
+    ).encode()
+    article = extract_article(html, "https://news.example.cn/2025/05/06/c_1.htm", "utf-8", "text/html")
+    assert isinstance(article, ExtractedArticle), article
+    assert article.author == author
 
 
 @pytest.mark.parametrize(
