@@ -47,6 +47,22 @@ def test_entities_are_neither_expanded_nor_loaded() -> None:
     assert "lollol" not in text and "root:" not in text
 
 
+def test_an_item_with_a_text_over_ten_megabytes_loses_no_item() -> None:
+    """libxml2 stops at a text node over 10 MB unless told it may be huge, and recovery dropped every later item."""
+    items = "".join(
+        f"<item><link>http://news.example/{i}.html</link><description>{'x' * (11_000_000 if i == 1 else 10)}"
+        "</description></item>"
+        for i in range(3)
+    )
+    body = f"<rss><channel>{items}</channel></rss>".encode()
+    assert [e.url for e in parse_feed(body, "http://news.example/")] == [f"http://news.example/{i}.html" for i in range(3)]
+    sitemap = body.replace(b"<rss><channel>", b"<urlset>").replace(b"</channel></rss>", b"</urlset>")
+    sitemap = sitemap.replace(b"item>", b"url>").replace(b"link>", b"loc>")
+    assert [e.url for e in parse_sitemap(sitemap, "http://news.example/").children] == [
+        f"http://news.example/{i}.html" for i in range(3)
+    ]
+
+
 @pytest.mark.parametrize("body", [b"", b"<html><body>Not a feed</body></html>", b"\x00\x01garbage"])
 def test_not_a_feed_is_an_error(body: bytes) -> None:
     with pytest.raises(FeedError):
