@@ -55,7 +55,9 @@ def test_an_item_with_a_text_over_ten_megabytes_loses_no_item() -> None:
         for i in range(3)
     )
     body = f"<rss><channel>{items}</channel></rss>".encode()
-    assert [e.url for e in parse_feed(body, "http://news.example/")] == [f"http://news.example/{i}.html" for i in range(3)]
+    assert [e.url for e in parse_feed(body, "http://news.example/")] == [
+        f"http://news.example/{i}.html" for i in range(3)
+    ]
     sitemap = body.replace(b"<rss><channel>", b"<urlset>").replace(b"</channel></rss>", b"</urlset>")
     sitemap = sitemap.replace(b"item>", b"url>").replace(b"link>", b"loc>")
     assert [e.url for e in parse_sitemap(sitemap, "http://news.example/").children] == [
