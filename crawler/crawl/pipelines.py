@@ -182,13 +182,15 @@ class ExtractPipeline:
             async with self.isolation_lock:
                 why = ""
                 for _ in range(ISOLATED_TRIES):
+                    happened = "could not be started"
                     try:
                         if self.isolation is None:
                             self.isolation = await asyncio.to_thread(self._start_pool, 1)
+                        happened = "died"
                         return await asyncio.wrap_future(self._submit(self.isolation, item))
                     except Exception as exc:  # as in process_item: the pool's failure
                         self._drop_isolation()
-                        why = f"the worker extracting it alone died, {ISOLATED_TRIES} times ({exc!r})"
+                        why = f"the worker extracting it alone {happened}, {ISOLATED_TRIES} times ({exc!r})"
                 return ProcessedPage.failed("extraction_error", why)
         finally:
             self.waiting_alone -= 1

@@ -291,6 +291,53 @@ def test_pages_held_by_a_worker_that_died_are_extracted_again_and_the_next_go_to
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
+def test_a_pool_that_cannot_start_fails_its_pages_for_a_later_crawl_and_the_next_start_is_tried_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fork server or a worker cannot be started (no memory, no process left): the page waits for a later
+    crawl; once a pool starts again, the next pages are extracted."""
+    import crawler.crawl.pipelines as pipelines
+
+    real_pool, starts = pipelines.make_extraction_pool, []
+
+    def failing_pool(*args: Any) -> Any:
+        starts.append(args)
+        if len(starts) <= 1 + ISOLATED_TRIES:  # the crawl's pool, then every pool of one for the page alone
+            raise OSError(12, "Cannot allocate memory")
+        return real_pool(*args)
+
+    monkeypatch.setattr(pipelines, "make_extraction_pool", failing_pool)
+
+    async def crawl(pipeline: ExtractPipeline) -> list[ExtractedPage]:
+        first = await pipeline.process_item(_article_page(1))
+        return [first, *await asyncio.gather(*(pipeline.process_item(_article_page(n)) for n in range(2, 5)))]
+
+    config = make_config(tmp_path)
+    with (
+        open_crawl(config, AI4S_EXTRACT_WORKERS=2) as crawler,
+        caplog.at_level(logging.WARNING, logger="crawler.crawl.pipelines"),
+    ):
+        pipeline = ExtractPipeline.from_crawler(crawler)
+        try:
+            failed, *later = asyncio.run(crawl(pipeline))
+        finally:
+            pipeline.close_spider()
+        _through([StorePipeline.from_crawler(crawler)], failed)
+    assert isinstance(failed.result, NotAnArticle) and failed.result.outcome == "extraction_error"
+    assert failed.result.reason == (
+        f"extraction failed: the worker extracting it alone could not be started, {ISOLATED_TRIES} times "
+        "(OSError(12, 'Cannot allocate memory'))"
+    )
+    assert all(isinstance(item.result, ExtractedArticle) for item in later)
+    assert len(starts) == 2 + ISOLATED_TRIES  # the crawl's pool started at the next page, once
+    warned = [r.getMessage() for r in caplog.records if "did not start" in r.getMessage()]
+    assert warned == [
+        f"Extraction of {_article_page(1).url}: the worker pool did not start (OSError(12, 'Cannot allocate memory')); extracting it alone"
+    ]
+    with corpus(config) as session:
+        assert retriable_urls(session, ["alpha"], max_attempts=3) == [(_article_page(1).url, "alpha")]
+
+
 def _big_page() -> PageItem:
     """An article page whose extraction takes over a second."""
     url = "http://127.0.0.40:8040/2025/06/03/long-story.html"
