@@ -63,6 +63,17 @@ def candidates(session: Session, band_keys: Iterable[int], exclude: int | None =
     return [Candidate(r.id, r.story_id, r.minhash, r.shingles or 0) for r in session.execute(statement)]
 
 
+def story_signatures(session: Session, story_id: int, limit: int = 50) -> list[tuple[bytes, int]]:
+    """The signatures and shingle counts of the copies of story ``story_id`` (the ``limit`` last stored)."""
+    statement = (
+        select(Article.minhash, Article.shingles)
+        .where(Article.story_id == story_id, Article.minhash.is_not(None))
+        .order_by(Article.id.desc())
+        .limit(limit)
+    )
+    return [(row.minhash, row.shingles or 0) for row in session.execute(statement)]
+
+
 def save_fingerprint(
     session: Session, article_id: int, minhash: bytes, shingles: int, band_keys: Iterable[int]
 ) -> None:

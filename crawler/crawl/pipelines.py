@@ -307,6 +307,11 @@ class StorePipeline:
             # cut and keyed once (in the worker, as a rule), for cleaning and for counting
             blocks = item.processed.blocks or KeyedBlocks.of(result.text)
             cleaning = clean_new_text(session, source_id, blocks)
+            if blocks.all_in(cleaning.template):  # never stored: every such page would be a copy of the first
+                result = NotAnArticle(
+                    "no_text", f"no text of its own: its {len(blocks.blocks)} lines are all its site's template"
+                )
+        if isinstance(result, ExtractedArticle):
             cleaned = cleaning.cleaned
             made = _made_in_worker(item, cleaned.text)
             relevance = item.relevance = (made and made.relevance) or self.scorer.score(result.title, cleaned.text)

@@ -11,7 +11,14 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from crawler.stories.fingerprint import Fingerprint, is_copy, shingle_set, shingles_fingerprint, stored_fingerprint
+from crawler.stories.fingerprint import (
+    Fingerprint,
+    is_copy,
+    is_unrelated,
+    shingle_set,
+    shingles_fingerprint,
+    stored_fingerprint,
+)
 from storage import Database
 from storage.stories import (
     articles_without_signature,
@@ -25,6 +32,7 @@ from storage.stories import (
     serialize_story_assignment,
     signatures_in_order,
     start_story,
+    story_signatures,
 )
 
 
@@ -41,22 +49,26 @@ def assign_story(
     session: Session, article_id: int, fingerprint: Fingerprint | None, seen: datetime | None = None
 ) -> StoryAssignment:
     """Give a just-stored article its story (a new one first seen at ``seen``, by default now), and index its
-    fingerprint for the articles to come.
+    fingerprint for the articles to come. It joins the story of the copy it matches best, unless that story
+    holds a text it shares nothing with: a roundup that reprints two pieces in full contains each of them, and
+    each piece would otherwise pull the other into the roundup's story; then the next best story, or its own.
 
     Concurrent crawls assign stories one at a time (until the caller's transaction ends).
     """
     serialize_story_assignment(session)
-    best: tuple[float, int] | None = None
+    similarities: dict[int, float] = {}
     if fingerprint is not None:
         for candidate in candidates(session, fingerprint.band_keys, exclude=article_id):
             copy, similarity = is_copy(fingerprint, candidate.minhash, candidate.shingles)
-            if copy and candidate.story_id is not None and (best is None or similarity > best[0]):
-                best = (similarity, candidate.story_id)
+            if copy and candidate.story_id is not None:
+                similarities[candidate.story_id] = max(similarity, similarities.get(candidate.story_id, 0.0))
         save_fingerprint(session, article_id, fingerprint.signature, fingerprint.shingles, fingerprint.band_keys)
-    if best is None:
-        return StoryAssignment(start_story(session, article_id, seen), joined=False)
-    join_story(session, article_id, best[1], seen)
-    return StoryAssignment(best[1], joined=True, similarity=best[0])
+    for story_id, similarity in sorted(similarities.items(), key=lambda pair: pair[1], reverse=True):
+        assert fingerprint is not None  # a story is found only by a fingerprint
+        if not any(is_unrelated(fingerprint, *copy) for copy in story_signatures(session, story_id)):
+            join_story(session, article_id, story_id, seen)
+            return StoryAssignment(story_id, joined=True, similarity=similarity)
+    return StoryAssignment(start_story(session, article_id, seen), joined=False)
 
 
 def regroup_article(

@@ -40,6 +40,8 @@ COPY_CONTAINMENT = 0.8
 
 #: A token: one CJK character, or a run of other characters up to a space.
 _TOKEN = re.compile(f"[{character_class(CJK)}]|[^\\s{character_class(CJK)}]+")
+#: Two texts this far apart (estimated Jaccard similarity below it) are unrelated: they share no passage.
+UNRELATED_JACCARD = 0.05
 #: The MinHash seed and the permutations it gives: fixed, so that the signatures stored in the database stay
 #: comparable across runs (changing either means fingerprinting every stored article again).
 MINHASH_SEED = 1
@@ -145,6 +147,11 @@ def is_copy(a: Fingerprint, b_signature: bytes, b_shingles: int) -> tuple[bool, 
     if min(a.shingles, b_shingles) >= 3 * MIN_SHINGLES:
         return containment(similarity, a.shingles, b_shingles) >= COPY_CONTAINMENT, similarity
     return False, similarity
+
+
+def is_unrelated(a: Fingerprint, b_signature: bytes, b_shingles: int) -> bool:
+    """Whether two texts long enough to compare share no passage (a story that holds both is no story)."""
+    return min(a.shingles, b_shingles) >= MIN_SHINGLES and jaccard(a.signature, b_signature) < UNRELATED_JACCARD
 
 
 _CREDIT = re.compile(

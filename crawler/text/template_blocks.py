@@ -60,6 +60,12 @@ class KeyedBlocks:
                 samples.setdefault(key, block)
         return samples
 
+    def all_in(self, template: Collection[int]) -> bool:
+        """Whether every block of the text (that has a key) is in ``template``: a page with no text of its own,
+        where extraction found only what the source's other pages show too."""
+        keys = [key for _, key in self.blocks if key is not None]
+        return bool(keys) and all(key in template for key in keys)
+
     def without(self, template: Collection[int]) -> CleanedText:
         """The text without the blocks whose key is in ``template``; never nothing: a text that is all template
         (a page with no text of its own) comes back whole."""

@@ -3,7 +3,8 @@ may be fetched is the address policy's, :mod:`crawler.text.addresses`).
 
 ``clean_url`` removes what never changes the page (tracking and session parameters,
 fragments) and is safe to request; ``canonical_url`` goes further (host case, default
-port, sorted query, trailing slash) and is the identity the corpus stores and hashes.
+port, sorted query, trailing slash, repeated slashes, a directory's index file, the AMP form of a page) and is
+the identity the corpus stores and hashes.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import re
 from functools import lru_cache
 from urllib.parse import urlsplit, urlunsplit
 
-from w3lib.url import canonicalize_url, url_query_cleaner
+from w3lib.url import canonicalize_url
 
 #: Query parameters that only track a visit or a session; dropped from every URL.
 TRACKING_PARAMETERS = frozenset(
@@ -43,8 +44,10 @@ TRACKING_PARAMETERS = frozenset(
         "_gl",
         "_hsenc",
         "_hsmi",
+        "ref",
         "ref_src",
         "ref_url",
+        "cmp",
         "cmpid",
         "ncid",
         "ocid",
@@ -65,8 +68,7 @@ TRACKING_PARAMETERS = frozenset(
         "share_from",
         "tt_from",
         "utm_from",
-        # session ids
-        "sid",
+        # session ids ("sid" only with a session's value: see _SESSION_VALUED)
         "sessionid",
         "session_id",
         "phpsessid",
@@ -78,12 +80,26 @@ TRACKING_PARAMETERS = frozenset(
 )
 
 _TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hmsr", "hmpl", "hmcu", "hmkw", "hmci")
+#: Parameters that hold a session id on some sites and an article's number on others (PHP-Nuke's
+#: ``modules.php?name=News&file=article&sid=101``): kept with a number as their value, dropped with any other.
+_SESSION_VALUED = frozenset({"sid"})
+_ARTICLE_NUMBER = re.compile(r"\d{1,12}")
+#: A directory's index file as the last segment of a path: the directory's own page (``/a/index.html`` is ``/a/``).
+_INDEX_FILE = re.compile(r"/(?:index|default)\.(?:html?|shtml|php|aspx?|jsp)$", re.IGNORECASE)
+#: The AMP form of a page, as a last path segment (``/story/amp``) or a parameter (``?amp=1``, ``?outputType=amp``).
+_AMP_SEGMENT = re.compile(r"/amp/?$", re.IGNORECASE)
+_AMP_PARAMETER = re.compile(r"amp(?:=.*)?|outputtype=amp", re.IGNORECASE)
 _PATH_SESSION = re.compile(r";(?:jsessionid|phpsessid|sid|sessionid)=[^/?#]*", re.IGNORECASE)
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_MANY_SLASHES = re.compile(r"//+")
 
 
-def _is_tracking(name: str) -> bool:
+def _is_tracking(pair: str) -> bool:
+    """Whether a query's ``name=value`` pair only tracks a visit or a session."""
+    name, _, value = pair.partition("=")
     lowered = name.lower()
+    if lowered in _SESSION_VALUED:
+        return not _ARTICLE_NUMBER.fullmatch(value)
     return lowered in TRACKING_PARAMETERS or lowered.startswith(_TRACKING_PREFIXES)
 
 
@@ -91,28 +107,29 @@ def clean_url(url: str) -> str:
     """``url`` without fragment, tracking or session-id parameters; otherwise as given (safe to request)."""
     parts = urlsplit(url.strip())
     path = _PATH_SESSION.sub("", parts.path)
-    query_names = [pair.split("=", 1)[0] for pair in parts.query.split("&") if pair]
-    drop = [name for name in query_names if _is_tracking(name)]
-    cleaned = urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
-    if drop:
-        cleaned = url_query_cleaner(cleaned, drop, remove=True, unique=False, keep_fragments=False)
-    return cleaned
+    query = "&".join(pair for pair in parts.query.split("&") if pair and not _is_tracking(pair))
+    return urlunsplit((parts.scheme, parts.netloc, path, query, ""))
 
 
 @lru_cache(maxsize=1024)  # each link is canonicalised where it is named, then where known links are dropped
 def canonical_url(url: str) -> str:
-    """The identity of ``url``: cleaned, scheme and host lower-cased, default port, query sorted, no trailing slash."""
+    """The identity of ``url``: cleaned, scheme and host lower-cased, default port, query sorted, no trailing slash,
+    no repeated slashes, no index file, not the AMP form."""
     cleaned = canonicalize_url(clean_url(url), keep_fragments=False)
     parts = urlsplit(cleaned)
+    query = parts.query
+    if query:
+        query = "&".join(pair for pair in query.split("&") if not _AMP_PARAMETER.fullmatch(pair))
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").rstrip(".")
     netloc = f"[{host}]" if ":" in host else host
     if parts.port and parts.port != _DEFAULT_PORTS.get(scheme):
         netloc = f"{netloc}:{parts.port}"
-    path = parts.path or "/"
+    path = _MANY_SLASHES.sub("/", parts.path) or "/"
+    path = _INDEX_FILE.sub("/", _AMP_SEGMENT.sub("/", path))
     if len(path) > 1 and path.endswith("/"):
         path = path.rstrip("/") or "/"
-    return urlunsplit((scheme, netloc, path, parts.query, ""))
+    return urlunsplit((scheme, netloc, path, query, ""))
 
 
 def is_http_url(url: str) -> bool:

@@ -16,6 +16,7 @@ from tests.crawler.support import PROJECT_ROOT
 
 SEED_001 = next((PROJECT_ROOT / "seeds").glob("001_*.txt")).read_text(encoding="utf-8")
 SEED_002 = next((PROJECT_ROOT / "seeds").glob("002_*.txt")).read_text(encoding="utf-8")
+SEED_003 = next((PROJECT_ROOT / "seeds").glob("003_*.txt")).read_text(encoding="utf-8")
 
 
 def add(database: Database, source: str, url: str, text: str, site_name: str | None = None) -> tuple[int, int, bool]:
@@ -52,6 +53,20 @@ def test_copies_join_the_story_of_the_original_even_after_a_restart(db_url_any: 
     assert [c.source for c in story.copies] == ["xinhua", "portal"] and story.outlets == ["xinhua", "portal"]
     assert story.representative.source == "xinhua"  # the outlet the copy credits
     assert bands == 3 * 32
+
+
+def test_a_roundup_that_reprints_two_pieces_does_not_make_them_one_story(db_url_any: str) -> None:
+    roundup = f"今日科技要闻\n{SEED_001}\n{SEED_003}"  # two pieces of about the same length
+    with Database(db_url_any) as database:
+        _, roundup_story, _ = add(database, "briefing", "http://briefing.example/today.html", roundup)
+        _, first_story, first_joined = add(database, "wire", "http://wire.example/1.html", SEED_001)
+        _, second_story, second_joined = add(database, "wire", "http://wire.example/2.html", SEED_003)
+        _, repost_story, repost_joined = add(
+            database, "portal", "http://portal.example/2.html", "来源：新华网\n" + SEED_003
+        )
+    assert first_joined and first_story == roundup_story  # the first piece is in the roundup: a copy of it
+    assert not second_joined and second_story != roundup_story  # the other piece shares nothing with the first
+    assert repost_joined and repost_story == second_story  # and its reposts join it
 
 
 def test_the_credited_original_is_the_representative_even_when_seen_later(db_url_any: str) -> None:

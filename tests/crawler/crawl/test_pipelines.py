@@ -9,9 +9,10 @@ import json
 import logging
 import os
 import signal
+from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import select
@@ -33,6 +34,8 @@ from storage.repository import StoredForms, retriable_urls
 from storage.search import search_stories
 from tests.crawler.crawl.components import corpus, make_config, open_crawl
 from tests.crawler.support import PARAGRAPH, article_html, link_farm_html
+
+Result = TypeVar("Result")
 
 REQUESTED = "http://127.0.0.40:8040/2025/06/01/story.html?utm_source=rss"
 MOVED_TO = "http://127.0.0.40:8040/2025/06/01/ai-for-science-catalysts.html"
@@ -94,6 +97,46 @@ def test_the_same_page_again_is_a_duplicate_not_a_second_article(tmp_path: Path)
         assert crawler.stats.get_value(stat_key("alpha", "duplicates")) == 1
     with corpus(config) as session:
         assert len(session.execute(select(Article.id)).all()) == 1
+
+
+def _templated(number: int, own_paragraphs: int = 6) -> ExtractedPage:
+    """A page of a site whose template puts the same promo lines in every article, with ``own_paragraphs`` of its
+    own (none: a brief whose text extraction missed, leaving only the template)."""
+    promo = "".join(
+        f"<p>Read more: our newsletter brings the week's science stories, number {n} of our promotions.</p>"
+        for n in range(4)
+    )
+    title = f"Catalyst discovery number {number}"
+    own = "".join(f"<p>{PARAGRAPH} {title}, paragraph {i}.</p>" for i in range(own_paragraphs))
+    body = (
+        f"<html><head><title>{title}</title></head><body><article><h1>{title}</h1>{own}{promo}</article></body></html>"
+    )
+    url = f"http://127.0.0.40:8040/2025/06/05/templated-{number}.html"
+    page = PageItem("alpha", url, url, 200, body.encode(), "text/html; charset=utf-8", "utf-8", "feed")
+    return ExtractedPage(page, process_page(page.body, page.url, page.header_charset, page.content_type))
+
+
+def test_a_page_whose_text_is_all_its_site_s_template_is_no_article_and_no_later_page_its_duplicate(
+    tmp_path: Path,
+) -> None:
+    config = make_config(tmp_path)
+    with open_crawl(config) as crawler:
+        store = StorePipeline.from_crawler(crawler)
+        for number in range(3):  # the promo lines become the site's template
+            _through([store], _templated(number))
+        empty = [_templated(number, own_paragraphs=0) for number in (10, 11)]
+        assert all(isinstance(item.result, ExtractedArticle) for item in empty)  # extraction took the promo lines
+        for item in empty:
+            _through([store], item)
+        assert crawler.stats.get_value(stat_key("alpha", "new_articles")) == 3
+        assert crawler.stats.get_value(stat_key("alpha", "not_articles")) == 2
+        assert not crawler.stats.get_value(stat_key("alpha", "duplicates"))
+    with corpus(config) as session:
+        titles = session.execute(select(Article.title).order_by(Article.id)).scalars().all()
+        outcomes = {row.url: (row.outcome, row.error) for row in session.execute(select(FetchedUrl)).scalars()}
+    assert titles == [f"Catalyst discovery number {number}" for number in range(3)]
+    for item in empty:
+        assert outcomes[item.page.url] == ("no_text", "no text of its own: its 4 lines are all its site's template")
 
 
 def test_a_new_article_keeps_the_page_it_came_from_and_a_duplicate_keeps_none(tmp_path: Path) -> None:
@@ -252,6 +295,15 @@ def _kill_workers() -> int:
     return len(workers)
 
 
+def _run_extraction(crawler: Any, crawl: Callable[[ExtractPipeline], Coroutine[Any, Any, Result]]) -> Result:
+    """``crawl(pipeline)`` run on the crawl's extraction pipeline, whose worker pools are stopped afterwards."""
+    pipeline = ExtractPipeline.from_crawler(crawler)
+    try:
+        return asyncio.run(crawl(pipeline))
+    finally:
+        pipeline.close_spider()
+
+
 def _article_page(number: int) -> PageItem:
     url = f"http://127.0.0.40:8040/2025/06/03/story-{number}.html"
     body = article_html(f"Machine learning finds catalyst number {number}").encode()
@@ -274,11 +326,7 @@ def test_pages_held_by_a_worker_that_died_are_extracted_again_and_the_next_go_to
         open_crawl(config, AI4S_EXTRACT_WORKERS=2) as crawler,
         caplog.at_level(logging.WARNING, logger="crawler.crawl.pipelines"),
     ):
-        pipeline = ExtractPipeline.from_crawler(crawler)
-        try:
-            done, killed, later = asyncio.run(crawl(pipeline))
-        finally:
-            pipeline.close_spider()
+        done, killed, later = _run_extraction(crawler, crawl)
     assert killed >= 1
     assert all(isinstance(item.result, ExtractedArticle) for item in done)  # none lost
     assert [item.result.title for item in done] == [  # type: ignore[union-attr]
@@ -317,11 +365,7 @@ def test_a_pool_that_cannot_start_fails_its_pages_for_a_later_crawl_and_the_next
         open_crawl(config, AI4S_EXTRACT_WORKERS=2) as crawler,
         caplog.at_level(logging.WARNING, logger="crawler.crawl.pipelines"),
     ):
-        pipeline = ExtractPipeline.from_crawler(crawler)
-        try:
-            failed, *later = asyncio.run(crawl(pipeline))
-        finally:
-            pipeline.close_spider()
+        failed, *later = _run_extraction(crawler, crawl)
         _through([StorePipeline.from_crawler(crawler)], failed)
     assert isinstance(failed.result, NotAnArticle) and failed.result.outcome == "extraction_error"
     assert failed.result.reason == (
@@ -368,11 +412,7 @@ def test_a_page_is_blamed_only_for_workers_that_die_each_time_it_is_extracted_al
 
     config = make_config(tmp_path)
     with open_crawl(config) as crawler, caplog.at_level(logging.ERROR, logger="crawler.crawl.pipelines"):
-        pipeline = ExtractPipeline.from_crawler(crawler)
-        try:
-            fine, kills, failed = asyncio.run(alone(pipeline))
-        finally:
-            pipeline.close_spider()
+        fine, kills, failed = _run_extraction(crawler, alone)
     assert all(isinstance(processed.result, ExtractedArticle) for processed in fine)
     assert kills >= ISOLATED_TRIES
     assert isinstance(failed.result, NotAnArticle) and failed.result.outcome in RETRIABLE_OUTCOMES
@@ -399,11 +439,7 @@ def test_a_page_beyond_the_cpu_limit_is_stored_as_a_failure_the_next_crawls_retr
         open_crawl(config, AI4S_EXTRACT_WORKERS=2, AI4S_EXTRACT_CPU_LIMIT=1) as crawler,
         caplog.at_level(logging.WARNING, logger="crawler.crawl.pipelines"),
     ):
-        pipeline = ExtractPipeline.from_crawler(crawler)
-        try:
-            first, stopped, *others = asyncio.run(crawl(pipeline))
-        finally:
-            pipeline.close_spider()
+        first, stopped, *others = _run_extraction(crawler, crawl)
         _through([StorePipeline.from_crawler(crawler)], stopped)
     assert all(isinstance(item.result, ExtractedArticle) for item in [first, *others])
     assert isinstance(stopped.result, NotAnArticle) and stopped.result.outcome == "extraction_error"

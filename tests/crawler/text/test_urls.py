@@ -19,7 +19,21 @@ from crawler.text.urls import canonical_url, clean_url, is_http_url
         ("https://news.example:443/section/", "https://news.example/section"),
         ("http://news.example/item?id=7&spm=c.1.2&from=timeline", "http://news.example/item?id=7"),
         ("http://news.example/item?b=2&a=1", "http://news.example/item?a=1&b=2"),
-        ("http://news.example/a.jsp;jsessionid=0A1B2C?id=5&sid=99", "http://news.example/a.jsp?id=5"),
+        (
+            "http://news.example/a.jsp;jsessionid=0A1B2C?id=5&sid=8f14e45fceea167a5a36dedd4bea2543",
+            "http://news.example/a.jsp?id=5",
+        ),
+        # the feed's spelling of a page the corpus holds
+        ("http://news.example/2025/03/01/a02/index.html", "http://news.example/2025/03/01/a02"),
+        ("http://news.example/index.php?p=5", "http://news.example/?p=5"),
+        ("http://news.example//news/2025/a07.html", "http://news.example/news/2025/a07.html"),
+        ("http://news.example/news/a05.html?ref=rss", "http://news.example/news/a05.html"),
+        ("http://news.example/news/a12.html?CMP=share_btn_tw", "http://news.example/news/a12.html"),
+        # the AMP form of a page
+        ("http://news.example/news/a03.html?amp=1", "http://news.example/news/a03.html"),
+        ("http://news.example/news/a03.html?amp", "http://news.example/news/a03.html"),
+        ("http://news.example/2025/03/01/a04/amp/", "http://news.example/2025/03/01/a04"),
+        ("http://news.example/story?id=3&outputType=amp", "http://news.example/story?id=3"),
         ("http://127.0.0.2:8080/news/?page=2&utm_campaign=x", "http://127.0.0.2:8080/news?page=2"),
     ],
 )
@@ -35,6 +49,15 @@ def test_clean_url_keeps_what_the_server_needs() -> None:
 
 def test_meaningful_parameters_are_kept() -> None:
     assert canonical_url("http://x.example/p?id=1") != canonical_url("http://x.example/p?id=2")
+    assert canonical_url("http://x.example/p?outputType=print") != canonical_url("http://x.example/p")
+
+
+def test_an_article_number_named_like_a_session_id_stays_in_the_url_requested_and_in_its_identity() -> None:
+    """PHP-Nuke's article URLs: ``sid`` is the article's number there, a session's token elsewhere."""
+    urls = [f"http://x.example/modules.php?name=News&file=article&sid={number}" for number in (101, 102)]
+    assert [clean_url(url) for url in urls] == urls
+    assert canonical_url(urls[0]) != canonical_url(urls[1])
+    assert clean_url("http://x.example/a?id=5&sid=5f2b60531c9e1") == "http://x.example/a?id=5"
 
 
 @pytest.mark.parametrize(
