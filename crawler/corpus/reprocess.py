@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crawler.corpus.templates import clean_stored_text
+from crawler.corpus.templates import clean_stored_text, source_templates
 from crawler.relevance.profile import RelevanceScorer
 from crawler.stories.assign import RebuildReport, rebuild_stories
 from crawler.stories.fingerprint import credited_source, shingle_set, shingles_fingerprint
@@ -77,10 +77,15 @@ class ReprocessReport:
 
 
 def extract_kept_page(
-    codec: str, data: bytes, url: str, header_charset: str | None, content_type: str | None
+    codec: str,
+    data: bytes,
+    url: str,
+    header_charset: str | None,
+    content_type: str | None,
+    template: frozenset[int] = frozenset(),
 ) -> ExtractedArticle | NotAnArticle:
-    """The article in a kept page (what an extraction worker runs)."""
-    return extract_article(decompress_page(codec, data), url, header_charset, content_type)
+    """The article in a kept page, whose site's template is ``template`` (what an extraction worker runs)."""
+    return extract_article(decompress_page(codec, data), url, header_charset, content_type, template=template)
 
 
 def make_reprocess_pool(workers: int = 0) -> Executor:
@@ -122,9 +127,10 @@ def reprocess_articles(
         while True:
             with database.session() as session:
                 pages = kept_pages_after(session, selection, last_id, batch)
+                templates = source_templates(session, {page.source_id for page in pages})
             if not pages:
                 break
-            results = extract_all(pool, pages)
+            results = extract_all(pool, pages, templates)
             with database.session() as session, session.begin():
                 report = reprocess_batch(session, scorer, pages, results, report)
             last_id = pages[-1].article_id
@@ -136,9 +142,20 @@ def reprocess_articles(
     return report
 
 
-def extract_all(pool: Executor, pages: Sequence[KeptPage]) -> list[ExtractedArticle | NotAnArticle]:
-    """The extraction of every page, in order, in the pool; a page whose extraction raised is not an article."""
-    futures = [pool.submit(extract_kept_page, p.codec, p.data, p.url, p.header_charset, p.content_type) for p in pages]
+def extract_all(
+    pool: Executor, pages: Sequence[KeptPage], templates: Mapping[int, frozenset[int]] | None = None
+) -> list[ExtractedArticle | NotAnArticle]:
+    """The extraction of every page, in order, in the pool, given its source's template (``templates``, by source
+    id); a page whose extraction raised is not an article."""
+    templates = templates or {}
+    futures = [
+        pool.submit(
+            extract_kept_page,
+            *(p.codec, p.data, p.url, p.header_charset, p.content_type),
+            templates.get(p.source_id, frozenset()),
+        )
+        for p in pages
+    ]
     results: list[ExtractedArticle | NotAnArticle] = []
     for page, future in zip(pages, futures, strict=True):
         try:

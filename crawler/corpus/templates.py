@@ -57,6 +57,13 @@ def likely_template(session: Session, source_ids: Iterable[int]) -> dict[int, fr
     return {source_id: frozenset(keys) for source_id, keys in shared.items()}
 
 
+def source_templates(session: Session, source_ids: Iterable[int]) -> dict[int, frozenset[int]]:
+    """For each source, the blocks that are its template as the corpus stands (held by ``TEMPLATE_PAGES`` stored
+    articles)."""
+    shared = shared_blocks(session, source_ids, TEMPLATE_PAGES)
+    return {source_id: frozenset(keys) for source_id, keys in shared.items()}
+
+
 def clean_stored_text(session: Session, source_id: int, text: str) -> CleanedText:
     """A stored article's text without the blocks that are now its source's template."""
     blocks = KeyedBlocks.of(text)

@@ -15,6 +15,7 @@ from twisted.internet.error import TimeoutError as TwistedTimeoutError
 from twisted.python.failure import Failure
 
 from crawler.crawl.bodies import CorruptResponse
+from crawler.crawl.middlewares import RedirectFailed
 from crawler.crawl.robots import RobotsTxtUnreachable
 from crawler.text.dates import retry_after_seconds
 
@@ -52,6 +53,8 @@ def fetch_error(failure: Failure) -> FetchError:
         return FetchError("network_error", "timed out")
     if failure.check(CannotResolveHostError, DNSLookupError):
         return FetchError("network_error", "DNS lookup failed")
+    if failure.check(RedirectFailed):
+        return FetchError("network_error", failure.getErrorMessage(), failure.value.status)
     if failure.check(RobotsTxtUnreachable, CorruptResponse):
         return FetchError("network_error", failure.getErrorMessage())
     if failure.check(ResponseDataLossError):

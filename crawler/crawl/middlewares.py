@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin
 
 from scrapy import Request
 from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware
@@ -26,6 +27,7 @@ from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.http import HtmlResponse
 from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
 from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, read_bom
+from w3lib.url import safe_url_string
 
 from crawler.crawl.context import CrawlContext
 from crawler.crawl.requests import (
@@ -187,6 +189,50 @@ class HeadMetaRefreshMiddleware(MetaRefreshMiddleware):
         ):
             return response
         return super().process_response(request, response)
+
+
+class RedirectFailed(Exception):
+    """A redirect back to a URL of its own chain, or past the most redirects: a failed fetch, never a refusal;
+    ``status`` is the redirect's (the site answered: it is alive)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+#: The statuses Scrapy's redirect middleware follows through their ``Location``.
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+
+class RedirectChainMiddleware:
+    """Checks a redirect before Scrapy's middleware follows it. A redirect to the same page under another spelling
+    (``/a`` to ``/a/``, a tracking parameter dropped) is followed: the scheduler's duplicate filter, which knows
+    pages by canonical URL, dropped it without a word, and the page was lost. A redirect back to a URL of its
+    own chain (a loop), or one past ``REDIRECT_MAX_TIMES``, fails the request (:class:`RedirectFailed`), which is
+    recorded as any failed fetch: the loop was dropped without a word too, and Scrapy's own limit made it a
+    refusal."""
+
+    def __init__(self, max_redirects: int) -> None:
+        self.max_redirects = max_redirects
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RedirectChainMiddleware:
+        return cls(crawler.settings.getint("REDIRECT_MAX_TIMES"))
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        """The response, after checking where it redirects; raises :class:`RedirectFailed`."""
+        location = response.headers.get(b"Location")
+        if response.status not in _REDIRECT_STATUSES or not location or request.meta.get("dont_redirect"):
+            return response
+        target = urljoin(request.url, safe_url_string(location.decode("latin-1").strip()))
+        chain = [*request.meta.get("redirect_urls", ()), request.url]
+        if target in chain:
+            raise RedirectFailed(f"redirect loop: {request.url} leads back to {target}", response.status)
+        if len(chain) > self.max_redirects:
+            raise RedirectFailed(f"more than {self.max_redirects} redirects, the last to {target}", response.status)
+        if canonical_url(target) == canonical_url(request.url):
+            request.dont_filter = True  # Scrapy's redirect middleware gives the redirect the same
+        return response
 
 
 class ConditionalGetMiddleware:

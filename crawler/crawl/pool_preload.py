@@ -37,12 +37,18 @@ def processed_page(
     template: frozenset[int],
     first_published: datetime | None = None,
 ) -> ProcessedPage:
-    """Extract a fetched page and, when it holds an article, fingerprint it without the blocks of ``template``
-    (and score it, where :func:`configure` gave a profile), make its stored forms and compress the page."""
+    """Extract a fetched page (again without the lines of ``template`` where it finds nothing else) and, when it
+    holds an article, fingerprint it without the blocks of ``template`` (and score it, where :func:`configure`
+    gave a profile), make its stored forms and compress the page."""
     result = extract_article(body, url, header_charset, content_type, first_published)
     if not isinstance(result, ExtractedArticle):
         return ProcessedPage(result)
     blocks = KeyedBlocks.of(result.text)
+    if blocks.all_in(template):  # rare: extracted again, the template's lines left out (keyed once a page else)
+        result = extract_article(body, url, header_charset, content_type, first_published, template)
+        if not isinstance(result, ExtractedArticle):
+            return ProcessedPage(result)
+        blocks = KeyedBlocks.of(result.text)
     removed = frozenset(key for _, key in blocks.blocks if key in template)
     cut = blocks.without(removed)
     text = cut.text

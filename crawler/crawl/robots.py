@@ -23,7 +23,8 @@ from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.misc import build_from_crawler
 from twisted.internet.defer import Deferred
 
-from crawler.crawl.hosts import PoliteDownloader
+from crawler.crawl.addresses import AddressRefused
+from crawler.crawl.hosts import HostDeferred, PoliteDownloader
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -113,7 +114,10 @@ class StrictRobotsTxtMiddleware(RobotsTxtMiddleware):
             logger.info("robots.txt of %s asks for %s s between requests: %.1f s applied", netloc, seconds, applied)
 
     def _robots_error(self, exc: Exception, netloc: str) -> None:
-        if isinstance(exc, IgnoreRequest):  # refused by policy before any fetch: nothing was learnt
+        # refused by policy before any fetch (an internal address, a host deferred to the next crawl): nothing was
+        # learnt, and the host's pages meet the same refusal. Any other failure, a body cut short, a gzip bomb over
+        # the size limit (IgnoreRequest too, from the decompression), is robots.txt unreachable.
+        if isinstance(exc, (AddressRefused, HostDeferred)):
             super()._robots_error(exc, netloc)
             return
         logger.info(  # INFO, as above: the sources it stops say so

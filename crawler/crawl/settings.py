@@ -68,6 +68,8 @@ DOWNLOADER_MIDDLEWARES = {
     # on the way back: redirects (600), decompression (590), counting (585: every response, 304s and
     # retried ones included), conditional GET (580), then retries (550)
     "crawler.crawl.middlewares.SourceStatsMiddleware": 585,
+    # a redirect looked at before Scrapy's (600) follows it: loops and the most redirects fail the request
+    "crawler.crawl.middlewares.RedirectChainMiddleware": 610,
     "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
     "crawler.crawl.middlewares.HeadMetaRefreshMiddleware": 580,
     "crawler.crawl.middlewares.ConditionalGetMiddleware": 580,

@@ -39,22 +39,28 @@ def parse_date(value: str | bytes | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+#: The longest wait a ``Retry-After`` is taken for (a day): a site that asks for a year, or for the year 9999, is
+#: asked again the next day, not silenced for good.
+MAX_RETRY_AFTER = 86400.0
+
+
 def retry_after_seconds(value: str | bytes | None, now: datetime | None = None) -> float | None:
     """The wait a ``Retry-After`` header value asks for, in seconds (RFC 9110: a number of seconds or
-    an HTTP-date, counted from ``now``); ``None`` when absent or unreadable, 0 for a date in the past."""
+    an HTTP-date, counted from ``now``), at most :data:`MAX_RETRY_AFTER`; ``None`` when absent or unreadable,
+    0 for a date in the past."""
     if isinstance(value, bytes):
         value = value.decode("latin-1")
     if not value or not value.strip():
         return None
     text = value.strip()
-    if text.isdigit():
-        return float(text)
+    if text.isascii() and text.isdigit():  # not "²": str.isdigit takes superscripts, float() does not
+        return min(float(text), MAX_RETRY_AFTER)
     if text[0].isdigit() or text[0] in "+-":  # "1.5", "-3": not a delay-seconds value, and not a date
         return None
     when = parse_date(text)
     if when is None:
         return None
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    return min(max(0.0, (when - (now or datetime.now(UTC))).total_seconds()), MAX_RETRY_AFTER)
 
 
 def shown_timestamp(texts: Iterable[str], latest: date) -> date | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Collection
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -37,7 +38,7 @@ from crawler.text.bylines import author_name, chinese_byline, has_role_label, la
 from crawler.text.charset import decode_html, is_implausible
 from crawler.text.dates import parse_date, shown_timestamp
 from crawler.text.script import CJK_CHAR, HAN_CHAR, HANGUL_CHAR, KANA_CHAR, weighted_length
-from crawler.text.template_blocks import block_key
+from crawler.text.template_blocks import KeyedBlocks, block_key
 from crawler.text.titles import headline
 
 #: Below this many characters of text (CJK characters count double), a page holds no article.
@@ -298,16 +299,66 @@ def without_headline(text: str, title: str | None) -> str:
     return text
 
 
+#: The least share of its title's terms that a text extracted again without the template must hold: the article's
+#: own lead names what its headline does, a sign-up box or a comment form does not.
+_OWN_TEXT_TITLE_SHARE = 0.3
+#: A term of a title: a word of four or more letters, or two CJK characters in a row.
+_TITLE_WORD = re.compile(r"[^\W\d_]{4,}")
+
+
+def _title_share(title: str, text: str) -> float:
+    """The share of the terms of ``title`` (words, or CJK character pairs) found in ``text``; 0 without terms."""
+    folded_title, folded_text = title.lower(), text.lower()
+    terms = {word for word in _TITLE_WORD.findall(folded_title) if not CJK_CHAR.search(word)}
+    pairs = (folded_title[index : index + 2] for index in range(len(folded_title) - 1))
+    terms |= {pair for pair in pairs if all(map(CJK_CHAR.match, pair))}
+    return sum(term in folded_text for term in terms) / len(terms) if terms else 0.0
+
+
+#: The elements that hold one line of extracted text: dropped before extracting again where they are template.
+_LINE_ELEMENTS = frozenset("p li a span h1 h2 h3 h4 h5 h6 td dd dt blockquote figcaption".split())
+
+
+def _text_without_template(
+    tree: lxml.html.HtmlElement, url: str, template: Collection[int], title: str | None
+) -> str | None:
+    """The text extracted from ``tree`` once the elements whose text is a line of ``template`` are dropped (from
+    ``tree`` itself), or ``None`` where that leaves no text of its own."""
+    lines = [element for element in tree.iter(*_LINE_ELEMENTS) if block_key(element.text_content().strip()) in template]
+    for element in lines:
+        if element.getparent() is not None:
+            element.drop_tree()
+    text = _main_text(tree, url, title)
+    if not text or KeyedBlocks.of(text).all_in(template) or _title_share(title or "", text) < _OWN_TEXT_TITLE_SHARE:
+        return None  # no text, or another of the template's blocks (a sign-up box, a comment form)
+    return text
+
+
+def _main_text(tree: lxml.html.HtmlElement, url: str, title: str | None) -> str | None:
+    """The main text trafilatura extracts from ``tree`` (on a copy), without the headline ``title``; ``None``
+    where it extracts nothing."""
+    document = bare_extraction(
+        tree, url=url, with_metadata=False, include_comments=False, include_tables=True, favor_precision=False
+    )
+    if document is None or isinstance(document, dict):
+        return None
+    return without_headline((document.text or "").strip(), title)
+
+
 def extract_article(
     body: bytes,
     url: str,
     header_charset: str | None = None,
     content_type: str | None = None,
     first_published: datetime | None = None,
+    template: Collection[int] = frozenset(),
 ) -> ExtractedArticle | NotAnArticle:
     """The article in a fetched page, or why there is none. ``first_published``, the date the feed or sitemap
     that named the page gave, stands in for a date the page's tags, URL and marked-up dates do not give (in
-    place of htmldate's search of the text: slow, and a guess where the publisher's feed says)."""
+    place of htmldate's search of the text: slow, and a guess where the publisher's feed says). ``template``,
+    the block keys of the page's site's template (:mod:`crawler.text.template_blocks`): where extraction finds
+    nothing but those lines (a short article in a page of long headline lists), the page is extracted again
+    without them."""
     if not is_html(content_type, body):
         kind = (content_type or "unknown").split(";")[0].strip()
         return NotAnArticle("not_html", f"not a web page ({kind})")
@@ -318,12 +369,11 @@ def extract_article(
         return NotAnArticle("no_text", f"unparseable HTML: {exc}", decoded.encoding)
     # before extraction, which works on (and prunes) a copy of the tree
     metadata = page_metadata(tree, url, search_text_for_date=first_published is None)
-    document = bare_extraction(
-        tree, url=url, with_metadata=False, include_comments=False, include_tables=True, favor_precision=False
-    )
-    if document is None or isinstance(document, dict):
+    text = _main_text(tree, url, metadata.title)
+    if text is None:
         return NotAnArticle("no_text", "no article text (nothing extracted)", decoded.encoding)
-    text = without_headline((document.text or "").strip(), metadata.title)
+    if template and KeyedBlocks.of(text).all_in(template):
+        text = _text_without_template(tree, url, template, metadata.title) or text
     if weighted_length(text) < MIN_ARTICLE_CHARS:
         return NotAnArticle("no_text", f"no article text ({len(text)} characters extracted)", decoded.encoding)
     undecodable = is_implausible(f"{metadata.title or ''}\n{text}")

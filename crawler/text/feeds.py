@@ -11,6 +11,7 @@ already bounds the document.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from io import BytesIO
@@ -52,12 +53,29 @@ def _parser() -> lxml.etree.XMLParser:
     )
 
 
+#: The parser's complaints about an ``&`` that starts no entity it knows ("?id=101&channel=4", "&nbsp;"): recovery
+#: drops the ampersand and the name after it, so the link would be requested as "?id=101=4".
+_STRAY_AMPERSAND_ERRORS = frozenset({"ERR_ENTITYREF_SEMICOL_MISSING", "ERR_UNDECLARED_ENTITY", "WAR_UNDECLARED_ENTITY"})
+#: CDATA sections (their text is never escaped) and ampersands that start no character or XML entity.
+_CDATA_SECTION = re.compile(rb"(<!\[CDATA\[.*?\]\]>)", re.DOTALL)
+_STRAY_AMPERSAND = re.compile(rb"&(?!#[0-9]+;|#x[0-9a-fA-F]+;|(?:amp|lt|gt|quot|apos);)")
+
+
+def _escaped_ampersands(body: bytes) -> bytes:
+    """``body`` with every ``&`` outside CDATA that starts no character or XML entity written ``&amp;``."""
+    parts = _CDATA_SECTION.split(body)
+    return b"".join(part if index % 2 else _STRAY_AMPERSAND.sub(b"&amp;", part) for index, part in enumerate(parts))
+
+
 def _root(body: bytes) -> lxml.etree._Element:
     body = body.lstrip()
     if not body:
         raise FeedError("empty document")
     try:
-        root = lxml.etree.parse(BytesIO(body), _parser()).getroot()
+        parser = _parser()
+        root = lxml.etree.parse(BytesIO(body), parser).getroot()
+        if any(error.type_name in _STRAY_AMPERSAND_ERRORS for error in parser.error_log):
+            root = lxml.etree.parse(BytesIO(_escaped_ampersands(body)), _parser()).getroot()
     except lxml.etree.XMLSyntaxError as exc:
         raise FeedError(f"not XML: {exc}") from None
     if root is None:

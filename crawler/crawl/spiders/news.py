@@ -249,8 +249,9 @@ class NewsSpider(scrapy.Spider):
             return
         self.count(source, "errors")
         self.logger.warning("Source %s: %s %s failed: %s", source, kind, request.url, error.reason)
-        if kind == "article":
-            yield FetchFailure(source, request.url, error.outcome, error.status, error.reason)
+        if kind == "article":  # under the URL its source named, the start of a redirect chain: what is known next
+            requested = request.meta.get("redirect_urls", [request.url])[0]
+            yield FetchFailure(source, requested, error.outcome, error.status, error.reason)
         elif kind in ENTRY_KINDS:
             self.count(source, "entry_pages_failed")
             if error.not_before:  # the server asked to wait: the next poll waits

@@ -4,6 +4,7 @@ never an article made of damaged or misread data."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import time
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from scrapy.settings import default_settings
 from sqlalchemy import select
 
 from crawler.app.webserver import Reply
+from crawler.crawl.settings import REDIRECT_MAX_TIMES
 from crawler.text.extract import ExtractedArticle, extract_article
 from crawler.text.urls import canonical_url
 from storage import Database
@@ -231,6 +233,65 @@ def test_a_host_asking_to_wait_longer_than_the_crawl_waits_is_left_to_the_next_c
         assert len(busy.records("/rss.xml")) == before
 
 
+@pytest.mark.parametrize("value", ["9" * 30, "\u00b2"], ids=["thirty-nines", "superscript-two"])
+def test_an_absurd_or_unreadable_retry_after_is_a_recorded_failure_never_a_lost_one(tmp_path: Path, value: str) -> None:
+    """A wait past any date, or a digit Python reads as one but not as a number: once, the failure handling
+    raised, and the page had no record at all."""
+    site = FaultSite("absurd", "127.0.4.16")
+    busy = site.add("/2024/04/01/absurd-story.html", answer(503, b"busy", {"Retry-After": value, **HTML}))
+    site.add("/rss.xml", rss(busy))
+    site.add("/robots.txt", ALLOW_ALL)
+    with site:
+        result = crawl(tmp_path, feed_source("absurd", site))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.outcomes[canonical_url(busy)] == ("http_error", "HTTP 503")
+    assert not [word for word in ("Traceback", "OverflowError", "ValueError") if word in result.stderr]
+
+
+def test_a_redirect_to_the_same_page_is_followed_and_a_loop_or_an_endless_chain_is_a_recorded_failure(
+    tmp_path: Path,
+) -> None:
+    """Scrapy's duplicate filter knows pages by canonical URL: it dropped, without a word, the redirect of
+    '/story' to '/story/' (the page was lost) and the hop of a loop back to its start (the page vanished from
+    the crawl); past the most redirects, Scrapy's own limit counted the page as refused."""
+    site = FaultSite("loops", "127.0.4.17")
+    moved = site.add("/2024/05/01/moved-story/", answer(200, article_html("Moved story").encode(), HTML))
+    slashless = site.add("/2024/05/01/moved-story", answer(301, b"", {"Location": "/2024/05/01/moved-story/"}))
+    loop = site.add("/2024/05/02/loop-a.html", answer(302, b"", {"Location": "/2024/05/02/loop-b.html"}))
+    site.add("/2024/05/02/loop-b.html", answer(302, b"", {"Location": "/2024/05/02/loop-a.html"}))
+    chain = [
+        site.add(f"/2024/05/03/hop-{n}.html", answer(302, b"", {"Location": f"/2024/05/03/hop-{n + 1}.html"}))
+        for n in range(25)
+    ]
+    site.add("/rss.xml", rss(slashless, loop, chain[0]))
+    site.add("/robots.txt", ALLOW_ALL)
+    with site:
+        result = crawl(tmp_path, feed_source("loops", site))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert canonical_url(moved) in result.articles
+    assert result.outcomes[canonical_url(loop)] == (
+        "network_error",
+        f"redirect loop: {site.url('/2024/05/02/loop-b.html')} leads back to {loop}",
+    )
+    assert result.outcomes[canonical_url(chain[0])] == (
+        "network_error",
+        f"more than {REDIRECT_MAX_TIMES} redirects, the last to {site.url(f'/2024/05/03/hop-{REDIRECT_MAX_TIMES + 1}.html')}",
+    )
+
+
+def test_a_feed_in_a_redirect_loop_is_a_failed_poll_and_its_source_falls_back_to_the_homepage(tmp_path: Path) -> None:
+    site = FaultSite("loopfeed", "127.0.4.18")
+    story = site.add("/2024/05/04/home-story.html", answer(200, article_html("Home story").encode(), HTML))
+    site.add("/", answer(200, f"<html><body><a href='{story}'>Home story</a></body></html>".encode(), HTML))
+    site.add("/rss.xml", answer(302, b"", {"Location": "/rss2.xml"}))
+    site.add("/rss2.xml", answer(302, b"", {"Location": "/rss.xml"}))
+    site.add("/robots.txt", ALLOW_ALL)
+    with site:
+        result = crawl(tmp_path, feed_source("loopfeed", site))
+    assert f"feed {site.url('/rss.xml')} failed (redirect loop: " in result.stderr
+    assert canonical_url(story) in result.articles  # through the homepage
+
+
 # -- lying charsets ------------------------------------------------------------------------------
 def test_a_page_comes_out_right_whatever_its_charset_header_says_or_not_at_all(
     tmp_path: Path, corpus_dir: Path
@@ -283,6 +344,11 @@ def robots_site(name: str, host: str, robots: dict[str, Reply | RawReply]) -> tu
     return site, sources + f'feeds = ["{site.url("/rss.xml")}"]\n'
 
 
+#: A robots.txt that disallows everything, long enough to be cut short in a gzip body.
+DISALLOW_ALL_PADDED = b"User-agent: *\nDisallow: /\n" + b"".join(b"# line %d\n" % n for n in range(2000))
+GZIPPED = {"Content-Type": "text/plain", "Content-Encoding": "gzip"}
+
+
 def text(body: bytes) -> Reply:
     return Reply(200, body, {"Content-Type": "text/plain"})
 
@@ -296,8 +362,11 @@ def text(body: bytes) -> Reply:
             "/moved/robots.txt": answer(302, b"", {"Location": "/moved/again/robots.txt"}),
             "/moved/again/robots.txt": text(b"User-agent: *\nDisallow: /\n"),
         },
+        # a body that cannot be read is robots.txt unreachable (RFC 9309): nothing is fetched, not everything
+        {"/robots.txt": answer(200, gzip.compress(DISALLOW_ALL_PADDED)[:2000], GZIPPED)},
+        {"/robots.txt": answer(200, gzip.compress(DISALLOW_ALL_PADDED + b"#" * 12_000_000), GZIPPED)},
     ],
-    ids=["disallow all", "behind two redirects"],
+    ids=["disallow all", "behind two redirects", "gzip cut short", "gzip bomb"],
 )
 def test_disallow_all_means_not_one_page_request(tmp_path: Path, robots: dict[str, Reply | RawReply]) -> None:
     site, sources = robots_site("closed", "127.0.4.6", robots)

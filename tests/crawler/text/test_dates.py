@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
 
-from crawler.text.dates import parse_date, retry_after_seconds, shown_timestamp
+from crawler.text.dates import MAX_RETRY_AFTER, parse_date, retry_after_seconds, shown_timestamp
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 
@@ -36,8 +36,13 @@ def test_retry_after_in_seconds_and_as_an_http_date() -> None:
 
 
 def test_an_unreadable_retry_after_asks_for_nothing() -> None:
-    for value in (None, "", "soon", "-5", "1.5", "Tue, 99 Dec 2026 99:99:99 GMT"):
+    for value in (None, "", "soon", "-5", "1.5", "Tue, 99 Dec 2026 99:99:99 GMT", "²", b"\xb9", "１２"):
         assert retry_after_seconds(value, NOW) is None, value
+
+
+def test_a_retry_after_of_years_asks_for_a_day_at_most() -> None:
+    for value in ("1000000000000", "9" * 30, "Fri, 31 Dec 9999 23:59:59 GMT"):
+        assert retry_after_seconds(value, NOW) == MAX_RETRY_AFTER == 86400.0, value
 
 
 def test_the_first_timestamp_a_page_shows_is_read_in_either_form() -> None:

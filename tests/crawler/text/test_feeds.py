@@ -47,6 +47,24 @@ def test_entities_are_neither_expanded_nor_loaded() -> None:
     assert "lollol" not in text and "root:" not in text
 
 
+def test_a_bare_ampersand_in_a_link_stays_in_the_link() -> None:
+    """Broken feeds write query strings unescaped; recovery used to drop '&channel', giving '?id=101=4'."""
+    rss = (
+        b"<rss><channel><item><title>Q&A &nbsp;</title><link>http://news.example/content.jsp?id=101&channel=4</link>"
+        b"</item><item><link><![CDATA[http://news.example/p?a=1&b=2]]></link></item>"
+        b"<item><link>http://news.example/q?a=1&amp;b=2&#38;c=3</link></item></channel></rss>"
+    )
+    assert [e.url for e in parse_feed(rss, "http://news.example/")] == [
+        "http://news.example/content.jsp?id=101&channel=4",
+        "http://news.example/p?a=1&b=2",
+        "http://news.example/q?a=1&b=2&c=3",
+    ]
+    sitemap = b"<urlset><url><loc>http://news.example/content.jsp?id=102&channel=4</loc></url></urlset>"
+    assert [e.url for e in parse_sitemap(sitemap, "http://news.example/").children] == [
+        "http://news.example/content.jsp?id=102&channel=4"
+    ]
+
+
 def test_an_item_with_a_text_over_ten_megabytes_loses_no_item() -> None:
     """libxml2 stops at a text node over 10 MB unless told it may be huge, and recovery dropped every later item."""
     items = "".join(
