@@ -134,10 +134,17 @@ class StrictHttpCompressionMiddleware(HttpCompressionMiddleware):
         return decoder(body, max_size) if decoder else body
 
     def process_response(self, request: Request, response: Response) -> Request | Response:  # type: ignore[override]
-        """The response with its body decompressed; :class:`CorruptResponse` for a damaged one."""
+        """The response with its body decompressed; :class:`CorruptResponse` for a damaged one, or one over
+        ``DOWNLOAD_MAXSIZE`` once decompressed (a decompression bomb: Scrapy's plain ``IgnoreRequest`` made it a
+        page refused by policy, never recorded)."""
         try:
             return super().process_response(request, response)
         except CorruptResponse:
             if self.stats is not None:
                 self.stats.inc_value("ai4s/corrupt_responses")
             raise
+        except IgnoreRequest as exc:
+            if self.stats is not None:
+                self.stats.inc_value("ai4s/corrupt_responses")
+            limit = request.meta.get("download_maxsize", self._max_size)
+            raise CorruptResponse(f"body over the size limit ({limit} B) once decompressed") from exc

@@ -83,6 +83,10 @@ def test_damaged_bodies_are_failed_fetches_never_articles(tmp_path: Path) -> Non
         "/2024/01/03/gzip-bad-crc.html": answer(200, gzip_bad_crc(article_html("Bad CRC").encode()), GZIPPED_HTML),
         "/2024/01/04/shorter-than-said.html": answer(200, article_html("Short").encode()[:3000], HTML, 5000),
         "/2024/01/05/longer-than-said.html": answer(200, article_html("Long").encode(), HTML, 2500),
+        # 12 KB that would be 12 MB: over the size limit once decompressed
+        "/2024/01/06/gzip-bomb.html": answer(
+            200, gzip.compress(article_html("Bomb").encode() + b" " * 12_000_000), GZIPPED_HTML
+        ),
     }
     urls = {path: site.add(path, reply) for path, reply in pages.items()}
     site.add("/rss.xml", rss(*urls.values()))
@@ -99,6 +103,9 @@ def test_damaged_bodies_are_failed_fetches_never_articles(tmp_path: Path) -> Non
     assert "incorrect data check" in result.outcomes[canonical_url(urls["/2024/01/03/gzip-bad-crc.html"])][1]
     assert "Content-Length" in result.outcomes[canonical_url(urls["/2024/01/04/shorter-than-said.html"])][1]
     assert "Content-Length" in result.outcomes[canonical_url(urls["/2024/01/05/longer-than-said.html"])][1]
+    assert result.outcomes[canonical_url(urls["/2024/01/06/gzip-bomb.html"])][1] == (
+        "body over the size limit (10485760 B) once decompressed"
+    )
 
 
 def test_a_page_too_costly_to_extract_is_a_failure_tried_again_and_the_crawl_goes_on(tmp_path: Path) -> None:

@@ -9,7 +9,10 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import pytest
 
 from crawler.crawl.pool import CpuTimeUp, configure_worker, cpu_time_limit, make_extraction_pool, process_page
 from crawler.relevance.profile import RelevanceScorer, Term, TopicProfile, load_profile
@@ -134,3 +137,37 @@ def test_a_stop_that_is_lost_comes_again_before_the_worker_is_ended() -> None:
     child.join(300)
     assert child.exitcode == 0  # not ended at twice the limit
     assert report.get(timeout=10) == 2
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a zombie, ended but not yet reaped by init, does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the kernel's parent-death signal is Linux's")
+def test_a_crawl_process_killed_outright_leaves_no_extraction_process_behind() -> None:
+    code = (
+        "import json, multiprocessing.forkserver as fs, time\n"
+        "from crawler.crawl.pool import make_extraction_pool, warm_up_worker\n"
+        "pool = make_extraction_pool(2)\n"
+        "for future in [pool.submit(warm_up_worker) for _ in range(4)]: future.result()\n"
+        "print(json.dumps([fs._forkserver._forkserver_pid, *pool._processes]), flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    crawl = subprocess.Popen([sys.executable, "-c", code], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert crawl.stdout is not None
+        pids = json.loads(crawl.stdout.readline())
+        assert len(pids) == 3 and all(_alive(pid) for pid in pids)  # the fork server and two workers
+    finally:
+        crawl.send_signal(signal.SIGKILL)  # no handler, no atexit: as the out-of-memory killer ends it
+        crawl.wait(timeout=30)
+        if crawl.stdout is not None:
+            crawl.stdout.close()
+    deadline = time.monotonic() + 15
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in pids if _alive(pid)]
