@@ -56,8 +56,9 @@ class PoliteDownloader(Downloader):
         super().__init__(crawler)
         self.retry_after_max = self.settings.getfloat("AI4S_RETRY_AFTER_MAX", 60.0)
         self.crawl_delay_max = self.settings.getfloat("AI4S_CRAWL_DELAY_MAX", 30.0)
-        #: Until when (``time.monotonic``) each host slot is paused.
+        #: Until when (``time.monotonic``) each host slot is paused, and for how long in all in this crawl.
         self.paused_until: dict[str, float] = {}
+        self.paused_total: dict[str, float] = {}
         #: Hosts left for the next crawl, with the moment they said they would answer again.
         self.deferred_until: dict[str, datetime] = {}
         #: The least seconds between two requests to a host (its robots.txt ``Crawl-delay``, capped).
@@ -76,8 +77,9 @@ class PoliteDownloader(Downloader):
 
     def note_response(self, response: Response, request: Request) -> None:
         """Pause the host of a 429 or 503 that asks to wait (``Retry-After``), or defer it to the next crawl when
-        it asks for longer than ``AI4S_RETRY_AFTER_MAX``. Runs as the response arrives, before the host's slot
-        sends anything else."""
+        its pauses would hold it longer than ``AI4S_RETRY_AFTER_MAX`` in all (one long wait, or a short one asked
+        again and again: 60 pages each answering ``Retry-After: 10`` held a crawl for ten minutes). Runs as the
+        response arrives, before the host's slot sends anything else."""
         if response.status not in PAUSING_STATUSES:
             return
         now = datetime.now(UTC)
@@ -86,16 +88,19 @@ class PoliteDownloader(Downloader):
             return
         key = request.meta.get(self.DOWNLOAD_SLOT) or self.get_slot_key(request)
         stats = self.crawler.stats
-        if wait > self.retry_after_max:
+        # what this pause adds to the host's paused time (answers to requests sent together overlap)
+        added = max(0.0, time.monotonic() + wait - max(time.monotonic(), self.paused_until.get(key, 0.0)))
+        if wait > self.retry_after_max or self.paused_total.get(key, 0.0) + added > self.retry_after_max:
             until = now + timedelta(seconds=wait)
             if key not in self.deferred_until:
                 logger.warning(
-                    "%s answered %d asking to wait %.0f s (Retry-After), more than %.0f s: nothing more of that "
-                    "host is requested in this crawl",
+                    "%s answered %d asking to wait %.0f s (Retry-After), more than the %.0f s a crawl waits for one "
+                    "host in all (%.0f s so far): nothing more of that host is requested in this crawl",
                     key,
                     response.status,
                     wait,
                     self.retry_after_max,
+                    self.paused_total.get(key, 0.0),
                 )
             self.deferred_until[key] = max(until, self.deferred_until.get(key, until))
             CrawlContext.of(self.crawler).defer_host(key, until)
@@ -103,6 +108,7 @@ class PoliteDownloader(Downloader):
             return
         until_monotonic = time.monotonic() + wait
         if until_monotonic > self.paused_until.get(key, 0.0):
+            self.paused_total[key] = self.paused_total.get(key, 0.0) + added
             self.paused_until[key] = until_monotonic
             logger.info(
                 "%s answered %d asking to wait %.1f s (Retry-After): the host is paused", key, response.status, wait

@@ -233,11 +233,38 @@ def test_a_host_asking_to_wait_longer_than_the_crawl_waits_is_left_to_the_next_c
             if canonical_url(url) not in result.articles:
                 outcome, error = result.outcomes[canonical_url(url)]
                 assert outcome == "http_error" and error is not None, (url, outcome, error)
-        assert "more than 60 s: nothing more of that host is requested in this crawl" in result.stderr
+        assert "more than the 60 s a crawl waits for one host in all (0 s so far): nothing more" in result.stderr
         # the next crawl does not poll the host's feed before the deadline
         before = len(busy.records("/rss.xml"))
         crawl(tmp_path, feed_source("busy", busy))
         assert len(busy.records("/rss.xml")) == before
+
+
+def test_a_host_that_asks_again_and_again_to_wait_is_left_to_the_next_crawl_once_its_pauses_add_up(
+    tmp_path: Path,
+) -> None:
+    """Each 503 asked for 10 s, within the limit: 60 pages held a crawl for ten minutes and more."""
+    site = FaultSite("always-busy", "127.0.4.19")
+    busy = answer(503, b"busy", {"Content-Type": "text/plain", "Retry-After": "2"})
+    urls = [site.add(f"/2024/06/{day:02d}/busy-story.html", busy) for day in range(1, 21)]
+    site.add("/rss.xml", rss(*urls))
+    site.add("/robots.txt", ALLOW_ALL)
+    with site:
+        started = time.monotonic()
+        result = crawl(
+            tmp_path,
+            feed_source("busy", site),
+            "-s",
+            "AI4S_RETRY_AFTER_MAX=6",
+            "-s",
+            "CONCURRENT_REQUESTS_PER_DOMAIN=1",
+        )
+        took = time.monotonic() - started
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "more than the 6 s a crawl waits for one host in all (6 s so far): nothing more" in result.stderr
+    assert len(site.records()) <= 2 + 4 + 1  # robots.txt, the feed, the paused requests, and one over
+    assert took < 40, took  # 20 pages of 2 s pauses, each tried three times: two minutes
+    assert {result.outcomes[canonical_url(url)][0] for url in urls} == {"http_error"}  # all tried again next time
 
 
 @pytest.mark.parametrize("value", ["9" * 30, "\u00b2"], ids=["thirty-nines", "superscript-two"])
