@@ -42,7 +42,8 @@ RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 AI4S_RETRY_BACKOFF_BASE = 1.0  # seconds before the first retry; doubled for each further one
 AI4S_RETRY_BACKOFF_MAX = 30.0
 # A 429/503 with Retry-After pauses its whole host (crawler.crawl.hosts); pauses longer than this in all (one
-# wait, or many short ones) leave the host to the next crawl (its entry pages are not polled before the deadline, its article URLs are tried again).
+# wait, or many short ones) leave the host to the next crawl (its entry pages are not polled before the deadline,
+# its article URLs are tried again).
 AI4S_RETRY_AFTER_MAX = 60.0
 # robots.txt Crawl-delay is honoured per host up to this many seconds (a site asking for more gets this).
 AI4S_CRAWL_DELAY_MAX = 30.0
