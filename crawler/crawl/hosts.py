@@ -115,6 +115,18 @@ class PoliteDownloader(Downloader):
             )
             stats.inc_value("ai4s/hosts/paused")
 
+    def needs_backout(self) -> bool:
+        """Whether the downloader takes no more requests: Scrapy's rule, except that requests waiting in the queue
+        of a paused host do not count (held there for the pause, they took every free place and stopped every
+        other host's requests)."""
+        if not self.total_concurrency:
+            return False
+        now = time.monotonic()
+        waiting = sum(
+            len(self.slots[key].queue) for key, until in self.paused_until.items() if until > now and key in self.slots
+        )
+        return len(self.active) - waiting >= self.total_concurrency
+
     def wait_before_next(self, key: str, slot: Slot) -> float:
         """Seconds the host slot ``key`` must still wait before its next request (0 when it may send now)."""
         now = time.monotonic()

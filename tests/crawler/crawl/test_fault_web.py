@@ -216,6 +216,43 @@ def test_retry_after_pauses_every_request_to_that_host_and_no_other(tmp_path: Pa
     assert set(result.articles) == {canonical_url(url) for url in busy_urls + calm_urls}
 
 
+def test_a_paused_host_with_many_pages_waiting_does_not_hold_another_host(tmp_path: Path) -> None:
+    """The paused host's waiting requests took every free place of the downloader (``CONCURRENT_REQUESTS``): the
+    other host's next listing page waited for the end of the pause."""
+    busy, calm = FaultSite("busy", "127.0.4.20"), FaultSite("calm", "127.0.4.21")
+    wait = 10.0
+    first = busy.add("/2024/07/31/busy-story.html", busy_once("10", article_html("Busy story").encode()))
+    others = [
+        busy.add(f"/2024/07/{day:02d}/busy-story.html", answer(200, article_html(f"Busy {day}").encode(), HTML))
+        for day in range(1, 25)
+    ]
+    busy.add("/rss.xml", rss(*others, first))  # the last in the feed is requested first
+
+    def listing(page: int, delay: float) -> Callable[[str], RawReply]:
+        story = calm.add(f"/2024/07/0{page}/calm-story.html", answer(200, article_html(f"Calm {page}").encode(), HTML))
+        more = f"<a href='/news/?page={page + 1}' rel='next'>Next</a>" if page < 3 else ""
+        body = f"<html><body><ul><li><a href='{story}'>Calm story {page}</a></li></ul>{more}</body></html>"
+
+        def reply(_: str) -> RawReply:
+            time.sleep(delay)  # the pause has begun when the listing comes back
+            return answer(200, body.encode(), HTML)
+
+        return reply
+
+    calm.add("/news/", listing(1, 2.0))
+    for page in (2, 3):
+        calm.add(f"/news/?page={page}", listing(page, 0.0))
+    for site in (busy, calm):
+        site.add("/robots.txt", ALLOW_ALL)
+    sources = feed_source("busy", busy) + f'[[source]]\nname = "calm"\nstart_urls = ["{calm.url("/news/")}"]\n'
+    with busy, calm:
+        result = crawl(tmp_path, sources, "-s", "CONCURRENT_REQUESTS=8", "-s", "AUTOTHROTTLE_ENABLED=False")
+    assert result.returncode == 0, result.stderr[-3000:]
+    first_pause = min(record.answered for record in busy.records() if record.status == 503)
+    (second_page,) = calm.records("/news/?page=2")
+    assert second_page.arrived < first_pause + wait - 2, second_page.arrived - first_pause
+
+
 def test_a_host_asking_to_wait_longer_than_the_crawl_waits_is_left_to_the_next_crawl(tmp_path: Path) -> None:
     busy = FaultSite("busy", "127.0.4.4")
     first = busy.add("/2024/01/31/busy-story.html", busy_once("3600", article_html("Busy story").encode()))
