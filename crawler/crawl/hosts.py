@@ -56,6 +56,7 @@ class PoliteDownloader(Downloader):
         super().__init__(crawler)
         self.retry_after_max = self.settings.getfloat("AI4S_RETRY_AFTER_MAX", 60.0)
         self.crawl_delay_max = self.settings.getfloat("AI4S_CRAWL_DELAY_MAX", 30.0)
+        self.per_host_concurrency = self.settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN")
         #: Until when (``time.monotonic``) each host slot is paused, and for how long in all in this crawl.
         self.paused_until: dict[str, float] = {}
         self.paused_total: dict[str, float] = {}
@@ -116,14 +117,17 @@ class PoliteDownloader(Downloader):
             stats.inc_value("ai4s/hosts/paused")
 
     def needs_backout(self) -> bool:
-        """Whether the downloader takes no more requests: Scrapy's rule, except that requests waiting in the queue
-        of a paused host do not count (held there for the pause, they took every free place and stopped every
-        other host's requests)."""
+        """Whether the downloader takes no more requests: Scrapy's rule, except that up to
+        ``CONCURRENT_REQUESTS_PER_DOMAIN`` requests waiting in the queue of each paused host do not count (held there
+        for the pause, they took every free place and stopped every other host's requests; not all of them, or
+        the paused host would take ever more requests from the scheduler and hold the others once it resumes)."""
         if not self.total_concurrency:
             return False
         now = time.monotonic()
         waiting = sum(
-            len(self.slots[key].queue) for key, until in self.paused_until.items() if until > now and key in self.slots
+            min(len(self.slots[key].queue), self.per_host_concurrency)
+            for key, until in self.paused_until.items()
+            if until > now and key in self.slots
         )
         return len(self.active) - waiting >= self.total_concurrency
 

@@ -224,7 +224,7 @@ class RedirectChainMiddleware:
         location = response.headers.get(b"Location")
         if response.status not in _REDIRECT_STATUSES or not location or request.meta.get("dont_redirect"):
             return response
-        target = urljoin(request.url, safe_url_string(location.decode("latin-1").strip()))
+        target = urljoin(request.url, safe_url_string(location))  # as Scrapy's middleware reads it (UTF-8 bytes)
         chain = [*request.meta.get("redirect_urls", ()), request.url]
         if target in chain:
             raise RedirectFailed(f"redirect loop: {request.url} leads back to {target}", response.status)

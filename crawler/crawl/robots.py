@@ -25,6 +25,7 @@ from twisted.internet.defer import Deferred
 
 from crawler.crawl.addresses import AddressRefused
 from crawler.crawl.hosts import HostDeferred, PoliteDownloader
+from crawler.crawl.middlewares import RedirectFailed
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -115,9 +116,10 @@ class StrictRobotsTxtMiddleware(RobotsTxtMiddleware):
 
     def _robots_error(self, exc: Exception, netloc: str) -> None:
         # refused by policy before any fetch (an internal address, a host deferred to the next crawl): nothing was
-        # learnt, and the host's pages meet the same refusal. Any other failure, a body cut short, a gzip bomb over
+        # learnt, and the host's pages meet the same refusal; a redirect loop or more than five redirects is
+        # robots.txt unavailable, as a 4xx (RFC 9309 2.3.1.2). Any other failure, a body cut short, a gzip bomb over
         # the size limit (IgnoreRequest too, from the decompression), is robots.txt unreachable.
-        if isinstance(exc, (AddressRefused, HostDeferred)):
+        if isinstance(exc, (AddressRefused, HostDeferred, RedirectFailed)):
             super()._robots_error(exc, netloc)
             return
         logger.info(  # INFO, as above: the sources it stops say so

@@ -92,12 +92,15 @@ def without_role(author: str) -> str:
 #: The label of the field that follows an author's name on the same line ("李小龙 发表于：…", "张三 编辑：李四"), or
 #: that a field starts with ("发布时间：…"): a few Han characters and a colon, after a space or at the start.
 _FIELD_LABEL = re.compile(rf"(?:^|\s+)[{_HAN}]{{1,6}}\s*[:：]")
-#: A forum's or blog's post line after the name, its colon gone ("作者：李小龙 发表于"), in either script.
-_POSTED = re.compile(r"\s+(?:发表于|发布于|发表|发布|发表时间|发布时间|时间|發表於|發佈於|發表|發佈|時間)\s*$")
+#: A forum's or blog's post line after the name, its colon gone ("作者：李小龙 发表于", "藍天 發表在 痞客邦 …"), in
+#: either script.
+_POSTED = re.compile(
+    r"\s+(?:(?:发表于|发表在|发布于|發表於|發表在|發佈於)(?:\s.*)?|(?:发表|发布|发表时间|发布时间|时间|發表|發佈|時間)\s*)$"
+)
 #: A field of a byline that names no author: when it was written ("Updated", "Published May 3"), a role
 #: ("Staff Writer"), the site's account ("admin"), or a role word alone ("文", "作者").
 _NO_AUTHOR = re.compile(
-    r"(?:last\s+)?(?:updated|published|posted|modified|date|on)\b.*"
+    r"(?:last\s+)?(?:updated|published|posted|modified)\b.*|(?:date|on)\b\W*\d.*"
     r"|(?:(?:staff|senior|chief|contributing|special|guest)\s+)?"
     r"(?:writer|reporter|correspondent|editor|contributor|columnist)s?"
     r"|admin(?:istrator)?|staff|webmaster|文|图|圖|文字|作者|记者|記者",

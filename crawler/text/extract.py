@@ -37,7 +37,7 @@ from crawler.text.article import ExtractedArticle, NotAnArticle
 from crawler.text.bylines import author_name, chinese_byline, has_role_label, labelled_byline
 from crawler.text.charset import decode_html, is_implausible
 from crawler.text.dates import parse_date, shown_timestamp
-from crawler.text.script import CJK_CHAR, HAN_CHAR, HANGUL_CHAR, KANA_CHAR, weighted_length
+from crawler.text.script import CJK_CHAR, HAN, HAN_CHAR, HANGUL_CHAR, KANA_CHAR, character_class, weighted_length
 from crawler.text.template_blocks import KeyedBlocks, block_key
 from crawler.text.titles import headline
 
@@ -118,16 +118,23 @@ _VISIBLE_TEXT = "//body//text()[not(ancestor::script) and not(ancestor::style)]"
 _JSON_SCRIPTS = './/script[@type="application/ld+json" or @type="application/settings+json"]'
 
 
-#: The end of a Chinese site's name ("新华网", "半月谈网"), which some sites put in their author tag.
-_SITE_NAME_END = ("网", "網")
+#: Chinese names in an author tag, one or more: two to four Han characters each (a compound surname and two more).
+_HAN_NAMES = re.compile(rf"[{character_class(HAN)}]{{2,4}}(?:[\s、，,;；]+[{character_class(HAN)}]{{2,4}})*")
+#: The end of an outlet's name, which some sites put in their author tag ("新华网", "新华社", "人民日报", "光明網").
+_OUTLET_END = tuple("网網社报報台刊")
 
 
 def _is_tagged_name(author: str, site_name: str | None) -> bool:
-    """Whether the author a page's ``<meta>`` tags give may be a person's name: a first and a last name in Latin
-    script (one word is a site's account or name, as trafilatura has it), or Han characters (Chinese names are
-    not spaced) that are not the site's name."""
+    """Whether the author a page's ``<meta>`` tags give may be a person's name: two words or more (one word is a
+    site's account or name, as trafilatura has it), or, in Han characters, Chinese names (not spaced: two to four
+    characters each); never the site's nor an outlet's name ("新华社", "央视新闻客户端")."""
     if HAN_CHAR.search(author):
-        return author != site_name and not author.endswith(_SITE_NAME_END)
+        names = re.split(r"[\s、，,;；]+", author.strip())
+        return (
+            author != site_name
+            and (" " in author.strip() or _HAN_NAMES.fullmatch(author.strip()) is not None)
+            and not any(name.endswith(_OUTLET_END) for name in names)
+        )
     return " " in author
 
 

@@ -44,7 +44,6 @@ TRACKING_PARAMETERS = frozenset(
         "_gl",
         "_hsenc",
         "_hsmi",
-        "ref",
         "ref_src",
         "ref_url",
         "cmp",
@@ -80,10 +79,11 @@ TRACKING_PARAMETERS = frozenset(
 )
 
 _TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hmsr", "hmpl", "hmcu", "hmkw", "hmci")
-#: Parameters that hold a session id on some sites and an article's number on others (PHP-Nuke's
-#: ``modules.php?name=News&file=article&sid=101``): kept with a number as their value, dropped with any other.
-_SESSION_VALUED = frozenset({"sid"})
-_ARTICLE_NUMBER = re.compile(r"\d{1,12}")
+#: Parameters that hold a session id or a referrer's tag on some sites and an article's number on others (PHP-Nuke's
+#: ``modules.php?name=News&file=article&sid=101``, ``?ref=2034``): kept with a number as their value, dropped with any
+#: other (``?ref=rss``, ``sid=5f2b60531c9e1``).
+_SESSION_VALUED = frozenset({"sid", "ref"})
+_ARTICLE_NUMBER = re.compile(r"\d{1,9}")
 #: A directory's index file as the last segment of a path: the directory's own page (``/a/index.html`` is ``/a/``).
 _INDEX_FILE = re.compile(r"/(?:index|default)\.(?:html?|shtml|php|aspx?|jsp)$", re.IGNORECASE)
 #: The AMP form of a page, as a last path segment (``/story/amp``) or a parameter (``?amp=1``, ``?outputType=amp``).

@@ -334,12 +334,16 @@ def test_a_redirect_to_the_same_page_is_followed_and_a_loop_or_an_endless_chain_
         site.add(f"/2024/05/03/hop-{n}.html", answer(302, b"", {"Location": f"/2024/05/03/hop-{n + 1}.html"}))
         for n in range(25)
     ]
-    site.add("/rss.xml", rss(slashless, loop, chain[0]))
+    # a Chinese path, its Location in raw UTF-8 as servers send it
+    chinese = site.add("/2024/05/05/%E6%96%B0%E9%97%BB/", answer(200, article_html("Chinese story").encode(), HTML))
+    raw_location = "/2024/05/05/新闻/".encode().decode("latin-1")
+    chinese_slashless = site.add("/2024/05/05/%E6%96%B0%E9%97%BB", answer(301, b"", {"Location": raw_location}))
+    site.add("/rss.xml", rss(slashless, loop, chain[0], chinese_slashless))
     site.add("/robots.txt", ALLOW_ALL)
     with site:
         result = crawl(tmp_path, feed_source("loops", site))
     assert result.returncode == 0, result.stderr[-3000:]
-    assert canonical_url(moved) in result.articles
+    assert canonical_url(moved) in result.articles and canonical_url(chinese) in result.articles
     assert result.outcomes[canonical_url(loop)] == (
         "network_error",
         f"redirect loop: {site.url('/2024/05/02/loop-b.html')} leads back to {loop}",
@@ -445,6 +449,21 @@ def test_disallow_all_means_not_one_page_request(tmp_path: Path, robots: dict[st
         result = crawl(tmp_path, sources)
     assert set(site.paths()) == set(robots), site.paths()  # neither start page, nor the feed, nor an article
     assert result.articles == {}
+
+
+def test_a_robots_txt_in_a_redirect_loop_is_unavailable_and_allows_everything(tmp_path: Path) -> None:
+    """RFC 9309 2.3.1.2: a robots.txt not reached within five redirects is unavailable, as a 4xx."""
+    site, sources = robots_site(
+        "looping",
+        "127.0.4.22",
+        {
+            "/robots.txt": answer(302, b"", {"Location": "/robots2.txt"}),
+            "/robots2.txt": answer(302, b"", {"Location": "/robots.txt"}),
+        },
+    )
+    with site:
+        result = crawl(tmp_path, sources)
+    assert len(result.articles) == 4, site.paths()
 
 
 def test_only_the_first_500_kib_of_robots_txt_are_read(tmp_path: Path) -> None:

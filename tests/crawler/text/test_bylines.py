@@ -97,6 +97,8 @@ def test_a_reporter_s_role_before_an_author_s_name_goes(author: str, name: str) 
         ("Jane Doe; Staff Writer", "Jane Doe"),
         # several authors stay
         ("Jane Doe; Max Mustermann", "Jane Doe; Max Mustermann"),
+        ("On Kawara", "On Kawara"),  # a name that starts as a date's word
+        ("Date Masamune", "Date Masamune"),
         ("作者：张三 李四", "张三 李四"),
         # no author at all: an account, a role word, another field
         ("Admin", None),
@@ -152,7 +154,11 @@ def test_a_forum_post_line_gives_its_author_without_the_date_label() -> None:
     ("tag", "author"),
     [
         ("孔德明", "孔德明"),  # a Chinese name has no space
-        ("新华网", None),  # the site's name
+        ("新华网", None),  # the site's name, or an outlet's
+        ("新华社", None),
+        ("人民日报", None),
+        ("央视新闻客户端", None),
+        ("张三 李四", "张三 李四"),
         ("admin", None),  # an account
     ],
 )

@@ -58,6 +58,8 @@ def test_an_article_number_named_like_a_session_id_stays_in_the_url_requested_an
     assert [clean_url(url) for url in urls] == urls
     assert canonical_url(urls[0]) != canonical_url(urls[1])
     assert clean_url("http://x.example/a?id=5&sid=5f2b60531c9e1") == "http://x.example/a?id=5"
+    assert clean_url("http://x.example/record?ref=2034") == "http://x.example/record?ref=2034"  # a number: kept
+    assert clean_url("http://x.example/a.html?ref=rss") == "http://x.example/a.html"
 
 
 @pytest.mark.parametrize(
