@@ -56,7 +56,6 @@ class PoliteDownloader(Downloader):
         super().__init__(crawler)
         self.retry_after_max = self.settings.getfloat("AI4S_RETRY_AFTER_MAX", 60.0)
         self.crawl_delay_max = self.settings.getfloat("AI4S_CRAWL_DELAY_MAX", 30.0)
-        self.per_host_concurrency = self.settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN")
         #: Until when (``time.monotonic``) each host slot is paused, and for how long in all in this crawl.
         self.paused_until: dict[str, float] = {}
         self.paused_total: dict[str, float] = {}
@@ -117,17 +116,16 @@ class PoliteDownloader(Downloader):
             stats.inc_value("ai4s/hosts/paused")
 
     def needs_backout(self) -> bool:
-        """Whether the downloader takes no more requests: Scrapy's rule, except that up to
-        ``CONCURRENT_REQUESTS_PER_DOMAIN`` requests waiting in the queue of each paused host do not count (held there
-        for the pause, they took every free place and stopped every other host's requests; not all of them, or
-        the paused host would take ever more requests from the scheduler and hold the others once it resumes)."""
+        """Whether the downloader takes no more requests: Scrapy's rule, except that requests waiting in the queue
+        of a paused host do not count (held there for the pause, they took every free place and stopped every
+        other host's requests for the whole pause). The scheduler hands the requests in its own order, so a
+        paused host may take more of its own meanwhile (a cap on those left out let it take every place again);
+        they are sent once the pause ends, at the host's concurrency, before the downloader takes new ones."""
         if not self.total_concurrency:
             return False
         now = time.monotonic()
         waiting = sum(
-            min(len(self.slots[key].queue), self.per_host_concurrency)
-            for key, until in self.paused_until.items()
-            if until > now and key in self.slots
+            len(self.slots[key].queue) for key, until in self.paused_until.items() if until > now and key in self.slots
         )
         return len(self.active) - waiting >= self.total_concurrency
 
