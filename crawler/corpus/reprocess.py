@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crawler.corpus.templates import clean_stored_text, source_templates
+from crawler.corpus.templates import clean_stored_text, current_template
 from crawler.relevance.profile import RelevanceScorer
 from crawler.stories.assign import RebuildReport, rebuild_stories
 from crawler.stories.fingerprint import credited_source, shingle_set, shingles_fingerprint
@@ -127,7 +127,7 @@ def reprocess_articles(
         while True:
             with database.session() as session:
                 pages = kept_pages_after(session, selection, last_id, batch)
-                templates = source_templates(session, {page.source_id for page in pages})
+                templates = current_template(session, {page.source_id for page in pages})
             if not pages:
                 break
             results = extract_all(pool, pages, templates)
@@ -151,7 +151,11 @@ def extract_all(
     futures = [
         pool.submit(
             extract_kept_page,
-            *(p.codec, p.data, p.url, p.header_charset, p.content_type),
+            p.codec,
+            p.data,
+            p.url,
+            p.header_charset,
+            p.content_type,
             templates.get(p.source_id, frozenset()),
         )
         for p in pages

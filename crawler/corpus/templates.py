@@ -53,15 +53,18 @@ def clean_new_text(session: Session, source_id: int, blocks: KeyedBlocks) -> New
 def likely_template(session: Session, source_ids: Iterable[int]) -> dict[int, frozenset[int]]:
     """For each source, the blocks that are template for its next new article as the corpus stands (held by
     ``TEMPLATE_PAGES`` - 1 stored articles): what the extraction workers remove before fingerprinting."""
-    shared = shared_blocks(session, source_ids, TEMPLATE_PAGES - 1)
-    return {source_id: frozenset(keys) for source_id, keys in shared.items()}
+    return _blocks_held_by(session, source_ids, TEMPLATE_PAGES - 1)
 
 
-def source_templates(session: Session, source_ids: Iterable[int]) -> dict[int, frozenset[int]]:
+def current_template(session: Session, source_ids: Iterable[int]) -> dict[int, frozenset[int]]:
     """For each source, the blocks that are its template as the corpus stands (held by ``TEMPLATE_PAGES`` stored
-    articles)."""
-    shared = shared_blocks(session, source_ids, TEMPLATE_PAGES)
-    return {source_id: frozenset(keys) for source_id, keys in shared.items()}
+    articles): what extracting a stored article's kept page again leaves out where it finds nothing else."""
+    return _blocks_held_by(session, source_ids, TEMPLATE_PAGES)
+
+
+def _blocks_held_by(session: Session, source_ids: Iterable[int], articles: int) -> dict[int, frozenset[int]]:
+    """For each source, the blocks that at least ``articles`` of its stored articles hold."""
+    return {source_id: frozenset(keys) for source_id, keys in shared_blocks(session, source_ids, articles).items()}
 
 
 def clean_stored_text(session: Session, source_id: int, text: str) -> CleanedText:

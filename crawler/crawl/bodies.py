@@ -139,12 +139,10 @@ class StrictHttpCompressionMiddleware(HttpCompressionMiddleware):
         page refused by policy, never recorded)."""
         try:
             return super().process_response(request, response)
-        except CorruptResponse:
+        except IgnoreRequest as exc:  # a CorruptResponse of the decoders, or Scrapy's for the size limit
             if self.stats is not None:
                 self.stats.inc_value("ai4s/corrupt_responses")
-            raise
-        except IgnoreRequest as exc:
-            if self.stats is not None:
-                self.stats.inc_value("ai4s/corrupt_responses")
+            if isinstance(exc, CorruptResponse):
+                raise
             limit = request.meta.get("download_maxsize", self._max_size)
             raise CorruptResponse(f"body over the size limit ({limit} B) once decompressed") from exc

@@ -89,7 +89,9 @@ class PoliteDownloader(Downloader):
         key = request.meta.get(self.DOWNLOAD_SLOT) or self.get_slot_key(request)
         stats = self.crawler.stats
         # what this pause adds to the host's paused time (answers to requests sent together overlap)
-        added = max(0.0, time.monotonic() + wait - max(time.monotonic(), self.paused_until.get(key, 0.0)))
+        moment = time.monotonic()
+        until_monotonic = moment + wait
+        added = max(0.0, until_monotonic - max(moment, self.paused_until.get(key, 0.0)))
         if wait > self.retry_after_max or self.paused_total.get(key, 0.0) + added > self.retry_after_max:
             until = now + timedelta(seconds=wait)
             if key not in self.deferred_until:
@@ -106,7 +108,6 @@ class PoliteDownloader(Downloader):
             CrawlContext.of(self.crawler).defer_host(key, until)
             stats.inc_value("ai4s/hosts/deferred")
             return
-        until_monotonic = time.monotonic() + wait
         if until_monotonic > self.paused_until.get(key, 0.0):
             self.paused_total[key] = self.paused_total.get(key, 0.0) + added
             self.paused_until[key] = until_monotonic

@@ -118,8 +118,10 @@ _VISIBLE_TEXT = "//body//text()[not(ancestor::script) and not(ancestor::style)]"
 _JSON_SCRIPTS = './/script[@type="application/ld+json" or @type="application/settings+json"]'
 
 
+#: What separates the names of an author tag.
+_NAME_SEPARATOR = r"[\s、，,;；]+"
 #: Chinese names in an author tag, one or more: two to four Han characters each (a compound surname and two more).
-_HAN_NAMES = re.compile(rf"[{character_class(HAN)}]{{2,4}}(?:[\s、，,;；]+[{character_class(HAN)}]{{2,4}})*")
+_HAN_NAMES = re.compile(rf"[{character_class(HAN)}]{{2,4}}(?:{_NAME_SEPARATOR}[{character_class(HAN)}]{{2,4}})*")
 #: The end of an outlet's name, which some sites put in their author tag ("新华网", "新华社", "人民日报", "光明網").
 _OUTLET_END = tuple("网網社报報台刊")
 
@@ -129,7 +131,7 @@ def _is_tagged_name(author: str, site_name: str | None) -> bool:
     site's account or name, as trafilatura has it), or, in Han characters, Chinese names (not spaced: two to four
     characters each); never the site's nor an outlet's name ("新华社", "央视新闻客户端")."""
     if HAN_CHAR.search(author):
-        names = re.split(r"[\s、，,;；]+", author.strip())
+        names = re.split(_NAME_SEPARATOR, author.strip())
         return (
             author != site_name
             and (" " in author.strip() or _HAN_NAMES.fullmatch(author.strip()) is not None)
