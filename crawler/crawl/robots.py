@@ -3,8 +3,9 @@ cannot be read is not taken as permission.
 
 RFC 9309 §2.3.1: a robots.txt that answers 4xx ("unavailable") allows everything; one that answers
 5xx, or does not answer at all ("unreachable": a network error, a timeout), means complete
-disallow, until it can be read. Scrapy allows everything in both cases. Each crawl asks again, so
-a site whose robots.txt recovers is crawled again at the next crawl.
+disallow, until it can be read. 429 (Too Many Requests) is read as unreachable, as Google reads it: a site
+that asks for fewer requests is not taken as allowing every page at once. Scrapy allows everything in both
+cases. Each crawl asks again, so a site whose robots.txt recovers is crawled again at the next crawl.
 
 Also: only the first 500 KiB of a robots.txt are parsed (RFC 9309 §2.5); its ``Crawl-delay`` is the least time
 between two requests to its host (capped at ``AI4S_CRAWL_DELAY_MAX``, see :mod:`crawler.crawl.hosts`); every
@@ -42,9 +43,14 @@ MAX_ROBOTS_TXT_BYTES = 500 * 1024
 DISALLOW_ALL = b"User-agent: *\nDisallow: /\n"
 
 
+#: 429 Too Many Requests: a 4xx, which RFC 9309 reads as "unavailable" (allow everything); but a site that asks
+#: for fewer requests is not asking for all of its pages at once, and Google reads it as a server error too.
+TOO_MANY_REQUESTS = 429
+
+
 def is_unreachable(status: int) -> bool:
-    """Whether a robots.txt answering ``status`` is unreachable in RFC 9309's sense (a server error)."""
-    return status >= 500
+    """Whether a robots.txt answering ``status`` is unreachable: a server error (RFC 9309), or 429."""
+    return status >= 500 or status == TOO_MANY_REQUESTS
 
 
 class RobotsTxtUnreachable(IgnoreRequest):

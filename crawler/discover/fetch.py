@@ -161,7 +161,8 @@ class Fetcher:
                     return _Robots(None, allow_nothing=f"robots.txt redirected to a refused address: {url}")
                 continue
             break
-        if answer.error is not None or answer.status >= 500 or answer.redirect:
+        # unreachable as a crawl reads it (crawler.crawl.robots.is_unreachable): a server error, or 429
+        if answer.error is not None or answer.status >= 500 or answer.status == 429 or answer.redirect:
             why = answer.error or f"status {answer.status}"
             return _Robots(None, allow_nothing=f"{origin}/robots.txt is unreachable ({why}): nothing may be fetched")
         if answer.status >= 400:

@@ -1,5 +1,5 @@
 """robots.txt as RFC 9309 reads it, on a real crawl of a small loopback site: unavailable (4xx) allows
-everything, unreachable (5xx, or no answer in time) allows nothing of that host."""
+everything, unreachable (5xx, 429, or no answer in time) allows nothing of that host."""
 
 from __future__ import annotations
 
@@ -44,8 +44,13 @@ def test_a_missing_robots_txt_allows_the_whole_site(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "robots",
-    [Reply(503, b"Service Unavailable"), Reply(500, b"User-agent: *\nAllow: /\n"), Reply(200, b"", delay=4.0)],
-    ids=["503", "500 with an allowing body", "no answer in time"],
+    [
+        Reply(503, b"Service Unavailable"),
+        Reply(500, b"User-agent: *\nAllow: /\n"),
+        Reply(429, b"Too Many Requests", {"Retry-After": "120"}),
+        Reply(200, b"", delay=4.0),
+    ],
+    ids=["503", "500 with an allowing body", "429", "no answer in time"],
 )
 def test_an_unreachable_robots_txt_allows_nothing_of_its_host(tmp_path: Path, robots: Reply) -> None:
     paths, stored, code, stderr = crawl_with_robots(tmp_path, "127.0.0.31", robots)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from crawler.app.webserver import LocalSite, Reply, html_reply
 from crawler.discover.outlet import discover_outlet
 from crawler.sources import parse_sources
 from crawler.text.entrypoints import COMMON_FEED_PATHS, COMMON_SITEMAP_PATHS
@@ -203,3 +204,22 @@ def test_seeds_add_from_a_page_discovers_its_site(web: DiscoverWeb, tmp_path: Pa
     )
     block = result.stdout[result.stdout.index("[[source]]") :]
     assert tomllib.loads(block)["source"][0]["feeds"] == [site.server.url("/feed.json")]
+
+
+@pytest.mark.parametrize("status", [503, 429])
+def test_a_site_whose_robots_txt_is_unreachable_is_asked_for_robots_txt_only(status: int) -> None:
+    site = LocalSite("busy", "127.0.0.32")
+    home = site.add(
+        "/",
+        html_reply(
+            f'<html><head><link rel="alternate" type="application/rss+xml" href="/rss.xml">'
+            f"</head><body><p>{PARAGRAPH}</p></body></html>"
+        ),
+    )
+    site.add("/rss.xml", Reply(200, b"<rss><channel></channel></rss>", {"Content-Type": "application/rss+xml"}))
+    site.add("/robots.txt", Reply(status, b"slow down", {"Retry-After": "60"}))
+    with site:
+        result = ai4s_in_process("sources", "discover", home)
+    assert result.returncode == 1
+    assert "robots.txt is unreachable" in result.stderr and f"status {status}" in result.stderr
+    assert [record.path for record in site.log] == ["/robots.txt"]
