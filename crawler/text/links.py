@@ -32,11 +32,16 @@ _LISTING_WORDS = re.compile(
 )
 #: Path segments under which a slug or a short id names one article (``/p/<slug>``, ``/a/<id>/``).
 _ARTICLE_PARENTS = frozenset({"a", "p", "article", "articles", "post", "posts", "story", "stories", "blog", "detail"})
-_SHORT_ID = re.compile(r"^(?=[A-Za-z_]*\d)[A-Za-z0-9_]{4,20}$")
+_SHORT_ID = re.compile(r"^(?:\d{2,20}|(?=[A-Za-z_]*\d)[A-Za-z0-9_]{4,20})$")
 _POST_ID = re.compile(r"^\d{3,}$")
 _PAGE_PARAMETERS = frozenset({"page", "p", "pg", "pn", "pageno", "page_no", "pagenum", "paged", "start", "offset"})
 _NUMBERED_FILE = re.compile(r"^(.*?)[_-]\d{1,3}\.s?html?$", re.IGNORECASE)
 _PAGED_PATH = re.compile(r"(?:/page/\d+/?$|[_-]\d{1,3}\.s?html?$|/\d{1,3}/?$)", re.IGNORECASE)
+#: A listing's path and its page number as a last segment: ``/news/page/3/`` (page 3 of ``/news``), ``/news/3``.
+_PAGE_SEGMENT = re.compile(r"^(.*?)(?:/page/(\d+)|/(\d{1,3}))/?$", re.IGNORECASE)
+#: A bare number as a last segment is a page number only this far past the current page's: beyond it, it is an
+#: id (``/news/873`` linked from ``/news/`` is an article, ``/news/2/`` its next page).
+MAX_PAGE_STEP = 10
 NEXT_LINK_TEXTS = frozenset(
     {
         "next",
@@ -107,12 +112,34 @@ def is_pagination(url: str, current_url: str, link_text: str = "", rel: str = ""
         changed = {k for k, v in parse_qsl(target.query)} ^ {k for k, v in parse_qsl(current.query)}
         differing = {k for k, v in set(parse_qsl(target.query)) ^ set(parse_qsl(current.query))}
         return bool(differing) and differing <= _PAGE_PARAMETERS and not (changed - _PAGE_PARAMETERS)
-    if not _PAGED_PATH.search(target.path) or target.path.rsplit("/", 2)[0] != current.path.rsplit("/", 2)[0]:
+    if not _PAGED_PATH.search(target.path):
         return False
     numbered = _NUMBERED_FILE.match(target.path.rsplit("/", 1)[-1])
     if numbered is None:  # /page/2/ or /2/
-        return True
+        return _is_next_page_path(target.path, current.path)
+    if target.path.rsplit("/", 2)[0] != current.path.rsplit("/", 2)[0]:
+        return False
     # index_2.html is the next page of index.html (or of index_1.html), story-4.html of no page but itself
     current_file = _NUMBERED_FILE.match(current.path.rsplit("/", 1)[-1])
     current_stem = current_file.group(1) if current_file else _DOCUMENT.sub("", current.path.rsplit("/", 1)[-1])
     return numbered.group(1) == current_stem or bool(_LISTING_WORDS.match(numbered.group(1)))
+
+
+def _page_of_path(path: str) -> tuple[str, int, bool]:
+    """A listing path's own path without its page number, the number (1 where it has none), and whether the
+    number is labelled (``/page/3``) rather than bare (``/3``)."""
+    match = _PAGE_SEGMENT.match(path)
+    if match is None:
+        return path.rstrip("/"), 1, False
+    labelled = match.group(2)
+    return match.group(1), int(labelled or match.group(3)), labelled is not None
+
+
+def _is_next_page_path(target: str, current: str) -> bool:
+    """Whether the path ``target`` is another page of the listing at ``current``: the same listing, with a
+    labelled page number, or a bare one just past the current page's."""
+    target_listing, number, labelled = _page_of_path(target)
+    current_listing, current_number, _ = _page_of_path(current)
+    if target_listing != current_listing:
+        return False
+    return labelled or current_number < number <= current_number + MAX_PAGE_STEP

@@ -26,6 +26,8 @@ from crawler.text.links import is_fetchable_link, is_pagination, looks_like_arti
         "https://example.org/a/x7k2q9/",
         "https://www.sohu.com/a/871234567_121123",
         "http://www.example.cn/xwzx/content_12345.htm",
+        "https://example.org/article/45",
+        "https://example.org/story/873/",
     ],
 )
 def test_article_urls(url: str) -> None:
@@ -71,3 +73,31 @@ def test_binary_links_are_not_crawled() -> None:
     assert not is_fetchable_link("http://x.example/files/report.pdf")
     assert not is_fetchable_link("http://x.example/img/photo.JPG")
     assert is_fetchable_link("http://x.example/2024/01/01/story.html")
+
+
+@pytest.mark.parametrize(
+    ("target", "current"),
+    [
+        ("/news/2/", "/news/"),
+        ("/news/page/2/", "/news/"),
+        ("/news/page/3", "/news/page/2/"),
+        ("/news/3/", "/news/2/"),
+        ("/news/2", "/news"),
+    ],
+)
+def test_a_page_number_as_the_last_segment_is_the_listings_next_page(target: str, current: str) -> None:
+    assert is_pagination(f"http://x.example{target}", f"http://x.example{current}")
+
+
+@pytest.mark.parametrize(
+    ("target", "current"),
+    [
+        ("/news/873", "/news/"),  # an article's id, not page 873
+        ("/news/45", "/news/"),
+        ("/video/123", "/news/"),  # another section's item
+        ("/p/12", "/news/"),
+        ("/news/2/", "/sport/"),
+    ],
+)
+def test_a_number_far_past_the_current_page_or_of_another_listing_is_no_page(target: str, current: str) -> None:
+    assert not is_pagination(f"http://x.example{target}", f"http://x.example{current}")
