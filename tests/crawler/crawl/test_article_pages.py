@@ -21,6 +21,8 @@ from tests.localweb import CorpusPage, load_corpus
 FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "AI4S_RETRY_BACKOFF_BASE=0.2"]
 #: Article paths, one per common shape; the first ones look like listings' URLs to the URL heuristics.
 SHAPES = [
+    "/{small}",  # a bare number, as a listing's page number would be: /870 is no page 870 of the home page
+    "/ai-for-science/{small}",
     "/article/{word}",
     "/stories/{word}",
     "/{word}-report/",
@@ -64,7 +66,9 @@ class ArticleSite:
             page = self.pages[index]
             word = ["catalysts", "proteins", "climate", "materials", "genomes"][index % 5] + ("" if index < 5 else "s")
             slug = "-".join(re.findall(r"[a-z]+", page.display_title().lower())[:4]) or "story"
-            path = SHAPES[index % len(SHAPES)].format(word=word, slug=f"{slug}-{index}", number=48213 + index)
+            path = SHAPES[index % len(SHAPES)].format(
+                word=word, slug=f"{slug}-{index}", number=48213 + index, small=860 + index
+            )
             raw = page.raw()
             if index % 3 == 1:  # some declare themselves, some do not
                 head = (OG_ARTICLE + JSON_LD).encode(page.encoding)
