@@ -6,6 +6,7 @@ it (:class:`PageItem`), and what to remember of an entry page that was polled, r
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -15,6 +16,7 @@ from scrapy.linkextractors import LinkExtractor
 
 from crawler.crawl.items import EntryPoll, PageItem
 from crawler.crawl.requests import NotModified, entry_url
+from crawler.text.charset import decode_html
 from crawler.text.discovery import EntryPage, FetchedEntryPage, PageLink
 
 #: The links of a listing page: every ``<a href>`` and ``<area href>``, each URL once.
@@ -49,13 +51,33 @@ def declares_article(response: Response) -> bool:
     return og_type.strip().lower() == "article" or bool(response.css('meta[property="article:published_time"]'))
 
 
+def _content_type(response: Response) -> str | None:
+    """The response's ``Content-Type`` header, as text."""
+    content_type = response.headers.get(b"Content-Type")
+    return content_type.decode("latin-1") if content_type else None
+
+
+def header_charset(content_type: str | None) -> str | None:
+    """The charset a ``Content-Type`` header names, if any."""
+    if content_type and "charset=" in content_type.lower():
+        return content_type.lower().split("charset=", 1)[1].split(";")[0].strip().strip("'\"") or None
+    return None
+
+
+def in_page_charset(response: TextResponse) -> TextResponse:
+    """``response`` read in the charset its page is in, as the extractor reads an article
+    (:func:`crawler.text.charset.decode_html`): Scrapy takes the label as given, and a listing labelled ``utf-16``,
+    ``rot13`` or ``utf-8`` over GBK bytes gave no links, or failed."""
+    decoded = decode_html(response.body, header_charset(_content_type(response)))
+    if codecs.lookup(decoded.encoding).name == codecs.lookup(response.encoding).name:
+        return response
+    return response.replace(encoding=decoded.encoding)
+
+
 def page_item(response: Response, source: str, via: str) -> PageItem:
     """The fetched page of a candidate article of ``source``, found through ``via``."""
-    content_type = response.headers.get(b"Content-Type")
-    content_type_text = content_type.decode("latin-1") if content_type else None
-    charset = None
-    if content_type_text and "charset=" in content_type_text.lower():
-        charset = content_type_text.lower().split("charset=", 1)[1].split(";")[0].strip().strip("'\"") or None
+    content_type_text = _content_type(response)
+    charset = header_charset(content_type_text)
     requested = response.request.meta.get("redirect_urls", [response.url])[0] if response.request else response.url
     return PageItem(
         source=source,

@@ -63,15 +63,31 @@ class DecodedPage:
     reason: str  # "bom", "utf-8", "declared", "detected", "fallback"
 
 
-def _codec(name: str | None) -> str | None:
-    """The Python codec for a charset label, widened to its superset; ``None`` if unknown."""
-    if not name:
+#: Python codecs that are no charset of a text: ``rot13``, ``base64``, ``zlib`` (bytes to bytes) and those that
+#: decode nothing (``undefined``) or only host names (``idna``, ``punycode``). A page labelled so is read as
+#: undeclared.
+_NOT_CHARSETS = frozenset({"undefined", "idna", "punycode"})
+#: Wide charsets that a page may declare without the byte-order mark they need: taken only where the body looks so.
+_WIDE = ("utf-16", "utf-32")
+
+
+def codec_for(label: str | None) -> str | None:
+    """The Python codec for a charset label, widened to its superset; ``None`` if unknown or no charset of text."""
+    if not label:
         return None
-    resolved = resolve_encoding(name.strip().strip("'\"").lower())
+    resolved = resolve_encoding(label.strip().strip("'\"").lower())
     if resolved is None:
         return None
-    canonical = codecs.lookup(resolved).name
-    return SUPERSETS.get(canonical, canonical)
+    info = codecs.lookup(resolved)
+    if not getattr(info, "_is_text_encoding", True) or info.name in _NOT_CHARSETS:
+        return None
+    return SUPERSETS.get(info.name, info.name)
+
+
+def _fits(body: bytes, codec: str) -> bool:
+    """Whether ``body`` can be in ``codec`` at all: UTF-16 and UTF-32 text of a web page is one quarter NUL bytes
+    or more (its markup is ASCII); any other body is not in them, whatever its label says."""
+    return not codec.startswith(_WIDE) or body.count(0) * 4 >= len(body)
 
 
 def _decode_errors(body: bytes, codec: str) -> tuple[str, int, int]:
@@ -123,7 +139,13 @@ def decode_html(body: bytes, header_charset: str | None = None) -> DecodedPage:
         return DecodedPage(text, "utf-8", "utf-8")
     except UnicodeDecodeError:
         pass
-    declared = list(dict.fromkeys(c for c in (_codec(header_charset), _codec(html_body_declared_encoding(body))) if c))
+    # UTF-8 with a few bad bytes (a stray byte, a last character cut off) is still UTF-8, whatever the label:
+    # a legacy table would turn all of its text into mojibake
+    text, errors, non_ascii = _decode_errors(body, "utf-8")
+    if non_ascii >= MOJIBAKE_MIN_CHARS and _nearly_clean(errors, non_ascii, len(body)):
+        return DecodedPage(text, "utf-8", "utf-8")
+    labels = (header_charset, html_body_declared_encoding(body))
+    declared = list(dict.fromkeys(c for c in map(codec_for, labels) if c and _fits(body, c)))
     # A declared charset that decodes without error wins; else one with only a few bad bytes
     # (UTF-8 first: legacy multi-byte tables also "decode" UTF-8, with fewer but wrong errors).
     attempts = [(*_decode_errors(body, codec), codec) for codec in declared]
@@ -137,7 +159,7 @@ def decode_html(body: bytes, header_charset: str | None = None) -> DecodedPage:
             return DecodedPage(text, codec, "declared")
     best = from_bytes(body, cp_isolation=None).best()
     if best is not None:
-        codec = _codec(best.encoding) or best.encoding
+        codec = codec_for(best.encoding) or best.encoding
         text = body.decode(codec, errors="replace")
         if _plausible(text, codec) or not declared:
             return DecodedPage(text, codec, "detected")

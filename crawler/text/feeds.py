@@ -19,6 +19,7 @@ from urllib.parse import urljoin
 
 import lxml.etree
 
+from crawler.text.charset import SINGLE_BYTE, SUPERSETS, codec_for
 from crawler.text.dates import parse_date
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
@@ -40,8 +41,9 @@ class Entry:
     first_published: datetime | None = None
 
 
-def _parser() -> lxml.etree.XMLParser:
+def _parser(encoding: str | None = None) -> lxml.etree.XMLParser:
     return lxml.etree.XMLParser(
+        encoding=encoding,
         resolve_entities=False,
         no_network=True,
         load_dtd=False,
@@ -67,15 +69,35 @@ def _escaped_ampersands(body: bytes) -> bytes:
     return b"".join(part if index % 2 else _STRAY_AMPERSAND.sub(b"&amp;", part) for index, part in enumerate(parts))
 
 
+#: The charset an XML declaration names.
+_DECLARED_ENCODING = re.compile(rb"<\?xml[^>]*?\sencoding\s*=\s*[\"']([A-Za-z0-9._:-]+)[\"']")
+
+
+def _in_declared_superset(body: bytes) -> tuple[bytes, str | None]:
+    """``body``, and the encoding to parse it with: a document declared in a charset that real documents outgrow
+    (GB2312 or GBK with GB18030's characters, as 朱镕基's 镕; Big5 with HKSCS's) comes back as UTF-8, decoded with
+    the wider table. libxml2 reads the declared table strictly and, recovering, drops every item from the first
+    character it lacks."""
+    declared = _DECLARED_ENCODING.match(body)
+    if declared is None:
+        return body, None
+    label = declared.group(1).decode("ascii")
+    codec = codec_for(label)
+    if codec is None or codec not in SUPERSETS.values() or codec in SINGLE_BYTE:
+        return body, None
+    return body.decode(codec, errors="replace").encode("utf-8"), "utf-8"
+
+
 def _root(body: bytes) -> lxml.etree._Element:
     body = body.lstrip()
     if not body:
         raise FeedError("empty document")
+    body, encoding = _in_declared_superset(body)
     try:
-        parser = _parser()
+        parser = _parser(encoding)
         root = lxml.etree.parse(BytesIO(body), parser).getroot()
         if any(error.type_name in _STRAY_AMPERSAND_ERRORS for error in parser.error_log):
-            root = lxml.etree.parse(BytesIO(_escaped_ampersands(body)), _parser()).getroot()
+            root = lxml.etree.parse(BytesIO(_escaped_ampersands(body)), _parser(encoding)).getroot()
     except lxml.etree.XMLSyntaxError as exc:
         raise FeedError(f"not XML: {exc}") from None
     if root is None:

@@ -45,6 +45,7 @@ from crawler.crawl.responses import (
     declares_article,
     entry_poll,
     fetched_entry_page,
+    in_page_charset,
     page_item,
     unchanged_poll,
 )
@@ -161,6 +162,8 @@ class NewsSpider(scrapy.Spider):
         if kind == "article":
             yield page_item(response, source.name, response.meta.get("ai4s_via", "listing"))
             return
+        if kind == "listing" and isinstance(response, TextResponse):
+            response = in_page_charset(response)
         if is_linked_listing(response.meta) and isinstance(response, TextResponse):
             judged = page_kind(response.selector.root)
             if judged.is_article:

@@ -184,3 +184,25 @@ def test_a_section_of_headlines_stays_a_listing_whatever_it_declares(spider: New
     assert isinstance(poll, EntryPoll) and poll.children and len(requests) == 3
     assert all(isinstance(r, Request) for r in requests)  # og:type alone does not make it an item
     assert spider.crawler.stats.get_value(stat_key("beta", "linked_listings_were_articles")) is None
+
+
+#: A GBK section page whose next page is named only by its link's text.
+GBK_LISTING = (
+    "<!doctype html><html><head><title>科学智能</title></head><body><ul>"
+    + "".join(f'<li><a href="/2025/07/0{d}/story.html">人工智能驱动的科学研究第{d}篇报道</a></li>' for d in range(1, 4))
+    + '</ul><a href="/news/more.html">下一页</a></body></html>'
+).encode("gbk")
+
+
+@pytest.mark.parametrize("label", ["utf-8", "rot13", "utf-16"])
+def test_a_listing_page_is_read_in_the_charset_its_bytes_are_in_whatever_its_label(
+    spider: NewsSpider, label: str
+) -> None:
+    # Scrapy took the label as given: a garbled "下一页" (no next page), or a LookupError (rot13)
+    request = entry_request(spider.sources["beta"], (LISTING, "listing", 0, 1))
+    headers = {"Content-Type": f"text/html; charset={label}"}
+    *requests, poll = parsed(spider, HtmlResponse(LISTING, body=GBK_LISTING, headers=headers, request=request))
+    assert isinstance(poll, EntryPoll)
+    listings = [(r.url, r.meta["ai4s_page"]) for r in requests if r.meta["ai4s_kind"] == "listing"]
+    assert listings == [("http://127.0.0.41:8041/news/more.html", 2)]
+    assert sum(r.meta["ai4s_kind"] == "article" for r in requests) == 3

@@ -73,3 +73,37 @@ def test_a_page_whose_text_is_mojibake_is_not_an_article(corpus_dir: Path) -> No
     assert "mojibake" in result.reason
     right = extract_article(page.raw(), "http://127.0.4.9/2024/01/01/x.html", "iso-8859-1", "text/html")
     assert isinstance(right, ExtractedArticle) and token_f1(right.text, page.body) > 0.8
+
+
+def utf8_chinese_pages(corpus_dir: Path) -> list[tuple[CorpusPage, bytes]]:
+    """Chinese corpus pages as UTF-8 bytes (transcoded where the corpus keeps them in a GB charset)."""
+    pages = usable(corpus_dir, lambda p: p.language == "zh-Hans" and p.encoding in (*GB, "utf-8"))[:20]
+    if len(pages) < 5:
+        pytest.skip("the test corpus has too few usable simplified-Chinese pages")
+    return [(p, p.raw().decode(p.encoding, "replace").encode("utf-8")) for p in pages]
+
+
+@pytest.mark.parametrize("damage", ["a stray byte", "the last character cut off"])
+def test_utf8_with_a_few_bad_bytes_is_utf8_whatever_the_label_says(corpus_dir: Path, damage: str) -> None:
+    for page, utf8 in utf8_chinese_pages(corpus_dir):
+        middle = utf8.index(b"</head>") if b"</head>" in utf8 else len(utf8) // 2
+        body = utf8[:middle] + b"\xa9" + utf8[middle:] if damage == "a stray byte" else utf8 + "镕".encode()[:2]
+        for header, meta in (("gbk", None), (None, b"gb2312")):
+            decoded = decode_html(lying_meta(body, meta) if meta else body, header)
+            assert decoded.encoding == "utf-8", (page.id, header, decoded)
+            assert is_implausible(decoded.text) is None, page.id
+
+
+@pytest.mark.parametrize("label", ["rot13", "base64", "zlib", "undefined", "idna", "utf-16", "utf-32"])
+def test_a_label_that_names_no_charset_of_the_bytes_is_passed_over(corpus_dir: Path, label: str) -> None:
+    pages = usable(corpus_dir, lambda p: p.encoding in GB)[:10]
+    assert len(pages) >= 5
+    for page in pages:
+        decoded = decode_html(page.raw(), label)  # rot13 and the like raised LookupError; utf-16 gave nonsense
+        assert decoded.encoding == "gb18030", (page.id, decoded)
+        assert decoded.text == page.raw().decode("gb18030", "replace"), page.id
+
+
+def test_utf16_without_a_byte_order_mark_is_read_where_the_page_is_in_it() -> None:
+    body = '<html><head><meta charset="utf-16le"></head><body><p>科学智能：人工智能驱动的科学研究</p></body></html>'
+    assert decode_html(body.encode("utf-16-le"), "utf-16le").text == body

@@ -138,3 +138,29 @@ def test_first_publication_is_what_a_feed_says_was_published_never_an_update() -
     assert atom.published is not None and atom.first_published is None
     published = ATOM.replace(b"<updated>", b"<published>2024-01-15T09:30:00Z</published><updated>")
     assert parse_feed(published, "http://news.example/")[0].first_published == datetime(2024, 1, 15, 9, 30, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("label", "codec", "rare"),
+    [("gb2312", "gbk", "镕"), ("gbk", "gb18030", "𠮷"), ("big5", "big5hkscs", "㗎"), ("GB2312", "gb18030", "喆")],
+)
+def test_a_feed_declared_in_a_narrow_charset_keeps_every_item_past_a_character_only_its_superset_has(
+    label: str, codec: str, rare: str
+) -> None:
+    # libxml2 read the declared table strictly and, recovering, dropped every item from the first such character
+    titles = [f"科學智能{rare if i == 1 else ''}：人工智能驅動的科學研究第{i}篇" for i in range(4)]
+    items = "".join(
+        f"<item><title>{t}</title><link>http://x.example/{i}.html</link></item>" for i, t in enumerate(titles)
+    )
+    body = f'<?xml version="1.0" encoding="{label}"?><rss><channel>{items}</channel></rss>'.encode(codec)
+    entries = parse_feed(body, "http://x.example/rss.xml")
+    assert [e.title for e in entries] == titles
+    urls = "".join(
+        f"<url><loc>http://x.example/{i}.html</loc><news:news><news:title>{t}</news:title></news:news></url>"
+        for i, t in enumerate(titles)
+    )
+    sitemap = (
+        f'<?xml version="1.0" encoding="{label}"?><urlset xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">'
+        f"{urls}</urlset>"
+    ).encode(codec)
+    assert len(parse_sitemap(sitemap, "http://x.example/sitemap.xml").children) == 4
