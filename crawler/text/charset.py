@@ -15,7 +15,7 @@ import codecs
 import re
 from dataclasses import dataclass
 
-from charset_normalizer import from_bytes
+from charset_normalizer import CharsetMatch, from_bytes
 from w3lib.encoding import html_body_declared_encoding, read_bom, resolve_encoding
 
 #: Declared charsets that real pages use for text needing a wider table.
@@ -129,6 +129,24 @@ def _plausible(text: str, codec: str) -> bool:
     return codec not in SINGLE_BYTE or not looks_like_mojibake(text)
 
 
+#: Among charsets that read a page equally well, the one taken: the web's default for pages that declare none
+#: (WHATWG). The detector names the first of a tie, and read Núñez, Ångström and Søren as Central European
+#: (Núńez, Ĺngström, Sřren).
+WEB_DEFAULT = "cp1252"
+
+
+def _detected(body: bytes) -> CharsetMatch | None:
+    """The charset the detector finds the bytes in; of a tie with Windows-1252, Windows-1252."""
+    matches = from_bytes(body, cp_isolation=None)
+    best = matches.best()
+    if best is None or best.encoding == WEB_DEFAULT:
+        return best
+    for match in matches:
+        if match.encoding == WEB_DEFAULT and match.chaos <= best.chaos and match.coherence >= best.coherence:
+            return match
+    return best
+
+
 def decode_html(body: bytes, header_charset: str | None = None) -> DecodedPage:
     """Decode an HTML page's bytes; ``header_charset`` is the charset of the HTTP Content-Type, if any."""
     bom_encoding, bom = read_bom(body)
@@ -157,7 +175,7 @@ def decode_html(body: bytes, header_charset: str | None = None) -> DecodedPage:
     for text, errors, non_ascii, codec in attempts:
         if _nearly_clean(errors, non_ascii, len(body)) and _plausible(text, codec):
             return DecodedPage(text, codec, "declared")
-    best = from_bytes(body, cp_isolation=None).best()
+    best = _detected(body)
     if best is not None:
         codec = codec_for(best.encoding) or best.encoding
         text = body.decode(codec, errors="replace")

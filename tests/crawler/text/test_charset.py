@@ -107,3 +107,16 @@ def test_a_label_that_names_no_charset_of_the_bytes_is_passed_over(corpus_dir: P
 def test_utf16_without_a_byte_order_mark_is_read_where_the_page_is_in_it() -> None:
     body = '<html><head><meta charset="utf-16le"></head><body><p>科学智能：人工智能驱动的科学研究</p></body></html>'
     assert decode_html(body.encode("utf-16-le"), "utf-16le").text == body
+
+
+@pytest.mark.parametrize("header", [None, "utf-8"])
+def test_an_undeclared_western_page_is_read_as_windows_1252_where_central_european_reads_it_as_well(
+    header: str | None,
+) -> None:
+    text = (
+        "<html><head><title>AI for science</title></head><body><p>“This changes how we do science,” said Dr. Núñez,"
+        " whose team in the Ångström Laboratory worked with Prof. Søren on the naïve baseline and the façade of"
+        " the pipeline, with Señor Peña.</p></body></html>"
+    )
+    decoded = decode_html(text.encode("cp1252"), header)
+    assert decoded.text == text, decoded.encoding
