@@ -120,3 +120,23 @@ def test_an_undeclared_western_page_is_read_as_windows_1252_where_central_europe
     )
     decoded = decode_html(text.encode("cp1252"), header)
     assert decoded.text == text, decoded.encoding
+
+
+@pytest.mark.parametrize(("header", "meta"), [("gbk", None), (None, b"gb2312")])
+def test_a_big5_page_labelled_gbk_is_decoded_as_big5(corpus_dir: Path, header: str | None, meta: bytes | None) -> None:
+    # Big5 bytes read as GB18030 without one error, so the label won: the text was nonsense in simplified characters
+    pages = usable(corpus_dir, lambda p: p.language == "zh-Hant")
+    assert pages, "the corpus has no usable zh-Hant page"
+    for page in pages:
+        big5 = transcode_to_big5(page.raw(), page.encoding)
+        decoded = decode_html(lying_meta(big5, meta) if meta else big5, header)
+        assert decoded.encoding == "big5hkscs", (page.id, decoded.encoding, decoded.reason)
+
+
+def test_simplified_and_traditional_pages_in_gbk_stay_gbk(corpus_dir: Path) -> None:
+    pages = usable(corpus_dir, lambda p: p.language in ("zh-Hans", "zh-Hant"))
+    assert len(pages) >= 10
+    for page in pages:
+        text = page.raw().decode(page.encoding, "replace")
+        body = text.encode("gb18030")
+        assert decode_html(body, "gbk").encoding == "gb18030", page.id
