@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 from crawler.text.addresses import AddressPolicy, Refusal
 from crawler.text.feeds import Entry, FeedError, parse_sitemap, read_feed, sitemaps_in_robots
-from crawler.text.links import is_fetchable_link, is_pagination, looks_like_article
+from crawler.text.links import is_fetchable_link, is_listing_sitemap, is_pagination, looks_like_article
 from crawler.text.urls import url_host
 
 #: The kinds of entry page, as a crawl's requests name them.
@@ -200,7 +200,8 @@ def discover_robots(body: bytes, url: str, scope: Scope) -> Discovery:
     if not urls:
         return Discovery(unreadable="no Sitemap: line")
     allowed, refused = scope.judge(urls)
-    return Discovery(tuple(EntryPage(sitemap, "sitemap") for sitemap in allowed), refused=tuple(refused))
+    sitemaps = [sitemap for sitemap in allowed if not is_listing_sitemap(sitemap)]  # as in an index
+    return Discovery(tuple(EntryPage(sitemap, "sitemap") for sitemap in sitemaps), refused=tuple(refused))
 
 
 def discover_sitemap(body: bytes, url: str, scope: Scope, depth: int = 0) -> Discovery:
@@ -224,7 +225,13 @@ def discover_sitemap(body: bytes, url: str, scope: Scope, depth: int = 0) -> Dis
         return Discovery(pages, summary=summary, refused=tuple(refused))
     if depth >= scope.max_sitemap_depth:
         return Discovery(summary=summary)
-    leads = tuple(EntryPage(child, "sitemap", depth + 1) for child in dict.fromkeys(allowed))
+    # an index's sitemaps of categories, tags, authors and static pages list no article: each of their pages
+    # would be stored as one (a section's headlines as its text)
+    unique = list(dict.fromkeys(allowed))
+    articles = [child for child in unique if not is_listing_sitemap(child)]
+    if len(articles) < len(unique):
+        summary += f", {len(unique) - len(articles)} of them of categories, tags, authors or pages, not read"
+    leads = tuple(EntryPage(child, "sitemap", depth + 1) for child in articles)
     return Discovery(leads, summary=summary, refused=tuple(refused))
 
 

@@ -64,6 +64,23 @@ NEXT_LINK_TEXTS = frozenset(
 )
 
 
+#: A sitemap of a site's listing and static pages rather than its articles, as the common generators name them:
+#: Yoast and Rank Math (``category-sitemap.xml``, ``post_tag-sitemap2.xml``, ``author-sitemap.xml``,
+#: ``page-sitemap.xml``), WordPress itself (``wp-sitemap-taxonomies-category-1.xml``, ``wp-sitemap-users-1.xml``,
+#: ``wp-sitemap-posts-page-1.xml``) and others (``sitemap-tags.xml``, ``sitemap_categories.xml``).
+_LISTING_SITEMAP = re.compile(
+    r"^(?:(?:category|post_tag|tag|author|page|product_cat|post_format)-sitemap\d*"
+    r"|wp-sitemap-(?:taxonomies-[a-z_]+|users|posts-page)-\d+"
+    r"|sitemap[-_](?:tags?|categor(?:y|ies)|authors?|users|pages|topics?)\d*)\.xml(?:\.gz)?$",
+    re.IGNORECASE,
+)
+
+
+def is_listing_sitemap(url: str) -> bool:
+    """True when ``url`` names a sitemap of a site's category, tag, author or static pages (no articles)."""
+    return bool(_LISTING_SITEMAP.match(urlsplit(url).path.rsplit("/", 1)[-1]))
+
+
 def is_fetchable_link(url: str) -> bool:
     """False for links to images, scripts, archives and office documents, which are never pages to crawl."""
     return not _SKIP_EXTENSIONS.search(urlsplit(url).path)

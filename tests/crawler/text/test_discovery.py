@@ -179,6 +179,32 @@ def test_a_sitemap_index_leads_to_its_sitemaps_one_level_deeper_until_the_nestin
     assert bounded == Discovery(summary="lists 3 sitemaps")  # read, but nested too deep to follow
 
 
+LISTING_SITEMAPS = [
+    "category-sitemap.xml",
+    "post_tag-sitemap2.xml",
+    "author-sitemap.xml",
+    "page-sitemap.xml",
+    "wp-sitemap-taxonomies-category-1.xml",
+    "wp-sitemap-users-1.xml",
+    "wp-sitemap-posts-page-1.xml",
+    "sitemap-tags.xml",
+    "sitemap_categories.xml.gz",
+]
+ARTICLE_SITEMAPS = ["post-sitemap.xml", "post-sitemap2.xml", "wp-sitemap-posts-post-1.xml", "sitemap-news.xml"]
+
+
+def test_a_sitemap_index_leads_to_its_sitemaps_of_articles_not_of_categories_tags_authors_or_pages() -> None:
+    # each category, tag or author page they list was stored as an article, its headlines as its text
+    locs = "".join(f"<sitemap><loc>{SITE}/{name}</loc></sitemap>" for name in LISTING_SITEMAPS + ARTICLE_SITEMAPS)
+    index = f'<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{locs}</sitemapindex>'.encode()
+    found = discover_sitemap(index, f"{SITE}/sitemap_index.xml", SCOPE)
+    assert [lead.url for lead in found.leads] == [f"{SITE}/{name}" for name in ARTICLE_SITEMAPS]
+    assert found.summary == "lists 13 sitemaps, 9 of them of categories, tags, authors or pages, not read"
+    robots = "".join(f"Sitemap: {SITE}/{name}\n" for name in LISTING_SITEMAPS + ARTICLE_SITEMAPS).encode()
+    named = discover_robots(robots, f"{SITE}/robots.txt", SCOPE)
+    assert [lead.url for lead in named.leads] == [f"{SITE}/{name}" for name in ARTICLE_SITEMAPS]
+
+
 def test_a_gzipped_news_sitemap_leads_to_its_pages_newest_first() -> None:
     plain = discover_sitemap(NEWS_URLSET, f"{SITE}/sitemaps/news.xml", SCOPE)
     zipped = discover_sitemap(gzip.compress(NEWS_URLSET), f"{SITE}/sitemaps/news.xml.gz", SCOPE)
