@@ -30,6 +30,13 @@ _LISTING_WORDS = re.compile(
     r"archives|search|author|authors|about|contact|login|register|feed|rss|sitemap|calendar)(?:[_-]\d+)?$",
     re.IGNORECASE,
 )
+#: A path that ends at a date (``/2024/03/15/``, ``/news/2024/0315/``, ``/2024/03/``): that day's or month's archive.
+_DATE_AT_END = re.compile(r"/(?:19|20)\d\d[-/_]?(?:0[1-9]|1[0-2])(?:[-/_]?(?:0[1-9]|[12]\d|3[01]))?/?$")
+#: Path segments under which a name is a taxonomy's listing (``/tag/ai-for-science``,
+#: ``/topics/artificial-intelligence-for-science``, ``/category/research-news``), whatever its length.
+_TAXONOMY_PARENTS = frozenset(
+    {"tag", "tags", "topic", "topics", "category", "categories", "section", "author", "authors"}
+)
 #: Path segments under which a slug or a short id names one article (``/p/<slug>``, ``/a/<id>/``).
 _ARTICLE_PARENTS = frozenset({"a", "p", "article", "articles", "post", "posts", "story", "stories", "blog", "detail"})
 _SHORT_ID = re.compile(r"^(?:\d{2,20}|(?=[A-Za-z_]*\d)[A-Za-z0-9_]{4,20})$")
@@ -98,7 +105,9 @@ def looks_like_article(url: str) -> bool:
         return False
     last = segments[-1]
     stem = _DOCUMENT.sub("", last)
-    if _LISTING_WORDS.match(stem):
+    if _LISTING_WORDS.match(stem) or _DATE_AT_END.search(path):
+        return False
+    if len(segments) >= 2 and segments[-2].lower() in _TAXONOMY_PARENTS:
         return False
     if _DATE_IN_PATH.search(path):
         return True

@@ -28,6 +28,8 @@ from crawler.text.links import is_fetchable_link, is_pagination, looks_like_arti
         "http://www.example.cn/xwzx/content_12345.htm",
         "https://example.org/article/45",
         "https://example.org/story/873/",
+        "https://example.org/archives/12345.html",
+        "https://example.org/2024/03/15/ai-story/",
     ],
 )
 def test_article_urls(url: str) -> None:
@@ -50,6 +52,12 @@ def test_article_urls(url: str) -> None:
         "http://x.example/news/science.html",
         "http://x.example/topics/ai-for-science/",
         "http://x.example/article/page/2/",
+        "http://x.example/news/2024/03/15/",  # a day's archive
+        "http://x.example/2024/03/",
+        "http://x.example/news/2024/0315/",
+        "http://x.example/topics/artificial-intelligence-for-science",  # a long slug, but a topic's
+        "http://x.example/category/ai-research-and-development-news",
+        "http://x.example/author/jane-doe-and-john-smith",
     ],
 )
 def test_listing_urls(url: str) -> None:
