@@ -72,7 +72,19 @@ def minhash_values(shingles: set[str]) -> np.ndarray:
     digests = b"".join([sha1(shingle.encode("utf-8")).digest()[:4] for shingle in shingles])
     hashed = _premixed(np.frombuffer(digests, dtype="<u4").astype(np.uint32))
     a, b = permutations()
-    return (hashed[:, None] * a + b).min(axis=0)
+    # in chunks: one matrix of every shingle by every permutation took 2 GB for a 5 MB text
+    return np.min(
+        [(chunk[:, None] * a + b).min(axis=0) for chunk in np.array_split(hashed, _chunks(len(hashed)))], axis=0
+    )
+
+
+#: Shingles hashed by the permutations at once.
+SHINGLES_AT_ONCE = 8192
+
+
+def _chunks(shingles: int) -> int:
+    """How many chunks of at most :data:`SHINGLES_AT_ONCE` shingles ``shingles`` make."""
+    return max(1, -(-shingles // SHINGLES_AT_ONCE))
 
 
 @dataclass(frozen=True)
@@ -156,7 +168,7 @@ def is_unrelated(a: Fingerprint, b_signature: bytes, b_shingles: int) -> bool:
 
 _CREDIT = re.compile(
     # \w already matches every Chinese character
-    r"(?:来源|來源|转载自|轉載自|稿源|本文来自|source)\s*[:：]?\s*[*“\"]?\s*([\w·.-]{2,20}?)(?:[*”\"\s,，。)]|$)",
+    r"(?:来源|來源|转载自|轉載自|稿源|本文来自|source)\s*+[:：]?+\s*+[*“\"]?+\s*+([\w·.-]{2,20}?)(?:[*”\"\s,，。)]|$)",
     re.IGNORECASE,
 )
 

@@ -16,8 +16,8 @@ from email.utils import parsedate_to_datetime
 #: "2005-05-13 14:15", "2022/02/13 20:04:17". A date without a time is as often a copyright year, a
 #: date the text talks about or an archive's heading, so it is not read here.
 _SHOWN_TIMESTAMP = re.compile(
-    r"(?<!\d)((?:19|20)\d{2})\s*(?:年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日|[-/.](\d{1,2})[-/.](\d{1,2}))"
-    r"\s*(?:[（(][^）)\d]{0,8}[）)])?\s*([01]?\d|2[0-3])\s*[:：时]\s*([0-5]\d)(?!\d)"
+    r"(?<!\d)((?:19|20)\d{2})\s*+(?:年\s*+(\d{1,2})\s*+月\s*+(\d{1,2})\s*+日|[-/.](\d{1,2})[-/.](\d{1,2}))"
+    r"\s*+(?:[（(][^）)\d]{0,8}[）)])?+\s*+([01]?\d|2[0-3])\s*+[:：时]\s*+([0-5]\d)(?!\d)"
 )
 
 

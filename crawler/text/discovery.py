@@ -27,7 +27,7 @@ from typing import NamedTuple
 from crawler.text.addresses import AddressPolicy, Refusal
 from crawler.text.feeds import Entry, FeedError, parse_sitemap, read_feed, sitemaps_in_robots
 from crawler.text.links import is_fetchable_link, is_listing_sitemap, is_pagination, looks_like_article
-from crawler.text.urls import url_host
+from crawler.text.urls import is_well_formed, url_host
 
 #: The kinds of entry page, as a crawl's requests name them.
 ENTRY_PAGE_KINDS = ("feed", "robots", "sitemap", "listing")
@@ -86,10 +86,12 @@ class Scope:
 
     def judge(self, urls: Iterable[str]) -> tuple[list[str], list[RefusedLink]]:
         """The links of ``urls`` that may be followed, in order, and those the address policy refused (a link of
-        another scheme is neither: it is no web page)."""
+        another scheme is neither: it is no web page, nor a link that is no URL at all)."""
         allowed: list[str] = []
         refused: list[RefusedLink] = []
         for url in urls:
+            if not is_well_formed(url):  # one broken link in a feed or listing: that link goes, not the page
+                continue
             refusal = self.addresses.check_url(url)
             if refusal is None:
                 allowed.append(url)

@@ -152,7 +152,7 @@ def page_metadata(tree: lxml.html.HtmlElement, url: str | None, search_text_for_
         if element.text:
             try:
                 schema = json.loads(normalize_json(JSON_MINIFY.sub(r"\1", element.text)), strict=False)
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, RecursionError):  # broken, or nested deeper than the parser goes
                 continue
             try:
                 metadata = extract_json(schema, metadata)

@@ -58,15 +58,24 @@ def _parser(encoding: str | None = None) -> lxml.etree.XMLParser:
 #: The parser's complaints about an ``&`` that starts no entity it knows ("?id=101&channel=4", "&nbsp;"): recovery
 #: drops the ampersand and the name after it, so the link would be requested as "?id=101=4".
 _STRAY_AMPERSAND_ERRORS = frozenset({"ERR_ENTITYREF_SEMICOL_MISSING", "ERR_UNDECLARED_ENTITY", "WAR_UNDECLARED_ENTITY"})
-#: CDATA sections (their text is never escaped) and ampersands that start no character or XML entity.
-_CDATA_SECTION = re.compile(rb"(<!\[CDATA\[.*?\]\]>)", re.DOTALL)
+#: Where CDATA sections (their text is never escaped) open and close, and ampersands that start no character or XML
+#: entity.
+_CDATA_OPEN, _CDATA_CLOSE = b"<![CDATA[", b"]]>"
 _STRAY_AMPERSAND = re.compile(rb"&(?!#[0-9]+;|#x[0-9a-fA-F]+;|(?:amp|lt|gt|quot|apos);)")
 
 
 def _escaped_ampersands(body: bytes) -> bytes:
     """``body`` with every ``&`` outside CDATA that starts no character or XML entity written ``&amp;``."""
-    parts = _CDATA_SECTION.split(body)
-    return b"".join(part if index % 2 else _STRAY_AMPERSAND.sub(b"&amp;", part) for index, part in enumerate(parts))
+    parts: list[bytes] = []
+    position = 0
+    while True:  # each CDATA section found once (a lazy pattern scanned to the end from every unclosed one)
+        start = body.find(_CDATA_OPEN, position)
+        end = body.find(_CDATA_CLOSE, start) if start >= 0 else -1
+        if end < 0:
+            parts.append(_STRAY_AMPERSAND.sub(b"&amp;", body[position:]))
+            return b"".join(parts)
+        parts += [_STRAY_AMPERSAND.sub(b"&amp;", body[position:start]), body[start : end + len(_CDATA_CLOSE)]]
+        position = end + len(_CDATA_CLOSE)
 
 
 #: The charset an XML declaration names.
@@ -103,6 +112,15 @@ def _root(body: bytes) -> lxml.etree._Element:
     if root is None:
         raise FeedError("not XML: no root element")
     return root
+
+
+def _absolute(base_url: str, link: str) -> str:
+    """``link`` made absolute against ``base_url``; as given where it is no URL (``http://[x/``), for discovery to
+    pass over: one broken link loses that link, never the feed."""
+    try:
+        return urljoin(base_url, link)
+    except ValueError:
+        return link
 
 
 def _local(tag: object) -> str:
@@ -179,7 +197,7 @@ def read_feed(body: bytes, base_url: str) -> Feed:
                 date = _child_text(entry, "published", "updated", "issued", "modified")
                 first = parse_date(_child_text(entry, "published", "issued"))
                 entries.append(
-                    Entry(urljoin(base_url, href.strip()), parse_date(date), _child_text(entry, "title"), first)
+                    Entry(_absolute(base_url, href.strip()), parse_date(date), _child_text(entry, "title"), first)
                 )
     elif kind in ("rss", "rdf"):
         for item in root.iter():
@@ -193,7 +211,7 @@ def read_feed(body: bytes, base_url: str) -> Feed:
             if link:
                 date = _child_text(item, "pubdate", "date", "published", "updated")
                 first = parse_date(_child_text(item, "pubdate", "date", "published"))
-                entries.append(Entry(urljoin(base_url, link), parse_date(date), _child_text(item, "title"), first))
+                entries.append(Entry(_absolute(base_url, link), parse_date(date), _child_text(item, "title"), first))
     else:
         raise FeedError(f"not an RSS or Atom feed (root element <{_local(root.tag) or '?'}>)")
     return Feed(_newest_first(entries), _poll_hint(root))
@@ -221,7 +239,7 @@ def read_json_feed(body: bytes, base_url: str) -> Feed:
             title = item.get("title")
             entries.append(
                 Entry(
-                    urljoin(base_url, link.strip()),
+                    _absolute(base_url, link.strip()),
                     parse_date(date) if isinstance(date, str) else None,
                     title if isinstance(title, str) else None,
                     parse_date(first) if isinstance(first, str) else None,
@@ -258,7 +276,7 @@ def parse_sitemap(body: bytes, base_url: str) -> Sitemap:
                 first = _child_text(child, "publication_date")
                 date = first or date
                 title = _child_text(child, "title")
-        entries.append(Entry(urljoin(base_url, loc), parse_date(date), title, parse_date(first)))
+        entries.append(Entry(_absolute(base_url, loc), parse_date(date), title, parse_date(first)))
     return Sitemap(kind == "sitemapindex", _newest_first(entries))
 
 
@@ -268,5 +286,5 @@ def sitemaps_in_robots(text: str, base_url: str) -> list[str]:
     for line in text.splitlines():
         key, _, value = line.partition(":")
         if key.strip().lower() == "sitemap" and value.strip():
-            urls.append(urljoin(base_url, value.strip()))
+            urls.append(_absolute(base_url, value.strip()))
     return urls

@@ -178,7 +178,7 @@ def _matching_form(text: str) -> str:
 # Each kind of boilerplate is removed only from lines up to a length, so that text extracted as one
 # long line (a whole story with its source line) is never dropped for a match at its start.
 _KEY_DECORATION_START = re.compile(r"^[\s*#>_~\-–—•·・▪◆◇●○■□▶►★☆【\[(〔「『\"“]+")
-_KEY_DECORATION_END = re.compile(r"[\s*_~\-–—】\])〕」』\"”]+$")
+_KEY_DECORATION_END = re.compile(r"(?<![\s*_~\-–—】\])〕」』\"”])[\s*_~\-–—】\])〕」』\"”]+$")
 _SEP = r"\s*[:|丨]"  # after width folding "：" is ":"
 _DATE = r"\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?(?:\s*\d{1,2}:\d{2}(?::\d{2})?)?"
 _META_KEYS_ZH = (
@@ -243,7 +243,9 @@ _NAVIGATION_LABELS = frozenset(
 _SHORT_LABEL_MAX = 12
 _SENTENCE_END = re.compile(r"[.!?。…\"'”’」』)]$")
 _STORY_LINE_MIN = 40
-_IMAGE_MARKDOWN = re.compile(r"!\[[^\]\n]*\]\([^)\n]*\)")
+_IMAGE_MARKDOWN = re.compile(r"!\[[^\[\]\n]*\]\([^)\n]*\)")  # no [ in the alt text: each ![ is scanned once
+#: Editors' notes are looked for in this many last characters of a line (a line of thousands of notes took seconds).
+NOTES_TAIL = 200
 #: The brackets that close an editor's note: a line can end with a note only if it ends with one of them.
 _NOTE_CLOSE = ")）】]〕"
 _TRAILING_EDITOR_NOTES = re.compile(
@@ -294,7 +296,7 @@ def _story_lines(text: str) -> list[tuple[str, str]]:
         body = raw.splitlines()[0]
         line = _IMAGE_MARKDOWN.sub("", body) if "![" in body else body
         if line.rstrip().endswith(_NOTE_ENDS):  # the only lines the note's pattern can match: tested first, cheaply
-            line = _TRAILING_EDITOR_NOTES.sub("", line)
+            line = line[:-NOTES_TAIL] + _TRAILING_EDITOR_NOTES.sub("", line[-NOTES_TAIL:])
         if body.strip() and not line.strip():
             continue  # the line was only image markers or an editor note
         lines.append((line, raw[len(body) :]))

@@ -100,7 +100,11 @@ def page_kind(tree: Any) -> PageKind:
     body = _first(root, "body")
     shape = _Shape()
     if body is not None:
-        shape.block(body)
+        try:
+            shape.block(body)
+        except RecursionError:  # nested deeper than the walk goes (hundreds of levels): what it declares decides
+            evidence.append("too deeply nested to measure in full")
+            return PageKind(declared or "listing", 0, 0, 0, declared, tuple(evidence))
     run, headlines, listed = shape.longest_run, shape.headlines, shape.largest_list
     evidence += [f"longest run of prose {run}", f"{headlines} headline links", f"longest list of headlines {listed}"]
     if declared == "listing":
@@ -143,7 +147,7 @@ def json_ld_types(root: Any) -> Iterator[str]:
             continue
         try:
             data = json.loads(script.text)
-        except ValueError:
+        except (ValueError, RecursionError):  # broken, or nested deeper than the parser goes
             continue
         nodes = data if isinstance(data, list) else [data]
         for node in nodes:

@@ -54,7 +54,13 @@ _SECTION_LABEL = re.compile(
 #: How many times as long as a section's label the headline before it is, at least.
 SECTION_SHARE = 2
 #: A part of a title that is only a date (and a time): "28.04.2023", "31.10.2023, 10.19 Uhr".
-_DATE_ONLY = re.compile(r"^[\d\s.,:/\-]*\d{2,4}[\d\s.,:/\-]*(?:uhr|h)?$")
+_DATE_ONLY = re.compile(r"[\d\s.,:/\-]++(?:uhr|h)?")  # in full, with two digits in a row (_TWO_DIGITS)
+_TWO_DIGITS = re.compile(r"\d\d")
+#: The last labels of a host name that may name its site (runs of them are keyed: a host of thousands took seconds).
+MAX_HOST_LABELS = 8
+#: A title longer than this (CJK characters count double) is no template's headline and site name: it is not cut
+#: (each cut weighs every piece again; a hostile title of thousands of separators took seconds).
+MAX_TITLE_TO_CUT = 600
 #: The fewest characters (CJK characters count double) a headline cut from a title keeps.
 MIN_HEADLINE_CHARS = 6
 _NOT_WORD = re.compile(r"[\W_]+")
@@ -78,7 +84,7 @@ def _host_keys(host: str | None, domain_only: bool = False) -> set[str]:
     """What a title may call a site by its host: each label that names something, and runs of consecutive
     labels ("golem.de" for www.golem.de, "hejfish.com" for fischerhuette.hejfish.com); with ``domain_only``,
     the registered domain's name alone ("nikkei", "nikkei.com" for asia.nikkei.com)."""
-    labels = [_key(label) for label in (host or "").lower().split(".") if label]
+    labels = [_key(label) for label in (host or "").lower().split(".") if label][-MAX_HOST_LABELS:]
     if all(label.isdigit() for label in labels):  # an IP address names no site
         return set()
     suffix = 2 if len(labels) >= 3 and labels[-2] in _SECOND_LEVEL else 1  # "com", "com.cn": no site's name
@@ -113,7 +119,7 @@ def _is_site_part(part: str, site_key: str, host_keys: set[str]) -> bool:
     names the site."""
     pieces = [piece.strip() for piece in SEPARATOR.split(part) if piece and piece.strip()]
     named = [_names_site(piece, site_key, host_keys) for piece in pieces]
-    other = [bool(_DATE_ONLY.match(_folded(piece)) or _CHINESE_CHANNEL.match(piece)) for piece in pieces]
+    other = [_is_date_only(_folded(piece)) or bool(_CHINESE_CHANNEL.match(piece)) for piece in pieces]
     return any(named) and all(n or o for n, o in zip(named, other, strict=True))
 
 
@@ -160,6 +166,11 @@ def _is_headline(part: str, site_key: str, host_keys: set[str]) -> bool:
     return weighted_length(part) >= MIN_HEADLINE_CHARS and not _is_site_part(part, site_key, host_keys)
 
 
+def _is_date_only(piece: str) -> bool:
+    """Whether a (folded) piece of a title is only a date, and perhaps a time: "28.04.2023", "31.10.2023, 10.19 uhr"."""
+    return bool(_DATE_ONLY.fullmatch(piece) and _TWO_DIGITS.search(piece))
+
+
 def headline(
     title: str | None, headings: Iterable[str] = (), site_name: str | None = None, host: str | None = None
 ) -> str | None:
@@ -169,6 +180,8 @@ def headline(
     if not title or not title.strip():
         return title
     title = title.strip()
+    if weighted_length(title) > MAX_TITLE_TO_CUT:
+        return title
     folded_headings = {_folded(heading) for heading in headings if heading and heading.strip()}
     if _folded(title) in folded_headings:
         return title

@@ -132,6 +132,20 @@ def canonical_url(url: str) -> str:
     return urlunsplit((scheme, netloc, path, query, ""))
 
 
+def is_well_formed(url: str) -> bool:
+    """Whether ``url`` can be taken apart at all: a bracketed host that is no IPv6 address (``http://[x/``), a port
+    that is no number or past 65535, or a lone surrogate make it no URL; a replacement character (U+FFFD) makes it a
+    link whose bytes were lost in decoding (raw GBK in a UTF-8 sitemap), which no server knows."""
+    if "\ufffd" in url:
+        return False
+    try:
+        url.encode("utf-8")
+        urlsplit(url).port  # noqa: B018 - reading the port checks it
+    except (ValueError, UnicodeEncodeError):
+        return False
+    return True
+
+
 def is_http_url(url: str) -> bool:
     """True for an absolute http(s) URL with a host: the only kind the crawler ever fetches."""
     parts = urlsplit(url)
@@ -139,5 +153,8 @@ def is_http_url(url: str) -> bool:
 
 
 def url_host(url: str) -> str:
-    """The lower-cased host name of ``url`` (empty when it has none)."""
-    return (urlsplit(url).hostname or "").lower().rstrip(".")
+    """The lower-cased host name of ``url`` (empty when it has none, or is no URL)."""
+    try:
+        return (urlsplit(url).hostname or "").lower().rstrip(".")
+    except ValueError:
+        return ""

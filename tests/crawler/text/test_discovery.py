@@ -347,3 +347,23 @@ def test_a_source_starts_from_its_feeds_sitemaps_or_robots_txt_and_listing_pages
 def test_an_unchanged_page_leads_again_to_the_pages_it_led_to_that_are_still_in_scope() -> None:
     remembered = [(f"{SITE}/news/science/?page=2", "listing", 0, 2), ("http://10.1.2.3/news/", "listing", 1, 1)]
     assert revisit(remembered, SCOPE).leads == (EntryPage(f"{SITE}/news/science/?page=2", "listing", 0, 2),)
+
+
+BROKEN_LINKS = ["http://[x/a", "http://127.0.0.1:99999/a", "http://x.example:abc/a", "http://x.example/\ud800"]
+
+
+def test_a_link_that_is_no_url_is_passed_over_and_the_rest_of_its_entry_page_read() -> None:
+    # urljoin and urlsplit raise on these: the whole feed, sitemap or listing was lost for one broken link
+    good = f"{SITE}/2025/03/02/catalysts.html"
+    items = "".join(f"<item><link>{link}</link></item>" for link in [*BROKEN_LINKS, good]).encode(
+        "utf-8", "surrogatepass"
+    )
+    assert [
+        lead.url for lead in discover_feed(b"<rss><channel>" + items + b"</channel></rss>", f"{SITE}/rss", SCOPE).leads
+    ] == [good]
+    locs = "".join(f"<url><loc>{link}</loc></url>" for link in [*BROKEN_LINKS, good]).encode("utf-8", "surrogatepass")
+    assert [lead.url for lead in discover_sitemap(b"<urlset>" + locs + b"</urlset>", f"{SITE}/s.xml", SCOPE).leads] == [
+        good
+    ]
+    links = [PageLink(link, "a link", "") for link in [*BROKEN_LINKS, good]]
+    assert [lead.url for lead in discover_listing(f"{SITE}/news/", links, SCOPE).leads] == [good]
