@@ -281,14 +281,21 @@ def _byline(tree: lxml.html.HtmlElement, text: str, language: str | None) -> str
     labels = _LABEL_AFTER_HEADING(tree) if tree.find(".//h1") is not None else _LABEL_TEXT(tree)
     page_chars: int | None = None
     flat_text = " ".join(text.split())
+    read: set[lxml.html.HtmlElement] = set()  # each line once: a block of thousands of labels was read as often
     for node in labels:
         if not has_role_label(node):
             continue
         holder = node.getparent()
         if holder is not None and node.is_tail:  # text after a child ("<br>作者：…"): its container's
             holder = holder.getparent()
-        if holder is None or holder.tag in ("script", "style") or holder.xpath("ancestor-or-self::li"):
+        if (
+            holder is None
+            or holder in read
+            or holder.tag in ("script", "style")
+            or holder.xpath("ancestor-or-self::li")
+        ):
             continue
+        read.add(holder)
         line = " ".join(holder.text_content().split())
         if len(line) > INFO_LINE_CHARS or (line in flat_text and _SENTENCE_MARK.search(line)):
             continue
