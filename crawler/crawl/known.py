@@ -47,10 +47,10 @@ class KnownUrls:
         self.hashes.update(url_hash(canonical_url(url)) for url in urls)
 
     def is_known_article(self, child: Child) -> bool:
-        """Whether a remembered child page, linked from a listing, is known as an article page (a start page never
-        is: those are polled whatever they are)."""
+        """Whether a remembered child page, linked from a listing, is known as an article page (a start page or a
+        next page of a listing never is: those are polled whatever they are)."""
         url, kind, depth, page = child
-        return kind == "listing" and (depth >= 1 or page >= 2) and url in self
+        return kind == "listing" and depth >= 1 and page == 1 and url in self
 
     def without_known_articles(self, states: dict[str, EntryPageState]) -> dict[str, EntryPageState]:
         """The entry-page states without the children that are known article pages: an older crawl may have kept

@@ -315,10 +315,10 @@ class PendingRetryMiddleware(BaseSpiderMiddleware):
 
 class KnownUrlFilterMiddleware(BaseSpiderMiddleware):
     """Drops requests of pages the corpus already knows, before they are scheduled: article requests whose
-    canonical URL is known, and requests of listing pages reached through a link (depth 1 or more, or a next
+    canonical URL is known, and requests of listing pages reached through a link (depth 1 or more, first
     page) whose canonical URL is known as an article page (fetched as one before, or found to be one by this
     crawl): an article is never an entry page, even where an older crawl kept it among a listing's children.
-    Configured start pages are never dropped.
+    Configured start pages and next pages of a listing are never dropped.
 
     The known URLs are those the crawl context read from the database when the crawl started, and those the
     crawl found to be articles since.

@@ -49,10 +49,10 @@ def entry_url(request: Request) -> str:
 
 
 def is_linked_listing(meta: Mapping[str, Any]) -> bool:
-    """Whether the request with ``meta`` asks for a listing page only because a listing page linked it (a
-    section, ``depth`` 1 or more, or a next page), not for a configured start page. Such a page may turn out to
-    be an article once fetched (a link to ``/news/5`` from ``/news/`` looks like its fifth page)."""
-    return meta.get("ai4s_kind") == "listing" and (meta.get("ai4s_depth", 0) >= 1 or meta.get("ai4s_page", 1) >= 2)
+    """Whether the request with ``meta`` asks for a listing page only because a listing page linked it (the
+    first page of a section, ``depth`` 1 or more), not for a configured start page nor a next page of a listing.
+    Such a page may turn out to be an article once fetched."""
+    return meta.get("ai4s_kind") == "listing" and meta.get("ai4s_depth", 0) >= 1 and meta.get("ai4s_page", 1) == 1
 
 
 class NotModified(IgnoreRequest):

@@ -64,7 +64,8 @@ _BYLINES = (
     re.compile(
         rf"(?<![{_HAN}])(?:(?:文[/／]图|图[/／]文|图文|文[/／]圖|圖[/／]文|圖文)[\s/／|｜:：]*|文\s*[/／|｜:：]\s*){_NAMES}"
     ),
-    re.compile(rf"(?<![{_HAN}]){_NAMES}\s*[/／]\s*文(?![{_HAN}])"),
+    # not from the middle of a list of names (past eight names, a line gives no byline rather than its tail)
+    re.compile(rf"(?<![{_HAN}、，,]){_NAMES}\s*[/／]\s*文(?![{_HAN}])"),
 )
 #: A caption's credit: "新华社记者 王五 摄".
 _PHOTO_CREDIT = re.compile(r"[摄攝](?:影)?\s*+[)）]?+\s*+$")

@@ -90,6 +90,11 @@ def _in_declared_superset(body: bytes) -> tuple[bytes, str | None]:
     declared = _DECLARED_ENCODING.match(body)
     if declared is None:
         return body, None
+    try:  # valid UTF-8 is UTF-8, whatever the declaration says (as pages are read, crawler.text.charset)
+        body.decode("utf-8")
+        return body, "utf-8"
+    except UnicodeDecodeError:
+        pass
     label = declared.group(1).decode("ascii")
     codec = codec_for(label)
     if codec is None or codec not in SUPERSETS.values() or codec in SINGLE_BYTE:

@@ -31,7 +31,7 @@ _LISTING_WORDS = re.compile(
     re.IGNORECASE,
 )
 #: A path that ends at a date (``/2024/03/15/``, ``/news/2024/0315/``, ``/2024/03/``): that day's or month's archive.
-_DATE_AT_END = re.compile(r"/(?:19|20)\d\d[-/_]?(?:0[1-9]|1[0-2])(?:[-/_]?(?:0[1-9]|[12]\d|3[01]))?/?$")
+_DATE_AT_END = re.compile(r"/(?:19|20)\d\d[-/_](?:0[1-9]|1[0-2])(?:[-/_]?(?:0[1-9]|[12]\d|3[01]))?/?$")
 #: Path segments under which a name is a taxonomy's listing (``/tag/ai-for-science``,
 #: ``/topics/artificial-intelligence-for-science``, ``/category/research-news``), whatever its length.
 _TAXONOMY_PARENTS = frozenset(
@@ -39,7 +39,11 @@ _TAXONOMY_PARENTS = frozenset(
 )
 #: Path segments under which a slug or a short id names one article (``/p/<slug>``, ``/a/<id>/``).
 _ARTICLE_PARENTS = frozenset({"a", "p", "article", "articles", "post", "posts", "story", "stories", "blog", "detail"})
-_SHORT_ID = re.compile(r"^(?:\d{2,20}|(?=[A-Za-z_]*\d)[A-Za-z0-9_]{4,20})$")
+_SHORT_ID = re.compile(r"^(?=[A-Za-z_]*\d)[A-Za-z0-9_]{4,20}$")
+#: Parents under which a number of two digits or more is an article's id (``/article/45``); under ``/blog/`` or
+#: ``/p/`` it may be a page number (``/blog/2``).
+_NUMERIC_ID_PARENTS = frozenset({"article", "articles", "story", "stories", "detail"})
+_NUMBER = re.compile(r"^\d{2,20}$")
 _POST_ID = re.compile(r"^\d{3,}$")
 _PAGE_PARAMETERS = frozenset({"page", "p", "pg", "pn", "pageno", "page_no", "pagenum", "paged", "start", "offset"})
 _NUMBERED_FILE = re.compile(r"^(.*?)[_-]\d{1,3}\.s?html?$", re.IGNORECASE)
@@ -49,6 +53,7 @@ _PAGE_SEGMENT = re.compile(r"^(.*?)(?:/page/(\d+)|/(\d{1,3}))/?$", re.IGNORECASE
 #: A bare number as a last segment is a page number only this far past the current page's: beyond it, it is an
 #: id (``/news/873`` linked from ``/news/`` is an article, ``/news/2/`` its next page).
 MAX_PAGE_STEP = 10
+_INDEX_DOCUMENT = re.compile(r"/(?:index|default)\.(?:s?html?|php|aspx?|jsp)$", re.IGNORECASE)
 NEXT_LINK_TEXTS = frozenset(
     {
         "next",
@@ -121,6 +126,8 @@ def looks_like_article(url: str) -> bool:
     if len(segments) >= 2 and segments[-2].lower() in _ARTICLE_PARENTS:  # /article/<slug>, /p/<slug>, /a/<id>/
         if len(words) >= 2 or _SHORT_ID.match(stem):
             return True
+        if segments[-2].lower() in _NUMERIC_ID_PARENTS and _NUMBER.match(stem):
+            return True
     return any(key.lower() in {"id", "aid", "articleid", "article_id", "newsid", "docid", "story"} for key in query)
 
 
@@ -154,6 +161,7 @@ def is_pagination(url: str, current_url: str, link_text: str = "", rel: str = ""
 def _page_of_path(path: str) -> tuple[str, int, bool]:
     """A listing path's own path without its page number, the number (1 where it has none), and whether the
     number is labelled (``/page/3``) rather than bare (``/3``)."""
+    path = _INDEX_DOCUMENT.sub("", path)  # /news/index.html is /news/'s first page
     match = _PAGE_SEGMENT.match(path)
     if match is None:
         return path.rstrip("/"), 1, False

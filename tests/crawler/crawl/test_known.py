@@ -21,14 +21,14 @@ def test_a_url_is_known_in_any_of_its_forms_and_an_article_found_is_known_from_t
     assert FOUND in known and url_hash(canonical_url(FOUND)) in known.hashes
 
 
-def test_only_a_linked_listing_page_that_is_a_known_article_is_dropped_from_a_state() -> None:
+def test_only_a_linked_first_listing_page_that_is_a_known_article_is_dropped_from_a_state() -> None:
     known = KnownUrls([url_hash(canonical_url(STORED))])
     children = (
         (STORED, "listing", 1, 1),  # linked from a listing, found to be an article: dropped
-        (STORED, "listing", 0, 2),  # taken for a next page of a listing (/news/5), found to be an article: dropped
         (STORED, "listing", 0, 1),  # a configured start page: always polled
+        (STORED, "listing", 1, 2),  # a next page of a listing: always polled
         (LISTING, "listing", 1, 1),  # a section page the corpus does not know: kept
     )
     states = known.without_known_articles({"key": EntryPageState(LISTING, children=children)})
-    assert states["key"].children == children[2:]
+    assert states["key"].children == children[1:]
     assert states["key"].url == LISTING

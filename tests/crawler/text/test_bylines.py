@@ -58,6 +58,7 @@ def test_the_reporters_of_a_byline_are_found(text: str, expected: str) -> None:
         f"编辑：苏亮\n{LEAD}",  # an editor is not the author
         f"{LEAD}\n" + "\n".join(LEAD for _ in range(10)) + "\n（记者张三）\n" + "\n".join(LEAD for _ in range(10)),
         "The reporter John Smith wrote this article in English.",
+        f"张一、李二、王三、赵四、钱五、孙六、周七、吴八、郑九/文\n{LEAD}",  # past eight names: not the list's tail
     ],
 )
 def test_no_byline_names_nobody(text: str) -> None:

@@ -30,6 +30,8 @@ from crawler.text.links import is_fetchable_link, is_pagination, looks_like_arti
         "https://example.org/story/873/",
         "https://example.org/archives/12345.html",
         "https://example.org/2024/03/15/ai-story/",
+        "https://example.org/p/20120315",  # an id that reads as a date, under an article's parent
+        "https://example.org/article/200512",
     ],
 )
 def test_article_urls(url: str) -> None:
@@ -58,6 +60,8 @@ def test_article_urls(url: str) -> None:
         "http://x.example/topics/artificial-intelligence-for-science",  # a long slug, but a topic's
         "http://x.example/category/ai-research-and-development-news",
         "http://x.example/author/jane-doe-and-john-smith",
+        "http://x.example/blog/12",  # a blog's twelfth page (Gatsby's pagination), no id
+        "http://x.example/posts/57",
     ],
 )
 def test_listing_urls(url: str) -> None:
@@ -91,6 +95,7 @@ def test_binary_links_are_not_crawled() -> None:
         ("/news/page/3", "/news/page/2/"),
         ("/news/3/", "/news/2/"),
         ("/news/2", "/news"),
+        ("/news/2", "/news/index.html"),
     ],
 )
 def test_a_page_number_as_the_last_segment_is_the_listings_next_page(target: str, current: str) -> None:
