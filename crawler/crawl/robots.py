@@ -27,6 +27,7 @@ from twisted.internet.defer import Deferred
 from crawler.crawl.addresses import AddressRefused
 from crawler.crawl.hosts import HostDeferred, PoliteDownloader
 from crawler.crawl.middlewares import RedirectFailed
+from crawler.text.discovery import robots_txt_unreachable
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -41,16 +42,6 @@ MAX_ROBOTS_TXT_BYTES = 500 * 1024
 
 #: What an unreachable robots.txt stands for.
 DISALLOW_ALL = b"User-agent: *\nDisallow: /\n"
-
-
-#: 429 Too Many Requests: a 4xx, which RFC 9309 reads as "unavailable" (allow everything); but a site that asks
-#: for fewer requests is not asking for all of its pages at once, and Google reads it as a server error too.
-TOO_MANY_REQUESTS = 429
-
-
-def is_unreachable(status: int) -> bool:
-    """Whether a robots.txt answering ``status`` is unreachable: a server error (RFC 9309), or 429."""
-    return status >= 500 or status == TOO_MANY_REQUESTS
 
 
 class RobotsTxtUnreachable(IgnoreRequest):
@@ -92,7 +83,7 @@ class StrictRobotsTxtMiddleware(RobotsTxtMiddleware):
     async def _parse_robots(self, response: Response, netloc: str, request: Request) -> None:
         if len(response.body) > MAX_ROBOTS_TXT_BYTES:  # RFC 9309 §2.5: parse at least 500 KiB, no more
             response = response.replace(body=response.body[:MAX_ROBOTS_TXT_BYTES])
-        if is_unreachable(response.status):
+        if robots_txt_unreachable(response.status):
             # INFO: each source whose pages this stops says so in its own line (crawler.crawl.failures)
             logger.info(
                 "robots.txt of %s answered %d: nothing of that host is fetched in this crawl (RFC 9309)",

@@ -28,6 +28,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from crawler.text.addresses import AddressPolicy, Refusal
+from crawler.text.discovery import robots_txt_unreachable
 
 USER_AGENT = "ai4s-monitor/0.1 (news monitoring of AI for Science coverage; source discovery)"
 #: The product token robots.txt rules are matched against.
@@ -161,8 +162,7 @@ class Fetcher:
                     return _Robots(None, allow_nothing=f"robots.txt redirected to a refused address: {url}")
                 continue
             break
-        # unreachable as a crawl reads it (crawler.crawl.robots.is_unreachable): a server error, or 429
-        if answer.error is not None or answer.status >= 500 or answer.status == 429 or answer.redirect:
+        if answer.error is not None or robots_txt_unreachable(answer.status) or answer.redirect:
             why = answer.error or f"status {answer.status}"
             return _Robots(None, allow_nothing=f"{origin}/robots.txt is unreachable ({why}): nothing may be fetched")
         if answer.status >= 400:

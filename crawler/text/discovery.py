@@ -196,6 +196,17 @@ def _article_links(allowed: Iterable[str], entries: Iterable[Entry], via: str) -
     return tuple(ArticleLink(url, via, first_published.get(url)) for url in dict.fromkeys(allowed))
 
 
+#: 429 Too Many Requests: a 4xx, which RFC 9309 reads as "unavailable" (allow everything); but a site that asks
+#: for fewer requests is not asking for all of its pages at once, and Google reads it as a server error too.
+TOO_MANY_REQUESTS = 429
+
+
+def robots_txt_unreachable(status: int) -> bool:
+    """Whether a robots.txt answering ``status`` is unreachable (nothing of its host may be fetched): a server
+    error (RFC 9309), or 429."""
+    return status >= 500 or status == TOO_MANY_REQUESTS
+
+
 def discover_robots(body: bytes, url: str, scope: Scope) -> Discovery:
     """The sitemaps a robots.txt names in its ``Sitemap:`` lines."""
     urls = sitemaps_in_robots(body.decode("utf-8", errors="replace"), url)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl, urlsplit
 
+from crawler.text.urls import INDEX_FILE
+
 _SKIP_EXTENSIONS = re.compile(
     r"\.(?:jpe?g|png|gif|webp|svg|ico|bmp|tiff?|css|js|json|mp[34]|m4a|avi|mov|wmv|flv|webm|ogg|wav|"
     r"zip|rar|7z|gz|tgz|bz2|exe|dmg|apk|pdf|docx?|xlsx?|pptx?|woff2?|ttf|eot)$",
@@ -53,7 +55,6 @@ _PAGE_SEGMENT = re.compile(r"^(.*?)(?:/page/(\d+)|/(\d{1,3}))/?$", re.IGNORECASE
 #: A bare number as a last segment is a page number only this far past the current page's: beyond it, it is an
 #: id (``/news/873`` linked from ``/news/`` is an article, ``/news/2/`` its next page).
 MAX_PAGE_STEP = 10
-_INDEX_DOCUMENT = re.compile(r"/(?:index|default)\.(?:s?html?|php|aspx?|jsp)$", re.IGNORECASE)
 NEXT_LINK_TEXTS = frozenset(
     {
         "next",
@@ -161,7 +162,7 @@ def is_pagination(url: str, current_url: str, link_text: str = "", rel: str = ""
 def _page_of_path(path: str) -> tuple[str, int, bool]:
     """A listing path's own path without its page number, the number (1 where it has none), and whether the
     number is labelled (``/page/3``) rather than bare (``/3``)."""
-    path = _INDEX_DOCUMENT.sub("", path)  # /news/index.html is /news/'s first page
+    path = INDEX_FILE.sub("/", path)  # /news/index.html is /news/'s first page (as URL identity has it)
     match = _PAGE_SEGMENT.match(path)
     if match is None:
         return path.rstrip("/"), 1, False

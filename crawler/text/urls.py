@@ -85,7 +85,7 @@ _TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hmsr", "hmpl", "hmcu", "hmkw", "hm
 _SESSION_VALUED = frozenset({"sid", "ref"})
 _ARTICLE_NUMBER = re.compile(r"\d{1,9}")
 #: A directory's index file as the last segment of a path: the directory's own page (``/a/index.html`` is ``/a/``).
-_INDEX_FILE = re.compile(r"/(?:index|default)\.(?:html?|shtml|php|aspx?|jsp)$", re.IGNORECASE)
+INDEX_FILE = re.compile(r"/(?:index|default)\.(?:html?|shtml|php|aspx?|jsp)$", re.IGNORECASE)
 #: The AMP form of a page, as a last path segment (``/story/amp``) or a parameter (``?amp=1``, ``?outputType=amp``).
 _AMP_SEGMENT = re.compile(r"/amp/?$", re.IGNORECASE)
 _AMP_PARAMETER = re.compile(r"amp(?:=.*)?|outputtype=amp", re.IGNORECASE)
@@ -126,7 +126,7 @@ def canonical_url(url: str) -> str:
     if parts.port and parts.port != _DEFAULT_PORTS.get(scheme):
         netloc = f"{netloc}:{parts.port}"
     path = _MANY_SLASHES.sub("/", parts.path) or "/"
-    path = _INDEX_FILE.sub("/", _AMP_SEGMENT.sub("/", path))
+    path = INDEX_FILE.sub("/", _AMP_SEGMENT.sub("/", path))
     if len(path) > 1 and path.endswith("/"):
         path = path.rstrip("/") or "/"
     return urlunsplit((scheme, netloc, path, query, ""))
