@@ -7,7 +7,8 @@ articles are (its *kind*):
 
 ``alternate``     an RSS feed at an unusual path, declared only by ``<link rel="alternate">`` on the home page
 ``jsonfeed``      a JSON Feed, declared only by ``<link rel="alternate" type="application/feed+json">``
-``robots``        a sitemap index and a Google News sitemap, named only by robots.txt ``Sitemap:`` lines
+``robots``        a sitemap index and a Google News sitemap, named only by robots.txt ``Sitemap:`` lines (with
+                  sitemaps of categories and tags, which list the ``/news/`` section)
 ``conventional``  an Atom feed at ``/atom.xml``, declared nowhere
 ``listing``       no feed, no sitemap; a home page with three headlines and a link to the ``/news/`` section
 ``blocked``       robots.txt ``Disallow: /`` (everything else is served, to see that nothing else is asked)
@@ -152,10 +153,15 @@ class DiscoverWeb(LoopbackWeb):
         robots = "Disallow: /" if kind == "blocked" else "Disallow: /private/"
         sitemap_lines = ""
         if kind == "robots":
-            sitemap_lines = f"Sitemap: {server.url('/maps/index.xml')}\n"
+            # a sitemap of categories and one of tags, as Yoast names them: section pages, no article
+            sitemap_lines = (
+                f"Sitemap: {server.url('/maps/category-sitemap.xml')}\nSitemap: {server.url('/maps/index.xml')}\n"
+            )
             server.add("/maps/index.xml", self._sitemap_index(site))
             server.add("/maps/news.xml", self._news_sitemap(site))
             server.add("/maps/pages.xml", self._xml(_urlset([server.url("/about/")])))
+            for taxonomy in ("/maps/category-sitemap.xml", "/maps/post_tag-sitemap.xml"):
+                server.add(taxonomy, self._xml(_urlset([server.url("/news/")])))
         head = ""
         if kind == "alternate":
             head = '<link rel="alternate" type="application/rss+xml" title="Latest" href="/feeds/latest.xml">'
@@ -235,7 +241,8 @@ class DiscoverWeb(LoopbackWeb):
 
     def _sitemap_index(self, site: DiscoverSite) -> Reply:
         children = "".join(
-            f"<sitemap><loc>{site.server.url(path)}</loc></sitemap>" for path in ("/maps/news.xml", "/maps/pages.xml")
+            f"<sitemap><loc>{site.server.url(path)}</loc></sitemap>"
+            for path in ("/maps/post_tag-sitemap.xml", "/maps/news.xml", "/maps/pages.xml")
         )
         return self._xml(
             f'<?xml version="1.0" encoding="utf-8"?>\n<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'

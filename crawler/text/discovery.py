@@ -214,6 +214,8 @@ def discover_robots(body: bytes, url: str, scope: Scope) -> Discovery:
         return Discovery(unreadable="no Sitemap: line")
     allowed, refused = scope.judge(urls)
     sitemaps = [sitemap for sitemap in allowed if not is_listing_sitemap(sitemap)]  # as in an index
+    if allowed and not sitemaps:  # nothing to read, as when it names none: the source's next way in is tried
+        return Discovery(unreadable="its Sitemap: lines name only sitemaps of categories, tags, authors or pages")
     return Discovery(tuple(EntryPage(sitemap, "sitemap") for sitemap in sitemaps), refused=tuple(refused))
 
 

@@ -62,6 +62,8 @@ def test_a_sitemap_named_only_in_robots_txt_is_followed_through_its_index(web: D
     [sitemap] = report.chosen("sitemap")
     assert sitemap.url == site.server.url("/robots.txt")  # the source keeps robots.txt: a moved sitemap is followed
     assert site.article_urls() <= set(sitemap.articles)
+    assert site.server.url("/news/") not in sitemap.articles  # sitemaps of categories and tags are not read
+    assert not {"/maps/category-sitemap.xml", "/maps/post_tag-sitemap.xml"} & set(paths_requested(web, "robots"))
     assert sitemap.newest is not None and sitemap.fresh
     assert not report.chosen("feed")
     assert not set(COMMON_SITEMAP_PATHS) & set(paths_requested(web, "robots"))

@@ -203,6 +203,11 @@ def test_a_sitemap_index_leads_to_its_sitemaps_of_articles_not_of_categories_tag
     robots = "".join(f"Sitemap: {SITE}/{name}\n" for name in LISTING_SITEMAPS + ARTICLE_SITEMAPS).encode()
     named = discover_robots(robots, f"{SITE}/robots.txt", SCOPE)
     assert [lead.url for lead in named.leads] == [f"{SITE}/{name}" for name in ARTICLE_SITEMAPS]
+    only_listings = "".join(f"Sitemap: {SITE}/{name}\n" for name in LISTING_SITEMAPS).encode()
+    unread = discover_robots(only_listings, f"{SITE}/robots.txt", SCOPE)  # the source's next way in is tried
+    assert unread.leads == () and unread.unreadable == (
+        "its Sitemap: lines name only sitemaps of categories, tags, authors or pages"
+    )
 
 
 def test_a_gzipped_news_sitemap_leads_to_its_pages_newest_first() -> None:
