@@ -225,8 +225,9 @@ class NewsSpider(scrapy.Spider):
             yield request
 
     def on_error(self, failure: Failure) -> Iterator[FetchFailure | EntryPoll | scrapy.Request]:
-        """Record a failed fetch: for an article candidate as a :class:`FetchFailure`, for others in the log
-        (and, for an entry page whose server asked to wait, as an :class:`EntryPoll` that waits)."""
+        """Record a failed fetch: for an article candidate, or a page a listing links that is gone (404, 410), as a
+        :class:`FetchFailure`, for others in the log (and, for an entry page whose server asked to wait, as an
+        :class:`EntryPoll` that waits)."""
         request = failure.request  # type: ignore[attr-defined]
         source, kind = request.meta.get("ai4s_source", "?"), request.meta.get("ai4s_kind")
         if failure.check(NotModified):
@@ -251,9 +252,18 @@ class NewsSpider(scrapy.Spider):
             self.chain.note_poll(request.meta, "failed", error.status, error.reason)
             return
         self.count(source, "errors")
-        self.logger.warning("Source %s: %s %s failed: %s", source, kind, request.url, error.reason)
-        if kind == "article":  # under the URL its source named, the start of a redirect chain: what is known next
+        dead_link = is_linked_listing(request.meta) and error.outcome == "gone"
+        self.logger.warning(
+            "Source %s: %s %s failed: %s%s",
+            source,
+            kind,
+            request.url,
+            error.reason,
+            " (a dead link: not requested again)" if dead_link else "",
+        )
+        if kind == "article" or dead_link:  # under the URL its source named, the start of a redirect chain
             requested = request.meta.get("redirect_urls", [request.url])[0]
+            # known from now on: an article gone, or a page a listing links that is gone (a section, a menu's page)
             yield FetchFailure(source, requested, error.outcome, error.status, error.reason)
         elif kind in ENTRY_KINDS:
             self.count(source, "entry_pages_failed")

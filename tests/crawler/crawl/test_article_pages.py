@@ -14,7 +14,7 @@ from sqlalchemy import select
 from crawler.app.webserver import LocalSite, Reply, html_reply
 from crawler.text.urls import canonical_url
 from storage import Database
-from storage.models import Article, EntryPage
+from storage.models import Article, CrawlRunSource, EntryPage
 from tests.crawler.support import ai4s
 from tests.localweb import CorpusPage, load_corpus
 
@@ -143,6 +143,32 @@ def test_articles_linked_like_listings_are_stored_once_and_never_polled(
     assert canonical_url(web.site.url("/ai-for-science/")) in children[canonical_url(web.site.url("/"))]
     assert not article_urls & set(children), "an article page was kept as an entry page"
     assert not article_urls & {child for kids in children.values() for child in kids}
+
+
+def test_a_dead_link_on_a_listing_is_an_error_once_and_never_requested_again(
+    pages: list[CorpusPage], tmp_path: Path
+) -> None:
+    # a menu's page removed long ago (404) and a section closed (410), linked from the home page: each crawl had
+    # requested them again and counted them among the source's errors
+    web = ArticleSite(pages)
+    web.publish(2)
+    dead = [("/about-us/", "About us"), ("/old-section/", "Old section")]
+    web.site.add("/", lambda _: web.listing("Home", web.articles + dead + [("/ai-for-science/", "AI for Science")]))
+    web.site.add("/old-section/", Reply(410, b"<html><body>Gone</body></html>", {"Content-Type": "text/html"}))
+    sources = tmp_path / "sources.toml"
+    db_url = f"sqlite:///{tmp_path / 'corpus.sqlite3'}"
+    with web.site:
+        sources.write_text(f'[[source]]\nname = "shapes"\nstart_urls = ["{web.site.url("/")}"]\n', encoding="utf-8")
+        crawl = ("crawl", "--sources", str(sources), "--db", db_url, *FAST)
+        for _ in range(2):
+            web.publish(1)  # the home page changes: it is read again, and its links followed
+            result = ai4s(*crawl, timeout=240)
+            assert result.returncode == 0, result.stderr[-3000:]
+        assert web.requests_of("/about-us/") == 1 and web.requests_of("/old-section/") == 1
+        assert web.requests_of("/") == 2
+    with Database(db_url) as database, database.session() as session:
+        errors = session.execute(select(CrawlRunSource.errors).order_by(CrawlRunSource.run_id)).scalars().all()
+    assert errors == [2, 0]
 
 
 def test_an_article_a_feed_gave_is_no_child_of_an_unchanged_home_page(pages: list[CorpusPage], tmp_path: Path) -> None:
