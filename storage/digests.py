@@ -12,11 +12,22 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, null, select
 from sqlalchemy.orm import Session
 
-from storage.models import FAILED_RUN_STATUSES, Article, CrawlRun, DigestRun, Source, SourceSchedule, Story, utcnow
+from storage.models import (
+    FAILED_RUN_STATUSES,
+    Article,
+    CrawlRun,
+    DigestRun,
+    FetchedUrl,
+    Source,
+    SourceSchedule,
+    Story,
+    utcnow,
+)
 from storage.repository import batches
+from storage.stories import exact_reposts
 
 
 @dataclass(frozen=True)
@@ -54,9 +65,10 @@ def period_stories(
     languages: Sequence[str] = (),
     sources: Sequence[str] = (),
 ) -> list[PeriodStory]:
-    """The stories with at least one on-topic article first seen in ``[since, until)`` (of the given
+    """The stories with at least one on-topic copy first seen in ``[since, until)`` (of the given
     languages and sources, if any), each with all its on-topic copies (of those languages and
-    sources) first seen before ``until``."""
+    sources) first seen before ``until``. A copy is an article of the story, or an outlet's page that
+    held the very text of one (:func:`storage.stories.exact_reposts`)."""
     new_articles = select(Article.story_id).where(
         Article.relevant.is_(True),
         Article.first_seen >= since,
@@ -67,7 +79,21 @@ def period_stories(
         new_articles = new_articles.where(Article.language.in_(list(languages)))
     if sources:
         new_articles = new_articles.join(Source, Source.id == Article.source_id).where(Source.name.in_(list(sources)))
-    story_ids = sorted({story_id for story_id in session.execute(new_articles.distinct()).scalars() if story_id})
+    # an outlet's exact copy of an on-topic article, first fetched in the period, is news of its story too
+    new_reposts = exact_reposts(Article.story_id).where(
+        Article.relevant.is_(True),
+        FetchedUrl.first_fetched >= since,
+        FetchedUrl.first_fetched < until,
+        Article.story_id.is_not(None),
+    )
+    if languages:
+        new_reposts = new_reposts.where(Article.language.in_(list(languages)))
+    if sources:
+        new_reposts = new_reposts.where(Source.name.in_(list(sources)))
+    story_ids = sorted(
+        {story_id for found in (new_articles, new_reposts) for story_id in session.execute(found.distinct()).scalars()}
+        - {None}
+    )
     if not story_ids:
         return []
     began: dict[int, datetime] = {}
@@ -100,8 +126,27 @@ def period_stories(
             statement = statement.where(Article.language.in_(list(languages)))
         if sources:
             statement = statement.where(Source.name.in_(list(sources)))
-        for row in session.execute(statement):
-            copies.setdefault(row.story_id, []).append(DigestCopy(*row))  # type: ignore[arg-type, call-arg]
+        reposts = exact_reposts(
+            Article.id,
+            Article.story_id,
+            Source.name,
+            FetchedUrl.url,
+            Article.title,
+            null(),  # the reposting page's own site name was not kept
+            Article.credited_source,
+            Article.published,
+            FetchedUrl.first_fetched,
+            Article.language,
+            Article.relevance,
+            Article.evidence,
+        ).where(Article.story_id.in_(chunk), Article.relevant.is_(True), FetchedUrl.first_fetched < until)
+        if languages:
+            reposts = reposts.where(Article.language.in_(list(languages)))
+        if sources:
+            reposts = reposts.where(Source.name.in_(list(sources)))
+        found = [DigestCopy(*row) for query in (statement, reposts) for row in session.execute(query)]  # type: ignore[arg-type, call-arg]
+        for copy in sorted(found, key=lambda copy: (copy.first_seen, copy.article_id)):
+            copies.setdefault(copy.story_id, []).append(copy)
     return [PeriodStory(story_id, began[story_id], copies[story_id]) for story_id in story_ids if story_id in copies]
 
 

@@ -216,7 +216,11 @@ class FetchedUrl(Base):
     first_fetched: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_fetched: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
-    __table_args__ = (Index("ix_fetched_urls_outcome", "outcome"),)
+    __table_args__ = (
+        Index("ix_fetched_urls_outcome", "outcome"),
+        # the other outlets' exact copies of an article (outcome duplicate), for its story's copies
+        Index("ix_fetched_urls_article_id", "article_id"),
+    )
 
 
 class UrlClaim(Base):

@@ -10,10 +10,10 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import case, delete, func, insert, select, text, update
+from sqlalchemy import Select, case, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from storage.models import Article, Source, Story, StoryBand, utcnow
+from storage.models import Article, FetchedUrl, Source, Story, StoryBand, utcnow
 from storage.repository import dialect_of, insert_in, table_of
 
 #: The tables written for every new article, in Core statements: an ORM-enabled UPDATE on the class first looks
@@ -213,7 +213,28 @@ def story_copies(session: Session, story_ids: Iterable[int]) -> dict[int, list[C
         copies.setdefault(row.story_id, []).append(
             Copy(row.id, row.name, row.url, row.title, row.site_name, row.credited_source, row.first_seen)
         )
+    reposts = exact_reposts(
+        Article.id, Article.story_id, Source.name, FetchedUrl.url, Article.title, Article.credited_source
+    ).add_columns(FetchedUrl.first_fetched)
+    for row in session.execute(reposts.where(Article.story_id.in_(wanted))):
+        copies.setdefault(row.story_id, []).append(
+            Copy(row.id, row.name, row.url, row.title, None, row.credited_source, row.first_fetched)
+        )
     return {story_id: representative_first(found) for story_id, found in copies.items()}
+
+
+def exact_reposts(*columns: Any) -> Select[Any]:
+    """``columns`` of the fetches that found the very text of a stored article under another URL (outcome
+    ``duplicate``, not stored again), joined to that article and to the fetch's own source: each is an outlet's
+    copy of the article's story, with the article's title and text but its own URL and source (and no site name
+    of its own: the page's was not kept)."""
+    return (
+        select(*columns)
+        .select_from(FetchedUrl)
+        .join(Article, Article.id == FetchedUrl.article_id)
+        .join(Source, Source.id == FetchedUrl.source_id)
+        .where(FetchedUrl.outcome == "duplicate", FetchedUrl.url_hash != Article.url_hash)
+    )
 
 
 # -- rebuilding ------------------------------------------------------------------------------

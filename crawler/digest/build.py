@@ -143,14 +143,12 @@ def outlet_names(stories: Sequence[PeriodStory]) -> dict[str, str]:
 
 def _representative_first(story: PeriodStory) -> list[DigestCopy]:
     """The story's copies, the representative (the credited original, else the earliest) first."""
-    by_id = {c.article_id: c for c in story.copies}
-    ordered = representative_first(
-        [
-            Copy(c.article_id, c.source, c.url, c.title, c.site_name, c.credited_source, c.first_seen)
-            for c in story.copies
-        ]
-    )
-    return [by_id[c.article_id] for c in ordered]
+    # by copy, not by article: an outlet's exact copy of an article has that article's id
+    shown = {
+        Copy(c.article_id, c.source, c.url, c.title, c.site_name, c.credited_source, c.first_seen): c
+        for c in story.copies
+    }
+    return [shown[c] for c in representative_first(list(shown))]
 
 
 def _entry(

@@ -27,11 +27,12 @@ from markdown_it import MarkdownIt
 from sqlalchemy import select, update
 
 from crawler.app.demo import DemoWeb
+from crawler.app.webserver import LocalSite, Reply
 from crawler.digest.render import CHART_COLOURS
 from storage import Database, NewArticle
 from storage.models import Article, CrawlRun, Story
 from storage.repository import store_article
-from storage.stories import start_story
+from storage.stories import recent_stories, start_story
 from tests.crawler.digest.devtools import RenderedText, families_covering, rendered_fonts
 from tests.crawler.support import ai4s, ai4s_in_process
 
@@ -115,6 +116,36 @@ def test_each_new_story_appears_once_with_all_its_outlets(crawled: str) -> None:
     assert digest["health"]["runs"] == 1 and digest["health"]["runs_by_status"] == {"ok": 1}
     relevance = [s["relevance"] for s in digest["stories"]]
     assert [round(r, 1) for r in relevance] == sorted((round(r, 1) for r in relevance), reverse=True)
+
+
+def test_outlets_that_carry_a_story_word_for_word_are_its_copies_too(tmp_path: Path) -> None:
+    # Two mirrors serve the Xinhua page's very bytes: whichever copy is stored first, the others are exact
+    # duplicates, never stored again; the story still names every outlet that carried it.
+    db_url = f"sqlite:///{tmp_path / 'corpus.sqlite3'}"
+    with DemoWeb() as web:
+        (summit,) = [a for a in web.articles if SUMMIT in a.title and a.site == "demo-xinhua"]
+        page = web.sites["demo-xinhua"].routes[summit.path]
+        mirrors = [LocalSite(name, host) for name, host in (("mirror-a", "127.0.0.62"), ("mirror-b", "127.0.0.63"))]
+        blocks = [web.sources_toml()]
+        for number, mirror in enumerate(mirrors):
+            url = mirror.add(f"/world/{number}/wire-{number}.html", page)
+            sitemap = (
+                f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>{url}</loc></url></urlset>'
+            )
+            feed = mirror.add("/sitemap.xml", Reply(200, sitemap.encode(), {"Content-Type": "application/xml"}))
+            blocks.append(f'[[source]]\nname = "{mirror.name}"\nlanguage = "zh"\nsitemaps = ["{feed}"]\n')
+        sources = tmp_path / "sources.toml"
+        sources.write_text("\n".join(blocks), encoding="utf-8")
+        with mirrors[0], mirrors[1]:
+            result = ai4s("crawl", "--sources", str(sources), "--db", db_url, "-s", "DOWNLOAD_DELAY=0.05")
+        assert result.returncode == 0, result.stderr[-3000:]
+    (story,) = [s for s in digest_json(db_url, "--since", "24h")["stories"] if SUMMIT in s["headline"]]
+    outlets = [story["source"], *[o["source"] for o in story["also_reported_by"]]]
+    assert sorted(outlets) == ["demo-portal", "demo-xinhua", "mirror-a", "mirror-b"]
+    assert story["copies"] == 4
+    with Database(db_url) as database, database.session() as session:
+        (found,) = [s for s in recent_stories(session) if any(SUMMIT in (c.title or "") for c in s.copies)]
+    assert sorted(found.outlets) == sorted(outlets)  # as 'ai4s stories' and 'ai4s search' show it
 
 
 def test_an_outlet_with_several_copies_of_a_story_is_named_once_with_its_count(corpus: str, tmp_path: Path) -> None:
