@@ -155,7 +155,7 @@ def ds_product(shingles: set[str]) -> bytes:
 
 def ds_full_fingerprint(shingles: set[str]) -> bytes:
     """The product's whole ``shingles_fingerprint``: (c2) plus the 32 band keys."""
-    found = shingles_fingerprint(shingles)
+    found = shingles_fingerprint(shingles, "")  # without the lead's keys (no text here): the signature's bands
     assert found is not None
     return found.signature
 

@@ -132,7 +132,7 @@ def document_text(header: list[str], body: list[str]) -> str:
 # -- fingerprints ----------------------------------------------------------------------------
 def fast_fingerprint(tokens: list[str]) -> Fingerprint | None:
     """``crawler.stories.fingerprint.fingerprint`` for tokens already in comparison form (no normalisation)."""
-    return shingles_fingerprint(token_shingles(tokens))
+    return shingles_fingerprint(token_shingles(tokens), "")  # the signature's bands only, not the lead's keys
 
 
 def _fingerprint_chunk(args: tuple[int, np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:

@@ -212,7 +212,7 @@ def article_fields(
     text = clean_stored_text(session, page.source_id, result.text).text  # the source's template, as now known
     relevance = scorer.score(result.title, text)
     shingles = shingle_set(text)
-    computed = shingles_fingerprint(shingles)
+    computed = shingles_fingerprint(shingles, text)
     published = result.published
     if published is not None and published.tzinfo is None:  # stored in UTC, read back aware: compare alike
         published = published.replace(tzinfo=UTC)

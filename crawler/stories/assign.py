@@ -20,6 +20,7 @@ from crawler.stories.fingerprint import (
     stored_fingerprint,
 )
 from storage import Database
+from storage.digests import article_texts
 from storage.stories import (
     articles_without_signature,
     candidates,
@@ -58,11 +59,11 @@ def assign_story(
     serialize_story_assignment(session)
     similarities: dict[int, float] = {}
     if fingerprint is not None:
-        for candidate in candidates(session, fingerprint.band_keys, exclude=article_id):
+        for candidate in candidates(session, fingerprint.keys, exclude=article_id):
             copy, similarity = is_copy(fingerprint, candidate.minhash, candidate.shingles)
             if copy and candidate.story_id is not None:
                 similarities[candidate.story_id] = max(similarity, similarities.get(candidate.story_id, 0.0))
-        save_fingerprint(session, article_id, fingerprint.signature, fingerprint.shingles, fingerprint.band_keys)
+        save_fingerprint(session, article_id, fingerprint.signature, fingerprint.shingles, fingerprint.keys)
     for story_id, similarity in sorted(similarities.items(), key=lambda pair: pair[1], reverse=True):
         assert fingerprint is not None  # a story is found only by a fingerprint
         if not any(is_unrelated(fingerprint, *copy) for copy in story_signatures(session, story_id)):
@@ -105,7 +106,7 @@ def rebuild_stories(
             pending = articles_without_signature(session, last_id, batch)
             for article_id, text in pending:
                 shingles = shingle_set(text)
-                computed = shingles_fingerprint(shingles)
+                computed = shingles_fingerprint(shingles, text)
                 mark_signature(session, article_id, computed.signature if computed else None, len(shingles))
         if not pending:
             break
@@ -117,12 +118,15 @@ def rebuild_stories(
     with database.session() as session, session.begin():
         clear_stories(session)
         rows = signatures_in_order(session)
-        for done, (article_id, signature, count) in enumerate(rows, 1):
-            found = stored_fingerprint(signature, count) if signature else None
-            assignment = assign_story(session, article_id, found)
-            copies += assignment.joined
-            stories += not assignment.joined
-            if on_progress and done % batch == 0:
-                on_progress("grouped", done)
+        for start in range(0, len(rows), batch):
+            chunk = rows[start : start + batch]
+            texts = article_texts(session, (article_id for article_id, signature, _ in chunk if signature))
+            for article_id, signature, count in chunk:
+                found = stored_fingerprint(signature, count, texts[article_id]) if signature else None
+                assignment = assign_story(session, article_id, found)
+                copies += assignment.joined
+                stories += not assignment.joined
+            if on_progress and len(chunk) == batch:
+                on_progress("grouped", start + batch)
         refresh_story_times(session)
     return RebuildReport(len(rows), fingerprinted, stories, copies)

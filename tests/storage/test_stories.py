@@ -52,7 +52,27 @@ def test_copies_join_the_story_of_the_original_even_after_a_restart(db_url_any: 
     story = stories[original_story]
     assert [c.source for c in story.copies] == ["xinhua", "portal"] and story.outlets == ["xinhua", "portal"]
     assert story.representative.source == "xinhua"  # the outlet the copy credits
-    assert bands == 3 * 32
+    assert bands == 3 * (32 + 8)  # the signature's bands and the lead's
+
+
+def test_a_copy_that_kept_only_the_first_part_of_the_story_joins_it_whichever_comes_first(db_url_any: str) -> None:
+    # a portal that runs the first third of a wire story shares too little of it for a band of the whole
+    # signature: the lead's keys make the two compared, and containment decides
+    def first_third(text: str) -> str:
+        paragraphs = [line for line in text.splitlines() if line.strip()]
+        return "\n".join(["来源：新华网", *paragraphs[: len(paragraphs) // 3]])
+
+    with Database(db_url_any) as database:
+        _, story, _ = add(database, "xinhua", "http://xinhua.example/a.htm", SEED_001, "新华网")
+        _, part_story, part_joined = add(database, "portal", "http://portal.example/part.html", first_third(SEED_001))
+        _, other_story, other_joined = add(database, "gov", "http://gov.example/b.htm", SEED_002)
+        # the other way round, in the other script: the part first, then the whole story
+        part = to_traditional(first_third(SEED_003))
+        _, later_part_story, _ = add(database, "portal", "http://portal.example/part-2.html", part)
+        _, whole_story, whole_joined = add(database, "xinhua", "http://xinhua.example/c.htm", SEED_003, "新华网")
+    assert part_joined and part_story == story
+    assert not other_joined and other_story != story
+    assert whole_joined and whole_story == later_part_story != story
 
 
 def test_a_roundup_that_reprints_two_pieces_does_not_make_them_one_story(db_url_any: str) -> None:
