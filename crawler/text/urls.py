@@ -67,6 +67,8 @@ TRACKING_PARAMETERS = frozenset(
         "share_from",
         "tt_from",
         "utm_from",
+        # jQuery's cache buster (``$.ajax({cache: false})``, copied into feeds): a new value at every request
+        "_",
         # session ids ("sid" only with a session's value: see _SESSION_VALUED)
         "sessionid",
         "session_id",
@@ -86,8 +88,9 @@ _SESSION_VALUED = frozenset({"sid", "ref"})
 _ARTICLE_NUMBER = re.compile(r"\d{1,9}")
 #: A directory's index file as the last segment of a path: the directory's own page (``/a/index.html`` is ``/a/``).
 INDEX_FILE = re.compile(r"/(?:index|default)\.(?:html?|shtml|php|aspx?|jsp)$", re.IGNORECASE)
-#: The AMP form of a page, as a last path segment (``/story/amp``) or a parameter (``?amp=1``, ``?outputType=amp``).
-_AMP_SEGMENT = re.compile(r"/amp/?$", re.IGNORECASE)
+#: The AMP form of a page, as a first or last path segment (``/amp/news/story``, ``/story/amp``), before the
+#: extension (``story.amp.html``) or a parameter (``?amp=1``, ``?outputType=amp``).
+_AMP_SEGMENT = re.compile(r"^/amp(?=/)|/amp/?$|\.amp(?=\.s?html?$)", re.IGNORECASE)
 _AMP_PARAMETER = re.compile(r"amp(?:=.*)?|outputtype=amp", re.IGNORECASE)
 _PATH_SESSION = re.compile(r";(?:jsessionid|phpsessid|sid|sessionid)=[^/?#]*", re.IGNORECASE)
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -126,10 +129,15 @@ def canonical_url(url: str) -> str:
     if parts.port and parts.port != _DEFAULT_PORTS.get(scheme):
         netloc = f"{netloc}:{parts.port}"
     path = _MANY_SLASHES.sub("/", parts.path) or "/"
-    path = INDEX_FILE.sub("/", _AMP_SEGMENT.sub("/", path))
+    path = INDEX_FILE.sub("/", _AMP_SEGMENT.sub(_without_amp, path))
     if len(path) > 1 and path.endswith("/"):
         path = path.rstrip("/") or "/"
     return urlunsplit((scheme, netloc, path, query, ""))
+
+
+def _without_amp(match: re.Match[str]) -> str:
+    """What an AMP marker of a path becomes: nothing before an extension or a path's rest, else a slash."""
+    return "" if match.group().startswith(".") or match.start() == 0 else "/"
 
 
 def is_well_formed(url: str) -> bool:

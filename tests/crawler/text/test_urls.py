@@ -34,6 +34,9 @@ from crawler.text.urls import canonical_url, clean_url, is_http_url
         ("http://news.example/news/a03.html?amp", "http://news.example/news/a03.html"),
         ("http://news.example/2025/03/01/a04/amp/", "http://news.example/2025/03/01/a04"),
         ("http://news.example/story?id=3&outputType=amp", "http://news.example/story?id=3"),
+        ("http://news.example/amp/news/2025/a04.html", "http://news.example/news/2025/a04.html"),
+        ("http://news.example/news/2025/a04.amp.htm", "http://news.example/news/2025/a04.htm"),
+        ("http://news.example/news/2025/a04.amp.html?_=1733220000000", "http://news.example/news/2025/a04.html"),
         ("http://127.0.0.2:8080/news/?page=2&utm_campaign=x", "http://127.0.0.2:8080/news?page=2"),
     ],
 )
@@ -49,6 +52,9 @@ def test_clean_url_keeps_what_the_server_needs() -> None:
 
 def test_meaningful_parameters_are_kept() -> None:
     assert canonical_url("http://x.example/p?id=1") != canonical_url("http://x.example/p?id=2")
+    assert canonical_url("http://x.example/p?_id=1") != canonical_url("http://x.example/p?_id=2")
+    assert canonical_url("http://x.example/amplifiers/a.html") != canonical_url("http://x.example/a.html")
+    assert canonical_url("http://x.example/news/amp.html") == "http://x.example/news/amp.html"
     assert canonical_url("http://x.example/p?outputType=print") != canonical_url("http://x.example/p")
 
 
