@@ -213,8 +213,11 @@ class NewsSpider(scrapy.Spider):
         return page_item(response, source.name, "listing")
 
     def follow(self, source: Source, discovery: Discovery, parent: dict[str, Any]) -> Iterator[scrapy.Request]:
-        """Requests for what an entry page (whose request had meta ``parent``) leads to, in its order."""
+        """Requests for what an entry page (whose request had meta ``parent``) leads to, in its order, until the
+        source's page budget is used up (every further request of it would be dropped: none is made)."""
         for lead in discovery.leads:
+            if self.context.was_cut(source.name):
+                return
             if isinstance(lead, ArticleLink):
                 request = article_request(lead.url, source, lead.via, lead.first_published)
                 tag(request.meta, parent)
