@@ -11,7 +11,8 @@ articles are (its *kind*):
                   sitemaps of categories and tags, which list the ``/news/`` section)
 ``conventional``  an Atom feed at ``/atom.xml``, declared nowhere
 ``listing``       no feed, no sitemap; a home page with three headlines and a link to the ``/news/`` section
-``blocked``       robots.txt ``Disallow: /`` (everything else is served, to see that nothing else is asked)
+``blocked``       robots.txt ``Disallow: /``, after a byte order mark (everything else is served, to see that nothing
+                  else is asked)
 ``internal``      its feed and sitemap declared on another loopback server (an internal address no source
                   names): discovery must refuse them, and that server must see no request
 
@@ -177,7 +178,8 @@ class DiscoverWeb(LoopbackWeb):
             sitemap_lines = f"Sitemap: {site.elsewhere.url('/sitemap.xml')}\n"
             site.elsewhere.add("/sitemap.xml", self._xml(_urlset(sorted(site.article_urls()))))
             head = f'<link rel="alternate" type="application/rss+xml" href="{feed}">'
-        server.add("/robots.txt", Reply(200, f"User-agent: *\n{robots}\n{sitemap_lines}".encode(), {}))
+        bom = "\ufeff" if kind == "blocked" else ""  # written on Windows: a byte order mark before the first group
+        server.add("/robots.txt", Reply(200, f"{bom}User-agent: *\n{robots}\n{sitemap_lines}".encode(), {}))
         server.add("/", self._home(site, head))
         server.add("/news/", self._section(site))
         server.add("/about/", _page("About us", "<h1>About us</h1><p>A small newsroom.</p>"))

@@ -52,7 +52,11 @@ logger = logging.getLogger(__name__)
 
 
 class AddressRefused(IgnoreRequest):
-    """A request not sent: the address policy refused its URL, or the address its host resolved to."""
+    """A request not sent: the address policy refused its URL (``url``), or the address its host resolved to."""
+
+    def __init__(self, message: str, url: str = "") -> None:
+        super().__init__(message)
+        self.url = url
 
 
 @dataclass
@@ -83,7 +87,7 @@ def note_refusal(stats: StatsCollector, source: str | None, url: str, refusal: R
 def refuse(stats: StatsCollector, request: Request, refusal: Refusal) -> NoReturn:
     """Count and log the refusal of ``request`` (:func:`note_refusal`), and raise :class:`AddressRefused`."""
     note_refusal(stats, request.meta.get("ai4s_source"), request.url, refusal)
-    raise AddressRefused(f"{refusal}: {request.url}")
+    raise AddressRefused(f"{refusal}: {request.url}", request.url)
 
 
 def environment_proxies(settings: BaseSettings) -> list[str]:

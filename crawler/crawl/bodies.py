@@ -33,6 +33,10 @@ else:
 
 #: Bytes decompressed per step, so that ``DOWNLOAD_MAXSIZE`` stops a decompression bomb early.
 CHUNK = 64 * 1024
+#: Gzip members read at most in one body: a server sends one, or a few; a body of thousands of empty members
+#: (20 bytes each, nothing for the size limit to count) is an attack on the crawl's time.
+MAX_GZIP_MEMBERS = 1000
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 class CorruptResponse(IgnoreRequest):
@@ -42,25 +46,31 @@ class CorruptResponse(IgnoreRequest):
 
 def _zlib_stream(data: bytes, wbits: int, max_size: int, what: str) -> bytes:
     """Every member of a zlib-family stream (gzip members follow one another), checked to its end."""
+    view, position = memoryview(data), 0
     output, size = BytesIO(), 0
-    while True:
+    for _ in range(MAX_GZIP_MEMBERS):
         decompressor = zlib.decompressobj(wbits=wbits)
-        try:
-            chunk = decompressor.decompress(data, CHUNK)
-            while True:
+        try:  # fed a chunk at a time: what a member leaves is copied, and the body may hold many members
+            while not decompressor.eof:
+                piece = decompressor.unconsumed_tail or view[position : position + CHUNK]
+                if not piece:
+                    break
+                if not decompressor.unconsumed_tail:
+                    position += len(piece)
+                chunk = decompressor.decompress(piece, CHUNK)
                 size += len(chunk)
                 _check_max_size(size, max_size)
                 output.write(chunk)
-                if not decompressor.unconsumed_tail or decompressor.eof:
-                    break
-                chunk = decompressor.decompress(decompressor.unconsumed_tail, CHUNK)
         except zlib.error as exc:
             raise CorruptResponse(f"corrupt {what} body: {exc}") from None
         if not decompressor.eof:
             raise CorruptResponse(f"corrupt {what} body: the compressed stream is cut short")
-        data = decompressor.unused_data
-        if wbits != 31 or not data.strip(b"\0"):  # zero padding after the last gzip member is harmless
+        position -= len(decompressor.unused_data)
+        if wbits != 31 or position == len(data):
             return output.getvalue()
+        if data[position : position + 2] != GZIP_MAGIC and data.count(b"\0", position) == len(data) - position:
+            return output.getvalue()  # zero padding after the last gzip member is harmless
+    raise CorruptResponse(f"corrupt {what} body: more than {MAX_GZIP_MEMBERS} gzip members")
 
 
 def gunzip_strict(data: bytes, max_size: int = 0) -> bytes:

@@ -222,8 +222,10 @@ class RedirectChainMiddleware:
     def process_response(self, request: Request, response: Response) -> Response:
         """The response, after checking where it redirects; raises :class:`RedirectFailed`."""
         location = response.headers.get(b"Location")
-        if response.status not in _REDIRECT_STATUSES or not location or request.meta.get("dont_redirect"):
+        if response.status not in _REDIRECT_STATUSES or location is None or request.meta.get("dont_redirect"):
             return response
+        if not location.strip():  # Scrapy's middleware would redirect to the page itself, which the filter drops
+            raise RedirectFailed(f"a redirect ({response.status}) to nowhere: its Location is empty", response.status)
         target = urljoin(request.url, safe_url_string(location))  # as Scrapy's middleware reads it (UTF-8 bytes)
         chain = [*request.meta.get("redirect_urls", ()), request.url]
         if target in chain:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest
@@ -93,6 +94,8 @@ class StrictRobotsTxtMiddleware(RobotsTxtMiddleware):
             self._stats.inc_value("robotstxt/unreachable")
             self.unreachable[netloc] = f"HTTP {response.status}"
             response = response.replace(body=DISALLOW_ALL)
+        elif response.status >= 400:  # unavailable (RFC 9309 §2.3.1.3): whatever its error page says, no rule
+            response = response.replace(body=b"")
         await super()._parse_robots(response, netloc, request)
         self._honour_crawl_delay(netloc, request)
 
@@ -115,8 +118,10 @@ class StrictRobotsTxtMiddleware(RobotsTxtMiddleware):
         # refused by policy before any fetch (an internal address, a host deferred to the next crawl): nothing was
         # learnt, and the host's pages meet the same refusal; a redirect loop or more than five redirects is
         # robots.txt unavailable, as a 4xx (RFC 9309 2.3.1.2). Any other failure, a body cut short, a gzip bomb over
-        # the size limit (IgnoreRequest too, from the decompression), is robots.txt unreachable.
-        if isinstance(exc, (AddressRefused, HostDeferred, RedirectFailed)):
+        # the size limit (IgnoreRequest too, from the decompression), is robots.txt unreachable; so is a robots.txt
+        # that redirects to a refused address (an internal one): the host's own pages would not meet that refusal.
+        redirected_away = isinstance(exc, AddressRefused) and urlsplit(exc.url).netloc not in ("", netloc)
+        if isinstance(exc, (AddressRefused, HostDeferred, RedirectFailed)) and not redirected_away:
             super()._robots_error(exc, netloc)
             return
         logger.info(  # INFO, as above: the sources it stops say so

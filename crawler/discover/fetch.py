@@ -167,7 +167,7 @@ class Fetcher:
             return _Robots(None, allow_nothing=f"{origin}/robots.txt is unreachable ({why}): nothing may be fetched")
         if answer.status >= 400:
             return _Robots(None)
-        parser = Protego.parse(answer.body.decode("utf-8", errors="replace"))
+        parser = Protego.parse(answer.body.decode("utf-8-sig", errors="replace"))  # a byte order mark is no text
         delay = parser.crawl_delay(ROBOTS_AGENT) or 0.0
         return _Robots(parser, delay=min(float(delay), self.limits.max_crawl_delay))
 

@@ -209,7 +209,7 @@ def robots_txt_unreachable(status: int) -> bool:
 
 def discover_robots(body: bytes, url: str, scope: Scope) -> Discovery:
     """The sitemaps a robots.txt names in its ``Sitemap:`` lines."""
-    urls = sitemaps_in_robots(body.decode("utf-8", errors="replace"), url)
+    urls = sitemaps_in_robots(body.decode("utf-8-sig", errors="replace"), url)  # a byte order mark is no text
     if not urls:
         return Discovery(unreadable="no Sitemap: line")
     allowed, refused = scope.judge(urls)

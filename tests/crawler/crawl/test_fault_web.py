@@ -338,10 +338,21 @@ def test_a_redirect_to_the_same_page_is_followed_and_a_loop_or_an_endless_chain_
     chinese = site.add("/2024/05/05/%E6%96%B0%E9%97%BB/", answer(200, article_html("Chinese story").encode(), HTML))
     raw_location = "/2024/05/05/新闻/".encode().decode("latin-1")
     chinese_slashless = site.add("/2024/05/05/%E6%96%B0%E9%97%BB", answer(301, b"", {"Location": raw_location}))
-    site.add("/rss.xml", rss(slashless, loop, chain[0], chinese_slashless))
+    # a Location left empty, or blank: Scrapy redirected to the page itself, which the filter dropped without a word
+    nowhere = site.add("/2024/05/06/nowhere.html", answer(302, b"", {"Location": ""}))
+    blank = site.add("/2024/05/06/blank.html", answer(301, b"", {"Location": "   "}))
+    site.add("/rss.xml", rss(slashless, loop, chain[0], chinese_slashless, nowhere, blank))
     site.add("/robots.txt", ALLOW_ALL)
     with site:
         result = crawl(tmp_path, feed_source("loops", site))
+    assert result.outcomes[canonical_url(nowhere)] == (
+        "network_error",
+        "a redirect (302) to nowhere: its Location is empty",
+    )
+    assert result.outcomes[canonical_url(blank)] == (
+        "network_error",
+        "a redirect (301) to nowhere: its Location is empty",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert canonical_url(moved) in result.articles and canonical_url(chinese) in result.articles
     assert result.outcomes[canonical_url(loop)] == (

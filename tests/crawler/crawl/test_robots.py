@@ -44,13 +44,25 @@ def test_a_missing_robots_txt_allows_the_whole_site(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "robots",
+    [Reply(403, b"User-agent: *\nDisallow: /\n"), Reply(404, b"User-agent: *\nDisallow: /\n"), Reply(401, b"")],
+    ids=["403 with a disallowing body", "404 with a disallowing body", "401"],
+)
+def test_an_unavailable_robots_txt_allows_the_whole_site_whatever_its_body_says(tmp_path: Path, robots: Reply) -> None:
+    paths, stored, code, _ = crawl_with_robots(tmp_path, "127.0.0.30", robots)
+    assert code == 0
+    assert "/2026/11/30/ai-model-finds-new-catalyst.html" in paths and stored == 1
+
+
+@pytest.mark.parametrize(
+    "robots",
     [
         Reply(503, b"Service Unavailable"),
         Reply(500, b"User-agent: *\nAllow: /\n"),
         Reply(429, b"Too Many Requests", {"Retry-After": "120"}),
         Reply(200, b"", delay=4.0),
+        Reply(301, b"", {"Location": "http://127.0.0.1:9/robots.txt"}),
     ],
-    ids=["503", "500 with an allowing body", "429", "no answer in time"],
+    ids=["503", "500 with an allowing body", "429", "no answer in time", "redirected to an internal address"],
 )
 def test_an_unreachable_robots_txt_allows_nothing_of_its_host(tmp_path: Path, robots: Reply) -> None:
     paths, stored, code, stderr = crawl_with_robots(tmp_path, "127.0.0.31", robots)

@@ -163,6 +163,11 @@ def test_robots_txt_leads_to_the_sitemaps_it_names_in_scope() -> None:
     assert found.articles == ()
 
 
+def test_a_robots_txt_that_opens_with_a_byte_order_mark_still_names_its_first_sitemap() -> None:
+    found = discover_robots(b"\xef\xbb\xbfSitemap: /sitemap.xml\n", f"{SITE}/robots.txt", SCOPE)
+    assert found.leads == (EntryPage(f"{SITE}/sitemap.xml", "sitemap", 0, 1),)
+
+
 def test_a_robots_txt_naming_no_sitemap_is_unreadable() -> None:
     found = discover_robots(b"User-agent: *\nDisallow: /private/\n", f"{SITE}/robots.txt", SCOPE)
     assert found.unreadable == "no Sitemap: line" and found.leads == ()
