@@ -19,6 +19,7 @@ from scrapy.settings import Settings
 
 from crawler.config import Config
 from crawler.crawl.context import CrawlContext
+from crawler.crawl.headers import bound_response_headers
 from crawler.crawl.memory import give_large_blocks_back
 from storage.counters import SourceRunCounts
 from storage.models import RunStatus
@@ -104,6 +105,7 @@ def run_crawl(
     from crawler.crawl.spiders.news import NewsSpider
 
     give_large_blocks_back()
+    bound_response_headers()
     process = CrawlerProcess(build_settings(config, log_level, log_file))
     crawler = process.create_crawler(NewsSpider)
     process.crawl(crawler)

@@ -365,6 +365,26 @@ def test_a_redirect_to_the_same_page_is_followed_and_a_loop_or_an_endless_chain_
     )
 
 
+def test_headers_without_end_are_a_failed_fetch_and_the_crawl_goes_on(tmp_path: Path) -> None:
+    """Header lines sent on and on: Twisted kept every one until the download timeout (1.5 GB for one request
+    in 20 s); the size limit counts only the body. Here 4 MB of them, then a page."""
+    site = FaultSite("headers", "127.0.4.23")
+    flood = "".join(f"X-Filler-{n}: {'x' * 1000}\r\n" for n in range(4000)).encode()
+    endless = site.add(
+        "/2024/05/07/endless-headers.html",
+        RawReply(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n" + flood, article_html("Endless").encode()),
+    )
+    fine = site.add("/2024/05/07/fine-story.html", answer(200, article_html("Fine story").encode(), HTML))
+    site.add("/rss.xml", rss(endless, fine))
+    site.add("/robots.txt", ALLOW_ALL)
+    with site:
+        result = crawl(tmp_path, feed_source("headers", site))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert canonical_url(fine) in result.articles and canonical_url(endless) not in result.articles
+    outcome, error = result.outcomes[canonical_url(endless)]
+    assert outcome == "network_error" and "response headers longer than 262144 bytes" in error, error
+
+
 def test_a_feed_in_a_redirect_loop_is_a_failed_poll_and_its_source_falls_back_to_the_homepage(tmp_path: Path) -> None:
     site = FaultSite("loopfeed", "127.0.4.18")
     story = site.add("/2024/05/04/home-story.html", answer(200, article_html("Home story").encode(), HTML))
