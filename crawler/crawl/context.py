@@ -32,7 +32,7 @@ from crawler.crawl.exclusive import lock_sources
 from crawler.crawl.fallback import FallbackChain
 from crawler.crawl.items import EntryPoll
 from crawler.crawl.known import KnownUrls
-from crawler.crawl.requests import OVER_BUDGET, stat_key
+from crawler.crawl.requests import OVER_BUDGET, UNSAVED, stat_key
 from crawler.crawl.watchdog import PARENT_GONE
 from crawler.schedule.counts import describe_counts
 from crawler.schedule.supervise import process_alive
@@ -126,6 +126,8 @@ class CrawlContext:
         #: The sources of the configuration this crawl does not crawl, with why (another crawl holds them).
         self.skipped: dict[str, str] = {}
         self.run_id: int | None = None
+        #: What the database said when the first page it would not save was refused (see :meth:`note_unsaved`).
+        self.first_unsaved = ""
         self.status: str | None = None  # set when the run is closed
         self.failure: str | None = None  # why the crawl could not start, if it could not
         self.source_ids: dict[str, int] = {}
@@ -286,10 +288,13 @@ class CrawlContext:
         counts = [SourceRunCounts(source, **self.counted(source)) for source in names]
         if status == RunStatus.OK and counts and all(c.unreachable for c in counts):
             status, message = RunStatus.FAILED, "no feed, sitemap or listing page of any source could be fetched"
+        unsaved = sum(self.stats.get_value(stat_key(source, UNSAVED), 0) for source in names)
+        if unsaved and status == RunStatus.OK:  # a crawl that lost pages did not end well: they come again next time
+            status, message = RunStatus.FAILED, f"{unsaved} fetched pages could not be saved: {self.first_unsaved}"
         with self.database.session() as session, session.begin():
             # validators only after a complete crawl; the site's "not before" (Retry-After) always
             self._save_entry_polls(session, hints_only=status != RunStatus.OK)
-            complete = [name for name in names if status == RunStatus.OK and not self.was_cut(name)]
+            complete = [name for name in names if status == RunStatus.OK and not self.was_incomplete(name)]
             self.fallback_chain.save(session, self.run_id, self.source_ids, complete)
             for source in names:
                 values = self.counted(source)
@@ -311,11 +316,30 @@ class CrawlContext:
         """Whether ``source``'s page budget (``max_pages``) cut its crawl short."""
         return bool(self.stats.get_value(stat_key(source, OVER_BUDGET), 0))
 
+    def was_incomplete(self, source: str) -> bool:
+        """Whether ``source`` was not crawled to the end: its budget cut it short, or a page fetched was not saved."""
+        return self.was_cut(source) or bool(self.stats.get_value(stat_key(source, UNSAVED), 0))
+
+    def note_unsaved(self, source: str, url: str, error: BaseException) -> None:
+        """Count a page of ``source`` fetched but not saved (the database refused the transaction: ``error``) as an
+        error of its source: the source was crawled incompletely, and the run fails."""
+        self.stats.inc_value(stat_key(source, UNSAVED))
+        self.stats.inc_value(stat_key(source, "errors"))
+        said = str(getattr(error, "orig", None) or error).strip()  # the driver's words, not SQLAlchemy's wrapping
+        reason = said.splitlines()[0] if said else type(error).__name__
+        self.first_unsaved = self.first_unsaved or reason
+        logger.error(
+            "Source %s: %s fetched but not saved (%s): it and the source's entry pages are read again next crawl",
+            source,
+            url,
+            reason,
+        )
+
     def _save_entry_polls(self, session: Session, hints_only: bool) -> None:
         """Save the entry-page polls of the sources that were crawled to the end (not cut by their
         budget); with ``hints_only`` (a crawl cut short) only the waits sites asked for (Retry-After). A host that
         asked to be left alone beyond this crawl gets its wait on every entry page polled in it."""
-        cut = {name for name in self.config.source_names if self.was_cut(name)}
+        cut = {name for name in self.config.source_names if self.was_incomplete(name)}
         for poll in self.entry_polls:
             host_deadline = self.host_deadlines.get(url_host(poll.url))
             not_before = max((when for when in (poll.not_before, host_deadline) if when), default=None)

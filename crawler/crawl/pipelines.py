@@ -236,13 +236,18 @@ class StorePipeline:
         """Store ``item`` (an :class:`ExtractedPage` or a :class:`FetchFailure`); keep an :class:`EntryPoll`."""
         if isinstance(item, EntryPoll):
             self.context.remember_entry_poll(item)
-        elif isinstance(item, FetchFailure):
-            await self._stored(lambda session: self._record_failure(session, item))
-        elif isinstance(item, ExtractedPage):
-            final = isinstance(item.result, ExtractedArticle) or item.result.outcome in TERMINAL_OUTCOMES
-            if final:  # known at once, not when its transaction commits: no listing of this crawl keeps it as a child
-                self.context.known.note_article_pages(item.page.requested_url, item.page.url)
-            await self._stored(lambda session: self._store_page(session, item))
+            return item
+        try:
+            if isinstance(item, FetchFailure):
+                await self._stored(lambda session: self._record_failure(session, item))
+            elif isinstance(item, ExtractedPage):
+                final = isinstance(item.result, ExtractedArticle) or item.result.outcome in TERMINAL_OUTCOMES
+                if final:  # known at once, not at its commit: no listing of this crawl keeps it as a child
+                    self.context.known.note_article_pages(item.page.requested_url, item.page.url)
+                await self._stored(lambda session: self._store_page(session, item))
+        except Exception as exc:  # noqa: BLE001 - the database refused it: counted, and the crawl goes on
+            page = item.page if isinstance(item, ExtractedPage) else item
+            self.context.note_unsaved(page.source, page.url, exc)
         return item
 
     async def _stored(self, store: Store) -> None:

@@ -36,6 +36,9 @@ ENTRY_KINDS = frozenset(ENTRY_PAGE_KINDS)
 
 #: The stats counter of requests a source's page budget (``max_pages``) dropped: a source cut short.
 OVER_BUDGET = "over_budget"
+#: The stats counter of a source's fetched pages the database would not take (locked past its wait, disk full):
+#: a source crawled incompletely, whose entry pages must be read again in full next time.
+UNSAVED = "unsaved"
 
 
 def stat_key(source: str, counter: str) -> str:

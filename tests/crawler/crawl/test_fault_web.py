@@ -23,7 +23,7 @@ from crawler.crawl.settings import REDIRECT_MAX_TIMES
 from crawler.text.extract import ExtractedArticle, extract_article
 from crawler.text.urls import canonical_url
 from storage import Database
-from storage.models import Article, FetchedUrl
+from storage.models import Article, CrawlRun, FetchedUrl
 from tests.crawler.support import ai4s, article_html, link_farm_html
 from tests.crawler.text.test_charset import lying_meta
 from tests.faultweb import ALLOW_ALL, FaultSite, RawReply, answer, gzip_bad_crc, gzip_truncated, rss
@@ -383,6 +383,38 @@ def test_headers_without_end_are_a_failed_fetch_and_the_crawl_goes_on(tmp_path: 
     assert canonical_url(fine) in result.articles and canonical_url(endless) not in result.articles
     outcome, error = result.outcomes[canonical_url(endless)]
     assert outcome == "network_error" and "response headers longer than 262144 bytes" in error, error
+
+
+def test_a_page_the_database_would_not_save_fails_the_run_and_is_fetched_again_next_time(tmp_path: Path) -> None:
+    """The database refused one page's transaction (here a trigger raises, as a full disk or a lock held past the
+    wait would): the crawl ended "ok", the feed's poll was saved, and the page was never fetched again."""
+    site = FaultSite("refused", "127.0.4.24")
+    kept = site.add("/2024/05/08/kept-story.html", answer(200, article_html("Kept story").encode(), HTML))
+    lost = site.add("/2024/05/08/lost-story.html", answer(200, article_html("Lost story").encode(), HTML))
+    site.add("/rss.xml", rss(kept, lost))
+    site.add("/robots.txt", ALLOW_ALL)
+    db_url = f"sqlite:///{tmp_path / 'corpus.sqlite3'}"
+    with Database(db_url) as database, database.engine.begin() as connection:
+        connection.exec_driver_sql(
+            "CREATE TRIGGER refuse_one BEFORE INSERT ON articles WHEN NEW.url LIKE '%lost-story%' "
+            "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+        )
+    with site:
+        first = crawl(tmp_path, feed_source("refused", site))
+        assert first.returncode == 1, first.stderr[-3000:]
+        assert "lost-story.html fetched but not saved (database or disk is full)" in first.stderr
+        with Database(db_url) as database, database.session() as session:
+            message = session.execute(select(CrawlRun.message)).scalar_one()
+        assert message == "1 fetched pages could not be saved: database or disk is full"
+        assert canonical_url(kept) in first.articles and canonical_url(lost) not in first.articles
+        with Database(db_url) as database, database.engine.begin() as connection:
+            connection.exec_driver_sql("DROP TRIGGER refuse_one")
+        second = crawl(tmp_path, feed_source("refused", site))  # the feed is the same: not "unchanged" this time
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert canonical_url(lost) in second.articles
+    assert (
+        len(site.records("/2024/05/08/lost-story.html")) == 2 and len(site.records("/2024/05/08/kept-story.html")) == 1
+    )
 
 
 def test_a_feed_in_a_redirect_loop_is_a_failed_poll_and_its_source_falls_back_to_the_homepage(tmp_path: Path) -> None:
