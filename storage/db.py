@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from platformdirs import user_data_dir
-from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -179,16 +179,49 @@ def migrate(engine: Engine) -> bool:
 
     config = Config()
     config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-    with _one_sqlite_migration_at_a_time(engine), engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execute(text("SET LOCAL lock_timeout = 0"))  # waiting for another migration is expected
-            connection.execute(
-                text("SELECT pg_advisory_xact_lock(:a, :b)"), {"a": MIGRATION_LOCK_KEYS[0], "b": MIGRATION_LOCK_KEYS[1]}
-            )
-        new = MigrationContext.configure(connection).get_current_revision() is None
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    with _one_sqlite_migration_at_a_time(engine), engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            _let_tables_be_rebuilt(connection)
+        try:
+            with connection.begin():
+                if connection.dialect.name == "postgresql":
+                    connection.execute(text("SET LOCAL lock_timeout = 0"))  # waiting for another migration is expected
+                    connection.execute(
+                        text("SELECT pg_advisory_xact_lock(:a, :b)"),
+                        {"a": MIGRATION_LOCK_KEYS[0], "b": MIGRATION_LOCK_KEYS[1]},
+                    )
+                new = MigrationContext.configure(connection).get_current_revision() is None
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+        finally:
+            if sqlite:
+                _enforce_foreign_keys_again(connection)
     return new
+
+
+def _let_tables_be_rebuilt(connection: Connection) -> None:
+    """On a SQLite connection, let migrations rebuild tables that others point at (batch mode copies a table,
+    drops it and renames the copy): foreign keys are not enforced until :func:`_enforce_foreign_keys_again`. A
+    copy left by a migration that failed or was killed midway (SQLite commits a table's creation at once) is
+    dropped, so that the migration can run again."""
+    connection.exec_driver_sql("PRAGMA foreign_keys=OFF")  # outside a transaction, or SQLite ignores it
+    tables = connection.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'table'").scalars().all()
+    for name in tables:
+        if name.startswith("_alembic_tmp_"):
+            logger.warning("dropping %s, left by a migration that did not finish", name)
+            connection.exec_driver_sql(f'DROP TABLE "{name}"')
+    connection.commit()
+
+
+def _enforce_foreign_keys_again(connection: Connection) -> None:
+    """Enforce foreign keys on the SQLite connection again, and say where the migrations left rows pointing
+    nowhere."""
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+    connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+    connection.commit()
+    if broken:
+        logger.warning("after migrating, %d rows point at rows that do not exist, such as %s", len(broken), broken[0])
 
 
 @contextmanager

@@ -102,6 +102,45 @@ def store_job_as_before_the_move(store: SQLAlchemyJobStore, job: Job, old_refere
     store.add_job(job)
 
 
+@pytest.mark.parametrize("first_revision", ["0001", "0002"])
+def test_a_database_of_the_first_releases_opens_with_its_articles_and_their_fetches(
+    tmp_path: Path, first_revision: str
+) -> None:
+    """Migrations 0002 and 0003 rebuild the articles table (SQLite's batch mode), which the fetched URLs point
+    at: with foreign keys enforced on every connection, dropping it failed, the table copy left behind made every
+    later opening fail too, and the corpus could not be opened at all."""
+    url = f"sqlite:///{tmp_path / 'first.sqlite3'}"
+    engine = make_engine(url)
+    alembic_to(engine, first_revision)
+    now = datetime(2026, 11, 22, 13, 0, tzinfo=UTC)
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO sources (id, name, created_at) VALUES (1, 'xinhua', :now)"), {"now": now})
+        connection.execute(
+            text(
+                "INSERT INTO articles (id, source_id, url, canonical_url, url_hash, title, text, content_hash, "
+                "first_seen, last_seen) VALUES (1, 1, 'http://x.example/a.htm', 'http://x.example/a.htm', "
+                "'h1', 'AI for Science', 'Researchers used machine learning.', 'c1', :now, :now)"
+            ),
+            {"now": now},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO fetched_urls (url_hash, url, canonical_url, source_id, outcome, article_id, attempts, "
+                "first_fetched, last_fetched) VALUES ('h1', 'http://x.example/a.htm', 'http://x.example/a.htm', 1, "
+                "'article', 1, 1, :now, :now)"
+            ),
+            {"now": now},
+        )
+        connection.execute(text("CREATE TABLE _alembic_tmp_articles (id INTEGER)"))  # a failed attempt's copy
+    engine.dispose()
+    with storage.db.Database(url) as database, database.engine.connect() as connection:  # migrated on opening
+        assert schema_revision(database.engine) == head_revision()
+        assert connection.execute(text("SELECT title FROM articles")).scalars().all() == ["AI for Science"]
+        assert connection.execute(text("SELECT article_id FROM fetched_urls")).scalars().all() == [1]
+        assert connection.execute(text("PRAGMA foreign_key_check")).all() == []
+        assert connection.execute(text("PRAGMA foreign_keys")).scalar_one() == 1  # enforced again after migrating
+
+
 def test_job_references_move_to_the_new_module_and_back(db_url_any: str, caplog: pytest.LogCaptureFixture) -> None:
     engine = make_engine(db_url_any)
     alembic_to(engine, "0005")
