@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crawler.children import end_worker_with_fork_server, start_pools_here
 from crawler.corpus.templates import clean_stored_text, current_template
 from crawler.relevance.profile import RelevanceScorer
 from crawler.stories.assign import RebuildReport, rebuild_stories
@@ -92,8 +93,18 @@ def make_reprocess_pool(workers: int = 0) -> Executor:
     """A pool of extraction processes (``workers`` = 0: one per core), started from a fork server so that
     they share nothing with this process's threads (the progress display has one)."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__])  # the workers start with the extractor imported
-    return ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1, mp_context=context, initializer=warm_up)
+    start_pools_here()
+    # the workers start with the extractor imported, and end with the fork server, which ends with this process
+    context.set_forkserver_preload(["crawler.fork_server", __name__])
+    return ProcessPoolExecutor(
+        max_workers=workers or os.cpu_count() or 1, mp_context=context, initializer=_start_worker
+    )
+
+
+def _start_worker() -> None:
+    """In a new reprocess worker: end with the fork server, and load what extraction needs."""
+    end_worker_with_fork_server()
+    warm_up()
 
 
 def resolve_selection(session: Session, sources: Sequence[str], since: datetime | None) -> ArticleSelection:

@@ -10,11 +10,9 @@ The crawl process imports this module but never the extractor: what a worker doe
 
 from __future__ import annotations
 
-import ctypes
 import multiprocessing
 import os
 import signal
-import sys
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
@@ -22,6 +20,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from crawler.children import end_worker_with_fork_server, start_pools_here
 from crawler.text.article import ExtractedArticle, NotAnArticle
 
 if TYPE_CHECKING:
@@ -140,29 +139,13 @@ def warm_up_worker() -> None:
     warm_up()
 
 
-#: prctl(2)'s option that has the kernel signal a process when the thread that forked it ends.
-_PR_SET_PDEATHSIG = 1
-
-
-def end_with_parent() -> None:
-    """Have the kernel end this process when its parent does (Linux; elsewhere nothing): a crawl ended by
-    SIGKILL or the out-of-memory killer leaves neither the fork server nor a worker behind, holding memory
-    and the crawl's output pipes."""
-    if not sys.platform.startswith("linux"):
-        return
-    parent = os.getppid()
-    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:  # the parent ended before the kernel was asked
-        os._exit(1)
-
-
 def configure_worker(profile: TopicProfile | None, cpu_limit: float | None) -> None:
     """Score the articles this worker extracts against ``profile`` (``None``: leave scoring to the store), and
     give each page at most ``cpu_limit`` seconds of CPU time (``None``: no limit); the worker ends with the fork
     server it was forked from."""
     from crawler.crawl.pool_preload import configure
 
-    end_with_parent()
+    end_worker_with_fork_server()
     configure(profile, cpu_limit)
 
 
@@ -180,7 +163,8 @@ def make_extraction_pool(
     """
     workers = workers or os.cpu_count() or 1
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["crawler.crawl.pool_server", "crawler.crawl.pool_preload"])
+    start_pools_here()
+    context.set_forkserver_preload(["crawler.fork_server", "crawler.crawl.pool_preload"])
     return ProcessPoolExecutor(
         max_workers=workers, mp_context=context, initializer=configure_worker, initargs=(profile, cpu_limit)
     )

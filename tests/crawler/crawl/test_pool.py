@@ -139,7 +139,7 @@ def test_a_stop_that_is_lost_comes_again_before_the_worker_is_ended() -> None:
     assert report.get(timeout=10) == 2
 
 
-def _started(pid: int) -> int | None:
+def started_at(pid: int) -> int | None:
     """When process ``pid`` started (clock ticks after boot), or ``None`` if it has ended (a zombie, ended but
     not yet reaped by init, has ended)."""
     try:
@@ -149,11 +149,11 @@ def _started(pid: int) -> int | None:
     return None if fields[0] == "Z" else int(fields[19])
 
 
-def _alive(process: tuple[int, int | None]) -> bool:
+def still_running(process: tuple[int, int | None]) -> bool:
     """Whether the process seen as ``(pid, start time)`` still runs: a process that took its number since (the
     kernel reuses numbers, after 32,768 on many machines) is another one."""
     pid, started = process
-    return started is not None and _started(pid) == started
+    return started is not None and started_at(pid) == started
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the kernel's parent-death signal is Linux's")
@@ -169,14 +169,14 @@ def test_a_crawl_process_killed_outright_leaves_no_extraction_process_behind() -
     crawl = subprocess.Popen([sys.executable, "-c", code], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True)
     try:
         assert crawl.stdout is not None
-        processes = [(pid, _started(pid)) for pid in json.loads(crawl.stdout.readline())]
-        assert len(processes) == 3 and all(_alive(seen) for seen in processes)  # the fork server and two workers
+        processes = [(pid, started_at(pid)) for pid in json.loads(crawl.stdout.readline())]
+        assert len(processes) == 3 and all(still_running(seen) for seen in processes)  # the fork server and two workers
     finally:
         crawl.send_signal(signal.SIGKILL)  # no handler, no atexit: as the out-of-memory killer ends it
         crawl.wait(timeout=30)
         if crawl.stdout is not None:
             crawl.stdout.close()
     deadline = time.monotonic() + 15
-    while any(_alive(seen) for seen in processes) and time.monotonic() < deadline:
+    while any(still_running(seen) for seen in processes) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not [pid for pid, started in processes if _alive((pid, started))]
+    assert not [pid for pid, started in processes if still_running((pid, started))]
