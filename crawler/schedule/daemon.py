@@ -47,6 +47,7 @@ from crawler.schedule.runs import (
     abort_orphaned_runs,
     adapt_schedule,
     close_crawl_run,
+    crawl_due,
     current_interval,
     deliver_scheduled_digest,
     log_run,
@@ -162,7 +163,14 @@ class Daemon:
             self.scheduler = make_scheduler(self.database, self.options.max_parallel)
             self.scheduler.start(paused=True)
             intervals = {name: current_interval(self.database, source) for name, source in self.sources.items()}
-            sync_jobs(self.scheduler, list(self.sources.values()), intervals, self.digest)
+            due = {name: crawl_due(self.database, source, intervals[name]) for name, source in self.sources.items()}
+            sync_jobs(
+                self.scheduler,
+                list(self.sources.values()),
+                intervals,
+                self.digest,
+                {name: when for name, when in due.items() if when is not None},
+            )
             self.scheduler.resume()
             logger.info(
                 "Daemon started (pid %d) on %s: %s, crawl logs in %s",

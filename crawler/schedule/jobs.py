@@ -114,12 +114,15 @@ def put_job(
     job: Job | None,
     now: datetime,
     first_run: datetime | None = None,
+    due_by: datetime | None = None,
 ) -> datetime:
     """Add or replace job ``key`` calling ``func(arg)``; its next run. A job whose trigger did not
     change keeps its next run (past or not: a late one runs once, coalesced), and so does one whose next run
     was missed while no daemon ran, whatever its new trigger (a crawl that adapted the interval as the daemon
     stopped must not cost the catch-up); a new one starts at ``first_run`` if given; any other at the
-    trigger's next firing."""
+    trigger's next firing. None runs later than ``due_by`` (or ``first_run``, if that is later): APScheduler moves
+    a job's next run on as it hands it to a worker, so a job that waited for a free one when the daemon stopped
+    (or was killed) would otherwise skip a whole interval."""
     stored = job.next_run_time if job is not None else None
     if job is not None and stored is not None and (str(job.trigger) == str(trigger) or stored <= now):
         next_run: datetime = stored
@@ -127,6 +130,8 @@ def put_job(
         next_run = first_run
     else:
         next_run = trigger.get_next_fire_time(None, now)
+    if due_by is not None and due_by < next_run:
+        next_run = max(due_by, first_run or now)
     scheduler.add_job(
         func,
         trigger=trigger,
@@ -145,9 +150,11 @@ def sync_jobs(
     sources: Sequence[Source],
     intervals: Mapping[str, float | None],
     digest: DigestJob | None,
+    due: Mapping[str, datetime] | None = None,
 ) -> None:
     """Make the job store match the sources: a crawl job per source at its current interval
-    (``intervals``, ``None`` for a cron schedule), the digest job if any, no other job."""
+    (``intervals``, ``None`` for a cron schedule) and at the latest when its crawl is ``due`` (by its last run),
+    the digest job if any, no other job."""
     existing: dict[str, Job] = {job.id: job for job in scheduler.get_jobs()}
     wanted = {job_id(source.name) for source in sources} | ({digest.job_id} if digest else set())
     for stale in sorted(set(existing) - wanted):
@@ -171,9 +178,9 @@ def sync_jobs(
         # first crawls a few seconds apart at most; later firings are spread by the trigger's jitter
         stagger = random.uniform(0, min(FIRST_RUN_STAGGER, jitter_for(interval or 3600)))
         trigger = make_trigger(source, interval)
-        next_run = put_job(
-            scheduler, key, CRAWL_JOB, source.name, trigger, existing.get(key), now, now + timedelta(seconds=stagger)
-        )
+        first_run = now + timedelta(seconds=stagger)
+        due_by = (due or {}).get(source.name)
+        next_run = put_job(scheduler, key, CRAWL_JOB, source.name, trigger, existing.get(key), now, first_run, due_by)
         late = " (late: one catch-up crawl now)" if next_run < now else ""
         logger.info(
             "Source %s: every %s, next crawl %s%s", source.name, every_text(source, interval), _when(next_run), late

@@ -102,6 +102,22 @@ def current_interval(database: Database, source: Source) -> float | None:
     return bounds.clamp(state.interval_seconds or bounds.every)
 
 
+#: Statuses of a last run cut short (the daemon stopped, or it or the crawl was killed): the crawl is due again.
+CUT_SHORT = frozenset({"interrupted", "aborted"})
+
+
+def crawl_due(database: Database, source: Source, interval: float | None) -> datetime | None:
+    """When ``source``'s next crawl is due by its last run, at ``interval`` seconds: an interval after that run,
+    or at once if it never ran or its last run was cut short; ``None`` for a cron schedule."""
+    if interval is None:
+        return None
+    with database.session() as session:
+        state = load_schedule(session, source.name)
+    if state is None or state.last_run_at is None or state.last_status in CUT_SHORT:
+        return datetime.now(UTC)
+    return state.last_run_at + timedelta(seconds=interval)
+
+
 def adapt_schedule(database: Database, source: Source, result: RunResult) -> ScheduleState:
     """Record ``result`` in the source's schedule and move its interval by the policy; the new state."""
     bounds = bounds_of(source)

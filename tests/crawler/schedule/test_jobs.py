@@ -118,6 +118,30 @@ def test_a_run_missed_while_no_daemon_ran_stays_due_whatever_the_new_interval(da
         scheduler.shutdown(wait=False)
 
 
+def test_a_crawl_that_waited_for_a_free_worker_when_the_daemon_stopped_is_due_at_the_restart(
+    database: Database,
+) -> None:
+    """APScheduler moves a job's next run on as it hands the job to its pool: a crawl still waiting for a free
+    worker when the daemon stopped (or was killed) had its next run a whole interval on, and was skipped."""
+    source = parse_sources(SOURCES)[0]
+    key, now = job_id(source.name), datetime.now(UTC)
+    scheduler = paused_scheduler(database)
+    try:
+        scheduler.add_job(CRAWL_JOB, trigger=make_trigger(source, 86400.0), args=[source.name], id=key)
+        scheduler.get_job(key).modify(next_run_time=now + timedelta(days=1))  # as the handing over left it
+    finally:
+        scheduler.shutdown(wait=False)
+    scheduler = paused_scheduler(database)
+    try:  # its last run was a day ago, or it never ran: due now
+        sync_jobs(scheduler, [source], {"a": 86400.0}, None, {"a": now - timedelta(minutes=1)})
+        assert scheduler.get_job(key).next_run_time <= datetime.now(UTC) + timedelta(seconds=5)
+        # a crawl due later than the stored next run leaves it as it is
+        sync_jobs(scheduler, [source], {"a": 86400.0}, None, {"a": now + timedelta(days=3)})
+        assert scheduler.get_job(key).next_run_time <= datetime.now(UTC) + timedelta(seconds=5)
+    finally:
+        scheduler.shutdown(wait=False)
+
+
 def test_the_stored_job_references_are_the_daemons_job_functions() -> None:
     # a migration rewrites stored references to exactly these: the functions must stay where they name
     assert CRAWL_JOB == "crawler.schedule.daemon:crawl_job" and DIGEST_JOB == "crawler.schedule.daemon:digest_job"

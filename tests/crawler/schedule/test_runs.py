@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import os
 import socket
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from crawler.schedule.runs import (
     abort_orphaned_runs,
     adapt_schedule,
     close_crawl_run,
+    crawl_due,
     current_interval,
     open_crawl_run,
 )
@@ -96,3 +98,15 @@ def test_runs_left_running_by_a_dead_process_are_aborted(database: Database) -> 
         remote = start_run(session, ["b"], pid=1, host="another-host.example")
     assert abort_orphaned_runs(database) == [dead]
     assert run_status(database, dead)[0] == "aborted" and run_status(database, remote)[0] == "running"
+
+
+def test_a_crawl_is_due_an_interval_after_its_last_run_or_at_once_if_that_was_cut_short(database: Database) -> None:
+    before = datetime.now(UTC)
+    assert before <= crawl_due(database, SOURCE, 3600.0) <= datetime.now(UTC)  # never ran
+    ran = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    for status, due in (("ok", ran + timedelta(hours=1)), ("failed", ran + timedelta(hours=1)), ("interrupted", None)):
+        with database.session() as session, session.begin():
+            save_schedule(session, SOURCE.name, ScheduleState(every="1h", last_status=status, last_run_at=ran))
+        when = crawl_due(database, SOURCE, 3600.0)
+        assert when == due if due is not None else before <= when <= datetime.now(UTC), status
+    assert crawl_due(database, SOURCE, None) is None  # a cron schedule keeps its times
