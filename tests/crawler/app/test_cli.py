@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from pathlib import Path
 
+from sqlalchemy import select
+
+from crawler.app.webserver import LocalSite, Reply, html_reply
 from crawler.text.normalize import to_simplified
-from tests.crawler.support import ai4s, ai4s_in_process
+from storage import Database
+from storage.models import CrawlRun
+from storage.repository import start_run
+from tests.crawler.support import ai4s, ai4s_in_process, article_html
 
 
 def test_a_bad_sources_file_is_rejected_clearly(tmp_path: Path) -> None:
@@ -97,3 +104,22 @@ def test_the_demo_corpus_keeps_the_seed_stories_as_relevant_and_not_the_ordinary
     # After a profile change, rescore applies it to the stored articles.
     rescored = ai4s_in_process("rescore", "--db", db_url)
     assert rescored.returncode == 0 and "12 scored, 6 now relevant, 6 now off-topic" in rescored.stdout
+
+
+def test_a_crawl_closes_the_runs_a_killed_crawl_left_running(tmp_path: Path) -> None:
+    # without a daemon, a crawl killed outright stayed "running" in the stats and the digest for ever
+    db_url = f"sqlite:///{tmp_path / 'corpus.sqlite3'}"
+    with Database(db_url) as database, database.session() as session, session.begin():
+        dead = start_run(session, ["outlet"], pid=999_999_999, host=socket.gethostname())
+    site = LocalSite("outlet", "127.0.0.30")
+    story = site.add("/2026/12/01/ai-finds-a-catalyst.html", html_reply(article_html("AI finds a catalyst")))
+    rss = f"<rss><channel><item><title>t</title><link>{story}</link></item></channel></rss>"
+    site.add("/rss.xml", Reply(200, rss.encode(), {"Content-Type": "application/rss+xml"}))
+    sources = tmp_path / "sources.toml"
+    sources.write_text(f'[[source]]\nname = "outlet"\nfeeds = ["{site.url("/rss.xml")}"]\n', encoding="utf-8")
+    with site:
+        result = ai4s("crawl", "--sources", str(sources), "--db", db_url, "-s", "DOWNLOAD_DELAY=0")
+    assert result.returncode == 0, result.stderr[-3000:]
+    with Database(db_url) as database, database.session() as session:
+        statuses = dict(session.execute(select(CrawlRun.id, CrawlRun.status)).all())
+    assert statuses == {dead: "aborted", dead + 1: "ok"}
