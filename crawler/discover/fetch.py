@@ -209,7 +209,9 @@ class Fetcher:
             size = 0
             deadline = time.monotonic() + self.limits.timeout
             complete = True
-            for chunk in response.stream(64 * 1024, decode_content=True):
+            # read1: what has come, at once; stream() waits for 64 KiB, and a server sending one byte a second kept
+            # each wait under the per-read timeout for hours
+            while chunk := response.read1(64 * 1024, decode_content=True):
                 chunks.append(chunk)
                 size += len(chunk)
                 if size >= limit or time.monotonic() > deadline:

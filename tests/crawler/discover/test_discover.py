@@ -5,6 +5,9 @@ sources file's comments; and the source written, crawled, finds what a hand-writ
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,8 +16,10 @@ import pytest
 from sqlalchemy import select
 
 from crawler.app.webserver import LocalSite, Reply, html_reply
+from crawler.discover.fetch import Fetcher, Limits
 from crawler.discover.outlet import discover_outlet
 from crawler.sources import parse_sources
+from crawler.text.addresses import AddressPolicy
 from crawler.text.entrypoints import COMMON_FEED_PATHS, COMMON_SITEMAP_PATHS
 from seeds import DEFAULT_SOURCES_FILE
 from storage import Database
@@ -225,3 +230,39 @@ def test_a_site_whose_robots_txt_is_unreachable_is_asked_for_robots_txt_only(sta
     assert result.returncode == 1
     assert "robots.txt is unreachable" in result.stderr and f"status {status}" in result.stderr
     assert [record.path for record in site.log] == ["/robots.txt"]
+
+
+def test_a_page_sent_a_byte_at_a_time_is_cut_at_the_time_limit() -> None:
+    # each read waited for 64 KiB, and each byte came within the per-read timeout: a page of one byte a second
+    # held discovery for hours
+    server = socket.socket()
+    server.bind(("127.0.0.32", 0))
+    server.listen(4)
+    url = f"http://127.0.0.32:{server.getsockname()[1]}/"
+
+    def serve() -> None:
+        for _ in range(2):  # robots.txt (none: a 404), then the page, a byte every 50 ms for 10 s
+            connection, _ = server.accept()
+            with connection:
+                if connection.recv(65536).startswith(b"GET /robots.txt"):
+                    connection.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    continue
+                connection.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 100000\r\n\r\n<html>"
+                )
+                for _ in range(200):
+                    time.sleep(0.05)
+                    try:
+                        connection.sendall(b"x")
+                    except OSError:
+                        return
+
+    threading.Thread(target=serve, daemon=True).start()
+    fetcher = Fetcher(AddressPolicy.from_urls([url]), Limits(timeout=1.0))
+    started = time.monotonic()
+    answer = fetcher.get(url)
+    took = time.monotonic() - started
+    fetcher.close()
+    server.close()
+    assert took < 4, took
+    assert answer.body.startswith(b"<html>x")  # what came in time
