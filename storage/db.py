@@ -232,7 +232,7 @@ def _one_sqlite_migration_at_a_time(engine: Engine) -> Iterator[None]:
     if not database or database == ":memory:":
         yield
         return
-    with Path(f"{Path(database).expanduser()}.migrate.lock").open("a") as handle:
+    with Path(f"{Path(database).expanduser().resolve()}.migrate.lock").open("a") as handle:  # by any path or link
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield

@@ -57,7 +57,7 @@ class DatabaseLock:
     def _acquire_file(self, database: str | None) -> None:
         if not database or database == ":memory:":
             raise ValueError("an in-memory SQLite database cannot be shared, so it needs no lock")
-        path = Path(f"{Path(database).expanduser()}.{self.name}.lock")
+        path = Path(f"{Path(database).expanduser().resolve()}.{self.name}.lock")  # one file by any path or link
         path.parent.mkdir(parents=True, exist_ok=True)
         handle = path.open("a+", encoding="utf-8")
         try:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import insert
@@ -48,6 +49,14 @@ def test_the_lock_admits_one_holder_and_names_it(db_url_any: str) -> None:
         first.release()
     with DatabaseLock(db_url_any):  # free again once released
         pass
+
+
+def test_one_database_file_has_one_lock_by_whatever_link_it_is_reached(tmp_path: Path) -> None:
+    real = tmp_path / "real.sqlite3"
+    Database(f"sqlite:///{real}").close()
+    (tmp_path / "alias.sqlite3").symlink_to(real)
+    with DatabaseLock(f"sqlite:///{real}"), pytest.raises(LockHeld):  # two daemons on one file, once
+        DatabaseLock(f"sqlite:///{tmp_path / 'alias.sqlite3'}").acquire()
 
 
 def test_a_lock_holder_killed_with_sigkill_leaves_no_stale_lock(db_url_any: str) -> None:
