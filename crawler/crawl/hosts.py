@@ -26,6 +26,7 @@ from twisted.python.failure import Failure
 
 from crawler.crawl.context import CrawlContext
 from crawler.text.dates import retry_after_seconds
+from crawler.text.discovery import TOO_MANY_REQUESTS
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -36,6 +37,9 @@ logger = logging.getLogger(__name__)
 
 #: Statuses whose ``Retry-After`` speaks for the whole host (RFC 9110 §10.2.3: overloaded, or too many requests).
 PAUSING_STATUSES = frozenset({429, 503})
+#: The pause of a host that answers 429 without saying how long to wait (its requests had each backed off on
+#: their own, the host answered at full rate: 90 requests in 26 s to a host answering nothing but 429).
+TOO_MANY_REQUESTS_PAUSE = 5.0
 
 
 class HostDeferred(IgnoreRequest):
@@ -84,6 +88,9 @@ class PoliteDownloader(Downloader):
             return
         now = datetime.now(UTC)
         wait = retry_after_seconds(response.headers.get(b"Retry-After"), now)
+        asked = "Retry-After"
+        if not wait and response.status == TOO_MANY_REQUESTS:  # asks for fewer requests, without saying how long
+            wait, asked = TOO_MANY_REQUESTS_PAUSE, "429 without Retry-After"
         if not wait:
             return
         key = request.meta.get(self.DOWNLOAD_SLOT) or self.get_slot_key(request)
@@ -96,11 +103,12 @@ class PoliteDownloader(Downloader):
             until = now + timedelta(seconds=wait)
             if key not in self.deferred_until:
                 logger.warning(
-                    "%s answered %d asking to wait %.0f s (Retry-After), more than the %.0f s a crawl waits for one "
+                    "%s answered %d asking to wait %.0f s (%s), more than the %.0f s a crawl waits for one "
                     "host in all (%.0f s so far): nothing more of that host is requested in this crawl",
                     key,
                     response.status,
                     wait,
+                    asked,
                     self.retry_after_max,
                     self.paused_total.get(key, 0.0),
                 )
@@ -112,7 +120,7 @@ class PoliteDownloader(Downloader):
             self.paused_total[key] = self.paused_total.get(key, 0.0) + added
             self.paused_until[key] = until_monotonic
             logger.info(
-                "%s answered %d asking to wait %.1f s (Retry-After): the host is paused", key, response.status, wait
+                "%s answered %d asking to wait %.1f s (%s): the host is paused", key, response.status, wait, asked
             )
             stats.inc_value("ai4s/hosts/paused")
 

@@ -277,6 +277,30 @@ def test_a_host_asking_to_wait_longer_than_the_crawl_waits_is_left_to_the_next_c
         assert len(busy.records("/rss.xml")) == before
 
 
+def test_a_host_answering_429_without_retry_after_is_paused_then_left_to_the_next_crawl(tmp_path: Path) -> None:
+    """Each request backed off on its own, and the host was asked at full rate: 90 requests in 26 s to a host
+    that answered nothing but 429."""
+    site = FaultSite("too-many", "127.0.4.25")
+    refuse = answer(429, b"Too Many Requests", {"Content-Type": "text/plain"})
+    urls = [site.add(f"/2024/06/{day:02d}/busy-story.html", refuse) for day in range(1, 21)]
+    site.add("/rss.xml", rss(*urls))
+    site.add("/robots.txt", ALLOW_ALL)
+    with site:
+        result = crawl(
+            tmp_path,
+            feed_source("busy", site),
+            "-s",
+            "AI4S_RETRY_AFTER_MAX=6",
+            "-s",
+            "CONCURRENT_REQUESTS_PER_DOMAIN=1",
+        )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "asking to wait 5.0 s (429 without Retry-After): the host is paused" in result.stderr
+    assert "nothing more of that host is requested in this crawl" in result.stderr
+    assert len(site.records()) <= 2 + 3  # robots.txt, the feed, a request or two before each pause
+    assert {result.outcomes[canonical_url(url)][0] for url in urls} == {"http_error"}  # all tried again next time
+
+
 def test_a_host_that_asks_again_and_again_to_wait_is_left_to_the_next_crawl_once_its_pauses_add_up(
     tmp_path: Path,
 ) -> None:
