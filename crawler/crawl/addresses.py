@@ -21,9 +21,11 @@ spider, so that a refused link is one refusal wherever it was found.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
-from collections.abc import Sequence
+import socket
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.request import getproxies
@@ -106,6 +108,9 @@ class AddressPolicyMiddleware:
         self.policy = policy
         self.stats = crawler.stats
         PROCESS_ADDRESSES.policy = policy
+        #: Requests go through a proxy (``http_proxy``, ``https_proxy``): it resolves their host names, out of
+        #: :class:`PolicyResolver`'s sight (which sees only the proxy's), so they are resolved and judged here.
+        self.proxied = bool(environment_proxies(crawler.settings))
         resolver = crawler.settings.get("TWISTED_DNS_RESOLVER")
         if not issubclass(load_object(resolver), PolicyResolver):
             logger.warning(
@@ -118,11 +123,37 @@ class AddressPolicyMiddleware:
         urls = [url for source in sources for url in source.entry_urls]
         return cls(crawler, AddressPolicy.from_urls(urls + environment_proxies(crawler.settings)))
 
-    def process_request(self, request: Request) -> None:
-        """Raise :class:`AddressRefused` for a URL that the policy refuses as written."""
+    def process_request(self, request: Request) -> Coroutine[Any, Any, None] | None:
+        """Raise :class:`AddressRefused` for a URL that the policy refuses as written, or, behind a proxy, by the
+        addresses its host name resolves to (then a coroutine that does)."""
         refusal = self.policy.check_url(request.url)
         if refusal is not None:
             refuse(self.stats, request, refusal)
+        return self._judge_resolved(request) if self.proxied else None
+
+    async def _judge_resolved(self, request: Request) -> None:
+        refusal = await asyncio.to_thread(resolved_refusal, self.policy, request.url)
+        if refusal is not None:
+            refuse(self.stats, request, refusal)
+
+
+def resolved_refusal(policy: AddressPolicy, url: str) -> Refusal | None:
+    """Why ``policy`` refuses ``url`` by an address its host name resolves to (``None``: none is refused, the URL
+    names an address, or the name does not resolve here)."""
+    origin = origin_of(url)
+    if origin is None:
+        return None
+    try:
+        if host_address(origin.host) is not None:
+            return None  # an address, judged as written
+        found = socket.getaddrinfo(origin.host, origin.port, type=socket.SOCK_STREAM)
+    except (MalformedHost, OSError, UnicodeError):
+        return None
+    for *_, address in found:
+        refusal = policy.check_connection(origin.host, origin.port, ipaddress.ip_address(str(address[0]).split("%")[0]))
+        if refusal is not None:
+            return refusal
+    return None
 
 
 class ResolvedAddressMiddleware:

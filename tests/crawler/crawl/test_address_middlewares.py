@@ -4,6 +4,7 @@ lookup the resolver emptied turned into a refusal rather than a network error to
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -93,7 +94,8 @@ def test_a_proxy_the_environment_names_may_be_internal_while_the_proxy_middlewar
 ) -> None:
     monkeypatch.setenv("http_proxy", "http://10.0.0.5:3128")
     proxy = Request("http://10.0.0.5:3128/")
-    assert AddressPolicyMiddleware.from_crawler(make_crawler(config)).process_request(proxy) is None
+    judged = AddressPolicyMiddleware.from_crawler(make_crawler(config)).process_request(proxy)
+    assert judged is not None and asyncio.run(judged) is None  # behind a proxy, names are resolved here: not refused
     without = AddressPolicyMiddleware.from_crawler(make_crawler(config, HTTPPROXY_ENABLED=False))
     with pytest.raises(AddressRefused):
         without.process_request(proxy)
