@@ -3,9 +3,12 @@ where the command needs a process of its own, in this process where it does not)
 
 from __future__ import annotations
 
+import json
 import logging
+import signal
 import subprocess
 import sys
+import time
 import traceback
 from collections.abc import Mapping
 from pathlib import Path
@@ -104,3 +107,39 @@ def table_rows(rendered: str, key_column: int = 0) -> dict[str, list[str]]:
         else:
             rows[-1] = [f"{before} {cell}".strip() for before, cell in zip(rows[-1], cells, strict=True)]
     return {row[key_column]: row for row in rows}
+
+
+def _started_at(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks after boot), or ``None`` if it has ended (a zombie, ended but
+    not yet reaped by init, has ended)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].split()
+    except (FileNotFoundError, IndexError):
+        return None
+    return None if fields[0] == "Z" else int(fields[19])
+
+
+def _still_running(pid: int, started: int | None) -> bool:
+    """Whether the process ``pid`` seen at start time ``started`` still runs: a process that took its number since
+    (the kernel reuses numbers, after 32,768 on many machines) is another one."""
+    return started is not None and _started_at(pid) == started
+
+
+def survivors_of_a_kill(code: str) -> list[int]:
+    """Run ``code`` in a new Python process (it prints a JSON list of the pids of the processes it started, the
+    fork server first, then sleeps), kill it with SIGKILL (no handler, no atexit: as the out-of-memory killer
+    ends it), and give the processes it started 15 s to end; the pids of those still running."""
+    parent = subprocess.Popen([sys.executable, "-c", code], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout is not None
+        processes = [(pid, _started_at(pid)) for pid in json.loads(parent.stdout.readline())]
+        assert len(processes) == 3 and all(_still_running(*seen) for seen in processes)  # a fork server, 2 workers
+    finally:
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(timeout=30)
+        if parent.stdout is not None:
+            parent.stdout.close()
+    deadline = time.monotonic() + 15
+    while any(_still_running(*seen) for seen in processes) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return [pid for pid, started in processes if _still_running(pid, started)]

@@ -8,10 +8,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
-import signal
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -30,8 +27,7 @@ from storage.hashing import content_hash
 from storage.models import Article, ArticlePage
 from storage.pages import PageToKeep, compress_page, keep_page
 from storage.repository import store_article
-from tests.crawler.crawl.test_pool import started_at, still_running
-from tests.crawler.support import PROJECT_ROOT, ai4s_in_process
+from tests.crawler.support import ai4s_in_process, survivors_of_a_kill
 
 #: Pages of the test corpus used here (real news pages; the first of its fundus pages that hold an article).
 PAGES = 6
@@ -303,17 +299,4 @@ def test_a_reprocess_killed_outright_leaves_no_extraction_process_behind() -> No
         "print(json.dumps([fs._forkserver._forkserver_pid, *pool._processes]), flush=True)\n"
         "time.sleep(600)\n"
     )
-    reprocess = subprocess.Popen([sys.executable, "-c", code], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True)
-    try:
-        assert reprocess.stdout is not None
-        processes = [(pid, started_at(pid)) for pid in json.loads(reprocess.stdout.readline())]
-        assert len(processes) == 3 and all(still_running(seen) for seen in processes)  # fork server, two workers
-    finally:
-        reprocess.send_signal(signal.SIGKILL)
-        reprocess.wait(timeout=30)
-        if reprocess.stdout is not None:
-            reprocess.stdout.close()
-    deadline = time.monotonic() + 15
-    while any(still_running(seen) for seen in processes) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not [pid for pid, started in processes if still_running((pid, started))]
+    assert survivors_of_a_kill(code) == []

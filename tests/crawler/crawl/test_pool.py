@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,7 @@ from crawler.relevance.profile import RelevanceScorer, Term, TopicProfile, load_
 from crawler.text.article import ExtractedArticle, NotAnArticle
 from storage.models import RETRIABLE_OUTCOMES
 from storage.repository import StoredForms
-from tests.crawler.support import link_farm_html
+from tests.crawler.support import link_farm_html, survivors_of_a_kill
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
@@ -139,23 +138,6 @@ def test_a_stop_that_is_lost_comes_again_before_the_worker_is_ended() -> None:
     assert report.get(timeout=10) == 2
 
 
-def started_at(pid: int) -> int | None:
-    """When process ``pid`` started (clock ticks after boot), or ``None`` if it has ended (a zombie, ended but
-    not yet reaped by init, has ended)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].split()
-    except (FileNotFoundError, IndexError):
-        return None
-    return None if fields[0] == "Z" else int(fields[19])
-
-
-def still_running(process: tuple[int, int | None]) -> bool:
-    """Whether the process seen as ``(pid, start time)`` still runs: a process that took its number since (the
-    kernel reuses numbers, after 32,768 on many machines) is another one."""
-    pid, started = process
-    return started is not None and started_at(pid) == started
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the kernel's parent-death signal is Linux's")
 def test_a_crawl_process_killed_outright_leaves_no_extraction_process_behind() -> None:
     code = (
@@ -166,17 +148,4 @@ def test_a_crawl_process_killed_outright_leaves_no_extraction_process_behind() -
         "print(json.dumps([fs._forkserver._forkserver_pid, *pool._processes]), flush=True)\n"
         "time.sleep(600)\n"
     )
-    crawl = subprocess.Popen([sys.executable, "-c", code], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True)
-    try:
-        assert crawl.stdout is not None
-        processes = [(pid, started_at(pid)) for pid in json.loads(crawl.stdout.readline())]
-        assert len(processes) == 3 and all(still_running(seen) for seen in processes)  # the fork server and two workers
-    finally:
-        crawl.send_signal(signal.SIGKILL)  # no handler, no atexit: as the out-of-memory killer ends it
-        crawl.wait(timeout=30)
-        if crawl.stdout is not None:
-            crawl.stdout.close()
-    deadline = time.monotonic() + 15
-    while any(still_running(seen) for seen in processes) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not [pid for pid, started in processes if still_running((pid, started))]
+    assert survivors_of_a_kill(code) == []
