@@ -22,7 +22,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from crawler.app.errors import ErrorReportingGroup, report
+from crawler.app.errors import INTERRUPTED, ErrorReportingGroup, report
 from crawler.text.wording import plural
 from seeds import DEFAULT_LEXICON, DEFAULT_PROFILE, DEFAULT_SOURCES_FILE, SEEDS_DIR
 
@@ -193,6 +193,8 @@ def crawl(
     _stdout().print(summary_table(report.counts, title))
     if report.status == RunStatus.FAILED:
         raise _fail(f"the crawl failed: see {log_file or 'the lines above'}", code=1)
+    if report.status == RunStatus.INTERRUPTED:  # a script that goes on (ai4s crawl && ai4s digest) must know
+        raise _fail("the crawl was interrupted before its end: what it stored is kept", code=INTERRUPTED)
 
 
 @app.command()

@@ -8,7 +8,8 @@ Exit codes:
   cannot be reached or opened, a file that cannot be written, a crawl or a delivery that failed);
 - ``2``: a usage mistake: the command line asks for something that cannot be (a malformed database
   URL, an unknown option value, a bad schedule, a period in the future, a name that matches nothing);
-- ``3``: ``ai4s daemon`` only: another daemon holds the database.
+- ``3``: ``ai4s daemon`` only: another daemon holds the database;
+- ``4``: ``ai4s crawl`` only: the crawl was interrupted (SIGTERM, Ctrl-C, its time limit) before its end.
 
 A command raises :class:`UsageMistake` or :class:`RunFailure` for what it finds itself; the exceptions
 the library raises for such cases (:func:`library_mistakes`) are mapped here too, so that a command does not
@@ -26,6 +27,7 @@ from typer.core import TyperGroup
 
 USAGE = 2
 FAILURE = 1
+INTERRUPTED = 4
 
 
 class CommandError(Exception):

@@ -123,3 +123,26 @@ def test_a_crawl_closes_the_runs_a_killed_crawl_left_running(tmp_path: Path) -> 
     with Database(db_url) as database, database.session() as session:
         statuses = dict(session.execute(select(CrawlRun.id, CrawlRun.status)).all())
     assert statuses == {dead: "aborted", dead + 1: "ok"}
+
+
+def test_a_crawl_cut_short_by_its_time_limit_exits_4_and_keeps_what_it_stored(tmp_path: Path) -> None:
+    # it exited 0: 'ai4s crawl && ai4s digest' could not tell it from a crawl that went to its end
+    db_url = f"sqlite:///{tmp_path / 'corpus.sqlite3'}"
+    site = LocalSite("outlet", "127.0.0.30")
+    quick = site.add("/2026/12/01/ai-finds-a-catalyst.html", html_reply(article_html("AI finds a catalyst")))
+    slow_reply = html_reply(article_html("AI folds proteins"))
+    slow = site.add("/2026/12/01/ai-folds-proteins.html", Reply(200, slow_reply.body, slow_reply.headers, delay=10))
+    rss = "".join(f"<item><title>t</title><link>{url}</link></item>" for url in (quick, slow))
+    site.add(
+        "/rss.xml", Reply(200, f"<rss><channel>{rss}</channel></rss>".encode(), {"Content-Type": "application/rss+xml"})
+    )
+    sources = tmp_path / "sources.toml"
+    sources.write_text(f'[[source]]\nname = "outlet"\nfeeds = ["{site.url("/rss.xml")}"]\n', encoding="utf-8")
+    with site:
+        result = ai4s(
+            "crawl", "--sources", str(sources), "--db", db_url, "-s", "DOWNLOAD_DELAY=0", "-s", "CLOSESPIDER_TIMEOUT=4"
+        )
+    assert result.returncode == 4, result.stderr[-3000:]
+    assert "the crawl was interrupted before its end: what it stored is kept" in result.stderr
+    with Database(db_url) as database, database.session() as session:
+        assert session.execute(select(CrawlRun.status)).scalar_one() == "interrupted"
