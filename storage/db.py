@@ -163,6 +163,11 @@ def make_engine(url: str, pool_size: int = DEFAULT_POOL_SIZE, max_overflow: int 
     )
 
 
+def _quiet_alembic() -> None:
+    """Keep Alembic's INFO lines (one per plugin, the context's DDL mode) out of every command's log."""
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
 def migrate(engine: Engine) -> bool:
     """Bring the schema of ``engine``'s database up to the latest Alembic revision; whether the database
     was new (it had no schema: this created it).
@@ -170,9 +175,7 @@ def migrate(engine: Engine) -> bool:
     One process at a time migrates: on PostgreSQL the upgrade runs in one transaction that first takes a
     transaction-level advisory lock, so processes starting together against a fresh database wait for the
     first one, then find the schema at its head and do nothing (on a SQLite file, a file lock)."""
-    import logging
-
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per plugin otherwise, on every start
+    _quiet_alembic()
     from alembic import command
     from alembic.config import Config
     from alembic.runtime.migration import MigrationContext
@@ -307,6 +310,7 @@ class Database:
 def probe_database(url: str | None = None) -> tuple[str, bool]:
     """The resolved URL of the database at ``url`` and whether it is new (it has no schema yet), found by
     connecting to it without migrating or changing it; raises as :class:`Database` does."""
+    _quiet_alembic()
     from alembic.runtime.migration import MigrationContext
 
     database = Database(url, auto_migrate=False)
