@@ -143,16 +143,6 @@ def _check_corpus(db: str | None) -> None:
     _name_database(*probe_database(db))
 
 
-def _close_runs_left_running(db_url: str) -> None:
-    """Mark ``aborted`` the runs that a crawl or daemon killed on this host left ``running``, as the daemon does when
-    it starts: without a daemon, the stats and the digest counted them running for ever."""
-    from crawler.schedule.runs import abort_orphaned_runs
-    from storage import Database
-
-    with Database(db_url) as database:
-        abort_orphaned_runs(database)
-
-
 def _name_database(url: str, new: bool) -> None:
     """Say which database the command uses, with a warning when it is new: an empty corpus (a mistyped
     path, or another user's data directory, more often than a wish to start afresh)."""
@@ -184,7 +174,6 @@ def crawl(
 
     config = _load_config(db=db, sources_file=sources, source_names=source, topics_file=topics, settings=setting)
     _check_corpus(config.db_url)  # a database that cannot be opened stops the crawl before Scrapy starts
-    _close_runs_left_running(config.db_url)
     with CrawlProgress(_stderr(), config.source_names) as progress:
         report = run_crawl(config, log_level=log_level.upper(), log_file=log_file, on_progress=progress.update)
     if report.failure:  # nothing was crawled: no table, the reason

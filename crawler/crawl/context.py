@@ -53,7 +53,7 @@ from storage.repository import (
     save_run_counts,
     start_run,
 )
-from storage.schedules import adopt_run
+from storage.schedules import abort_stale_runs, adopt_run
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -208,8 +208,12 @@ class CrawlContext:
         with self.database.session() as session, session.begin():
             # a crawl killed on this machine: what it claimed and did not store is fetched now, not in minutes
             dropped = release_claims_of_gone_runs(session, process_alive, keep=self.run_id or 0)
+            # and its run, left "running" (the daemon does it when it starts; a one-off crawl has no daemon)
+            aborted = abort_stale_runs(session, lambda run: run.id == self.run_id or process_alive(run))
         if dropped:
             logger.info("%d URL claims of crawls that are gone dropped", dropped)
+        if aborted:
+            logger.warning("Crawl runs %s were left running by a process that is gone: marked aborted", aborted)
         # read after the locks: a crawl that waited for a host sees what the crawl before it stored
         with self.database.session() as session:
             self.known = KnownUrls(known_url_hashes(session, max_attempts=self.max_article_attempts))

@@ -17,7 +17,7 @@ from crawler.digest.chat import ChatError
 from crawler.digest.delivery import DigestRequest, make_digest
 from crawler.digest.mail import MailError
 from crawler.schedule.counts import describe_counts
-from crawler.schedule.policy import RunResult, bounds_of, next_state
+from crawler.schedule.policy import RunResult, bounds_of, jitter_for, next_state
 from crawler.schedule.supervise import ChildExit, process_alive
 from crawler.sources import Source
 from crawler.text.durations import describe_interval
@@ -107,15 +107,16 @@ CUT_SHORT = frozenset({"interrupted", "aborted"})
 
 
 def crawl_due(database: Database, source: Source, interval: float | None) -> datetime | None:
-    """When ``source``'s next crawl is due by its last run, at ``interval`` seconds: an interval after that run,
-    or at once if it never ran or its last run was cut short; ``None`` for a cron schedule."""
+    """When ``source``'s next crawl is due by its last run, at ``interval`` seconds: an interval (and the most its
+    trigger's jitter adds) after that run, or at once if it never ran or its last run was cut short; ``None`` for a
+    cron schedule."""
     if interval is None:
         return None
     with database.session() as session:
         state = load_schedule(session, source.name)
     if state is None or state.last_run_at is None or state.last_status in CUT_SHORT:
         return datetime.now(UTC)
-    return state.last_run_at + timedelta(seconds=interval)
+    return state.last_run_at + timedelta(seconds=interval + jitter_for(interval))
 
 
 def adapt_schedule(database: Database, source: Source, result: RunResult) -> ScheduleState:

@@ -265,5 +265,5 @@ def test_a_killed_crawl_leaves_no_lock_behind(web: ClusterWeb, sources: Path, pg
     summary = finish(start_crawl(sources, pg_url, "gamma", "crawl-next", tmp_path / "next.log"))
     assert ": ok" in summary  # the title of the summary: "crawl run N: ok"
     statuses = [status for _, status, _ in runs(pg_url)]
-    assert statuses == [RunStatus.RUNNING, RunStatus.OK]  # the killed one: left for the daemon to mark aborted
+    assert statuses == [RunStatus.ABORTED, RunStatus.OK]  # the killed one: marked aborted by the next crawl
     assert sorted(stored_urls(pg_url)) == sorted(web.gamma.url(p) for p in ARTICLES["gamma"])

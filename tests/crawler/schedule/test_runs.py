@@ -9,6 +9,7 @@ import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from crawler.schedule.policy import jitter_for
 from crawler.schedule.runs import (
     abort_orphaned_runs,
     adapt_schedule,
@@ -104,7 +105,8 @@ def test_a_crawl_is_due_an_interval_after_its_last_run_or_at_once_if_that_was_cu
     before = datetime.now(UTC)
     assert before <= crawl_due(database, SOURCE, 3600.0) <= datetime.now(UTC)  # never ran
     ran = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
-    for status, due in (("ok", ran + timedelta(hours=1)), ("failed", ran + timedelta(hours=1)), ("interrupted", None)):
+    later = ran + timedelta(seconds=3600 + jitter_for(3600))  # an interval, and the most the trigger's jitter adds
+    for status, due in (("ok", later), ("failed", later), ("interrupted", None)):
         with database.session() as session, session.begin():
             save_schedule(session, SOURCE.name, ScheduleState(every="1h", last_status=status, last_run_at=ran))
         when = crawl_due(database, SOURCE, 3600.0)
