@@ -120,9 +120,9 @@ def put_job(
     change keeps its next run (past or not: a late one runs once, coalesced), and so does one whose next run
     was missed while no daemon ran, whatever its new trigger (a crawl that adapted the interval as the daemon
     stopped must not cost the catch-up); a new one starts at ``first_run`` if given; any other at the
-    trigger's next firing. None runs later than ``due_by`` (or ``first_run``, if that is later): APScheduler moves
-    a job's next run on as it hands it to a worker, so a job that waited for a free one when the daemon stopped
-    (or was killed) would otherwise skip a whole interval."""
+    trigger's next firing. A stored job runs no later than ``due_by``: APScheduler moves a job's next run on as it
+    hands it to a worker, so a job that waited for a free one when the daemon stopped (or was killed) would
+    otherwise skip a whole interval."""
     stored = job.next_run_time if job is not None else None
     if job is not None and stored is not None and (str(job.trigger) == str(trigger) or stored <= now):
         next_run: datetime = stored
@@ -130,8 +130,8 @@ def put_job(
         next_run = first_run
     else:
         next_run = trigger.get_next_fire_time(None, now)
-    if due_by is not None and due_by < next_run:
-        next_run = max(due_by, first_run or now)
+    if job is not None and due_by is not None and due_by < next_run:  # past or not: APScheduler coalesces
+        next_run = due_by
     scheduler.add_job(
         func,
         trigger=trigger,
