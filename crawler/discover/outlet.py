@@ -11,7 +11,6 @@ asked for is reported as such, and nothing else of it is fetched.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
@@ -35,7 +34,7 @@ from crawler.text.entrypoints import (
     sitemap_check,
     source_name,
 )
-from crawler.text.links import is_listing_sitemap
+from crawler.text.links import article_sitemaps
 from crawler.text.urls import is_http_url
 
 #: Feeds a page declares that are checked at most (a site may declare one per section).
@@ -153,7 +152,7 @@ def _sitemaps(home: str, fetcher: Fetcher, scope: Scope, now: datetime) -> list[
     """The sitemaps robots.txt names (the source keeps the robots.txt, so a moved sitemap is followed);
     else the first sitemap found at a usual path."""
     robots = fetcher.robots_txt(home)
-    named = _article_sitemaps(robots.sitemaps) if robots is not None else []
+    named = article_sitemaps(dict.fromkeys(robots.sitemaps)) if robots is not None else []
     if named:
         reads = [_read_sitemap(sitemap, fetcher, scope) for sitemap in named[:MAX_SITEMAPS]]
         note = f"robots.txt names {len(named)} sitemap{'s' if len(named) != 1 else ''} of articles"
@@ -169,12 +168,6 @@ def _sitemaps(home: str, fetcher: Fetcher, scope: Scope, now: datetime) -> list[
     return []
 
 
-def _article_sitemaps(urls: Iterable[str]) -> list[str]:
-    """The sitemaps of ``urls`` that may list articles (those of categories, tags, authors or static pages
-    list none), each once."""
-    return [url for url in dict.fromkeys(urls) if not is_listing_sitemap(url)]
-
-
 def _read_sitemap(url: str, fetcher: Fetcher, scope: Scope, depth: int = 0) -> SitemapRead:
     """The pages a sitemap names; an index's first children (newest first) read in its place."""
     answer = fetcher.get(url)
@@ -183,7 +176,7 @@ def _read_sitemap(url: str, fetcher: Fetcher, scope: Scope, depth: int = 0) -> S
     read = read_sitemap(answer.body, answer.url, scope)
     if not read.children or depth >= 2:
         return read
-    first = _article_sitemaps(read.children)[:MAX_SITEMAPS]
+    first = article_sitemaps(dict.fromkeys(read.children))[:MAX_SITEMAPS]
     children = [_read_sitemap(child, fetcher, scope, depth + 1) for child in first]
     pages = tuple(dict.fromkeys(page for child in children for page in child.pages))
     newest = max((child.newest for child in children if child.newest), default=None)

@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 from crawler.text.addresses import AddressPolicy, Refusal
 from crawler.text.feeds import Entry, FeedError, parse_sitemap, read_feed, sitemaps_in_robots
-from crawler.text.links import is_fetchable_link, is_listing_sitemap, is_pagination, looks_like_article
+from crawler.text.links import article_sitemaps, is_fetchable_link, is_pagination, looks_like_article
 from crawler.text.urls import is_well_formed, url_host
 
 #: The kinds of entry page, as a crawl's requests name them.
@@ -213,7 +213,7 @@ def discover_robots(body: bytes, url: str, scope: Scope) -> Discovery:
     if not urls:
         return Discovery(unreadable="no Sitemap: line")
     allowed, refused = scope.judge(urls)
-    sitemaps = [sitemap for sitemap in allowed if not is_listing_sitemap(sitemap)]  # as in an index
+    sitemaps = article_sitemaps(allowed)  # as in an index
     if allowed and not sitemaps:  # nothing to read, as when it names none: the source's next way in is tried
         return Discovery(unreadable="its Sitemap: lines name only sitemaps of categories, tags, authors or pages")
     return Discovery(tuple(EntryPage(sitemap, "sitemap") for sitemap in sitemaps), refused=tuple(refused))
@@ -243,7 +243,7 @@ def discover_sitemap(body: bytes, url: str, scope: Scope, depth: int = 0) -> Dis
     # an index's sitemaps of categories, tags, authors and static pages list no article: each of their pages
     # would be stored as one (a section's headlines as its text)
     unique = list(dict.fromkeys(allowed))
-    articles = [child for child in unique if not is_listing_sitemap(child)]
+    articles = article_sitemaps(unique)
     if len(articles) < len(unique):
         summary += f", {len(unique) - len(articles)} of them of categories, tags, authors or pages, not read"
     leads = tuple(EntryPage(child, "sitemap", depth + 1) for child in articles)

@@ -11,6 +11,7 @@ candidate is checked by the extractor.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from urllib.parse import parse_qsl, urlsplit
 
 from crawler.text.urls import INDEX_FILE
@@ -92,6 +93,12 @@ _LISTING_SITEMAP = re.compile(
 def is_listing_sitemap(url: str) -> bool:
     """True when ``url`` names a sitemap of a site's category, tag, author or static pages (no articles)."""
     return bool(_LISTING_SITEMAP.match(urlsplit(url).path.rsplit("/", 1)[-1]))
+
+
+def article_sitemaps(urls: Iterable[str]) -> list[str]:
+    """The sitemaps of ``urls`` that may list articles, in their order: not those of categories, tags, authors or
+    static pages (:func:`is_listing_sitemap`), each of whose pages would be taken for an article."""
+    return [url for url in urls if not is_listing_sitemap(url)]
 
 
 def is_fetchable_link(url: str) -> bool:
