@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
-from sqlalchemy import func, null, select
+from sqlalchemy import Select, func, null, select
 from sqlalchemy.orm import Session
 
 from storage.models import (
@@ -28,6 +29,9 @@ from storage.models import (
 )
 from storage.repository import batches
 from storage.stories import exact_reposts
+
+#: A SELECT, whatever its columns.
+SelectT = TypeVar("SelectT", bound="Select[*tuple[Any, ...]]")
 
 
 @dataclass(frozen=True)
@@ -75,10 +79,9 @@ def period_stories(
         Article.first_seen < until,
         Article.story_id.is_not(None),
     )
-    if languages:
-        new_articles = new_articles.where(Article.language.in_(list(languages)))
     if sources:
-        new_articles = new_articles.join(Source, Source.id == Article.source_id).where(Source.name.in_(list(sources)))
+        new_articles = new_articles.join(Source, Source.id == Article.source_id)
+    new_articles = _narrowed(new_articles, languages, sources)
     # an outlet's exact copy of an on-topic article, first fetched in the period, is news of its story too
     new_reposts = exact_reposts(Article.story_id).where(
         Article.relevant.is_(True),
@@ -86,10 +89,7 @@ def period_stories(
         FetchedUrl.first_fetched < until,
         Article.story_id.is_not(None),
     )
-    if languages:
-        new_reposts = new_reposts.where(Article.language.in_(list(languages)))
-    if sources:
-        new_reposts = new_reposts.where(Source.name.in_(list(sources)))
+    new_reposts = _narrowed(new_reposts, languages, sources)
     story_ids = sorted(
         {story_id for found in (new_articles, new_reposts) for story_id in session.execute(found.distinct()).scalars()}
         - {None}
@@ -120,12 +120,7 @@ def period_stories(
             )
             .join(Source, Source.id == Article.source_id)
             .where(Article.story_id.in_(chunk), Article.relevant.is_(True), Article.first_seen < until)
-            .order_by(Article.first_seen, Article.id)
         )
-        if languages:  # the filters apply to every copy shown, not only to the choice of stories
-            statement = statement.where(Article.language.in_(list(languages)))
-        if sources:
-            statement = statement.where(Source.name.in_(list(sources)))
         reposts = exact_reposts(
             Article.id,
             Article.story_id,
@@ -140,14 +135,21 @@ def period_stories(
             Article.relevance,
             Article.evidence,
         ).where(Article.story_id.in_(chunk), Article.relevant.is_(True), FetchedUrl.first_fetched < until)
-        if languages:
-            reposts = reposts.where(Article.language.in_(list(languages)))
-        if sources:
-            reposts = reposts.where(Source.name.in_(list(sources)))
+        statement, reposts = _narrowed(statement, languages, sources), _narrowed(reposts, languages, sources)
         found = [DigestCopy(*row) for query in (statement, reposts) for row in session.execute(query)]  # type: ignore[arg-type, call-arg]
         for copy in sorted(found, key=lambda copy: (copy.first_seen, copy.article_id)):
             copies.setdefault(copy.story_id, []).append(copy)
     return [PeriodStory(story_id, began[story_id], copies[story_id]) for story_id in story_ids if story_id in copies]
+
+
+def _narrowed(statement: SelectT, languages: Sequence[str], sources: Sequence[str]) -> SelectT:
+    """``statement``, which reads articles and their sources, narrowed to the copies of ``languages`` and of
+    ``sources`` where either is given: the filters apply to every copy shown, not only to the choice of stories."""
+    if languages:
+        statement = statement.where(Article.language.in_(list(languages)))
+    if sources:
+        statement = statement.where(Source.name.in_(list(sources)))
+    return statement
 
 
 def daily_new_stories(
