@@ -164,13 +164,7 @@ class Daemon:
             self.scheduler.start(paused=True)
             intervals = {name: current_interval(self.database, source) for name, source in self.sources.items()}
             due = {name: crawl_due(self.database, source, intervals[name]) for name, source in self.sources.items()}
-            sync_jobs(
-                self.scheduler,
-                list(self.sources.values()),
-                intervals,
-                self.digest,
-                {name: when for name, when in due.items() if when is not None},
-            )
+            sync_jobs(self.scheduler, list(self.sources.values()), intervals, self.digest, due)
             self.scheduler.resume()
             logger.info(
                 "Daemon started (pid %d) on %s: %s, crawl logs in %s",

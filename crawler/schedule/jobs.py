@@ -150,7 +150,7 @@ def sync_jobs(
     sources: Sequence[Source],
     intervals: Mapping[str, float | None],
     digest: DigestJob | None,
-    due: Mapping[str, datetime] | None = None,
+    due: Mapping[str, datetime | None] | None = None,
 ) -> None:
     """Make the job store match the sources: a crawl job per source at its current interval
     (``intervals``, ``None`` for a cron schedule) and at the latest when its crawl is ``due`` (by its last run),

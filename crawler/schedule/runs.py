@@ -103,7 +103,7 @@ def current_interval(database: Database, source: Source) -> float | None:
 
 
 #: Statuses of a last run cut short (the daemon stopped, or it or the crawl was killed): the crawl is due again.
-CUT_SHORT = frozenset({"interrupted", "aborted"})
+CUT_SHORT = frozenset({RunStatus.INTERRUPTED, RunStatus.ABORTED})
 
 
 def crawl_due(database: Database, source: Source, interval: float | None) -> datetime | None:
