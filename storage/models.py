@@ -93,6 +93,9 @@ class Article(Base):
     url: Mapped[str] = mapped_column(Text)
     canonical_url: Mapped[str] = mapped_column(Text)
     url_hash: Mapped[str] = mapped_column(String(40), unique=True)
+    # The URL hash of the canonical URL of the page it was stored from names as its own (rel=canonical, og:url),
+    # where that is another page of its site: that page, and every page naming it, is this article.
+    declared_hash: Mapped[str | None] = mapped_column(String(40), index=True)
     title: Mapped[str | None] = mapped_column(Text)
     text: Mapped[str] = mapped_column(Text)
     author: Mapped[str | None] = mapped_column(Text)

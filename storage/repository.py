@@ -97,6 +97,8 @@ class NewArticle:
     relevant: bool = True
     evidence: str | None = None  # JSON
     credited_source: str | None = None
+    #: The canonical URL of the other page of its site that its page names as its own, if any.
+    declared_url: str | None = None
     #: Its :class:`StoredForms`, when made ahead (by an extraction worker); made here when missing or not its own.
     forms: StoredForms | None = None
 
@@ -150,6 +152,7 @@ def store_article(
         "url": article.url,
         "canonical_url": article.canonical_url,
         "url_hash": u_hash,
+        "declared_hash": url_hash(article.declared_url) if article.declared_url else None,
         "title": article.title,
         "text": article.text,
         "author": article.author,
@@ -176,6 +179,32 @@ def store_article(
     ).scalar_one()
     session.execute(update(Article).where(Article.id == existing).values(last_seen=now))
     return StoreResult(existing, False)
+
+
+@dataclass(frozen=True)
+class NamedArticle:
+    """A stored article a URL names, with its signature (``None`` for a text too short to have one)."""
+
+    id: int
+    minhash: bytes | None
+    shingles: int | None
+
+
+def articles_named(session: Session, canonical_url: str) -> list[NamedArticle]:
+    """The stored articles ``canonical_url`` names: the one stored under it, and those whose pages name it as
+    their own (:attr:`NewArticle.declared_url`), oldest first."""
+    key = url_hash(canonical_url)
+    rows = session.execute(
+        select(Article.id, Article.minhash, Article.shingles)
+        .where((Article.url_hash == key) | (Article.declared_hash == key))
+        .order_by(Article.id)
+    )
+    return [NamedArticle(row.id, row.minhash, row.shingles) for row in rows]
+
+
+def seen_again(session: Session, article_id: int) -> None:
+    """Note that a stored article was found again now."""
+    session.execute(update(Article).where(Article.id == article_id).values(last_seen=utcnow()))
 
 
 def record_fetch(

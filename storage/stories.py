@@ -227,13 +227,17 @@ def exact_reposts(*columns: Any) -> Select[Any]:
     """``columns`` of the fetches that found the very text of a stored article under another URL (outcome
     ``duplicate``, not stored again), joined to that article and to the fetch's own source: each is an outlet's
     copy of the article's story, with the article's title and text but its own URL and source (and no site name
-    of its own: the page's was not kept)."""
+    of its own: the page's was not kept). The article's own source's other URLs of it are that one copy."""
     return (
         select(*columns)
         .select_from(FetchedUrl)
         .join(Article, Article.id == FetchedUrl.article_id)
         .join(Source, Source.id == FetchedUrl.source_id)
-        .where(FetchedUrl.outcome == "duplicate", FetchedUrl.url_hash != Article.url_hash)
+        .where(
+            FetchedUrl.outcome == "duplicate",
+            FetchedUrl.url_hash != Article.url_hash,
+            FetchedUrl.source_id != Article.source_id,
+        )
     )
 
 

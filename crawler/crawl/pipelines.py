@@ -26,16 +26,16 @@ from crawler.crawl.items import EntryPoll, FetchFailure, PageItem
 from crawler.crawl.pool import CleanedInWorker, ProcessedPage, make_extraction_pool, process_page, warm_up_worker
 from crawler.crawl.requests import stat_key
 from crawler.relevance.profile import Relevance, RelevanceScorer
-from crawler.stories.assign import assign_story
+from crawler.stories.assign import assign_story, copy_among
 from crawler.stories.fingerprint import Fingerprint, fingerprint
 from crawler.text.article import EXTRACTOR, ExtractedArticle, NotAnArticle
 from crawler.text.template_blocks import KeyedBlocks
-from crawler.text.urls import canonical_url
+from crawler.text.urls import canonical_url, declared_identity
 from crawler.text.wording import plural
 from storage import NewArticle
 from storage.models import RETRIABLE_OUTCOMES, TERMINAL_OUTCOMES
 from storage.pages import PageToKeep, compress_page, keep_page
-from storage.repository import ensure_source, record_fetch, store_article
+from storage.repository import articles_named, ensure_source, record_fetch, seen_again, store_article
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -321,6 +321,14 @@ class StorePipeline:
             made = _made_in_worker(item, cleaned.text)
             relevance = item.relevance = (made and made.relevance) or self.scorer.score(result.title, cleaned.text)
             found = made.fingerprint if made else fingerprint(cleaned.text)
+            declared = declared_identity(page.url, result.declared_url)
+            twin = copy_among(found, articles_named(session, declared or canonical_url(page.url)))
+            if twin is not None:  # the page a stored article's page names, or one naming the same page as it
+                seen_again(session, twin)
+                added.counters.append(stat_key(page.source, "duplicates"))
+                added.log(logging.INFO, "Source %s: %s is the page of article %d", page.source, page.url, twin)
+                self._record_fetches(session, page, "duplicate", None, twin, source_id)
+                return added
             stored = store_article(
                 session,
                 NewArticle(
@@ -338,6 +346,7 @@ class StorePipeline:
                     relevant=relevance.relevant,
                     evidence=relevance.evidence_json(),
                     credited_source=item.processed.credited_source,
+                    declared_url=declared,
                     forms=made.forms if made else None,
                 ),
                 run_id=self.context.run_id,
@@ -362,6 +371,14 @@ class StorePipeline:
             else:
                 added.counters.append(stat_key(page.source, "not_articles"))
                 added.log(logging.INFO, "Source %s: %s is not an article: %s", page.source, page.url, result.reason)
+        self._record_fetches(session, page, outcome, error, article_id, source_id)
+        return added
+
+    @staticmethod
+    def _record_fetches(
+        session: Session, page: PageItem, outcome: str, error: str | None, article_id: int | None, source_id: int
+    ) -> None:
+        """Record the fetch of ``page`` under the URL requested and, after redirects, the URL it came from."""
         for url in dict.fromkeys((page.requested_url, page.url)):
             record_fetch(
                 session,
@@ -374,7 +391,6 @@ class StorePipeline:
                 article_id=article_id,
                 source_id=source_id,
             )
-        return added
 
     def _learn_template(
         self, session: Session, source: str, source_id: int, article_id: int, blocks: KeyedBlocks, added: StoreReport

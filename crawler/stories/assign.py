@@ -5,7 +5,7 @@ best, or start a new story with it (within the caller's session), and group the 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,6 +21,7 @@ from crawler.stories.fingerprint import (
 )
 from storage import Database
 from storage.digests import article_texts
+from storage.repository import NamedArticle
 from storage.stories import (
     articles_without_signature,
     candidates,
@@ -70,6 +71,19 @@ def assign_story(
             join_story(session, article_id, story_id, seen)
             return StoryAssignment(story_id, joined=True, similarity=similarity)
     return StoryAssignment(start_story(session, article_id, seen), joined=False)
+
+
+def copy_among(fingerprint: Fingerprint | None, named: Iterable[NamedArticle]) -> int | None:
+    """The id of the first of ``named`` whose text the fingerprinted text is a copy of (none for a text too short
+    to have a fingerprint)."""
+    if fingerprint is None:
+        return None
+    for article in named:
+        if article.minhash is None or not article.shingles:
+            continue
+        if is_copy(fingerprint, article.minhash, article.shingles)[0]:
+            return article.id
+    return None
 
 
 def regroup_article(

@@ -24,6 +24,8 @@ class ExtractedArticle:
     site_name: str | None
     language: str | None
     encoding: str
+    #: The URL the page names as its own (``<link rel="canonical">``, else ``og:url``), absolute; as the page gives it.
+    declared_url: str | None = None
 
 
 @dataclass(frozen=True)

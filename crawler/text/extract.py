@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Collection
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 from htmldate import find_date
@@ -185,6 +185,41 @@ def page_metadata(tree: lxml.html.HtmlElement, url: str | None, search_text_for_
         metadata.title, _headings(tree), metadata.sitename, urlsplit(metadata.url or url or "").hostname
     )
     return metadata
+
+
+#: The href of a ``<link>`` whose rel names ``canonical`` (among other values, in any case).
+_CANONICAL_LINKS = (
+    "//link[contains(concat(' ', translate(normalize-space(@rel), 'CANONICAL', 'canonical'), ' '), ' canonical ')]"
+    "/@href"
+)
+_OG_URLS = "//meta[translate(@property, 'OGUGRL', 'ogugrl')='og:url']/@content"
+_BASES = "//base/@href"
+
+
+def declared_url(tree: lxml.html.HtmlElement, url: str) -> str | None:
+    """The http(s) URL a page names as its own: its ``<link rel="canonical">``, else its ``og:url``, made absolute
+    against the page's ``<base>`` and URL."""
+    bases = [_absolute(url, str(href)) for href in tree.xpath(_BASES)[:1]]
+    base = bases[0] if bases and bases[0] else url
+    for xpath in (_CANONICAL_LINKS, _OG_URLS):
+        for value in tree.xpath(xpath):
+            named = _absolute(base, str(value))
+            if named:
+                return named
+    return None
+
+
+def _absolute(base: str, href: str) -> str | None:
+    """``href`` made absolute against ``base``, if that gives an http(s) URL with a host."""
+    href = href.strip()
+    if not href:
+        return None
+    try:
+        named = urljoin(base, href)
+        parts = urlsplit(named)
+        return named if parts.scheme in ("http", "https") and parts.hostname else None
+    except ValueError:  # a malformed address (an unclosed IPv6 bracket, a bad port)
+        return None
 
 
 def page_title(tree: lxml.html.HtmlElement) -> str | None:
@@ -404,4 +439,5 @@ def extract_article(
         site_name=(metadata.sitename or None),
         language=language,
         encoding=decoded.encoding,
+        declared_url=declared_url(tree, url),
     )

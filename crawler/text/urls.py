@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url
 
@@ -166,3 +166,35 @@ def url_host(url: str) -> str:
         return (urlsplit(url).hostname or "").lower().rstrip(".")
     except ValueError:
         return ""
+
+
+#: Host prefixes of a site's other editions (mobile, WAP, AMP, ``www.``): a page may name its edition there as its own.
+_EDITION_PREFIX = re.compile(r"^(?:www|m|wap|mobile|amp)\.", re.IGNORECASE)
+
+
+def _site_of(parts: SplitResult) -> tuple[str, int | None]:
+    """A URL's host without the prefix of a site's edition, and its port where it is not the default."""
+    host = _EDITION_PREFIX.sub("", (parts.hostname or "").rstrip("."))
+    port = parts.port
+    return host, (None if port == _DEFAULT_PORTS.get(parts.scheme) else port)
+
+
+def declared_identity(page_url: str, declared: str | None) -> str | None:
+    """The canonical URL of the page a page declares it is (``<link rel="canonical">``, ``og:url``), where that
+    is another URL of its own site (its ``www.``, ``m.``, ``wap.`` or AMP edition counts, http or https) and neither
+    the site's home page nor a section above the page (what a template that gives every page one canonical URL
+    names); ``None`` otherwise."""
+    if not declared or not is_well_formed(declared) or not is_http_url(declared):
+        return None
+    named, own = canonical_url(declared), canonical_url(page_url)
+    if named == own:
+        return None
+    named_parts, own_parts = urlsplit(named), urlsplit(own)
+    if _site_of(named_parts) != _site_of(own_parts):
+        return None
+    if not named_parts.query:
+        segments = [segment for segment in named_parts.path.split("/") if segment]
+        own_segments = [segment for segment in own_parts.path.split("/") if segment]
+        if len(segments) < len(own_segments) and segments == own_segments[: len(segments)]:
+            return None  # the home page, or a section the page is in
+    return named

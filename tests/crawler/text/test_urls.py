@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import lxml.html
 import pytest
 
-from crawler.text.urls import canonical_url, clean_url, is_http_url
+from crawler.text.extract import declared_url
+from crawler.text.urls import canonical_url, clean_url, declared_identity, is_http_url
 
 
 @pytest.mark.parametrize(
@@ -73,3 +75,47 @@ def test_an_article_number_named_like_a_session_id_stays_in_the_url_requested_an
 )
 def test_only_absolute_http_urls_are_fetchable(url: str) -> None:
     assert not is_http_url(url)
+
+
+PAGE = "https://www.site.cn/news/2024/a.html?from=rss"
+
+
+@pytest.mark.parametrize(
+    ("declared", "identity"),
+    [
+        ("https://m.site.cn/news/2024/a.html", "https://m.site.cn/news/2024/a.html"),  # its mobile edition
+        ("http://site.cn/print/a.html", "http://site.cn/print/a.html"),  # http, without www.
+        ("https://www.site.cn/?p=12", "https://www.site.cn/?p=12"),  # a page of the home page's address
+        ("https://www.site.cn/news/2024/a.html", None),  # itself
+        ("https://site.cn/", None),  # the home page, as a template names it on every page
+        ("https://www.site.cn/news/", None),  # a section the page is in
+        ("https://www.site.cn/news/2024", None),
+        ("https://other.cn/news/2024/a.html", None),  # another site: a repost naming its original
+        ("https://www.site.cn:8080/news/a.html", None),  # another server
+        ("javascript:void(0)", None),
+        ("http://[bad/a.html", None),
+        (None, None),
+    ],
+)
+def test_declared_identity_is_another_page_of_the_site_only(declared: str | None, identity: str | None) -> None:
+    assert declared_identity(PAGE, declared) == identity
+
+
+@pytest.mark.parametrize(
+    ("head", "named"),
+    [
+        ('<link rel="canonical" href="https://h/a.html">', "https://h/a.html"),
+        ('<link rel="Canonical amphtml" href="a.html">', "http://h/y/a.html"),  # relative, any case, among others
+        ('<base href="/x/"><link rel="canonical" href="a.html">', "http://h/x/a.html"),  # against <base>
+        ('<meta property="og:url" content="https://h/b.html">', "https://h/b.html"),  # og:url without a link
+        (
+            '<link rel="canonical" href="http://[bad"><meta property="og:url" content="https://h/b.html">',
+            "https://h/b.html",
+        ),
+        ('<link rel="canonical" href="mailto:x@h">', None),
+        ("", None),
+    ],
+)
+def test_declared_url_is_the_canonical_link_then_og_url(head: str, named: str | None) -> None:
+    tree = lxml.html.fromstring(f"<html><head>{head}</head><body><p>text</p></body></html>")
+    assert declared_url(tree, "http://h/y/z.html") == named

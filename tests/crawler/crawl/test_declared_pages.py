@@ -1,0 +1,134 @@
+"""A page that names another page of its site as its own (``<link rel="canonical">``, ``og:url``) is that page's
+article: a print edition and the article page it names are one article, whichever is fetched first, though their
+texts differ by a paragraph. A template that names its home page, or one article, as every page's own merges
+nothing: only a page whose text is a copy of the named article's is that article."""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from crawler.app.webserver import LocalSite, Reply
+from crawler.text.urls import canonical_url
+from storage import Database
+from storage.models import Article, FetchedUrl
+from storage.stories import story_copies
+from tests.crawler.support import ai4s
+from tests.localweb import CorpusPage, load_corpus
+
+FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "AI4S_RETRY_BACKOFF_BASE=0.2"]
+_DECLARATIONS = re.compile(rb"<link[^>]+rel=[\"']?canonical[^>]*>|<meta[^>]+property=[\"']?og:url[^>]*>", re.IGNORECASE)
+
+
+def paragraphs(page: CorpusPage) -> list[str]:
+    """The ground truth's paragraphs."""
+    return [line.strip() for line in page.body.splitlines() if line.strip()]
+
+
+def without_last_paragraph(page: CorpusPage) -> bytes | None:
+    """The page's bytes without its text's last paragraph (as a print edition leaves out a closing note), or
+    ``None`` where that paragraph is not in the markup as it is."""
+    last = paragraphs(page)[-1]
+    raw = page.raw()
+    for written in dict.fromkeys((last, html.escape(last, quote=False))):
+        encoded = written.encode(page.encoding)
+        if raw.count(encoded) == 1:
+            return raw.replace(encoded, b"")
+    return None
+
+
+def usable(page: CorpusPage) -> bool:
+    """A complete English UTF-8 page of at least eight paragraphs whose last is a small part of its text and
+    written in its markup as it is."""
+    if page.source not in ("zyte-aeb", "fundus") or page.language != "en" or page.encoding != "utf-8":
+        return False
+    if page.problem() is not None or len(paragraphs(page)) < 8:
+        return False
+    return len(paragraphs(page)[-1]) < 0.08 * len(page.body) and without_last_paragraph(page) is not None
+
+
+def declaring(raw: bytes, named: str | None) -> bytes:
+    """``raw`` with its own declarations of its URL replaced by a canonical link to ``named``."""
+    raw = _DECLARATIONS.sub(b"", raw)
+    if named is None:
+        return raw
+    link = f'<link rel="canonical" href="{named}">'.encode()
+    return re.sub(rb"(<head[^>]*>)", lambda m: m.group(1) + link, raw, count=1, flags=re.IGNORECASE)
+
+
+@pytest.fixture
+def pages(corpus_dir: Path) -> list[CorpusPage]:
+    chosen = [page for page in sorted(load_corpus(corpus_dir), key=lambda p: (p.source, p.id)) if usable(page)]
+    if len(chosen) < 14:
+        pytest.skip("the test corpus has too few long complete English pages to make print editions of")
+    return chosen[::3][:14]
+
+
+def serve(site: LocalSite, path: str, raw: bytes) -> str:
+    """Serve ``raw`` (UTF-8 HTML) at ``path``; its URL."""
+    return site.add(path, Reply(200, raw, {"Content-Type": "text/html; charset=utf-8"}))
+
+
+def sitemap(site: LocalSite, urls: list[str]) -> None:
+    """Make ``urls`` the site's sitemap."""
+    entries = "".join(f"<url><loc>{url}</loc></url>" for url in urls)
+    body = f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{entries}</urlset>'
+    site.add("/sitemap.xml", Reply(200, body.encode(), {"Content-Type": "application/xml"}))
+
+
+def article_of(session: object, url: str) -> int | None:
+    """The article id the fetch of ``url`` found."""
+    return session.execute(  # type: ignore[attr-defined]
+        select(FetchedUrl.article_id).where(FetchedUrl.canonical_url == canonical_url(url))
+    ).scalar_one()
+
+
+def test_a_page_naming_another_of_its_site_as_its_own_is_that_article(pages: list[CorpusPage], tmp_path: Path) -> None:
+    site = LocalSite("declared", "127.0.0.71")
+    site.add("/robots.txt", Reply(200, b"User-agent: *\nAllow: /\n", {"Content-Type": "text/plain"}))
+    articles, prints, others = [], [], []
+    for number, page in enumerate(pages[:6]):
+        article = site.url(f"/news/2026/{number}.html")
+        articles.append(serve(site, f"/news/2026/{number}.html", declaring(page.raw(), article)))
+        shorter = without_last_paragraph(page)
+        assert shorter is not None
+        # the print edition names the article page, relatively, and lacks the article's closing paragraph
+        prints.append(serve(site, f"/print/{number}.html", declaring(shorter, f"/news/2026/{number}.html")))
+    first_named = site.url("/news/2026/6.html")
+    for number, page in enumerate(pages[6:], start=6):
+        # a template that names the home page, or its first article, as every page's own
+        named = site.url("/") if number < 10 else first_named
+        others.append(serve(site, f"/news/2026/{number}.html", declaring(page.raw(), named)))
+    sources = tmp_path / "sources.toml"
+    sources.write_text(f'[[source]]\nname = "declared"\nsitemaps = ["{site.url("/sitemap.xml")}"]\n', encoding="utf-8")
+    db_url = f"sqlite:///{tmp_path / 'corpus.sqlite3'}"
+    crawl = ("crawl", "--sources", str(sources), "--db", db_url, *FAST)
+    with site:
+        # first the article pages of three and the print editions of the other three; then everything
+        sitemap(site, articles[:3] + prints[3:] + others)
+        result = ai4s(*crawl, timeout=240)
+        assert result.returncode == 0, result.stderr[-3000:]
+        sitemap(site, articles + prints + others)
+        result = ai4s(*crawl, timeout=240)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert all(len(site.requests_for(urlpath)) == 1 for urlpath in ("/print/0.html", "/news/2026/5.html"))
+
+    with Database(db_url) as database, database.session() as session:
+        stored = dict(session.execute(select(Article.canonical_url, Article.id)).all())
+        for number, (article, printed) in enumerate(zip(articles, prints, strict=True)):
+            kept = article if number < 3 else printed
+            assert canonical_url(kept) in stored, f"page {number}: the edition fetched first is not stored"
+            other = printed if number < 3 else article
+            assert canonical_url(other) not in stored, f"page {number}: both editions stored"
+            assert article_of(session, other) == stored[canonical_url(kept)]
+        # the home page and the one article named by every page merged no page: all eight are stored
+        assert {canonical_url(url) for url in others} <= set(stored)
+        assert len(stored) == 6 + len(others)
+        story_ids = session.execute(select(Article.story_id)).scalars().all()
+        copies = story_copies(session, story_ids)
+        # a print edition is no other outlet's copy of the story
+        assert all(len(copies[story_id]) == 1 for story_id in story_ids)
