@@ -129,6 +129,7 @@ class CrawlContext:
         #: What the database said when the first page it would not save was refused (see :meth:`note_unsaved`).
         self.first_unsaved = ""
         self.status: str | None = None  # set when the run is closed
+        self.closed = False  # once the spider closed (or the crawl closed it after its reactor stopped)
         self.failure: str | None = None  # why the crawl could not start, if it could not
         self.source_ids: dict[str, int] = {}
         #: The pages the crawl needs no fetch of: what the corpus knew as it started, and the article pages found since.
@@ -270,6 +271,7 @@ class CrawlContext:
     def spider_closed(self, reason: str) -> None:
         """Save each source's counts and the entry-page polls, close the run row with a status, and
         log one line per source."""
+        self.closed = True
         self.writer.shutdown(wait=True)
         if self.database is None:
             return
@@ -280,6 +282,13 @@ class CrawlContext:
             self.database.close()
             if self.locks is not None:  # after the run is closed: the next crawl finds it finished
                 self.locks.close()
+
+    def close_unclosed(self) -> None:
+        """Close the run of a crawl whose reactor stopped before its spider closed (Scrapy stops it at once at a
+        second SIGTERM or Ctrl-C), as interrupted: the stores under way finish, and its counts are saved."""
+        if not self.closed and self.database is not None:
+            logger.warning("The crawl was stopped at once: closing its run as interrupted")
+            self.spider_closed("shutdown")
 
     def close_run(self, reason: str) -> None:
         """Close the run row for a spider closed for ``reason`` (see :meth:`spider_closed`)."""

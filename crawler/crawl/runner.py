@@ -125,11 +125,13 @@ def run_crawl(
             process.start()
     finally:
         done.set()
+    context = _context_of(crawler)
+    if context is not None:
+        context.close_unclosed()
     stats = dict(crawler.stats.get_stats()) if crawler.stats else {}
     if on_progress is not None:
         watcher.join()
         on_progress(dict(stats))
-    context = _context_of(crawler)
     if context is None:
         return CrawlReport(None, RunStatus.FAILED, [], stats)
     return CrawlReport(context.run_id, context.status or RunStatus.FAILED, context.counts, stats, context.failure)

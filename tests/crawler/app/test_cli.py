@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from crawler.app.webserver import LocalSite, Reply, html_reply
 from crawler.text.normalize import to_simplified
 from storage import Database
-from storage.models import CrawlRun
+from storage.models import Article, CrawlRun
 from storage.repository import start_run
-from tests.crawler.support import ai4s, ai4s_in_process, article_html
+from tests.crawler.support import COLUMNS, PROJECT_ROOT, ai4s, ai4s_in_process, article_html, table_rows
 
 
 def test_a_bad_sources_file_is_rejected_clearly(tmp_path: Path) -> None:
@@ -146,3 +151,55 @@ def test_a_crawl_cut_short_by_its_time_limit_exits_4_and_keeps_what_it_stored(tm
     assert "the crawl was interrupted before its end: what it stored is kept" in result.stderr
     with Database(db_url) as database, database.session() as session:
         assert session.execute(select(CrawlRun.status)).scalar_one() == "interrupted"
+
+
+def test_a_crawl_stopped_at_once_by_a_second_sigterm_closes_its_run_and_shows_what_it_stored(tmp_path: Path) -> None:
+    # Scrapy stops its reactor at a second SIGTERM without closing the spider: the command printed an empty table
+    # and the run stayed "running" until the next crawl marked it aborted
+    db_url = f"sqlite:///{tmp_path / 'corpus.sqlite3'}"
+    site = LocalSite("outlet", "127.0.0.31")
+    quick = site.add("/2026/12/01/ai-finds-a-catalyst.html", html_reply(article_html("AI finds a catalyst")))
+    slow_reply = html_reply(article_html("AI folds proteins"))
+    slow = site.add("/2026/12/01/ai-folds-proteins.html", Reply(200, slow_reply.body, slow_reply.headers, delay=60))
+    rss = "".join(f"<item><title>t</title><link>{url}</link></item>" for url in (quick, slow))
+    site.add(
+        "/rss.xml", Reply(200, f"<rss><channel>{rss}</channel></rss>".encode(), {"Content-Type": "application/rss+xml"})
+    )
+    sources = tmp_path / "sources.toml"
+    sources.write_text(f'[[source]]\nname = "outlet"\nfeeds = ["{site.url("/rss.xml")}"]\n', encoding="utf-8")
+    command = [sys.executable, "-m", "crawler", "crawl", "--sources", str(sources), "--db", db_url]
+    with site:
+        crawl = subprocess.Popen(
+            [*command, "-s", "DOWNLOAD_DELAY=0"],
+            cwd=PROJECT_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "COLUMNS": COLUMNS},
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while not site.requests_for("/2026/12/01/ai-folds-proteins.html") or not _stored(db_url):
+                assert crawl.poll() is None and time.monotonic() < deadline, "the crawl ended before its slow page"
+                time.sleep(0.2)
+            crawl.send_signal(signal.SIGTERM)
+            time.sleep(0.5)
+            crawl.send_signal(signal.SIGTERM)
+            out, err = crawl.communicate(timeout=60)
+        finally:
+            crawl.kill()
+    assert crawl.returncode == 4, err[-3000:]
+    assert table_rows(out)["outlet"][2] == "1", out  # its one new article
+    with Database(db_url) as database, database.session() as session:
+        assert session.execute(select(CrawlRun.status)).scalar_one() == "interrupted"
+
+
+def _stored(db_url: str) -> int:
+    """How many articles the database holds (0 before it exists)."""
+    if not Path(db_url.removeprefix("sqlite:///")).exists():  # never made here: the crawl makes it
+        return 0
+    try:
+        with Database(db_url) as database, database.session() as session:
+            return session.execute(select(func.count(Article.id))).scalar_one()
+    except Exception:  # noqa: BLE001 - not created yet, or locked by the crawl's migration
+        return 0
