@@ -55,10 +55,13 @@ TRACKING_PARAMETERS = frozenset(
         "xtor",
         "at_medium",
         "at_campaign",
-        # Chinese portals (Alibaba/Tencent/NetEase/Sina share and position trackers)
+        "fb_ref",
+        "fb_source",
+        "fb_action_ids",
+        "fb_action_types",
+        # Chinese portals (Alibaba/Tencent/NetEase/Sina share and position trackers; WeChat's share parameters)
         "spm",
         "scm",
-        "from",
         "share_token",
         "sharer_shareid",
         "sharer_sharetime",
@@ -67,11 +70,32 @@ TRACKING_PARAMETERS = frozenset(
         "share_from",
         "tt_from",
         "utm_from",
-        # jQuery's cache buster (``$.ajax({cache: false})``, copied into feeds): a new value at every request
+        "mpshare",
+        "srcid",
+        "scene",
+        "ascene",
+        "clicktime",
+        "enterid",
+        "pass_ticket",
+        "exportkey",
+        # cache busters: a new value at every request (jQuery's ``$.ajax({cache: false})``, ExtJS's, hand-made ones)
         "_",
+        "_dc",
+        "_t",
+        "_ts",
+        "_r",
+        "timestamp",
+        "nocache",
+        "cachebuster",
+        "cache_buster",
+        "cb",
+        "rnd",
+        "rand",
+        "random",
         # session ids ("sid" only with a session's value: see _SESSION_VALUED)
         "sessionid",
         "session_id",
+        "sessid",
         "phpsessid",
         "jsessionid",
         "aspsessionid",
@@ -81,11 +105,21 @@ TRACKING_PARAMETERS = frozenset(
 )
 
 _TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hmsr", "hmpl", "hmcu", "hmkw", "hmci")
-#: Parameters that hold a session id or a referrer's tag on some sites and an article's number on others (PHP-Nuke's
-#: ``modules.php?name=News&file=article&sid=101``, ``?ref=2034``): kept with a number as their value, dropped with any
-#: other (``?ref=rss``, ``sid=5f2b60531c9e1``).
-_SESSION_VALUED = frozenset({"sid", "ref"})
-_ARTICLE_NUMBER = re.compile(r"\d{1,9}")
+#: Parameters that hold a session's token on some sites and an article's id on others (PHP-Nuke's
+#: ``modules.php?name=News&file=article&sid=101``, Slashcode's ``sid=07/01/23/1234217``, ``view.php?sid=a81f3c``):
+#: dropped only with a session's value, a long run of letters and digits (``sid=5f2b60531c9e1``).
+_SESSION_VALUED = frozenset({"sid", "s"})
+_SESSION_TOKEN = re.compile(r"(?=[0-9a-z]*[a-z])(?=[0-9a-z]*[0-9])(?:[0-9a-f]{12,}|[0-9a-z]{20,})", re.IGNORECASE)
+#: Parameters that tag where a visitor came from on some sites and hold an id or an offset on others (``?ref=A1234``,
+#: a listing's ``?from=20``): dropped only with a tag's value, a word (``?ref=rss``, ``?from=timeline``,
+#: ``?source=newsletter``, ``?ref=feed_2``).
+_TAG_VALUED = frozenset({"ref", "from", "source"})
+_TAG = re.compile(r"[a-z]{2,}(?:[_.-]?[a-z0-9]+)*", re.IGNORECASE)
+#: Parameters that hold a time or a random number as a cache buster on some sites and a type, version or id on others
+#: (YouTube's ``?v=``): dropped only with such a value, seconds or milliseconds since 1970 or a fraction of a random
+#: draw (``?t=1733212345``, ``?v=1733212345000``, ``?r=0.8419``).
+_TIME_VALUED = frozenset({"t", "ts", "time", "v", "ver", "r"})
+_TIME_OR_RANDOM = re.compile(r"1\d{8,9}(?:\d{3})?|\d?\.\d{4,}")
 #: A directory's index file as the last segment of a path: the directory's own page (``/a/index.html`` is ``/a/``).
 INDEX_FILE = re.compile(r"/(?:index|default)\.(?:html?|shtml|php|aspx?|jsp)$", re.IGNORECASE)
 #: The AMP form of a page, as a first or last path segment (``/amp/news/story``, ``/story/amp``), before the
@@ -102,7 +136,11 @@ def _is_tracking(pair: str) -> bool:
     name, _, value = pair.partition("=")
     lowered = name.lower()
     if lowered in _SESSION_VALUED:
-        return not _ARTICLE_NUMBER.fullmatch(value)
+        return bool(_SESSION_TOKEN.fullmatch(value))
+    if lowered in _TAG_VALUED:
+        return bool(_TAG.fullmatch(value))
+    if lowered in _TIME_VALUED:
+        return bool(_TIME_OR_RANDOM.fullmatch(value))
     return lowered in TRACKING_PARAMETERS or lowered.startswith(_TRACKING_PREFIXES)
 
 

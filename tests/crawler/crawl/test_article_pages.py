@@ -4,6 +4,7 @@ store every article, keep polling the section, and keep no article among the ent
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from pathlib import Path
@@ -197,3 +198,62 @@ def test_an_article_a_feed_gave_is_no_child_of_an_unchanged_home_page(pages: lis
         assert {path: web.requests_of(path) for path in paths} == dict.fromkeys(paths, 1)
     article_urls = {canonical_url(web.site.url(path)) for path in paths}
     assert not article_urls & {child for kids in entry_children(db_url).values() for child in kids}
+
+
+#: Links whose parameters change at every poll as real feeds give them (a cache buster, a share tag), by crawl.
+ROTATING = [
+    "?t={epoch}",  # a time as a cache buster
+    "?_dc={epoch}123",  # ExtJS's
+    "?rnd=0.{crawl}8419",  # a random draw
+    "?v={epoch}",  # a version stamped with the time
+    "?from={share}&isappinstalled=0",  # WeChat's share tag
+    "?mpshare=1&scene=2{crawl}&srcid=05{crawl}2aaa",
+    "?ref=feed_{crawl}",
+    "?source={share}",
+    "?sessid=9f8e7d6c5b{crawl}",
+]
+#: Pairs of different articles whose links differ only in a parameter that tags or tracks on other sites.
+DISTINCT = [
+    ("/article.pl?sid=07/01/23/1234217", "/article.pl?sid=07/01/24/0012345"),  # Slashcode
+    ("/view.php?sid=a81f3c", "/view.php?sid=b92e4d"),
+    ("/story.php?ref=A1234", "/story.php?ref=B5678"),
+    ("/watch?v=dQw4w9WgXcQ", "/watch?v=9bZkp7q19f0"),
+]
+
+
+def test_links_that_change_at_every_poll_fetch_each_article_once_and_lose_none(
+    corpus_dir: Path, tmp_path: Path
+) -> None:
+    chosen = [page for page in sorted(load_corpus(corpus_dir), key=lambda p: (p.source, p.id)) if usable(page)]
+    if len(chosen) < 5 * (len(ROTATING) + 2 * len(DISTINCT)):
+        pytest.skip("the test corpus has too few complete English and Chinese pages")
+    site = LocalSite("rotating", "127.0.0.72")
+    site.add("/robots.txt", Reply(200, b"User-agent: *\nAllow: /\n", {"Content-Type": "text/plain"}))
+    served = iter(chosen[::5])
+    rotating = [f"/news/2026/12/story-{number}.html" for number in range(len(ROTATING))]
+    for path in rotating:
+        page = next(served)
+        site.add_prefix(path, Reply(200, page.raw(), {"Content-Type": f"text/html; charset={page.encoding}"}))
+    distinct = [path for pair in DISTINCT for path in pair]
+    for path in distinct:
+        page = next(served)
+        site.add(path, Reply(200, page.raw(), {"Content-Type": f"text/html; charset={page.encoding}"}))
+
+    def feed(crawl: int) -> Reply:
+        values = {"epoch": 1764748800 + 3600 * crawl, "crawl": crawl, "share": ["timeline", "groupmessage"][crawl % 2]}
+        links = [path + query.format(**values) for path, query in zip(rotating, ROTATING, strict=True)] + distinct
+        items = "".join(f"<item><title>t</title><link>{html.escape(site.url(link))}</link></item>" for link in links)
+        return Reply(200, f"<rss><channel>{items}</channel></rss>".encode(), {"Content-Type": "application/rss+xml"})
+
+    sources = tmp_path / "sources.toml"
+    sources.write_text(f'[[source]]\nname = "rotating"\nfeeds = ["{site.url("/rss.xml")}"]\n', encoding="utf-8")
+    db_url = f"sqlite:///{tmp_path / 'corpus.sqlite3'}"
+    with site:
+        for crawl in range(3):
+            site.add("/rss.xml", feed(crawl))
+            result = ai4s("crawl", "--sources", str(sources), "--db", db_url, *FAST, timeout=240)
+            assert result.returncode == 0, result.stderr[-3000:]
+        requested = {path: sum(record.path.startswith(path) for record in site.log) for path in rotating}
+        requested.update({path: len(site.requests_for(path)) for path in distinct})
+    assert requested == dict.fromkeys(rotating + distinct, 1)
+    assert len(stored(db_url)) == len(rotating) + len(distinct)

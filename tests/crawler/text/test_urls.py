@@ -119,3 +119,38 @@ def test_declared_identity_is_another_page_of_the_site_only(declared: str | None
 def test_declared_url_is_the_canonical_link_then_og_url(head: str, named: str | None) -> None:
     tree = lxml.html.fromstring(f"<html><head>{head}</head><body><p>text</p></body></html>")
     assert declared_url(tree, "http://h/y/z.html") == named
+
+
+@pytest.mark.parametrize(
+    ("query", "kept"),
+    [
+        # an article's id, an offset: kept
+        ("sid=07/01/23/1234217", True),
+        ("sid=a81f3c", True),
+        ("sid=101", True),
+        ("ref=A1234", True),
+        ("ref=2034", True),
+        ("from=20", True),
+        ("v=dQw4w9WgXcQ", True),
+        ("t=2", True),
+        ("r=5", True),
+        ("s=r", True),
+        # a session, a tag of where the visit came from, a cache buster: dropped
+        ("sid=5f2b60531c9e1", False),
+        ("s=0123456789abcdef0123456789abcdef", False),
+        ("ref=rss", False),
+        ("ref=feed_2", False),
+        ("from=timeline", False),
+        ("source=newsletter", False),
+        ("t=1733212345", False),
+        ("v=1733212345000", False),
+        ("r=0.84191", False),
+        ("_dc=1733212345123", False),
+        ("rnd=7", False),
+        ("mpshare=1&scene=23&srcid=0512aaa", False),
+        ("sessid=9f8e7d6c5b", False),
+    ],
+)
+def test_a_parameter_that_tracks_on_some_sites_is_dropped_only_with_a_trackers_value(query: str, kept: bool) -> None:
+    url = f"http://x.example/a.php?id=5&{query}"
+    assert clean_url(url) == (url if kept else "http://x.example/a.php?id=5")
