@@ -200,6 +200,16 @@ class RedirectFailed(Exception):
         self.status = status
 
 
+class RedirectsToKnownPage(Exception):
+    """An article's link that redirects to a page the corpus holds (a feed's redirector, a link with a cache
+    buster that the site sends to the page's own URL): not followed, the page is not downloaded again."""
+
+    def __init__(self, target: str, status: int) -> None:
+        super().__init__(f"redirects ({status}) to {target}, a page the corpus holds")
+        self.target = target
+        self.status = status
+
+
 #: The statuses Scrapy's redirect middleware follows through their ``Location``.
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
@@ -210,17 +220,20 @@ class RedirectChainMiddleware:
     pages by canonical URL, dropped it without a word, and the page was lost. A redirect back to a URL of its
     own chain (a loop), or one past ``REDIRECT_MAX_TIMES``, fails the request (:class:`RedirectFailed`), which is
     recorded as any failed fetch: the loop was dropped without a word too, and Scrapy's own limit made it a
-    refusal."""
+    refusal. An article's redirect to another page the corpus holds is not followed (:class:`RedirectsToKnownPage`):
+    the known-URL filter sees the links the spider makes, never the redirects Scrapy makes of them."""
 
-    def __init__(self, max_redirects: int) -> None:
+    def __init__(self, max_redirects: int, context: CrawlContext | None = None) -> None:
         self.max_redirects = max_redirects
+        self.context = context
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RedirectChainMiddleware:
-        return cls(crawler.settings.getint("REDIRECT_MAX_TIMES"))
+        return cls(crawler.settings.getint("REDIRECT_MAX_TIMES"), CrawlContext.of(crawler))
 
     def process_response(self, request: Request, response: Response) -> Response:
-        """The response, after checking where it redirects; raises :class:`RedirectFailed`."""
+        """The response, after checking where it redirects; raises :class:`RedirectFailed` or
+        :class:`RedirectsToKnownPage`."""
         location = response.headers.get(b"Location")
         if response.status not in _REDIRECT_STATUSES or location is None or request.meta.get("dont_redirect"):
             return response
@@ -234,6 +247,8 @@ class RedirectChainMiddleware:
             raise RedirectFailed(f"more than {self.max_redirects} redirects, the last to {target}", response.status)
         if canonical_url(target) == canonical_url(request.url):
             request.dont_filter = True  # Scrapy's redirect middleware gives the redirect the same
+        elif request.meta.get("ai4s_kind") == "article" and self.context is not None and target in self.context.known:
+            raise RedirectsToKnownPage(target, response.status)
         return response
 
 

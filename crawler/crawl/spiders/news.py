@@ -31,6 +31,7 @@ from crawler.crawl.failures import fetch_error, was_refused
 from crawler.crawl.fallback import FALLBACK_META, ROOT_META, Fallback, FallbackChain, tag, tag_entry_point
 from crawler.crawl.hosts import HostDeferred
 from crawler.crawl.items import EntryPoll, FetchFailure, PageItem
+from crawler.crawl.middlewares import RedirectsToKnownPage
 from crawler.crawl.requests import (
     ENTRY_KINDS,
     NotModified,
@@ -53,7 +54,9 @@ from crawler.sources import Source
 from crawler.text.addresses import AddressPolicy
 from crawler.text.discovery import ArticleLink, Discovery, EntryPage, Scope, discover, revisit
 from crawler.text.pages import PageKind, page_kind
+from crawler.text.urls import canonical_url
 from crawler.text.wording import plural
+from storage.hashing import url_hash
 
 #: Requests made from an entry page between two turns of the reactor (a sitemap can name 50,000 pages).
 FOLLOW_BATCH = 200
@@ -242,6 +245,9 @@ class NewsSpider(scrapy.Spider):
         if failure.check(HostDeferred):
             yield from self.deferred(request, failure.value)
             return
+        if failure.check(RedirectsToKnownPage):
+            yield from self.redirected_to_known(request, failure.value)
+            return
         if was_refused(failure):
             self.count(source, "refused")
             reason = failure.getErrorMessage()
@@ -280,6 +286,16 @@ class NewsSpider(scrapy.Spider):
                 request.meta, "failed", error.status, error.reason, may_fall_back=alive_and_failing
             )
             yield from self.fall_back(fallback)
+
+    def redirected_to_known(self, request: scrapy.Request, redirect: RedirectsToKnownPage) -> Iterator[FetchFailure]:
+        """An article link that redirects to a page the corpus holds: counted as a known link, and recorded under
+        the URL its source named (as a duplicate of that page: a link that stays the same is not requested again)."""
+        source = request.meta.get("ai4s_source", "?")
+        if self.context.known.skip(url_hash(canonical_url(redirect.target))):
+            self.count(source, "skipped_known")
+        self.logger.info("Source %s: %s not followed: %s", source, request.url, redirect)
+        requested = request.meta.get("redirect_urls", [request.url])[0]
+        yield FetchFailure(source, requested, "duplicate", redirect.status, str(redirect))
 
     def deferred(self, request: scrapy.Request, deferred: HostDeferred) -> Iterator[FetchFailure | EntryPoll]:
         """A request not sent because its host asked to wait longer than this crawl does: an article URL is

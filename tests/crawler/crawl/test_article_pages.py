@@ -257,3 +257,35 @@ def test_links_that_change_at_every_poll_fetch_each_article_once_and_lose_none(
         requested.update({path: len(site.requests_for(path)) for path in distinct})
     assert requested == dict.fromkeys(rotating + distinct, 1)
     assert len(stored(db_url)) == len(rotating) + len(distinct)
+
+
+def test_a_link_that_redirects_to_a_stored_article_does_not_download_it_again(
+    pages: list[CorpusPage], tmp_path: Path
+) -> None:
+    # the known-URL filter saw the links of the feed, never the redirects Scrapy made of them: a feed's redirector
+    # with a new token at every poll, or a link whose cache buster the site redirects away, downloaded the stored
+    # article again at every crawl
+    site = LocalSite("redirecting", "127.0.0.73")
+    site.add("/robots.txt", Reply(200, b"User-agent: *\nAllow: /\n", {"Content-Type": "text/plain"}))
+    articles = ["/news/2026/12/redirected.html", "/news/2026/12/busted.html"]
+    replies = [Reply(200, page.raw(), {"Content-Type": f"text/html; charset={page.encoding}"}) for page in pages[:2]]
+    site.add(articles[0], replies[0])
+    site.add_prefix("/~r/feed/", Reply(302, b"", {"Location": site.url(articles[0])}))
+    site.add(  # the page, at its URL without a query; any query is sent there
+        articles[1],
+        lambda record: Reply(301, b"", {"Location": site.url(articles[1])}) if "?" in record.path else replies[1],
+    )
+    sources = tmp_path / "sources.toml"
+    sources.write_text(f'[[source]]\nname = "redirecting"\nfeeds = ["{site.url("/rss.xml")}"]\n', encoding="utf-8")
+    db_url = f"sqlite:///{tmp_path / 'corpus.sqlite3'}"
+    with site:
+        for crawl in range(3):
+            links = [f"/~r/feed/~3/token{crawl}/redirected", f"{articles[1]}?n={crawl}"]
+            items = "".join(f"<item><title>t</title><link>{site.url(link)}</link></item>" for link in links)
+            feed = f"<rss><channel>{items}</channel></rss>".encode()
+            site.add("/rss.xml", Reply(200, feed, {"Content-Type": "application/rss+xml"}))
+            result = ai4s("crawl", "--sources", str(sources), "--db", db_url, *FAST, timeout=240)
+            assert result.returncode == 0, result.stderr[-3000:]
+        assert {path: len(site.requests_for(path)) for path in articles} == dict.fromkeys(articles, 1)
+        assert len(site.requests_for("/rss.xml")) == 3
+    assert stored(db_url) == {canonical_url(site.url(path)) for path in articles}
