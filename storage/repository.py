@@ -190,15 +190,24 @@ class NamedArticle:
     shingles: int | None
 
 
-def articles_named(session: Session, canonical_url: str) -> list[NamedArticle]:
-    """The stored articles ``canonical_url`` names: the one stored under it, and those whose pages name it as
-    their own (:attr:`NewArticle.declared_url`), oldest first."""
-    key = url_hash(canonical_url)
+#: A URL that names more stored articles than this is a template's name for every page, not a page's.
+MOST_NAMED = 3
+
+
+def articles_named(session: Session, spellings: Iterable[str]) -> list[NamedArticle]:
+    """The stored articles a canonical URL names, in any of its ``spellings``: the one stored under it, the one a
+    fetch of it led to (through redirects), and those whose pages name it as their own
+    (:attr:`NewArticle.declared_url`), oldest first; none where it names more than :data:`MOST_NAMED`."""
+    keys = [url_hash(spelling) for spelling in spellings]
+    fetched = select(FetchedUrl.article_id).where(FetchedUrl.url_hash.in_(keys), FetchedUrl.article_id.is_not(None))
     rows = session.execute(
         select(Article.id, Article.minhash, Article.shingles)
-        .where((Article.url_hash == key) | (Article.declared_hash == key))
+        .where(Article.url_hash.in_(keys) | Article.declared_hash.in_(keys) | Article.id.in_(fetched))
         .order_by(Article.id)
-    )
+        .limit(MOST_NAMED + 1)
+    ).all()
+    if len(rows) > MOST_NAMED:
+        return []
     return [NamedArticle(row.id, row.minhash, row.shingles) for row in rows]
 
 

@@ -49,8 +49,15 @@ class Candidate:
     shingles: int
 
 
-def candidates(session: Session, band_keys: Iterable[int], exclude: int | None = None) -> list[Candidate]:
-    """The stored articles sharing a band key with ``band_keys`` (``exclude``: an article id to skip)."""
+def candidates(
+    session: Session,
+    band_keys: Iterable[int],
+    exclude: int | None = None,
+    source_id: int | None = None,
+    title: str | None = None,
+) -> list[Candidate]:
+    """The stored articles sharing a band key with ``band_keys`` (``exclude``: an article id to skip; ``source_id``
+    and ``title``: only that source's, only those of that title)."""
     keys = list(band_keys)
     if not keys:
         return []
@@ -60,7 +67,19 @@ def candidates(session: Session, band_keys: Iterable[int], exclude: int | None =
     )
     if exclude is not None:
         statement = statement.where(Article.id != exclude)
+    if source_id is not None:
+        statement = statement.where(Article.source_id == source_id)
+    if title is not None:
+        statement = statement.where(Article.title == title)
     return [Candidate(r.id, r.story_id, r.minhash, r.shingles or 0) for r in session.execute(statement)]
+
+
+def story_holds_source(session: Session, story_id: int, source_id: int, exclude: int) -> bool:
+    """Whether story ``story_id`` holds an article of source ``source_id`` besides article ``exclude``."""
+    statement = select(Article.id).where(
+        Article.story_id == story_id, Article.source_id == source_id, Article.id != exclude
+    )
+    return session.execute(statement.limit(1)).first() is not None
 
 
 def story_signatures(session: Session, story_id: int, limit: int = 50) -> list[tuple[bytes, int]]:

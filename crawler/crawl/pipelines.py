@@ -26,16 +26,17 @@ from crawler.crawl.items import EntryPoll, FetchFailure, PageItem
 from crawler.crawl.pool import CleanedInWorker, ProcessedPage, make_extraction_pool, process_page, warm_up_worker
 from crawler.crawl.requests import stat_key
 from crawler.relevance.profile import Relevance, RelevanceScorer
-from crawler.stories.assign import assign_story, copy_among
+from crawler.stories.assign import StoryAssignment, assign_story, same_text_among, same_text_in_source
 from crawler.stories.fingerprint import Fingerprint, fingerprint
 from crawler.text.article import EXTRACTOR, ExtractedArticle, NotAnArticle
 from crawler.text.template_blocks import KeyedBlocks
-from crawler.text.urls import canonical_url, declared_identity
+from crawler.text.urls import canonical_url, declared_identity, identity_spellings
 from crawler.text.wording import plural
 from storage import NewArticle
 from storage.models import RETRIABLE_OUTCOMES, TERMINAL_OUTCOMES
 from storage.pages import PageToKeep, compress_page, keep_page
 from storage.repository import articles_named, ensure_source, record_fetch, seen_again, store_article
+from storage.stories import story_holds_source
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -322,8 +323,12 @@ class StorePipeline:
             relevance = item.relevance = (made and made.relevance) or self.scorer.score(result.title, cleaned.text)
             found = made.fingerprint if made else fingerprint(cleaned.text)
             declared = declared_identity(page.url, result.declared_url)
-            twin = copy_among(found, articles_named(session, declared or canonical_url(page.url)))
-            if twin is not None:  # the page a stored article's page names, or one naming the same page as it
+            # the page a stored article's page names, or one naming the same page as it; else the same page of its
+            # source under another URL (a parameter that changes at every poll, one article in two sections)
+            twin = same_text_among(found, articles_named(session, identity_spellings(declared or page.url)))
+            if twin is None:
+                twin = same_text_in_source(session, found, result.title, source_id)
+            if twin is not None:
                 seen_again(session, twin)
                 added.counters.append(stat_key(page.source, "duplicates"))
                 added.log(logging.INFO, "Source %s: %s is the page of article %d", page.source, page.url, twin)
@@ -355,11 +360,18 @@ class StorePipeline:
             outcome, article_id, error = ("article" if stored.created else "duplicate"), stored.article_id, None
             if stored.created:
                 self._keep_page(session, stored.article_id, item)
-                self._learn_template(session, page.source, source_id, stored.article_id, blocks, added)
+                assignment = self._assign_story(session, stored.article_id, found, page.source, added)
+                if assignment.joined:
+                    added.counters.append(stat_key(page.source, "copies"))
+                # A block is template when several of a source's stories hold it: a second copy of one story in
+                # the same source (the same article in two sections, with other lines around it) counts none of
+                # its blocks, or three such copies would make the story's own paragraphs template.
+                if not (
+                    assignment.joined and story_holds_source(session, assignment.story_id, source_id, stored.article_id)
+                ):
+                    self._learn_template(session, page.source, source_id, stored.article_id, blocks, added)
                 hints = self.context.template_hints
                 hints[page.source] = hints.get(page.source, frozenset()) | cleaning.shared
-                if self._assign_story(session, stored.article_id, found, page.source, added):
-                    added.counters.append(stat_key(page.source, "copies"))
             added.counters.append(stat_key(page.source, "new_articles" if stored.created else "duplicates"))
             if stored.created and not relevance.relevant:
                 added.counters.append(stat_key(page.source, "off_topic"))
@@ -421,8 +433,8 @@ class StorePipeline:
 
     def _assign_story(
         self, session: Session, article_id: int, fp: Fingerprint | None, source: str, added: StoreReport
-    ) -> bool:
-        """Put a new article into its story; log it and say so when it is a copy of an earlier one."""
+    ) -> StoryAssignment:
+        """Put a new article into its story; log it when it is a copy of an earlier one."""
         assignment = assign_story(session, article_id, fp)
         if assignment.joined:
             added.log(
@@ -433,4 +445,4 @@ class StorePipeline:
                 assignment.story_id,
                 assignment.similarity,
             )
-        return assignment.joined
+        return assignment

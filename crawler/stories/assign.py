@@ -12,9 +12,11 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from crawler.stories.fingerprint import (
+    SAME_TEXT_JACCARD,
     Fingerprint,
     is_copy,
     is_unrelated,
+    jaccard,
     shingle_set,
     shingles_fingerprint,
     stored_fingerprint,
@@ -73,16 +75,28 @@ def assign_story(
     return StoryAssignment(start_story(session, article_id, seen), joined=False)
 
 
-def copy_among(fingerprint: Fingerprint | None, named: Iterable[NamedArticle]) -> int | None:
-    """The id of the first of ``named`` whose text the fingerprinted text is a copy of (none for a text too short
-    to have a fingerprint)."""
+def same_text_among(fingerprint: Fingerprint | None, named: Iterable[NamedArticle]) -> int | None:
+    """The id of the first of ``named`` whose text is all but the fingerprinted one (estimated Jaccard similarity
+    :data:`SAME_TEXT_JACCARD` or more; none for a text too short to have a fingerprint)."""
     if fingerprint is None:
         return None
     for article in named:
-        if article.minhash is None or not article.shingles:
-            continue
-        if is_copy(fingerprint, article.minhash, article.shingles)[0]:
+        if article.minhash is not None and jaccard(fingerprint.signature, article.minhash) >= SAME_TEXT_JACCARD:
             return article.id
+    return None
+
+
+def same_text_in_source(
+    session: Session, fingerprint: Fingerprint | None, title: str | None, source_id: int
+) -> int | None:
+    """The id of a stored article of source ``source_id`` with the same title and all but the fingerprinted text
+    (estimated Jaccard similarity :data:`SAME_TEXT_JACCARD` or more): the same page, reached under another URL. A
+    page without title is never one (daily reports of one template differ in a few words, and in their titles)."""
+    if fingerprint is None or not title:
+        return None
+    for candidate in candidates(session, fingerprint.keys, source_id=source_id, title=title):
+        if jaccard(fingerprint.signature, candidate.minhash) >= SAME_TEXT_JACCARD:
+            return candidate.article_id
     return None
 
 

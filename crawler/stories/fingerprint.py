@@ -37,6 +37,8 @@ MIN_SHINGLES = 30  # shorter texts are too short to call copies: each stays its 
 COPY_JACCARD = 0.5
 #: ...or the shorter text this much contained in the longer one (a copy that kept part of the story).
 COPY_CONTAINMENT = 0.8
+#: One source's two texts this alike (estimated Jaccard similarity) are one article: its page reached under two URLs.
+SAME_TEXT_JACCARD = 0.9
 
 #: A text's lead: its first ``LEAD_SHINGLES`` shingles, read from its first ``LEAD_CHARACTERS`` characters, give
 #: ``LEAD_BANDS`` more band keys (of ``ROWS`` values of the lead's own MinHash). A copy that kept only the first

@@ -233,6 +233,31 @@ def declared_identity(page_url: str, declared: str | None) -> str | None:
     if not named_parts.query:
         segments = [segment for segment in named_parts.path.split("/") if segment]
         own_segments = [segment for segment in own_parts.path.split("/") if segment]
-        if len(segments) < len(own_segments) and segments == own_segments[: len(segments)]:
-            return None  # the home page, or a section the page is in
+        edition = len(own_segments) == len(segments) + 1 and _EDITION_SEGMENT.fullmatch(own_segments[-1])
+        if len(segments) < len(own_segments) and segments == own_segments[: len(segments)] and not edition:
+            return None  # the home page, or a section the page is in (not /story/ named by /story/print/)
     return named
+
+
+#: The last path segment of a page's other edition under its own path (WordPress's ``/story/print/``).
+_EDITION_SEGMENT = re.compile(
+    r"(?:print|printable|printer|print-friendly|amp|mobile|full|all)(?:\.\w+)?", re.IGNORECASE
+)
+
+
+def identity_spellings(url: str) -> list[str]:
+    """The canonical URL of ``url`` as one site may spell it: http and https, its host bare and with ``www.`` or
+    ``m.`` (an IP address only as it is)."""
+    parts = urlsplit(canonical_url(url))
+    host, port = _site_of(parts)
+    if not host or _IP_ADDRESS.fullmatch(host) or ":" in host:
+        hosts = [parts.netloc]
+    else:
+        suffix = f":{port}" if port else ""
+        hosts = [f"{prefix}{host}{suffix}" for prefix in ("", "www.", "m.")]
+    return [
+        urlunsplit((scheme, netloc, parts.path, parts.query, "")) for scheme in ("https", "http") for netloc in hosts
+    ]
+
+
+_IP_ADDRESS = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")

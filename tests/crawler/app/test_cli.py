@@ -130,19 +130,27 @@ def test_a_crawl_closes_the_runs_a_killed_crawl_left_running(tmp_path: Path) -> 
     assert statuses == {dead: "aborted", dead + 1: "ok"}
 
 
-def test_a_crawl_cut_short_by_its_time_limit_exits_4_and_keeps_what_it_stored(tmp_path: Path) -> None:
-    # it exited 0: 'ai4s crawl && ai4s digest' could not tell it from a crawl that went to its end
-    db_url = f"sqlite:///{tmp_path / 'corpus.sqlite3'}"
-    site = LocalSite("outlet", "127.0.0.30")
+def _quick_and_slow_outlet(host: str, slow_seconds: float, tmp_path: Path) -> tuple[LocalSite, Path]:
+    """A site whose feed links an article served at once and one served after ``slow_seconds``; its sources file."""
+    site = LocalSite("outlet", host)
     quick = site.add("/2026/12/01/ai-finds-a-catalyst.html", html_reply(article_html("AI finds a catalyst")))
     slow_reply = html_reply(article_html("AI folds proteins"))
-    slow = site.add("/2026/12/01/ai-folds-proteins.html", Reply(200, slow_reply.body, slow_reply.headers, delay=10))
+    slow = site.add(
+        "/2026/12/01/ai-folds-proteins.html", Reply(200, slow_reply.body, slow_reply.headers, delay=slow_seconds)
+    )
     rss = "".join(f"<item><title>t</title><link>{url}</link></item>" for url in (quick, slow))
     site.add(
         "/rss.xml", Reply(200, f"<rss><channel>{rss}</channel></rss>".encode(), {"Content-Type": "application/rss+xml"})
     )
     sources = tmp_path / "sources.toml"
     sources.write_text(f'[[source]]\nname = "outlet"\nfeeds = ["{site.url("/rss.xml")}"]\n', encoding="utf-8")
+    return site, sources
+
+
+def test_a_crawl_cut_short_by_its_time_limit_exits_4_and_keeps_what_it_stored(tmp_path: Path) -> None:
+    # it exited 0: 'ai4s crawl && ai4s digest' could not tell it from a crawl that went to its end
+    db_url = f"sqlite:///{tmp_path / 'corpus.sqlite3'}"
+    site, sources = _quick_and_slow_outlet("127.0.0.30", 10, tmp_path)
     with site:
         result = ai4s(
             "crawl", "--sources", str(sources), "--db", db_url, "-s", "DOWNLOAD_DELAY=0", "-s", "CLOSESPIDER_TIMEOUT=4"
@@ -157,16 +165,7 @@ def test_a_crawl_stopped_at_once_by_a_second_sigterm_closes_its_run_and_shows_wh
     # Scrapy stops its reactor at a second SIGTERM without closing the spider: the command printed an empty table
     # and the run stayed "running" until the next crawl marked it aborted
     db_url = f"sqlite:///{tmp_path / 'corpus.sqlite3'}"
-    site = LocalSite("outlet", "127.0.0.31")
-    quick = site.add("/2026/12/01/ai-finds-a-catalyst.html", html_reply(article_html("AI finds a catalyst")))
-    slow_reply = html_reply(article_html("AI folds proteins"))
-    slow = site.add("/2026/12/01/ai-folds-proteins.html", Reply(200, slow_reply.body, slow_reply.headers, delay=60))
-    rss = "".join(f"<item><title>t</title><link>{url}</link></item>" for url in (quick, slow))
-    site.add(
-        "/rss.xml", Reply(200, f"<rss><channel>{rss}</channel></rss>".encode(), {"Content-Type": "application/rss+xml"})
-    )
-    sources = tmp_path / "sources.toml"
-    sources.write_text(f'[[source]]\nname = "outlet"\nfeeds = ["{site.url("/rss.xml")}"]\n', encoding="utf-8")
+    site, sources = _quick_and_slow_outlet("127.0.0.31", 60, tmp_path)
     command = [sys.executable, "-m", "crawler", "crawl", "--sources", str(sources), "--db", db_url]
     with site:
         crawl = subprocess.Popen(

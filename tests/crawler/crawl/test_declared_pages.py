@@ -5,7 +5,6 @@ nothing: only a page whose text is a copy of the named article's is that article
 
 from __future__ import annotations
 
-import html
 import re
 from pathlib import Path
 
@@ -17,6 +16,8 @@ from crawler.text.urls import canonical_url
 from storage import Database
 from storage.models import Article, FetchedUrl
 from storage.stories import story_copies
+from tests.crawler.crawl.test_same_page import editable, edited, paragraphs, written_once
+from tests.crawler.crawl.test_same_page import usable as complete_english
 from tests.crawler.support import ai4s
 from tests.localweb import CorpusPage, load_corpus
 
@@ -24,21 +25,11 @@ FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "AI4
 _DECLARATIONS = re.compile(rb"<link[^>]+rel=[\"']?canonical[^>]*>|<meta[^>]+property=[\"']?og:url[^>]*>", re.IGNORECASE)
 
 
-def paragraphs(page: CorpusPage) -> list[str]:
-    """The ground truth's paragraphs."""
-    return [line.strip() for line in page.body.splitlines() if line.strip()]
-
-
 def without_last_paragraph(page: CorpusPage) -> bytes | None:
     """The page's bytes without its text's last paragraph (as a print edition leaves out a closing note), or
-    ``None`` where that paragraph is not in the markup as it is."""
-    last = paragraphs(page)[-1]
-    raw = page.raw()
-    for written in dict.fromkeys((last, html.escape(last, quote=False))):
-        encoded = written.encode(page.encoding)
-        if raw.count(encoded) == 1:
-            return raw.replace(encoded, b"")
-    return None
+    ``None`` where that paragraph is not written once in the markup as it is."""
+    written = written_once(page, paragraphs(page)[-1])
+    return page.raw().replace(written, b"") if written else None
 
 
 def usable(page: CorpusPage) -> bool:
@@ -97,11 +88,12 @@ def test_a_page_naming_another_of_its_site_as_its_own_is_that_article(pages: lis
         shorter = without_last_paragraph(page)
         assert shorter is not None
         # the print edition names the article page, relatively, and lacks the article's closing paragraph
-        prints.append(serve(site, f"/print/{number}.html", declaring(shorter, f"/news/2026/{number}.html")))
+        named = f"/news/2026/{number}.html" if number != 1 else article.replace("http://", "https://")  # spelled so
+        prints.append(serve(site, f"/print/{number}.html", declaring(shorter, named)))
     first_named = site.url("/news/2026/6.html")
     for number, page in enumerate(pages[6:], start=6):
-        # a template that names the home page, or its first article, as every page's own
-        named = site.url("/") if number < 10 else first_named
+        # a template that names the home page, a listing or its first article as every page's own
+        named = site.url("/") if number < 9 else site.url("/list.html") if number < 11 else first_named
         others.append(serve(site, f"/news/2026/{number}.html", declaring(page.raw(), named)))
     sources = tmp_path / "sources.toml"
     sources.write_text(f'[[source]]\nname = "declared"\nsitemaps = ["{site.url("/sitemap.xml")}"]\n', encoding="utf-8")
@@ -132,3 +124,29 @@ def test_a_page_naming_another_of_its_site_as_its_own_is_that_article(pages: lis
         copies = story_copies(session, story_ids)
         # a print edition is no other outlet's copy of the story
         assert all(len(copies[story_id]) == 1 for story_id in story_ids)
+
+
+def test_a_longer_page_naming_a_shorter_one_keeps_its_own_text(corpus_dir: Path, tmp_path: Path) -> None:
+    # a follow-up (or a full edition) that names an earlier, shorter page as its own holds more than that page:
+    # it was taken for it (the copy test of stories: the shorter text contained in the longer) and its text lost
+    ordered = sorted(load_corpus(corpus_dir), key=lambda p: (p.source, p.id))
+    chosen = [page for page in ordered if complete_english(page) and editable(page)]
+    if not chosen:
+        pytest.skip("the test corpus has no complete English page written paragraph by paragraph")
+    page = chosen[0]
+    count = len(paragraphs(page))
+    site = LocalSite("longer", "127.0.0.76")
+    site.add("/robots.txt", Reply(200, b"User-agent: *\nAllow: /\n", {"Content-Type": "text/plain"}))
+    first = serve(site, "/news/2026/first.html", declaring(edited(page, range(count - count // 3, count)), None))
+    later = serve(site, "/news/2026/later.html", declaring(page.raw(), first))
+    sources = tmp_path / "sources.toml"
+    sources.write_text(f'[[source]]\nname = "longer"\nsitemaps = ["{site.url("/sitemap.xml")}"]\n', encoding="utf-8")
+    db_url = f"sqlite:///{tmp_path / 'corpus.sqlite3'}"
+    with site:
+        for urls in ([first], [first, later]):
+            sitemap(site, urls)
+            result = ai4s("crawl", "--sources", str(sources), "--db", db_url, *FAST, timeout=240)
+            assert result.returncode == 0, result.stderr[-3000:]
+    with Database(db_url) as database, database.session() as session:
+        stored = set(session.execute(select(Article.canonical_url)).scalars())
+    assert stored == {canonical_url(first), canonical_url(later)}

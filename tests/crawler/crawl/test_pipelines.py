@@ -8,6 +8,7 @@ import asyncio
 import json
 import logging
 import os
+import random
 import signal
 from collections.abc import Callable, Coroutine
 from dataclasses import replace
@@ -107,7 +108,11 @@ def _templated(number: int, own_paragraphs: int = 6) -> ExtractedPage:
         for n in range(4)
     )
     title = f"Catalyst discovery number {number}"
-    own = "".join(f"<p>{PARAGRAPH} {title}, paragraph {i}.</p>" for i in range(own_paragraphs))
+    # each article's own words (in an order of its own: articles that shared their text would be one story, whose
+    # copies teach no template)
+    words = PARAGRAPH.split()
+    random.Random(number).shuffle(words)
+    own = "".join(f"<p>{' '.join(words[i:] + words[:i])} {title}, paragraph {i}.</p>" for i in range(own_paragraphs))
     body = (
         f"<html><head><title>{title}</title></head><body><article><h1>{title}</h1>{own}{promo}</article></body></html>"
     )

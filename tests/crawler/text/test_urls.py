@@ -6,7 +6,7 @@ import lxml.html
 import pytest
 
 from crawler.text.extract import declared_url
-from crawler.text.urls import canonical_url, clean_url, declared_identity, is_http_url
+from crawler.text.urls import canonical_url, clean_url, declared_identity, identity_spellings, is_http_url
 
 
 @pytest.mark.parametrize(
@@ -154,3 +154,22 @@ def test_declared_url_is_the_canonical_link_then_og_url(head: str, named: str | 
 def test_a_parameter_that_tracks_on_some_sites_is_dropped_only_with_a_trackers_value(query: str, kept: bool) -> None:
     url = f"http://x.example/a.php?id=5&{query}"
     assert clean_url(url) == (url if kept else "http://x.example/a.php?id=5")
+
+
+def test_a_pages_print_edition_under_its_path_may_name_it() -> None:
+    # WordPress's /story/print/ names /story/: not a section above the page
+    assert (
+        declared_identity("https://x.cn/2026/05/slug/print/", "https://x.cn/2026/05/slug/")
+        == "https://x.cn/2026/05/slug"
+    )
+    assert declared_identity("https://x.cn/2026/05/slug/comments/", "https://x.cn/2026/05/slug/") is None
+
+
+def test_identity_spellings_are_the_schemes_and_editions_of_one_host() -> None:
+    spellings = identity_spellings("https://www.site.cn/a.html?x=1#top")
+    assert sorted(spellings) == sorted(
+        f"{scheme}://{host}/a.html?x=1"
+        for scheme in ("http", "https")
+        for host in ("site.cn", "www.site.cn", "m.site.cn")
+    )
+    assert identity_spellings("http://127.0.0.1:8080/a") == ["https://127.0.0.1:8080/a", "http://127.0.0.1:8080/a"]

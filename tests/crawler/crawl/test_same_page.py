@@ -1,0 +1,143 @@
+"""One page of a source under several URLs (one article in several sections, a link that changes at every poll)
+is one article, and its paragraphs never become its source's template: a block is template when several of the
+source's stories hold it, not several copies of one story. Three such copies had made the story's own paragraphs
+template, and the stored text was cut to a fragment."""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from crawler.app.webserver import LocalSite, Reply
+from storage import Database
+from storage.models import Article, FetchedUrl
+from tests.crawler.support import ai4s
+from tests.localweb import CorpusPage, load_corpus
+
+FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "AI4S_RETRY_BACKOFF_BASE=0.2"]
+
+
+def paragraphs(page: CorpusPage) -> list[str]:
+    """The ground truth's paragraphs."""
+    return [line.strip() for line in page.body.splitlines() if line.strip()]
+
+
+def written_once(page: CorpusPage, paragraph: str) -> bytes | None:
+    """``paragraph`` as the page's markup writes it, if it does so exactly once."""
+    raw = page.raw()
+    for written in dict.fromkeys((paragraph, html.escape(paragraph, quote=False))):
+        encoded = written.encode(page.encoding)
+        if raw.count(encoded) == 1:
+            return encoded
+    return None
+
+
+def usable(page: CorpusPage) -> bool:
+    """A complete English UTF-8 page."""
+    english = page.source in ("zyte-aeb", "fundus") and page.language == "en" and page.encoding == "utf-8"
+    return english and page.problem() is None
+
+
+def editable(page: CorpusPage) -> bool:
+    """A usable page of at least nine paragraphs whose first and last thirds are each written once in its markup."""
+    found = paragraphs(page)
+    third = len(found) // 3
+    return len(found) >= 9 and all(written_once(page, p) for p in found[:third] + found[len(found) - third :])
+
+
+def edited(page: CorpusPage, dropped: range = range(0), note: str = "") -> bytes:
+    """The page without its paragraphs at ``dropped`` and with ``note`` as a paragraph before its first."""
+    raw = page.raw()
+    found = paragraphs(page)
+    for index in dropped:
+        written = written_once(page, found[index])
+        assert written is not None
+        raw = raw.replace(written, b"")
+    if note:
+        first = written_once(page, found[dropped.stop if dropped and dropped.start == 0 else 0])
+        assert first is not None
+        raw = raw.replace(first, f"{note}</p><p>".encode() + first, 1)
+    return raw
+
+
+@pytest.fixture
+def pages(corpus_dir: Path) -> list[CorpusPage]:
+    """A page to copy (editable), then seven other pages of the same source."""
+    chosen = [page for page in sorted(load_corpus(corpus_dir), key=lambda p: (p.source, p.id)) if usable(page)]
+    copied = [page for page in chosen if editable(page)]
+    if not copied or len(chosen) < 30:
+        pytest.skip("the test corpus has too few complete English pages, or none written paragraph by paragraph")
+    return [copied[0], *[page for page in chosen[::4] if page != copied[0]][:7]]
+
+
+def crawl(site: LocalSite, paths: list[str], tmp_path: Path) -> str:
+    """Crawl the site's ``paths`` through a sitemap into a new database; its URL."""
+    entries = "".join(f"<url><loc>{site.url(path)}</loc></url>" for path in paths)
+    body = f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{entries}</urlset>'
+    site.add("/sitemap.xml", Reply(200, body.encode(), {"Content-Type": "application/xml"}))
+    site.add("/robots.txt", Reply(200, b"User-agent: *\nAllow: /\n", {"Content-Type": "text/plain"}))
+    sources = tmp_path / "sources.toml"
+    sources.write_text(
+        f'[[source]]\nname = "{site.name}"\nsitemaps = ["{site.url("/sitemap.xml")}"]\n', encoding="utf-8"
+    )
+    db_url = f"sqlite:///{tmp_path / 'corpus.sqlite3'}"
+    with site:
+        result = ai4s("crawl", "--sources", str(sources), "--db", db_url, *FAST, timeout=240)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return db_url
+
+
+def serve(site: LocalSite, path: str, raw: bytes) -> str:
+    """Serve ``raw`` (UTF-8 HTML) at ``path``."""
+    site.add(path, Reply(200, raw, {"Content-Type": "text/html; charset=utf-8"}))
+    return path
+
+
+def kept(text: str, page: CorpusPage, wanted: range) -> float:
+    """The share of the page's paragraphs at ``wanted`` that ``text`` holds."""
+    found = paragraphs(page)
+    squeezed = re.sub(r"\s+", " ", text)
+    return sum(re.sub(r"\s+", " ", found[index]) in squeezed for index in wanted) / len(wanted)
+
+
+def test_one_page_in_three_sections_is_one_article_that_keeps_its_text(pages: list[CorpusPage], tmp_path: Path) -> None:
+    site = LocalSite("sections", "127.0.0.74")
+    tripled, others = pages[0], pages[1:]
+    # each section's copy says which section it is in, so that no two are the same text
+    copies = [
+        serve(site, f"/{section}/2026/12/story.html", edited(tripled, note=f"Filed under {section} news."))
+        for section in ("science", "technology", "world")
+    ]
+    paths = copies + [serve(site, f"/science/2026/12/{n}.html", page.raw()) for n, page in enumerate(others)]
+    db_url = crawl(site, paths, tmp_path)
+    with Database(db_url) as database, database.session() as session:
+        texts = session.execute(select(Article.text)).scalars().all()
+        outcomes = session.execute(select(FetchedUrl.outcome).where(FetchedUrl.url.like("%/story.html"))).scalars()
+        assert sorted(outcomes) == ["article", "duplicate", "duplicate"]
+    assert len(texts) == len(pages)
+    (story,) = [text for text in texts if kept(text, tripled, range(len(paragraphs(tripled)))) > 0.5]
+    assert kept(story, tripled, range(len(paragraphs(tripled)))) >= 0.9
+
+
+def test_three_parts_of_one_story_in_one_source_keep_the_paragraphs_they_share(
+    pages: list[CorpusPage], tmp_path: Path
+) -> None:
+    site = LocalSite("parts", "127.0.0.75")
+    page, others = pages[0], pages[1:]
+    count = len(paragraphs(page))
+    third = count // 3
+    shared = range(third, count - third)
+    # the whole story, the story without its last third, the story without its first third: one story, three texts
+    parts = [edited(page), edited(page, range(count - third, count)), edited(page, range(third))]
+    paths = [serve(site, f"/news/2026/12/part-{n}.html", raw) for n, raw in enumerate(parts)]
+    paths += [serve(site, f"/news/2026/12/{n}.html", other.raw()) for n, other in enumerate(others)]
+    db_url = crawl(site, paths, tmp_path)
+    with Database(db_url) as database, database.session() as session:
+        stored = dict(session.execute(select(Article.url, Article.text)).all())
+    texts = [text for url, text in stored.items() if "/part-" in url]
+    assert texts, "no part of the story was stored"
+    assert all(kept(text, page, shared) >= 0.9 for text in texts), "the paragraphs the parts share became template"
