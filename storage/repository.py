@@ -216,6 +216,24 @@ def seen_again(session: Session, article_id: int) -> None:
     session.execute(update(Article).where(Article.id == article_id).values(last_seen=utcnow()))
 
 
+def adopt_named_url(session: Session, article_id: int, url: str, canonical_url: str, spellings: Iterable[str]) -> bool:
+    """Give a stored article the URL its page named as its own (any of its ``spellings``) once that page is fetched:
+    the article page rather than the print or mobile edition first stored. Whether it did (not where the article
+    named another page, or another article is stored under ``canonical_url``)."""
+    key = url_hash(canonical_url)
+    taken = select(Article.id).where(Article.url_hash == key).exists()
+    result = session.execute(
+        update(Article)
+        .where(
+            Article.id == article_id,
+            Article.declared_hash.in_([url_hash(spelling) for spelling in spellings]),
+            ~taken,
+        )
+        .values(url=url, canonical_url=canonical_url, url_hash=key, declared_hash=None)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 def record_fetch(
     session: Session,
     *,

@@ -35,7 +35,14 @@ from crawler.text.wording import plural
 from storage import NewArticle
 from storage.models import RETRIABLE_OUTCOMES, TERMINAL_OUTCOMES
 from storage.pages import PageToKeep, compress_page, keep_page
-from storage.repository import articles_named, ensure_source, record_fetch, seen_again, store_article
+from storage.repository import (
+    adopt_named_url,
+    articles_named,
+    ensure_source,
+    record_fetch,
+    seen_again,
+    store_article,
+)
 from storage.stories import story_holds_source
 
 if TYPE_CHECKING:
@@ -323,13 +330,8 @@ class StorePipeline:
             relevance = item.relevance = (made and made.relevance) or self.scorer.score(result.title, cleaned.text)
             found = made.fingerprint if made else fingerprint(cleaned.text)
             declared = declared_identity(page.url, result.declared_url)
-            # the page a stored article's page names, or one naming the same page as it; else the same page of its
-            # source under another URL (a parameter that changes at every poll, one article in two sections)
-            twin = same_text_among(found, articles_named(session, identity_spellings(declared or page.url)))
-            if twin is None:
-                twin = same_text_in_source(session, found, result.title, source_id)
+            twin = self._stored_already(session, page, result.title, found, declared, source_id)
             if twin is not None:
-                seen_again(session, twin)
                 added.counters.append(stat_key(page.source, "duplicates"))
                 added.log(logging.INFO, "Source %s: %s is the page of article %d", page.source, page.url, twin)
                 self._record_fetches(session, page, "duplicate", None, twin, source_id)
@@ -385,6 +387,28 @@ class StorePipeline:
                 added.log(logging.INFO, "Source %s: %s is not an article: %s", page.source, page.url, result.reason)
         self._record_fetches(session, page, outcome, error, article_id, source_id)
         return added
+
+    @staticmethod
+    def _stored_already(
+        session: Session,
+        page: PageItem,
+        title: str | None,
+        found: Fingerprint | None,
+        declared: str | None,
+        source_id: int,
+    ) -> int | None:
+        """The stored article a page is, if any (found again now): the page a stored article's page names, or one
+        naming the same page as it (``declared``); else the same page of its source under another URL (a parameter
+        that changes at every poll, one article in two sections)."""
+        spellings = identity_spellings(declared or page.url)
+        twin = same_text_among(found, articles_named(session, spellings))
+        if twin is None:
+            twin = same_text_in_source(session, found, title, source_id)
+        if twin is not None:
+            seen_again(session, twin)
+            if declared is None:  # the page itself: the article is known by its URL from now on
+                adopt_named_url(session, twin, page.url, canonical_url(page.url), spellings)
+        return twin
 
     @staticmethod
     def _record_fetches(
