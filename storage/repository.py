@@ -222,7 +222,7 @@ def adopt_named_url(session: Session, article_id: int, url: str, canonical_url: 
     named another page, or another article is stored under ``canonical_url``)."""
     key = url_hash(canonical_url)
     taken = select(Article.id).where(Article.url_hash == key).exists()
-    result = session.execute(
+    statement = (
         update(Article)
         .where(
             Article.id == article_id,
@@ -231,7 +231,7 @@ def adopt_named_url(session: Session, article_id: int, url: str, canonical_url: 
         )
         .values(url=url, canonical_url=canonical_url, url_hash=key, declared_hash=None)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return _guarded_update(session, statement)
 
 
 def record_fetch(
@@ -487,6 +487,8 @@ class ArticleFields:
     credited_source: str | None
     minhash: bytes | None
     shingles: int | None
+    #: The canonical URL of the other page of its site that its page names as its own, if any.
+    declared_url: str | None = None
 
 
 #: The fields that follow from the text alone (an article whose text did not change has the same ones,
@@ -508,7 +510,8 @@ class FieldsReplaced:
 def replace_article_fields(session: Session, article_id: int, fields: ArticleFields) -> FieldsReplaced:
     """Give article ``article_id`` these fields and the content hash of their text, unless another
     article already holds that text: then it keeps its own (the unique content hash is never broken)."""
-    values = {name: getattr(fields, name) for name in ArticleFields.__dataclass_fields__}
+    values = {name: getattr(fields, name) for name in ArticleFields.__dataclass_fields__ if name != "declared_url"}
+    values["declared_hash"] = url_hash(fields.declared_url) if fields.declared_url else None
     values["content_hash"] = content_hash(fields.text)
     compared = [name for name in values if name not in FINGERPRINT_FIELDS]
     current = session.execute(select(*(getattr(Article, name) for name in compared)).where(Article.id == article_id))
@@ -525,10 +528,14 @@ def _update_unless_text_taken(session: Session, article_id: int, values: dict[st
     """Set ``values`` (with the ``content_hash`` of their text) on article ``article_id`` unless another article
     already holds that content hash; whether it was set."""
     holder = select(Article.id).where(Article.content_hash == values["content_hash"], Article.id != article_id)
-    # The condition makes the check and the write one statement (SQLite's single writer runs it whole); on
-    # PostgreSQL a crawl may store the same text in a transaction not yet committed, which the unique
-    # constraint then refuses: a savepoint keeps the caller's transaction alive through that.
-    statement = update(Article).where(Article.id == article_id, ~holder.exists()).values(**values)
+    return _guarded_update(session, update(Article).where(Article.id == article_id, ~holder.exists()).values(**values))
+
+
+def _guarded_update(session: Session, statement: Any) -> bool:
+    """Run an UPDATE whose WHERE clause checks that no other row holds the unique value it sets; whether it changed
+    a row. The condition makes the check and the write one statement (SQLite's single writer runs it whole); on
+    PostgreSQL another transaction may hold that value uncommitted, which the unique constraint then refuses: a
+    savepoint keeps the caller's transaction alive through that."""
     try:
         if dialect_of(session) == "postgresql":
             with session.begin_nested():

@@ -28,6 +28,7 @@ from crawler.relevance.profile import RelevanceScorer
 from crawler.stories.assign import RebuildReport, rebuild_stories
 from crawler.stories.fingerprint import credited_source, shingle_set, shingles_fingerprint
 from crawler.text.extract import EXTRACTOR, ExtractedArticle, NotAnArticle, extract_article, warm_up
+from crawler.text.urls import declared_identity
 from storage import Database
 from storage.models import Source
 from storage.pages import (
@@ -241,4 +242,5 @@ def article_fields(
         credited_source=credited_source(result.text),  # read before the template is removed
         minhash=computed.signature if computed else None,
         shingles=len(shingles),
+        declared_url=declared_identity(page.url, result.declared_url),
     )

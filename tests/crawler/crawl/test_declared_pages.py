@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from crawler.app.webserver import LocalSite, Reply
 from crawler.text.urls import canonical_url
@@ -123,6 +123,16 @@ def test_a_page_naming_another_of_its_site_as_its_own_is_that_article(pages: lis
         copies = story_copies(session, story_ids)
         # a print edition is no other outlet's copy of the story
         assert all(len(copies[story_id]) == 1 for story_id in story_ids)
+        declared = dict(session.execute(select(Article.id, Article.declared_hash)).all())
+        session.execute(update(Article).values(declared_hash=None))  # as a database before migration 0016 holds them
+        session.commit()
+    # 'ai4s reprocess' gives the articles of such a database the names their kept pages give
+    result = ai4s("reprocess", "--db", db_url, timeout=240)
+    assert result.returncode == 0, result.stderr[-3000:]
+    with Database(db_url) as database, database.session() as session:
+        again = dict(session.execute(select(Article.id, Article.declared_hash)).all())
+    assert any(declared.values())
+    assert all(again[article_id] == name for article_id, name in declared.items() if name)
 
 
 def test_a_longer_page_naming_a_shorter_one_keeps_its_own_text(corpus_dir: Path, tmp_path: Path) -> None:
