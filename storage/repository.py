@@ -12,7 +12,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, func, select, union, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -195,14 +195,21 @@ MOST_NAMED = 3
 
 
 def articles_named(session: Session, spellings: Iterable[str]) -> list[NamedArticle]:
-    """The stored articles a canonical URL names, in any of its ``spellings``: the one stored under it, the one a
-    fetch of it led to (through redirects), and those whose pages name it as their own
+    """The stored articles a canonical URL names, in any of its ``spellings``: the one stored under it, the one
+    its fetch found (through redirects, or as a copy of its text), and those whose pages name it as their own
     (:attr:`NewArticle.declared_url`), oldest first; none where it names more than :data:`MOST_NAMED`."""
     keys = [url_hash(spelling) for spelling in spellings]
-    fetched = select(FetchedUrl.article_id).where(FetchedUrl.url_hash.in_(keys), FetchedUrl.article_id.is_not(None))
+    # three lookups by index, one statement: an OR of them would be a scan of every article on PostgreSQL
+    named = union(
+        select(Article.id.label("id")).where(Article.url_hash.in_(keys)),
+        select(Article.id.label("id")).where(Article.declared_hash.in_(keys)),
+        select(FetchedUrl.article_id.label("id")).where(
+            FetchedUrl.url_hash.in_(keys), FetchedUrl.article_id.is_not(None)
+        ),
+    ).subquery()
     rows = session.execute(
         select(Article.id, Article.minhash, Article.shingles)
-        .where(Article.url_hash.in_(keys) | Article.declared_hash.in_(keys) | Article.id.in_(fetched))
+        .join(named, named.c.id == Article.id)
         .order_by(Article.id)
         .limit(MOST_NAMED + 1)
     ).all()
@@ -232,6 +239,17 @@ def adopt_named_url(session: Session, article_id: int, url: str, canonical_url: 
         .values(url=url, canonical_url=canonical_url, url_hash=key, declared_hash=None)
     )
     return _guarded_update(session, statement)
+
+
+def recorded_fetch(session: Session, canonical_url: str) -> tuple[str, int | None] | None:
+    """The outcome and article id the corpus holds for ``canonical_url`` (a stored article's URL counts as a fetch
+    that found it), if it holds any."""
+    key = url_hash(canonical_url)
+    row = session.execute(select(FetchedUrl.outcome, FetchedUrl.article_id).where(FetchedUrl.url_hash == key)).first()
+    if row is not None:
+        return row.outcome, row.article_id
+    stored = session.execute(select(Article.id).where(Article.url_hash == key)).scalar()
+    return ("article", stored) if stored is not None else None
 
 
 def record_fetch(

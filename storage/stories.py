@@ -49,15 +49,8 @@ class Candidate:
     shingles: int
 
 
-def candidates(
-    session: Session,
-    band_keys: Iterable[int],
-    exclude: int | None = None,
-    source_id: int | None = None,
-    title: str | None = None,
-) -> list[Candidate]:
-    """The stored articles sharing a band key with ``band_keys`` (``exclude``: an article id to skip; ``source_id``
-    and ``title``: only that source's, only those of that title)."""
+def candidates(session: Session, band_keys: Iterable[int], exclude: int | None = None) -> list[Candidate]:
+    """The stored articles sharing a band key with ``band_keys`` (``exclude``: an article id to skip)."""
     keys = list(band_keys)
     if not keys:
         return []
@@ -67,19 +60,48 @@ def candidates(
     )
     if exclude is not None:
         statement = statement.where(Article.id != exclude)
-    if source_id is not None:
-        statement = statement.where(Article.source_id == source_id)
-    if title is not None:
-        statement = statement.where(Article.title == title)
     return [Candidate(r.id, r.story_id, r.minhash, r.shingles or 0) for r in session.execute(statement)]
 
 
-def story_holds_source(session: Session, story_id: int, source_id: int, exclude: int) -> bool:
-    """Whether story ``story_id`` holds an article of source ``source_id`` besides article ``exclude``."""
-    statement = select(Article.id).where(
-        Article.story_id == story_id, Article.source_id == source_id, Article.id != exclude
+@dataclass(frozen=True)
+class TitledCandidate:
+    """A stored article of a source with a given title that shares a band key with a new one of the source."""
+
+    article_id: int
+    minhash: bytes
+    url: str
+    published: datetime | None
+
+
+def titled_candidates(session: Session, band_keys: Iterable[int], source_id: int, title: str) -> list[TitledCandidate]:
+    """The stored articles of source ``source_id`` titled ``title`` that share a band key with ``band_keys``."""
+    keys = list(band_keys)
+    if not keys:
+        return []
+    ids = select(StoryBand.article_id).where(StoryBand.band_key.in_(keys)).distinct()
+    statement = select(Article.id, Article.minhash, Article.url, Article.published).where(
+        Article.id.in_(ids), Article.source_id == source_id, Article.title == title, Article.minhash.is_not(None)
     )
-    return session.execute(statement.limit(1)).first() is not None
+    return [TitledCandidate(r.id, r.minhash, r.url, r.published) for r in session.execute(statement)]
+
+
+def source_signatures_in_story(
+    session: Session, story_id: int, source_id: int, title: str, exclude: int, limit: int = 50
+) -> list[tuple[bytes, int]]:
+    """The signatures and shingle counts of story ``story_id``'s copies titled ``title`` from source ``source_id``
+    (but article ``exclude``)."""
+    statement = (
+        select(Article.minhash, Article.shingles)
+        .where(
+            Article.story_id == story_id,
+            Article.source_id == source_id,
+            Article.title == title,
+            Article.id != exclude,
+            Article.minhash.is_not(None),
+        )
+        .limit(limit)
+    )
+    return [(row.minhash, row.shingles or 0) for row in session.execute(statement)]
 
 
 def story_signatures(session: Session, story_id: int, limit: int = 50) -> list[tuple[bytes, int]]:

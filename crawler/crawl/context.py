@@ -285,10 +285,16 @@ class CrawlContext:
 
     def close_unclosed(self) -> None:
         """Close the run of a crawl whose reactor stopped before its spider closed (Scrapy stops it at once at a
-        second SIGTERM or Ctrl-C), as interrupted: the stores under way finish, and its counts are saved."""
-        if not self.closed and self.database is not None:
-            logger.warning("The crawl was stopped at once: closing its run as interrupted")
+        second SIGTERM or Ctrl-C), as interrupted, with the counts it has: the transaction under way in the database
+        thread is finished (the stores it holds are not counted), the pages waiting for the next one are not stored
+        (they are fetched again by the next crawl)."""
+        if self.closed or self.database is None:
+            return
+        logger.warning("The crawl was stopped at once: closing its run as interrupted")
+        try:
             self.spider_closed("shutdown")
+        except Exception:  # the run stays open: the next crawl marks it aborted
+            logger.exception("The run of the crawl stopped at once could not be closed")
 
     def close_run(self, reason: str) -> None:
         """Close the run row for a spider closed for ``reason`` (see :meth:`spider_closed`)."""

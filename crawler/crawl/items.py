@@ -38,6 +38,8 @@ class FetchFailure:
     outcome: str  # "gone", "http_error" or "network_error"
     http_status: int | None
     error: str
+    #: A known page whose recorded outcome and article this URL takes instead (where a link redirects to it).
+    same_as: str | None = None
 
 
 @dataclass

@@ -26,7 +26,14 @@ from crawler.crawl.items import EntryPoll, FetchFailure, PageItem
 from crawler.crawl.pool import CleanedInWorker, ProcessedPage, make_extraction_pool, process_page, warm_up_worker
 from crawler.crawl.requests import stat_key
 from crawler.relevance.profile import Relevance, RelevanceScorer
-from crawler.stories.assign import StoryAssignment, assign_story, same_text_among, same_text_in_source
+from crawler.stories.assign import (
+    PageIdentity,
+    StoryAssignment,
+    assign_story,
+    holds_edition,
+    same_text_among,
+    same_text_in_source,
+)
 from crawler.stories.fingerprint import Fingerprint, fingerprint
 from crawler.text.article import EXTRACTOR, ExtractedArticle, NotAnArticle
 from crawler.text.template_blocks import KeyedBlocks
@@ -40,10 +47,10 @@ from storage.repository import (
     articles_named,
     ensure_source,
     record_fetch,
+    recorded_fetch,
     seen_again,
     store_article,
 )
-from storage.stories import story_holds_source
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -298,14 +305,20 @@ class StorePipeline:
             logger.log(level, message, *args)
 
     def _record_failure(self, session: Session, failure: FetchFailure) -> StoreReport:
+        outcome, article_id = failure.outcome, None
+        if failure.same_as is not None:  # a link to a known page: what the corpus holds for that page
+            outcome, article_id = recorded_fetch(session, canonical_url(failure.same_as)) or (outcome, None)
+            if outcome == "article":
+                outcome = "duplicate"
         record_fetch(
             session,
             source=failure.source,
             url=failure.url,
             canonical_url=canonical_url(failure.url),
-            outcome=failure.outcome,
+            outcome=outcome,
             http_status=failure.http_status,
             error=failure.error,
+            article_id=article_id,
             source_id=self.context.source_ids.get(failure.source),
         )
         return StoreReport()  # counted when the fetch failed
@@ -330,7 +343,7 @@ class StorePipeline:
             relevance = item.relevance = (made and made.relevance) or self.scorer.score(result.title, cleaned.text)
             found = made.fingerprint if made else fingerprint(cleaned.text)
             declared = declared_identity(page.url, result.declared_url)
-            twin = self._stored_already(session, page, result.title, found, declared, source_id)
+            twin = self._stored_already(session, page, result, found, declared, source_id)
             if twin is not None:
                 added.counters.append(stat_key(page.source, "duplicates"))
                 added.log(logging.INFO, "Source %s: %s is the page of article %d", page.source, page.url, twin)
@@ -365,13 +378,13 @@ class StorePipeline:
                 assignment = self._assign_story(session, stored.article_id, found, page.source, added)
                 if assignment.joined:
                     added.counters.append(stat_key(page.source, "copies"))
-                # A block is template when several of a source's stories hold it: a second copy of one story in
-                # the same source (the same article in two sections, with other lines around it) counts none of
-                # its blocks, or three such copies would make the story's own paragraphs template.
-                if not (
-                    assignment.joined and story_holds_source(session, assignment.story_id, source_id, stored.article_id)
-                ):
-                    self._learn_template(session, page.source, source_id, stored.article_id, blocks, added)
+                # A block is template when several of a source's articles hold it: a second edition of one article
+                # in the same source (in two sections with other lines around it, a part of it) counts none of its
+                # blocks, or three such editions would make the article's own paragraphs template.
+                article_id = stored.article_id
+                story_id, title = assignment.story_id, result.title
+                if not (assignment.joined and holds_edition(session, found, story_id, source_id, title, article_id)):
+                    self._learn_template(session, page.source, source_id, article_id, blocks, added)
                 hints = self.context.template_hints
                 hints[page.source] = hints.get(page.source, frozenset()) | cleaning.shared
             added.counters.append(stat_key(page.source, "new_articles" if stored.created else "duplicates"))
@@ -392,7 +405,7 @@ class StorePipeline:
     def _stored_already(
         session: Session,
         page: PageItem,
-        title: str | None,
+        result: ExtractedArticle,
         found: Fingerprint | None,
         declared: str | None,
         source_id: int,
@@ -400,10 +413,13 @@ class StorePipeline:
         """The stored article a page is, if any (found again now): the page a stored article's page names, or one
         naming the same page as it (``declared``); else the same page of its source under another URL (a parameter
         that changes at every poll, one article in two sections)."""
+        if found is None:  # a text too short to compare is never taken for another
+            return None
         spellings = identity_spellings(declared or page.url)
         twin = same_text_among(found, articles_named(session, spellings))
         if twin is None:
-            twin = same_text_in_source(session, found, title, source_id)
+            identity = PageIdentity(page.url, result.title, result.published)
+            twin = same_text_in_source(session, found, identity, source_id)
         if twin is not None:
             seen_again(session, twin)
             if declared is None:  # the page itself: the article is known by its URL from now on

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
+from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
@@ -15,6 +16,7 @@ from crawler.stories.fingerprint import (
     SAME_TEXT_JACCARD,
     Fingerprint,
     is_copy,
+    is_edition,
     is_unrelated,
     jaccard,
     shingle_set,
@@ -35,8 +37,10 @@ from storage.stories import (
     save_fingerprint,
     serialize_story_assignment,
     signatures_in_order,
+    source_signatures_in_story,
     start_story,
     story_signatures,
+    titled_candidates,
 )
 
 
@@ -87,17 +91,59 @@ def same_text_among(fingerprint: Fingerprint | None, named: Iterable[NamedArticl
 
 
 def same_text_in_source(
-    session: Session, fingerprint: Fingerprint | None, title: str | None, source_id: int
+    session: Session, fingerprint: Fingerprint | None, page: PageIdentity, source_id: int
 ) -> int | None:
-    """The id of a stored article of source ``source_id`` with the same title and all but the fingerprinted text
-    (estimated Jaccard similarity :data:`SAME_TEXT_JACCARD` or more): the same page, reached under another URL. A
-    page without title is never one (daily reports of one template differ in a few words, and in their titles)."""
-    if fingerprint is None or not title:
+    """The id of the stored article of source ``source_id`` that a new page is: the same title and all but the same
+    text (estimated Jaccard similarity :data:`SAME_TEXT_JACCARD` or more), and the same day of publication or, where
+    a day is unknown, the same last segment of the URL's path (one article in two sections, a link whose parameters
+    change at every poll). A page without title is never one, nor a notice of the same title and form published on
+    another day or under another name (a seminar's announcement, a daily report)."""
+    if fingerprint is None or not page.title:
         return None
-    for candidate in candidates(session, fingerprint.keys, source_id=source_id, title=title):
-        if jaccard(fingerprint.signature, candidate.minhash) >= SAME_TEXT_JACCARD:
+    for candidate in titled_candidates(session, fingerprint.keys, source_id, page.title):
+        if jaccard(fingerprint.signature, candidate.minhash) < SAME_TEXT_JACCARD:
+            continue
+        days = _day(page.published), _day(candidate.published)
+        if None not in days:
+            if days[0] == days[1]:
+                return candidate.article_id
+        elif _last_segment(page.url) == _last_segment(candidate.url):
             return candidate.article_id
     return None
+
+
+@dataclass(frozen=True)
+class PageIdentity:
+    """What tells one page of a source from another beyond its text: its URL, title and day of publication."""
+
+    url: str
+    title: str | None
+    published: datetime | None
+
+
+def _day(moment: datetime | None) -> date | None:
+    """The UTC day of ``moment`` (a moment without zone taken as UTC)."""
+    if moment is None:
+        return None
+    return (moment.astimezone(UTC) if moment.tzinfo else moment).date()
+
+
+def _last_segment(url: str) -> str:
+    """The last segment of ``url``'s path (``story.html`` of ``/science/2026/story.html?t=1``)."""
+    return urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
+
+
+def holds_edition(
+    session: Session, fingerprint: Fingerprint | None, story_id: int, source_id: int, title: str | None, article_id: int
+) -> bool:
+    """Whether story ``story_id`` holds, from source ``source_id`` and under the same title, an edition of the text
+    of article ``article_id`` (:func:`crawler.stories.fingerprint.is_edition`: the same article in another section,
+    a part of it): then its lines are that article's again, and count for no template. Briefs of one site that
+    share a long footer are copies of one story until the footer is learned, and have titles of their own."""
+    if fingerprint is None or not title:
+        return False
+    signatures = source_signatures_in_story(session, story_id, source_id, title, article_id)
+    return any(is_edition(fingerprint, signature, shingles) for signature, shingles in signatures)
 
 
 def regroup_article(

@@ -192,7 +192,9 @@ _CANONICAL_LINKS = (
     "//link[contains(concat(' ', translate(normalize-space(@rel), 'CANONICAL', 'canonical'), ' '), ' canonical ')]"
     "/@href"
 )
-_OG_URLS = "//meta[translate(@property, 'OGUGRL', 'ogugrl')='og:url']/@content"
+_OG_URLS = (
+    "//meta[translate(@property, 'OGURL', 'ogurl')='og:url' or translate(@name, 'OGURL', 'ogurl')='og:url']/@content"
+)
 _BASES = "//base/@href"
 
 

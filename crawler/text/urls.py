@@ -114,12 +114,12 @@ _SESSION_TOKEN = re.compile(r"(?=[0-9a-z]*[a-z])(?=[0-9a-z]*[0-9])(?:[0-9a-f]{12
 #: a listing's ``?from=20``): dropped only with a tag's value, a word (``?ref=rss``, ``?from=timeline``,
 #: ``?source=newsletter``, ``?ref=feed_2``).
 _TAG_VALUED = frozenset({"ref", "from", "source"})
-_TAG = re.compile(r"[a-z]{2,}(?:[_.-]?[a-z0-9]+)*", re.IGNORECASE)
+_TAG = re.compile(r"[a-z]{2,}(?:[_.-][a-z]+)*(?:[_.-]?\d{1,2})?", re.IGNORECASE)
 #: Parameters that hold a time or a random number as a cache buster on some sites and a type, version or id on others
 #: (YouTube's ``?v=``): dropped only with such a value, seconds or milliseconds since 1970 or a fraction of a random
 #: draw (``?t=1733212345``, ``?v=1733212345000``, ``?r=0.8419``).
 _TIME_VALUED = frozenset({"t", "ts", "time", "v", "ver", "r"})
-_TIME_OR_RANDOM = re.compile(r"1\d{8,9}(?:\d{3})?|\d?\.\d{4,}")
+_TIME_OR_RANDOM = re.compile(r"1\d{9}(?:\d{3})?|0?\.\d{4,}")
 #: A directory's index file as the last segment of a path: the directory's own page (``/a/index.html`` is ``/a/``).
 INDEX_FILE = re.compile(r"/(?:index|default)\.(?:html?|shtml|php|aspx?|jsp)$", re.IGNORECASE)
 #: The AMP form of a page, as a first or last path segment (``/amp/news/story``, ``/story/amp``), before the
@@ -230,6 +230,9 @@ def declared_identity(page_url: str, declared: str | None) -> str | None:
     named_parts, own_parts = urlsplit(named), urlsplit(own)
     if _site_of(named_parts) != _site_of(own_parts):
         return None
+    same_script = named_parts.path == own_parts.path and bool(own_parts.query)
+    if not named_parts.query and (named_parts.path in ("", "/") or same_script):
+        return None  # the home page; the page's own script without the query that names the page
     if not named_parts.query:
         segments = [segment for segment in named_parts.path.split("/") if segment]
         own_segments = [segment for segment in own_parts.path.split("/") if segment]
@@ -246,15 +249,15 @@ _EDITION_SEGMENT = re.compile(
 
 
 def identity_spellings(url: str) -> list[str]:
-    """The canonical URL of ``url`` as one site may spell it: http and https, its host bare and with ``www.`` or
-    ``m.`` (an IP address only as it is)."""
+    """The canonical URL of ``url`` as one site may spell it: http and https, its host bare and with each prefix of
+    a site's edition (``www.``, ``m.``, ``wap.``, ``mobile.``, ``amp.``; an IP address only as it is)."""
     parts = urlsplit(canonical_url(url))
     host, port = _site_of(parts)
     if not host or _IP_ADDRESS.fullmatch(host) or ":" in host:
         hosts = [parts.netloc]
     else:
         suffix = f":{port}" if port else ""
-        hosts = [f"{prefix}{host}{suffix}" for prefix in ("", "www.", "m.")]
+        hosts = [f"{prefix}{host}{suffix}" for prefix in ("", "www.", "m.", "wap.", "mobile.", "amp.")]
     return [
         urlunsplit((scheme, netloc, parts.path, parts.query, "")) for scheme in ("https", "http") for netloc in hosts
     ]

@@ -289,13 +289,14 @@ class NewsSpider(scrapy.Spider):
 
     def redirected_to_known(self, request: scrapy.Request, redirect: RedirectsToKnownPage) -> Iterator[FetchFailure]:
         """An article link that redirects to a page the corpus holds: counted as a known link, and recorded under
-        the URL its source named (as a duplicate of that page: a link that stays the same is not requested again)."""
+        the URL its source named with what the corpus holds for that page (a duplicate of its article, a page
+        without article, a page gone): a link that stays the same is not requested again."""
         source = request.meta.get("ai4s_source", "?")
         if self.context.known.skip(url_hash(canonical_url(redirect.target))):
             self.count(source, "skipped_known")
         self.logger.info("Source %s: %s not followed: %s", source, request.url, redirect)
         requested = request.meta.get("redirect_urls", [request.url])[0]
-        yield FetchFailure(source, requested, "duplicate", redirect.status, str(redirect))
+        yield FetchFailure(source, requested, "duplicate", redirect.status, str(redirect), same_as=redirect.target)
 
     def deferred(self, request: scrapy.Request, deferred: HostDeferred) -> Iterator[FetchFailure | EntryPoll]:
         """A request not sent because its host asked to wait longer than this crawl does: an article URL is

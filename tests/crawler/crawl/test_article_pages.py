@@ -15,7 +15,7 @@ from sqlalchemy import select
 from crawler.app.webserver import LocalSite, Reply, html_reply
 from crawler.text.urls import canonical_url
 from storage import Database
-from storage.models import Article, CrawlRunSource, EntryPage
+from storage.models import Article, CrawlRunSource, EntryPage, FetchedUrl
 from tests.crawler.support import ai4s
 from tests.localweb import CorpusPage, load_corpus
 
@@ -289,3 +289,10 @@ def test_a_link_that_redirects_to_a_stored_article_does_not_download_it_again(
         assert {path: len(site.requests_for(path)) for path in articles} == dict.fromkeys(articles, 1)
         assert len(site.requests_for("/rss.xml")) == 3
     assert stored(db_url) == {canonical_url(site.url(path)) for path in articles}
+    with Database(db_url) as database, database.session() as session:
+        article_id = session.execute(select(Article.id).where(Article.url.like("%/redirected.html"))).scalar_one()
+        redirector = canonical_url(site.url("/~r/feed/~3/token2/redirected"))
+        record = session.execute(
+            select(FetchedUrl.outcome, FetchedUrl.article_id).where(FetchedUrl.canonical_url == redirector)
+        ).one()
+    assert tuple(record) == ("duplicate", article_id)  # the link is a duplicate of that article

@@ -123,21 +123,53 @@ def test_one_page_in_three_sections_is_one_article_that_keeps_its_text(pages: li
     assert kept(story, tripled, range(len(paragraphs(tripled)))) >= 0.9
 
 
-def test_three_parts_of_one_story_in_one_source_keep_the_paragraphs_they_share(
+def test_three_editions_of_one_article_in_one_source_keep_the_paragraphs_they_share(
     pages: list[CorpusPage], tmp_path: Path
 ) -> None:
-    site = LocalSite("parts", "127.0.0.75")
+    site = LocalSite("editions", "127.0.0.75")
     page, others = pages[0], pages[1:]
     count = len(paragraphs(page))
-    third = count // 3
-    shared = range(third, count - third)
-    # the whole story, the story without its last third, the story without its first third: one story, three texts
-    parts = [edited(page), edited(page, range(count - third, count)), edited(page, range(third))]
-    paths = [serve(site, f"/news/2026/12/part-{n}.html", raw) for n, raw in enumerate(parts)]
+    shared = range(2, count - 2)
+    # one article in three sections, each edition with a note of its own and without some of the others' lines:
+    # three stored texts whose shared paragraphs had become the source's template, cut from all three
+    editions = [
+        edited(page, note="Filed under science news."),
+        edited(page, range(count - 2, count), note="Filed under technology news."),
+        edited(page, range(2), note="Filed under world news."),
+    ]
+    paths = [
+        serve(site, f"/{section}/2026/12/{n}/story.html", raw)
+        for n, (section, raw) in enumerate(zip(("science", "technology", "world"), editions, strict=True))
+    ]
     paths += [serve(site, f"/news/2026/12/{n}.html", other.raw()) for n, other in enumerate(others)]
     db_url = crawl(site, paths, tmp_path)
     with Database(db_url) as database, database.session() as session:
         stored = dict(session.execute(select(Article.url, Article.text)).all())
-    texts = [text for url, text in stored.items() if "/part-" in url]
-    assert texts, "no part of the story was stored"
-    assert all(kept(text, page, shared) >= 0.9 for text in texts), "the paragraphs the parts share became template"
+    texts = [text for url, text in stored.items() if url.endswith("/story.html")]
+    assert texts, "no edition of the article was stored"
+    assert all(kept(text, page, shared) >= 0.9 for text in texts), "the paragraphs the editions share became template"
+
+
+def test_briefs_that_share_a_long_footer_teach_it_as_template_and_stay_apart(
+    pages: list[CorpusPage], tmp_path: Path
+) -> None:
+    # five briefs, each a paragraph of its own over a footer at least three times as long: the footer makes each brief a
+    # copy of the first (Jaccard 0.5 and more), and a second copy of a story in one source counted no blocks, so
+    # the footer was never learned and every brief stayed in one story
+    site = LocalSite("briefs", "127.0.0.77")
+    footer_source, *brief_sources = pages[:6]
+    footer = paragraphs(footer_source)[:12]
+    briefs = [min(paragraphs(page), key=lambda text: abs(len(text) - 200)) for page in brief_sources]
+    assert sum(map(len, footer)) >= 3 * max(map(len, briefs))
+    paths = []
+    for number, (page, brief) in enumerate(zip(brief_sources, briefs, strict=True)):
+        body = "".join(f"<p>{html.escape(text)}</p>" for text in [brief, *footer])
+        title = html.escape(page.display_title())
+        markup = f"<!doctype html><html><head><title>{title}</title></head><body><article><h1>{title}</h1>{body}"
+        paths.append(serve(site, f"/briefs/2026/12/{number}.html", f"{markup}</article></body></html>".encode()))
+    db_url = crawl(site, paths, tmp_path)
+    with Database(db_url) as database, database.session() as session:
+        rows = session.execute(select(Article.text, Article.story_id)).all()
+    assert len(rows) == len(briefs)
+    assert len({story for _, story in rows}) == len(briefs), "briefs merged into one story through their footer"
+    assert sum(footer[-1] in text for text, _ in rows) <= 2, "the footer was not learned as the site's template"

@@ -90,6 +90,7 @@ PAGE = "https://www.site.cn/news/2024/a.html?from=rss"
         ("https://site.cn/", None),  # the home page, as a template names it on every page
         ("https://www.site.cn/news/", None),  # a section the page is in
         ("https://www.site.cn/news/2024", None),
+        ("https://www.site.cn/news/2024/a.html", None),
         ("https://other.cn/news/2024/a.html", None),  # another site: a repost naming its original
         ("https://www.site.cn:8080/news/a.html", None),  # another server
         ("javascript:void(0)", None),
@@ -135,6 +136,11 @@ def test_declared_url_is_the_canonical_link_then_og_url(head: str, named: str | 
         ("t=2", True),
         ("r=5", True),
         ("s=r", True),
+        ("ref=AB1234", True),
+        ("ref=PR-2024-017", True),
+        ("source=nature12345", True),
+        ("t=123456789", True),  # a topic's number, not a time of 1973
+        ("ver=1.0001", True),
         # a session, a tag of where the visit came from, a cache buster: dropped
         ("sid=5f2b60531c9e1", False),
         ("s=0123456789abcdef0123456789abcdef", False),
@@ -170,6 +176,23 @@ def test_identity_spellings_are_the_schemes_and_editions_of_one_host() -> None:
     assert sorted(spellings) == sorted(
         f"{scheme}://{host}/a.html?x=1"
         for scheme in ("http", "https")
-        for host in ("site.cn", "www.site.cn", "m.site.cn")
+        for host in ("site.cn", "www.site.cn", "m.site.cn", "wap.site.cn", "mobile.site.cn", "amp.site.cn")
     )
     assert identity_spellings("http://127.0.0.1:8080/a") == ["https://127.0.0.1:8080/a", "http://127.0.0.1:8080/a"]
+
+
+def test_a_pages_own_script_or_home_page_is_never_its_declared_identity() -> None:
+    assert declared_identity("https://example.com/?p=123", "https://example.com/") is None
+    assert declared_identity("https://e.com/article.php?id=5", "https://e.com/article.php") is None
+
+
+def test_a_long_value_that_is_no_tag_is_judged_at_once() -> None:
+    # a repeated group with an optional separator took exponential time on such a value: every link of a crawl
+    # goes through here
+    value = "aHR0cHM6Ly93d3cuZXhhbXBsZS5jb20vbmV3cy8xMjM" * 3 + "%3D"
+    assert clean_url(f"https://x.com/a?ref={value}") == f"https://x.com/a?ref={value}"
+
+
+def test_og_url_is_read_from_a_name_attribute_too() -> None:
+    tree = lxml.html.fromstring('<html><head><meta name="og:url" content="/b.html"></head><body>x</body></html>')
+    assert declared_url(tree, "http://h/a.html") == "http://h/b.html"
