@@ -173,3 +173,23 @@ def test_briefs_that_share_a_long_footer_teach_it_as_template_and_stay_apart(
     assert len(rows) == len(briefs)
     assert len({story for _, story in rows}) == len(briefs), "briefs merged into one story through their footer"
     assert sum(footer[-1] in text for text, _ in rows) <= 2, "the footer was not learned as the site's template"
+
+
+def test_notices_of_one_title_and_form_published_on_other_days_are_all_stored(
+    pages: list[CorpusPage], tmp_path: Path
+) -> None:
+    # a seminar's weekly announcement: the same title, the same paragraphs around another speaker, another day
+    site = LocalSite("notices", "127.0.0.78")
+    body = paragraphs(pages[1])[:10]
+    paths = []
+    for number, (day, speaker) in enumerate([("2026-11-20", "Dr. Li Wei"), ("2026-11-27", "Dr. Anna Berg")]):
+        own = f"This week's speaker is {speaker}, in room {101 + number}."
+        text = "".join(f"<p>{html.escape(line)}</p>" for line in [own, *body])
+        head = f'<title>Seminar announcement</title><meta property="article:published_time" content="{day}T09:00:00Z">'
+        markup = f"<!doctype html><html><head>{head}</head><body><article><h1>Seminar announcement</h1>{text}"
+        paths.append(serve(site, f"/notices/{4711 + number}.html", f"{markup}</article></body></html>".encode()))
+    paths += [serve(site, f"/news/2026/12/{n}.html", other.raw()) for n, other in enumerate(pages[2:5])]
+    db_url = crawl(site, paths, tmp_path)
+    with Database(db_url) as database, database.session() as session:
+        titles = session.execute(select(Article.title)).scalars().all()
+    assert titles.count("Seminar announcement") == 2
