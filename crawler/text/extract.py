@@ -228,7 +228,8 @@ def page_title(tree: lxml.html.HtmlElement) -> str | None:
     """The title of a page whose tags give none, as trafilatura's ``extract_title`` finds it (the only ``<h1>``,
     a heading whose class or id says title or headline, a part of the ``<title>`` element, the first ``<h1>``
     or ``<h2>``), except that a heading in the page's furniture (a menu, a comment form, a sidebar, hidden)
-    is not taken: templates give their headings the same class names ("Hauptmenü", "Leave a reply")."""
+    is not taken: templates give their headings the same class names ("Hauptmenü", "Leave a reply"), and old
+    blogs' sidebars their headings ("导航", "公告")."""
     headings = tree.findall(".//h1")
     if len(headings) == 1 and (title := block_text(headings[0])):
         return title
@@ -246,11 +247,11 @@ def page_title(tree: lxml.html.HtmlElement) -> str | None:
     for part in (first, second, title):
         if part and "." not in part:
             return part
-    for heading in headings:
-        if text := block_text(heading):
+    page_chars = _page_chars(tree) if page_chars is None else page_chars
+    for heading in [*headings, *tree.xpath("(.//h2)[1]")]:
+        if (text := block_text(heading)) and not _in_furniture(heading, page_chars):
             return text
-    second_level = tree.xpath("(.//h2)[1]")
-    return (block_text(second_level[0]) or None) if second_level else (title or None)
+    return title or None
 
 
 #: A word of the class or id of what holds a page's furniture, not its article (menus, comment forms,

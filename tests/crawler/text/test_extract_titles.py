@@ -83,3 +83,16 @@ def test_a_wrapper_of_the_whole_page_is_no_furniture_whatever_its_class_says() -
         "</div></body></html>"
     )
     assert title_of(html) == HEADLINE
+
+
+def test_an_old_blogs_sidebar_headings_are_not_the_title_of_a_page_without_one() -> None:
+    # a blog of the 2000s (cwced): no <title>, the post's headline a bold link, the sidebar's sections <h1>s in a
+    # menu: "导航" was taken as the title of every post
+    html = (
+        "<html><head></head><body><div id='header'><a href='/'>A linkist's notes</a></div>"
+        "<div id='menu'><h1>导航</h1><ul><li><a href='/'>首页</a></li><li><a href='/rss'>订阅</a></li></ul>"
+        "<h1>公告</h1><p>欢迎来访</p></div>"
+        f"<div class='post'><a class='posttitle' href='/p/1'><b>{HEADLINE}</b></a>{PARAGRAPHS}</div>"
+        "</body></html>"
+    )
+    assert title_of(html) not in ("导航", "公告")
