@@ -186,6 +186,7 @@ class NamedArticle:
     """A stored article a URL names, with its signature (``None`` for a text too short to have one)."""
 
     id: int
+    title: str | None
     minhash: bytes | None
     shingles: int | None
 
@@ -208,14 +209,14 @@ def articles_named(session: Session, spellings: Iterable[str]) -> list[NamedArti
         ),
     ).subquery()
     rows = session.execute(
-        select(Article.id, Article.minhash, Article.shingles)
+        select(Article.id, Article.title, Article.minhash, Article.shingles)
         .join(named, named.c.id == Article.id)
         .order_by(Article.id)
         .limit(MOST_NAMED + 1)
     ).all()
     if len(rows) > MOST_NAMED:
         return []
-    return [NamedArticle(row.id, row.minhash, row.shingles) for row in rows]
+    return [NamedArticle(row.id, row.title, row.minhash, row.shingles) for row in rows]
 
 
 def seen_again(session: Session, article_id: int) -> None:

@@ -85,25 +85,6 @@ def titled_candidates(session: Session, band_keys: Iterable[int], source_id: int
     return [TitledCandidate(r.id, r.minhash, r.url, r.published) for r in session.execute(statement)]
 
 
-def source_signatures_in_story(
-    session: Session, story_id: int, source_id: int, title: str, exclude: int, limit: int = 50
-) -> list[tuple[bytes, int]]:
-    """The signatures and shingle counts of story ``story_id``'s copies titled ``title`` from source ``source_id``
-    (but article ``exclude``)."""
-    statement = (
-        select(Article.minhash, Article.shingles)
-        .where(
-            Article.story_id == story_id,
-            Article.source_id == source_id,
-            Article.title == title,
-            Article.id != exclude,
-            Article.minhash.is_not(None),
-        )
-        .limit(limit)
-    )
-    return [(row.minhash, row.shingles or 0) for row in session.execute(statement)]
-
-
 def story_signatures(session: Session, story_id: int, limit: int = 50) -> list[tuple[bytes, int]]:
     """The signatures and shingle counts of the copies of story ``story_id`` (the ``limit`` last stored)."""
     statement = (

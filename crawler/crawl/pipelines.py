@@ -28,9 +28,7 @@ from crawler.crawl.requests import stat_key
 from crawler.relevance.profile import Relevance, RelevanceScorer
 from crawler.stories.assign import (
     PageIdentity,
-    StoryAssignment,
     assign_story,
-    holds_edition,
     same_text_among,
     same_text_in_source,
 )
@@ -375,18 +373,11 @@ class StorePipeline:
             outcome, article_id, error = ("article" if stored.created else "duplicate"), stored.article_id, None
             if stored.created:
                 self._keep_page(session, stored.article_id, item)
-                assignment = self._assign_story(session, stored.article_id, found, page.source, added)
-                if assignment.joined:
-                    added.counters.append(stat_key(page.source, "copies"))
-                # A block is template when several of a source's articles hold it: a second edition of one article
-                # in the same source (in two sections with other lines around it, a part of it) counts none of its
-                # blocks, or three such editions would make the article's own paragraphs template.
-                article_id = stored.article_id
-                story_id, title = assignment.story_id, result.title
-                if not (assignment.joined and holds_edition(session, found, story_id, source_id, title, article_id)):
-                    self._learn_template(session, page.source, source_id, article_id, blocks, added)
+                self._learn_template(session, page.source, source_id, stored.article_id, blocks, added)
                 hints = self.context.template_hints
                 hints[page.source] = hints.get(page.source, frozenset()) | cleaning.shared
+                if self._assign_story(session, stored.article_id, found, page.source, added):
+                    added.counters.append(stat_key(page.source, "copies"))
             added.counters.append(stat_key(page.source, "new_articles" if stored.created else "duplicates"))
             if stored.created and not relevance.relevant:
                 added.counters.append(stat_key(page.source, "off_topic"))
@@ -416,7 +407,7 @@ class StorePipeline:
         if found is None:  # a text too short to compare is never taken for another
             return None
         spellings = identity_spellings(declared or page.url)
-        twin = same_text_among(found, articles_named(session, spellings))
+        twin = same_text_among(found, result.title, articles_named(session, spellings))
         if twin is None:
             identity = PageIdentity(page.url, result.title, result.published)
             twin = same_text_in_source(session, found, identity, source_id)
@@ -473,8 +464,8 @@ class StorePipeline:
 
     def _assign_story(
         self, session: Session, article_id: int, fp: Fingerprint | None, source: str, added: StoreReport
-    ) -> StoryAssignment:
-        """Put a new article into its story; log it when it is a copy of an earlier one."""
+    ) -> bool:
+        """Put a new article into its story; log it and say so when it is a copy of an earlier one."""
         assignment = assign_story(session, article_id, fp)
         if assignment.joined:
             added.log(
@@ -485,4 +476,4 @@ class StorePipeline:
                 assignment.story_id,
                 assignment.similarity,
             )
-        return assignment
+        return assignment.joined

@@ -16,13 +16,13 @@ from crawler.stories.fingerprint import (
     SAME_TEXT_JACCARD,
     Fingerprint,
     is_copy,
-    is_edition,
     is_unrelated,
     jaccard,
     shingle_set,
     shingles_fingerprint,
     stored_fingerprint,
 )
+from crawler.text.urls import canonical_url
 from storage import Database
 from storage.digests import article_texts
 from storage.repository import NamedArticle
@@ -37,7 +37,6 @@ from storage.stories import (
     save_fingerprint,
     serialize_story_assignment,
     signatures_in_order,
-    source_signatures_in_story,
     start_story,
     story_signatures,
     titled_candidates,
@@ -79,13 +78,17 @@ def assign_story(
     return StoryAssignment(start_story(session, article_id, seen), joined=False)
 
 
-def same_text_among(fingerprint: Fingerprint | None, named: Iterable[NamedArticle]) -> int | None:
-    """The id of the first of ``named`` whose text is all but the fingerprinted one (estimated Jaccard similarity
-    :data:`SAME_TEXT_JACCARD` or more; none for a text too short to have a fingerprint)."""
-    if fingerprint is None:
+def same_text_among(fingerprint: Fingerprint | None, title: str | None, named: Iterable[NamedArticle]) -> int | None:
+    """The id of the first of ``named`` with the same title and all but the fingerprinted text (estimated Jaccard
+    similarity :data:`SAME_TEXT_JACCARD` or more; none for a page without title or a text too short to have a
+    fingerprint): a site's template, before it is learned, makes its short notices all but alike, and some sites
+    name one listing as every page's own."""
+    if fingerprint is None or not title:
         return None
     for article in named:
-        if article.minhash is not None and jaccard(fingerprint.signature, article.minhash) >= SAME_TEXT_JACCARD:
+        if article.title != title or article.minhash is None:
+            continue
+        if jaccard(fingerprint.signature, article.minhash) >= SAME_TEXT_JACCARD:
             return article.id
     return None
 
@@ -93,21 +96,21 @@ def same_text_among(fingerprint: Fingerprint | None, named: Iterable[NamedArticl
 def same_text_in_source(
     session: Session, fingerprint: Fingerprint | None, page: PageIdentity, source_id: int
 ) -> int | None:
-    """The id of the stored article of source ``source_id`` that a new page is: the same title and all but the same
-    text (estimated Jaccard similarity :data:`SAME_TEXT_JACCARD` or more), and the same day of publication or, where
-    a day is unknown, the same last segment of the URL's path (one article in two sections, a link whose parameters
-    change at every poll). A page without title is never one, nor a notice of the same title and form published on
-    another day or under another name (a seminar's announcement, a daily report)."""
+    """The id of the stored article of source ``source_id`` that a new page is: the same title, all but the same
+    text (estimated Jaccard similarity :data:`SAME_TEXT_JACCARD` or more), the same last segment of the URL with its
+    query (one article in several sections: ``/science/…/story.html``, ``/world/…/story.html``), and not
+    published on another day where both days are known. Notices of one title and form (a seminar's weekly
+    announcement, ``content.jsp?wbnewsid=7001`` and ``…7002`` of a university's portal) are never one: their own
+    texts are short beside a template not yet learned, and only their URLs or days tell them apart."""
     if fingerprint is None or not page.title:
         return None
     for candidate in titled_candidates(session, fingerprint.keys, source_id, page.title):
         if jaccard(fingerprint.signature, candidate.minhash) < SAME_TEXT_JACCARD:
             continue
+        if _last_segment(page.url) != _last_segment(candidate.url):
+            continue
         days = _day(page.published), _day(candidate.published)
-        if None not in days:
-            if days[0] == days[1]:
-                return candidate.article_id
-        elif _last_segment(page.url) == _last_segment(candidate.url):
+        if None in days or days[0] == days[1]:
             return candidate.article_id
     return None
 
@@ -122,28 +125,22 @@ class PageIdentity:
 
 
 def _day(moment: datetime | None) -> date | None:
-    """The UTC day of ``moment`` (a moment without zone taken as UTC)."""
+    """The UTC day of ``moment`` (a moment without zone taken as UTC); none for midnight of the 1st of January, a
+    year the date search found (``2004form.html``) rather than a day."""
     if moment is None:
         return None
-    return (moment.astimezone(UTC) if moment.tzinfo else moment).date()
+    utc = moment.astimezone(UTC) if moment.tzinfo else moment
+    if (utc.month, utc.day, utc.hour, utc.minute, utc.second) == (1, 1, 0, 0, 0):
+        return None
+    return utc.date()
 
 
 def _last_segment(url: str) -> str:
-    """The last segment of ``url``'s path (``story.html`` of ``/science/2026/story.html?t=1``)."""
-    return urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
-
-
-def holds_edition(
-    session: Session, fingerprint: Fingerprint | None, story_id: int, source_id: int, title: str | None, article_id: int
-) -> bool:
-    """Whether story ``story_id`` holds, from source ``source_id`` and under the same title, an edition of the text
-    of article ``article_id`` (:func:`crawler.stories.fingerprint.is_edition`: the same article in another section,
-    a part of it): then its lines are that article's again, and count for no template. Briefs of one site that
-    share a long footer are copies of one story until the footer is learned, and have titles of their own."""
-    if fingerprint is None or not title:
-        return False
-    signatures = source_signatures_in_story(session, story_id, source_id, title, article_id)
-    return any(is_edition(fingerprint, signature, shingles) for signature, shingles in signatures)
+    """The last segment of ``url``'s canonical path, with its query (``story.html`` of ``/science/2026/story.html``,
+    ``content.jsp?wbnewsid=7001`` of a portal's script)."""
+    parts = urlsplit(canonical_url(url))
+    segment = parts.path.rstrip("/").rsplit("/", 1)[-1]
+    return f"{segment}?{parts.query}" if parts.query else segment
 
 
 def regroup_article(

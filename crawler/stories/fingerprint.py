@@ -39,8 +39,6 @@ COPY_JACCARD = 0.5
 COPY_CONTAINMENT = 0.8
 #: One source's two texts this alike (estimated Jaccard similarity) are one article: its page reached under two URLs.
 SAME_TEXT_JACCARD = 0.9
-#: A text this much inside another of its source (estimated share of its shingles) is an edition of that article.
-EDITION_CONTAINMENT = 0.9
 
 #: A text's lead: its first ``LEAD_SHINGLES`` shingles, read from its first ``LEAD_CHARACTERS`` characters, give
 #: ``LEAD_BANDS`` more band keys (of ``ROWS`` values of the lead's own MinHash). A copy that kept only the first
@@ -204,18 +202,6 @@ def is_copy(a: Fingerprint, b_signature: bytes, b_shingles: int) -> tuple[bool, 
     if min(a.shingles, b_shingles) >= CONTAINED_SHINGLES:
         return containment(similarity, a.shingles, b_shingles) >= COPY_CONTAINMENT, similarity
     return False, similarity
-
-
-def is_edition(a: Fingerprint, b_signature: bytes, b_shingles: int) -> bool:
-    """Whether two texts are editions of one article: all but the same, or one all but inside the other (a part of
-    it, the whole with a closing note), not two articles that share a long template around short texts of their
-    own."""
-    similarity = jaccard(a.signature, b_signature)
-    if similarity >= SAME_TEXT_JACCARD:
-        return True
-    if min(a.shingles, b_shingles) < MIN_SHINGLES:
-        return False
-    return containment(similarity, a.shingles, b_shingles) >= EDITION_CONTAINMENT
 
 
 def is_unrelated(a: Fingerprint, b_signature: bytes, b_shingles: int) -> bool:
