@@ -177,7 +177,7 @@ def store_article(
     existing = session.execute(
         select(Article.id).where((Article.content_hash == c_hash) | (Article.url_hash == u_hash)).limit(1)
     ).scalar_one()
-    session.execute(update(Article).where(Article.id == existing).values(last_seen=now))
+    seen_again(session, existing)
     return StoreResult(existing, False)
 
 
@@ -188,7 +188,6 @@ class NamedArticle:
     id: int
     title: str | None
     minhash: bytes | None
-    shingles: int | None
 
 
 #: A URL that names more stored articles than this is a template's name for every page, not a page's.
@@ -209,14 +208,14 @@ def articles_named(session: Session, spellings: Iterable[str]) -> list[NamedArti
         ),
     ).subquery()
     rows = session.execute(
-        select(Article.id, Article.title, Article.minhash, Article.shingles)
+        select(Article.id, Article.title, Article.minhash)
         .join(named, named.c.id == Article.id)
         .order_by(Article.id)
         .limit(MOST_NAMED + 1)
     ).all()
     if len(rows) > MOST_NAMED:
         return []
-    return [NamedArticle(row.id, row.title, row.minhash, row.shingles) for row in rows]
+    return [NamedArticle(row.id, row.title, row.minhash) for row in rows]
 
 
 def seen_again(session: Session, article_id: int) -> None:

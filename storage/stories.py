@@ -54,13 +54,17 @@ def candidates(session: Session, band_keys: Iterable[int], exclude: int | None =
     keys = list(band_keys)
     if not keys:
         return []
-    ids = select(StoryBand.article_id).where(StoryBand.band_key.in_(keys)).distinct()
     statement = select(Article.id, Article.story_id, Article.minhash, Article.shingles).where(
-        Article.id.in_(ids), Article.minhash.is_not(None)
+        Article.id.in_(_sharing_a_band(keys)), Article.minhash.is_not(None)
     )
     if exclude is not None:
         statement = statement.where(Article.id != exclude)
     return [Candidate(r.id, r.story_id, r.minhash, r.shingles or 0) for r in session.execute(statement)]
+
+
+def _sharing_a_band(keys: list[int]) -> Select[int]:
+    """The ids of the articles indexed under any of the band ``keys``."""
+    return select(StoryBand.article_id).where(StoryBand.band_key.in_(keys)).distinct()
 
 
 @dataclass(frozen=True)
@@ -78,9 +82,11 @@ def titled_candidates(session: Session, band_keys: Iterable[int], source_id: int
     keys = list(band_keys)
     if not keys:
         return []
-    ids = select(StoryBand.article_id).where(StoryBand.band_key.in_(keys)).distinct()
     statement = select(Article.id, Article.minhash, Article.url, Article.published).where(
-        Article.id.in_(ids), Article.source_id == source_id, Article.title == title, Article.minhash.is_not(None)
+        Article.id.in_(_sharing_a_band(keys)),
+        Article.source_id == source_id,
+        Article.title == title,
+        Article.minhash.is_not(None),
     )
     return [TitledCandidate(r.id, r.minhash, r.url, r.published) for r in session.execute(statement)]
 

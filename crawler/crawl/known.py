@@ -36,6 +36,10 @@ class KnownUrls:
         self.skipped.add(key)
         return True
 
+    def skip_url(self, url: str) -> bool:
+        """:meth:`skip` for the page at ``url``."""
+        return self.skip(url_hash(canonical_url(url)))
+
     def __contains__(self, url: str) -> bool:
         """Whether the corpus needs no fetch of ``url`` again (stored, final, or an article found by this crawl)."""
         return url_hash(canonical_url(url)) in self.hashes

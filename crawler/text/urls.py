@@ -15,6 +15,8 @@ from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url
 
+from crawler.text.addresses import MalformedHost, host_address
+
 #: Query parameters that only track a visit or a session; dropped from every URL.
 TRACKING_PARAMETERS = frozenset(
     {
@@ -230,22 +232,20 @@ def declared_identity(page_url: str, declared: str | None) -> str | None:
     named_parts, own_parts = urlsplit(named), urlsplit(own)
     if _site_of(named_parts) != _site_of(own_parts):
         return None
-    same_script = named_parts.path == own_parts.path and bool(own_parts.query)
-    if not named_parts.query and (named_parts.path in ("", "/") or same_script):
-        return None  # the home page; the page's own script without the query that names the page
     if not named_parts.query:
+        if named_parts.path in ("", "/") or (named_parts.path == own_parts.path and own_parts.query):
+            return None  # the home page; the page's own script without the query that names the page
         segments = [segment for segment in named_parts.path.split("/") if segment]
         own_segments = [segment for segment in own_parts.path.split("/") if segment]
         edition = len(own_segments) == len(segments) + 1 and _EDITION_SEGMENT.fullmatch(own_segments[-1])
         if len(segments) < len(own_segments) and segments == own_segments[: len(segments)] and not edition:
-            return None  # the home page, or a section the page is in (not /story/ named by /story/print/)
+            return None  # a section the page is in (not /story/ named by /story/print/)
     return named
 
 
-#: The last path segment of a page's other edition under its own path (WordPress's ``/story/print/``).
-_EDITION_SEGMENT = re.compile(
-    r"(?:print|printable|printer|print-friendly|amp|mobile|full|all)(?:\.\w+)?", re.IGNORECASE
-)
+#: The last path segment of a page's other edition under its own path (WordPress's ``/story/print/``; an AMP
+#: segment is folded by :func:`canonical_url` already).
+_EDITION_SEGMENT = re.compile(r"(?:print|printable|printer|print-friendly|mobile|full|all)(?:\.\w+)?", re.IGNORECASE)
 
 
 def identity_spellings(url: str) -> list[str]:
@@ -253,7 +253,7 @@ def identity_spellings(url: str) -> list[str]:
     a site's edition (``www.``, ``m.``, ``wap.``, ``mobile.``, ``amp.``; an IP address only as it is)."""
     parts = urlsplit(canonical_url(url))
     host, port = _site_of(parts)
-    if not host or _IP_ADDRESS.fullmatch(host) or ":" in host:
+    if not host or _is_address(host):
         hosts = [parts.netloc]
     else:
         suffix = f":{port}" if port else ""
@@ -263,4 +263,9 @@ def identity_spellings(url: str) -> list[str]:
     ]
 
 
-_IP_ADDRESS = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
+def _is_address(host: str) -> bool:
+    """Whether ``host`` is an IP address (or a malformed one), not a name a site's editions prefix."""
+    try:
+        return host_address(host) is not None
+    except MalformedHost:
+        return True

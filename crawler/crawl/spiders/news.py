@@ -54,9 +54,7 @@ from crawler.sources import Source
 from crawler.text.addresses import AddressPolicy
 from crawler.text.discovery import ArticleLink, Discovery, EntryPage, Scope, discover, revisit
 from crawler.text.pages import PageKind, page_kind
-from crawler.text.urls import canonical_url
 from crawler.text.wording import plural
-from storage.hashing import url_hash
 
 #: Requests made from an entry page between two turns of the reactor (a sitemap can name 50,000 pages).
 FOLLOW_BATCH = 200
@@ -292,7 +290,7 @@ class NewsSpider(scrapy.Spider):
         the URL its source named with what the corpus holds for that page (a duplicate of its article, a page
         without article, a page gone): a link that stays the same is not requested again."""
         source = request.meta.get("ai4s_source", "?")
-        if self.context.known.skip(url_hash(canonical_url(redirect.target))):
+        if self.context.known.skip_url(redirect.target):
             self.count(source, "skipped_known")
         self.logger.info("Source %s: %s not followed: %s", source, request.url, redirect)
         requested = request.meta.get("redirect_urls", [request.url])[0]

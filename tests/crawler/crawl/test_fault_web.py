@@ -277,23 +277,28 @@ def test_a_host_asking_to_wait_longer_than_the_crawl_waits_is_left_to_the_next_c
         assert len(busy.records("/rss.xml")) == before
 
 
+def _busy_site(name: str, host: str, reply: RawReply) -> tuple[FaultSite, list[str]]:
+    """A site whose feed links 20 pages, each answered with ``reply``; the site and the pages' URLs."""
+    site = FaultSite(name, host)
+    urls = [site.add(f"/2024/06/{day:02d}/busy-story.html", reply) for day in range(1, 21)]
+    site.add("/rss.xml", rss(*urls))
+    site.add("/robots.txt", ALLOW_ALL)
+    return site, urls
+
+
+def _crawl_waiting_at_most_6_s(tmp_path: Path, site: FaultSite) -> FaultCrawl:
+    """A crawl of ``site``'s feed that waits for its host 6 s in all, one request at a time."""
+    return crawl(
+        tmp_path, feed_source("busy", site), "-s", "AI4S_RETRY_AFTER_MAX=6", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1"
+    )
+
+
 def test_a_host_answering_429_without_retry_after_is_paused_then_left_to_the_next_crawl(tmp_path: Path) -> None:
     """Each request backed off on its own, and the host was asked at full rate: 90 requests in 26 s to a host
     that answered nothing but 429."""
-    site = FaultSite("too-many", "127.0.4.25")
-    refuse = answer(429, b"Too Many Requests", {"Content-Type": "text/plain"})
-    urls = [site.add(f"/2024/06/{day:02d}/busy-story.html", refuse) for day in range(1, 21)]
-    site.add("/rss.xml", rss(*urls))
-    site.add("/robots.txt", ALLOW_ALL)
+    site, urls = _busy_site("too-many", "127.0.4.25", answer(429, b"Too Many Requests", {"Content-Type": "text/plain"}))
     with site:
-        result = crawl(
-            tmp_path,
-            feed_source("busy", site),
-            "-s",
-            "AI4S_RETRY_AFTER_MAX=6",
-            "-s",
-            "CONCURRENT_REQUESTS_PER_DOMAIN=1",
-        )
+        result = _crawl_waiting_at_most_6_s(tmp_path, site)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "asking to wait 5.0 s (429 without Retry-After): the host is paused" in result.stderr
     assert "nothing more of that host is requested in this crawl" in result.stderr
@@ -305,21 +310,12 @@ def test_a_host_that_asks_again_and_again_to_wait_is_left_to_the_next_crawl_once
     tmp_path: Path,
 ) -> None:
     """Each 503 asked for 10 s, within the limit: 60 pages held a crawl for ten minutes and more."""
-    site = FaultSite("always-busy", "127.0.4.19")
-    busy = answer(503, b"busy", {"Content-Type": "text/plain", "Retry-After": "2"})
-    urls = [site.add(f"/2024/06/{day:02d}/busy-story.html", busy) for day in range(1, 21)]
-    site.add("/rss.xml", rss(*urls))
-    site.add("/robots.txt", ALLOW_ALL)
+    site, urls = _busy_site(
+        "always-busy", "127.0.4.19", answer(503, b"busy", {"Content-Type": "text/plain", "Retry-After": "2"})
+    )
     with site:
         started = time.monotonic()
-        result = crawl(
-            tmp_path,
-            feed_source("busy", site),
-            "-s",
-            "AI4S_RETRY_AFTER_MAX=6",
-            "-s",
-            "CONCURRENT_REQUESTS_PER_DOMAIN=1",
-        )
+        result = _crawl_waiting_at_most_6_s(tmp_path, site)
         took = time.monotonic() - started
     assert result.returncode == 0, result.stderr[-3000:]
     assert "more than the 6 s a crawl waits for one host in all (6 s so far): nothing more" in result.stderr
