@@ -125,10 +125,19 @@ def _still_running(pid: int, started: int | None) -> bool:
     return started is not None and _started_at(pid) == started
 
 
-def survivors_of_a_kill(code: str) -> list[int]:
-    """Run ``code`` in a new Python process (it prints a JSON list of the pids of the processes it started, the
-    fork server first, then sleeps), kill it with SIGKILL (no handler, no atexit: as the out-of-memory killer
-    ends it), and give the processes it started 15 s to end; the pids of those still running."""
+def survivors_of_a_killed_pool(imports: str, pool: str, task: str) -> list[int]:
+    """In a new Python process, start the pool of two workers that ``pool`` makes (after ``imports``), give it four
+    calls of ``task`` (a callable and its arguments), kill the process with SIGKILL (no handler, no atexit: as the
+    out-of-memory killer ends it), and give the fork server and the workers 15 s to end; the pids of those still
+    running."""
+    code = (
+        "import json, multiprocessing.forkserver as fs, time\n"
+        f"{imports}\n"
+        f"pool = {pool}\n"
+        f"for future in [pool.submit({task}) for _ in range(4)]: future.result()\n"
+        "print(json.dumps([fs._forkserver._forkserver_pid, *pool._processes]), flush=True)\n"
+        "time.sleep(600)\n"
+    )
     parent = subprocess.Popen([sys.executable, "-c", code], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True)
     try:
         assert parent.stdout is not None

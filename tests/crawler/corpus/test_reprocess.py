@@ -27,7 +27,7 @@ from storage.hashing import content_hash
 from storage.models import Article, ArticlePage
 from storage.pages import PageToKeep, compress_page, keep_page
 from storage.repository import store_article
-from tests.crawler.support import ai4s_in_process, survivors_of_a_kill
+from tests.crawler.support import ai4s_in_process, survivors_of_a_killed_pool
 
 #: Pages of the test corpus used here (real news pages; the first of its fundus pages that hold an article).
 PAGES = 6
@@ -291,12 +291,5 @@ def test_the_command_reprocesses_and_prints_its_summary(
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the kernel's parent-death signal is Linux's")
 def test_a_reprocess_killed_outright_leaves_no_extraction_process_behind() -> None:
     # its pool had nothing that ended it with its parent: 430 MB of workers, alive 16 minutes after a kill -9
-    code = (
-        "import json, multiprocessing.forkserver as fs, time\n"
-        "from crawler.corpus.reprocess import make_reprocess_pool\n"
-        "pool = make_reprocess_pool(2)\n"
-        "for future in [pool.submit(time.sleep, 0.2) for _ in range(4)]: future.result()\n"
-        "print(json.dumps([fs._forkserver._forkserver_pid, *pool._processes]), flush=True)\n"
-        "time.sleep(600)\n"
-    )
-    assert survivors_of_a_kill(code) == []
+    imports = "from crawler.corpus.reprocess import make_reprocess_pool"
+    assert survivors_of_a_killed_pool(imports, "make_reprocess_pool(2)", "time.sleep, 0.2") == []

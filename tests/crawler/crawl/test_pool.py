@@ -18,7 +18,7 @@ from crawler.relevance.profile import RelevanceScorer, Term, TopicProfile, load_
 from crawler.text.article import ExtractedArticle, NotAnArticle
 from storage.models import RETRIABLE_OUTCOMES
 from storage.repository import StoredForms
-from tests.crawler.support import link_farm_html, survivors_of_a_kill
+from tests.crawler.support import link_farm_html, survivors_of_a_killed_pool
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
@@ -140,12 +140,5 @@ def test_a_stop_that_is_lost_comes_again_before_the_worker_is_ended() -> None:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the kernel's parent-death signal is Linux's")
 def test_a_crawl_process_killed_outright_leaves_no_extraction_process_behind() -> None:
-    code = (
-        "import json, multiprocessing.forkserver as fs, time\n"
-        "from crawler.crawl.pool import make_extraction_pool, warm_up_worker\n"
-        "pool = make_extraction_pool(2)\n"
-        "for future in [pool.submit(warm_up_worker) for _ in range(4)]: future.result()\n"
-        "print(json.dumps([fs._forkserver._forkserver_pid, *pool._processes]), flush=True)\n"
-        "time.sleep(600)\n"
-    )
-    assert survivors_of_a_kill(code) == []
+    imports = "from crawler.crawl.pool import make_extraction_pool, warm_up_worker"
+    assert survivors_of_a_killed_pool(imports, "make_extraction_pool(2)", "warm_up_worker") == []
