@@ -131,14 +131,17 @@ def _site_name(copy: DigestCopy) -> str | None:
 
 def outlet_names(stories: Sequence[PeriodStory]) -> dict[str, str]:
     """One name per source, the same on every copy of the digest: the site name its pages give most
-    often (one outlet is never listed under two labels), else the source's name."""
+    often (one outlet is never listed under two labels), else the source's name; a site name that two
+    sources give ("News Center") is followed by each one's source name, so that two outlets never read as one."""
     seen: dict[str, Counter[str]] = {}
     for story in stories:
         for copy in story.copies:
             names = seen.setdefault(copy.source, Counter())
             if (name := _site_name(copy)) is not None:
                 names[name] += 1
-    return {source: names.most_common(1)[0][0] if names else source for source, names in seen.items()}
+    chosen = {source: names.most_common(1)[0][0] if names else source for source, names in seen.items()}
+    given = Counter(chosen.values())
+    return {source: name if given[name] == 1 else f"{name} ({source})" for source, name in chosen.items()}
 
 
 def _representative_first(story: PeriodStory) -> list[DigestCopy]:
@@ -186,20 +189,20 @@ def _entry(
 def _also_reported_by(others: list[DigestCopy], outlets: dict[str, str]) -> list[dict[str, Any]]:
     """The other outlets of a story, each once (its earliest copy, and how many copies it has), in order of
     first sight; the representative's own outlet only where it has other copies."""
-    by_outlet: dict[str, list[DigestCopy]] = {}
+    by_source: dict[str, list[DigestCopy]] = {}
     for copy in others:
-        by_outlet.setdefault(outlets[copy.source], []).append(copy)
+        by_source.setdefault(copy.source, []).append(copy)
     return [
         {
-            "outlet": outlet,
-            "source": copies[0].source,
+            "outlet": outlets[source],
+            "source": source,
             "title": display_text(copies[0].title),
             "url": safe_url(copies[0].url),
             "first_seen": _iso(copies[0].first_seen),
             "last_seen": _iso(max(c.first_seen for c in copies)),
             "copies": len(copies),
         }
-        for outlet, copies in by_outlet.items()
+        for source, copies in by_source.items()
     ]
 
 

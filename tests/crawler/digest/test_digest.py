@@ -177,6 +177,36 @@ def test_an_outlet_with_several_copies_of_a_story_is_named_once_with_its_count(c
     assert any(text.count(portal_outlet["outlet"]) == 1 and "(3)" in text for text in also), also
 
 
+def test_two_outlets_of_one_site_name_are_named_apart(corpus: str) -> None:
+    # Two universities' news sites both call themselves "News Center" and both repost the story.
+    with Database(corpus) as database, database.session() as session, session.begin():
+        portal = session.execute(select(Article).where(Article.url.like("%/news/2023-08-11/%"))).scalar_one()
+        for source in ("uni-north", "uni-south"):
+            stored = store_article(
+                session,
+                NewArticle(
+                    source=source,
+                    url=f"http://news.{source}.example/a/1.html",
+                    canonical_url=f"http://news.{source}.example/a/1.html",
+                    title=portal.title,
+                    text=f"{portal.text}\n（来源：{source}）",
+                    site_name="News Center",
+                    relevance=portal.relevance,
+                    relevant=True,
+                ),
+            )
+            session.execute(update(Article).where(Article.id == stored.article_id).values(story_id=portal.story_id))
+    digest = digest_json(corpus, "--since", "24h")
+    (summit,) = [s for s in digest["stories"] if SUMMIT in s["headline"]]
+    others = {o["source"]: o for o in summit["also_reported_by"]}
+    assert {"uni-north", "uni-south"} <= set(others)
+    names = [others["uni-north"]["outlet"], others["uni-south"]["outlet"]]
+    assert len(set(names)) == 2 and all("News Center" in name for name in names), names
+    assert all(others[source]["url"].startswith(f"http://news.{source}.") for source in ("uni-north", "uni-south"))
+    active = {o["outlet"] for o in digest["active_outlets"]}
+    assert set(names) <= active
+
+
 def test_nothing_from_before_the_period_and_grown_stories_are_marked(corpus: str) -> None:
     week_ago = datetime.now(UTC) - timedelta(days=7)
     with Database(corpus) as database, database.session() as session, session.begin():
