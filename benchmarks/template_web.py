@@ -50,7 +50,7 @@ from sqlalchemy.exc import OperationalError  # noqa: E402
 
 from crawler.corpus.templates import clean_new_text, learn_blocks  # noqa: E402
 from crawler.text.extract import ExtractedArticle, extract_article, warm_up  # noqa: E402
-from crawler.text.template_blocks import TEMPLATE_PAGES, KeyedBlocks  # noqa: E402
+from crawler.text.template_blocks import KeyedBlocks  # noqa: E402
 from crawler.text.urls import canonical_url  # noqa: E402
 from storage import Database  # noqa: E402
 from storage.models import Article, ArticlePage, CrawlRun, Source, TemplateBlock  # noqa: E402
@@ -177,7 +177,7 @@ def template_tables(db_url: str) -> dict[str, dict[str, int]]:
             select(
                 Source.name,
                 func.count(TemplateBlock.block_key),
-                func.count(TemplateBlock.block_key).filter(TemplateBlock.pages >= TEMPLATE_PAGES),
+                func.count(TemplateBlock.block_key).filter(TemplateBlock.template_since.is_not(None)),
             )
             .join(TemplateBlock, TemplateBlock.source_id == Source.id)
             .group_by(Source.name)

@@ -81,6 +81,9 @@ class Source(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Stored articles whose blocks were counted (template_blocks): a block's share of them tells template from
+    # an article's own line that a few articles share.
+    blocks_counted: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 class Article(Base):
@@ -189,6 +192,11 @@ class TemplateBlock(Base):
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
     block_key: Mapped[int] = mapped_column(BigInteger)
     pages: Mapped[int] = mapped_column(Integer, default=1)  # stored articles of the source holding it
+    # The source's blocks_counted when the block was first counted: the articles counted since it first showed
+    # are the source's blocks_counted - first_count + 1.
+    first_count: Mapped[int] = mapped_column(Integer, server_default="1")
+    # When it became the source's template (it stays template); null while it is not.
+    template_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The articles holding it while it is not template yet (comma-separated ids); emptied once it is.
     pending: Mapped[str | None] = mapped_column(Text)
     sample: Mapped[str | None] = mapped_column(Text)  # the block's text, kept once it is template (for people)

@@ -1,8 +1,9 @@
 """Template blocks: per source, how many stored articles hold each block of extracted text, kept in
 the database so that every crawl of a source (in any process) learns from the same counts.
 
-The caller says what a block is (a key), when a block is template (``threshold`` articles) and
-what to do with the articles to clean; these functions count and answer.
+The caller says what a block is (a key), when a block is template (a :class:`TemplateRule`) and
+what to do with the articles to clean; these functions count and answer. A block that met the rule
+once stays template.
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from fractions import Fraction
 from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
 
 from storage.models import Source, TemplateBlock, utcnow
 from storage.repository import dialect_of, insert_in, table_of
@@ -23,17 +26,57 @@ from storage.repository import dialect_of, insert_in, table_of
 SAMPLE_CHARS = 200
 
 
-def block_pages(session: Session, source_id: int, keys: Iterable[int]) -> dict[int, int]:
-    """How many stored articles of the source hold each of ``keys`` (keys never seen are left out)."""
+@dataclass(frozen=True)
+class TemplateRule:
+    """When a block is its source's template: held by at least ``pages`` of the source's stored articles, and by at
+    least ``share`` of those counted since it first showed (a footer is on every page; a series' intro or a quoted
+    statement on a few), or by ``sure_pages`` of them whatever their share (a section's own footer)."""
+
+    pages: int
+    share: Fraction = Fraction(0)
+    sure_pages: int | None = None
+
+    def holds(self, pages: int, span: int) -> bool:
+        """Whether a block held by ``pages`` articles of the ``span`` counted since it first showed is template."""
+        if pages < self.pages:
+            return False
+        if self.sure_pages is not None and pages >= self.sure_pages:
+            return True
+        return pages * self.share.denominator >= self.share.numerator * span
+
+
+@dataclass(frozen=True)
+class BlockCount:
+    """What is counted of one block of a source: the stored articles holding it, the articles counted since it
+    first showed (its first one included), and whether it is template."""
+
+    pages: int
+    span: int
+    template: bool
+
+
+def block_counts(session: Session, source_id: int, keys: Iterable[int]) -> dict[int, BlockCount]:
+    """The counts of each of ``keys`` in the source (keys never seen are left out)."""
     wanted = list(keys)
     if not wanted:
         return {}
     rows = session.execute(
-        select(TemplateBlock.block_key, TemplateBlock.pages).where(
-            TemplateBlock.source_id == source_id, TemplateBlock.block_key.in_(wanted)
-        )
-    )
-    return {row.block_key: row.pages for row in rows}
+        select(
+            TemplateBlock.block_key, TemplateBlock.pages, TemplateBlock.first_count, TemplateBlock.template_since
+        ).where(TemplateBlock.source_id == source_id, TemplateBlock.block_key.in_(wanted))
+    ).all()
+    if not rows:
+        return {}
+    counted = _counted(session, source_id)
+    return {
+        row.block_key: BlockCount(row.pages, counted - row.first_count + 1, row.template_since is not None)
+        for row in rows
+    }
+
+
+def _counted(session: Session, source_id: int) -> int:
+    """How many of the source's stored articles had their blocks counted."""
+    return int(session.execute(select(Source.blocks_counted).where(Source.id == source_id)).scalar_one_or_none() or 0)
 
 
 def count_blocks(
@@ -41,54 +84,62 @@ def count_blocks(
     source_id: int,
     article_id: int,
     keys: Iterable[int],
-    threshold: int,
+    rule: TemplateRule,
     samples: Mapping[int, str] | None = None,
 ) -> list[int]:
-    """Count one more stored article (``article_id``) holding each of ``keys``; return the articles to
-    clean again: those that held a block before it reached ``threshold`` articles now.
+    """Count one more stored article (``article_id``) of the source, holding each of ``keys``; return the articles
+    to clean again: those that held a block before it met ``rule`` now.
 
-    A block below the threshold remembers the articles holding it; one that reaches it keeps its
+    A block that is not template remembers the articles holding it; one that becomes template keeps its
     text from ``samples`` instead.
     """
+    session.execute(update(Source).where(Source.id == source_id).values(blocks_counted=Source.blocks_counted + 1))
     wanted = list(dict.fromkeys(keys))
     if not wanted:
         return []
+    counted = _counted(session, source_id)
     now = utcnow()
     known = {
         row.block_key: row
         for row in session.execute(
-            select(TemplateBlock.block_key, TemplateBlock.pages, TemplateBlock.pending).where(
-                TemplateBlock.source_id == source_id, TemplateBlock.block_key.in_(wanted)
-            )
+            select(
+                TemplateBlock.block_key,
+                TemplateBlock.pages,
+                TemplateBlock.pending,
+                TemplateBlock.first_count,
+                TemplateBlock.template_since,
+            ).where(TemplateBlock.source_id == source_id, TemplateBlock.block_key.in_(wanted))
         )
     }
     to_clean: dict[int, None] = {}
     updates = []
     for key, row in known.items():
         pages = row.pages + 1
-        pending, sample = row.pending, None
-        if pages < threshold:
-            pending = f"{row.pending},{article_id}" if row.pending else str(article_id)
-        elif row.pending:  # it is template from now on: the articles that held it before are cleaned again
-            to_clean.update(dict.fromkeys(int(held) for held in row.pending.split(",") if held))
-            pending, sample = None, (samples or {}).get(key, "")[:SAMPLE_CHARS] or None
-        values = {"b_source_id": source_id, "b_block_key": key, "pages": pages, "pending": pending, "last_seen": now}
-        if sample:
-            values["sample"] = sample
+        values: dict[str, Any] = {"b_source_id": source_id, "b_block_key": key, "pages": pages, "last_seen": now}
+        if row.template_since is None:
+            if rule.holds(pages, counted - row.first_count + 1):  # template now: its earlier articles are cleaned
+                to_clean.update(dict.fromkeys(int(held) for held in (row.pending or "").split(",") if held))
+                values.update(pending=None, template_since=now)
+                if sample := (samples or {}).get(key, "")[:SAMPLE_CHARS]:
+                    values["sample"] = sample
+            else:
+                values["pending"] = f"{row.pending},{article_id}" if row.pending else str(article_id)
         updates.append(values)
     # one executemany per set of columns, by primary key; the counts were read in this transaction
     for columns in {tuple(values) for values in updates}:
         session.execute(_count_update(columns), [values for values in updates if tuple(values) == columns])
     new = [key for key in wanted if key not in known]
     if new:
-        first = 1 >= threshold
+        first = rule.holds(1, 1)
         rows = [
             {
                 "source_id": source_id,
                 "block_key": key,
                 "pages": 1,
+                "first_count": counted,
                 "pending": None if first else str(article_id),
                 "sample": ((samples or {}).get(key, "")[:SAMPLE_CHARS] or None) if first else None,
+                "template_since": now if first else None,
                 "first_seen": now,
                 "last_seen": now,
             }
@@ -124,24 +175,38 @@ def _count_upsert(dialect: str) -> Any:
     )
 
 
-def shared_blocks(session: Session, source_ids: Iterable[int], threshold: int) -> dict[int, set[int]]:
-    """The blocks held by at least ``threshold`` stored articles of each of ``source_ids`` (by source id)."""
+def template_blocks(
+    session: Session, source_ids: Iterable[int], ahead: TemplateRule | None = None
+) -> dict[int, set[int]]:
+    """The template blocks of each of ``source_ids`` (by source id); with ``ahead``, also the blocks that one more
+    article holding them would make template by that rule."""
     wanted = list(source_ids)
-    shared: dict[int, set[int]] = {source_id: set() for source_id in wanted}
-    if wanted:
-        rows = session.execute(
-            select(TemplateBlock.source_id, TemplateBlock.block_key).where(
-                TemplateBlock.source_id.in_(wanted), TemplateBlock.pages >= threshold
-            )
+    found: dict[int, set[int]] = {source_id: set() for source_id in wanted}
+    if not wanted:
+        return found
+    near: ColumnElement[bool] = TemplateBlock.template_since.is_not(None)
+    if ahead is not None:
+        near = near | (TemplateBlock.pages + 1 >= ahead.pages)
+    rows = session.execute(
+        select(
+            TemplateBlock.source_id,
+            TemplateBlock.block_key,
+            TemplateBlock.pages,
+            TemplateBlock.template_since,
+            Source.blocks_counted - TemplateBlock.first_count + 1,
         )
-        for row in rows:
-            shared[row.source_id].add(row.block_key)
-    return shared
+        .join(Source, Source.id == TemplateBlock.source_id)
+        .where(TemplateBlock.source_id.in_(wanted), near)
+    )
+    for source_id, key, pages, since, span in rows:
+        if since is not None or (ahead is not None and ahead.holds(pages + 1, span + 1)):
+            found[source_id].add(key)
+    return found
 
 
-def template_keys(session: Session, source_id: int, keys: Iterable[int], threshold: int) -> set[int]:
-    """Which of ``keys`` are the source's template: held by at least ``threshold`` of its stored articles."""
-    return {key for key, pages in block_pages(session, source_id, keys).items() if pages >= threshold}
+def template_keys(session: Session, source_id: int, keys: Iterable[int]) -> set[int]:
+    """Which of ``keys`` are the source's template."""
+    return {key for key, count in block_counts(session, source_id, keys).items() if count.template}
 
 
 @dataclass(frozen=True)
@@ -154,9 +219,9 @@ class SourceTemplate:
     samples: list[str]
 
 
-def source_templates(session: Session, threshold: int, samples: int = 5) -> list[SourceTemplate]:
+def source_templates(session: Session, samples: int = 5) -> list[SourceTemplate]:
     """Every source's counted blocks and template blocks, with the samples of its most frequent template blocks."""
-    is_template = TemplateBlock.pages >= threshold
+    is_template = TemplateBlock.template_since.is_not(None)
     rows = session.execute(
         select(
             Source.id,
@@ -180,10 +245,10 @@ def source_templates(session: Session, threshold: int, samples: int = 5) -> list
     return result
 
 
-def forget_rare_blocks(session: Session, threshold: int, seen_before: datetime) -> int:
-    """Forget the blocks below ``threshold`` last seen before ``seen_before`` (an article's own paragraphs,
+def forget_rare_blocks(session: Session, seen_before: datetime) -> int:
+    """Forget the blocks that are not template, last seen before ``seen_before`` (an article's own paragraphs,
     which never recur): keeps the table to about a source's template plus its recent articles. Returns how many."""
     result = session.execute(
-        delete(TemplateBlock).where(TemplateBlock.pages < threshold, TemplateBlock.last_seen < seen_before)
+        delete(TemplateBlock).where(TemplateBlock.template_since.is_(None), TemplateBlock.last_seen < seen_before)
     )
     return int(getattr(result, "rowcount", 0) or 0)

@@ -614,14 +614,13 @@ def sources_check(
 ) -> None:
     """Show how each entry point of the sources fares (from the crawls so far); flag dead and stale ones, with a fix."""
     from crawler.app.tables import entry_health_table
-    from crawler.text.template_blocks import TEMPLATE_PAGES
     from storage.entry_health import entry_health
     from storage.templates import source_templates
 
     with _corpus(db) as database, database.session() as session:
         _refuse_unknown_sources(session, source)
         entries = entry_health(session, source or None)
-        templates = {t.source: t.template_blocks for t in source_templates(session, TEMPLATE_PAGES, samples=0)}
+        templates = {t.source: t.template_blocks for t in source_templates(session, samples=0)}
     if not entries:
         raise _fail("no entry point polled yet" + (f" for {', '.join(source)}" if source else "") + ": run a crawl")
     _stdout().print(entry_health_table(entries, templates))

@@ -20,13 +20,29 @@ from sqlalchemy.orm import Session
 from crawler.relevance.profile import RelevanceScorer
 from crawler.stories.assign import regroup_article
 from crawler.stories.fingerprint import fingerprint
-from crawler.text.template_blocks import TEMPLATE_PAGES, CleanedText, KeyedBlocks
+from crawler.text.template_blocks import (
+    TEMPLATE_PAGES,
+    TEMPLATE_PAGES_WHATEVER_SHARE,
+    TEMPLATE_SHARE,
+    CleanedText,
+    KeyedBlocks,
+)
 from storage.models import Article, utcnow
 from storage.repository import replace_text, update_relevance
-from storage.templates import block_pages, count_blocks, forget_rare_blocks, shared_blocks, template_keys
+from storage.templates import (
+    TemplateRule,
+    block_counts,
+    count_blocks,
+    forget_rare_blocks,
+    template_blocks,
+    template_keys,
+)
 
-#: A block seen on fewer than ``TEMPLATE_PAGES`` articles is forgotten when it has not recurred for this long (an
-#: article's own paragraphs never recur: without this the table would keep every paragraph ever stored).
+#: When a block is its source's template.
+TEMPLATE_RULE = TemplateRule(TEMPLATE_PAGES, TEMPLATE_SHARE, TEMPLATE_PAGES_WHATEVER_SHARE)
+
+#: A block that is not template is forgotten when it has not recurred for this long (an article's own paragraphs
+#: never recur: without this the table would keep every paragraph ever stored).
 RARE_BLOCKS_KEPT = timedelta(days=30)
 
 
@@ -37,47 +53,51 @@ class NewTextCleaning:
     cleaned: CleanedText
     #: The text's blocks that are its source's template (removed, unless that left nothing).
     template: frozenset[int]
-    #: The text's blocks that a stored article of its source holds too: once this article is stored, they are
-    #: template for the source's next new article.
+    #: The text's blocks that, once this article is stored, are template for the source's next new article if it
+    #: holds them too.
     shared: frozenset[int]
 
 
 def clean_new_text(session: Session, source_id: int, blocks: KeyedBlocks) -> NewTextCleaning:
-    """A new article's text without its source's template, counting the article itself: a block that the
-    source's stored articles share with it on ``TEMPLATE_PAGES`` pages in all is template."""
-    pages = block_pages(session, source_id, blocks.samples())
-    template = frozenset(key for key, count in pages.items() if count + 1 >= TEMPLATE_PAGES)
-    return NewTextCleaning(blocks.without(template), template, frozenset(pages))
+    """A new article's text without its source's template, counting the article itself: a block that is template,
+    or that the article makes template (:data:`TEMPLATE_RULE`)."""
+    counts = block_counts(session, source_id, blocks.samples())
+    template = frozenset(
+        key for key, count in counts.items() if count.template or TEMPLATE_RULE.holds(count.pages + 1, count.span + 1)
+    )
+    shared = frozenset(
+        key for key, count in counts.items() if count.template or TEMPLATE_RULE.holds(count.pages + 2, count.span + 2)
+    )
+    return NewTextCleaning(blocks.without(template), template, template | shared)
 
 
 def likely_template(session: Session, source_ids: Iterable[int]) -> dict[int, frozenset[int]]:
-    """For each source, the blocks that are template for its next new article as the corpus stands (held by
-    ``TEMPLATE_PAGES`` - 1 stored articles): what the extraction workers remove before fingerprinting."""
-    return _blocks_held_by(session, source_ids, TEMPLATE_PAGES - 1)
+    """For each source, the blocks that are template for its next new article as the corpus stands: what the
+    extraction workers remove before fingerprinting."""
+    return _frozen(template_blocks(session, source_ids, ahead=TEMPLATE_RULE))
 
 
 def current_template(session: Session, source_ids: Iterable[int]) -> dict[int, frozenset[int]]:
-    """For each source, the blocks that are its template as the corpus stands (held by ``TEMPLATE_PAGES`` stored
-    articles): what extracting a stored article's kept page again leaves out where it finds nothing else."""
-    return _blocks_held_by(session, source_ids, TEMPLATE_PAGES)
+    """For each source, the blocks that are its template as the corpus stands: what extracting a stored article's
+    kept page again leaves out where it finds nothing else."""
+    return _frozen(template_blocks(session, source_ids))
 
 
-def _blocks_held_by(session: Session, source_ids: Iterable[int], articles: int) -> dict[int, frozenset[int]]:
-    """For each source, the blocks that at least ``articles`` of its stored articles hold."""
-    return {source_id: frozenset(keys) for source_id, keys in shared_blocks(session, source_ids, articles).items()}
+def _frozen(blocks: dict[int, set[int]]) -> dict[int, frozenset[int]]:
+    return {source_id: frozenset(keys) for source_id, keys in blocks.items()}
 
 
 def clean_stored_text(session: Session, source_id: int, text: str) -> CleanedText:
     """A stored article's text without the blocks that are now its source's template."""
     blocks = KeyedBlocks.of(text)
-    return blocks.without(template_keys(session, source_id, blocks.samples(), TEMPLATE_PAGES))
+    return blocks.without(template_keys(session, source_id, blocks.samples()))
 
 
 def learn_blocks(session: Session, source_id: int, article_id: int, blocks: KeyedBlocks) -> list[int]:
     """Count the blocks of a newly stored article's text as extracted (template included: that is how the
     template stays known); return the earlier articles to clean again, whose blocks just became template."""
     samples = blocks.samples()
-    return count_blocks(session, source_id, article_id, samples, TEMPLATE_PAGES, samples)
+    return count_blocks(session, source_id, article_id, samples, TEMPLATE_RULE, samples)
 
 
 @dataclass(frozen=True)
@@ -119,4 +139,4 @@ def clean_again(session: Session, article_ids: Iterable[int], scorer: RelevanceS
 
 def forget_rare_blocks_of_the_past(session: Session) -> int:
     """Forget the counted blocks that are not template and have not recurred for :data:`RARE_BLOCKS_KEPT`."""
-    return forget_rare_blocks(session, TEMPLATE_PAGES, utcnow() - RARE_BLOCKS_KEPT)
+    return forget_rare_blocks(session, utcnow() - RARE_BLOCKS_KEPT)

@@ -15,11 +15,18 @@ import hashlib
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
+from fractions import Fraction
 
 from crawler.text.normalize import fold_width
 
-#: A block seen on at least this many stored articles of one source is that source's template.
+#: A block seen on at least this many stored articles of one source is that source's template...
 TEMPLATE_PAGES = 3
+#: ...when it is on at least this share of the source's articles stored since it first showed: a footer, a share bar,
+#: a list of the latest headlines is on every page; a series' intro, a quoted statement, a lead that follow-ups
+#: repeat, a common subhead are on a few, and stay in their articles' text...
+TEMPLATE_SHARE = Fraction(2, 3)
+#: ...or on this many, whatever their share (the footer of one of the source's sections).
+TEMPLATE_PAGES_WHATEVER_SHARE = 10
 
 #: What a key leaves out of a line: spacing and punctuation (``\W`` keeps letters, digits and CJK characters).
 _NOT_WORD = re.compile(r"[\W_]+")

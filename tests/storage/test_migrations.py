@@ -367,3 +367,39 @@ def test_the_migrations_make_the_schema_the_models_describe(db_url_any: str) -> 
     finally:
         engine.dispose()
     assert differences == []
+
+
+def test_template_counts_of_before_the_share_rule_keep_what_was_template(db_url_any: str) -> None:
+    """Migration 0017: a source's stored articles count as counted, and a block on three of them (the rule before)
+    stays template; one on fewer is not, and the share rule reads the old counts as a run of articles in a row."""
+    engine = make_engine(db_url_any)
+    try:
+        alembic_to(engine, "0016")
+        now = datetime(2026, 12, 1, tzinfo=UTC)
+        with engine.begin() as connection:
+            connection.execute(text("INSERT INTO sources (id, name, created_at) VALUES (1, 'site', :now)"), {"now": now})
+            for number in range(1, 6):
+                connection.execute(
+                    text(
+                        "INSERT INTO articles (id, source_id, url, canonical_url, url_hash, content_hash, title, text,"
+                        " first_seen, last_seen) VALUES (:id, 1, :url, :url, :hash, :hash, 't', 'x', :now, :now)"
+                    ),
+                    {"id": number, "url": f"http://site.example/{number}", "hash": f"{number:040d}", "now": now},
+                )
+            for key, pages, pending in ((11, 4, None), (12, 1, "5")):
+                connection.execute(
+                    text(
+                        "INSERT INTO template_blocks (source_id, block_key, pages, pending, first_seen, last_seen)"
+                        " VALUES (1, :key, :pages, :pending, :now, :now)"
+                    ),
+                    {"key": key, "pages": pages, "pending": pending, "now": now},
+                )
+        alembic_to(engine, "head")
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT blocks_counted FROM sources")).scalar_one() == 5
+            rows = connection.execute(
+                text("SELECT block_key, first_count, template_since IS NOT NULL FROM template_blocks ORDER BY 1")
+            ).all()
+        assert [tuple(row) for row in rows] == [(11, 2, True), (12, 5, False)]
+    finally:
+        engine.dispose()

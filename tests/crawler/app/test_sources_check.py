@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+from crawler.corpus.templates import TEMPLATE_RULE
 from storage import Database, NewArticle
 from storage.entry_health import DEAD_AFTER_FAILURES, STALE_AFTER_POLLS, EntryCheck, save_entry_checks
 from storage.models import utcnow
@@ -32,7 +33,9 @@ def _corpus(tmp_path: Path) -> str:
             save_entry_checks(session, dead, [EntryCheck(DEAD_FEED, "feed", "read", 200, new_articles=7)])
             save_entry_checks(session, stale, [EntryCheck(STALE_FEED, "feed", "read", 200, new_articles=3)])
             for article_id in (1, 2, 3):  # one line on three articles: the source's template
-                count_blocks(session, stale, article_id, {42: "Subscribe to our newsletter"}, 3, {42: "Subscribe"})
+                count_blocks(
+                    session, stale, article_id, {42: "Subscribe to our newsletter"}, TEMPLATE_RULE, {42: "Subscribe"}
+                )
         for _ in range(DEAD_AFTER_FAILURES):
             with database.session() as session, session.begin():
                 save_entry_checks(session, 1, [EntryCheck(DEAD_FEED, "feed", "failed", 404, "HTTP 404 Not Found")])

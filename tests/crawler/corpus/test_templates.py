@@ -157,6 +157,41 @@ def test_the_workers_fingerprint_the_text_without_the_template_the_crawl_knows(
         assert expected is not None and article.minhash == expected.signature
 
 
+def test_a_line_some_articles_share_stays_in_their_text_while_the_template_goes(
+    tmp_path: Path, corpus_dir: Path
+) -> None:
+    # Three articles of a series open with the series' intro, three others quote one statement; the site's
+    # template is on all ten. Before, any line on three articles was template, and the series' intro and the
+    # quoted statement were cut out of all six articles, the ones stored earlier too.
+    texts = _labelled_texts(corpus_dir, "dev_r_en", 10)
+    intro = (
+        "This story is part of Frontiers, our year-long series on how machine learning is changing laboratory science."
+    )
+    quote = (
+        "\u201cWe take these concerns extremely seriously and are reviewing the findings with independent experts,"
+        "\u201d a spokesperson for the ministry said in a statement."
+    )
+    series, quoting = (1, 4, 7), (2, 5, 8)
+    config = make_config(tmp_path)
+    with open_crawl(config) as crawler:
+        store = StorePipeline.from_crawler(crawler)
+        for number, text in enumerate(texts):
+            paragraphs = [p for p in text["body"].split("\n") if p.strip()]
+            if number in series:
+                paragraphs.insert(0, intro)
+            if number in quoting:
+                paragraphs.insert(2, quote)
+            _store(store, f"{SITE}/news/{number}.html", _page(text["title"], "\n".join(paragraphs), TEMPLATE_LINES))
+    with corpus(config) as session:
+        stored = {row.url: row.text for row in session.execute(select(Article.url, Article.text))}
+        stories = session.execute(select(func.count(Story.id))).scalar_one()
+    texts_by_number = [stored[f"{SITE}/news/{number}.html"] for number in range(len(texts))]
+    assert [number for number, text in enumerate(texts_by_number) if intro in text] == list(series)
+    assert [number for number, text in enumerate(texts_by_number) if quote in text] == list(quoting)
+    assert not any(line in text for text in texts_by_number for line in TEMPLATE_LINES)
+    assert stories == len(texts)
+
+
 def test_a_short_article_on_a_heavy_template_survives(tmp_path: Path, corpus_dir: Path) -> None:
     texts = _labelled_texts(corpus_dir, "dev_n_en", 4)
     config = make_config(tmp_path)
