@@ -377,7 +377,9 @@ def test_template_counts_of_before_the_share_rule_keep_what_was_template(db_url_
         alembic_to(engine, "0016")
         now = datetime(2026, 12, 1, tzinfo=UTC)
         with engine.begin() as connection:
-            connection.execute(text("INSERT INTO sources (id, name, created_at) VALUES (1, 'site', :now)"), {"now": now})
+            connection.execute(
+                text("INSERT INTO sources (id, name, created_at) VALUES (1, 'site', :now)"), {"now": now}
+            )
             for number in range(1, 6):
                 connection.execute(
                     text(
