@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from crawler.text.normalize import normalize_for_matching
+from crawler.text.normalize import normalize_for_matching, strip_related_headlines
 from crawler.text.script import HAN, HAN_CHAR, character_class, weighted_length
 from seeds import DEFAULT_PROFILE
 
@@ -237,10 +237,11 @@ class RelevanceScorer:
         return chosen
 
     def score(self, title: str | None, text: str) -> Relevance:
-        """The relevance of an article from its title and text."""
+        """The relevance of an article from its title and text (without other articles' headlines, which a text
+        stored before extraction left them out may still hold)."""
         params = self.profile.scoring
         parts = [("title", normalize_for_matching(title or ""), params.title_weight)]
-        body = normalize_for_matching(text)
+        body = normalize_for_matching(strip_related_headlines(text))
         parts += [("lead", body[: params.lead_chars], params.lead_weight), ("body", body[params.lead_chars :], 1.0)]
         sums: dict[str, float] = defaultdict(float)
         counts: dict[tuple[str, str], int] = defaultdict(int)

@@ -8,7 +8,9 @@ navigation. These functions fold those differences away:
 - :func:`normalize_for_matching` is what the relevance scorer matches its terms against;
 - :func:`normalize_for_comparison` is what near-duplicate detection compares;
 - :func:`strip_pinyin_annotations`, :func:`to_simplified`, :func:`fold_width` and
-  :func:`strip_syndication_boilerplate` are the steps, usable on their own.
+  :func:`strip_syndication_boilerplate` are the steps, usable on their own;
+- :func:`strip_related_headlines` takes other articles' headlines out of a text ("相关阅读" and the
+  headlines under it, "Read more: <headline>"): the one step extraction applies to the text it stores.
 
 The module is pure: no Scrapy, no database; OpenCC (the official ``opencc`` package) is its one
 dependency outside the standard library.
@@ -29,6 +31,7 @@ __all__ = [
     "normalize_for_comparison",
     "normalize_for_matching",
     "strip_pinyin_annotations",
+    "strip_related_headlines",
     "strip_syndication_boilerplate",
     "to_simplified",
 ]
@@ -228,17 +231,54 @@ _BOILERPLATE_BY_LENGTH: list[tuple[int, bool, re.Pattern[str]]] = [
 ]
 # An English byline, tested on the line as written: "By Li Yan | China Daily" (but not "By 2030, ...").
 _BYLINE_EN = re.compile(r"^\W*By(?:\s+[A-Z][\w'.-]*){1,4}\s*(?:[|,/]|$)")
-# Lines that are a navigation label and nothing else.
-_NAVIGATION_LABELS = frozenset(
+# Labels of a list of other articles (related, recommended, further reading): the short lines under one are
+# headlines of other articles, different on every page, so never learned as the site's template.
+_RELATED_LABELS = frozenset(
     """
-    推荐 相关 相关新闻 相关阅读 相关推荐 相关文章 相关报道 相关链接 热点 热门 热点推荐 热门推荐 热门文章
-    热点新闻 猜你喜欢 延伸阅读 扩展阅读 往期回顾 精彩推荐 今日推荐 编辑推荐 为您推荐 最新 最新新闻 最新资讯
-    最新文章 分享 分享到 返回 返回顶部 返回首页 返回列表 打印 打印本页 关闭 关闭窗口 收藏 点赞 评论 举报 纠错
-    完 全文完 end -end- 查看原文 阅读原文 阅读全文 展开全文
+    推荐 相关 相关新闻 相关阅读 相关推荐 相关文章 相关报道 相关链接 相关内容 热点推荐 热门推荐 热门文章 热点新闻
+    猜你喜欢 延伸阅读 扩展阅读 推荐阅读 往期回顾 往期推荐 往期精选 精彩推荐 今日推荐 编辑推荐 为您推荐
     """.split()
 ) | frozenset(
-    "latest news|related news|related articles|related stories|read more|more|share|print|close|back to top".split("|")
+    "related|related news|related articles|related stories|related content|related links|related posts|"
+    "related reading|related coverage|read more|read next|read also|also read|see also|more stories|"
+    "further reading|recommended|recommended reading|recommended stories|you may also like|you might also like|"
+    "more on this story|more on this topic".split("|")
 )
+# Lines that are a navigation label and nothing else.
+_NAVIGATION_LABELS = (
+    frozenset(
+        """
+        热点 热门 最新 最新新闻 最新资讯 最新文章 分享 分享到 返回 返回顶部 返回首页 返回列表
+        打印 打印本页 关闭 关闭窗口 收藏 点赞 评论 举报 纠错 完 全文完 end -end- 查看原文 阅读原文 阅读全文 展开全文
+        """.split()
+    )
+    | frozenset("latest news|more|share|print|close|back to top".split("|"))
+    | _RELATED_LABELS
+)
+# A related label with one headline after it on its line: "Read more: <headline>", "相关阅读：<headline>" (not
+# the bare "推荐：", "相关：", which start a recommendation or a sentence as often).
+_INLINE_LABELS = sorted(_RELATED_LABELS - {"推荐", "相关", "recommended"}, key=len, reverse=True)
+_RELATED_INLINE = re.compile(
+    "^(?:{})".format("|".join(map(re.escape, _INLINE_LABELS))) + r"\s*[:|丨>»】\]]+\s*(?P<headline>\S.*)$"
+)
+_LABEL_SEPARATOR = re.compile(r"\s*[:|丨]$")
+# Some word of every related label, in either script and any case once width-folded: a text without one holds
+# no related list, and is spared the conversion of its lines.
+_MAY_HOLD_RELATED = re.compile(
+    "相关|相關|阅读|閱讀|推荐|推薦|猜你|往期|热门|熱門|热点|熱點|related|recommended|read (?:more|next|also)|also read"
+    "|see also|more stories|further reading|you m(?:ay|ight) also like|more on this",
+    re.IGNORECASE,
+)
+# A headline ends no sentence (a full stop, perhaps inside closing quotes) and holds none: at most this many
+# characters of mostly-CJK text without sentence punctuation (after width folding: 。!?;), or at most this many
+# words of other text without a sentence's end followed by another.
+_HEADLINE_MAX_CJK = 60
+_HEADLINE_MAX_WORDS = 15
+_HEADLINE_MAX_WORDS_INLINE = 25  # after "Read more:" the label says what the line is
+_ENDS_SENTENCE = re.compile(r"[.!?。…;][\"'”’」』)）]*$")
+_CJK_SENTENCE_INSIDE = re.compile(r"[。!?;]")
+_LATIN_SENTENCE_INSIDE = re.compile(r"[.!?;]\s")
+_CJK = re.compile(f"[{character_class(UNSPACED)}]")
 # A line of story is long or ends a sentence; a short line without a sentence end may be a label.
 _SHORT_LABEL_MAX = 12
 _SENTENCE_END = re.compile(r"[.!?。…\"'”’」』)]$")
@@ -283,6 +323,57 @@ def _is_short_label(key: str) -> bool:
     return len(key) <= _SHORT_LABEL_MAX and not _SENTENCE_END.search(key)
 
 
+def _is_headline(key: str, max_words: int = _HEADLINE_MAX_WORDS) -> bool:
+    """Whether a line's key reads as a headline: short, ending no sentence and holding none."""
+    if not key or _ENDS_SENTENCE.search(key):
+        return False
+    letters = len(key) - key.count(" ")
+    if len(_CJK.findall(key)) * 2 >= letters:
+        return len(key) <= _HEADLINE_MAX_CJK and not _CJK_SENTENCE_INSIDE.search(key)
+    return len(key.split()) <= max_words and not _LATIN_SENTENCE_INSIDE.search(key)
+
+
+def _related_lines(keys: list[str]) -> set[int]:
+    """The indexes of the lines (given by their keys) that are other articles' headlines: a related label on a
+    line of its own (perhaps with a colon) and the run of headlines under it, up to the first line that is no
+    headline; and a related label followed by one headline on its line ("Read more: <headline>")."""
+    related: set[int] = set()
+    run: list[int] | None = None  # the label and the headlines so far, while under a related label
+    for index, key in enumerate(keys):
+        if not key:
+            continue  # blank lines neither end a run nor belong to it
+        if _LABEL_SEPARATOR.sub("", key) in _RELATED_LABELS:
+            run = [index]
+            continue
+        inline = _RELATED_INLINE.match(key)
+        if inline and _is_headline(inline.group("headline"), _HEADLINE_MAX_WORDS_INLINE):
+            related.add(index)
+            run = None
+            continue
+        if run is not None and _is_headline(key):
+            run.append(index)
+            continue
+        if run is not None and len(run) > 1:
+            related.update(run)  # a label with nothing listed under it is left to the boilerplate rules
+        run = None
+    if run is not None and len(run) > 1:
+        related.update(run)
+    return related
+
+
+def strip_related_headlines(text: str) -> str:
+    """Remove other articles' headlines from ``text``: a related or recommended list under its label ("相关阅读",
+    "Related stories") and a label with one headline on its line ("Read more: <headline>")."""
+    if not _MAY_HOLD_RELATED.search(fold_width(text)):
+        return text
+    lines = text.splitlines(keepends=True)
+    _, keys = _line_keys([line.splitlines()[0] for line in lines])
+    related = _related_lines(keys)
+    if not related:
+        return text
+    return "".join(line for index, line in enumerate(lines) if index not in related)
+
+
 def strip_syndication_boilerplate(text: str) -> str:
     """Remove repost boilerplate lines (source, editor, byline, disclaimer, licence, navigation, images)."""
     return "".join(line for line, _ in _story_lines(text))
@@ -301,10 +392,11 @@ def _story_lines(text: str) -> list[tuple[str, str]]:
             continue  # the line was only image markers or an editor note
         lines.append((line, raw[len(body) :]))
     matching, keys = _line_keys([line for line, _ in lines])
+    related = _related_lines(keys)
     kept: list[tuple[str, str, str]] = []  # (line with its line break, matching form, key)
     footer_after = -1  # a footer line was removed after this many kept lines
-    for (line, end), form, key in zip(lines, matching, keys, strict=True):
-        kind = _boilerplate_kind(line, key) if key else None
+    for index, ((line, end), form, key) in enumerate(zip(lines, matching, keys, strict=True)):
+        kind = "footer" if index in related else _boilerplate_kind(line, key) if key else None
         if kind is None:
             kept.append((line + end, form, key))
         elif kind == "footer":
@@ -348,9 +440,32 @@ _UNSPACED = character_class(UNSPACED)
 _SPACE_BY_UNSPACED = re.compile(f"(?<=[{_UNSPACED}]) | (?=[{_UNSPACED}])")
 
 
+#: An editor's note or a summary a portal puts above a story it reposts (tested on the key of a line): 编者按：…,
+#: 【编者按】…, 编者的话, 导读：…, Editor's note: …
+_EDITORS_NOTE = re.compile(r"^(?:编者按语?|编者的话|编者注|导读|editor['’]?s['’]? notes?)(?:\s*[:|丨】\]\-–—]|\s|$)")
+
+
+def _without_opening_notes(forms: list[str]) -> list[str]:
+    """The lines (in matching form) without the editor's notes above the story: note lines before its first line
+    (and the paragraph under a note's label standing alone), never a line after the story has begun."""
+    start, under_label = 0, False
+    for index, form in enumerate(forms):
+        key = _KEY_DECORATION_END.sub("", _KEY_DECORATION_START.sub("", form))
+        if not key:
+            continue
+        note = _EDITORS_NOTE.match(key)
+        if note or under_label:
+            start, under_label = index + 1, note is not None and not key[note.end() :].strip(" :|丨】]-–—")
+        elif _is_story_line(key):
+            break
+    return forms[start:]
+
+
 def normalize_for_comparison(text: str) -> str:
-    """Text for near-duplicate detection: no boilerplate, matching-normalised, no punctuation, no spaces in CJK."""
-    matching = " ".join(form for _, form in _story_lines(text))  # the kept lines, each converted once
+    """Text for near-duplicate detection: no boilerplate, no editor's note above the story, matching-normalised,
+    no punctuation, no spaces in CJK."""
+    # the kept lines, each converted once
+    matching = " ".join(_without_opening_notes([form for _, form in _story_lines(text)]))
     # 著 is both zhù (显著) and the particle zhe (标志着): OpenCC keeps the traditional 著 where
     # simplified text writes 着, so the two scripts only meet when 着 folds to 著.
     text = _PUNCTUATION.sub(" ", _WHITESPACE.sub(" ", matching).strip().replace("着", "著"))

@@ -78,6 +78,24 @@ def test_one_passing_mention_in_a_long_general_article_is_not_enough(scorer: Rel
     assert scorer.score("AI for Science speeds up protein design", story).relevant
 
 
+@pytest.mark.parametrize(
+    ("label", "headlines"),
+    [
+        ("Related stories", ["AI for Science: DeepMind’s AlphaFold 3 predicts structures of all life’s molecules"]),
+        ("Related", ["AI4Science institute launches protein design platform", "AI for Science comes of age"]),
+        ("相关阅读", ["AI for Science：北京科学智能研究院发布DPA-2分子模拟大模型", "科学智能峰会在京举行"]),
+    ],
+)
+def test_a_related_box_of_ai_for_science_headlines_leaves_ordinary_news_off_topic(
+    scorer: RelevanceScorer, label: str, headlines: list[str]
+) -> None:
+    for path in sorted(DEMO_NEWS.glob("news_*.toml")):
+        item = tomllib.loads(path.read_text(encoding="utf-8"))
+        body = "\n".join(item["paragraphs"])
+        boxed = scorer.score(item["title"], body + "\n" + label + "\n" + "\n".join(headlines))
+        assert not boxed.relevant and boxed.score == scorer.score(item["title"], body).score, path.name
+
+
 def test_matching_respects_words_scripts_and_longest_terms(scorer: RelevanceScorer) -> None:
     facets = lambda text: {(h.term, h.facet) for h in scorer.score("", text).hits}  # noqa: E731
     assert ("ai", "ai") in facets("AI驱动的蛋白质研究")  # a Latin word next to CJK is still a word

@@ -104,3 +104,21 @@ def test_signatures_are_datasketch_minhash_values_bit_for_bit(seed_file: Path) -
         reference = datasketch.MinHash(num_perm=NUM_PERM, seed=MINHASH_SEED, scheme="affine32")
         reference.update_batch([shingle.encode("utf-8") for shingle in shingles])
         assert minhash_values(shingles).tolist() == reference.hashvalues.tolist()
+
+
+EDITORS_NOTE = (
+    "编者按：人工智能正在深刻改变科学研究的范式。近日，由北京科学智能研究院主办的2023全球科学智能峰会在北京召开，"
+    "来自国内外的院士专家齐聚一堂，共话科学智能的未来。本报特转载新华网记者的现场观察，以飨读者。"
+    "我们希望借此引发更多读者对这一新兴交叉领域的关注与思考，也欢迎读者朋友们在评论区留言，分享您对科学智能发展前景的看法与建议。"
+)
+
+
+def test_a_copy_opening_with_an_editors_note_shares_lead_keys_with_the_original() -> None:
+    """A portal's copy that opens with a 164-character editor's note and keeps the first half of the story is
+    found by the original's lead keys (the note alone filled the lead's 150 shingles); other stories are not."""
+    original = SEEDS[1].read_text(encoding="utf-8")
+    half = original[: len(original) // 2].rsplit("\n", 1)[0]
+    copy = fp(EDITORS_NOTE + "\n" + half)
+    assert set(copy.lead_keys) & set(fp(original).lead_keys)
+    for other in (SEEDS[0], SEEDS[2], SEEDS[3]):
+        assert not set(copy.lead_keys) & set(fp(other.read_text(encoding="utf-8")).lead_keys)

@@ -14,6 +14,7 @@ from crawler.text.normalize import (
     normalize_for_comparison,
     normalize_for_matching,
     strip_pinyin_annotations,
+    strip_related_headlines,
     strip_syndication_boilerplate,
     to_simplified,
 )
@@ -298,6 +299,91 @@ def test_short_last_lines_go_only_after_a_known_footer() -> None:
     assert strip_syndication_boilerplate(footer) == f"{story}\n\n"
 
 
+# --------------------------------------------------------------------------- other articles' headlines
+
+# Headlines of AI-for-Science articles, as a related box lists them: a different pair on every page.
+RELATED_ZH = [
+    "AI for Science：北京科学智能研究院发布DPA-2分子模拟大模型",
+    "科学智能峰会在京举行 鄂维南：人工智能驱动科研范式变革",
+    "科技部启动“人工智能驱动的科学研究”专项部署工作",
+    "盘古气象大模型登上《自然》：AI天气预报超越传统数值方法",
+]
+RELATED_EN = [
+    "AI for Science: DeepMind’s AlphaFold 3 predicts structures of all life’s molecules",
+    "Microsoft Aurora foundation model beats weather forecasting systems",
+    "Deep learning finds 2.2 million new crystals for materials science",
+    "Tim Cook On Apple Being ‘Pulled Into The Enterprise’",
+]
+BOTH_STRIPS = pytest.mark.parametrize("strip", [strip_related_headlines, strip_syndication_boilerplate])
+
+
+def story_of(number: str) -> str:
+    """Seed article ``number`` without its boilerplate: the story alone."""
+    return strip_syndication_boilerplate(seed(number))
+
+
+@BOTH_STRIPS
+@pytest.mark.parametrize("label", ["相关阅读", "相關閱讀：", "延伸阅读", "【推荐阅读】", "猜你喜欢"])
+def test_a_chinese_related_box_under_its_label_is_removed(strip: Callable[[str], str], label: str) -> None:
+    story = story_of("001")
+    for pair in (RELATED_ZH[:2], RELATED_ZH[2:], [RELATED_ZH[3], RELATED_ZH[0]]):
+        assert strip(story + label + "\n" + "\n".join(pair) + "\n") == story
+
+
+@BOTH_STRIPS
+@pytest.mark.parametrize("label", ["Related stories", "Related", "RELATED:", "See also", "You may also like"])
+def test_an_english_related_box_under_its_label_is_removed(strip: Callable[[str], str], label: str) -> None:
+    story = story_of("004")
+    for pair in (RELATED_EN[:2], RELATED_EN[2:], [RELATED_EN[3], RELATED_EN[1]]):
+        # a last story line after the box stays: only the headlines are the box's
+        text = story + label + "\n" + "\n".join(pair) + "\nThe forum will be held again next spring.\n"
+        assert strip(text) == story + "The forum will be held again next spring.\n"
+
+
+@BOTH_STRIPS
+def test_the_stories_own_subheadings_stay_and_only_the_box_goes(strip: Callable[[str], str]) -> None:
+    # seed 003 has subheadings after ordinary lines ("发力人工智能 助力成渝地区双城经济圈建设"); a list of the
+    # story's own short lines after "更多", which labels no list of other articles, stays too
+    last = "这三者缺一不可，他说，联合体将在三个方向上同时发力。\n"
+    story = story_of("003") + "更多\n算力\n算法\n数据\n" + last
+    kept = strip(story + "相关阅读\n" + "\n".join(RELATED_ZH[:2]) + "\n")
+    assert kept == strip(story)
+    assert "发力人工智能 助力成渝地区双城经济圈建设" in normalize_for_matching(kept)
+    assert kept.endswith("\n算力\n算法\n数据\n" + last)
+
+
+@BOTH_STRIPS
+@pytest.mark.parametrize(
+    "line",
+    [
+        f"Read more: {RELATED_EN[0]}",
+        f"**Read more:** {RELATED_EN[3]}",
+        f"RELATED: {RELATED_EN[1]}",
+        f"See also: {RELATED_EN[2]}",
+        f"相关阅读：{RELATED_ZH[0]}",
+        f"延伸阅读：{RELATED_ZH[2]}",
+        f"【推荐阅读】{RELATED_ZH[1]}",
+    ],
+)
+def test_a_related_label_with_its_headline_on_one_line_is_removed(strip: Callable[[str], str], line: str) -> None:
+    story = "国际科学智能联盟成立活动于5月9日在京举行，该联盟由北京大学等50余家单位共同发起。"
+    assert strip(f"{story}\n{line}\n{story}\n") == f"{story}\n{story}\n"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a sentence, not a headline, after the label
+        "Read more: the study, published in Nature on Monday, found that the model was right. It was.\n",
+        "推荐：这本书值得一读。作者用十年时间走访了全国的实验室。\n",
+        # the story goes on under a label with no list
+        "相关阅读\n国际科学智能联盟成立活动于5月9日在京举行，该联盟由北京大学等50余家单位共同发起。\n",
+    ],
+)
+def test_sentences_after_a_related_label_stay(text: str) -> None:
+    assert strip_related_headlines(text) == text
+
+
 # --------------------------------------------------------------------------- comparison
 
 SIMPLIFIED_COPY_OF_000 = """\
@@ -338,6 +424,31 @@ def test_comparison_ignores_width_script_and_spacing() -> None:
         "AI  for\nScience——北京科學(xué)智能研究院發(fā)布DPA-1模型",
     ]
     assert {normalize_for_comparison(text) for text in variants} == {"ai for science北京科学智能研究院发布dpa 1模型"}
+
+
+@pytest.mark.parametrize(
+    "note",
+    [
+        "编者按：人工智能正在深刻改变科学研究的范式，本报特转载新华网记者的现场观察，以飨读者。",
+        "【编者按】人工智能正在深刻改变科学研究的范式，本报特转载新华网记者的现场观察，以飨读者。",
+        "編者的話：人工智能正在深刻改變科學研究的範式，本報特轉載新華網記者的現場觀察。",
+        "导读：人工智能正在深刻改变科学研究的范式。",
+        "Editor’s Note: This story was first published by Xinhua and is republished with permission.",
+        "[Editor's note] This story was first published by Xinhua.",
+    ],
+)
+def test_an_editors_note_above_the_story_is_left_out_of_the_comparison_form_only(note: str) -> None:
+    story = story_of("001")
+    assert normalize_for_comparison(f"{note}\n{story}") == normalize_for_comparison(story)
+    assert strip_syndication_boilerplate(f"{note}\n{story}") == f"{note}\n{story}"  # the stored text keeps it
+    # a note under its label standing alone, as some portals set it
+    label, _, body = note.partition("：")
+    if body:
+        assert normalize_for_comparison(f"{label}\n{body}\n{story}") == normalize_for_comparison(story)
+    # once the story has begun, a line that reads as a note is the story's
+    first, _, rest = story.partition("\n")
+    within = f"{first}\n{note}\n{rest}"
+    assert normalize_for_comparison(within) != normalize_for_comparison(story)
 
 
 # --------------------------------------------------------------------------- idempotence
