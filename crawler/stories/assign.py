@@ -14,10 +14,13 @@ from sqlalchemy.orm import Session
 
 from crawler.stories.fingerprint import (
     SAME_TEXT_JACCARD,
+    SURE_COPY_JACCARD,
     Fingerprint,
     is_copy,
     is_unrelated,
     jaccard,
+    keeps_a_lead,
+    ordered_shingles,
     shingle_set,
     shingles_fingerprint,
     stored_fingerprint,
@@ -65,10 +68,8 @@ def assign_story(
     serialize_story_assignment(session)
     similarities: dict[int, float] = {}
     if fingerprint is not None:
-        for candidate in candidates(session, fingerprint.keys, exclude=article_id):
-            copy, similarity = is_copy(fingerprint, candidate.minhash, candidate.shingles)
-            if copy and candidate.story_id is not None:
-                similarities[candidate.story_id] = max(similarity, similarities.get(candidate.story_id, 0.0))
+        for story_id, similarity in _copies_of(session, article_id, fingerprint):
+            similarities[story_id] = max(similarity, similarities.get(story_id, 0.0))
         save_fingerprint(session, article_id, fingerprint.signature, fingerprint.shingles, fingerprint.keys)
     for story_id, similarity in sorted(similarities.items(), key=lambda pair: pair[1], reverse=True):
         assert fingerprint is not None  # a story is found only by a fingerprint
@@ -76,6 +77,31 @@ def assign_story(
             join_story(session, article_id, story_id, seen)
             return StoryAssignment(story_id, joined=True, similarity=similarity)
     return StoryAssignment(start_story(session, article_id, seen), joined=False)
+
+
+def _copies_of(session: Session, article_id: int, fingerprint: Fingerprint) -> list[tuple[int, float]]:
+    """The stories of the stored articles a new one is a copy of, each with their similarity: all but the same text
+    (:data:`SURE_COPY_JACCARD`), or a copy by :func:`is_copy` that keeps the lead of one of the two texts (read from
+    the database only for those)."""
+    found: list[tuple[int, float]] = []
+    unsure: list[tuple[int, int, float]] = []
+    for candidate in candidates(session, fingerprint.keys, exclude=article_id):
+        copy, similarity = is_copy(fingerprint, candidate.minhash, candidate.shingles)
+        if not copy or candidate.story_id is None:
+            continue
+        if similarity >= SURE_COPY_JACCARD:
+            found.append((candidate.story_id, similarity))
+        else:
+            unsure.append((candidate.article_id, candidate.story_id, similarity))
+    if unsure:
+        texts = article_texts(session, [article_id, *(other for other, _, _ in unsure)])
+        own = ordered_shingles(texts[article_id])
+        found += [
+            (story_id, similarity)
+            for other, story_id, similarity in unsure
+            if keeps_a_lead(own, ordered_shingles(texts[other]))
+        ]
+    return found
 
 
 def same_text_among(fingerprint: Fingerprint | None, title: str | None, named: Iterable[NamedArticle]) -> int | None:

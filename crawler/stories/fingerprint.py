@@ -39,6 +39,13 @@ COPY_JACCARD = 0.5
 COPY_CONTAINMENT = 0.8
 #: One source's two texts this alike (estimated Jaccard similarity) are one article: its page reached under two URLs.
 SAME_TEXT_JACCARD = 0.9
+#: Two texts this alike are copies whatever their openings; less alike ones (and one found contained in the other)
+#: are copies only where one holds :data:`LEAD_KEPT` of the other's lead (:func:`keeps_a_lead`).
+SURE_COPY_JACCARD = 0.8
+#: A copy keeps its story's opening: this share of the shingles of one text's lead is in the other. Two pieces that
+#: share only a closing paragraph (an institute's "about us" under each of its short releases) or a long statement
+#: both quote share no opening, though their shared part makes them half alike.
+LEAD_KEPT = 0.75
 
 #: A text's lead: its first ``LEAD_SHINGLES`` shingles, read from its first ``LEAD_CHARACTERS`` characters, give
 #: ``LEAD_BANDS`` more band keys (of ``ROWS`` values of the lead's own MinHash). A copy that kept only the first
@@ -202,6 +209,23 @@ def is_copy(a: Fingerprint, b_signature: bytes, b_shingles: int) -> tuple[bool, 
     if min(a.shingles, b_shingles) >= CONTAINED_SHINGLES:
         return containment(similarity, a.shingles, b_shingles) >= COPY_CONTAINMENT, similarity
     return False, similarity
+
+
+def ordered_shingles(text: str) -> list[str]:
+    """The shingles of ``text`` in its comparison form, in the order of the text."""
+    return _shingles_in_order(_TOKEN.findall(normalize_for_comparison(text)))
+
+
+def keeps_a_lead(a: list[str], b: list[str]) -> bool:
+    """Whether one of two texts (their :func:`ordered_shingles`) holds the other's lead: :data:`LEAD_KEPT` of the
+    shingles of its first :data:`LEAD_SHINGLES`, or of its first third where that is shorter (a short release's
+    own news before its institute's paragraph)."""
+    return _lead_in(a, set(b)) or _lead_in(b, set(a))
+
+
+def _lead_in(ordered: list[str], others: set[str]) -> bool:
+    lead = set(ordered[: min(LEAD_SHINGLES, max(1, len(ordered) // 3))])
+    return bool(lead) and len(lead & others) >= LEAD_KEPT * len(lead)
 
 
 def is_unrelated(a: Fingerprint, b_signature: bytes, b_shingles: int) -> bool:

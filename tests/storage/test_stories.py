@@ -17,6 +17,7 @@ from tests.crawler.support import PROJECT_ROOT
 SEED_001 = next((PROJECT_ROOT / "seeds").glob("001_*.txt")).read_text(encoding="utf-8")
 SEED_002 = next((PROJECT_ROOT / "seeds").glob("002_*.txt")).read_text(encoding="utf-8")
 SEED_003 = next((PROJECT_ROOT / "seeds").glob("003_*.txt")).read_text(encoding="utf-8")
+SEED_004 = next((PROJECT_ROOT / "seeds").glob("004_*.txt")).read_text(encoding="utf-8")
 
 
 def add(database: Database, source: str, url: str, text: str, site_name: str | None = None) -> tuple[int, int, bool]:
@@ -193,3 +194,56 @@ def test_rebuild_groups_the_articles_of_a_corpus_upgraded_from_before_stories(db
     assert [c.url for c in grouped.copies] == ["http://a/1", "http://a/3"]
     assert grouped.first_seen.month == 1 and grouped.last_seen.month == 3
     assert {len(s.copies) for s in stories} == {1, 2} and len(stories) == 3
+
+
+def _paragraphs(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if len(line.strip()) > 40]
+
+
+def test_short_releases_that_share_an_institute_s_closing_paragraph_are_different_stories(db_url_any: str) -> None:
+    # An aggregator carries four short releases of one institute: a paragraph of news each (the opening paragraph of
+    # four different seed stories), then the same "about us" paragraph and media contact. Their shared close made
+    # them half alike, and they were one story: three headlines shown only as "also reported by".
+    about = (
+        "关于北京智源科学计算研究院：研究院成立于2019年，是一家致力于人工智能驱动的科学研究的新型研发机构，聚焦分子模拟、"
+        "蛋白质结构预测、材料设计与气象预报等方向，建设了覆盖算力、数据、模型与软件的科学智能基础设施，已发布多个科学大模型"
+        "与开源软件，服务国内外数百家高校、科研院所和企业，致力于推动科研范式变革，加速科学发现与产业转化。\n"
+        "媒体联系：研究院品牌与传播部 电话010-12345678 邮箱press@example.org"
+    )
+    news = [_paragraphs(seed)[1][:90] for seed in (SEED_001, SEED_002, SEED_003)]
+    news.append(_paragraphs(SEED_001)[3][:90])
+    with Database(db_url_any) as database:
+        stories = {
+            add(database, "aggregator", f"http://agg.example/kx/{number}.shtml", f"{item}\n{about}")[1]
+            for number, item in enumerate(news)
+        }
+    assert len(stories) == len(news)
+
+
+def test_two_pieces_quoting_one_long_statement_are_different_stories(db_url_any: str) -> None:
+    # Two outlets report on one event from their own angles, and both print the same long official statement.
+    statement = "\n".join(_paragraphs(SEED_002)[2:])[:1700]
+    first = "\n".join(_paragraphs(SEED_001))[:1000] + "\n" + statement
+    second = "\n".join(_paragraphs(SEED_003))[:1000] + "\n" + statement
+    brief = _paragraphs(SEED_004)[1]
+    with Database(db_url_any) as database:
+        _, one, _ = add(database, "daily", "http://daily.example/a.htm", first)
+        _, other, joined = add(database, "weekly", "http://weekly.example/b.htm", second)
+        # a short piece that quotes a part of it, inside the long one by containment
+        _, short, short_joined = add(
+            database, "wire", "http://wire.example/c.htm", brief[:150] + "\n" + statement[:650]
+        )
+    assert not joined and one != other
+    assert not short_joined and short not in (one, other)
+
+
+def test_a_repost_with_a_paragraph_of_its_own_before_the_story_is_still_a_copy(db_url_any: str) -> None:
+    # The portal's own summary above the story, and the story's last third left out: less than the sure copy's
+    # likeness, but the original's opening is all in the copy.
+    paragraphs = _paragraphs(SEED_003)
+    summary = "编者按：人工智能正在改变科学研究的方式，本刊特别关注这一领域的最新进展，以下为相关报道。" * 3
+    repost = summary + "\n" + "\n".join(paragraphs[: len(paragraphs) * 2 // 3])
+    with Database(db_url_any) as database:
+        _, story, _ = add(database, "xiaofei", "http://xf.example/a.htm", SEED_003)
+        _, copy_story, joined = add(database, "portal", "http://portal.example/b.html", repost)
+    assert joined and copy_story == story
