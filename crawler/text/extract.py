@@ -37,6 +37,7 @@ from crawler.text.article import ExtractedArticle, NotAnArticle
 from crawler.text.bylines import author_name, chinese_byline, has_role_label, labelled_byline
 from crawler.text.charset import decode_html, is_implausible
 from crawler.text.dates import parse_date, shown_timestamp
+from crawler.text.layout_tables import table_text
 from crawler.text.normalize import strip_related_headlines
 from crawler.text.script import CJK_CHAR, HAN, HAN_CHAR, HANGUL_CHAR, KANA_CHAR, character_class, weighted_length
 from crawler.text.template_blocks import KeyedBlocks, block_key
@@ -390,15 +391,16 @@ def _text_without_template(
 
 
 def _main_text(tree: lxml.html.HtmlElement, url: str, title: str | None) -> str | None:
-    """The main text trafilatura extracts from ``tree`` (on a copy), without the headline ``title`` and other
-    articles' headlines (:func:`crawler.text.normalize.strip_related_headlines`); ``None`` where it extracts
-    nothing."""
+    """The main text trafilatura extracts from ``tree`` (on a copy), its layout tables written as the lines a
+    reader sees (:mod:`crawler.text.layout_tables`), without the headline ``title`` and other articles' headlines
+    (:func:`crawler.text.normalize.strip_related_headlines`); ``None`` where it extracts nothing."""
     document = bare_extraction(
         tree, url=url, with_metadata=False, include_comments=False, include_tables=True, favor_precision=False
     )
     if document is None or isinstance(document, dict):
         return None
-    return strip_related_headlines(without_headline((document.text or "").strip(), title)).strip()
+    text = (document.body is not None and table_text(document.body)) or document.text or ""
+    return strip_related_headlines(without_headline(text.strip(), title)).strip()
 
 
 def extract_article(
