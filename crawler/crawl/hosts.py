@@ -1,4 +1,5 @@
-"""Politeness per host, held where requests leave: the downloader's slot of a host (one per host name).
+"""Politeness per host, held where requests leave: the downloader's slot of a host (one per host, however a URL
+spells it: ``127.0.0.1``, ``2130706433``, ``0x7f.1`` and ``127.0.0.1.`` are one slot, see :func:`host_slot_key`).
 
 - ``Retry-After`` pauses the whole host: a 429 or 503 asking to wait (seconds or an HTTP date) stops every
   request to that host until then, not only the retry of the one URL that got it. The pause starts when the
@@ -20,11 +21,14 @@ from typing import TYPE_CHECKING
 from scrapy import signals
 from scrapy.core.downloader import Downloader, Slot
 from scrapy.exceptions import IgnoreRequest
+from scrapy.resolver import dnscache
 from scrapy.utils.asyncio import call_later
 from scrapy.utils.defer import deferred_from_coro
+from scrapy.utils.httpobj import urlparse_cached
 from twisted.python.failure import Failure
 
 from crawler.crawl.context import CrawlContext
+from crawler.text.addresses import normal_host
 from crawler.text.dates import retry_after_seconds
 from crawler.text.discovery import TOO_MANY_REQUESTS
 
@@ -52,6 +56,11 @@ class HostDeferred(IgnoreRequest):
         self.until = until
 
 
+def host_slot_key(request: Request) -> str:
+    """The host of ``request`` as one spelling of it: the key of its download slot."""
+    return normal_host(urlparse_cached(request).hostname or "")
+
+
 class PoliteDownloader(Downloader):
     """Scrapy's downloader, whose host slots also wait for a host's ``Retry-After`` and its robots.txt
     ``Crawl-delay`` (see the module docstring)."""
@@ -68,6 +77,18 @@ class PoliteDownloader(Downloader):
         #: The least seconds between two requests to a host (its robots.txt ``Crawl-delay``, capped).
         self.crawl_delays: dict[str, float] = {}
         crawler.signals.connect(self.note_response, signal=signals.response_downloaded)
+
+    def get_slot_key(self, request: Request) -> str:
+        """The download slot of ``request``: its ``download_slot`` meta key if it has one, else its host in one
+        spelling (Scrapy's key is the host as written: a site linking its pages under other spellings of its own
+        address had a slot, a delay and a ``Retry-After`` pause per spelling, all sent to one server)."""
+        meta_slot: str | None = request.meta.get(self.DOWNLOAD_SLOT)
+        if meta_slot is not None:
+            return meta_slot
+        key = host_slot_key(request)
+        if self.ip_concurrency:
+            key = dnscache.get(key, key)
+        return key
 
     def set_crawl_delay(self, request: Request, seconds: float) -> float:
         """Make ``seconds`` (capped at ``AI4S_CRAWL_DELAY_MAX``) the least time between two requests to the host

@@ -10,14 +10,15 @@ cases. Each crawl asks again, so a site whose robots.txt recovers is crawled aga
 Also: only the first 500 KiB of a robots.txt are parsed (RFC 9309 §2.5); its ``Crawl-delay`` is the least time
 between two requests to its host (capped at ``AI4S_CRAWL_DELAY_MAX``, see :mod:`crawler.crawl.hosts`); every
 request waits for the host's robots.txt (Scrapy let those that came while it was being fetched through, but
-the first); redirects of robots.txt are followed as any (``REDIRECT_MAX_TIMES``, 5).
+the first); redirects of robots.txt are followed as any (``REDIRECT_MAX_TIMES``, 5). robots.txt is read once per
+host and port however a URL spells the host (``127.0.0.1``, ``2130706433``, ``127.0.0.1.``), and rules them all.
 """
 
 from __future__ import annotations
 
 import logging
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest
@@ -28,6 +29,7 @@ from twisted.internet.defer import Deferred
 from crawler.crawl.addresses import AddressRefused
 from crawler.crawl.hosts import HostDeferred, PoliteDownloader
 from crawler.crawl.middlewares import RedirectFailed
+from crawler.text.addresses import origin_of
 from crawler.text.discovery import robots_txt_unreachable
 
 if TYPE_CHECKING:
@@ -43,6 +45,18 @@ MAX_ROBOTS_TXT_BYTES = 500 * 1024
 
 #: What an unreachable robots.txt stands for.
 DISALLOW_ALL = b"User-agent: *\nDisallow: /\n"
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def robots_netloc(url: str) -> str:
+    """The host and port whose robots.txt rules ``url``, with the host in one spelling (``127.0.0.1:8000`` for
+    ``http://2130706433:8000/a``); the netloc as written when it is no http(s) origin."""
+    origin = origin_of(url)
+    if origin is None:
+        return urlsplit(url).netloc
+    host = f"[{origin.host}]" if ":" in origin.host else origin.host
+    return host if origin.port == _DEFAULT_PORTS[origin.scheme] else f"{host}:{origin.port}"
 
 
 class RobotsTxtUnreachable(IgnoreRequest):
@@ -62,21 +76,29 @@ class StrictRobotsTxtMiddleware(RobotsTxtMiddleware):
 
     def process_request_2(self, rp: RobotParser | None, request: Request) -> None:
         """Refuse every request to a host whose robots.txt is unreachable; else Scrapy's check."""
-        why = self.unreachable.get(urlparse_cached(request).netloc)
+        why = self.unreachable.get(robots_netloc(request.url))
         if why is not None:
             self._stats.inc_value("robotstxt/forbidden")
             raise RobotsTxtUnreachable(f"robots.txt unreachable ({why}): nothing of this host is fetched")
         super().process_request_2(rp, request)
 
     async def robot_parser(self, request: Request) -> RobotParser | None:
-        """The parser of the robots.txt of ``request``'s host, read once per crawl.
+        """The parser of the robots.txt of ``request``'s host, read once per crawl for every spelling of the host.
+
+        Scrapy keys robots.txt on the netloc as written: a site whose feed named its pages under six spellings of
+        its own address had its robots.txt fetched six times at once, and each spelling its own ``Crawl-delay``.
+        Scrapy's lookup is given the request with its host in one spelling (:func:`robots_netloc`).
 
         Every request that arrives while robots.txt is being fetched waits on one Deferred, and a Deferred hands
         its result to the first waiter only: Scrapy let the others through unchecked (with ``Disallow: /``, a
         site's second start page was requested). They take the parser stored by then."""
+        parts = urlparse_cached(request)
+        netloc = robots_netloc(request.url)
+        if netloc != parts.netloc:
+            request = request.replace(url=urlunsplit((parts.scheme, netloc, parts.path, parts.query, "")))
         parser = await super().robot_parser(request)
         if parser is None:
-            stored = self._parsers.get(urlparse_cached(request).netloc)
+            stored = self._parsers.get(netloc)
             if stored is not None and not isinstance(stored, Deferred):
                 parser = stored
         return parser
@@ -120,7 +142,7 @@ class StrictRobotsTxtMiddleware(RobotsTxtMiddleware):
         # robots.txt unavailable, as a 4xx (RFC 9309 2.3.1.2). Any other failure, a body cut short, a gzip bomb over
         # the size limit (IgnoreRequest too, from the decompression), is robots.txt unreachable; so is a robots.txt
         # that redirects to a refused address (an internal one): the host's own pages would not meet that refusal.
-        redirected_away = isinstance(exc, AddressRefused) and urlsplit(exc.url).netloc not in ("", netloc)
+        redirected_away = isinstance(exc, AddressRefused) and robots_netloc(exc.url) not in ("", netloc)
         if isinstance(exc, (AddressRefused, HostDeferred, RedirectFailed)) and not redirected_away:
             super()._robots_error(exc, netloc)
             return

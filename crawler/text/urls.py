@@ -2,7 +2,7 @@
 may be fetched is the address policy's, :mod:`crawler.text.addresses`).
 
 ``clean_url`` removes what never changes the page (tracking and session parameters,
-fragments) and is safe to request; ``canonical_url`` goes further (host case, default
+fragments) and is safe to request; ``canonical_url`` goes further (host case, an IP address in one spelling, default
 port, sorted query, trailing slash, repeated slashes, a directory's index file, the AMP form of a page) and is
 the identity the corpus stores and hashes.
 """
@@ -15,7 +15,7 @@ from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url
 
-from crawler.text.addresses import MalformedHost, host_address
+from crawler.text.addresses import MalformedHost, host_address, normal_host
 
 #: Query parameters that only track a visit or a session; dropped from every URL.
 TRACKING_PARAMETERS = frozenset(
@@ -156,15 +156,16 @@ def clean_url(url: str) -> str:
 
 @lru_cache(maxsize=1024)  # each link is canonicalised where it is named, then where known links are dropped
 def canonical_url(url: str) -> str:
-    """The identity of ``url``: cleaned, scheme and host lower-cased, default port, query sorted, no trailing slash,
-    no repeated slashes, no index file, not the AMP form."""
+    """The identity of ``url``: cleaned, scheme and host lower-cased, an IP address in one spelling (dotted decimal,
+    IPv6 compressed), default port, query sorted, no trailing slash, no repeated slashes, no index file, not the AMP
+    form."""
     cleaned = canonicalize_url(clean_url(url), keep_fragments=False)
     parts = urlsplit(cleaned)
     query = parts.query
     if query:
         query = "&".join(pair for pair in query.split("&") if not _AMP_PARAMETER.fullmatch(pair))
     scheme = parts.scheme.lower()
-    host = (parts.hostname or "").rstrip(".")
+    host = normal_host(parts.hostname or "")
     netloc = f"[{host}]" if ":" in host else host
     if parts.port and parts.port != _DEFAULT_PORTS.get(scheme):
         netloc = f"{netloc}:{parts.port}"
@@ -201,9 +202,10 @@ def is_http_url(url: str) -> bool:
 
 
 def url_host(url: str) -> str:
-    """The lower-cased host name of ``url`` (empty when it has none, or is no URL)."""
+    """The host of ``url`` in one spelling (lower case, no trailing dot, an IP address in its canonical form; empty
+    when it has none, or is no URL)."""
     try:
-        return (urlsplit(url).hostname or "").lower().rstrip(".")
+        return normal_host(urlsplit(url).hostname or "")
     except ValueError:
         return ""
 

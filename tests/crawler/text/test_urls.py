@@ -40,6 +40,14 @@ from crawler.text.urls import canonical_url, clean_url, declared_identity, ident
         ("http://news.example/news/2025/a04.amp.htm", "http://news.example/news/2025/a04.htm"),
         ("http://news.example/news/2025/a04.amp.html?_=1733220000000", "http://news.example/news/2025/a04.html"),
         ("http://127.0.0.2:8080/news/?page=2&utm_campaign=x", "http://127.0.0.2:8080/news?page=2"),
+        # one host in other spellings: a trailing dot, an IPv4 address as one number, in hex, in octal parts,
+        # with fewer parts; IPv6 in any case and with its zeros written out
+        ("http://news.example.:80/a/x.html", "http://news.example/a/x.html"),
+        ("http://2130706434:8080/a/x.html", "http://127.0.0.2:8080/a/x.html"),
+        ("http://0x7f000002:8080/a/x.html", "http://127.0.0.2:8080/a/x.html"),
+        ("http://0177.0.0.02:8080/a/x.html", "http://127.0.0.2:8080/a/x.html"),
+        ("http://127.2.:8080/a/x.html", "http://127.0.0.2:8080/a/x.html"),
+        ("http://[2001:DB8:0:0::1]:8080/a/x.html", "http://[2001:db8::1]:8080/a/x.html"),
     ],
 )
 def test_variants_share_one_canonical_url(variant: str, expected: str) -> None:
