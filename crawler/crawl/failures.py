@@ -15,7 +15,7 @@ from twisted.internet.error import TimeoutError as TwistedTimeoutError
 from twisted.python.failure import Failure
 
 from crawler.crawl.bodies import CorruptResponse
-from crawler.crawl.middlewares import RedirectFailed
+from crawler.crawl.middlewares import RedirectFailed, RedirectToNoUrl
 from crawler.crawl.robots import RobotsTxtUnreachable
 from crawler.text.dates import retry_after_seconds
 
@@ -39,7 +39,8 @@ def was_refused(failure: Failure) -> bool:
 
 
 def fetch_error(failure: Failure) -> FetchError:
-    """What the failed fetch of ``failure`` was: an HTTP error status, a timeout, a DNS or other network error."""
+    """What the failed fetch of ``failure`` was: an HTTP error status, a redirect to no URL, a timeout, a DNS or other
+    network error."""
     if failure.check(HttpError):
         response = failure.value.response
         status = response.status
@@ -53,6 +54,8 @@ def fetch_error(failure: Failure) -> FetchError:
         return FetchError("network_error", "timed out")
     if failure.check(CannotResolveHostError, DNSLookupError):
         return FetchError("network_error", "DNS lookup failed")
+    if failure.check(RedirectToNoUrl):  # no later crawl follows it further
+        return FetchError("gone", failure.getErrorMessage(), failure.value.status)
     if failure.check(RedirectFailed):
         return FetchError("network_error", failure.getErrorMessage(), failure.value.status)
     if failure.check(RobotsTxtUnreachable, CorruptResponse):

@@ -41,7 +41,7 @@ from crawler.crawl.requests import (
     stat_key,
 )
 from crawler.text.dates import retry_after_seconds
-from crawler.text.urls import canonical_url
+from crawler.text.urls import canonical_url, is_well_formed
 from storage.hashing import url_hash
 
 if TYPE_CHECKING:
@@ -200,6 +200,16 @@ class RedirectFailed(Exception):
         self.status = status
 
 
+class RedirectToNoUrl(Exception):
+    """A redirect whose ``Location`` is no URL (a port that is no number or past 65535, a broken IPv6 host): the
+    page is gone for good, not a failure that the next crawl may get past (for robots.txt, a failure to read it, as
+    any error but a loop). ``status`` is the redirect's."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class RedirectsToKnownPage(Exception):
     """An article's link that redirects to a page the corpus holds (a feed's redirector, a link with a cache
     buster that the site sends to the page's own URL): not followed, the page is not downloaded again."""
@@ -219,9 +229,10 @@ class RedirectChainMiddleware:
     (``/a`` to ``/a/``, a tracking parameter dropped) is followed: the scheduler's duplicate filter, which knows
     pages by canonical URL, dropped it without a word, and the page was lost. A redirect back to a URL of its
     own chain (a loop), or one past ``REDIRECT_MAX_TIMES``, fails the request (:class:`RedirectFailed`), which is
-    recorded as any failed fetch: the loop was dropped without a word too, and Scrapy's own limit made it a
-    refusal. An article's redirect to another page the corpus holds is not followed (:class:`RedirectsToKnownPage`):
-    the known-URL filter sees the links the spider makes, never the redirects Scrapy makes of them."""
+    recorded as any failed fetch (a redirect to no URL, :class:`RedirectToNoUrl`, as a page gone): the loop was
+    dropped without a word too, and Scrapy's own limit made it a refusal. An article's redirect to another page the
+    corpus holds is not followed (:class:`RedirectsToKnownPage`): the known-URL filter sees the links the spider
+    makes, never the redirects Scrapy makes of them."""
 
     def __init__(self, max_redirects: int, context: CrawlContext | None = None) -> None:
         self.max_redirects = max_redirects
@@ -239,7 +250,12 @@ class RedirectChainMiddleware:
             return response
         if not location.strip():  # Scrapy's middleware would redirect to the page itself, which the filter drops
             raise RedirectFailed(f"a redirect ({response.status}) to nowhere: its Location is empty", response.status)
-        target = urljoin(request.url, safe_url_string(location))  # as Scrapy's middleware reads it (UTF-8 bytes)
+        try:
+            target = urljoin(request.url, safe_url_string(location))  # as Scrapy's middleware reads it (UTF-8 bytes)
+        except ValueError as exc:  # it was a network_error, tried again at every crawl, though no URL ever changes
+            raise RedirectToNoUrl(f"a redirect ({response.status}) to no URL: {exc}", response.status) from exc
+        if not is_well_formed(target):
+            raise RedirectToNoUrl(f"a redirect ({response.status}) to no URL: {target}", response.status)
         chain = [*request.meta.get("redirect_urls", ()), request.url]
         if target in chain:
             raise RedirectFailed(f"redirect loop: {request.url} leads back to {target}", response.status)

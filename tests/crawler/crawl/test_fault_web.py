@@ -361,7 +361,12 @@ def test_a_redirect_to_the_same_page_is_followed_and_a_loop_or_an_endless_chain_
     # a Location left empty, or blank: Scrapy redirected to the page itself, which the filter dropped without a word
     nowhere = site.add("/2024/05/06/nowhere.html", answer(302, b"", {"Location": ""}))
     blank = site.add("/2024/05/06/blank.html", answer(301, b"", {"Location": "   "}))
-    site.add("/rss.xml", rss(slashless, loop, chain[0], chinese_slashless, nowhere, blank))
+    # a Location whose port is no port: no crawl will ever follow it, so it is not tried again
+    bad_ports = [
+        site.add(f"/2024/05/07/bad-port-{n}.html", answer(301, b"", {"Location": f"http://{site.host}:{port}/x.html"}))
+        for n, port in enumerate((f"{site.port}%2f", "a:b"))
+    ]
+    site.add("/rss.xml", rss(slashless, loop, chain[0], chinese_slashless, nowhere, blank, *bad_ports))
     site.add("/robots.txt", ALLOW_ALL)
     with site:
         result = crawl(tmp_path, feed_source("loops", site))
@@ -373,6 +378,12 @@ def test_a_redirect_to_the_same_page_is_followed_and_a_loop_or_an_endless_chain_
         "network_error",
         "a redirect (301) to nowhere: its Location is empty",
     )
+    for bad_port, port in zip(bad_ports, (f"{site.port}%2f", "a:b"), strict=True):
+        outcome, error = result.outcomes[canonical_url(bad_port)]
+        assert (
+            outcome == "gone"
+            and error == f"a redirect (301) to no URL: Port could not be cast to integer value as {port}"
+        )
     assert result.returncode == 0, result.stderr[-3000:]
     assert canonical_url(moved) in result.articles and canonical_url(chinese) in result.articles
     assert result.outcomes[canonical_url(loop)] == (
