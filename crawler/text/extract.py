@@ -118,6 +118,12 @@ def warm_up() -> None:
 _VISIBLE_TEXT = "//body//text()[not(ancestor::script) and not(ancestor::style)]"
 #: JSON-LD and the settings some CMS put in JSON: where trafilatura reads an article's metadata first.
 _JSON_SCRIPTS = './/script[@type="application/ld+json" or @type="application/settings+json"]'
+#: The author tags of library and scholarly metadata (Dublin Core, Highwire's citation tags): one author a tag,
+#: written "Surname, Given names".
+_SURNAME_FIRST_TAGS = (
+    "//meta[translate(@name, 'DCREATORIUH', 'dcreatoriuh')='dc.creator'"
+    " or translate(@name, 'CITATONUHR', 'citatonuhr')='citation_author']/@content"
+)
 
 
 #: What separates the names of an author tag.
@@ -142,12 +148,27 @@ def _is_tagged_name(author: str, site_name: str | None) -> bool:
     return " " in author
 
 
+def _given_name_first(author: str, tree: lxml.html.HtmlElement) -> str:
+    """``author`` as trafilatura read it from tags written "Surname, Given names" (``dc.creator``,
+    ``citation_author``), which it splits at the comma into two people ("Brazil; Rachel"): each author's names in
+    reading order ("Rachel Brazil"); any other author as it is."""
+    names = [name.strip() for name in tree.xpath(_SURNAME_FIRST_TAGS) if name.strip()]
+    if not names or any(name.count(",") != 1 or ";" in name for name in names):
+        return author
+    pieces = {piece.strip().casefold() for name in names for piece in name.split(",")}
+    if not {piece.strip().casefold() for piece in author.split(";")} <= pieces:
+        return author
+    return "; ".join(f"{given.strip()} {surname.strip()}" for surname, given in (name.split(",") for name in names))
+
+
 def page_metadata(tree: lxml.html.HtmlElement, url: str | None, search_text_for_date: bool = True) -> Document:
     """Title, author, site name and publication date of a page, as trafilatura's ``extract_metadata`` finds them,
     without what the crawler never stores (categories, tags, licence) and without its regular-expression
     rescue of JSON-LD that does not parse (the most expensive step of all, for an author name). Where the page's
     tags, URL and marked-up dates give no date, its text is searched for one only if ``search_text_for_date``."""
     metadata = examine_meta(tree)  # <meta> and Open Graph tags: cheap
+    if metadata.author:
+        metadata.author = _given_name_first(metadata.author, tree)
     if metadata.author and not _is_tagged_name(metadata.author, metadata.sitename):
         metadata.author = None
     for element in tree.xpath(_JSON_SCRIPTS):
