@@ -69,9 +69,15 @@ def block_counts(session: Session, source_id: int, keys: Iterable[int]) -> dict[
         return {}
     counted = _counted(session, source_id)
     return {
-        row.block_key: BlockCount(row.pages, counted - row.first_count + 1, row.template_since is not None)
+        row.block_key: BlockCount(row.pages, span(counted, row.first_count), row.template_since is not None)
         for row in rows
     }
+
+
+def span(counted: Any, first_count: Any) -> Any:
+    """The articles of a source counted since a block first showed, its first one included (numbers, or columns in
+    a query)."""
+    return counted - first_count + 1
 
 
 def _counted(session: Session, source_id: int) -> int:
@@ -93,6 +99,8 @@ def count_blocks(
     A block that is not template remembers the articles holding it; one that becomes template keeps its
     text from ``samples`` instead.
     """
+    # first: on PostgreSQL the source's row lock makes two crawls counting its blocks wait for each other, so
+    # neither writes back counts the other has changed since it read them
     session.execute(update(Source).where(Source.id == source_id).values(blocks_counted=Source.blocks_counted + 1))
     wanted = list(dict.fromkeys(keys))
     if not wanted:
@@ -117,7 +125,7 @@ def count_blocks(
         pages = row.pages + 1
         values: dict[str, Any] = {"b_source_id": source_id, "b_block_key": key, "pages": pages, "last_seen": now}
         if row.template_since is None:
-            if rule.holds(pages, counted - row.first_count + 1):  # template now: its earlier articles are cleaned
+            if rule.holds(pages, span(counted, row.first_count)):  # template now: its earlier articles are cleaned
                 to_clean.update(dict.fromkeys(int(held) for held in (row.pending or "").split(",") if held))
                 values.update(pending=None, template_since=now)
                 if sample := (samples or {}).get(key, "")[:SAMPLE_CHARS]:
@@ -193,13 +201,13 @@ def template_blocks(
             TemplateBlock.block_key,
             TemplateBlock.pages,
             TemplateBlock.template_since,
-            Source.blocks_counted - TemplateBlock.first_count + 1,
+            span(Source.blocks_counted, TemplateBlock.first_count),
         )
         .join(Source, Source.id == TemplateBlock.source_id)
         .where(TemplateBlock.source_id.in_(wanted), near)
     )
-    for source_id, key, pages, since, span in rows:
-        if since is not None or (ahead is not None and ahead.holds(pages + 1, span + 1)):
+    for source_id, key, pages, since, counted_since in rows:
+        if since is not None or (ahead is not None and ahead.holds(pages + 1, counted_since + 1)):
             found[source_id].add(key)
     return found
 

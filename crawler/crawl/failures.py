@@ -54,8 +54,8 @@ def fetch_error(failure: Failure) -> FetchError:
         return FetchError("network_error", "timed out")
     if failure.check(CannotResolveHostError, DNSLookupError):
         return FetchError("network_error", "DNS lookup failed")
-    if failure.check(RedirectToNoUrl):  # no later crawl follows it further
-        return FetchError("gone", failure.getErrorMessage(), failure.value.status)
+    if failure.check(RedirectToNoUrl):  # the site may mend its Location: asked again, up to the most attempts
+        return FetchError("http_error", failure.getErrorMessage(), failure.value.status)
     if failure.check(RedirectFailed):
         return FetchError("network_error", failure.getErrorMessage(), failure.value.status)
     if failure.check(RobotsTxtUnreachable, CorruptResponse):

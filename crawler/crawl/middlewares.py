@@ -201,9 +201,10 @@ class RedirectFailed(Exception):
 
 
 class RedirectToNoUrl(Exception):
-    """A redirect whose ``Location`` is no URL (a port that is no number or past 65535, a broken IPv6 host): the
-    page is gone for good, not a failure that the next crawl may get past (for robots.txt, a failure to read it, as
-    any error but a loop). ``status`` is the redirect's."""
+    """A redirect whose ``Location`` is no URL (a port that is no number or past 65535, a broken IPv6 host): an
+    error of the site's, recorded with the redirect's status and asked again by the next crawls up to their most
+    attempts, as an HTTP error (for robots.txt, a failure to read it, as any error but a loop). ``status`` is the
+    redirect's."""
 
     def __init__(self, message: str, status: int) -> None:
         super().__init__(message)
@@ -229,7 +230,7 @@ class RedirectChainMiddleware:
     (``/a`` to ``/a/``, a tracking parameter dropped) is followed: the scheduler's duplicate filter, which knows
     pages by canonical URL, dropped it without a word, and the page was lost. A redirect back to a URL of its
     own chain (a loop), or one past ``REDIRECT_MAX_TIMES``, fails the request (:class:`RedirectFailed`), which is
-    recorded as any failed fetch (a redirect to no URL, :class:`RedirectToNoUrl`, as a page gone): the loop was
+    recorded as any failed fetch (a redirect to no URL, :class:`RedirectToNoUrl`, as an HTTP error): the loop was
     dropped without a word too, and Scrapy's own limit made it a refusal. An article's redirect to another page the
     corpus holds is not followed (:class:`RedirectsToKnownPage`): the known-URL filter sees the links the spider
     makes, never the redirects Scrapy makes of them."""

@@ -46,8 +46,6 @@ MAX_ROBOTS_TXT_BYTES = 500 * 1024
 #: What an unreachable robots.txt stands for.
 DISALLOW_ALL = b"User-agent: *\nDisallow: /\n"
 
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
 
 def robots_netloc(url: str) -> str:
     """The host and port whose robots.txt rules ``url``, with the host in one spelling (``127.0.0.1:8000`` for
@@ -55,8 +53,7 @@ def robots_netloc(url: str) -> str:
     origin = origin_of(url)
     if origin is None:
         return urlsplit(url).netloc
-    host = f"[{origin.host}]" if ":" in origin.host else origin.host
-    return host if origin.port == _DEFAULT_PORTS[origin.scheme] else f"{host}:{origin.port}"
+    return origin.netloc
 
 
 class RobotsTxtUnreachable(IgnoreRequest):

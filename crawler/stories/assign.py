@@ -93,6 +93,14 @@ def _copies_of(session: Session, article_id: int, fingerprint: Fingerprint) -> l
             found.append((candidate.story_id, similarity))
         else:
             unsure.append((candidate.article_id, candidate.story_id, similarity))
+    # the most alike first, one a story, and a few at most: each is read and cut into shingles again, while every
+    # other assignment of the cluster waits
+    sure = {story_id for story_id, _ in found}
+    best: dict[int, tuple[int, int, float]] = {}
+    for other, story_id, similarity in unsure:
+        if story_id not in sure and similarity > best.get(story_id, (0, 0, -1.0))[2]:
+            best[story_id] = (other, story_id, similarity)
+    unsure = sorted(best.values(), key=lambda pick: pick[2], reverse=True)[:MOST_UNSURE_COPIES]
     if unsure:
         texts = article_texts(session, [article_id, *(other for other, _, _ in unsure)])
         own = ordered_shingles(texts[article_id])
@@ -102,6 +110,11 @@ def _copies_of(session: Session, article_id: int, fingerprint: Fingerprint) -> l
             if keeps_a_lead(own, ordered_shingles(texts[other]))
         ]
     return found
+
+
+#: The most stories a new article is checked against by their copies' leads (the copies most alike): a source of
+#: short releases ending in one long paragraph makes each new release half alike to all the earlier ones.
+MOST_UNSURE_COPIES = 8
 
 
 def same_text_among(fingerprint: Fingerprint | None, title: str | None, named: Iterable[NamedArticle]) -> int | None:

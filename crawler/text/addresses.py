@@ -26,7 +26,8 @@ from urllib.parse import unquote, urlsplit
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-_DEFAULT_PORTS = {"http": 80, "https": 443}
+#: The port of each scheme fetched, where a URL names none.
+DEFAULT_PORTS = {"http": 80, "https": 443}
 _HEX = re.compile(r"[0-9a-f]*")
 _OCTAL = re.compile(r"[0-7]*")
 _DECIMAL = re.compile(r"[0-9]+")
@@ -172,15 +173,21 @@ class Origin(NamedTuple):
     host: str
     port: int
 
+    @property
+    def netloc(self) -> str:
+        """Host and port as a URL writes them: an IPv6 host in brackets, no port where it is the scheme's default."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return host if self.port == DEFAULT_PORTS[self.scheme] else f"{host}:{self.port}"
+
 
 def origin_of(url: str) -> Origin | None:
     """The origin of an http(s) URL; ``None`` for another scheme, no host or a bad port."""
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
-    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+    if scheme not in DEFAULT_PORTS or not parts.hostname:
         return None
     try:
-        port = parts.port or _DEFAULT_PORTS[scheme]
+        port = parts.port or DEFAULT_PORTS[scheme]
     except ValueError:
         return None
     return Origin(scheme, normal_host(parts.hostname), port)

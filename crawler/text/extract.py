@@ -155,10 +155,22 @@ def _given_name_first(author: str, tree: lxml.html.HtmlElement) -> str:
     names = [name.strip() for name in tree.xpath(_SURNAME_FIRST_TAGS) if name.strip()]
     if not names or any(name.count(",") != 1 or ";" in name for name in names):
         return author
-    pieces = {piece.strip().casefold() for name in names for piece in name.split(",")}
-    if not {piece.strip().casefold() for piece in author.split(";")} <= pieces:
+    pairs = [[piece.strip() for piece in name.split(",")] for name in names]
+    if not all(_SURNAME.fullmatch(surname) and given for surname, given in pairs):
+        return author  # "Jane Doe, Staff Writer", "Li Wei, Xinhua": a name and what follows it
+    if {_piece_key(piece) for pair in pairs for piece in pair} != {_piece_key(piece) for piece in author.split(";")}:
         return author
-    return "; ".join(f"{given.strip()} {surname.strip()}" for surname, given in (name.split(",") for name in names))
+    return "; ".join(f"{given} {surname}" for surname, given in pairs)
+
+
+#: A surname as such tags write it: one word ("Brazil", "Castelvecchi", "O'Neil", "Lloyd-Jones"), or a particle's
+#: words before it ("van der Berg", "de la Cruz").
+_SURNAME = re.compile(r"(?:(?:van|von|der|den|de|del|della|di|da|du|dos|la|le|ten|ter|al|el|bin|ibn)\s+)*[^\s,;]+")
+
+
+def _piece_key(piece: str) -> str:
+    """A piece of an author as trafilatura gives it, compared without case, spacing or punctuation ("J." is "J")."""
+    return re.sub(r"[\W_]+", "", piece).casefold()
 
 
 def page_metadata(tree: lxml.html.HtmlElement, url: str | None, search_text_for_date: bool = True) -> Document:

@@ -265,9 +265,10 @@ _LABEL_SEPARATOR = re.compile(r"\s*[:|丨]$")
 # Some word of every related label, in either script and any case once width-folded: a text without one holds
 # no related list, and is spared the conversion of its lines.
 _MAY_HOLD_RELATED = re.compile(
-    "相关|相關|阅读|閱讀|推荐|推薦|猜你|往期|热门|熱門|热点|熱點|related|recommended|read (?:more|next|also)|also read"
-    "|see also|more stories|further reading|you m(?:ay|ight) also like|more on this",
-    re.IGNORECASE,
+    r"^\W*(?:相关|相關|阅读|閱讀|推荐|推薦|猜你|往期|热门|熱門|热点|熱點|延伸|扩展|擴展|编辑推荐|編輯推薦|精彩推荐|精彩推薦|今日推荐|今日推薦|为您推荐|為您推薦"
+    "|related|recommended|read (?:more|next|also)|also read|see also|more stories|further reading"
+    "|you m(?:ay|ight) also like|more on this)",
+    re.IGNORECASE | re.MULTILINE,
 )
 # A headline ends no sentence (a full stop, perhaps inside closing quotes) and holds none: at most this many
 # characters of mostly-CJK text without sentence punctuation (after width folding: 。!?;), or at most this many
@@ -353,8 +354,10 @@ def _related_lines(keys: list[str]) -> set[int]:
         if run is not None and _is_headline(key):
             run.append(index)
             continue
-        if run is not None and len(run) > 1:
+        if run is not None and len(run) > 2:
             related.update(run)  # a label with nothing listed under it is left to the boilerplate rules
+        elif run is not None and len(run) == 2:
+            related.add(run[0])  # one short line, then the story goes on: the story's subhead after a bare label
         run = None
     if run is not None and len(run) > 1:
         related.update(run)

@@ -15,7 +15,7 @@ from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url
 
-from crawler.text.addresses import MalformedHost, host_address, normal_host
+from crawler.text.addresses import DEFAULT_PORTS, MalformedHost, host_address, normal_host
 
 #: Query parameters that only track a visit or a session; dropped from every URL.
 TRACKING_PARAMETERS = frozenset(
@@ -129,7 +129,6 @@ INDEX_FILE = re.compile(r"/(?:index|default)\.(?:html?|shtml|php|aspx?|jsp)$", r
 _AMP_SEGMENT = re.compile(r"^/amp(?=/)|/amp/?$|\.amp(?=\.s?html?$)", re.IGNORECASE)
 _AMP_PARAMETER = re.compile(r"amp(?:=.*)?|outputtype=amp", re.IGNORECASE)
 _PATH_SESSION = re.compile(r";(?:jsessionid|phpsessid|sid|sessionid)=[^/?#]*", re.IGNORECASE)
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 _MANY_SLASHES = re.compile(r"//+")
 
 
@@ -167,7 +166,7 @@ def canonical_url(url: str) -> str:
     scheme = parts.scheme.lower()
     host = normal_host(parts.hostname or "")
     netloc = f"[{host}]" if ":" in host else host
-    if parts.port and parts.port != _DEFAULT_PORTS.get(scheme):
+    if parts.port and parts.port != DEFAULT_PORTS.get(scheme):
         netloc = f"{netloc}:{parts.port}"
     path = _MANY_SLASHES.sub("/", parts.path) or "/"
     path = INDEX_FILE.sub("/", _AMP_SEGMENT.sub(_without_amp, path))
@@ -218,7 +217,7 @@ def _site_of(parts: SplitResult) -> tuple[str, int | None]:
     """A URL's host without the prefix of a site's edition, and its port where it is not the default."""
     host = _EDITION_PREFIX.sub("", (parts.hostname or "").rstrip("."))
     port = parts.port
-    return host, (None if port == _DEFAULT_PORTS.get(parts.scheme) else port)
+    return host, (None if port == DEFAULT_PORTS.get(parts.scheme) else port)
 
 
 def declared_identity(page_url: str, declared: str | None) -> str | None:

@@ -403,5 +403,9 @@ def test_template_counts_of_before_the_share_rule_keep_what_was_template(db_url_
                 text("SELECT block_key, first_count, template_since IS NOT NULL FROM template_blocks ORDER BY 1")
             ).all()
         assert [tuple(row) for row in rows] == [(11, 2, True), (12, 5, False)]
+        alembic_to(engine, "0016", down=True)  # and back, and up again: the counts as the rule before left them
+        alembic_to(engine, "head")
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT blocks_counted FROM sources")).scalar_one() == 5
     finally:
         engine.dispose()

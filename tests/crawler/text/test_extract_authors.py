@@ -47,8 +47,11 @@ def test_real_pages_tagged_surname_first_name_their_authors_in_reading_order(cor
     [
         (_meta("citation_author", "Curie, Marie") + _meta("citation_author", "Curie, Pierre"), "Marie Curie; Pierre Curie"),
         (_meta("DC.creator", "van der Berg, Anna Maria"), "Anna Maria van der Berg"),
+        (_meta("citation_author", "Doe, J."), "J. Doe"),
         # tags that are no "Surname, Given" pair are read as before
         (_meta("author", "Jane Doe, Staff Writer"), None),
+        (_meta("dc.creator", "Jane Doe, Staff Writer"), "Jane Doe"),
+        (_meta("dc.creator", "Li Wei, Xinhua"), "Li Wei; Xinhua"),
         (_meta("author", "Jane Doe") + _meta("dc.creator", "Doe, Jane"), "Jane Doe"),
     ],
 )  # fmt: skip

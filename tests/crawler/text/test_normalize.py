@@ -485,3 +485,15 @@ def test_applying_twice_is_applying_once(function: Callable[[str], str], name: s
 def test_seed_files_are_there() -> None:
     assert len(seed_names()) == 5
     assert all(Path(SEEDS / name).stat().st_size > 1000 for name in seed_names())
+
+
+@pytest.mark.parametrize(
+    ("label", "subhead"),
+    [("Related stories", "What the forecasters say next"), ("相关阅读", "下一步的研究方向")],
+)
+def test_a_bare_label_left_without_its_list_takes_only_itself(label: str, subhead: str) -> None:
+    # Extraction kept the box's label but not its links: the story's own subhead after it is no headline of another.
+    before = "The model forecasts floods ten days ahead, the team reported on Monday in a peer-reviewed paper."
+    after = "Researchers now plan to test the model on rivers in three more countries over the coming two years."
+    text = f"{before}\n{label}\n{subhead}\n{after}"
+    assert strip_related_headlines(text) == f"{before}\n{subhead}\n{after}"
