@@ -76,3 +76,16 @@ def shown_timestamp(texts: Iterable[str], latest: date) -> date | None:
             if shown <= latest:
                 return shown
     return None
+
+
+def moment_of_day(day: datetime | None, moments: Iterable[datetime | None]) -> datetime | None:
+    """The first of ``moments`` (times of day with their zone: a page's ``article:published_time``, its feed's
+    ``pubDate``) that falls on ``day`` (a date found for the page, at midnight), in its own zone or in UTC; else
+    ``day``. A day alone stored at midnight UTC is hours off, and a day later or earlier than it was for half of
+    the world."""
+    if day is None:
+        return None
+    for moment in moments:
+        if moment is not None and day.date() in (moment.date(), moment.astimezone(UTC).date()):
+            return moment
+    return day

@@ -36,7 +36,7 @@ from crawler.text.article import EXTRACTOR as EXTRACTOR  # where the crawler's m
 from crawler.text.article import ExtractedArticle, NotAnArticle
 from crawler.text.bylines import author_name, chinese_byline, has_role_label, labelled_byline
 from crawler.text.charset import decode_html, is_implausible
-from crawler.text.dates import parse_date, shown_timestamp
+from crawler.text.dates import moment_of_day, parse_date, shown_timestamp
 from crawler.text.layout_tables import table_text
 from crawler.text.normalize import strip_related_headlines
 from crawler.text.script import CJK_CHAR, HAN, HAN_CHAR, HANGUL_CHAR, KANA_CHAR, character_class, weighted_length
@@ -118,6 +118,12 @@ def warm_up() -> None:
 _VISIBLE_TEXT = "//body//text()[not(ancestor::script) and not(ancestor::style)]"
 #: JSON-LD and the settings some CMS put in JSON: where trafilatura reads an article's metadata first.
 _JSON_SCRIPTS = './/script[@type="application/ld+json" or @type="application/settings+json"]'
+#: The tags that give the moment an article was published, with its time of day.
+_PUBLISHED_TIME_TAGS = (
+    "//meta[@property='article:published_time' or @name='article:published_time' or @itemprop='datePublished'"
+    " or @name='pubdate' or @name='publishdate' or @name='parsely-pub-date']/@content"
+    " | //time[@itemprop='datePublished' or @pubdate]/@datetime"
+)
 #: The author tags of library and scholarly metadata (Dublin Core, Highwire's citation tags): one author a tag,
 #: written "Surname, Given names".
 _SURNAME_FIRST_TAGS = (
@@ -173,12 +179,30 @@ def _piece_key(piece: str) -> str:
     return re.sub(r"[\W_]+", "", piece).casefold()
 
 
+def _moment(value: object) -> datetime | None:
+    """A tagged publication time, where it gives a time of day (``2026-02-27T23:30:00-08:00``), not a day alone."""
+    return parse_date(value) if isinstance(value, str) and ":" in value else None
+
+
+def _json_published(schema: object, depth: int = 0) -> list[object]:
+    """The ``datePublished`` values of a JSON-LD document, in its objects and their graphs (a few levels down)."""
+    if depth > 4:
+        return []
+    if isinstance(schema, list):
+        return [found for item in schema for found in _json_published(item, depth + 1)]
+    if not isinstance(schema, dict):
+        return []
+    found = [schema["datePublished"]] if "datePublished" in schema else []
+    return found + [value for key in ("@graph", "mainEntity") for value in _json_published(schema.get(key), depth + 1)]
+
+
 def page_metadata(tree: lxml.html.HtmlElement, url: str | None, search_text_for_date: bool = True) -> Document:
     """Title, author, site name and publication date of a page, as trafilatura's ``extract_metadata`` finds them,
     without what the crawler never stores (categories, tags, licence) and without its regular-expression
     rescue of JSON-LD that does not parse (the most expensive step of all, for an author name). Where the page's
     tags, URL and marked-up dates give no date, its text is searched for one only if ``search_text_for_date``."""
     metadata = examine_meta(tree)  # <meta> and Open Graph tags: cheap
+    moments = [tagged for value in tree.xpath(_PUBLISHED_TIME_TAGS) if (tagged := _moment(value))]
     if metadata.author:
         metadata.author = _given_name_first(metadata.author, tree)
     if metadata.author and not _is_tagged_name(metadata.author, metadata.sitename):
@@ -189,6 +213,7 @@ def page_metadata(tree: lxml.html.HtmlElement, url: str | None, search_text_for_
                 schema = json.loads(normalize_json(JSON_MINIFY.sub(r"\1", element.text)), strict=False)
             except (json.JSONDecodeError, RecursionError):  # broken, or nested deeper than the parser goes
                 continue
+            moments += [tagged for value in _json_published(schema) if (tagged := _moment(value))]
             try:
                 metadata = extract_json(schema, metadata)
             except Exception:  # noqa: BLE001 - trafilatura's JSON-LD reader trips over odd shapes; the tags remain
@@ -207,6 +232,8 @@ def page_metadata(tree: lxml.html.HtmlElement, url: str | None, search_text_for_
         metadata.date = shown.isoformat() if shown else None
     if not metadata.date and search_text_for_date:
         metadata.date = find_date(tree, **{**set_date_params(True), "url": metadata.url})
+    if metadata.date and (moment := moment_of_day(parse_date(metadata.date), moments)) is not None:
+        metadata.date = moment.isoformat()  # the tagged moment of that day, with its time and zone
     if not metadata.sitename:
         metadata.sitename = extract_sitename(tree)
     if metadata.sitename:
@@ -474,7 +501,7 @@ def extract_article(
     return ExtractedArticle(
         text=text,
         title=(metadata.title or None),
-        published=parse_date(metadata.date) or first_published,
+        published=moment_of_day(parse_date(metadata.date), [first_published]) or first_published,
         author=(metadata.author and author_name(metadata.author)) or _byline(tree, text, language),
         site_name=(metadata.sitename or None),
         language=language,

@@ -16,7 +16,7 @@ from tests.crawler.support import ai4s, article_html
 
 HTML = {"Content-Type": "text/html; charset=utf-8"}
 FEED_DATE = datetime(2025, 3, 3, 8, 30, tzinfo=UTC)
-PAGE_DATE = datetime(2025, 3, 1, tzinfo=UTC)
+PAGE_DATE = datetime(2025, 3, 1, 10, tzinfo=UTC)  # the moment the page declares
 
 
 def test_an_undated_page_gets_its_feed_date_and_a_dated_page_keeps_its_own(tmp_path: Path) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from crawler.text.extract import ExtractedArticle, extract_article
 
 URL = "https://lab.example/news/ai-climate-emulator"
@@ -45,7 +47,32 @@ def test_the_feed_date_stands_in_for_the_search_of_the_text() -> None:
 
 def test_the_date_the_page_declares_wins_over_the_feed() -> None:
     declared = '<meta property="article:published_time" content="2025-03-01T10:00:00+00:00">'
-    assert published(page(head=declared), FEED_DATE) == datetime(2025, 3, 1, tzinfo=UTC)
+    assert published(page(head=declared), FEED_DATE) == datetime(2025, 3, 1, 10, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "tagged",
+    [
+        '<meta property="article:published_time" content="{}">',
+        '<script type="application/ld+json">{{"@context": "https://schema.org", "@graph": [{{"@type": "NewsArticle",'
+        ' "headline": "AI emulates the climate", "datePublished": "{}"}}]}}</script>',
+    ],
+)
+@pytest.mark.parametrize("moment", ["2026-02-27T23:30:00-08:00", "2026-02-28T01:15:00+08:00"])
+def test_the_page_s_moment_of_publication_is_kept_with_its_time_and_zone(tagged: str, moment: str) -> None:
+    # Before, the day alone was kept, at midnight UTC: 2026-02-28T01:15+08:00 (17:15 UTC on the 27th) was stored as
+    # the 28th at midnight UTC, hours after the article came out.
+    found = published(page(head=tagged.format(moment)))
+    assert found == datetime.fromisoformat(moment) and found is not None and found.utcoffset() is not None
+
+
+def test_the_feed_s_moment_is_kept_where_the_page_gives_its_day_alone() -> None:
+    dated = "https://lab.example/news/2025/03/03/ai-climate-emulator.html"
+    result = extract_article(page(), dated, "utf-8", "text/html", FEED_DATE)
+    assert isinstance(result, ExtractedArticle) and result.published == FEED_DATE  # 8:30, not midnight
+    other_day = datetime(2025, 3, 9, 8, 30, tzinfo=UTC)  # a feed's date of another day: the page's day stands
+    result = extract_article(page(), dated, "utf-8", "text/html", other_day)
+    assert isinstance(result, ExtractedArticle) and result.published == datetime(2025, 3, 3, tzinfo=UTC)
 
 
 def test_the_timestamp_a_portal_shows_is_its_date_and_a_year_alone_is_not() -> None:
