@@ -29,6 +29,7 @@ from sqlalchemy import (
     TypeDecorator,
     Unicode,
     UniqueConstraint,
+    false,
     true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -195,6 +196,9 @@ class TemplateBlock(Base):
     # The source's blocks_counted when the block was first counted: the articles counted since it first showed
     # are the source's blocks_counted - first_count + 1.
     first_count: Mapped[int] = mapped_column(Integer, server_default="1")
+    # Whether it is a sentence (a long block): an article's own paragraph may recur on a few of the source's
+    # articles, so a sentence needs more of them, and most of those since it first showed, to be template.
+    sentence: Mapped[bool] = mapped_column(Boolean, server_default=false())
     # When it became the source's template (it stays template); null while it is not.
     template_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The articles holding it while it is not template yet (comma-separated ids); emptied once it is.

@@ -8,7 +8,7 @@ once stays template.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
@@ -28,31 +28,36 @@ SAMPLE_CHARS = 200
 
 @dataclass(frozen=True)
 class TemplateRule:
-    """When a block is its source's template: held by at least ``pages`` of the source's stored articles, and by at
-    least ``share`` of those counted since it first showed (a footer is on every page; a series' intro or a quoted
-    statement on a few), or by ``sure_pages`` of them whatever their share (a section's own footer)."""
+    """When a block is its source's template: a line held by at least ``pages`` of the source's stored articles; a
+    sentence (a long block: an article's own paragraph may recur, a series' intro, a statement several articles
+    quote, a lead that follow-ups repeat) held by at least ``sentence_pages`` of them and by ``share`` of those
+    counted since it first showed (a footer is on every page), or by ``sure_pages`` whatever their share."""
 
     pages: int
+    sentence_pages: int | None = None
     share: Fraction = Fraction(0)
     sure_pages: int | None = None
 
-    def holds(self, pages: int, span: int) -> bool:
+    def holds(self, pages: int, span: int, sentence: bool = False) -> bool:
         """Whether a block held by ``pages`` articles of the ``span`` counted since it first showed is template."""
         if pages < self.pages:
             return False
+        if not sentence or self.sentence_pages is None:
+            return True
         if self.sure_pages is not None and pages >= self.sure_pages:
             return True
-        return pages * self.share.denominator >= self.share.numerator * span
+        return pages >= self.sentence_pages and pages * self.share.denominator >= self.share.numerator * span
 
 
 @dataclass(frozen=True)
 class BlockCount:
     """What is counted of one block of a source: the stored articles holding it, the articles counted since it
-    first showed (its first one included), and whether it is template."""
+    first showed (its first one included), whether it is a sentence, and whether it is template."""
 
     pages: int
     span: int
     template: bool
+    sentence: bool = False
 
 
 def block_counts(session: Session, source_id: int, keys: Iterable[int]) -> dict[int, BlockCount]:
@@ -62,14 +67,20 @@ def block_counts(session: Session, source_id: int, keys: Iterable[int]) -> dict[
         return {}
     rows = session.execute(
         select(
-            TemplateBlock.block_key, TemplateBlock.pages, TemplateBlock.first_count, TemplateBlock.template_since
+            TemplateBlock.block_key,
+            TemplateBlock.pages,
+            TemplateBlock.first_count,
+            TemplateBlock.template_since,
+            TemplateBlock.sentence,
         ).where(TemplateBlock.source_id == source_id, TemplateBlock.block_key.in_(wanted))
     ).all()
     if not rows:
         return {}
     counted = _counted(session, source_id)
     return {
-        row.block_key: BlockCount(row.pages, span(counted, row.first_count), row.template_since is not None)
+        row.block_key: BlockCount(
+            row.pages, span(counted, row.first_count), row.template_since is not None, bool(row.sentence)
+        )
         for row in rows
     }
 
@@ -92,9 +103,10 @@ def count_blocks(
     keys: Iterable[int],
     rule: TemplateRule,
     samples: Mapping[int, str] | None = None,
+    sentences: Collection[int] = frozenset(),
 ) -> list[int]:
-    """Count one more stored article (``article_id``) of the source, holding each of ``keys``; return the articles
-    to clean again: those that held a block before it met ``rule`` now.
+    """Count one more stored article (``article_id``) of the source, holding each of ``keys`` (``sentences``: those
+    that are sentences); return the articles to clean again: those that held a block before it met ``rule`` now.
 
     A block that is not template remembers the articles holding it; one that becomes template keeps its
     text from ``samples`` instead.
@@ -116,6 +128,7 @@ def count_blocks(
                 TemplateBlock.pending,
                 TemplateBlock.first_count,
                 TemplateBlock.template_since,
+                TemplateBlock.sentence,
             ).where(TemplateBlock.source_id == source_id, TemplateBlock.block_key.in_(wanted))
         )
     }
@@ -125,7 +138,7 @@ def count_blocks(
         pages = row.pages + 1
         values: dict[str, Any] = {"b_source_id": source_id, "b_block_key": key, "pages": pages, "last_seen": now}
         if row.template_since is None:
-            if rule.holds(pages, span(counted, row.first_count)):  # template now: its earlier articles are cleaned
+            if rule.holds(pages, span(counted, row.first_count), bool(row.sentence)):  # template now: clean the others
                 to_clean.update(dict.fromkeys(int(held) for held in (row.pending or "").split(",") if held))
                 values.update(pending=None, template_since=now)
                 if sample := (samples or {}).get(key, "")[:SAMPLE_CHARS]:
@@ -138,13 +151,13 @@ def count_blocks(
         session.execute(_count_update(columns), [values for values in updates if tuple(values) == columns])
     new = [key for key in wanted if key not in known]
     if new:
-        first = rule.holds(1, 1)
         rows = [
             {
                 "source_id": source_id,
                 "block_key": key,
                 "pages": 1,
                 "first_count": counted,
+                "sentence": key in sentences,
                 "pending": None if first else str(article_id),
                 "sample": ((samples or {}).get(key, "")[:SAMPLE_CHARS] or None) if first else None,
                 "template_since": now if first else None,
@@ -152,6 +165,7 @@ def count_blocks(
                 "last_seen": now,
             }
             for key in new
+            for first in (rule.holds(1, 1, key in sentences),)
         ]
         session.execute(_count_upsert(dialect_of(session)), rows)
     to_clean.pop(article_id, None)
@@ -202,12 +216,13 @@ def template_blocks(
             TemplateBlock.pages,
             TemplateBlock.template_since,
             span(Source.blocks_counted, TemplateBlock.first_count),
+            TemplateBlock.sentence,
         )
         .join(Source, Source.id == TemplateBlock.source_id)
         .where(TemplateBlock.source_id.in_(wanted), near)
     )
-    for source_id, key, pages, since, counted_since in rows:
-        if since is not None or (ahead is not None and ahead.holds(pages + 1, counted_since + 1)):
+    for source_id, key, pages, since, counted_since, sentence in rows:
+        if since is not None or (ahead is not None and ahead.holds(pages + 1, counted_since + 1, bool(sentence))):
             found[source_id].add(key)
     return found
 

@@ -23,6 +23,7 @@ from crawler.stories.fingerprint import fingerprint
 from crawler.text.template_blocks import (
     TEMPLATE_PAGES,
     TEMPLATE_PAGES_WHATEVER_SHARE,
+    TEMPLATE_SENTENCE_PAGES,
     TEMPLATE_SHARE,
     CleanedText,
     KeyedBlocks,
@@ -30,6 +31,7 @@ from crawler.text.template_blocks import (
 from storage.models import Article, utcnow
 from storage.repository import replace_text, update_relevance
 from storage.templates import (
+    BlockCount,
     TemplateRule,
     block_counts,
     count_blocks,
@@ -39,7 +41,7 @@ from storage.templates import (
 )
 
 #: When a block is its source's template.
-TEMPLATE_RULE = TemplateRule(TEMPLATE_PAGES, TEMPLATE_SHARE, TEMPLATE_PAGES_WHATEVER_SHARE)
+TEMPLATE_RULE = TemplateRule(TEMPLATE_PAGES, TEMPLATE_SENTENCE_PAGES, TEMPLATE_SHARE, TEMPLATE_PAGES_WHATEVER_SHARE)
 
 #: A block that is not template is forgotten when it has not recurred for this long (an article's own paragraphs
 #: never recur: without this the table would keep every paragraph ever stored).
@@ -62,13 +64,14 @@ def clean_new_text(session: Session, source_id: int, blocks: KeyedBlocks) -> New
     """A new article's text without its source's template, counting the article itself: a block that is template,
     or that the article makes template (:data:`TEMPLATE_RULE`)."""
     counts = block_counts(session, source_id, blocks.samples())
-    template = frozenset(
-        key for key, count in counts.items() if count.template or TEMPLATE_RULE.holds(count.pages + 1, count.span + 1)
-    )
-    shared = frozenset(
-        key for key, count in counts.items() if count.template or TEMPLATE_RULE.holds(count.pages + 2, count.span + 2)
-    )
+    template = frozenset(key for key, count in counts.items() if _template_after(count, 1))
+    shared = frozenset(key for key, count in counts.items() if _template_after(count, 2))
     return NewTextCleaning(blocks.without(template), template, template | shared)
+
+
+def _template_after(count: BlockCount, articles: int) -> bool:
+    """Whether a block is template once ``articles`` more articles holding it are counted."""
+    return count.template or TEMPLATE_RULE.holds(count.pages + articles, count.span + articles, count.sentence)
 
 
 def likely_template(session: Session, source_ids: Iterable[int]) -> dict[int, frozenset[int]]:
@@ -97,7 +100,7 @@ def learn_blocks(session: Session, source_id: int, article_id: int, blocks: Keye
     """Count the blocks of a newly stored article's text as extracted (template included: that is how the
     template stays known); return the earlier articles to clean again, whose blocks just became template."""
     samples = blocks.samples()
-    return count_blocks(session, source_id, article_id, samples, TEMPLATE_RULE, samples)
+    return count_blocks(session, source_id, article_id, samples, TEMPLATE_RULE, samples, blocks.sentences())
 
 
 @dataclass(frozen=True)

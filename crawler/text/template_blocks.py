@@ -18,14 +18,18 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from crawler.text.normalize import fold_width
+from crawler.text.script import weighted_length
 
 #: A block seen on at least this many stored articles of one source is that source's template...
 TEMPLATE_PAGES = 3
-#: ...when it is on at least this share of the source's articles stored since it first showed: a footer, a share bar,
-#: a list of the latest headlines is on every page; a series' intro, a quoted statement, a lead that follow-ups
-#: repeat, a common subhead are on a few, and stay in their articles' text...
+#: ...but a block this long (CJK characters counted twice) is a sentence, and an article's own sentences recur too:
+#: a series' intro, a statement several articles quote, a lead that follow-ups repeat. A sentence is template on...
+TEMPLATE_SENTENCE_CHARS = 100
+#: ...at least this many articles, when they are this share of the source's articles stored since it first showed
+#: (a footer, a disclaimer, a newsletter promo is on every page)...
+TEMPLATE_SENTENCE_PAGES = 5
 TEMPLATE_SHARE = Fraction(2, 3)
-#: ...or on this many, whatever their share (the footer of one of the source's sections).
+#: ...or on this many, whatever their share (a section's own footer).
 TEMPLATE_PAGES_WHATEVER_SHARE = 10
 
 #: What a key leaves out of a line: spacing and punctuation (``\W`` keeps letters, digits and CJK characters).
@@ -35,6 +39,11 @@ _NOT_WORD = re.compile(r"[\W_]+")
 def text_blocks(text: str) -> list[str]:
     """The blocks of an extracted text: its non-empty lines, stripped."""
     return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def is_sentence(block: str) -> bool:
+    """Whether a block is long enough to be a sentence of an article (:data:`TEMPLATE_SENTENCE_CHARS`)."""
+    return weighted_length(block) >= TEMPLATE_SENTENCE_CHARS
 
 
 def block_key(block: str) -> int | None:
@@ -66,6 +75,10 @@ class KeyedBlocks:
             if key is not None:
                 samples.setdefault(key, block)
         return samples
+
+    def sentences(self) -> frozenset[int]:
+        """The keys of the blocks that are sentences (:data:`TEMPLATE_SENTENCE_CHARS` or longer)."""
+        return frozenset(key for block, key in self.blocks if key is not None and is_sentence(block))
 
     def all_in(self, template: Collection[int]) -> bool:
         """Whether every block of the text (that has a key) is in ``template``: a page with no text of its own,

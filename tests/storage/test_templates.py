@@ -23,7 +23,7 @@ from storage.templates import (
 )
 
 THRESHOLD = TemplateRule(3)  # three articles, whatever their share
-SHARE = TemplateRule(3, Fraction(2, 3), 6)
+SHARE = TemplateRule(3, sentence_pages=4, share=Fraction(2, 3), sure_pages=6)
 FOOTER, PROMO = -(2**63), 2**63 - 1  # the extremes of a signed 64-bit key are stored as they are
 
 
@@ -64,25 +64,31 @@ def test_rare_blocks_are_forgotten_template_blocks_are_kept(database: Database) 
         assert template_keys(session, site, [FOOTER]) == {FOOTER}
 
 
-def test_a_block_on_a_few_of_many_articles_is_not_template_until_it_is_on_enough(database: Database) -> None:
-    # A footer on every article; a series' intro on every other one (a share of one half): the footer is template
-    # from the third article on, the intro only once six articles hold it (the rule's number whatever the share).
-    INTRO = 7
+def test_a_sentence_on_a_few_of_many_articles_is_not_template_until_it_is_on_enough(database: Database) -> None:
+    # A footer line on every article; a series' intro (a sentence) on every other one (a share of one half): the
+    # footer is template from the third article on, the intro only once six articles hold it (the rule's number
+    # whatever the share). A line that is no sentence is template on three articles, whatever their share.
+    INTRO, EDITOR = 7, 8
     with database.session() as session, session.begin():
         site = ensure_source(session, "site")
     cleaned: dict[int, list[int]] = {}
     for article_id in range(1, 13):
-        keys = [FOOTER, INTRO] if article_id % 2 else [FOOTER]
+        keys = [FOOTER, INTRO, EDITOR] if article_id % 2 else [FOOTER]
         with database.session() as session, session.begin():
-            cleaned[article_id] = count_blocks(session, site, article_id, keys, SHARE)
-            counts = block_counts(session, site, [FOOTER, INTRO])
+            cleaned[article_id] = count_blocks(session, site, article_id, keys, SHARE, sentences={INTRO})
+            counts = block_counts(session, site, [FOOTER, INTRO, EDITOR])
         assert counts[FOOTER].template == (article_id >= 3)
+        assert counts[EDITOR].template == (article_id >= 5), article_id  # the third editor's line is on article 5
         assert counts[INTRO].template == (article_id >= 11), article_id  # the sixth intro is on article 11
-        assert (counts[INTRO].pages, counts[INTRO].span) == ((article_id + 1) // 2, article_id)
-    assert cleaned[3] == [1, 2] and cleaned[11] == [1, 3, 5, 7, 9]
-    assert all(not ids for article_id, ids in cleaned.items() if article_id not in (3, 11))
+        assert (counts[INTRO].pages, counts[INTRO].span, counts[INTRO].sentence) == (
+            (article_id + 1) // 2,
+            article_id,
+            True,
+        )
+    assert cleaned[3] == [1, 2] and cleaned[5] == [1, 3] and cleaned[11] == [1, 3, 5, 7, 9]
+    assert all(not ids for article_id, ids in cleaned.items() if article_id not in (3, 5, 11))
     with database.session() as session, session.begin():
         other = ensure_source(session, "other")
-        for article_id in (21, 22, 23):  # three articles in a row holding one line: all of them, so template
-            count_blocks(session, other, article_id, [INTRO], SHARE)
-        assert template_keys(session, other, [INTRO]) == {INTRO}
+        for article_id in (21, 22, 23, 24):  # a sentence on articles in a row: all of them, from the fourth on
+            count_blocks(session, other, article_id, [INTRO], SHARE, sentences={INTRO})
+            assert template_keys(session, other, [INTRO]) == ({INTRO} if article_id == 24 else set())

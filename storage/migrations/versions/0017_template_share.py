@@ -1,6 +1,7 @@
 """template share: how many of a source's articles had their blocks counted, from which of them on each block
-was counted, and since when a block is template, so that a block is template only when it is on most of the
-source's articles since it first showed (an article's own line that a few articles share is not)
+was counted, whether it is a sentence, and since when a block is template, so that a sentence is template only when
+it is on most of the source's articles since it first showed (an article's own paragraph that a few articles share
+is not)
 
 Revision ID: 0017
 Revises: 0016
@@ -28,6 +29,7 @@ def upgrade() -> None:
     op.add_column("sources", sa.Column("blocks_counted", sa.Integer(), nullable=False, server_default="0"))
     op.add_column("template_blocks", sa.Column("first_count", sa.Integer(), nullable=False, server_default="1"))
     op.add_column("template_blocks", sa.Column("template_since", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("template_blocks", sa.Column("sentence", sa.Boolean(), nullable=False, server_default=sa.false()))
     # Counts so far, as the rule before this revision read them: a source's stored articles were all counted, each
     # block as if first seen on the first of the articles holding it in a row (so its share is whole), and a block
     # that was template stays template. What the new rule decides applies to the blocks counted from now on.
@@ -44,7 +46,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    columns = (("template_blocks", "template_since"), ("template_blocks", "first_count"), ("sources", "blocks_counted"))
+    columns = (
+        ("template_blocks", "sentence"),
+        ("template_blocks", "template_since"),
+        ("template_blocks", "first_count"),
+        ("sources", "blocks_counted"),
+    )
     for table, column in columns:
         if op.get_bind().dialect.name == "sqlite" and sqlite3.sqlite_version_info < (3, 35):
             with op.batch_alter_table(table) as batch:  # rebuilds the table: SQLite before 3.35 drops no column
