@@ -481,8 +481,13 @@ def extract_article(
         kind = (content_type or "unknown").split(";")[0].strip()
         return NotAnArticle("not_html", f"not a web page ({kind})")
     decoded = decode_html(body, header_charset)
+    # The HTML parser's ``huge_tree`` lifts libxml2's limit of 256 nested elements (to 2,048), past which it
+    # dropped the rest of a page (an old page's unclosed ``<font>`` and ``<b>`` tags nest that deep): the article was
+    # lost as a page without text. The crawl's size limit bounds what a page can make the parser hold. (A parser a
+    # page: lxml's parsers are not to be shared between threads.)
+    parser = lxml.html.HTMLParser(encoding="utf-8", huge_tree=True)
     try:
-        tree = lxml.html.fromstring(decoded.text.encode("utf-8"), parser=lxml.html.HTMLParser(encoding="utf-8"))
+        tree = lxml.html.fromstring(decoded.text.encode("utf-8"), parser=parser)
     except (lxml.etree.ParserError, ValueError) as exc:
         return NotAnArticle("no_text", f"unparseable HTML: {exc}", decoded.encoding)
     # before extraction, which works on (and prunes) a copy of the tree

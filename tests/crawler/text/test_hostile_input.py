@@ -76,3 +76,19 @@ def test_a_page_nested_deeper_than_the_shape_walk_goes_is_judged_on_what_it_decl
     )
     judged = page_kind(Selector(text=html).root)  # a RecursionError before, in the crawl's own process
     assert judged.kind == "article" and "too deeply nested to measure in full" in judged.evidence
+
+
+@pytest.mark.parametrize("depth", [300, 1500])
+def test_an_article_nested_deeper_than_256_elements_keeps_its_text(depth: int) -> None:
+    # An old page's unclosed <font> tags nest its article that deep: the parser dropped everything below 256 levels,
+    # and the article was recorded as a page without text, never fetched again.
+    paragraphs = [f"{PARAGRAPH} Paragraph {i}." for i in range(6)]
+    html = (
+        "<html><head><title>AI finds a catalyst</title></head><body>"
+        + "<font size='2'>" * depth
+        + "".join(f"<p>{paragraph}</p>" for paragraph in paragraphs)
+        + "</body></html>"
+    )
+    result = extract_article(html.encode(), "https://x.example/2025/01/01/catalyst.html", content_type="text/html")
+    assert isinstance(result, ExtractedArticle), result
+    assert all(f"Paragraph {i}." in result.text for i in range(len(paragraphs)))
