@@ -155,12 +155,20 @@ def _fingerprint_chunk(args: tuple[int, np.ndarray, np.ndarray]) -> tuple[np.nda
 
 
 def verify_fast_path(seed: int, groups: np.ndarray, variants: np.ndarray, sample: int) -> tuple[int, int]:
-    """How many of ``sample`` documents (copies first) get the same fingerprint both ways."""
+    """How many of ``sample`` documents (copies first) get the same signature, shingle count and band keys both ways
+    (the fast path makes no lead keys: the product's lead keys, which find a copy of a story's first part, are left
+    out of this benchmark)."""
     idx = np.concatenate([np.flatnonzero(variants > 0)[: sample // 2], np.flatnonzero(variants == 0)])[:sample]
     same = 0
     for i in idx:
         header, body = document_tokens(seed, int(groups[i]), int(variants[i]))
-        same += fast_fingerprint(header + body) == fingerprint(document_text(header, body))
+        fast, product = fast_fingerprint(header + body), fingerprint(document_text(header, body))
+        same += (fast is None and product is None) or (
+            fast is not None
+            and product is not None
+            and (fast.signature, fast.shingles, fast.band_keys)
+            == (product.signature, product.shingles, product.band_keys)
+        )
     return same, len(idx)
 
 
