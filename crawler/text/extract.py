@@ -196,11 +196,17 @@ def _json_published(schema: object, depth: int = 0) -> list[object]:
     return found + [value for key in ("@graph", "mainEntity") for value in _json_published(schema.get(key), depth + 1)]
 
 
-def page_metadata(tree: lxml.html.HtmlElement, url: str | None, search_text_for_date: bool = True) -> Document:
+def page_metadata(
+    tree: lxml.html.HtmlElement,
+    url: str | None,
+    search_text_for_date: bool = True,
+    feed_moment: datetime | None = None,
+) -> Document:
     """Title, author, site name and publication date of a page, as trafilatura's ``extract_metadata`` finds them,
     without what the crawler never stores (categories, tags, licence) and without its regular-expression
     rescue of JSON-LD that does not parse (the most expensive step of all, for an author name). Where the page's
-    tags, URL and marked-up dates give no date, its text is searched for one only if ``search_text_for_date``."""
+    tags, URL and marked-up dates give no date, its text is searched for one only if ``search_text_for_date``.
+    The date is the moment the page tags, else ``feed_moment`` (its feed's), where that falls on the day found."""
     metadata = examine_meta(tree)  # <meta> and Open Graph tags: cheap
     moments = [tagged for value in tree.xpath(_PUBLISHED_TIME_TAGS) if (tagged := _moment(value))]
     if metadata.author:
@@ -232,7 +238,7 @@ def page_metadata(tree: lxml.html.HtmlElement, url: str | None, search_text_for_
         metadata.date = shown.isoformat() if shown else None
     if not metadata.date and search_text_for_date:
         metadata.date = find_date(tree, **{**set_date_params(True), "url": metadata.url})
-    if metadata.date and (moment := moment_of_day(parse_date(metadata.date), moments)) is not None:
+    if metadata.date and (moment := moment_of_day(parse_date(metadata.date), [*moments, feed_moment])) is not None:
         metadata.date = moment.isoformat()  # the tagged moment of that day, with its time and zone
     if not metadata.sitename:
         metadata.sitename = extract_sitename(tree)
@@ -491,7 +497,7 @@ def extract_article(
     except (lxml.etree.ParserError, ValueError) as exc:
         return NotAnArticle("no_text", f"unparseable HTML: {exc}", decoded.encoding)
     # before extraction, which works on (and prunes) a copy of the tree
-    metadata = page_metadata(tree, url, search_text_for_date=first_published is None)
+    metadata = page_metadata(tree, url, search_text_for_date=first_published is None, feed_moment=first_published)
     text = _main_text(tree, url, metadata.title)
     if text is None:
         return NotAnArticle("no_text", "no article text (nothing extracted)", decoded.encoding)
@@ -506,7 +512,7 @@ def extract_article(
     return ExtractedArticle(
         text=text,
         title=(metadata.title or None),
-        published=moment_of_day(parse_date(metadata.date), [first_published]) or first_published,
+        published=parse_date(metadata.date) or first_published,
         author=(metadata.author and author_name(metadata.author)) or _byline(tree, text, language),
         site_name=(metadata.sitename or None),
         language=language,

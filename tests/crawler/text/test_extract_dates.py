@@ -66,6 +66,11 @@ def test_the_page_s_moment_of_publication_is_kept_with_its_time_and_zone(tagged:
     assert found == datetime.fromisoformat(moment) and found is not None and found.utcoffset() is not None
 
 
+def test_the_page_s_moment_wins_over_the_feed_s_of_the_same_day() -> None:
+    declared = '<meta property="article:published_time" content="2025-03-03T10:00:00+00:00">'
+    assert published(page(head=declared), FEED_DATE) == datetime(2025, 3, 3, 10, tzinfo=UTC)  # the feed says 8:30
+
+
 def test_the_feed_s_moment_is_kept_where_the_page_gives_its_day_alone() -> None:
     dated = "https://lab.example/news/2025/03/03/ai-climate-emulator.html"
     result = extract_article(page(), dated, "utf-8", "text/html", FEED_DATE)
