@@ -59,6 +59,10 @@ class BlockCount:
     template: bool
     sentence: bool = False
 
+    def template_after(self, rule: TemplateRule, articles: int) -> bool:
+        """Whether the block is template once ``articles`` more articles holding it are counted."""
+        return self.template or rule.holds(self.pages + articles, self.span + articles, self.sentence)
+
 
 def block_counts(session: Session, source_id: int, keys: Iterable[int]) -> dict[int, BlockCount]:
     """The counts of each of ``keys`` in the source (keys never seen are left out)."""
@@ -222,7 +226,8 @@ def template_blocks(
         .where(TemplateBlock.source_id.in_(wanted), near)
     )
     for source_id, key, pages, since, counted_since, sentence in rows:
-        if since is not None or (ahead is not None and ahead.holds(pages + 1, counted_since + 1, bool(sentence))):
+        count = BlockCount(pages, counted_since, since is not None, bool(sentence))
+        if count.template_after(ahead, 1) if ahead is not None else count.template:
             found[source_id].add(key)
     return found
 

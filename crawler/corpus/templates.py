@@ -31,7 +31,6 @@ from crawler.text.template_blocks import (
 from storage.models import Article, utcnow
 from storage.repository import replace_text, update_relevance
 from storage.templates import (
-    BlockCount,
     TemplateRule,
     block_counts,
     count_blocks,
@@ -64,14 +63,9 @@ def clean_new_text(session: Session, source_id: int, blocks: KeyedBlocks) -> New
     """A new article's text without its source's template, counting the article itself: a block that is template,
     or that the article makes template (:data:`TEMPLATE_RULE`)."""
     counts = block_counts(session, source_id, blocks.samples())
-    template = frozenset(key for key, count in counts.items() if _template_after(count, 1))
-    shared = frozenset(key for key, count in counts.items() if _template_after(count, 2))
+    template = frozenset(key for key, count in counts.items() if count.template_after(TEMPLATE_RULE, 1))
+    shared = frozenset(key for key, count in counts.items() if count.template_after(TEMPLATE_RULE, 2))
     return NewTextCleaning(blocks.without(template), template, template | shared)
-
-
-def _template_after(count: BlockCount, articles: int) -> bool:
-    """Whether a block is template once ``articles`` more articles holding it are counted."""
-    return count.template or TEMPLATE_RULE.holds(count.pages + articles, count.span + articles, count.sentence)
 
 
 def likely_template(session: Session, source_ids: Iterable[int]) -> dict[int, frozenset[int]]:
