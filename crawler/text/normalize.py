@@ -303,7 +303,12 @@ def _line_keys(lines: list[str]) -> tuple[list[str], list[str]]:
     if len(forms) != len(lines):  # a conversion that made or took a line break: line by line instead
         forms = [_matching_form(line) for line in lines]
     matching = [_WHITESPACE.sub(" ", form).strip() for form in forms]
-    return matching, [_KEY_DECORATION_END.sub("", _KEY_DECORATION_START.sub("", form)) for form in matching]
+    return matching, [_key(form) for form in matching]
+
+
+def _key(form: str) -> str:
+    """A line's key: its matching form without decoration at either end."""
+    return _KEY_DECORATION_END.sub("", _KEY_DECORATION_START.sub("", form))
 
 
 def _boilerplate_kind(line: str, key: str) -> str | None:
@@ -453,7 +458,7 @@ def _without_opening_notes(forms: list[str]) -> list[str]:
     (and the paragraph under a note's label standing alone), never a line after the story has begun."""
     start, under_label = 0, False
     for index, form in enumerate(forms):
-        key = _KEY_DECORATION_END.sub("", _KEY_DECORATION_START.sub("", form))
+        key = _key(form)
         if not key:
             continue
         note = _EDITORS_NOTE.match(key)
