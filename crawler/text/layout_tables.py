@@ -77,7 +77,7 @@ def _join_source_lines(element: _Element) -> None:
 def _is_column(cell: _Element, text: str) -> bool:
     """Whether a ``<cell>`` with the text ``text`` holds a column of a page (several blocks, or long text), not a
     datum."""
-    if len(text) >= CELL_CHARS or (2 * len(text) >= CELL_CHARS and weighted_length(text) >= CELL_CHARS):
+    if weighted_length(text) >= CELL_CHARS:
         return True
     return sum(child.tag in _BLOCKS or child.tag == "lb" for child in cell) + 1 >= CELL_BLOCKS
 
