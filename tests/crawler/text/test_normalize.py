@@ -22,6 +22,8 @@ from tests.crawler.support import PROJECT_ROOT
 
 SEEDS = PROJECT_ROOT / "seeds"
 TONE_MARKED = re.compile("[āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜ]")
+#: A line of a story, around the boilerplate lines the tests put between two of it.
+STORY_LINE = "国际科学智能联盟成立活动于5月9日在京举行，该联盟由北京大学等50余家单位共同发起。"
 
 
 def seed(number: str) -> str:
@@ -261,7 +263,7 @@ def test_boilerplate_of_the_university_page() -> None:
     ],
 )
 def test_boilerplate_lines_of_chinese_portals_are_removed(line: str) -> None:
-    story = "国际科学智能联盟成立活动于5月9日在京举行，该联盟由北京大学等50余家单位共同发起。"
+    story = STORY_LINE
     assert strip_syndication_boilerplate(f"{story}\n{line}\n{story}\n") == f"{story}\n{story}\n"
 
 
@@ -281,7 +283,7 @@ def test_boilerplate_lines_of_chinese_portals_are_removed(line: str) -> None:
     ],
 )
 def test_story_lines_that_look_like_boilerplate_are_kept(line: str) -> None:
-    story = "国际科学智能联盟成立活动于5月9日在京举行，该联盟由北京大学等50余家单位共同发起。"
+    story = STORY_LINE
     text = f"{story}\n{line}\n{story}\n"
     assert strip_syndication_boilerplate(text) == text
 
@@ -366,7 +368,7 @@ def test_the_stories_own_subheadings_stay_and_only_the_box_goes(strip: Callable[
     ],
 )
 def test_a_related_label_with_its_headline_on_one_line_is_removed(strip: Callable[[str], str], line: str) -> None:
-    story = "国际科学智能联盟成立活动于5月9日在京举行，该联盟由北京大学等50余家单位共同发起。"
+    story = STORY_LINE
     assert strip(f"{story}\n{line}\n{story}\n") == f"{story}\n{story}\n"
 
 
