@@ -201,7 +201,7 @@ class RedirectFailed(Exception):
 
 
 class RedirectToNoUrl(Exception):
-    """A redirect whose ``Location`` is no URL (a port that is no number or past 65535, a broken IPv6 host): an
+    """A redirect whose ``Location`` is empty or no URL (a port that is no number or past 65535, a broken IPv6 host): an
     error of the site's, recorded with the redirect's status and asked again by the next crawls up to their most
     attempts, as an HTTP error (for robots.txt, a failure to read it, as any error but a loop). ``status`` is the
     redirect's."""
@@ -228,12 +228,12 @@ _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 class RedirectChainMiddleware:
     """Checks a redirect before Scrapy's middleware follows it. A redirect to the same page under another spelling
     (``/a`` to ``/a/``, a tracking parameter dropped) is followed: the scheduler's duplicate filter, which knows
-    pages by canonical URL, dropped it without a word, and the page was lost. A redirect back to a URL of its
-    own chain (a loop), or one past ``REDIRECT_MAX_TIMES``, fails the request (:class:`RedirectFailed`), which is
-    recorded as any failed fetch (a redirect to no URL, :class:`RedirectToNoUrl`, as an HTTP error): the loop was
-    dropped without a word too, and Scrapy's own limit made it a refusal. An article's redirect to another page the
-    corpus holds is not followed (:class:`RedirectsToKnownPage`): the known-URL filter sees the links the spider
-    makes, never the redirects Scrapy makes of them."""
+    pages by canonical URL, dropped it without a word, and the page was lost. A redirect back to a URL of its own
+    chain (a loop), or one past ``REDIRECT_MAX_TIMES``, fails the request (:class:`RedirectFailed`), which is
+    recorded as any failed fetch (a redirect to an empty Location or to no URL, :class:`RedirectToNoUrl`, as an HTTP
+    error): the loop was dropped without a word too, and Scrapy's own limit made it a refusal. An article's redirect
+    to another page the corpus holds is not followed (:class:`RedirectsToKnownPage`): the known-URL filter sees the
+    links the spider makes, never the redirects Scrapy makes of them."""
 
     def __init__(self, max_redirects: int, context: CrawlContext | None = None) -> None:
         self.max_redirects = max_redirects
@@ -250,7 +250,7 @@ class RedirectChainMiddleware:
         if response.status not in _REDIRECT_STATUSES or location is None or request.meta.get("dont_redirect"):
             return response
         if not location.strip():  # Scrapy's middleware would redirect to the page itself, which the filter drops
-            raise RedirectFailed(f"a redirect ({response.status}) to nowhere: its Location is empty", response.status)
+            raise RedirectToNoUrl(f"a redirect ({response.status}) to nowhere: its Location is empty", response.status)
         try:
             target = urljoin(request.url, safe_url_string(location))  # as Scrapy's middleware reads it (UTF-8 bytes)
         except ValueError as exc:  # it was a network_error, tried again at every crawl, though no URL ever changes

@@ -358,7 +358,8 @@ def test_a_redirect_to_the_same_page_is_followed_and_a_loop_or_an_endless_chain_
     chinese = site.add("/2024/05/05/%E6%96%B0%E9%97%BB/", answer(200, article_html("Chinese story").encode(), HTML))
     raw_location = "/2024/05/05/新闻/".encode().decode("latin-1")
     chinese_slashless = site.add("/2024/05/05/%E6%96%B0%E9%97%BB", answer(301, b"", {"Location": raw_location}))
-    # a Location left empty, or blank: Scrapy redirected to the page itself, which the filter dropped without a word
+    # a Location left empty, or blank: Scrapy redirected to the page itself, which the filter dropped without a word;
+    # the site's error, as a Location that is no URL (an HTTP error, asked again), not a network error
     nowhere = site.add("/2024/05/06/nowhere.html", answer(302, b"", {"Location": ""}))
     blank = site.add("/2024/05/06/blank.html", answer(301, b"", {"Location": "   "}))
     # a Location whose port is no port: the site's error, recorded as such (not a network error)
@@ -371,11 +372,11 @@ def test_a_redirect_to_the_same_page_is_followed_and_a_loop_or_an_endless_chain_
     with site:
         result = crawl(tmp_path, feed_source("loops", site))
     assert result.outcomes[canonical_url(nowhere)] == (
-        "network_error",
+        "http_error",
         "a redirect (302) to nowhere: its Location is empty",
     )
     assert result.outcomes[canonical_url(blank)] == (
-        "network_error",
+        "http_error",
         "a redirect (301) to nowhere: its Location is empty",
     )
     for bad_port, port in zip(bad_ports, (f"{site.port}%2f", "a:b"), strict=True):
