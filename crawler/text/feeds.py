@@ -102,16 +102,18 @@ def _in_declared_superset(body: bytes) -> tuple[bytes, str | None]:
     return body.decode(codec, errors="replace").encode("utf-8"), "utf-8"
 
 
-def _root(body: bytes) -> lxml.etree._Element:
+def _root(body: bytes, base_url: str | None = None) -> lxml.etree._Element:
+    """The root element of an XML document, parsed as :func:`_parser` says; ``base_url`` is the document's URL, to
+    which its ``xml:base`` attributes are relative (:func:`_link_base`)."""
     body = body.lstrip()
     if not body:
         raise FeedError("empty document")
     body, encoding = _in_declared_superset(body)
     try:
         parser = _parser(encoding)
-        root = lxml.etree.parse(BytesIO(body), parser).getroot()
+        root = lxml.etree.parse(BytesIO(body), parser, base_url=base_url).getroot()
         if any(error.type_name in _STRAY_AMPERSAND_ERRORS for error in parser.error_log):
-            root = lxml.etree.parse(BytesIO(_escaped_ampersands(body)), _parser(encoding)).getroot()
+            root = lxml.etree.parse(BytesIO(_escaped_ampersands(body)), _parser(encoding), base_url=base_url).getroot()
     except lxml.etree.XMLSyntaxError as exc:
         raise FeedError(f"not XML: {exc}") from None
     if root is None:
@@ -126,6 +128,17 @@ def _absolute(base_url: str, link: str) -> str:
         return urljoin(base_url, link)
     except ValueError:
         return link
+
+
+def _link_base(element: lxml.etree._Element, base_url: str) -> str:
+    """The URL the links in ``element`` are relative to: the document's, as its ``xml:base`` attributes and those
+    of the element and its ancestors change it (Atom feeds write ``xml:base="https://site/news/"`` once and
+    every link relative to it), else ``base_url``."""
+    try:
+        base = element.base
+        return urljoin(base_url, base) if base and urljoin(base, ".") else base_url
+    except ValueError:  # a base that is no URL (``http://[x/``): the document's own
+        return base_url
 
 
 def _local(tag: object) -> str:
@@ -186,7 +199,7 @@ def read_feed(body: bytes, base_url: str) -> Feed:
     """An RSS, Atom or JSON feed: its item links (newest first, absolute) and its poll hint."""
     if body.lstrip()[:1] == b"{":
         return read_json_feed(body, base_url)
-    root = _root(body)
+    root = _root(body, base_url)
     kind = _local(root.tag)
     entries: list[Entry] = []
     if kind == "feed":  # Atom
@@ -196,14 +209,12 @@ def read_feed(body: bytes, base_url: str) -> Feed:
             href = None
             for link in entry:
                 if _local(link.tag) == "link" and link.get("rel", "alternate") == "alternate" and link.get("href"):
-                    href = link.get("href")
+                    href = _absolute(_link_base(link, base_url), link.get("href", "").strip())
                     break
             if href:
                 date = _child_text(entry, "published", "updated", "issued", "modified")
                 first = parse_date(_child_text(entry, "published", "issued"))
-                entries.append(
-                    Entry(_absolute(base_url, href.strip()), parse_date(date), _child_text(entry, "title"), first)
-                )
+                entries.append(Entry(href, parse_date(date), _child_text(entry, "title"), first))
     elif kind in ("rss", "rdf"):
         for item in root.iter():
             if _local(item.tag) != "item":
@@ -216,7 +227,8 @@ def read_feed(body: bytes, base_url: str) -> Feed:
             if link:
                 date = _child_text(item, "pubdate", "date", "published", "updated")
                 first = parse_date(_child_text(item, "pubdate", "date", "published"))
-                entries.append(Entry(_absolute(base_url, link), parse_date(date), _child_text(item, "title"), first))
+                url = _absolute(_link_base(item, base_url), link)
+                entries.append(Entry(url, parse_date(date), _child_text(item, "title"), first))
     else:
         raise FeedError(f"not an RSS or Atom feed (root element <{_local(root.tag) or '?'}>)")
     return Feed(_newest_first(entries), _poll_hint(root))

@@ -164,3 +164,41 @@ def test_a_feed_declared_in_a_narrow_charset_keeps_every_item_past_a_character_o
         f"{urls}</urlset>"
     ).encode(codec)
     assert len(parse_sitemap(sitemap, "http://x.example/sitemap.xml").children) == 4
+
+
+def test_atom_links_are_relative_to_xml_base() -> None:
+    """An Atom feed that sets ``xml:base`` once and writes every link relative to it: the links were joined to the
+    feed's own URL (``/feeds/2026/story.html``), every article was a 404 and recorded gone."""
+    atom = b"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom" xml:base="http://news.example/news/"><title>t</title>
+<link rel="self" href="/feeds/atom.xml"/>
+<entry><title>A</title><link rel="alternate" href="2026/story-a.html"/><updated>2026-12-03T10:00:00Z</updated></entry>
+<entry xml:base="/world/"><title>B</title><link href="story-b.html"/><updated>2026-12-03T09:00:00Z</updated></entry>
+<entry><title>C</title><link xml:base="https://cdn.example/x/" href="c.html"/><updated>2026-12-03T08:00:00Z</updated></entry>
+<entry><title>D</title><link href="/top/d.html"/><updated>2026-12-03T07:00:00Z</updated></entry>
+</feed>"""
+    assert [e.url for e in parse_feed(atom, "http://news.example/feeds/atom.xml")] == [
+        "http://news.example/news/2026/story-a.html",
+        "http://news.example/world/story-b.html",
+        "https://cdn.example/x/c.html",
+        "http://news.example/top/d.html",
+    ]
+
+
+def test_a_relative_xml_base_is_relative_to_the_feed() -> None:
+    """``xml:base="/blog/"`` (relative itself) is joined to the feed's URL; a feed without one keeps its URL."""
+    atom = (
+        b"""<feed xmlns="http://www.w3.org/2005/Atom" xml:base="/blog/"><entry><link href="p-1.html"/></entry></feed>"""
+    )
+    rss = b"""<rss><channel><item><link>item-1.html</link></item></channel></rss>"""
+    assert [e.url for e in parse_feed(atom, "http://news.example/feeds/atom.xml")] == [
+        "http://news.example/blog/p-1.html"
+    ]
+    assert [e.url for e in parse_feed(rss, "http://news.example/feeds/rss.xml")] == [
+        "http://news.example/feeds/item-1.html"
+    ]
+
+
+def test_an_xml_base_that_is_no_url_leaves_the_links_relative_to_the_feed() -> None:
+    atom = b"""<feed xmlns="http://www.w3.org/2005/Atom" xml:base="http://[x/"><entry><link href="a.html"/></entry></feed>"""
+    assert [e.url for e in parse_feed(atom, "http://news.example/f/atom.xml")] == ["http://news.example/f/a.html"]
