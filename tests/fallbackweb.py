@@ -59,6 +59,7 @@ class _FeedSite(_Site):
     def __init__(self) -> None:
         super().__init__("feedsite", FEED_HOST)
         self.feed_alive = True
+        self.feed_redirects_home = False  # a feed the site dropped, answered by a redirect to its homepage
         self.server.add("/robots.txt", Reply(200, b"User-agent: *\nAllow: /\n", _TEXT))
         self.server.add("/feed.xml", self.feed)
         self.server.add("/", self.home)
@@ -70,9 +71,10 @@ class _FeedSite(_Site):
         return self.server.url("/feed.xml")
 
     def feed(self, _: RequestRecord) -> Reply:
-        """The RSS feed of the newest articles, or a 404 while it is dead."""
+        """The RSS feed of the newest articles, or a 404 while it is dead (a redirect to the homepage where it
+        redirects there)."""
         if not self.feed_alive:
-            return _NOT_FOUND
+            return Reply(301, b"", {"Location": self.server.url("/")}) if self.feed_redirects_home else _NOT_FOUND
         items = "".join(f"<item><title>story</title><link>{url}</link></item>" for url in reversed(self.articles))
         body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>feedsite</title>{items}</channel></rss>'
         return Reply(200, body.encode(), {"Content-Type": "application/rss+xml; charset=utf-8"})
@@ -84,7 +86,7 @@ class _FeedSite(_Site):
         """The homepage: the newest articles and a link to the section that lists them all."""
         newest = list(reversed(self.articles))[:HOMEPAGE_ARTICLES]
         return html_reply(
-            f"<html><head><title>feedsite</title></head><body><nav><a href='/news/'>News</a></nav>"
+            f"<html><head><title>feedsite</title></head><body><nav><a href='/'>Home</a> <a href='/news/'>News</a></nav>"
             f"<ul>{self._links(newest)}</ul></body></html>"
         )
 

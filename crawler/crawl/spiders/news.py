@@ -54,6 +54,7 @@ from crawler.sources import Source
 from crawler.text.addresses import AddressPolicy
 from crawler.text.discovery import ArticleLink, Discovery, EntryPage, Scope, discover, revisit
 from crawler.text.pages import PageKind, page_kind
+from crawler.text.urls import canonical_url
 from crawler.text.wording import plural
 
 #: Requests made from an entry page between two turns of the reactor (a sitemap can name 50,000 pages).
@@ -140,15 +141,22 @@ class NewsSpider(scrapy.Spider):
         tag_entry_point(request.meta, page, fallback)
         return request
 
-    def fall_back(self, fallback: Fallback | None) -> Iterator[scrapy.Request]:
-        """Log and count a source's fallback; the requests for the pages it falls back to."""
+    def fall_back(self, fallback: Fallback | None, fetched: str | None = None) -> Iterator[scrapy.Request]:
+        """Log and count a source's fallback; the requests for the pages it falls back to. ``fetched`` is the page a
+        failing entry point was redirected to, fetched already as that entry point: where the fallback names it, it is
+        requested again, as what it is."""
         if fallback is None:
             return
         self.crawler.stats.set_value(stat_key(fallback.source, "fallbacks"), self.chain.fallbacks(fallback.source))
         self.logger.warning("Source %s: %s", fallback.source, fallback.message)
         source = self.sources[fallback.source]
         for page in fallback.pages:
-            yield self.entry_point_request(source, page, fallback=True)
+            request = self.entry_point_request(source, page, fallback=True)
+            if fetched is not None and canonical_url(page.url) == canonical_url(fetched):
+                # past the duplicate filter: a feed that redirects to the homepage (a site's usual answer for a feed it
+                # dropped) fetched the homepage as a feed, and the filter dropped the homepage's own request
+                request = request.replace(dont_filter=True)
+            yield request
 
     async def parse(self, response: Response, **kwargs: Any) -> AsyncIterator[scrapy.Request | PageItem | EntryPoll]:
         """An article page as a :class:`PageItem`; for an entry page, requests for what it leads to, then
@@ -185,7 +193,8 @@ class NewsSpider(scrapy.Spider):
                 "Source %s: %s %s unreadable: %s", source.name, kind, response.url, discovery.unreadable
             )
             for request in self.fall_back(
-                self.chain.note_poll(response.meta, "unreadable", response.status, discovery.unreadable)
+                self.chain.note_poll(response.meta, "unreadable", response.status, discovery.unreadable),
+                response.url if response.meta.get("redirect_urls") else None,
             ):
                 yield request
             return

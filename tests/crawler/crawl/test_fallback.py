@@ -71,6 +71,7 @@ def test_a_feed_that_dies_is_stood_in_for_by_the_homepage_and_used_again_when_it
         assert {canonical_url(url) for url in published_while_dead} <= stored(db_url)
         said = [line for line in second.stderr.splitlines() if "falling back to" in line]
         assert said and site.feed_url in said[0] and "404" in said[0] and homepage in said[0], second.stderr[-2000:]
+        assert len(site.requests_for("/")) == 1  # the homepage's link to itself is no second request
         assert summary(second.stdout, "feedsite")["fallback"] == "1"
         rows = check_rows(db_url, "feedsite")
         assert "failing (1 in a row)" in rows[site.feed_url] and "failed 404" in rows[site.feed_url]
@@ -107,3 +108,22 @@ def test_a_sitemap_that_moves_is_found_again_through_robots_txt(web: FallbackWeb
         rows = check_rows(db_url, "sitemapsite")
         assert "failed 404" in rows[site.sitemap_url]
         assert "robots (fallback)" in rows[robots] and rows[robots].split(" | ")[4] == "3"
+
+
+def test_a_feed_that_redirects_to_the_homepage_is_stood_in_for_by_the_homepage(
+    web: FallbackWeb, tmp_path: Path
+) -> None:
+    """A site that drops its feed often redirects it to its homepage. The redirect fetched the homepage as the feed
+    (unreadable: a web page), and the fallback's request for the same homepage was dropped by the duplicate
+    filter: the source found nothing, crawl after crawl."""
+    site, sources, db_url = web.feedsite, tmp_path / "sources.toml", f"sqlite:///{tmp_path / 'c.sqlite3'}"
+    sources.write_text(web.sources_toml(), encoding="utf-8")
+    site.feed_alive, site.feed_redirects_home = False, True
+    with web:
+        result = crawl(sources, db_url, "feedsite")
+    assert {canonical_url(url) for url in site.articles} <= stored(db_url), result.stderr[-3000:]
+    assert len(site.requests_for("/")) == 2  # through the feed's redirect, then as the homepage; never for its own link
+    said = [line for line in result.stderr.splitlines() if "falling back to" in line]
+    assert said and site.feed_url in said[0], result.stderr[-2000:]
+    row = summary(result.stdout, "feedsite")
+    assert row["new"] == str(len(site.articles)) and row["fallback"] == "1"
