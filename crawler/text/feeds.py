@@ -102,10 +102,28 @@ def _in_declared_superset(body: bytes) -> tuple[bytes, str | None]:
     return body.decode(codec, errors="replace").encode("utf-8"), "utf-8"
 
 
+#: The XML declaration, and the root elements of feeds and sitemaps (where the document itself starts).
+_XML_DECLARATION = b"<?xml"
+_DOCUMENT_ROOT = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:rss|feed|rdf|urlset|sitemapindex)[\s>]", re.IGNORECASE)
+#: How far into a body an XML declaration is looked for behind what a server printed before it.
+_DECLARATION_WINDOW = 65536
+
+
+def _without_leading_output(body: bytes) -> bytes:
+    """``body`` from its XML declaration on, where a server printed something else before it (a PHP warning or
+    notice, ``<br />\n<b>Deprecated</b>: ...``, is the usual, and WordPress feeds carry it for months): libxml2 read
+    that ``<br>`` as the root element and the whole feed was unreadable. A body whose root element comes before
+    any declaration is left as it is."""
+    start = body.find(_XML_DECLARATION, 0, _DECLARATION_WINDOW)
+    if start <= 0 or _DOCUMENT_ROOT.search(body, 0, start):
+        return body
+    return body[start:]
+
+
 def _root(body: bytes, base_url: str | None = None) -> lxml.etree._Element:
     """The root element of an XML document, parsed as :func:`_parser` says; ``base_url`` is the document's URL, to
     which its ``xml:base`` attributes are relative (:func:`_link_base`)."""
-    body = body.lstrip()
+    body = _without_leading_output(body.lstrip())
     if not body:
         raise FeedError("empty document")
     body, encoding = _in_declared_superset(body)

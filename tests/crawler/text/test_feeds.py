@@ -202,3 +202,33 @@ def test_a_relative_xml_base_is_relative_to_the_feed() -> None:
 def test_an_xml_base_that_is_no_url_leaves_the_links_relative_to_the_feed() -> None:
     atom = b"""<feed xmlns="http://www.w3.org/2005/Atom" xml:base="http://[x/"><entry><link href="a.html"/></entry></feed>"""
     assert [e.url for e in parse_feed(atom, "http://news.example/f/atom.xml")] == ["http://news.example/f/a.html"]
+
+
+PHP_WARNING = (
+    b"\n<br />\n<b>Deprecated</b>:  Function create_function() is deprecated in <b>/var/www/wp-includes/feed.php</b>"
+    b" on line <b>12</b><br />\n"
+)
+
+
+def test_a_warning_printed_before_the_xml_declaration_is_passed_over() -> None:
+    """A PHP notice before the declaration made ``<br>`` the root element: the feed or sitemap was unreadable."""
+    sitemap = (
+        b'<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        b"<url><loc>http://news.example/2026/12/03/a.html</loc></url></urlset>"
+    )
+    assert [e.url for e in parse_feed(PHP_WARNING + RSS, "http://news.example/feed/")] == [
+        e.url for e in parse_feed(RSS, "http://news.example/feed/")
+    ]
+    assert [e.url for e in parse_sitemap(PHP_WARNING + sitemap, "http://news.example/").children] == [
+        "http://news.example/2026/12/03/a.html"
+    ]
+
+
+def test_a_declaration_quoted_inside_a_feed_is_no_place_to_start() -> None:
+    """A feed without a declaration whose item quotes one (in CDATA) is read from its start."""
+    rss = (
+        b"<rss><channel><item><title>XML how-to</title><link>http://news.example/xml-how-to-101.html</link>"
+        b'<description><![CDATA[Write <?xml version="1.0"?> first.]]></description></item>'
+        b"<item><link>http://news.example/second-202.html</link></item></channel></rss>"
+    )
+    assert len(parse_feed(rss, "http://news.example/")) == 2
