@@ -292,7 +292,11 @@ class Sitemap:
 
 
 def parse_sitemap(body: bytes, base_url: str) -> Sitemap:
-    """The entries of a sitemap or sitemap index (Google News dates included), newest first."""
+    """The entries of a sitemap or sitemap index (Google News dates included), newest first; or of a text sitemap,
+    one URL a line, in its order."""
+    text_sitemap = _text_sitemap(body)
+    if text_sitemap is not None:
+        return text_sitemap
     root = _root(body)
     kind = _local(root.tag)
     if kind not in ("urlset", "sitemapindex"):
@@ -313,6 +317,22 @@ def parse_sitemap(body: bytes, base_url: str) -> Sitemap:
                 title = _child_text(child, "title")
         entries.append(Entry(_absolute(base_url, loc), parse_date(date), title, parse_date(first)))
     return Sitemap(kind == "sitemapindex", _newest_first(entries))
+
+
+def _text_sitemap(body: bytes) -> Sitemap | None:
+    """The sitemap ``body`` is where it is a text sitemap (sitemaps.org: one absolute http(s) URL a line, in UTF-8),
+    else ``None``. Sites that write one (``sitemap.txt``, named in robots.txt) had it taken for broken XML."""
+    text = body.decode("utf-8-sig", errors="replace").strip()
+    if not text or text.startswith("<"):
+        return None
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not all(_TEXT_SITEMAP_LINE.match(line) for line in lines):
+        return None
+    return Sitemap(False, [Entry(line) for line in dict.fromkeys(lines)])
+
+
+#: A line of a text sitemap: one absolute http(s) URL, nothing else.
+_TEXT_SITEMAP_LINE = re.compile(r"^https?://\S+$", re.IGNORECASE)
 
 
 def sitemaps_in_robots(text: str, base_url: str) -> list[str]:

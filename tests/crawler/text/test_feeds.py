@@ -232,3 +232,20 @@ def test_a_declaration_quoted_inside_a_feed_is_no_place_to_start() -> None:
         b"<item><link>http://news.example/second-202.html</link></item></channel></rss>"
     )
     assert len(parse_feed(rss, "http://news.example/")) == 2
+
+
+def test_a_text_sitemap_lists_one_url_a_line() -> None:
+    """sitemaps.org's text form (``sitemap.txt``, often the one robots.txt names) was read as broken XML: unreadable."""
+    text = b"\xef\xbb\xbfhttp://news.example/2026/12/03/a.html\r\nhttps://news.example/b-story.html\n\n"
+    sitemap = parse_sitemap(text, "http://news.example/sitemap.txt")
+    assert not sitemap.is_index
+    assert [e.url for e in sitemap.children] == [
+        "http://news.example/2026/12/03/a.html",
+        "https://news.example/b-story.html",
+    ]
+
+
+@pytest.mark.parametrize("body", [b"Not found\n", b"http://news.example/a.html\nsee also the archive\n", b" \n"])
+def test_text_that_is_not_a_list_of_urls_is_no_sitemap(body: bytes) -> None:
+    with pytest.raises(FeedError):
+        parse_sitemap(body, "http://news.example/sitemap.txt")
