@@ -48,7 +48,10 @@ _SHORT_ID = re.compile(r"^(?=[A-Za-z_]*\d)[A-Za-z0-9_]{4,20}$")
 _NUMERIC_ID_PARENTS = frozenset({"article", "articles", "story", "stories", "detail"})
 _NUMBER = re.compile(r"^\d{2,20}$")
 _POST_ID = re.compile(r"^\d{3,}$")
-_PAGE_PARAMETERS = frozenset({"page", "p", "pg", "pn", "pageno", "page_no", "pagenum", "paged", "start", "offset"})
+#: Query parameters that number a listing's pages, lowercase (``?PageNo=2``, ASP.NET's ``?PageIndex=2`` too).
+_PAGE_PARAMETERS = frozenset(
+    {"page", "p", "pg", "pn", "pageno", "page_no", "pagenum", "paged", "start", "offset", "pageindex", "curpage"}
+)
 _NUMBERED_FILE = re.compile(r"^(.*?)[_-]\d{1,3}\.s?html?$", re.IGNORECASE)
 _PAGED_PATH = re.compile(r"(?:/page/\d+/?$|[_-]\d{1,3}\.s?html?$|/\d{1,3}/?$)", re.IGNORECASE)
 #: A listing's path and its page number as a last segment: ``/news/page/3/`` (page 3 of ``/news``), ``/news/3``.
@@ -144,14 +147,15 @@ def is_pagination(url: str, current_url: str, link_text: str = "", rel: str = ""
     or the same path with another page number)."""
     if "next" in rel.lower().split():
         return True
-    if link_text.strip().lower() in NEXT_LINK_TEXTS:
+    if is_next_label(link_text):
         return True
     target, current = urlsplit(url), urlsplit(current_url)
     if target.netloc != current.netloc:
         return False
     if target.path == current.path and target.query != current.query:
-        changed = {k for k, v in parse_qsl(target.query)} ^ {k for k, v in parse_qsl(current.query)}
-        differing = {k for k, v in set(parse_qsl(target.query)) ^ set(parse_qsl(current.query))}
+        target_query, current_query = _lower_keys(target.query), _lower_keys(current.query)
+        changed = {k for k, v in target_query} ^ {k for k, v in current_query}
+        differing = {k for k, v in target_query ^ current_query}
         return bool(differing) and differing <= _PAGE_PARAMETERS and not (changed - _PAGE_PARAMETERS)
     if not _PAGED_PATH.search(target.path):
         return False
@@ -164,6 +168,25 @@ def is_pagination(url: str, current_url: str, link_text: str = "", rel: str = ""
     current_file = _NUMBERED_FILE.match(current.path.rsplit("/", 1)[-1])
     current_stem = current_file.group(1) if current_file else _DOCUMENT.sub("", current.path.rsplit("/", 1)[-1])
     return numbered.group(1) == current_stem or bool(_LISTING_WORDS.match(numbered.group(1)))
+
+
+#: The labels of :data:`NEXT_LINK_TEXTS` that say "next" once decorated: not "more" (``More »`` under a box of
+#: headlines leads to its section, or to the teaser's article).
+_DECORATED_NEXT_LABELS = NEXT_LINK_TEXTS - {"more", "更多"}
+#: What decorates a "next" link's label: brackets, arrows, guillemets (``Next »``, ``[下一页]``, ``下一页>>``).
+_LABEL_DECORATION = re.compile(r"[\s\[\]【】()（）<>《》«»‹›→⟩〉…|]+")
+
+
+def is_next_label(text: str) -> bool:
+    """True when a link's text labels the next page: a label of :data:`NEXT_LINK_TEXTS`, bare (``»``) or decorated
+    with arrows and brackets (``Next »``, ``Next Page ›``, ``[下一页]``, ``下一页 >>``)."""
+    bare = text.strip().lower()
+    return bare in NEXT_LINK_TEXTS or _LABEL_DECORATION.sub(" ", bare).strip() in _DECORATED_NEXT_LABELS
+
+
+def _lower_keys(query: str) -> set[tuple[str, str]]:
+    """The parameters of ``query``, their names in lowercase."""
+    return {(key.lower(), value) for key, value in parse_qsl(query)}
 
 
 def _page_of_path(path: str) -> tuple[str, int, bool]:

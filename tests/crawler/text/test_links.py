@@ -81,6 +81,32 @@ def test_pagination() -> None:
     assert not is_pagination("http://x.example/news/?cat=sport", "http://x.example/news/")
 
 
+@pytest.mark.parametrize(
+    "label", ["Next »", "Next Page ›", "下一页>", "[下一页]", "下一页 >>", "【下一页】", "Older posts »"]
+)
+def test_a_decorated_next_label_is_pagination(label: str) -> None:
+    """Arrows and brackets around "next" hid it: the next page was followed as a section, one level of ``max_depth``
+    deeper each time, so a listing's fourth page and those after it were never read."""
+    assert is_pagination("http://x.example/news/p2/", "http://x.example/news/", link_text=label)
+
+
+@pytest.mark.parametrize("label", ["More »", "About »", "Next story: a protein folded", "Nexting"])
+def test_other_labels_with_arrows_are_no_pagination(label: str) -> None:
+    assert not is_pagination("http://x.example/science/", "http://x.example/news/", link_text=label)
+
+
+@pytest.mark.parametrize(
+    ("target", "current"),
+    [
+        ("/news/list.aspx?cid=3&PageIndex=2", "/news/list.aspx?cid=3"),
+        ("/news/?PageNo=3", "/news/?PageNo=2"),
+        ("/news/list.php?curpage=2", "/news/list.php"),
+    ],
+)
+def test_page_parameters_in_any_case_number_pages(target: str, current: str) -> None:
+    assert is_pagination(f"http://x.example{target}", f"http://x.example{current}")
+
+
 def test_binary_links_are_not_crawled() -> None:
     assert not is_fetchable_link("http://x.example/files/report.pdf")
     assert not is_fetchable_link("http://x.example/img/photo.JPG")
