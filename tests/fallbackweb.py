@@ -60,6 +60,7 @@ class _FeedSite(_Site):
         super().__init__("feedsite", FEED_HOST)
         self.feed_alive = True
         self.feed_redirects_home = False  # a feed the site dropped, answered by a redirect to its homepage
+        self.feed_hangs = 0.0  # seconds a dead feed takes before it answers (past the crawl's download timeout)
         self.server.add("/robots.txt", Reply(200, b"User-agent: *\nAllow: /\n", _TEXT))
         self.server.add("/feed.xml", self.feed)
         self.server.add("/", self.home)
@@ -72,9 +73,11 @@ class _FeedSite(_Site):
 
     def feed(self, _: RequestRecord) -> Reply:
         """The RSS feed of the newest articles, or a 404 while it is dead (a redirect to the homepage where it
-        redirects there)."""
+        redirects there, an answer only after :attr:`feed_hangs` seconds where it hangs)."""
         if not self.feed_alive:
-            return Reply(301, b"", {"Location": self.server.url("/")}) if self.feed_redirects_home else _NOT_FOUND
+            if self.feed_redirects_home:
+                return Reply(301, b"", {"Location": self.server.url("/")})
+            return Reply(_NOT_FOUND.status, _NOT_FOUND.body, _NOT_FOUND.headers, self.feed_hangs)
         items = "".join(f"<item><title>story</title><link>{url}</link></item>" for url in reversed(self.articles))
         body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>feedsite</title>{items}</channel></rss>'
         return Reply(200, body.encode(), {"Content-Type": "application/rss+xml; charset=utf-8"})

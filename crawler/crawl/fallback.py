@@ -11,7 +11,9 @@ is no feed or sitemap, robots.txt refusing it) or has named nothing new for
    the site's homepage as a listing page, whose sections are followed to the source's ``max_depth``.
 
 Each fallback is logged (a warning) and counted in the crawl's summary (``fallback``). A failure that asks
-to wait (``Retry-After``) is not one: the site is alive and said when to come back.
+to wait (``Retry-After``) is not one: the site is alive and said when to come back. Nor is a request that got no
+answer (timed out, refused) from a site that answered nothing else in this crawl: its homepage would fail the same
+way. Where the site answered (its robots.txt, another page), a feed that hangs is a dead feed.
 
 Requests carry the entry point they descend from (``ai4s_entry``, its canonical URL; ``ai4s_root`` on the
 entry point's own request; ``ai4s_fallback`` on what the chain added), so that each new article is credited
@@ -27,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from crawler.text.addresses import normal_host
 from crawler.text.discovery import EntryPage, start_pages
 from crawler.text.urls import canonical_url
 from storage.entry_health import (
@@ -92,10 +95,22 @@ class FallbackChain:
     fallen_back: set[str] = field(default_factory=set)  # sources whose site was asked for fallbacks
     counted: set[tuple[str, str]] = field(default_factory=set)  # entry points counted as fallen back from
     enabled: bool = True  # False: fallbacks are logged and counted, nothing is requested (setting AI4S_FALLBACK)
+    answering_hosts: set[str] = field(default_factory=set)  # hosts that answered in this crawl (below 500)
 
     def load(self, health: Iterable[EntryHealth]) -> None:
         """Know how the entry points fared in earlier crawls."""
         self.stored = {(entry.source, entry.url): entry for entry in health}
+
+    def note_answer(self, url: str, status: int) -> None:
+        """Remember that the host of ``url`` answered a request of this crawl with ``status``: below 500, the site
+        is alive."""
+        if status < 500:
+            self.answering_hosts.add(normal_host(urlsplit(url).hostname or ""))
+
+    def site_answered(self, url: str) -> bool:
+        """Whether the host of ``url`` answered a request of this crawl (its robots.txt, a page) with a status below
+        500: an entry point of it that gave no answer (timed out, refused) failed on a live site."""
+        return normal_host(urlsplit(url).hostname or "") in self.answering_hosts
 
     # -- the start of a crawl ----------------------------------------------------------------
     def start(self, source: Source) -> tuple[list[EntryPage], Fallback | None]:

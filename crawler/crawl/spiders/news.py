@@ -70,7 +70,12 @@ class NewsSpider(scrapy.Spider):
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> NewsSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         crawler.signals.connect(spider.claim, signal=signals.request_scheduled)
+        crawler.signals.connect(spider.note_answer, signal=signals.response_downloaded)
         return spider
+
+    def note_answer(self, response: Response, request: scrapy.Request) -> None:
+        """Tell the fallback chain that the host of ``request`` answered (robots.txt's answer counts too)."""
+        self.chain.note_answer(request.url, response.status)
 
     @cached_property
     def sources(self) -> dict[str, Source]:
@@ -286,9 +291,11 @@ class NewsSpider(scrapy.Spider):
             if error.not_before:  # the server asked to wait: the next poll waits
                 yield EntryPoll(source, entry_url(request), error.status or 0, False, not_before=error.not_before)
             # a site that asked to wait is alive and said when to come back: no fallback to it meanwhile; a site
-            # that gave no answer at all (refused, timed out, robots.txt unreachable) is not alive: its homepage
-            # would fail the same way
-            alive_and_failing = error.status is not None and not error.not_before
+            # that gave no answer at all (refused, timed out, robots.txt unreachable) is not alive, its homepage
+            # would fail the same way, unless it answered something else in this crawl (its robots.txt): a feed
+            # that hangs on a live site is a dead feed
+            answered = error.status is not None or self.chain.site_answered(request.url)
+            alive_and_failing = answered and not error.not_before
             fallback = self.chain.note_poll(
                 request.meta, "failed", error.status, error.reason, may_fall_back=alive_and_failing
             )

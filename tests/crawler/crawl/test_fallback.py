@@ -127,3 +127,23 @@ def test_a_feed_that_redirects_to_the_homepage_is_stood_in_for_by_the_homepage(
     assert said and site.feed_url in said[0], result.stderr[-2000:]
     row = summary(result.stdout, "feedsite")
     assert row["new"] == str(len(site.articles)) and row["fallback"] == "1"
+
+
+def test_a_feed_that_hangs_on_a_live_site_is_stood_in_for_by_the_homepage(web: FallbackWeb, tmp_path: Path) -> None:
+    """A feed that never answers in time, on a site whose robots.txt answered: the site is alive, the feed is
+    dead. A request without an answer was taken for a dead site, never fallen back on: the source found nothing,
+    crawl after crawl."""
+    site, sources, db_url = web.feedsite, tmp_path / "sources.toml", f"sqlite:///{tmp_path / 'c.sqlite3'}"
+    sources.write_text(web.sources_toml(), encoding="utf-8")
+    site.feed_alive, site.feed_hangs = False, 4.0
+    with web:
+        result = ai4s(
+            "crawl", "--sources", str(sources), "--db", db_url, "--source", "feedsite", *FAST,
+            "-s", "DOWNLOAD_TIMEOUT=1", "-s", "RETRY_TIMES=0", timeout=240,
+        )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert site.requests_for("/feed.xml") and site.requests_for("/robots.txt")
+    assert {canonical_url(url) for url in site.articles} <= stored(db_url), result.stderr[-3000:]
+    said = [line for line in result.stderr.splitlines() if "falling back to" in line]
+    assert said and site.feed_url in said[0] and "timed out" in said[0], result.stderr[-2000:]
+    assert summary(result.stdout, "feedsite")["fallback"] == "1"

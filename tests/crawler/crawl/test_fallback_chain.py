@@ -104,3 +104,16 @@ def test_new_articles_are_credited_to_each_entry_point_that_named_them() -> None
     assert (checks[FEED].new_articles, checks[LISTING].new_articles, checks[LISTING].outcome) == (1, 1, "unchanged")
     chain.note_poll(feed_meta, "failed", 500)
     assert [check.url for check in chain.checks([], complete=[])["s"]] == [FEED]  # cut short: failures only
+
+
+def test_a_site_is_alive_once_it_answered_below_500_in_any_spelling_of_its_host() -> None:
+    """What tells a feed that timed out on a live site (fallen back on) from a dead site (not: its homepage would
+    time out too): an answer of the site in the crawl, its robots.txt's, in whichever spelling of its host."""
+    chain = FallbackChain()
+    assert not chain.site_answered(FEED)
+    chain.note_answer("http://127.0.8.21/robots.txt", 503)  # a server in trouble: not alive
+    chain.note_answer(f"{SITE}./robots.txt", 200)  # the site's robots.txt, its host with a trailing dot
+    assert chain.site_answered(FEED) and chain.site_answered("http://2130708500/feed.xml")
+    assert not chain.site_answered("http://127.0.8.21/feed.xml")
+    chain.note_answer("http://127.0.8.21/news", 404)  # an error page is an answer
+    assert chain.site_answered("http://127.0.8.21/feed.xml")
