@@ -187,8 +187,9 @@ class NewsSpider(scrapy.Spider):
             yield page_item(response, source.name, "listing")
         scope = self.scopes[source.name]
         discovery = await asyncio.to_thread(lambda: discover(fetched_entry_page(response), scope))
+        fallback_probe = is_fallback_probe(response.meta)
         if discovery.unreadable:
-            if is_fallback_probe(response.meta):  # the fallback chain tried it: no fault of the source
+            if fallback_probe:  # the fallback chain tried it: no fault of the source
                 self.logger.info("Source %s: %s %s: %s", source.name, kind, response.url, discovery.unreadable)
                 self.chain.note_poll(response.meta, "unreadable", response.status, discovery.unreadable)
                 return
@@ -203,7 +204,16 @@ class NewsSpider(scrapy.Spider):
             ):
                 yield request
             return
-        if discovery.summary:
+        if not discovery.leads and not discovery.refused and response.meta.get(ROOT_META) and not fallback_probe:
+            # a configured feed or sitemap without an item, a start page without a link: a URL to check
+            self.logger.warning(
+                "Source %s: %s %s lists nothing (%s): check that it is the right URL",
+                source.name,
+                kind,
+                response.url,
+                discovery.summary or "no link",
+            )
+        elif discovery.summary:
             self.logger.info("Source %s: %s %s %s", source.name, kind, response.url, discovery.summary)
         for refused in discovery.refused:
             self.count(source.name, "refused")

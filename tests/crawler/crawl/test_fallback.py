@@ -147,3 +147,18 @@ def test_a_feed_that_hangs_on_a_live_site_is_stood_in_for_by_the_homepage(web: F
     said = [line for line in result.stderr.splitlines() if "falling back to" in line]
     assert said and site.feed_url in said[0] and "timed out" in said[0], result.stderr[-2000:]
     assert summary(result.stdout, "feedsite")["fallback"] == "1"
+
+
+def test_a_feed_that_lists_nothing_is_a_warning_naming_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A configured feed without an item (a wrong URL, a section the site emptied) was an INFO line only: the
+    source's summary row was all zeros, and nothing told the user which URL to check."""
+    web = FallbackWeb(articles=0)
+    sources, db_url = tmp_path / "sources.toml", f"sqlite:///{tmp_path / 'c.sqlite3'}"
+    sources.write_text(web.sources_toml(), encoding="utf-8")
+    with web:
+        result = crawl(sources, db_url, "feedsite")
+        web.feedsite.publish(1)
+        listed = crawl(sources, db_url, "feedsite")
+    said = [line for line in result.stderr.splitlines() if "lists nothing" in line]
+    assert len(said) == 1 and "WARNING" in said[0] and web.feedsite.feed_url in said[0], result.stderr[-2000:]
+    assert "lists nothing" not in listed.stderr
