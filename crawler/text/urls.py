@@ -128,6 +128,9 @@ INDEX_FILE = re.compile(r"/(?:index|default)\.(?:html?|shtml|php|aspx?|jsp)$", r
 #: extension (``story.amp.html``) or a parameter (``?amp=1``, ``?outputType=amp``).
 _AMP_SEGMENT = re.compile(r"^/amp(?=/)|/amp/?$|\.amp(?=\.s?html?$)", re.IGNORECASE)
 _AMP_PARAMETER = re.compile(r"amp(?:=.*)?|outputtype=amp", re.IGNORECASE)
+#: An ampersand escaped once too often (``&amp;`` in a feed's, a sitemap's or a page's link after its markup was read):
+#: a parameter's separator, never part of a name (``?id=50&amp;page=2`` asked the server for ``amp;page``, page 1).
+_ESCAPED_AMPERSAND = re.compile(r"&(?:amp;)+", re.IGNORECASE)
 _PATH_SESSION = re.compile(r";(?:jsessionid|phpsessid|sid|sessionid)=[^/?#]*", re.IGNORECASE)
 _MANY_SLASHES = re.compile(r"//+")
 
@@ -146,10 +149,12 @@ def _is_tracking(pair: str) -> bool:
 
 
 def clean_url(url: str) -> str:
-    """``url`` without fragment, tracking or session-id parameters; otherwise as given (safe to request)."""
+    """``url`` without fragment, tracking or session-id parameters, its parameters separated by ``&`` where a
+    separator was left escaped as ``&amp;``; otherwise as given (safe to request)."""
     parts = urlsplit(url.strip())
     path = _PATH_SESSION.sub("", parts.path)
-    query = "&".join(pair for pair in parts.query.split("&") if pair and not _is_tracking(pair))
+    pairs = _ESCAPED_AMPERSAND.sub("&", parts.query).split("&")
+    query = "&".join(pair for pair in pairs if pair and not _is_tracking(pair))
     return urlunsplit((parts.scheme, parts.netloc, path, query, ""))
 
 

@@ -60,6 +60,19 @@ def test_clean_url_keeps_what_the_server_needs() -> None:
     assert clean_url("http://x.example/p?b=1&a=2") == "http://x.example/p?b=1&a=2"
 
 
+def test_an_ampersand_left_escaped_separates_parameters() -> None:
+    # a feed or sitemap escaped its links twice: the crawl asked the server for a parameter named "amp;page" (so
+    # for page 1 of a multi-page article), and a cache buster after "&amp;" made the page new to every crawl
+    assert clean_url("http://x.example/article.php?id=50&amp;page=2") == "http://x.example/article.php?id=50&page=2"
+    assert clean_url("http://x.example/a.php?id=5&amp;amp;page=3") == "http://x.example/a.php?id=5&page=3"
+    assert clean_url("http://x.example/show.asp?aid=4&AMP;_t=1733212345") == "http://x.example/show.asp?aid=4"
+    assert canonical_url("http://x.example/article.php?id=50&amp;page=2") == canonical_url(
+        "http://x.example/article.php?page=2&id=50"
+    )
+    assert canonical_url("http://x.example/p?id=3&amp;utm_campaign=x") == "http://x.example/p?id=3"
+    assert clean_url("http://x.example/s?q=a%26amp%3Bb") == "http://x.example/s?q=a%26amp%3Bb"  # a value's own text
+
+
 def test_meaningful_parameters_are_kept() -> None:
     assert canonical_url("http://x.example/p?id=1") != canonical_url("http://x.example/p?id=2")
     assert canonical_url("http://x.example/p?_id=1") != canonical_url("http://x.example/p?_id=2")
