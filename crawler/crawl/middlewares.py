@@ -232,8 +232,9 @@ class RedirectChainMiddleware:
     chain (a loop), or one past ``REDIRECT_MAX_TIMES``, fails the request (:class:`RedirectFailed`), which is
     recorded as any failed fetch (a redirect to an empty Location or to no URL, :class:`RedirectToNoUrl`, as an HTTP
     error): the loop was dropped without a word too, and Scrapy's own limit made it a refusal. An article's redirect
-    to another page the corpus holds is not followed (:class:`RedirectsToKnownPage`): the known-URL filter sees the
-    links the spider makes, never the redirects Scrapy makes of them."""
+    to another page the corpus holds is not followed (:class:`RedirectsToKnownPage`), nor is a listing's link to a
+    page that redirects there: the known-URL filter sees the links the spider makes, never the redirects Scrapy makes
+    of them."""
 
     def __init__(self, max_redirects: int, context: CrawlContext | None = None) -> None:
         self.max_redirects = max_redirects
@@ -264,9 +265,15 @@ class RedirectChainMiddleware:
             raise RedirectFailed(f"more than {self.max_redirects} redirects, the last to {target}", response.status)
         if canonical_url(target) == canonical_url(request.url):
             request.dont_filter = True  # Scrapy's redirect middleware gives the redirect the same
-        elif request.meta.get("ai4s_kind") == "article" and self.context is not None and target in self.context.known:
+        elif self.context is not None and _fetched_once(request.meta) and target in self.context.known:
             raise RedirectsToKnownPage(target, response.status)
         return response
+
+
+def _fetched_once(meta: dict[str, Any]) -> bool:
+    """Whether the request with ``meta`` asks for a page fetched once at most: an article, or a page a listing links
+    that may turn out to be one (an old URL, ``/old/1``, or a redirector, ``/r?u=...``, look like no article)."""
+    return meta.get("ai4s_kind") == "article" or is_linked_listing(meta)
 
 
 class ConditionalGetMiddleware:

@@ -312,9 +312,9 @@ class NewsSpider(scrapy.Spider):
             yield from self.fall_back(fallback)
 
     def redirected_to_known(self, request: scrapy.Request, redirect: RedirectsToKnownPage) -> Iterator[FetchFailure]:
-        """An article link that redirects to a page the corpus holds: counted as a known link, and recorded under
-        the URL its source named with what the corpus holds for that page (a duplicate of its article, a page
-        without article, a page gone): a link that stays the same is not requested again."""
+        """An article link, or a page a listing links, that redirects to a page the corpus holds: counted as a known
+        link, and recorded under the URL its source named with what the corpus holds for that page (a duplicate of
+        its article, a page without article, a page gone): a link that stays the same is not requested again."""
         source = request.meta.get("ai4s_source", "?")
         if self.context.known.skip_url(redirect.target):
             self.count(source, "skipped_known")

@@ -296,3 +296,35 @@ def test_a_link_that_redirects_to_a_stored_article_does_not_download_it_again(
             select(FetchedUrl.outcome, FetchedUrl.article_id).where(FetchedUrl.canonical_url == redirector)
         ).one()
     assert tuple(record) == ("duplicate", article_id)  # the link is a duplicate of that article
+
+
+def test_a_listing_link_that_redirects_to_a_stored_article_does_not_download_it_again(
+    pages: list[CorpusPage], tmp_path: Path
+) -> None:
+    # an old URL (/old/1, 301) or a redirector (/r?u=...) on a listing looks like no article: it was requested as
+    # a linked listing, whose redirects were followed whatever their target, and the stored article was downloaded
+    # again at every crawl
+    site = LocalSite("relinked", "127.0.0.74")
+    site.add("/robots.txt", Reply(200, b"User-agent: *\nAllow: /\n", {"Content-Type": "text/plain"}))
+    articles = ["/story/ai-science-story-1", "/story/ai-science-story-2"]
+    for path, page in zip(articles, pages, strict=False):
+        site.add(path, Reply(200, page.raw(), {"Content-Type": f"text/html; charset={page.encoding}"}))
+    site.add("/old/1", Reply(301, b"", {"Location": articles[0]}))
+    site.add("/r", lambda record: Reply(302, b"", {"Location": record.path.partition("u=")[2].replace("%2F", "/")}))
+    spellings = [
+        articles,
+        ["/old/1", "/r?u=%2Fstory%2Fai-science-story-2"],
+        ["/old/1", "/r?u=%2Fstory%2Fai-science-story-2"],
+    ]
+    sources = tmp_path / "sources.toml"
+    sources.write_text(f'[[source]]\nname = "relinked"\nstart_urls = ["{site.url("/news/")}"]\n', encoding="utf-8")
+    db_url = f"sqlite:///{tmp_path / 'corpus.sqlite3'}"
+    with site:
+        for crawl, links in enumerate(spellings):
+            items = "".join(f'<li><a href="{html.escape(link)}">Story {n}</a></li>' for n, link in enumerate(links))
+            site.add("/news/", html_reply(f"<html><body><h1>News {crawl}</h1><ul>{items}</ul></body></html>"))
+            result = ai4s("crawl", "--sources", str(sources), "--db", db_url, *FAST, timeout=240)
+            assert result.returncode == 0, result.stderr[-3000:]
+        assert {path: len(site.requests_for(path)) for path in articles} == dict.fromkeys(articles, 1)
+        assert len(site.requests_for("/old/1")) == 1  # recorded as the article's duplicate: not asked again
+    assert stored(db_url) == {canonical_url(site.url(path)) for path in articles}
