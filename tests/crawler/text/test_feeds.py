@@ -41,6 +41,25 @@ def test_atom_and_rdf() -> None:
     assert [e.url for e in parse_feed(RDF, "http://news.example/")] == ["http://news.example/rdf-item.html"]
 
 
+def test_relative_links_are_read_against_the_xml_base_that_holds_them() -> None:
+    # an Atom feed at /feeds/atom.xml whose xml:base names /news/: its relative links were read against the feed's
+    # own URL, requested under /feeds/, answered 404 and recorded as gone for good
+    atom = b"""<feed xmlns="http://www.w3.org/2005/Atom" xml:base="http://news.example/news/"><title>t</title>
+<entry><title>A</title><link href="2024/a.html"/></entry>
+<entry xml:base="/world/"><title>B</title><link href="b.html"/></entry>
+<entry><title>C</title><link xml:base="https://other.example/c/" href="c.html"/></entry>
+<entry><title>D</title><link href="http://news.example/d.html"/></entry></feed>"""
+    assert [e.url for e in parse_feed(atom, "http://news.example/feeds/atom.xml")] == [
+        "http://news.example/news/2024/a.html",
+        "http://news.example/world/b.html",
+        "https://other.example/c/c.html",
+        "http://news.example/d.html",
+    ]
+    rss = b"""<rss version="2.0" xml:base="http://news.example/zh/"><channel><title>t</title>
+<item><title>x</title><link>keji/1.html</link></item></channel></rss>"""
+    assert [e.url for e in parse_feed(rss, "http://news.example/rss.xml")] == ["http://news.example/zh/keji/1.html"]
+
+
 def test_entities_are_neither_expanded_nor_loaded() -> None:
     entries = parse_feed(LAUGHS, "http://news.example/")
     text = " ".join(f"{e.url} {e.title}" for e in entries)
