@@ -174,7 +174,10 @@ def migrate(engine: Engine) -> bool:
 
     One process at a time migrates: on PostgreSQL the upgrade runs in one transaction that first takes a
     transaction-level advisory lock, so processes starting together against a fresh database wait for the
-    first one, then find the schema at its head and do nothing (on a SQLite file, a file lock)."""
+    first one, then find the schema at its head and do nothing (on a SQLite file, a file lock).
+
+    The upgrade is one transaction on SQLite too, its schema changes included: a process killed or failing in
+    the middle of it leaves the database as it was, and the next opening runs the whole upgrade again."""
     _quiet_alembic()
     from alembic import command
     from alembic.config import Config
@@ -188,6 +191,12 @@ def migrate(engine: Engine) -> bool:
             _let_tables_be_rebuilt(connection)
         try:
             with connection.begin():
+                if sqlite:
+                    # Python's sqlite3 opens a transaction before data changes only: without this, each schema
+                    # change of a migration was committed as it ran, and a kill in the middle left the tables
+                    # changed under the old revision, whose migration then failed at every opening ("duplicate
+                    # column name"). IMMEDIATE: the write lock is taken (or waited for) now, not midway.
+                    connection.exec_driver_sql("BEGIN IMMEDIATE")
                 if connection.dialect.name == "postgresql":
                     connection.execute(text("SET LOCAL lock_timeout = 0"))  # waiting for another migration is expected
                     connection.execute(

@@ -51,6 +51,24 @@ OLD_DIGEST_JOB = "crawler.daemon:digest_job"
 NEW_CRAWL_JOB = "crawler.schedule.daemon:crawl_job"
 NEW_DIGEST_JOB = "crawler.schedule.daemon:digest_job"
 RESTORE_FAILURE = "Unable to restore job"
+#: Run in a child process (argv: database URL, n): open the database with this release, which migrates it, and
+#: be killed (SIGKILL) right after the n-th schema or data operation of the migrations.
+KILLED_IN_A_MIGRATION = """
+import os, signal, sys
+from alembic.operations import Operations
+import storage.db
+done = 0
+run = Operations.invoke
+def invoke(self, operation):
+    global done
+    result = run(self, operation)
+    done += 1
+    if done == int(sys.argv[2]):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return result
+Operations.invoke = invoke
+storage.db.Database(sys.argv[1]).close()
+"""
 
 
 def alembic_to(engine: Engine, revision: str, *, down: bool = False) -> None:
@@ -409,3 +427,40 @@ def test_template_counts_of_before_the_share_rule_keep_what_was_template(db_url_
             assert connection.execute(text("SELECT blocks_counted FROM sources")).scalar_one() == 5
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("operations", [1, 4])
+def test_an_upgrade_killed_midway_is_run_again_whole_at_the_next_opening(tmp_path: Path, operations: int) -> None:
+    """A process killed in the middle of migrating a SQLite file leaves it at the revision it had, and the next
+    opening migrates it. Python's sqlite3 committed each schema change as it ran: killed after migration 0017
+    added its first column, the file stayed at 0016 with the column, and every opening after failed ("duplicate
+    column name: blocks_counted"), so the corpus could no longer be opened at all."""
+    url = f"sqlite:///{tmp_path / 'corpus.sqlite3'}"
+    engine = make_engine(url)
+    alembic_to(engine, "0016")
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO sources (id, name, created_at) VALUES (1, 'site', :now)"), {"now": now})
+        connection.execute(
+            text(
+                "INSERT INTO articles (id, source_id, url, canonical_url, url_hash, content_hash, title, text,"
+                " first_seen, last_seen) VALUES (1, 1, :url, :url, :hash, :hash, 'AI for Science', 'x', :now, :now)"
+            ),
+            {"url": "http://site.example/1", "hash": "1" * 40, "now": now},
+        )
+    engine.dispose()
+    child = subprocess.run(
+        [sys.executable, "-c", KILLED_IN_A_MIGRATION, url, str(operations)],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert child.returncode == -signal.SIGKILL, child.stderr[-2000:]
+    assert schema_revision(engine) == "0016"  # nothing of the killed upgrade is left
+    with storage.db.Database(url) as database, database.engine.connect() as connection:
+        assert schema_revision(database.engine) == head_revision()
+        assert connection.execute(text("SELECT blocks_counted FROM sources")).scalar_one() == 1
+        assert connection.execute(text("SELECT title FROM articles")).scalars().all() == ["AI for Science"]
+    engine.dispose()
