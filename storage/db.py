@@ -19,12 +19,15 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from platformdirs import user_data_dir
 from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 ENV_DB = "AI4S_DB"
 APP_NAME = "ai4s-monitor"
@@ -42,6 +45,11 @@ class DatabaseUrlError(ValueError):
 class DatabaseUnavailable(RuntimeError):
     """A database that cannot be opened (refused, unknown, unwritable, not a database): the message says
     which and why."""
+
+
+class DatabaseTooNew(DatabaseUnavailable):
+    """A database whose schema a newer release made: this release does not know its revision, so it can neither
+    read it nor migrate it."""
 
 
 logger = logging.getLogger(__name__)
@@ -203,13 +211,29 @@ def migrate(engine: Engine) -> bool:
                         text("SELECT pg_advisory_xact_lock(:a, :b)"),
                         {"a": MIGRATION_LOCK_KEYS[0], "b": MIGRATION_LOCK_KEYS[1]},
                     )
-                new = MigrationContext.configure(connection).get_current_revision() is None
+                current = MigrationContext.configure(connection).get_current_revision()
+                _check_known(config, current, engine)
+                new = current is None
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
         finally:
             if sqlite:
                 _enforce_foreign_keys_again(connection)
     return new
+
+
+def _check_known(config: Config, revision: str | None, engine: Engine) -> None:
+    """Raise :class:`DatabaseTooNew` when ``revision``, the schema revision of ``engine``'s database, is none of
+    this release's migrations."""
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory.from_config(config)
+    if revision is not None and revision not in {script.revision for script in scripts.walk_revisions()}:
+        raise DatabaseTooNew(
+            f"cannot open the database {display_url(engine.url.render_as_string(hide_password=False))}: its schema"
+            f" (revision {revision}) was made by a newer release of ai4s-monitor than this one (which knows revisions"
+            f" up to {scripts.get_current_head()}); run that release or a newer one on it"
+        )
 
 
 def _let_tables_be_rebuilt(connection: Connection) -> None:
@@ -336,6 +360,10 @@ def _unavailable(url: str, engine: Engine | None = None) -> Iterator[None]:
     ``engine`` is released)."""
     try:
         yield
+    except DatabaseUnavailable:  # said already (a database a newer release made)
+        if engine is not None:
+            engine.dispose()
+        raise
     except (DBAPIError, NoSuchModuleError, OSError) as exc:
         if engine is not None:
             engine.dispose()

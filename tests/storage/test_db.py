@@ -12,7 +12,14 @@ import pytest
 from sqlalchemy import inspect, text
 
 from storage import Database, resolve_db_url
-from storage.db import DatabaseUnavailable, DatabaseUrlError, default_db_url, make_engine, probe_database
+from storage.db import (
+    DatabaseTooNew,
+    DatabaseUnavailable,
+    DatabaseUrlError,
+    default_db_url,
+    make_engine,
+    probe_database,
+)
 from storage.searchtext import indexed_body
 
 
@@ -80,6 +87,21 @@ def test_a_database_that_cannot_be_opened_is_named_with_the_reason(tmp_path: Pat
         Database(f"sqlite:///{not_a_folder}")
     with pytest.raises(DatabaseUnavailable, match="Connection refused"):
         Database("postgresql://postgres@127.0.0.1:1/nothing")
+
+
+def test_a_database_a_newer_release_made_is_refused_with_what_to_do(db_url_any: str) -> None:
+    """A corpus whose schema is at a revision this release does not know (a newer release migrated it) is refused
+    with a message, and left as it is. Alembic's "Can't locate revision identified by '0099'" went up to every
+    command as a traceback."""
+    Database(db_url_any).close()
+    engine = make_engine(db_url_any)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+    with pytest.raises(DatabaseTooNew, match=r"\(revision 0099\) was made by a newer release of ai4s-monitor"):
+        Database(db_url_any)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0099"
+    engine.dispose()
 
 
 def test_first_use_creates_the_schema_at_the_latest_migration(database: Database) -> None:
