@@ -464,3 +464,36 @@ def test_an_upgrade_killed_midway_is_run_again_whole_at_the_next_opening(tmp_pat
         assert connection.execute(text("SELECT blocks_counted FROM sources")).scalar_one() == 1
         assert connection.execute(text("SELECT title FROM articles")).scalars().all() == ["AI for Science"]
     engine.dispose()
+
+
+def test_a_database_the_first_form_of_0017_migrated_gets_its_sentence_column(db_url_any: str) -> None:
+    """Migration 0017 gained ``template_blocks.sentence`` after its first form had run (commit 0f9601b): a database
+    that form migrated was at 0017 without the column, and every crawl and reprocess failed ("no such column:
+    template_blocks.sentence"). Migration 0018 adds it where it is missing, a block counted before being no
+    sentence, as 0017 does; a database that has it keeps it."""
+    engine = make_engine(db_url_any)
+    try:
+        alembic_to(engine, "0017")
+        now = datetime(2026, 12, 3, 17, 45, tzinfo=UTC)
+        with engine.begin() as connection:
+            connection.execute(text("ALTER TABLE template_blocks DROP COLUMN sentence"))  # as the first form left it
+            connection.execute(
+                text("INSERT INTO sources (id, name, created_at) VALUES (1, 'site', :now)"), {"now": now}
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO template_blocks (source_id, block_key, pages, first_seen, last_seen, template_since)"
+                    " VALUES (1, 11, 4, :now, :now, :now)"
+                ),
+                {"now": now},
+            )
+        with storage.db.Database(db_url_any) as database, database.engine.connect() as connection:
+            assert schema_revision(database.engine) == head_revision()
+            rows = connection.execute(text("SELECT block_key, pages, sentence FROM template_blocks")).all()
+            assert [tuple(row) for row in rows] == [(11, 4, False)]
+        alembic_to(engine, "0017", down=True)  # down and up again on a database that has the column
+        alembic_to(engine, "head")
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT count(*) FROM template_blocks WHERE sentence")).scalar_one() == 0
+    finally:
+        engine.dispose()
