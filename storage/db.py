@@ -27,7 +27,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 if TYPE_CHECKING:
-    from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
 ENV_DB = "AI4S_DB"
 APP_NAME = "ai4s-monitor"
@@ -190,20 +190,26 @@ def migrate(engine: Engine) -> bool:
     from alembic import command
     from alembic.config import Config
     from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
 
     config = Config()
     config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    scripts = ScriptDirectory.from_config(config)
     with _one_sqlite_migration_at_a_time(engine), engine.connect() as connection:
         sqlite = connection.dialect.name == "sqlite"
         if sqlite:
             _let_tables_be_rebuilt(connection)
         try:
             with connection.begin():
-                if sqlite:
+                if (
+                    sqlite
+                    and MigrationContext.configure(connection).get_current_revision() != scripts.get_current_head()
+                ):
                     # Python's sqlite3 opens a transaction before data changes only: without this, each schema
                     # change of a migration was committed as it ran, and a kill in the middle left the tables
                     # changed under the old revision, whose migration then failed at every opening ("duplicate
-                    # column name"). IMMEDIATE: the write lock is taken (or waited for) now, not midway.
+                    # column name"). IMMEDIATE: the write lock is taken (or waited for) now, not midway; only
+                    # when there is something to upgrade, so that opening an upgraded file waits for no writer.
                     connection.exec_driver_sql("BEGIN IMMEDIATE")
                 if connection.dialect.name == "postgresql":
                     connection.execute(text("SET LOCAL lock_timeout = 0"))  # waiting for another migration is expected
@@ -212,7 +218,7 @@ def migrate(engine: Engine) -> bool:
                         {"a": MIGRATION_LOCK_KEYS[0], "b": MIGRATION_LOCK_KEYS[1]},
                     )
                 current = MigrationContext.configure(connection).get_current_revision()
-                _check_known(config, current, engine)
+                _check_known(scripts, current, engine)
                 new = current is None
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
@@ -222,12 +228,9 @@ def migrate(engine: Engine) -> bool:
     return new
 
 
-def _check_known(config: Config, revision: str | None, engine: Engine) -> None:
+def _check_known(scripts: ScriptDirectory, revision: str | None, engine: Engine) -> None:
     """Raise :class:`DatabaseTooNew` when ``revision``, the schema revision of ``engine``'s database, is none of
-    this release's migrations."""
-    from alembic.script import ScriptDirectory
-
-    scripts = ScriptDirectory.from_config(config)
+    this release's migrations (``scripts``)."""
     if revision is not None and revision not in {script.revision for script in scripts.walk_revisions()}:
         raise DatabaseTooNew(
             f"cannot open the database {display_url(engine.url.render_as_string(hide_password=False))}: its schema"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import multiprocessing
+import sqlite3
+import time
 import warnings
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
@@ -102,6 +104,21 @@ def test_a_database_a_newer_release_made_is_refused_with_what_to_do(db_url_any: 
     with engine.connect() as connection:
         assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0099"
     engine.dispose()
+
+
+def test_opening_an_upgraded_sqlite_file_waits_for_no_writer(tmp_path: Path) -> None:
+    """The upgrade takes the file's write lock, and only when there is something to upgrade: opening a corpus at
+    the latest revision while a crawl holds the lock (a long transaction) goes on at once."""
+    url = f"sqlite:///{tmp_path / 'corpus.sqlite3'}"
+    Database(url).close()
+    writer = sqlite3.connect(tmp_path / "corpus.sqlite3", isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        started = time.monotonic()
+        Database(url).close()
+        assert time.monotonic() - started < 10  # the busy timeout is 30 s
+    finally:
+        writer.close()
 
 
 def test_first_use_creates_the_schema_at_the_latest_migration(database: Database) -> None:
