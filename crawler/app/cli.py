@@ -294,6 +294,9 @@ def worker(
     assert url is not None
     config = _load_config(db=db, sources_file=sources, topics_file=topics, settings=setting)
     _require_postgresql(config)
+    # a worker that cannot use the database (unreachable, or upgraded by a newer release) must not start: it
+    # would take every job of the queue and fail it at once
+    _corpus(config.db_url).close()
     settings = WorkerSettings(
         config=config,
         log_dir=log_dir or Path(user_log_dir(APP_NAME)),

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from celery import Celery, Task
+from celery.exceptions import Reject
 
 from crawler.cluster.app import CRAWL_TASK, QUEUE, make_app
 from crawler.cluster.broker import masked
@@ -27,6 +28,7 @@ from crawler.schedule.supervise import CrawlChild, crawl_command
 from crawler.text.wording import plural
 from storage import Database
 from storage.cluster import beat, claim_queued_run
+from storage.db import DatabaseUnavailable
 from storage.models import RunStatus
 from storage.repository import finish_run
 
@@ -36,6 +38,8 @@ logger = logging.getLogger("ai4s.worker")
 HEARTBEAT_INTERVAL = 10.0
 #: Seconds past a crawl's time limit and stop timeout before the worker stops it itself.
 BACKSTOP_MARGIN = 30.0
+#: Seconds a worker that cannot open the database waits before it hands a job back to the queue.
+REQUEUE_PAUSE = 5.0
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,13 @@ def crawl_source(task: Task, source: str, run_id: int, time_limit: float | None 
         raise RuntimeError("the crawl task runs inside an ai4s worker only")
     settings = _settings
     worker = str(task.request.hostname or f"{os.getpid()}@{socket.gethostname()}")
-    with Database(settings.config.db_url) as database:
+    try:
+        database = Database(settings.config.db_url)
+    except DatabaseUnavailable as exc:  # the job goes back to the queue, not lost with a failure
+        logger.error("Source %s: run %d handed back to the queue: %s", source, run_id, exc)
+        time.sleep(REQUEUE_PAUSE)  # not at once: this worker would take the job again in a loop
+        raise Reject(str(exc), requeue=True) from None
+    with database:
         with database.session() as session, session.begin():
             claimed = claim_queued_run(session, run_id, worker)
         if not claimed:

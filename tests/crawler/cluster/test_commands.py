@@ -5,7 +5,9 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from crawler.cluster.app import CRAWL_TASK, make_app
+from sqlalchemy import text
+
+from crawler.cluster.app import CRAWL_TASK, make_app, queue_state
 from storage import Database
 from storage.cluster import claim_queued_run, start_queued_run
 from tests.clustersupport import REDIS_PASSWORD, Process, RedisServer, wait_until
@@ -66,3 +68,29 @@ def test_workers_shows_an_idle_worker_that_answers_and_forgets_it_once_stopped(
         worker.stop()
     after = ai4s_in_process("workers", "--db", db_url, env=env)
     assert after.returncode == 0 and name not in after.stdout
+
+
+def test_a_worker_that_cannot_use_the_database_does_not_start_nor_take_jobs(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    # a worker of an older release on a database a newer daemon upgraded: it took every job of the queue and failed
+    # it at once (acknowledged: gone from the queue) while the workers that could run it were busy
+    db_url = postgres_url()
+    reset_postgres(db_url)
+    with Database(db_url) as database, database.session() as session, session.begin():
+        run_id = start_queued_run(session, "s00", "job-1")
+        session.execute(text("UPDATE alembic_version SET version_num = '9999_from_the_future'"))
+    make_app(redis_server.url).send_task(CRAWL_TASK, args=["s00", run_id, 60.0], task_id="job-1")
+    sources = tmp_path / "sources.toml"
+    sources.write_text('[[source]]\nname = "s00"\nfeeds = ["http://127.0.5.1:9/rss.xml"]\n', encoding="utf-8")
+    worker = Process(
+        tmp_path / "worker.log", "worker", "--db", db_url, "--sources", str(sources), "--name", "old1",
+        env={"AI4S_BROKER_URL": redis_server.url},
+    )  # fmt: skip
+    try:
+        wait_until(lambda: worker.process.poll() is not None, 60, "the worker to stop", [worker])
+    finally:
+        worker.stop()
+    assert worker.process.returncode == 1
+    assert "revision 9999_from_the_future, which this version of ai4s does not know" in worker.log()
+    assert queue_state(make_app(redis_server.url)).waiting == {"job-1"}
