@@ -4,9 +4,9 @@ kept alive (heartbeats) by the worker that runs them, and listed for the daemon 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import CrawlRun, RunStatus, utcnow
@@ -34,23 +34,41 @@ def start_queued_run(session: Session, source: str, task_id: str) -> int:
     return run_id
 
 
-def claim_queued_run(session: Session, run_id: int, worker: str) -> bool:
-    """Make ``worker`` the one running queued run ``run_id`` (again, after a lost worker); ``False``
-    when the run is closed (done, or given up as lost): the task then has nothing to do."""
+def database_now(session: Session) -> datetime:
+    """The database server's clock, timezone-aware UTC: the one clock all the machines of a cluster share."""
+    now = session.execute(select(func.now())).scalar_one()
+    return now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
+
+
+def claim_queued_run(session: Session, run_id: int, worker: str, task_id: str, stale_after: float) -> bool:
+    """Make ``worker`` the one running queued run ``run_id`` as job ``task_id`` (again, after a lost worker);
+    ``False`` when the run is closed (done, or given up as lost), is another job's, or runs on another worker
+    whose heartbeat is younger than ``stale_after`` seconds: the task then has nothing to do."""
+    now = database_now(session)
     result = session.execute(
         update(CrawlRun)
-        .where(CrawlRun.id == run_id, CrawlRun.status == RunStatus.RUNNING, CrawlRun.task_id.is_not(None))
-        .values(worker=worker, heartbeat_at=utcnow())
+        .where(
+            CrawlRun.id == run_id,
+            CrawlRun.status == RunStatus.RUNNING,
+            CrawlRun.task_id == task_id,
+            or_(
+                CrawlRun.worker.is_(None),
+                CrawlRun.worker == worker,
+                CrawlRun.heartbeat_at.is_(None),
+                CrawlRun.heartbeat_at < now - timedelta(seconds=stale_after),
+            ),
+        )
+        .values(worker=worker, heartbeat_at=now)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def beat(session: Session, run_id: int, worker: str) -> None:
-    """Record that ``worker`` still runs queued run ``run_id``."""
+    """Record that ``worker`` still runs queued run ``run_id`` (at the database's time)."""
     session.execute(
         update(CrawlRun)
         .where(CrawlRun.id == run_id, CrawlRun.status == RunStatus.RUNNING, CrawlRun.worker == worker)
-        .values(heartbeat_at=utcnow())
+        .values(heartbeat_at=database_now(session))
     )
 
 

@@ -22,6 +22,7 @@ from celery.exceptions import Reject
 
 from crawler.cluster.app import CRAWL_TASK, QUEUE, make_app
 from crawler.cluster.broker import masked
+from crawler.cluster.dispatch import HEARTBEAT_STALE
 from crawler.config import Config
 from crawler.schedule.runs import close_crawl_run
 from crawler.schedule.supervise import CrawlChild, crawl_command
@@ -76,9 +77,9 @@ def crawl_source(task: Task, source: str, run_id: int, time_limit: float | None 
         raise Reject(str(exc), requeue=True) from None
     with database:
         with database.session() as session, session.begin():
-            claimed = claim_queued_run(session, run_id, worker)
-        if not claimed:
-            logger.info("Source %s: run %d is closed already: nothing to do", source, run_id)
+            claimed = claim_queued_run(session, run_id, worker, str(task.request.id), HEARTBEAT_STALE)
+        if not claimed:  # a job given again while its crawl still runs: a worker whose clock is off restores it
+            logger.info("Source %s: run %d is closed, or runs on another worker: nothing to do", source, run_id)
             return {"run_id": run_id, "source": source, "status": "skipped"}
         if source not in settings.config.source_names:
             message = f"source {source!r} is not in this worker's sources file ({settings.config.sources_file})"

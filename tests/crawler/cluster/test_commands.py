@@ -36,7 +36,7 @@ def test_workers_shows_the_queue_and_each_workers_running_crawls(redis_server: R
     with Database(db_url) as database, database.session() as session, session.begin():
         waiting = start_queued_run(session, "waiting-source", "job-1")
         running = start_queued_run(session, "running-source", "job-2")
-        assert claim_queued_run(session, running, "w7@machine")
+        assert claim_queued_run(session, running, "w7@machine", "job-2", 35.0)
     make_app(redis_server.url).send_task(CRAWL_TASK, args=["waiting-source", waiting, 60.0], task_id="job-1")
     result = ai4s_in_process("workers", "--db", db_url, env={"AI4S_BROKER_URL": redis_server.url})
     assert result.returncode == 0, result.stderr
