@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from celery import Celery, Task
 from celery.exceptions import Reject
@@ -30,8 +30,6 @@ from crawler.text.wording import plural
 from storage import Database
 from storage.cluster import beat, claim_queued_run
 from storage.db import DatabaseUnavailable
-from storage.models import RunStatus
-from storage.repository import finish_run
 
 logger = logging.getLogger("ai4s.worker")
 
@@ -69,26 +67,28 @@ def crawl_source(task: Task, source: str, run_id: int, time_limit: float | None 
         raise RuntimeError("the crawl task runs inside an ai4s worker only")
     settings = _settings
     worker = str(task.request.hostname or f"{os.getpid()}@{socket.gethostname()}")
+    if source not in settings.config.source_names:  # another worker's sources file has it: a fault of this worker
+        _hand_back(source, run_id, f"it is not in this worker's sources file ({settings.config.sources_file})")
     try:
         database = Database(settings.config.db_url)
     except DatabaseUnavailable as exc:  # the job goes back to the queue, not lost with a failure
-        logger.error("Source %s: run %d handed back to the queue: %s", source, run_id, exc)
-        time.sleep(REQUEUE_PAUSE)  # not at once: this worker would take the job again in a loop
-        raise Reject(str(exc), requeue=True) from None
+        _hand_back(source, run_id, str(exc))
     with database:
         with database.session() as session, session.begin():
             claimed = claim_queued_run(session, run_id, worker, str(task.request.id), HEARTBEAT_STALE)
         if not claimed:  # a job given again while its crawl still runs: a worker whose clock is off restores it
             logger.info("Source %s: run %d is closed, or runs on another worker: nothing to do", source, run_id)
             return {"run_id": run_id, "source": source, "status": "skipped"}
-        if source not in settings.config.source_names:
-            message = f"source {source!r} is not in this worker's sources file ({settings.config.sources_file})"
-            with database.session() as session, session.begin():
-                finish_run(session, run_id, RunStatus.FAILED, message)
-            logger.warning("Run %d: %s", run_id, message)
-            return {"run_id": run_id, "source": source, "status": RunStatus.FAILED}
         limit = min(time_limit or settings.time_limit, settings.time_limit)
         return _crawl(database, settings, worker, source, run_id, limit)
+
+
+def _hand_back(source: str, run_id: int, why: str) -> NoReturn:
+    """Give the job of run ``run_id`` back to the queue, for a worker that can run it, after a pause (this
+    worker would take it again at once); ``why`` this one cannot."""
+    logger.error("Source %s: run %d handed back to the queue: %s", source, run_id, why)
+    time.sleep(REQUEUE_PAUSE)
+    raise Reject(why, requeue=True)
 
 
 def _crawl(
