@@ -92,5 +92,5 @@ def test_a_worker_that_cannot_use_the_database_does_not_start_nor_take_jobs(
     finally:
         worker.stop()
     assert worker.process.returncode == 1
-    assert "revision 9999_from_the_future, which this version of ai4s does not know" in worker.log()
+    assert "(revision 9999_from_the_future) was made by a newer release of ai4s-monitor" in worker.log()
     assert queue_state(make_app(redis_server.url)).waiting == {"job-1"}
