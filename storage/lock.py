@@ -13,11 +13,13 @@ import json
 import os
 import socket
 import zlib
+from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 #: The advisory-lock key pair of the daemon on PostgreSQL ("AI4S", 1); other locks use ("AI4S", crc32 of the name).
@@ -116,8 +118,15 @@ class DatabaseLock:
             return False
         return bool(held)  # a reconnected session does not hold it
 
+    def regain(self) -> None:
+        """Take the lock again once :meth:`check` found it lost (its connection gone: the database restarted, the
+        network dropped): raises :class:`LockHeld` where another process took it meanwhile, and the driver's error
+        while the database is out of reach."""
+        self.release()
+        self.acquire()
+
     def release(self) -> None:
-        """Give the lock up (a no-op if it is not held)."""
+        """Give the lock up (a no-op if it is not held, or lost with its connection)."""
         if self._file is not None:
             self._file.seek(0)
             self._file.truncate()
@@ -128,8 +137,11 @@ class DatabaseLock:
             try:
                 self._connection.execute(text("SELECT pg_advisory_unlock(:a, :b)"), _pg_keys(self.name))
                 self._connection.commit()
+            except SQLAlchemyError:  # the connection is gone (or awaits a rollback), and the lock went with it
+                pass
             finally:
-                self._connection.close()
+                with suppress(SQLAlchemyError):
+                    self._connection.close()
                 self._connection = None
                 self._engine.dispose()
 

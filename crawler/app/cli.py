@@ -255,6 +255,8 @@ def daemon(
         runner.run()
     except LockHeld as exc:
         raise _fail(f"{exc}; stop it first, or use another --db", code=3) from None
+    if runner.failure:  # a service manager restarts a daemon that failed
+        raise _fail(runner.failure, code=1)
 
 
 @app.command()

@@ -59,12 +59,15 @@ from crawler.text.wording import plural
 from storage import Database
 from storage.counters import SourceRunCounts
 from storage.db import APP_NAME
-from storage.lock import DatabaseLock
+from storage.lock import DatabaseLock, LockHeld
 
 logger = logging.getLogger("ai4s.daemon")
 
 #: Seconds between checks that the daemon still holds its database lock.
 LOCK_CHECK_INTERVAL = 30.0
+#: Once the lock is lost: seconds between two attempts to take it again, and how long the daemon keeps trying.
+LOCK_RETRY_INTERVAL = 5.0
+LOCK_REGAIN_LIMIT = 600.0
 #: Seconds past a crawl's time limit and stop timeout before the daemon stops it itself
 #: (Scrapy stops the crawl at the time limit, CLOSESPIDER_TIMEOUT; this is the backstop).
 BACKSTOP_MARGIN = 30.0
@@ -140,6 +143,7 @@ class Daemon:
         self.database = Database(config.db_url)
         self.lock = DatabaseLock(self.database.url)
         self.stopping = threading.Event()
+        self.failure: str | None = None  # why the daemon stopped of itself, where it did
         self.scheduler: BackgroundScheduler | None = None
         self._children: dict[str, CrawlChild] = {}
         self._children_lock = threading.Lock()
@@ -207,9 +211,37 @@ class Daemon:
                     logger.exception("Looking at the queued crawls failed")
             if time.monotonic() - checked > LOCK_CHECK_INTERVAL:
                 checked = time.monotonic()
-                if not self.lock.check():
-                    logger.error("The database lock was lost (connection gone): stopping, so no two daemons run")
+                if not self.lock.check() and not self._regain_lock():
                     self.stopping.set()
+
+    def _regain_lock(self) -> bool:
+        """After the database lock was lost with its connection (the database restarted, the network dropped): no
+        new crawl until the lock is taken again, as soon as the database answers. False where it cannot be: another
+        daemon took it meanwhile, or the database stayed out of reach for :data:`LOCK_REGAIN_LIMIT` seconds (the
+        reason in :attr:`failure`), or the daemon was told to stop."""
+        assert self.scheduler is not None
+        logger.warning("The database lock was lost (connection gone): no new crawl until it is taken again")
+        self.scheduler.pause()
+        deadline = time.monotonic() + LOCK_REGAIN_LIMIT
+        while not self.stopping.wait(LOCK_RETRY_INTERVAL):
+            try:
+                self.lock.regain()
+            except LockHeld as exc:
+                self.failure = f"the database lock was lost, and {exc}: stopped, so that no two daemons run"
+            except Exception as exc:  # the database is still out of reach
+                if time.monotonic() < deadline:
+                    continue
+                self.failure = (
+                    f"the database lock was lost and could not be taken again in {LOCK_REGAIN_LIMIT:.0f} s"
+                    f" ({type(exc).__name__}: {exc}): stopped"
+                )
+            else:
+                logger.warning("The database lock is taken again: crawls go on")
+                self.scheduler.resume()
+                return True
+            logger.error("%s", self.failure[0].upper() + self.failure[1:])
+            return False
+        return False
 
     def _shut_down(self) -> None:
         """Stop scheduling, stop the running crawls within the bound, and wait for their jobs."""

@@ -10,9 +10,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 
 from storage import Database
+from storage.db import make_engine
 from storage.lock import DatabaseLock, LockHeld
 from storage.models import CrawlRun, scheduler_jobs
 from storage.polling import load_entry_pages, save_entry_page
@@ -78,6 +79,47 @@ def test_a_lock_holder_killed_with_sigkill_leaves_no_stale_lock(db_url_any: str)
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def end_lock_sessions(db_url: str) -> int:
+    """End the server sessions that hold the daemon's advisory lock (a database restart, as the lock sees it); how
+    many there were."""
+    from storage.lock import PG_LOCK_KEYS
+
+    engine = make_engine(db_url)
+    with engine.begin() as connection:
+        ended = connection.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND classid = :a"
+                " AND objid = :b AND granted"
+            ),
+            {"a": PG_LOCK_KEYS[0], "b": PG_LOCK_KEYS[1]},
+        ).all()
+    engine.dispose()
+    return len(ended)
+
+
+def test_a_lock_lost_with_its_connection_is_taken_again_unless_another_holder_took_it() -> None:
+    """A PostgreSQL lock lives as long as its connection: a database restart takes it. Giving it up then raised
+    (PendingRollbackError), and nothing could take it again; now it can, unless another process took it meanwhile."""
+    from tests.databases import postgres_url, reset_postgres
+
+    db_url = postgres_url()
+    reset_postgres(db_url)
+    Database(db_url).close()
+    lock = DatabaseLock(db_url)
+    lock.acquire()
+    try:
+        assert lock.check() and end_lock_sessions(db_url) == 1
+        assert not lock.check()
+        lock.regain()
+        assert lock.check()
+        assert end_lock_sessions(db_url) == 1 and not lock.check()
+        with DatabaseLock(db_url), pytest.raises(LockHeld, match="another ai4s daemon is running"):
+            lock.regain()  # another daemon started while the lock was lost
+        lock.release()  # lost, and given up without an error
+    finally:
+        lock.release()
 
 
 def test_entry_pages_keep_validators_until_the_page_changes(database: Database) -> None:

@@ -313,6 +313,33 @@ def test_on_postgresql_the_schedule_lives_in_the_database_and_the_lock_holds(
     )
 
 
+def test_on_postgresql_a_lost_lock_is_taken_again_and_a_lock_another_daemon_took_stops_the_daemon_with_an_error(
+    web: NewsWeb, tmp_path: Path, daemons: list[DaemonProcess]
+) -> None:
+    """The daemon's lock lives as long as its PostgreSQL connection, which a database restart ends: the daemon
+    stopped, for good where no service manager restarts it (and exited 0 where it did not fail on the way out).
+    It now takes the lock again as soon as the database answers; where another daemon took it meanwhile, it stops
+    with an error, so that a service manager restarts it (and it then waits for the other)."""
+    from storage.lock import DatabaseLock
+    from tests.databases import postgres_url, reset_postgres
+    from tests.storage.test_daemon_state import end_lock_sessions
+
+    db_url = postgres_url()
+    reset_postgres(db_url)
+    sources = write_sources(tmp_path / "sources.toml", web, "1h", keep=lambda n: n == "feedsite")
+    daemon = DaemonProcess(tmp_path, sources, db_url)
+    daemons.append(daemon)
+    wait_until(lambda: "Daemon started" in daemon.log(), 60, "the daemon to start", daemon)
+    assert end_lock_sessions(db_url) == 1  # the database restarted, as the lock's connection sees it
+    wait_until(lambda: "lock is taken again" in daemon.log(), 90, "the daemon to take its lock again", daemon)
+    assert daemon.process.poll() is None and "lock was lost" in daemon.log()
+    assert end_lock_sessions(db_url) == 1
+    with DatabaseLock(db_url):  # another daemon started while the lock was lost
+        code = daemon.process.wait(timeout=90)
+    assert code == 1, daemon.log()[-3000:]
+    assert "error: the database lock was lost, and another ai4s daemon is running on this database" in daemon.log()
+
+
 def test_a_crawl_whose_daemon_is_killed_closes_itself_as_interrupted(
     web: NewsWeb, tmp_path: Path, daemons: list[DaemonProcess]
 ) -> None:
