@@ -106,7 +106,7 @@ def _crawl(
     stderr_path = settings.log_dir / f"{source}.stderr"
     started = time.monotonic()
     logger.info("Source %s: run %d starts on %s", source, run_id, worker)
-    child = CrawlChild(source, command, stderr_path)
+    child = CrawlChild(source, command, stderr_path, supervisor="the worker")
     done = threading.Event()
     heartbeat = threading.Thread(target=_beat, args=(database, run_id, worker, done), daemon=True)
     heartbeat.start()

@@ -61,10 +61,12 @@ class ChildExit:
 
 class CrawlChild:
     """A child process in a new session, so that a terminal's Ctrl-C reaches the daemon only (which
-    then stops its crawls) and a kill of its process group takes its own children (extraction workers) too."""
+    then stops its crawls) and a kill of its process group takes its own children (extraction workers) too.
+    ``supervisor`` names who runs it, in the reasons it is stopped for ("the daemon", a cluster's "the worker")."""
 
-    def __init__(self, name: str, command: list[str], stderr_path: Path) -> None:
+    def __init__(self, name: str, command: list[str], stderr_path: Path, supervisor: str = "the daemon") -> None:
         self.name = name
+        self.supervisor = supervisor
         with stderr_path.open("ab") as stderr:
             self.process = subprocess.Popen(
                 command,
@@ -88,7 +90,7 @@ class CrawlChild:
             except subprocess.TimeoutExpired:
                 pass
             if stopping.is_set():
-                return self.stop("the daemon is stopping", stop_timeout)
+                return self.stop(f"{self.supervisor} is stopping", stop_timeout)
             if time.monotonic() > deadline:
                 return self.stop("it ran over its time limit", stop_timeout)
 
@@ -97,7 +99,7 @@ class CrawlChild:
         logger.info("Source %s: stopping its crawl (pid %d) because %s", self.name, self.pid, why)
         self.process.send_signal(signal.SIGTERM)
         try:
-            return ChildExit(self.process.wait(timeout=stop_timeout), f"stopped by the daemon: {why}")
+            return ChildExit(self.process.wait(timeout=stop_timeout), f"stopped by {self.supervisor}: {why}")
         except subprocess.TimeoutExpired:
             logger.warning("Source %s: the crawl did not stop within %.0f s: killed", self.name, stop_timeout)
             try:
@@ -105,7 +107,7 @@ class CrawlChild:
             except ProcessLookupError:
                 pass
             return ChildExit(
-                self.process.wait(), f"killed by the daemon ({why}): it did not stop within {stop_timeout:.0f} s"
+                self.process.wait(), f"killed by {self.supervisor} ({why}): it did not stop within {stop_timeout:.0f} s"
             )
 
 

@@ -52,6 +52,14 @@ def test_a_child_that_obeys_sigterm_is_stopped_by_it(tmp_path: Path) -> None:
     assert ended.stopped == "stopped by the daemon: the daemon is stopping"
 
 
+def test_a_cluster_workers_child_says_the_worker_stopped_it(tmp_path: Path) -> None:
+    """A worker's crawl that ran over its time limit was recorded as stopped "by the daemon", which ran nothing."""
+    child = CrawlChild("feedsite", ["sleep", "60"], tmp_path / "feedsite.stderr", supervisor="the worker")
+    ended = child.wait(threading.Event(), deadline=time.monotonic(), stop_timeout=10)
+    assert ended.code == -signal.SIGTERM
+    assert ended.stopped == "stopped by the worker: it ran over its time limit"
+
+
 def test_a_child_that_ignores_sigterm_is_killed_with_its_process_group(tmp_path: Path) -> None:
     stderr = tmp_path / "stubborn.stderr"
     child = CrawlChild("stubborn", [sys.executable, "-c", STUBBORN], stderr)
