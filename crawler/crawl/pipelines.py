@@ -29,6 +29,7 @@ from crawler.relevance.profile import Relevance, RelevanceScorer
 from crawler.stories.assign import (
     PageIdentity,
     assign_story,
+    repeated_article,
     same_text_among,
     same_text_in_source,
 )
@@ -373,7 +374,17 @@ class StorePipeline:
             outcome, article_id, error = ("article" if stored.created else "duplicate"), stored.article_id, None
             if stored.created:
                 self._keep_page(session, stored.article_id, item)
-                self._learn_template(session, page.source, source_id, stored.article_id, blocks, added)
+                repeated = repeated_article(session, found, result.title, cleaned.text, source_id)
+                if repeated is None:
+                    self._learn_template(session, page.source, source_id, stored.article_id, blocks, added)
+                else:  # its lines, counted again, would become template and be cut from both
+                    added.log(
+                        logging.INFO,
+                        "Source %s: article %d repeats article %d: its blocks are not counted for the template",
+                        page.source,
+                        stored.article_id,
+                        repeated,
+                    )
                 hints = self.context.template_hints
                 hints[page.source] = hints.get(page.source, frozenset()) | cleaning.shared
                 if self._assign_story(session, stored.article_id, found, page.source, added):

@@ -25,6 +25,7 @@ from crawler.stories.fingerprint import (
     shingles_fingerprint,
     stored_fingerprint,
 )
+from crawler.text.template_blocks import TEMPLATE_SENTENCE_CHARS, KeyedBlocks, page_block_keys
 from crawler.text.urls import canonical_url
 from storage import Database
 from storage.digests import article_texts
@@ -151,6 +152,30 @@ def same_text_in_source(
         days = _day(page.published), _day(candidate.published)
         if None in days or days[0] == days[1]:
             return candidate.article_id
+    return None
+
+
+def repeated_article(
+    session: Session, fingerprint: Fingerprint | None, title: str | None, text: str, source_id: int
+) -> int | None:
+    """The id of the stored article of source ``source_id`` that a new article, stored on its own, repeats: the same
+    title, all but the same text (:data:`SAME_TEXT_JACCARD`), and nothing of its own beyond a short line (under a
+    sentence: a note, a rotating box). The same page under a URL no rule makes one (a query the site adds, in two
+    encodings): three such copies made its own lines its source's template, cut from every copy. Notices of one
+    title and form each say a sentence of their own, and are no repeat."""
+    if fingerprint is None or not title:
+        return None
+    alike = [
+        candidate.article_id
+        for candidate in titled_candidates(session, fingerprint.keys, source_id, title)
+        if jaccard(fingerprint.signature, candidate.minhash) >= SAME_TEXT_JACCARD
+    ]
+    if not alike:
+        return None
+    blocks = KeyedBlocks.of(text)
+    for article_id, earlier in sorted(article_texts(session, alike).items()):
+        if blocks.own_length(page_block_keys(earlier)) < TEMPLATE_SENTENCE_CHARS:
+            return article_id
     return None
 
 

@@ -86,6 +86,11 @@ class KeyedBlocks:
         keys = [key for _, key in self.blocks if key is not None]
         return bool(keys) and all(key in template for key in keys)
 
+    def own_length(self, other: Collection[int]) -> int:
+        """The weighted length of the blocks whose key is not in ``other`` (another text's keys): what this text
+        says that the other does not."""
+        return sum(weighted_length(block) for block, key in self.blocks if key is not None and key not in other)
+
     def without(self, template: Collection[int]) -> CleanedText:
         """The text without the blocks whose key is in ``template``; never nothing: a text that is all template
         (a page with no text of its own) comes back whole."""

@@ -123,6 +123,28 @@ def test_one_page_in_three_sections_is_one_article_that_keeps_its_text(pages: li
     assert kept(story, tripled, range(len(paragraphs(tripled)))) >= 0.9
 
 
+def test_one_page_stored_under_three_urls_keeps_its_text_in_each(pages: list[CorpusPage], tmp_path: Path) -> None:
+    """The same page under URLs no rule makes one (a query the site adds: a search keyword, in two encodings) is
+    stored three times, its text a little different each time: its lines, on three of the source's articles, were
+    taken for template and cut from every copy. A copy of one of the source's own articles of the same title (in
+    its story) is not counted for the template."""
+    site = LocalSite("queries", "127.0.0.75")
+    tripled, others = pages[0], pages[1:]
+    copies = [
+        serve(site, f"/show.asp?aid=4{query}", edited(tripled, note=f"Searched for {word}."))
+        for query, word in (("&kw=%D0%C2", "new"), ("", "nothing"), ("&kw=%E6%96%B0", "news"))
+    ]
+    paths = copies + [serve(site, f"/show.asp?aid={10 + n}", page.raw()) for n, page in enumerate(others)]
+    db_url = crawl(site, paths, tmp_path)
+    with Database(db_url) as database, database.session() as session:
+        texts = session.execute(select(Article.text)).scalars().all()
+    every = range(len(paragraphs(tripled)))
+    stored = [text for text in texts if kept(text, tripled, every) > 0.3]
+    assert len(stored) == 3 and all(kept(text, tripled, every) == 1.0 for text in stored), [
+        kept(text, tripled, every) for text in stored
+    ]
+
+
 @pytest.mark.parametrize("one_title", [False, True], ids=["titles of their own", "one title, ids in the query"])
 def test_briefs_that_share_a_long_footer_are_all_stored_teach_it_as_template_and_stay_apart(
     pages: list[CorpusPage], tmp_path: Path, one_title: bool
