@@ -268,3 +268,14 @@ def test_a_text_sitemap_lists_one_url_a_line() -> None:
 def test_text_that_is_not_a_list_of_urls_is_no_sitemap(body: bytes) -> None:
     with pytest.raises(FeedError):
         parse_sitemap(body, "http://news.example/sitemap.txt")
+
+
+def test_an_xml_base_that_makes_no_web_address_is_passed_over() -> None:
+    # a base of non-ASCII characters is read as written; a javascript: or urn: base would lose every link under it
+    atom = """<feed xmlns="http://www.w3.org/2005/Atom" xml:base="https://news.example/新/"><title>t</title>
+<entry><title>A</title><link href="a.html"/></entry>
+<entry xml:base="javascript:void(0)"><title>B</title><link href="b.html"/></entry></feed>""".encode()
+    assert [e.url for e in parse_feed(atom, "https://news.example/feed.xml")] == [
+        "https://news.example/新/a.html",
+        "https://news.example/新/b.html",
+    ]

@@ -40,6 +40,11 @@ CASES = {
     "a feed of unclosed CDATA sections and a stray ampersand": "from crawler.text.feeds import parse_feed\n"
     "parse_feed(b'<rss><channel><item><link>http://x.example/a?a=1&b=2</link></item>'"
     " + b'<![CDATA[' * 100000 + b'</channel></rss>', 'http://x.example/rss')",
+    # each item's base was read through every level above it: a 230 KB feed took three minutes
+    "a feed of items under 2,000 levels of xml:base": "from crawler.text.feeds import parse_feed\n"
+    "items = ''.join(f'<item><link>{n}.html</link></item>' for n in range(5000))\n"
+    "feed = '<rss><channel>' + '<div xml:base=\"a/\">' * 2000 + items + '</div>' * 2000 + '</channel></rss>'\n"
+    "assert len(parse_feed(feed.encode(), 'http://x.example/rss')) == 5000",
 }
 
 
