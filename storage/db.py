@@ -201,10 +201,9 @@ def migrate(engine: Engine) -> bool:
             _let_tables_be_rebuilt(connection)
         try:
             with connection.begin():
-                if (
-                    sqlite
-                    and MigrationContext.configure(connection).get_current_revision() != scripts.get_current_head()
-                ):
+                found = MigrationContext.configure(connection).get_current_revision()
+                _check_known(scripts, found, engine)  # refused before the write lock is waited for
+                if sqlite and found != scripts.get_current_head():
                     # Python's sqlite3 opens a transaction before data changes only: without this, each schema
                     # change of a migration was committed as it ran, and a kill in the middle left the tables
                     # changed under the old revision, whose migration then failed at every opening ("duplicate

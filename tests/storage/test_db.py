@@ -121,6 +121,23 @@ def test_opening_an_upgraded_sqlite_file_waits_for_no_writer(tmp_path: Path) -> 
         writer.close()
 
 
+def test_a_sqlite_file_a_newer_release_made_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    """The upgrade waited for the write lock before it looked at the revision: an older release opening a file a
+    newer one migrated, while a crawl of the newer one wrote, said "database is locked" after 30 s."""
+    url = f"sqlite:///{tmp_path / 'corpus.sqlite3'}"
+    Database(url).close()
+    writer = sqlite3.connect(tmp_path / "corpus.sqlite3", isolation_level=None)
+    try:
+        writer.execute("UPDATE alembic_version SET version_num = '0099'")
+        writer.execute("BEGIN IMMEDIATE")
+        started = time.monotonic()
+        with pytest.raises(DatabaseTooNew):
+            Database(url)
+        assert time.monotonic() - started < 10  # the busy timeout is 30 s
+    finally:
+        writer.close()
+
+
 def test_first_use_creates_the_schema_at_the_latest_migration(database: Database) -> None:
     tables = set(inspect(database.engine).get_table_names())
     assert {"sources", "articles", "fetched_urls", "crawl_runs", "crawl_run_sources", "alembic_version"} <= tables
