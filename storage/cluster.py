@@ -42,8 +42,9 @@ def database_now(session: Session) -> datetime:
 
 def claim_queued_run(session: Session, run_id: int, worker: str, task_id: str, stale_after: float) -> bool:
     """Make ``worker`` the one running queued run ``run_id`` as job ``task_id`` (again, after a lost worker);
-    ``False`` when the run is closed (done, or given up as lost), is another job's, or runs on another worker
-    whose heartbeat is younger than ``stale_after`` seconds: the task then has nothing to do."""
+    ``False`` when the run is closed (done, or given up as lost), is another job's, or runs on a worker whose
+    heartbeat is younger than ``stale_after`` seconds, this one too (the processes of a worker with
+    ``--concurrency`` above 1 share its name): the task then has nothing to do."""
     now = database_now(session)
     result = session.execute(
         update(CrawlRun)
@@ -53,7 +54,6 @@ def claim_queued_run(session: Session, run_id: int, worker: str, task_id: str, s
             CrawlRun.task_id == task_id,
             or_(
                 CrawlRun.worker.is_(None),
-                CrawlRun.worker == worker,
                 CrawlRun.heartbeat_at.is_(None),
                 CrawlRun.heartbeat_at < now - timedelta(seconds=stale_after),
             ),

@@ -22,7 +22,8 @@ def test_a_run_is_claimed_by_its_own_job_only_and_not_while_another_worker_runs_
         # looks: one 10 minutes ahead gave away every running job): w2 must not start a second crawl
         assert not claim_queued_run(session, run_id, "w2@b", "job-1", STALE)
         assert session.get(CrawlRun, run_id).worker == "w1@a"  # type: ignore[union-attr]
-        assert claim_queued_run(session, run_id, "w1@a", "job-1", STALE)  # w1 restarted under its name
+        # nor another process of w1 (a worker with --concurrency 2 shares one name): a second crawl of the run
+        assert not claim_queued_run(session, run_id, "w1@a", "job-1", STALE)
         # w1 is gone: its last heartbeat is older than STALE by the database's clock
         stale = database_now(session) - timedelta(seconds=STALE + 1)
         session.execute(update(CrawlRun).where(CrawlRun.id == run_id).values(heartbeat_at=stale))
