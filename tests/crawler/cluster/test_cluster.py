@@ -38,7 +38,7 @@ HOSTS = [f"127.0.5.{n}" for n in range(1, 7)]
 ARTICLES_PER_SOURCE = 5
 SLOW_SOURCE = "s11"  # its article pages come slowly: it is the crawl killed in the middle
 SLOW_ARTICLES = 10
-SLOW_DELAY = 1.5
+SLOW_DELAY = 3.0  # seconds a page: the crawl runs long enough to be caught midway on a loaded machine
 #: An article both sources of the first host link (a source may fetch only from its own origins).
 WIRE_PATH = "/wire/news/0.html"
 WIRE_SOURCES = ("s00", "s01")
@@ -267,9 +267,22 @@ def test_daemon_and_three_workers_crawl_every_source_once_through_a_killed_worke
 
             # the slow source's crawl runs on a worker and has stored some of its articles: kill both
             def slow_crawl_midway() -> CrawlRun | None:
-                running = [r for r in runs_of(db_url, SLOW_SOURCE) if r.status == "running" and r.worker and r.pid]
-                stored = [u for u in stored_urls(db_url) if f"/{SLOW_SOURCE}/" in u]
-                return running[0] if running and 1 <= len(stored) < SLOW_ARTICLES else None
+                with Database(db_url) as database, database.session() as session:  # one look, opened once
+                    running = (
+                        session.execute(
+                            select(CrawlRun).where(
+                                CrawlRun.sources == SLOW_SOURCE,
+                                CrawlRun.status == "running",
+                                CrawlRun.worker.is_not(None),
+                                CrawlRun.pid.is_not(None),
+                            )
+                        )
+                        .scalars()
+                        .first()
+                    )
+                    urls = session.execute(select(Article.canonical_url)).scalars()
+                    stored = sum(f"/{SLOW_SOURCE}/" in url for url in urls)
+                return running if running is not None and 1 <= stored < SLOW_ARTICLES else None
 
             victim = wait_until(slow_crawl_midway, 300, "the slow source's crawl in the middle", processes)
             assert victim is not None and victim.worker is not None
